@@ -1,0 +1,43 @@
+# swatter developer entry points. `make` lists them.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+# Same dev defaults as scripts/run.sh; values already set in the environment win.
+SWATTER_S3_PORT ?= 9900
+SWATTER_S3_ENDPOINT ?= http://127.0.0.1:$(SWATTER_S3_PORT)
+SWATTER_S3_ACCESS_KEY ?= swatter
+SWATTER_S3_SECRET_KEY ?= swatter-secret
+export SWATTER_S3_PORT SWATTER_S3_ENDPOINT SWATTER_S3_ACCESS_KEY SWATTER_S3_SECRET_KEY
+export PATH := $(HOME)/.cargo/bin:$(PATH)
+
+PSQL := psql -w -h 127.0.0.1 -U postgres -d postgres
+
+.PHONY: help run test build fmt lint deps clean-run
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+run: ## start (or install) PostgreSQL, RabbitMQ, s3s-fs, build, run every service and the gateway
+	scripts/run.sh
+
+test: deps ## run every test of the workspace against the real dependencies
+	@echo "[test] dropping leftover test databases (swatter_test_%)"
+	@for db in $$($(PSQL) -tAc "SELECT datname FROM pg_database WHERE datname LIKE 'swatter\_test\_%'"); do \
+		$(PSQL) -qc "DROP DATABASE IF EXISTS \"$$db\" WITH (FORCE)" >/dev/null; \
+	done
+	cargo test --workspace --all-targets
+
+build: ## compile the workspace (debug)
+	cargo build --workspace
+
+fmt: ## format the code
+	cargo fmt --all
+
+lint: ## clippy, warnings are errors
+	cargo clippy --workspace --all-targets -- -D warnings
+
+deps: ## only make sure PostgreSQL, RabbitMQ, s3s-fs and the databases are up
+	scripts/ensure-deps.sh
+
+clean-run: ## remove .run (logs, s3s-fs data, dev signing key)
+	rm -rf .run

@@ -1,0 +1,12 @@
+//! What every swatter service needs and nothing more: configuration from the environment,
+//! logging, access-token verification, and a gRPC server with health, reflection and graceful
+//! shutdown.
+
+pub mod auth;
+pub mod config;
+pub mod pagination;
+pub mod server;
+pub mod status;
+pub mod telemetry;
+#[cfg(feature = "test-util")]
+pub mod testing;

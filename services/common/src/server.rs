@@ -1,0 +1,136 @@
+//! gRPC server bootstrap: every swatter service is served with authentication, request tracing,
+//! `grpc.health.v1.Health`, reflection v1 and v1alpha, and graceful shutdown.
+
+use std::{convert::Infallible, future::Future, net::SocketAddr, sync::Arc};
+
+use tokio::net::TcpListener;
+use tonic::{
+    body::Body,
+    server::NamedService,
+    transport::{Server, server::TcpIncoming},
+};
+use tonic_health::server::HealthReporter;
+use tower::ServiceBuilder;
+use tower_http::trace::TraceLayer;
+use tracing::Span;
+
+use crate::auth::{AuthLayer, TokenVerifier};
+
+/// Header that correlates a request across the gateway and the services.
+pub const REQUEST_ID_HEADER: &str = "x-request-id";
+
+/// Binds `addr` (port 0 picks a free port), naming the address in the error.
+pub async fn bind(addr: SocketAddr) -> anyhow::Result<TcpListener> {
+    TcpListener::bind(addr)
+        .await
+        .map_err(|e| anyhow::anyhow!("cannot listen on {addr}: {e}"))
+}
+
+/// Resolves when the process receives SIGTERM or SIGINT.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+    tracing::info!("shutdown signal received; finishing in-flight requests");
+}
+
+fn request_span(request: &http::Request<Body>) -> Span {
+    let request_id = request
+        .headers()
+        .get(REQUEST_ID_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    tracing::info_span!("grpc", method = %request.uri().path(), request_id = %request_id)
+}
+
+/// Serves `service` (plus health and reflection) on `listener` until `shutdown` resolves, then
+/// lets in-flight requests finish. The health reporter marks `service` as serving before the
+/// first request is accepted.
+pub async fn serve<S>(
+    listener: TcpListener,
+    service: S,
+    verifier: Arc<TokenVerifier>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()>
+where
+    S: tower::Service<http::Request<Body>, Response = http::Response<Body>, Error = Infallible>
+        + NamedService
+        + Clone
+        + Send
+        + Sync
+        + 'static,
+    S::Future: Send + 'static,
+{
+    let (reporter, health) = tonic_health::server::health_reporter();
+    reporter.set_serving::<S>().await;
+    serve_with_health(listener, service, verifier, reporter, health, shutdown).await
+}
+
+/// Like [`serve`], with a health reporter the caller keeps (to report readiness changes).
+pub async fn serve_with_health<S, H>(
+    listener: TcpListener,
+    service: S,
+    verifier: Arc<TokenVerifier>,
+    _reporter: HealthReporter,
+    health: H,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()>
+where
+    S: tower::Service<http::Request<Body>, Response = http::Response<Body>, Error = Infallible>
+        + NamedService
+        + Clone
+        + Send
+        + Sync
+        + 'static,
+    S::Future: Send + 'static,
+    H: tower::Service<http::Request<Body>, Response = http::Response<Body>, Error = Infallible>
+        + NamedService
+        + Clone
+        + Send
+        + Sync
+        + 'static,
+    H::Future: Send + 'static,
+{
+    let reflection_v1 = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(swatter_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1()?;
+    let reflection_v1alpha = tonic_reflection::server::Builder::configure()
+        .register_encoded_file_descriptor_set(swatter_proto::FILE_DESCRIPTOR_SET)
+        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+        .build_v1alpha()?;
+    let layers = ServiceBuilder::new()
+        .layer(TraceLayer::new_for_grpc().make_span_with(request_span))
+        .layer(AuthLayer::new(verifier))
+        .into_inner();
+    let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+    Server::builder()
+        .layer(layers)
+        .add_service(health)
+        .add_service(reflection_v1)
+        .add_service(reflection_v1alpha)
+        .add_service(service)
+        .serve_with_incoming_shutdown(incoming, shutdown)
+        .await?;
+    Ok(())
+}
+
+/// The address a listener is bound to, for logs and tests.
+pub fn local_addr(listener: &TcpListener) -> anyhow::Result<SocketAddr> {
+    Ok(listener.local_addr()?)
+}

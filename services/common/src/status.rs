@@ -1,0 +1,70 @@
+//! Building `tonic::Status` values with `google.rpc` details, so the gateway can render per-field
+//! validation errors.
+
+use tonic::{Code, Status};
+use tonic_types::{ErrorDetails, FieldViolation, StatusExt};
+
+/// One invalid field and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Violation {
+    pub field: String,
+    pub message: String,
+}
+
+impl Violation {
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Violation {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// `code` with a `google.rpc.BadRequest` listing the violations.
+pub fn with_violations(code: Code, message: &str, violations: &[Violation]) -> Status {
+    let details = ErrorDetails::with_bad_request(
+        violations
+            .iter()
+            .map(|v| FieldViolation::new(v.field.clone(), v.message.clone()))
+            .collect::<Vec<_>>(),
+    );
+    Status::with_error_details(code, message, details)
+}
+
+/// `INVALID_ARGUMENT` listing the violations.
+pub fn invalid_argument(violations: &[Violation]) -> Status {
+    let message = match violations {
+        [one] => format!("{}: {}", one.field, one.message),
+        _ => "the request has invalid fields".to_owned(),
+    };
+    with_violations(Code::InvalidArgument, &message, violations)
+}
+
+/// The field violations carried by a status, if any.
+pub fn violations(status: &Status) -> Vec<Violation> {
+    status
+        .get_details_bad_request()
+        .map(|bad| {
+            bad.field_violations
+                .into_iter()
+                .map(|v| Violation::new(v.field, v.description))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn violations_survive_the_round_trip_through_a_status() {
+        let sent = vec![
+            Violation::new("username", "too short"),
+            Violation::new("email", "not an email address"),
+        ];
+        let status = invalid_argument(&sent);
+        assert_eq!(status.code(), Code::InvalidArgument);
+        assert_eq!(violations(&status), sent);
+    }
+}

@@ -1,0 +1,90 @@
+//! Password hashing with argon2id, off the async runtime.
+//!
+//! Hashing is deliberately slow (tens of milliseconds of CPU). It runs on the blocking pool, and a
+//! semaphore bounds how many hashes run at once so a login flood queues up instead of taking every
+//! core from the requests that need none.
+
+use std::sync::{Arc, LazyLock};
+
+use argon2::{
+    Argon2,
+    password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString, rand_core::OsRng},
+};
+use tokio::sync::Semaphore;
+
+/// A hash to verify against when the user does not exist, so that unknown usernames take as long
+/// as wrong passwords and cannot be told apart by timing.
+static DUMMY_HASH: LazyLock<String> = LazyLock::new(|| {
+    Argon2::default()
+        .hash_password(b"swatter-dummy-password", &SaltString::generate(&mut OsRng))
+        .expect("hash dummy password")
+        .to_string()
+});
+
+/// Hashes and verifies passwords with bounded parallelism.
+#[derive(Clone)]
+pub struct PasswordHasherPool {
+    permits: Arc<Semaphore>,
+}
+
+impl PasswordHasherPool {
+    /// At most `concurrency` hashes at a time (at least one).
+    pub fn new(concurrency: usize) -> Self {
+        PasswordHasherPool {
+            permits: Arc::new(Semaphore::new(concurrency.max(1))),
+        }
+    }
+
+    /// Hashes a password (PHC string, argon2id with a random salt).
+    pub async fn hash(&self, password: String) -> anyhow::Result<String> {
+        let _permit = self.permits.acquire().await?;
+        tokio::task::spawn_blocking(move || {
+            Argon2::default()
+                .hash_password(password.as_bytes(), &SaltString::generate(&mut OsRng))
+                .map(|h| h.to_string())
+                .map_err(|e| anyhow::anyhow!("hash password: {e}"))
+        })
+        .await?
+    }
+
+    /// Whether `password` matches `hash`. With no hash (unknown user) it still spends the time of
+    /// a verification and answers `false`.
+    pub async fn verify(&self, password: String, hash: Option<String>) -> anyhow::Result<bool> {
+        let _permit = self.permits.acquire().await?;
+        tokio::task::spawn_blocking(move || {
+            let known = hash.is_some();
+            let hash = hash.unwrap_or_else(|| DUMMY_HASH.clone());
+            let parsed =
+                PasswordHash::new(&hash).map_err(|e| anyhow::anyhow!("stored hash: {e}"))?;
+            let matches = Argon2::default()
+                .verify_password(password.as_bytes(), &parsed)
+                .is_ok();
+            Ok(known && matches)
+        })
+        .await?
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_hash_verifies_its_password_only() {
+        let pool = PasswordHasherPool::new(1);
+        let hash = pool.hash("correct horse".into()).await.unwrap();
+        assert!(hash.starts_with("$argon2id$"));
+        assert!(
+            pool.verify("correct horse".into(), Some(hash.clone()))
+                .await
+                .unwrap()
+        );
+        assert!(!pool.verify("wrong horse".into(), Some(hash)).await.unwrap());
+        assert!(
+            !pool
+                .verify("swatter-dummy-password".into(), None)
+                .await
+                .unwrap()
+        );
+    }
+}

@@ -1,0 +1,194 @@
+//! Handlers of the token endpoint: password, refresh and client-credentials grants, and revocation.
+
+use chrono::Utc;
+use subtle::ConstantTimeEq;
+use swatter_common::status::Violation;
+use swatter_proto::identity::v1::{self as pb, create_token_request::Grant};
+use tonic::Request;
+use uuid::Uuid;
+
+use super::Identity;
+use crate::{
+    error::{IdentityError, Result},
+    store::{self, UserRow},
+    tokens::{Subject, hash_refresh_token, new_refresh_token},
+};
+
+const BAD_CREDENTIALS: &str = "invalid username or password";
+const BAD_REFRESH_TOKEN: &str = "the refresh token is invalid, expired or revoked";
+
+pub(super) async fn create_token(
+    identity: &Identity,
+    request: Request<pb::CreateTokenRequest>,
+) -> Result<pb::TokenResponse> {
+    match request.into_inner().grant {
+        Some(Grant::Password(grant)) => password_grant(identity, grant).await,
+        Some(Grant::RefreshToken(grant)) => refresh_grant(identity, grant).await,
+        Some(Grant::ClientCredentials(grant)) => client_credentials_grant(identity, grant).await,
+        None => Err(IdentityError::invalid(Violation::new(
+            "grant_type",
+            "must be password, refresh_token or client_credentials",
+        ))),
+    }
+}
+
+async fn password_grant(
+    identity: &Identity,
+    grant: pb::PasswordGrant,
+) -> Result<pb::TokenResponse> {
+    let user = store::user_by_username(&identity.db, grant.username.trim()).await?;
+    let stored_hash = user.as_ref().map(|u| u.password_hash.clone());
+    let matches = identity
+        .passwords
+        .verify(grant.password, stored_hash)
+        .await?;
+    let user = match user {
+        Some(user) if matches => user,
+        _ => return Err(IdentityError::Unauthenticated(BAD_CREDENTIALS)),
+    };
+    if user.disabled {
+        return Err(IdentityError::Unauthenticated("this account is disabled"));
+    }
+    let mut tx = identity.db.begin().await?;
+    let refresh_token = issue_refresh_token(identity, &mut tx, user.id, Uuid::now_v7()).await?;
+    tx.commit().await?;
+    tracing::info!(user_id = %user.id, "login");
+    token_response(identity, &user, Some(refresh_token))
+}
+
+async fn refresh_grant(
+    identity: &Identity,
+    grant: pb::RefreshTokenGrant,
+) -> Result<pb::TokenResponse> {
+    let hash = hash_refresh_token(&grant.refresh_token);
+    let mut tx = identity.db.begin().await?;
+    let Some(token) = store::lock_refresh_token(&mut tx, &hash).await? else {
+        return Err(IdentityError::Unauthenticated(BAD_REFRESH_TOKEN));
+    };
+    if token.revoked_at.is_some() {
+        return Err(IdentityError::Unauthenticated(BAD_REFRESH_TOKEN));
+    }
+    if token.used_at.is_some() {
+        // Someone presents a token that was already exchanged: either the client or a thief
+        // holds a stale copy. End the whole login so neither can go on with it.
+        let revoked = store::revoke_refresh_family(&mut *tx, token.family_id).await?;
+        tx.commit().await?;
+        tracing::warn!(
+            user_id = %token.user_id,
+            family_id = %token.family_id,
+            revoked,
+            "refresh token reused; its family is revoked"
+        );
+        return Err(IdentityError::Unauthenticated(BAD_REFRESH_TOKEN));
+    }
+    if token.expires_at <= Utc::now() {
+        return Err(IdentityError::Unauthenticated(BAD_REFRESH_TOKEN));
+    }
+    let user = store::user_by_id(&mut *tx, token.user_id).await?;
+    let user = match user {
+        Some(user) if !user.disabled => user,
+        _ => {
+            store::revoke_refresh_family(&mut *tx, token.family_id).await?;
+            tx.commit().await?;
+            return Err(IdentityError::Unauthenticated("this account is disabled"));
+        }
+    };
+    store::mark_refresh_token_used(&mut *tx, token.id).await?;
+    let refresh_token = issue_refresh_token(identity, &mut tx, user.id, token.family_id).await?;
+    tx.commit().await?;
+    token_response(identity, &user, Some(refresh_token))
+}
+
+async fn client_credentials_grant(
+    identity: &Identity,
+    grant: pb::ClientCredentialsGrant,
+) -> Result<pb::TokenResponse> {
+    let known = identity.service_clients.get(&grant.client_id);
+    let secret_ok = known
+        .is_some_and(|secret| bool::from(secret.as_bytes().ct_eq(grant.client_secret.as_bytes())));
+    if !secret_ok {
+        return Err(IdentityError::Unauthenticated("invalid client credentials"));
+    }
+    let now = Utc::now();
+    let access_token = match grant.subject_user_id.as_deref() {
+        None => identity.tokens.access_token(
+            Subject::Service {
+                client_id: &grant.client_id,
+            },
+            now,
+        )?,
+        Some(raw) => {
+            let id: Uuid = raw.parse().map_err(|_| {
+                IdentityError::invalid(Violation::new("subject_user_id", "is not a UUID"))
+            })?;
+            let user = store::user_by_id(&identity.db, id)
+                .await?
+                .ok_or(IdentityError::NotFound("user"))?;
+            if user.disabled {
+                return Err(IdentityError::Forbidden("the subject user is disabled"));
+            }
+            identity.tokens.access_token(
+                Subject::User {
+                    id: user.id,
+                    username: &user.username,
+                    admin: user.admin,
+                    acting_service: Some(&grant.client_id),
+                },
+                now,
+            )?
+        }
+    };
+    Ok(pb::TokenResponse {
+        access_token,
+        token_type: "Bearer".into(),
+        expires_in: identity.tokens.access_ttl_secs(),
+        refresh_token: String::new(),
+    })
+}
+
+pub(super) async fn revoke_token(
+    identity: &Identity,
+    request: Request<pb::RevokeTokenRequest>,
+) -> Result<()> {
+    let hash = hash_refresh_token(&request.into_inner().refresh_token);
+    // RFC 7009: an unknown token is not an error; the client's goal (it is unusable) holds.
+    if let Some(family_id) = store::family_of_refresh_token(&identity.db, &hash).await? {
+        let revoked = store::revoke_refresh_family(&identity.db, family_id).await?;
+        tracing::info!(%family_id, revoked, "login revoked");
+    }
+    Ok(())
+}
+
+async fn issue_refresh_token(
+    identity: &Identity,
+    tx: &mut sqlx::Transaction<'_, sqlx::Postgres>,
+    user_id: Uuid,
+    family_id: Uuid,
+) -> Result<String> {
+    let (token, hash) = new_refresh_token();
+    let expires_at = Utc::now() + identity.refresh_ttl;
+    store::insert_refresh_token(&mut **tx, user_id, family_id, &hash, expires_at).await?;
+    Ok(token)
+}
+
+fn token_response(
+    identity: &Identity,
+    user: &UserRow,
+    refresh_token: Option<String>,
+) -> Result<pb::TokenResponse> {
+    let access_token = identity.tokens.access_token(
+        Subject::User {
+            id: user.id,
+            username: &user.username,
+            admin: user.admin,
+            acting_service: None,
+        },
+        Utc::now(),
+    )?;
+    Ok(pb::TokenResponse {
+        access_token,
+        token_type: "Bearer".into(),
+        expires_in: identity.tokens.access_ttl_secs(),
+        refresh_token: refresh_token.unwrap_or_default(),
+    })
+}

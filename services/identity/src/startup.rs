@@ -1,0 +1,162 @@
+//! Building and running the identity service: database, migrations, the first admin, keys, and
+//! the gRPC server. Tests start it in-process on port 0 through the same code.
+
+use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
+
+use anyhow::Context;
+use sqlx::{PgPool, postgres::PgPoolOptions};
+use swatter_common::{
+    auth::{StaticJwks, TokenVerifier},
+    server,
+};
+use swatter_proto::identity::v1::identity_service_server::IdentityServiceServer;
+use tokio::net::TcpListener;
+use uuid::Uuid;
+
+use crate::{
+    MIGRATOR,
+    config::{BootstrapAdmin, IdentityConfig},
+    passwords::PasswordHasherPool,
+    rpc::{Identity, IdentityRpc},
+    store::{self, NewUser},
+    tokens::{SigningKey, TokenIssuer},
+};
+
+/// A built identity service, bound and ready to serve.
+pub struct Application {
+    listener: TcpListener,
+    rpc: IdentityRpc,
+    verifier: Arc<TokenVerifier>,
+}
+
+/// Connects to PostgreSQL; the error names the host, never the password.
+pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<PgPool> {
+    let options: sqlx::postgres::PgConnectOptions = url
+        .parse()
+        .context("SWATTER_IDENTITY_DATABASE_URL is not a PostgreSQL URL")?;
+    let target = format!(
+        "{}:{}/{}",
+        options.get_host(),
+        options.get_port(),
+        options.get_database().unwrap_or("")
+    );
+    PgPoolOptions::new()
+        .max_connections(max_connections)
+        .acquire_timeout(Duration::from_secs(5))
+        .connect_with(options)
+        .await
+        .with_context(|| format!("cannot connect to PostgreSQL at {target}"))
+}
+
+impl Application {
+    /// Connects, migrates, creates the first admin if configured, and binds the listener.
+    pub async fn build(config: IdentityConfig) -> anyhow::Result<Self> {
+        let db = connect(&config.database_url, config.database_max_connections).await?;
+        if config.run_migrations {
+            MIGRATOR.run(&db).await.context("run identity migrations")?;
+        }
+        let key = SigningKey::from_pem(&config.signing_key_pem)
+            .context("SWATTER_JWT_PRIVATE_KEY(_FILE) does not hold a usable key")?;
+        let jwk = key.jwk().clone();
+        let passwords = PasswordHasherPool::new(config.password_hash_concurrency);
+        if let Some(admin) = &config.bootstrap_admin {
+            ensure_admin(&db, &passwords, admin).await?;
+        }
+        let verifier = Arc::new(TokenVerifier::new(
+            &config.issuer,
+            &config.audience,
+            StaticJwks(vec![jwk]),
+        ));
+        verifier.refresh().await?;
+        let identity = Identity {
+            db,
+            tokens: TokenIssuer::new(
+                key,
+                &config.issuer,
+                &config.audience,
+                config.access_token_ttl.as_secs() as i64,
+            ),
+            passwords,
+            refresh_ttl: chrono::Duration::from_std(config.refresh_token_ttl)?,
+            signup_enabled: config.signup_enabled,
+            service_clients: config.service_clients.clone(),
+        };
+        let listener = server::bind(config.addr).await?;
+        Ok(Application {
+            listener,
+            rpc: IdentityRpc(Arc::new(identity)),
+            verifier,
+        })
+    }
+
+    /// The address the server listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("a bound listener has an address")
+    }
+
+    /// Serves until `shutdown` resolves, then finishes in-flight requests.
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        tracing::info!(addr = %self.local_addr(), "identity service listening");
+        server::serve(
+            self.listener,
+            IdentityServiceServer::new(self.rpc),
+            self.verifier,
+            shutdown,
+        )
+        .await
+    }
+
+    /// Serves until SIGTERM or SIGINT.
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        self.run_until(server::shutdown_signal()).await
+    }
+}
+
+async fn ensure_admin(
+    db: &PgPool,
+    passwords: &PasswordHasherPool,
+    admin: &BootstrapAdmin,
+) -> anyhow::Result<()> {
+    if store::user_by_username(db, &admin.username)
+        .await?
+        .is_some()
+    {
+        return Ok(());
+    }
+    crate::domain::Username::parse(&admin.username)
+        .map_err(|v| anyhow::anyhow!("SWATTER_ADMIN_USERNAME {}", v.message))?;
+    crate::domain::Password::parse("SWATTER_ADMIN_PASSWORD", &admin.password)
+        .map_err(|v| anyhow::anyhow!("SWATTER_ADMIN_PASSWORD {}", v.message))?;
+    let hash = passwords.hash(admin.password.clone()).await?;
+    let created = store::insert_user(
+        db,
+        &NewUser {
+            id: Uuid::now_v7(),
+            username: &admin.username,
+            email: &admin.email,
+            full_name: "Administrator",
+            password_hash: &hash,
+            admin: true,
+        },
+    )
+    .await;
+    match created {
+        Ok(user) => {
+            tracing::info!(username = %user.username, "created the first admin");
+            Ok(())
+        }
+        // Another replica created it at the same moment.
+        Err(e)
+            if e.as_database_error()
+                .is_some_and(|d| d.is_unique_violation()) =>
+        {
+            Ok(())
+        }
+        Err(e) => Err(e.into()),
+    }
+}

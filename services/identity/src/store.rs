@@ -1,0 +1,244 @@
+//! Identity's storage: one function per query against `swatter_identity`.
+
+use chrono::{DateTime, Utc};
+use sqlx::{PgExecutor, PgPool, Postgres, Transaction};
+use uuid::Uuid;
+
+/// A row of `users`.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct UserRow {
+    pub id: Uuid,
+    pub username: String,
+    pub email: String,
+    pub full_name: String,
+    pub password_hash: String,
+    pub admin: bool,
+    pub disabled: bool,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A row of `refresh_tokens`, as needed to decide on a refresh.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct RefreshTokenRow {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub family_id: Uuid,
+    pub expires_at: DateTime<Utc>,
+    pub used_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+/// A new user.
+pub struct NewUser<'a> {
+    pub id: Uuid,
+    pub username: &'a str,
+    pub email: &'a str,
+    pub full_name: &'a str,
+    pub password_hash: &'a str,
+    pub admin: bool,
+}
+
+/// Changes to a user; `None` leaves a column alone.
+#[derive(Default)]
+pub struct UserChanges<'a> {
+    pub email: Option<&'a str>,
+    pub full_name: Option<&'a str>,
+    pub admin: Option<bool>,
+    pub disabled: Option<bool>,
+}
+
+const USER_COLUMNS: &str =
+    "id, username, email, full_name, password_hash, admin, disabled, created_at";
+
+pub async fn insert_user(db: impl PgExecutor<'_>, user: &NewUser<'_>) -> sqlx::Result<UserRow> {
+    sqlx::query_as(&format!(
+        "INSERT INTO users (id, username, email, full_name, password_hash, admin)
+         VALUES ($1, $2, $3, $4, $5, $6)
+         RETURNING {USER_COLUMNS}"
+    ))
+    .bind(user.id)
+    .bind(user.username)
+    .bind(user.email)
+    .bind(user.full_name)
+    .bind(user.password_hash)
+    .bind(user.admin)
+    .fetch_one(db)
+    .await
+}
+
+pub async fn user_by_id(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<Option<UserRow>> {
+    sqlx::query_as(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1"))
+        .bind(id)
+        .fetch_optional(db)
+        .await
+}
+
+pub async fn user_by_username(
+    db: impl PgExecutor<'_>,
+    username: &str,
+) -> sqlx::Result<Option<UserRow>> {
+    sqlx::query_as(&format!(
+        "SELECT {USER_COLUMNS} FROM users WHERE username = $1"
+    ))
+    .bind(username)
+    .fetch_optional(db)
+    .await
+}
+
+pub async fn users_by_ids(db: impl PgExecutor<'_>, ids: &[Uuid]) -> sqlx::Result<Vec<UserRow>> {
+    sqlx::query_as(&format!(
+        "SELECT {USER_COLUMNS} FROM users WHERE id = ANY($1) ORDER BY username"
+    ))
+    .bind(ids)
+    .fetch_all(db)
+    .await
+}
+
+/// Users whose username starts with `prefix`, after `after` (keyset), at most `limit`.
+pub async fn search_users(
+    db: impl PgExecutor<'_>,
+    prefix: &str,
+    after: Option<&str>,
+    limit: i64,
+) -> sqlx::Result<Vec<UserRow>> {
+    let pattern = format!("{}%", escape_like(prefix));
+    sqlx::query_as(&format!(
+        "SELECT {USER_COLUMNS} FROM users
+         WHERE username LIKE $1 ESCAPE '\\' AND ($2::text IS NULL OR username > $2)
+         ORDER BY username
+         LIMIT $3"
+    ))
+    .bind(pattern)
+    .bind(after)
+    .bind(limit)
+    .fetch_all(db)
+    .await
+}
+
+fn escape_like(raw: &str) -> String {
+    raw.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
+}
+
+pub async fn update_user(
+    db: impl PgExecutor<'_>,
+    id: Uuid,
+    changes: &UserChanges<'_>,
+) -> sqlx::Result<Option<UserRow>> {
+    sqlx::query_as(&format!(
+        "UPDATE users SET
+            email = COALESCE($2, email),
+            full_name = COALESCE($3, full_name),
+            admin = COALESCE($4, admin),
+            disabled = COALESCE($5, disabled),
+            updated_at = now()
+         WHERE id = $1
+         RETURNING {USER_COLUMNS}"
+    ))
+    .bind(id)
+    .bind(changes.email)
+    .bind(changes.full_name)
+    .bind(changes.admin)
+    .bind(changes.disabled)
+    .fetch_optional(db)
+    .await
+}
+
+pub async fn set_password_hash(
+    db: impl PgExecutor<'_>,
+    id: Uuid,
+    password_hash: &str,
+) -> sqlx::Result<()> {
+    sqlx::query("UPDATE users SET password_hash = $2, updated_at = now() WHERE id = $1")
+        .bind(id)
+        .bind(password_hash)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+pub async fn insert_refresh_token(
+    db: impl PgExecutor<'_>,
+    user_id: Uuid,
+    family_id: Uuid,
+    token_hash: &[u8],
+    expires_at: DateTime<Utc>,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO refresh_tokens (id, user_id, family_id, token_hash, expires_at)
+         VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(Uuid::now_v7())
+    .bind(user_id)
+    .bind(family_id)
+    .bind(token_hash)
+    .bind(expires_at)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// The token with this hash, locked until the transaction ends, so concurrent refreshes with one
+/// token are decided one after the other.
+pub async fn lock_refresh_token(
+    tx: &mut Transaction<'_, Postgres>,
+    token_hash: &[u8],
+) -> sqlx::Result<Option<RefreshTokenRow>> {
+    sqlx::query_as(
+        "SELECT id, user_id, family_id, expires_at, used_at, revoked_at
+         FROM refresh_tokens WHERE token_hash = $1 FOR UPDATE",
+    )
+    .bind(token_hash)
+    .fetch_optional(&mut **tx)
+    .await
+}
+
+pub async fn family_of_refresh_token(
+    db: impl PgExecutor<'_>,
+    token_hash: &[u8],
+) -> sqlx::Result<Option<Uuid>> {
+    sqlx::query_scalar("SELECT family_id FROM refresh_tokens WHERE token_hash = $1")
+        .bind(token_hash)
+        .fetch_optional(db)
+        .await
+}
+
+pub async fn mark_refresh_token_used(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<()> {
+    sqlx::query("UPDATE refresh_tokens SET used_at = now() WHERE id = $1")
+        .bind(id)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+pub async fn revoke_refresh_family(db: impl PgExecutor<'_>, family_id: Uuid) -> sqlx::Result<u64> {
+    Ok(sqlx::query(
+        "UPDATE refresh_tokens SET revoked_at = now()
+         WHERE family_id = $1 AND revoked_at IS NULL",
+    )
+    .bind(family_id)
+    .execute(db)
+    .await?
+    .rows_affected())
+}
+
+pub async fn revoke_user_refresh_tokens(
+    db: impl PgExecutor<'_>,
+    user_id: Uuid,
+) -> sqlx::Result<u64> {
+    Ok(sqlx::query(
+        "UPDATE refresh_tokens SET revoked_at = now()
+         WHERE user_id = $1 AND revoked_at IS NULL",
+    )
+    .bind(user_id)
+    .execute(db)
+    .await?
+    .rows_affected())
+}
+
+/// Whether the database answers (readiness).
+pub async fn ping(db: &PgPool) -> sqlx::Result<()> {
+    sqlx::query("SELECT 1").execute(db).await?;
+    Ok(())
+}

@@ -1,0 +1,188 @@
+//! Token minting: EdDSA access tokens (JWT) and opaque refresh tokens.
+//!
+//! Only identity holds the private key; the JWK set it publishes is all anyone needs to verify.
+//! Refresh tokens are 256 random bits; only their SHA-256 is stored.
+
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use chrono::{DateTime, Utc};
+use ed25519_dalek::{
+    SigningKey as DalekKey,
+    pkcs8::{DecodePrivateKey, EncodePrivateKey, spki::der::pem::LineEnding},
+};
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use rand::RngCore;
+use sha2::{Digest, Sha256};
+use swatter_common::auth::{Actor, Claims, TYP_ACCESS, TYP_SERVICE};
+use swatter_proto::identity::v1::Jwk;
+use uuid::Uuid;
+
+/// The Ed25519 key that signs access tokens, with its public JWK.
+pub struct SigningKey {
+    encoding: EncodingKey,
+    jwk: Jwk,
+}
+
+impl SigningKey {
+    /// Loads a PKCS#8 PEM Ed25519 private key (as written by `swatter-identity keygen` or
+    /// `openssl genpkey -algorithm ed25519`).
+    pub fn from_pem(pem: &str) -> anyhow::Result<Self> {
+        let key = DalekKey::from_pkcs8_pem(pem)
+            .map_err(|e| anyhow::anyhow!("not a PKCS#8 PEM Ed25519 private key: {e}"))?;
+        let public = key.verifying_key().to_bytes();
+        let kid = URL_SAFE_NO_PAD.encode(&Sha256::digest(public)[..12]);
+        Ok(SigningKey {
+            encoding: EncodingKey::from_ed_pem(pem.as_bytes())?,
+            jwk: Jwk {
+                kty: "OKP".into(),
+                crv: "Ed25519".into(),
+                x: URL_SAFE_NO_PAD.encode(public),
+                kid,
+                alg: "EdDSA".into(),
+                r#use: "sig".into(),
+            },
+        })
+    }
+
+    /// A new random key as PKCS#8 PEM.
+    pub fn generate_pem() -> anyhow::Result<String> {
+        let key = DalekKey::generate(&mut rand_core::OsRng);
+        Ok(key
+            .to_pkcs8_pem(LineEnding::LF)
+            .map_err(|e| anyhow::anyhow!("encode key: {e}"))?
+            .to_string())
+    }
+
+    /// The public half, as a JWK.
+    pub fn jwk(&self) -> &Jwk {
+        &self.jwk
+    }
+
+    pub fn kid(&self) -> &str {
+        &self.jwk.kid
+    }
+}
+
+/// Issues access tokens for one issuer and audience.
+pub struct TokenIssuer {
+    key: SigningKey,
+    issuer: String,
+    audience: String,
+    access_ttl_secs: i64,
+}
+
+/// What an access token stands for.
+pub enum Subject<'a> {
+    User {
+        id: Uuid,
+        username: &'a str,
+        admin: bool,
+        acting_service: Option<&'a str>,
+    },
+    Service {
+        client_id: &'a str,
+    },
+}
+
+impl TokenIssuer {
+    pub fn new(key: SigningKey, issuer: &str, audience: &str, access_ttl_secs: i64) -> Self {
+        TokenIssuer {
+            key,
+            issuer: issuer.to_owned(),
+            audience: audience.to_owned(),
+            access_ttl_secs,
+        }
+    }
+
+    pub fn key(&self) -> &SigningKey {
+        &self.key
+    }
+
+    /// Seconds an access token lives.
+    pub fn access_ttl_secs(&self) -> i64 {
+        self.access_ttl_secs
+    }
+
+    /// Signs an access token for `subject`, valid from `now`.
+    pub fn access_token(&self, subject: Subject<'_>, now: DateTime<Utc>) -> anyhow::Result<String> {
+        let (sub, username, admin, typ, act) = match subject {
+            Subject::User {
+                id,
+                username,
+                admin,
+                acting_service,
+            } => (
+                id.to_string(),
+                username.to_owned(),
+                admin,
+                TYP_ACCESS,
+                acting_service.map(|s| Actor { sub: s.to_owned() }),
+            ),
+            Subject::Service { client_id } => (
+                format!("service:{client_id}"),
+                client_id.to_owned(),
+                false,
+                TYP_SERVICE,
+                None,
+            ),
+        };
+        let claims = Claims {
+            sub,
+            username,
+            admin,
+            typ: typ.to_owned(),
+            iss: self.issuer.clone(),
+            aud: self.audience.clone(),
+            iat: now.timestamp(),
+            exp: now.timestamp() + self.access_ttl_secs,
+            jti: Uuid::new_v4().to_string(),
+            act,
+        };
+        let mut header = Header::new(Algorithm::EdDSA);
+        header.kid = Some(self.key.kid().to_owned());
+        Ok(jsonwebtoken::encode(&header, &claims, &self.key.encoding)?)
+    }
+}
+
+/// A fresh refresh token: what the client gets, and the hash that is stored.
+pub fn new_refresh_token() -> (String, Vec<u8>) {
+    let mut bytes = [0u8; 32];
+    rand::rngs::OsRng.fill_bytes(&mut bytes);
+    let token = URL_SAFE_NO_PAD.encode(bytes);
+    let hash = hash_refresh_token(&token);
+    (token, hash)
+}
+
+/// The stored form of a refresh token.
+pub fn hash_refresh_token(token: &str) -> Vec<u8> {
+    Sha256::digest(token.as_bytes()).to_vec()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_generated_key_loads_and_has_a_stable_kid() {
+        let pem = SigningKey::generate_pem().unwrap();
+        let a = SigningKey::from_pem(&pem).unwrap();
+        let b = SigningKey::from_pem(&pem).unwrap();
+        assert_eq!(a.kid(), b.kid());
+        assert_eq!(a.jwk().x.len(), 43);
+        let other = SigningKey::from_pem(&SigningKey::generate_pem().unwrap()).unwrap();
+        assert_ne!(a.kid(), other.kid());
+    }
+
+    #[test]
+    fn garbage_is_not_a_key() {
+        assert!(SigningKey::from_pem("not a key").is_err());
+    }
+
+    #[test]
+    fn refresh_tokens_are_random_and_hashed() {
+        let (a, hash_a) = new_refresh_token();
+        let (b, _) = new_refresh_token();
+        assert_ne!(a, b);
+        assert_eq!(hash_refresh_token(&a), hash_a);
+        assert_eq!(hash_a.len(), 32);
+    }
+}
