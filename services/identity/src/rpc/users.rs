@@ -48,7 +48,9 @@ pub(super) async fn sign_up(
         .get::<Principal>()
         .is_some_and(is_admin);
     if !identity.signup_enabled && !caller_is_admin {
-        return Err(IdentityError::Forbidden("sign-up is turned off on this server").into());
+        return Err(IdentityError::Forbidden(
+            "sign-up is turned off on this server",
+        ));
     }
     let req = request.into_inner();
     let mut violations = Violations::default();
@@ -59,7 +61,7 @@ pub(super) async fn sign_up(
     let (Some(username), Some(email), Some(password), Some(full_name)) =
         (username, email, password, full_name)
     else {
-        return Err(IdentityError::Invalid(violations.0).into());
+        return Err(IdentityError::Invalid(violations.0));
     };
     let password_hash = identity
         .passwords
@@ -103,7 +105,7 @@ pub(super) async fn update_me(
     let full_name = req.full_name.as_deref().map(FullName::parse).transpose();
     let full_name = violations.check(full_name).flatten();
     if !violations.is_empty() {
-        return Err(IdentityError::Invalid(violations.0).into());
+        return Err(IdentityError::Invalid(violations.0));
     }
     current_user(identity, me).await?;
     let changes = UserChanges {
@@ -137,8 +139,7 @@ pub(super) async fn change_password(
         return Err(IdentityError::invalid(Violation::new(
             "current_password",
             "is not the current password",
-        ))
-        .into());
+        )));
     }
     let hash = identity
         .passwords
@@ -174,7 +175,7 @@ pub(super) async fn search_users(
             .push(Violation::new("q", "must be at most 32 characters long"));
     }
     let Some(limit) = limit.filter(|_| violations.is_empty()) else {
-        return Err(IdentityError::Invalid(violations.0).into());
+        return Err(IdentityError::Invalid(violations.0));
     };
     let prefix = req.query.trim().to_lowercase();
     let mut rows = store::search_users(&identity.db, &prefix, after.as_deref(), limit + 1).await?;
@@ -225,8 +226,7 @@ pub(super) async fn batch_get_users(
         return Err(IdentityError::invalid(Violation::new(
             "ids",
             format!("at most {MAX_BATCH} ids per call"),
-        ))
-        .into());
+        )));
     }
     let ids = req
         .ids
@@ -248,7 +248,9 @@ pub(super) async fn update_user(
 ) -> Result<pb::User> {
     let caller = auth::user(&request)?.clone();
     if !caller.admin {
-        return Err(IdentityError::Forbidden("only admins may change other users").into());
+        return Err(IdentityError::Forbidden(
+            "only admins may change other users",
+        ));
     }
     let req = request.into_inner();
     let id = parse_user_id("id", &req.id)?;
@@ -258,13 +260,12 @@ pub(super) async fn update_user(
     let full_name = req.full_name.as_deref().map(FullName::parse).transpose();
     let full_name = violations.check(full_name).flatten();
     if !violations.is_empty() {
-        return Err(IdentityError::Invalid(violations.0).into());
+        return Err(IdentityError::Invalid(violations.0));
     }
     if id == caller.id && (req.admin == Some(false) || req.disabled == Some(true)) {
         return Err(IdentityError::FailedPrecondition(
             "admins cannot remove their own admin rights or disable themselves",
-        )
-        .into());
+        ));
     }
     let changes = UserChanges {
         email: email.as_ref().map(Email::as_str),
