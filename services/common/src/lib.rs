@@ -4,6 +4,7 @@
 
 pub mod auth;
 pub mod config;
+pub mod db;
 pub mod pagination;
 pub mod server;
 pub mod status;

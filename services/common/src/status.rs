@@ -40,6 +40,31 @@ pub fn invalid_argument(violations: &[Violation]) -> Status {
     with_violations(Code::InvalidArgument, &message, violations)
 }
 
+/// `google.rpc.ErrorInfo` reason of a failed `If-Match` / etag precondition (REST 412).
+pub const REASON_ETAG_MISMATCH: &str = "ETAG_MISMATCH";
+/// `google.rpc.ErrorInfo` domain of swatter's reasons.
+pub const ERROR_DOMAIN: &str = "swatter.dev";
+
+/// `FAILED_PRECONDITION` because the resource changed since the client read it.
+pub fn etag_mismatch() -> Status {
+    Status::with_error_details(
+        Code::FailedPrecondition,
+        "the resource has changed since it was read (etag mismatch)",
+        ErrorDetails::with_error_info(
+            REASON_ETAG_MISMATCH,
+            ERROR_DOMAIN,
+            std::collections::HashMap::<String, String>::new(),
+        ),
+    )
+}
+
+/// Whether a status is an etag mismatch (as opposed to another failed precondition).
+pub fn is_etag_mismatch(status: &Status) -> bool {
+    status
+        .get_details_error_info()
+        .is_some_and(|info| info.reason == REASON_ETAG_MISMATCH)
+}
+
 /// The field violations carried by a status, if any.
 pub fn violations(status: &Status) -> Vec<Violation> {
     status
@@ -66,5 +91,13 @@ mod tests {
         let status = invalid_argument(&sent);
         assert_eq!(status.code(), Code::InvalidArgument);
         assert_eq!(violations(&status), sent);
+    }
+
+    #[test]
+    fn an_etag_mismatch_is_told_apart_from_other_failed_preconditions() {
+        assert!(is_etag_mismatch(&etag_mismatch()));
+        assert!(!is_etag_mismatch(&Status::failed_precondition(
+            "last owner"
+        )));
     }
 }

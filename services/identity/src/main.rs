@@ -63,7 +63,7 @@ async fn migrate() -> anyhow::Result<()> {
         "SWATTER_IDENTITY_DATABASE_URL",
         "postgres://postgres@127.0.0.1:5432/swatter_identity".to_owned(),
     )?;
-    let db = startup::connect(&url, 1).await?;
+    let db = swatter_common::db::connect("SWATTER_IDENTITY_DATABASE_URL", &url, 1).await?;
     MIGRATOR.run(&db).await?;
     println!("identity migrations applied");
     Ok(())

@@ -1,13 +1,13 @@
 //! Building and running the identity service: database, migrations, the first admin, keys, and
 //! the gRPC server. Tests start it in-process on port 0 through the same code.
 
-use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
+use std::{future::Future, net::SocketAddr, sync::Arc};
 
 use anyhow::Context;
-use sqlx::{PgPool, postgres::PgPoolOptions};
+use sqlx::PgPool;
 use swatter_common::{
     auth::{StaticJwks, TokenVerifier},
-    server,
+    db, server,
 };
 use swatter_proto::identity::v1::identity_service_server::IdentityServiceServer;
 use tokio::net::TcpListener;
@@ -29,29 +29,15 @@ pub struct Application {
     verifier: Arc<TokenVerifier>,
 }
 
-/// Connects to PostgreSQL; the error names the host, never the password.
-pub async fn connect(url: &str, max_connections: u32) -> anyhow::Result<PgPool> {
-    let options: sqlx::postgres::PgConnectOptions = url
-        .parse()
-        .context("SWATTER_IDENTITY_DATABASE_URL is not a PostgreSQL URL")?;
-    let target = format!(
-        "{}:{}/{}",
-        options.get_host(),
-        options.get_port(),
-        options.get_database().unwrap_or("")
-    );
-    PgPoolOptions::new()
-        .max_connections(max_connections)
-        .acquire_timeout(Duration::from_secs(5))
-        .connect_with(options)
-        .await
-        .with_context(|| format!("cannot connect to PostgreSQL at {target}"))
-}
-
 impl Application {
     /// Connects, migrates, creates the first admin if configured, and binds the listener.
     pub async fn build(config: IdentityConfig) -> anyhow::Result<Self> {
-        let db = connect(&config.database_url, config.database_max_connections).await?;
+        let db = db::connect(
+            "SWATTER_IDENTITY_DATABASE_URL",
+            &config.database_url,
+            config.database_max_connections,
+        )
+        .await?;
         if config.run_migrations {
             MIGRATOR.run(&db).await.context("run identity migrations")?;
         }

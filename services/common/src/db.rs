@@ -1,0 +1,29 @@
+//! Connecting to a service's PostgreSQL database.
+
+use std::time::Duration;
+
+use anyhow::Context;
+use sqlx::{
+    PgPool,
+    postgres::{PgConnectOptions, PgPoolOptions},
+};
+
+/// Connects to `url` (read from the setting `setting`); errors name host and database, never the
+/// password.
+pub async fn connect(setting: &str, url: &str, max_connections: u32) -> anyhow::Result<PgPool> {
+    let options: PgConnectOptions = url
+        .parse()
+        .with_context(|| format!("{setting} is not a PostgreSQL URL"))?;
+    let target = format!(
+        "{}:{}/{}",
+        options.get_host(),
+        options.get_port(),
+        options.get_database().unwrap_or("")
+    );
+    PgPoolOptions::new()
+        .max_connections(max_connections)
+        .acquire_timeout(Duration::from_secs(5))
+        .connect_with(options)
+        .await
+        .with_context(|| format!("cannot connect to PostgreSQL at {target} ({setting})"))
+}
