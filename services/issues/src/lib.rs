@@ -1,0 +1,14 @@
+//! swatter issues service: projects, members and roles, issues, comments and history (SPEC §4).
+//!
+//! `domain` holds the rules (no I/O), `store` the queries, `rpc` the gRPC handlers, `startup`
+//! wires them together.
+
+pub mod config;
+pub mod domain;
+pub mod error;
+pub mod rpc;
+pub mod startup;
+pub mod store;
+
+/// Migrations of the `swatter_issues` database.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/issues");

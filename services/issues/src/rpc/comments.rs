@@ -1,0 +1,166 @@
+//! Handlers for comments: create (idempotent), list oldest first, edit, delete.
+
+use chrono::{DateTime, Utc};
+use swatter_common::{auth::UserPrincipal, pagination};
+use swatter_proto::issues::v1 as pb;
+use tonic::Request;
+use uuid::Uuid;
+
+use super::{
+    Issues, caller, check, convert, idempotency, issues::visible_issue, projects::next_token,
+};
+use crate::{
+    domain::{Action, CommentBody, authorize},
+    error::{IssuesError, Result},
+    store::{self, CommentRow, NewEvent},
+};
+
+/// Loads a comment the caller may see; malformed ids name nothing.
+async fn visible_comment(issues: &Issues, raw_id: &str, me: &UserPrincipal) -> Result<CommentRow> {
+    let id: Uuid = raw_id
+        .parse()
+        .map_err(|_| IssuesError::NotFound("comment"))?;
+    let comment = store::comment_by_id(&issues.db, id, me.id)
+        .await?
+        .ok_or(IssuesError::NotFound("comment"))?;
+    let role = store::role(comment.my_role.as_deref());
+    check(authorize(role, me.admin, Action::View), "comment", "")?;
+    Ok(comment)
+}
+
+fn comment_event(
+    issue_id: Uuid,
+    actor_id: Uuid,
+    kind: &'static str,
+    comment_id: Uuid,
+) -> NewEvent<'static> {
+    let id = Some(comment_id.to_string());
+    let (old_value, new_value) = if kind == "comment_added" {
+        (None, id)
+    } else {
+        (id, None)
+    };
+    NewEvent {
+        issue_id,
+        actor_id,
+        kind,
+        field: "comment",
+        old_value,
+        new_value,
+    }
+}
+
+pub(super) async fn create_comment(
+    issues: &Issues,
+    request: Request<pb::CreateCommentRequest>,
+) -> Result<pb::Comment> {
+    let me = caller(&request)?;
+    let mut req = request.into_inner();
+    let body = CommentBody::parse("body", &req.body).map_err(IssuesError::invalid)?;
+    let issue = visible_issue(issues, &req.issue_key, &me).await?;
+    let role = store::role(issue.my_role.as_deref());
+    check(
+        authorize(role, me.admin, Action::CreateComment),
+        "issue",
+        "viewers may not comment",
+    )?;
+    let idempotency_key = std::mem::take(&mut req.request_id);
+    let hash = idempotency::request_hash(&req);
+    let (mut tx, claim) =
+        match idempotency::begin(&issues.db, me.id, "create_comment", &idempotency_key, &hash)
+            .await?
+        {
+            idempotency::Begin::Replay(comment) => return Ok(comment),
+            idempotency::Begin::Proceed(tx, claim) => (tx, claim),
+        };
+    let id = Uuid::now_v7();
+    store::insert_comment(&mut *tx, id, issue.id, me.id, body.as_str()).await?;
+    store::touch_issue(&mut *tx, issue.id).await?;
+    store::insert_events(
+        &mut *tx,
+        &[comment_event(issue.id, me.id, "comment_added", id)],
+        Utc::now(),
+    )
+    .await?;
+    let row = store::comment_by_id(&mut *tx, id, me.id)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("created comment not found"))?;
+    let comment = convert::comment(row);
+    idempotency::complete(&mut tx, claim, &comment).await?;
+    tx.commit().await?;
+    Ok(comment)
+}
+
+pub(super) async fn list_comments(
+    issues: &Issues,
+    request: Request<pb::ListCommentsRequest>,
+) -> Result<pb::ListCommentsResponse> {
+    let me = caller(&request)?;
+    let req = request.into_inner();
+    let limit = pagination::page_size(req.page_size).map_err(IssuesError::invalid)?;
+    let after: Option<(i64, Uuid)> =
+        pagination::decode_token(&req.page_token).map_err(IssuesError::invalid)?;
+    let issue = visible_issue(issues, &req.issue_key, &me).await?;
+    let after = after.and_then(|(micros, id)| Some((DateTime::from_timestamp_micros(micros)?, id)));
+    let mut rows = store::list_comments(&issues.db, issue.id, after, limit + 1).await?;
+    let next_page_token = next_token(&mut rows, limit, |c| {
+        (c.created_at.timestamp_micros(), c.id)
+    });
+    Ok(pb::ListCommentsResponse {
+        comments: rows.into_iter().map(convert::comment).collect(),
+        next_page_token,
+    })
+}
+
+pub(super) async fn update_comment(
+    issues: &Issues,
+    request: Request<pb::UpdateCommentRequest>,
+) -> Result<pb::Comment> {
+    let me = caller(&request)?;
+    let req = request.into_inner();
+    let body = CommentBody::parse("body", &req.body).map_err(IssuesError::invalid)?;
+    let comment = visible_comment(issues, &req.id, &me).await?;
+    let role = store::role(comment.my_role.as_deref());
+    let is_author = comment.author_id == me.id;
+    check(
+        authorize(role, me.admin, Action::EditComment { is_author }),
+        "comment",
+        "only the author may edit a comment",
+    )?;
+    store::update_comment(&issues.db, comment.id, body.as_str()).await?;
+    let row = store::comment_by_id(&issues.db, comment.id, me.id)
+        .await?
+        .ok_or(IssuesError::NotFound("comment"))?;
+    Ok(convert::comment(row))
+}
+
+pub(super) async fn delete_comment(
+    issues: &Issues,
+    request: Request<pb::DeleteCommentRequest>,
+) -> Result<()> {
+    let me = caller(&request)?;
+    let comment = visible_comment(issues, &request.get_ref().id, &me).await?;
+    let role = store::role(comment.my_role.as_deref());
+    let is_author = comment.author_id == me.id;
+    check(
+        authorize(role, me.admin, Action::DeleteComment { is_author }),
+        "comment",
+        "only the author, maintainers and owners may delete a comment",
+    )?;
+    let mut tx = issues.db.begin().await?;
+    store::delete_comment(&mut *tx, comment.id).await?;
+    store::touch_issue(&mut *tx, comment.issue_id).await?;
+    store::insert_events(
+        &mut *tx,
+        &[comment_event(
+            comment.issue_id,
+            me.id,
+            "comment_removed",
+            comment.id,
+        )],
+        Utc::now(),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}

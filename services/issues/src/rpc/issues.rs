@@ -1,0 +1,549 @@
+//! Handlers for issues: create, read, list and search, update with optimistic concurrency,
+//! delete, history, and the export stream for reports.
+
+use chrono::{DateTime, Utc};
+use swatter_common::{auth::UserPrincipal, pagination, status::Violation};
+use swatter_proto::issues::v1 as pb;
+use tokio_stream::wrappers::ReceiverStream;
+use tonic::{Request, Status};
+use uuid::Uuid;
+
+use super::{
+    IssueStream, Issues, caller, check, convert, idempotency,
+    projects::{next_token, project_with_access},
+};
+use crate::{
+    domain::{
+        Action, Description, IssueChange, IssueKey, IssueSort, IssueStatus, IssueTitle, Labels,
+        Priority, Role, authorize, authorize_issue_change, search_query,
+    },
+    error::{IssuesError, Result},
+    store::{self, AssigneeFilter, IssueCursor, IssueFilter, IssueRow, NewEvent, NewIssue},
+};
+
+const REPORTERS_UP: &str = "viewers may not create issues";
+
+/// Collects violations of several fields.
+#[derive(Default)]
+struct Violations(Vec<Violation>);
+
+impl Violations {
+    fn take<T>(&mut self, result: std::result::Result<T, Violation>) -> Option<T> {
+        result.map_err(|v| self.0.push(v)).ok()
+    }
+
+    fn finish(self) -> Result<()> {
+        if self.0.is_empty() {
+            Ok(())
+        } else {
+            Err(IssuesError::Invalid(self.0))
+        }
+    }
+}
+
+fn uuid_field(field: &str, raw: &str) -> std::result::Result<Uuid, Violation> {
+    raw.parse()
+        .map_err(|_| Violation::new(field, "is not a UUID"))
+}
+
+fn priority_field(raw: i32) -> std::result::Result<Option<Priority>, Violation> {
+    convert::priority_from_pb(raw)
+        .map_err(|_| Violation::new("priority", "must be low, medium, high or urgent"))
+}
+
+fn status_field(raw: i32) -> std::result::Result<Option<IssueStatus>, Violation> {
+    convert::status_from_pb(raw)
+        .map_err(|_| Violation::new("status", "must be open, in_progress, resolved or closed"))
+}
+
+/// An issue key from a request: malformed keys name no issue.
+fn issue_key(raw: &str) -> Result<IssueKey> {
+    IssueKey::parse(raw).ok_or(IssuesError::NotFound("issue"))
+}
+
+/// Loads an issue the caller may see.
+pub(super) async fn visible_issue(
+    issues: &Issues,
+    raw_key: &str,
+    me: &UserPrincipal,
+) -> Result<IssueRow> {
+    let key = issue_key(raw_key)?;
+    let issue = store::issue_by_key(&issues.db, key.project.as_str(), key.number, me.id)
+        .await?
+        .ok_or(IssuesError::NotFound("issue"))?;
+    let role = store::role(issue.my_role.as_deref());
+    check(authorize(role, me.admin, Action::View), "issue", "")?;
+    Ok(issue)
+}
+
+async fn ensure_member(
+    db: impl sqlx::PgExecutor<'_>,
+    project_id: Uuid,
+    user_id: Uuid,
+) -> Result<()> {
+    match store::member(db, project_id, user_id).await? {
+        Some(_) => Ok(()),
+        None => Err(IssuesError::invalid(Violation::new(
+            "assignee_id",
+            "must be a member of the project",
+        ))),
+    }
+}
+
+pub(super) async fn create_issue(
+    issues: &Issues,
+    request: Request<pb::CreateIssueRequest>,
+) -> Result<pb::Issue> {
+    let me = caller(&request)?;
+    let mut req = request.into_inner();
+    let mut v = Violations::default();
+    let title = v.take(IssueTitle::parse("title", &req.title));
+    let description = v.take(Description::parse(
+        "description",
+        req.description.as_deref().unwrap_or(""),
+    ));
+    let priority = v
+        .take(priority_field(req.priority))
+        .map(|p| p.unwrap_or(Priority::Medium));
+    let labels = v.take(Labels::parse(&req.labels));
+    let assignee = req
+        .assignee_id
+        .as_deref()
+        .filter(|a| !a.is_empty())
+        .map(|a| v.take(uuid_field("assignee_id", a)));
+    v.finish()?;
+    let (Some(title), Some(description), Some(priority), Some(labels)) =
+        (title, description, priority, labels)
+    else {
+        unreachable!("violations were reported above");
+    };
+    let assignee = assignee.flatten();
+
+    let project = project_with_access(
+        issues,
+        &req.project_key,
+        &me,
+        Action::CreateIssue,
+        REPORTERS_UP,
+    )
+    .await?;
+    let role = store::role(project.my_role.as_deref());
+    if assignee.is_some() && !me.admin && role < Some(Role::Maintainer) {
+        return Err(IssuesError::Forbidden(
+            "only maintainers and owners assign issues",
+        ));
+    }
+
+    let idempotency_key = std::mem::take(&mut req.request_id);
+    let hash = idempotency::request_hash(&req);
+    let (mut tx, claim) =
+        match idempotency::begin(&issues.db, me.id, "create_issue", &idempotency_key, &hash).await?
+        {
+            idempotency::Begin::Replay(issue) => return Ok(issue),
+            idempotency::Begin::Proceed(tx, claim) => (tx, claim),
+        };
+    if let Some(assignee) = assignee {
+        ensure_member(&mut *tx, project.id, assignee).await?;
+    }
+    let number = store::take_issue_number(&mut tx, project.id).await?;
+    let id = Uuid::now_v7();
+    store::insert_issue(
+        &mut *tx,
+        &NewIssue {
+            id,
+            project_id: project.id,
+            number,
+            title: title.as_str(),
+            description: description.as_str(),
+            priority,
+            labels: labels.as_slice(),
+            author_id: me.id,
+            assignee_id: assignee,
+        },
+    )
+    .await?;
+    store::insert_events(
+        &mut *tx,
+        &[NewEvent {
+            issue_id: id,
+            actor_id: me.id,
+            kind: "created",
+            field: "",
+            old_value: None,
+            new_value: Some(title.as_str().to_owned()),
+        }],
+        Utc::now(),
+    )
+    .await?;
+    let row = store::issue_by_key(&mut *tx, &project.key, number, me.id)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("created issue not found"))?;
+    let issue = convert::issue(row);
+    idempotency::complete(&mut tx, claim, &issue).await?;
+    tx.commit().await?;
+    Ok(issue)
+}
+
+pub(super) async fn get_issue(
+    issues: &Issues,
+    request: Request<pb::GetIssueRequest>,
+) -> Result<pb::Issue> {
+    let me = caller(&request)?;
+    Ok(convert::issue(
+        visible_issue(issues, &request.get_ref().issue_key, &me).await?,
+    ))
+}
+
+fn joined(labels: &[String]) -> String {
+    labels.join(", ")
+}
+
+pub(super) async fn update_issue(
+    issues: &Issues,
+    request: Request<pb::UpdateIssueRequest>,
+) -> Result<pb::Issue> {
+    let me = caller(&request)?;
+    let req = request.into_inner();
+    let key = issue_key(&req.issue_key)?;
+    let mut v = Violations::default();
+    let title = req
+        .title
+        .as_deref()
+        .map(|t| v.take(IssueTitle::parse("title", t)));
+    let description = req
+        .description
+        .as_deref()
+        .map(|d| v.take(Description::parse("description", d)));
+    let status = v.take(status_field(req.status)).flatten();
+    let priority = v.take(priority_field(req.priority)).flatten();
+    let labels = req
+        .labels
+        .as_ref()
+        .map(|l| v.take(Labels::parse(&l.labels)));
+    // Present and empty: unassign.
+    let assignee: Option<Option<Uuid>> = match req.assignee_id.as_deref() {
+        None => None,
+        Some("") => Some(None),
+        Some(raw) => v.take(uuid_field("assignee_id", raw)).map(Some),
+    };
+    v.finish()?;
+
+    let mut tx = issues.db.begin().await?;
+    let current = store::lock_issue_by_key(&mut tx, key.project.as_str(), key.number, me.id)
+        .await?
+        .ok_or(IssuesError::NotFound("issue"))?;
+    let role = store::role(current.my_role.as_deref());
+    check(authorize(role, me.admin, Action::View), "issue", "")?;
+
+    let old_status: IssueStatus = current.status.parse().unwrap_or(IssueStatus::Open);
+    let old_priority = Priority::from_rank(current.priority).unwrap_or(Priority::Medium);
+    let new_title = title
+        .flatten()
+        .map(|t| t.as_str().to_owned())
+        .unwrap_or_else(|| current.title.clone());
+    let new_description = description
+        .flatten()
+        .map(|d| d.as_str().to_owned())
+        .unwrap_or_else(|| current.description.clone());
+    let new_status = status.unwrap_or(old_status);
+    let new_priority = priority.unwrap_or(old_priority);
+    let new_labels = labels
+        .flatten()
+        .map(Labels::into_vec)
+        .unwrap_or_else(|| current.labels.clone());
+    let new_assignee = assignee.unwrap_or(current.assignee_id);
+
+    let mut events = Vec::new();
+    let mut event =
+        |kind: &'static str, field: &'static str, old: Option<String>, new: Option<String>| {
+            events.push(NewEvent {
+                issue_id: current.id,
+                actor_id: me.id,
+                kind,
+                field,
+                old_value: old,
+                new_value: new,
+            });
+        };
+    if new_title != current.title {
+        event(
+            "edited",
+            "title",
+            Some(current.title.clone()),
+            Some(new_title.clone()),
+        );
+    }
+    if new_description != current.description {
+        event(
+            "edited",
+            "description",
+            Some(current.description.clone()),
+            Some(new_description.clone()),
+        );
+    }
+    if new_priority != old_priority {
+        event(
+            "edited",
+            "priority",
+            Some(old_priority.to_string()),
+            Some(new_priority.to_string()),
+        );
+    }
+    if new_status != old_status {
+        event(
+            "status",
+            "status",
+            Some(old_status.to_string()),
+            Some(new_status.to_string()),
+        );
+    }
+    if new_assignee != current.assignee_id {
+        event(
+            "assignee",
+            "assignee_id",
+            current.assignee_id.map(|a| a.to_string()),
+            new_assignee.map(|a| a.to_string()),
+        );
+    }
+    if new_labels != current.labels {
+        event(
+            "labels",
+            "labels",
+            Some(joined(&current.labels)),
+            Some(joined(&new_labels)),
+        );
+    }
+
+    let change = IssueChange {
+        text: new_title != current.title || new_description != current.description,
+        status: new_status != old_status,
+        triage: new_priority != old_priority
+            || new_assignee != current.assignee_id
+            || new_labels != current.labels,
+    };
+    let is_author = current.author_id == me.id;
+    let is_assignee = current.assignee_id == Some(me.id);
+    check(
+        authorize_issue_change(role, me.admin, change, is_author, is_assignee),
+        "issue",
+        "your role does not allow this change to this issue",
+    )?;
+    if !req.if_match.is_empty() && req.if_match != convert::etag(&current) {
+        return Err(IssuesError::EtagMismatch);
+    }
+    if events.is_empty() {
+        return Ok(convert::issue(current));
+    }
+    if let Some(assignee) = new_assignee.filter(|a| Some(*a) != current.assignee_id) {
+        ensure_member(&mut *tx, current.project_id, assignee).await?;
+    }
+    let now = Utc::now();
+    let closed_at: Option<DateTime<Utc>> =
+        old_status.closed_at_after(new_status, current.closed_at, now);
+    store::update_issue(
+        &mut *tx,
+        current.id,
+        &store::IssueUpdate {
+            title: &new_title,
+            description: &new_description,
+            status: new_status,
+            priority: new_priority,
+            labels: &new_labels,
+            assignee_id: new_assignee,
+            closed_at,
+        },
+        now,
+    )
+    .await?;
+    store::insert_events(&mut *tx, &events, now).await?;
+    let row = store::issue_by_key(&mut *tx, key.project.as_str(), key.number, me.id)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("updated issue not found"))?;
+    tx.commit().await?;
+    Ok(convert::issue(row))
+}
+
+pub(super) async fn delete_issue(
+    issues: &Issues,
+    request: Request<pb::DeleteIssueRequest>,
+) -> Result<()> {
+    let me = caller(&request)?;
+    let issue = visible_issue(issues, &request.get_ref().issue_key, &me).await?;
+    let role = store::role(issue.my_role.as_deref());
+    check(
+        authorize(role, me.admin, Action::DeleteIssue),
+        "issue",
+        "only maintainers and owners delete issues",
+    )?;
+    store::delete_issue(&issues.db, issue.id).await?;
+    tracing::info!(issue = %format!("{}-{}", issue.project_key, issue.number), by = %me.id, "issue deleted");
+    Ok(())
+}
+
+/// Parses the filters of a list request.
+fn filter_of(
+    req: &pb::ListIssuesRequest,
+    me: &UserPrincipal,
+) -> Result<(IssueFilter, IssueSort, Option<IssueCursor>, i64)> {
+    let mut v = Violations::default();
+    let mut statuses = Vec::new();
+    for raw in &req.statuses {
+        match status_field(*raw) {
+            Ok(Some(status)) => statuses.push(status),
+            Ok(None) => v.0.push(Violation::new(
+                "status",
+                "must be open, in_progress, resolved or closed",
+            )),
+            Err(violation) => v.0.push(violation),
+        }
+    }
+    let mut priorities = Vec::new();
+    for raw in &req.priorities {
+        match priority_field(*raw) {
+            Ok(Some(priority)) => priorities.push(priority),
+            Ok(None) => v.0.push(Violation::new(
+                "priority",
+                "must be low, medium, high or urgent",
+            )),
+            Err(violation) => v.0.push(violation),
+        }
+    }
+    let assignee = match req.assignee.as_str() {
+        "" => AssigneeFilter::Any,
+        "me" => AssigneeFilter::User(me.id),
+        "none" => AssigneeFilter::Unassigned,
+        raw => v
+            .take(
+                raw.parse()
+                    .map_err(|_| Violation::new("assignee", "must be me, none or a user id")),
+            )
+            .map_or(AssigneeFilter::Any, AssigneeFilter::User),
+    };
+    let author = match req.author_id.as_str() {
+        "" => None,
+        "me" => Some(me.id),
+        raw => v.take(
+            raw.parse()
+                .map_err(|_| Violation::new("author", "must be me or a user id")),
+        ),
+    };
+    let label = match req.label.trim() {
+        "" => None,
+        label if label.chars().count() > 50 => {
+            v.0.push(Violation::new(
+                "label",
+                "must be at most 50 characters long",
+            ));
+            None
+        }
+        label => Some(label.to_owned()),
+    };
+    let query = v.take(search_query(&req.query)).flatten();
+    let sort = v.take(IssueSort::parse(&req.sort)).unwrap_or_default();
+    let limit = v.take(pagination::page_size(req.page_size)).unwrap_or(0);
+    let cursor: Option<IssueCursor> = v.take(pagination::decode_token(&req.page_token)).flatten();
+    if cursor.as_ref().is_some_and(|c| c.sort != sort.as_string()) {
+        v.0.push(Violation::new(
+            "page_token",
+            "belongs to a list in another order",
+        ));
+    }
+    v.finish()?;
+    let filter = IssueFilter {
+        project_id: None,
+        caller: me.id,
+        member_only: !me.admin,
+        statuses,
+        priorities,
+        assignee,
+        author,
+        label,
+        query,
+    };
+    Ok((filter, sort, cursor, limit))
+}
+
+pub(super) async fn list_issues(
+    issues: &Issues,
+    request: Request<pb::ListIssuesRequest>,
+) -> Result<pb::ListIssuesResponse> {
+    let me = caller(&request)?;
+    let req = request.into_inner();
+    let (mut filter, sort, cursor, limit) = filter_of(&req, &me)?;
+    if !req.project_key.is_empty() {
+        let project = project_with_access(issues, &req.project_key, &me, Action::View, "").await?;
+        filter.project_id = Some(project.id);
+    }
+    let mut rows =
+        store::list_issues(&issues.db, &filter, sort, cursor.as_ref(), limit + 1).await?;
+    let next_page_token = next_token(&mut rows, limit, |row| IssueCursor::after(row, sort));
+    Ok(pb::ListIssuesResponse {
+        issues: rows.into_iter().map(convert::issue).collect(),
+        next_page_token,
+    })
+}
+
+pub(super) async fn list_issue_events(
+    issues: &Issues,
+    request: Request<pb::ListIssueEventsRequest>,
+) -> Result<pb::ListIssueEventsResponse> {
+    let me = caller(&request)?;
+    let req = request.into_inner();
+    let limit = pagination::page_size(req.page_size).map_err(IssuesError::invalid)?;
+    let after: Option<(i64, Uuid)> =
+        pagination::decode_token(&req.page_token).map_err(IssuesError::invalid)?;
+    let issue = visible_issue(issues, &req.issue_key, &me).await?;
+    let after = after.and_then(|(micros, id)| Some((DateTime::from_timestamp_micros(micros)?, id)));
+    let mut rows = store::list_events(&issues.db, issue.id, after, limit + 1).await?;
+    let next_page_token = next_token(&mut rows, limit, |e| {
+        (e.created_at.timestamp_micros(), e.id)
+    });
+    let key = format!("{}-{}", issue.project_key, issue.number);
+    Ok(pb::ListIssueEventsResponse {
+        events: rows.into_iter().map(|e| convert::event(e, &key)).collect(),
+        next_page_token,
+    })
+}
+
+/// Rows fetched per query while exporting.
+const EXPORT_BATCH: i64 = 500;
+
+pub(super) async fn export_project_issues(
+    issues: &Issues,
+    request: Request<pb::ExportProjectIssuesRequest>,
+) -> Result<IssueStream> {
+    let me = caller(&request)?;
+    let project = project_with_access(
+        issues,
+        &request.get_ref().project_key,
+        &me,
+        Action::View,
+        "",
+    )
+    .await?;
+    let db = issues.db.clone();
+    let (tx, rx) = tokio::sync::mpsc::channel(EXPORT_BATCH as usize);
+    tokio::spawn(async move {
+        let mut after = 0;
+        loop {
+            let batch = match store::export_issues(&db, project.id, after, EXPORT_BATCH).await {
+                Ok(batch) => batch,
+                Err(error) => {
+                    let _ = tx.send(Err(Status::from(IssuesError::from(error)))).await;
+                    return;
+                }
+            };
+            let done = (batch.len() as i64) < EXPORT_BATCH;
+            for row in batch {
+                after = row.number;
+                if tx.send(Ok(convert::issue(row))).await.is_err() {
+                    return;
+                }
+            }
+            if done {
+                return;
+            }
+        }
+    });
+    Ok(Box::pin(ReceiverStream::new(rx)))
+}

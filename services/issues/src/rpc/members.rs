@@ -1,0 +1,137 @@
+//! Handlers for project membership.
+
+use swatter_common::status::Violation;
+use swatter_proto::{identity::v1::GetUserRequest, issues::v1 as pb};
+use tonic::{Code, Request};
+use uuid::Uuid;
+
+use super::{Issues, caller, convert, on_behalf_of, projects::project_with_access};
+use crate::{
+    domain::{Action, Role},
+    error::{IssuesError, Result},
+    store,
+};
+
+const OWNERS_ONLY: &str = "only the project's owners may manage members";
+const LAST_OWNER: &str = "a project needs at least one owner";
+
+fn user_id(raw: &str) -> Result<Uuid> {
+    raw.parse()
+        .map_err(|_| IssuesError::invalid(Violation::new("user_id", "is not a UUID")))
+}
+
+pub(super) async fn list_members(
+    issues: &Issues,
+    request: Request<pb::ListMembersRequest>,
+) -> Result<pb::ListMembersResponse> {
+    let me = caller(&request)?;
+    let project = project_with_access(
+        issues,
+        &request.get_ref().project_key,
+        &me,
+        Action::View,
+        OWNERS_ONLY,
+    )
+    .await?;
+    let members = store::list_members(&issues.db, project.id).await?;
+    Ok(pb::ListMembersResponse {
+        members: members.into_iter().map(convert::member).collect(),
+    })
+}
+
+pub(super) async fn set_member(
+    issues: &Issues,
+    request: Request<pb::SetMemberRequest>,
+) -> Result<pb::Member> {
+    let me = caller(&request)?;
+    let req = request.get_ref().clone();
+    let role = convert::role_from_pb(req.role).ok_or_else(|| {
+        IssuesError::invalid(Violation::new(
+            "role",
+            "must be owner, maintainer, reporter or viewer",
+        ))
+    })?;
+    let user_id = user_id(&req.user_id)?;
+    project_with_access(
+        issues,
+        &req.project_key,
+        &me,
+        Action::ManageProject,
+        OWNERS_ONLY,
+    )
+    .await?;
+
+    // The user must exist in identity; ask as the caller.
+    let lookup = issues
+        .identity
+        .clone()
+        .get_user(on_behalf_of(
+            &request,
+            GetUserRequest {
+                id: user_id.to_string(),
+            },
+        ))
+        .await;
+    let user = match lookup {
+        Ok(user) => user.into_inner(),
+        Err(status) if matches!(status.code(), Code::NotFound | Code::InvalidArgument) => {
+            return Err(IssuesError::invalid(Violation::new(
+                "user_id",
+                "no such user",
+            )));
+        }
+        Err(status) if status.code() == Code::Unavailable => {
+            return Err(IssuesError::Unavailable(anyhow::anyhow!(
+                "identity: {status}"
+            )));
+        }
+        Err(status) => return Err(IssuesError::Status(status)),
+    };
+
+    let mut tx = issues.db.begin().await?;
+    let project = store::lock_project_by_key(&mut tx, &req.project_key, me.id)
+        .await?
+        .ok_or(IssuesError::NotFound("project"))?;
+    let current = store::member(&mut *tx, project.id, user_id).await?;
+    let demotes_an_owner =
+        current.is_some_and(|m| m.role == Role::Owner.as_str()) && role != Role::Owner;
+    if demotes_an_owner && store::count_owners(&mut *tx, project.id).await? <= 1 {
+        return Err(IssuesError::FailedPrecondition(LAST_OWNER));
+    }
+    let member = store::upsert_member(&mut *tx, project.id, user_id, &user.username, role).await?;
+    tx.commit().await?;
+    tracing::info!(project = %project.key, user_id = %user_id, role = %role, by = %me.id, "member set");
+    Ok(convert::member(member))
+}
+
+pub(super) async fn remove_member(
+    issues: &Issues,
+    request: Request<pb::RemoveMemberRequest>,
+) -> Result<()> {
+    let me = caller(&request)?;
+    let req = request.into_inner();
+    let user_id = user_id(&req.user_id)?;
+    // Members may leave a project themselves; removing others is for owners.
+    let action = if user_id == me.id {
+        Action::View
+    } else {
+        Action::ManageProject
+    };
+    project_with_access(issues, &req.project_key, &me, action, OWNERS_ONLY).await?;
+
+    let mut tx = issues.db.begin().await?;
+    let project = store::lock_project_by_key(&mut tx, &req.project_key, me.id)
+        .await?
+        .ok_or(IssuesError::NotFound("project"))?;
+    let member = store::member(&mut *tx, project.id, user_id)
+        .await?
+        .ok_or(IssuesError::NotFound("member"))?;
+    if member.role == Role::Owner.as_str() && store::count_owners(&mut *tx, project.id).await? <= 1
+    {
+        return Err(IssuesError::FailedPrecondition(LAST_OWNER));
+    }
+    store::delete_member(&mut *tx, project.id, user_id).await?;
+    tx.commit().await?;
+    tracing::info!(project = %project.key, user_id = %user_id, by = %me.id, "member removed");
+    Ok(())
+}

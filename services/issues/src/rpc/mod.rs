@@ -1,0 +1,160 @@
+//! The gRPC layer: one handler per RPC. Each parses its request, loads what it acts on together
+//! with the caller's role, asks `domain` whether the caller may, and calls storage. The trait impl
+//! below only forwards.
+
+mod comments;
+mod convert;
+mod idempotency;
+mod issues;
+mod members;
+mod projects;
+
+use std::{pin::Pin, sync::Arc};
+
+use futures::Stream;
+use sqlx::PgPool;
+use swatter_common::auth::{self, UserPrincipal};
+use swatter_proto::{
+    identity::v1::identity_service_client::IdentityServiceClient,
+    issues::v1::{self as pb, issues_service_server::IssuesService},
+};
+use tonic::{Request, Response, Status, transport::Channel};
+
+use crate::{
+    domain::Access,
+    error::{IssuesError, Result},
+};
+
+pub use convert::etag;
+
+/// Shared state of the issues handlers.
+pub struct Issues {
+    pub db: PgPool,
+    pub identity: IdentityServiceClient<Channel>,
+}
+
+/// The tonic service.
+#[derive(Clone)]
+pub struct IssuesRpc(pub Arc<Issues>);
+
+/// The calling user (services act through delegated user tokens).
+fn caller<T>(request: &Request<T>) -> Result<UserPrincipal> {
+    Ok(auth::user(request)?.clone())
+}
+
+/// Turns a verdict into the error a client sees: hidden things are not found.
+fn check(access: Access, hidden: &'static str, forbidden: &'static str) -> Result<()> {
+    match access {
+        Access::Allowed => Ok(()),
+        Access::Hidden => Err(IssuesError::NotFound(hidden)),
+        Access::Forbidden => Err(IssuesError::Forbidden(forbidden)),
+    }
+}
+
+/// `message` carrying the caller's own credentials, for calls to identity on their behalf.
+fn on_behalf_of<T, U>(incoming: &Request<T>, message: U) -> Request<U> {
+    let mut request = Request::new(message);
+    if let Some(value) = incoming.metadata().get("authorization") {
+        request
+            .metadata_mut()
+            .insert("authorization", value.clone());
+    }
+    if let Some(value) = incoming
+        .metadata()
+        .get(swatter_common::server::REQUEST_ID_HEADER)
+    {
+        request
+            .metadata_mut()
+            .insert(swatter_common::server::REQUEST_ID_HEADER, value.clone());
+    }
+    request
+}
+
+type RpcResult<T> = std::result::Result<Response<T>, Status>;
+type IssueStream = Pin<Box<dyn Stream<Item = std::result::Result<pb::Issue, Status>> + Send>>;
+
+fn respond<T>(result: Result<T>) -> RpcResult<T> {
+    result.map(Response::new).map_err(Status::from)
+}
+
+#[tonic::async_trait]
+impl IssuesService for IssuesRpc {
+    async fn create_project(&self, r: Request<pb::CreateProjectRequest>) -> RpcResult<pb::Project> {
+        respond(projects::create_project(&self.0, r).await)
+    }
+    async fn list_projects(
+        &self,
+        r: Request<pb::ListProjectsRequest>,
+    ) -> RpcResult<pb::ListProjectsResponse> {
+        respond(projects::list_projects(&self.0, r).await)
+    }
+    async fn get_project(&self, r: Request<pb::GetProjectRequest>) -> RpcResult<pb::Project> {
+        respond(projects::get_project(&self.0, r).await)
+    }
+    async fn update_project(&self, r: Request<pb::UpdateProjectRequest>) -> RpcResult<pb::Project> {
+        respond(projects::update_project(&self.0, r).await)
+    }
+    async fn delete_project(&self, r: Request<pb::DeleteProjectRequest>) -> RpcResult<()> {
+        respond(projects::delete_project(&self.0, r).await)
+    }
+    async fn list_members(
+        &self,
+        r: Request<pb::ListMembersRequest>,
+    ) -> RpcResult<pb::ListMembersResponse> {
+        respond(members::list_members(&self.0, r).await)
+    }
+    async fn set_member(&self, r: Request<pb::SetMemberRequest>) -> RpcResult<pb::Member> {
+        respond(members::set_member(&self.0, r).await)
+    }
+    async fn remove_member(&self, r: Request<pb::RemoveMemberRequest>) -> RpcResult<()> {
+        respond(members::remove_member(&self.0, r).await)
+    }
+    async fn create_issue(&self, r: Request<pb::CreateIssueRequest>) -> RpcResult<pb::Issue> {
+        respond(issues::create_issue(&self.0, r).await)
+    }
+    async fn list_issues(
+        &self,
+        r: Request<pb::ListIssuesRequest>,
+    ) -> RpcResult<pb::ListIssuesResponse> {
+        respond(issues::list_issues(&self.0, r).await)
+    }
+    async fn get_issue(&self, r: Request<pb::GetIssueRequest>) -> RpcResult<pb::Issue> {
+        respond(issues::get_issue(&self.0, r).await)
+    }
+    async fn update_issue(&self, r: Request<pb::UpdateIssueRequest>) -> RpcResult<pb::Issue> {
+        respond(issues::update_issue(&self.0, r).await)
+    }
+    async fn delete_issue(&self, r: Request<pb::DeleteIssueRequest>) -> RpcResult<()> {
+        respond(issues::delete_issue(&self.0, r).await)
+    }
+    async fn list_issue_events(
+        &self,
+        r: Request<pb::ListIssueEventsRequest>,
+    ) -> RpcResult<pb::ListIssueEventsResponse> {
+        respond(issues::list_issue_events(&self.0, r).await)
+    }
+    async fn create_comment(&self, r: Request<pb::CreateCommentRequest>) -> RpcResult<pb::Comment> {
+        respond(comments::create_comment(&self.0, r).await)
+    }
+    async fn list_comments(
+        &self,
+        r: Request<pb::ListCommentsRequest>,
+    ) -> RpcResult<pb::ListCommentsResponse> {
+        respond(comments::list_comments(&self.0, r).await)
+    }
+    async fn update_comment(&self, r: Request<pb::UpdateCommentRequest>) -> RpcResult<pb::Comment> {
+        respond(comments::update_comment(&self.0, r).await)
+    }
+    async fn delete_comment(&self, r: Request<pb::DeleteCommentRequest>) -> RpcResult<()> {
+        respond(comments::delete_comment(&self.0, r).await)
+    }
+
+    type ExportProjectIssuesStream = IssueStream;
+
+    async fn export_project_issues(
+        &self,
+        r: Request<pb::ExportProjectIssuesRequest>,
+    ) -> RpcResult<Self::ExportProjectIssuesStream> {
+        respond(issues::export_project_issues(&self.0, r).await)
+    }
+}

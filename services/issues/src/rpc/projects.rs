@@ -1,0 +1,194 @@
+//! Handlers for projects.
+
+use swatter_common::{pagination, status::Violation};
+use swatter_proto::issues::v1 as pb;
+use tonic::Request;
+use uuid::Uuid;
+
+use super::{Issues, caller, check, convert, idempotency};
+
+const OWNERS_ONLY: &str = "only the project's owners may do this";
+use crate::{
+    domain::{Action, Description, ProjectKey, ProjectName, Role, authorize},
+    error::{IssuesError, Result},
+    store,
+};
+
+pub(super) async fn create_project(
+    issues: &Issues,
+    request: Request<pb::CreateProjectRequest>,
+) -> Result<pb::Project> {
+    let me = caller(&request)?;
+    let mut req = request.into_inner();
+    let mut violations = Vec::new();
+    let key = ProjectKey::parse(&req.key)
+        .map_err(|v| violations.push(v))
+        .ok();
+    let name = ProjectName::parse("name", &req.name)
+        .map_err(|v| violations.push(v))
+        .ok();
+    let description = Description::parse("description", req.description.as_deref().unwrap_or(""))
+        .map_err(|v| violations.push(v))
+        .ok();
+    let (Some(key), Some(name), Some(description)) = (key, name, description) else {
+        return Err(IssuesError::Invalid(violations));
+    };
+    let idempotency_key = std::mem::take(&mut req.request_id);
+    let hash = idempotency::request_hash(&req);
+    let (mut tx, claim) =
+        match idempotency::begin(&issues.db, me.id, "create_project", &idempotency_key, &hash)
+            .await?
+        {
+            idempotency::Begin::Replay(project) => return Ok(project),
+            idempotency::Begin::Proceed(tx, claim) => (tx, claim),
+        };
+    let id = Uuid::now_v7();
+    store::insert_project(
+        &mut *tx,
+        id,
+        key.as_str(),
+        name.as_str(),
+        description.as_str(),
+    )
+    .await?;
+    store::upsert_member(&mut *tx, id, me.id, &me.username, Role::Owner).await?;
+    let row = store::project_by_key(&mut *tx, key.as_str(), me.id)
+        .await?
+        .ok_or_else(|| anyhow::anyhow!("created project not found"))?;
+    let project = convert::project(row);
+    idempotency::complete(&mut tx, claim, &project).await?;
+    tx.commit().await?;
+    tracing::info!(project = %key, owner = %me.id, "project created");
+    Ok(project)
+}
+
+pub(super) async fn list_projects(
+    issues: &Issues,
+    request: Request<pb::ListProjectsRequest>,
+) -> Result<pb::ListProjectsResponse> {
+    let me = caller(&request)?;
+    let req = request.into_inner();
+    let limit = pagination::page_size(req.page_size).map_err(IssuesError::invalid)?;
+    let after: Option<String> =
+        pagination::decode_token(&req.page_token).map_err(IssuesError::invalid)?;
+    let mut rows =
+        store::list_projects(&issues.db, me.id, !me.admin, after.as_deref(), limit + 1).await?;
+    let next_page_token = next_token(&mut rows, limit, |p| p.key.clone());
+    Ok(pb::ListProjectsResponse {
+        projects: rows.into_iter().map(convert::project).collect(),
+        next_page_token,
+    })
+}
+
+/// Cuts `rows` (fetched with one extra) to `limit` and makes the token for the next page.
+pub(super) fn next_token<R, C: serde::Serialize>(
+    rows: &mut Vec<R>,
+    limit: i64,
+    cursor: impl Fn(&R) -> C,
+) -> String {
+    if rows.len() as i64 > limit {
+        rows.truncate(limit as usize);
+        rows.last()
+            .map(|last| pagination::encode_token(&cursor(last)))
+            .unwrap_or_default()
+    } else {
+        String::new()
+    }
+}
+
+pub(super) async fn get_project(
+    issues: &Issues,
+    request: Request<pb::GetProjectRequest>,
+) -> Result<pb::Project> {
+    let me = caller(&request)?;
+    let project = project_with_access(
+        issues,
+        &request.get_ref().key,
+        &me,
+        Action::View,
+        OWNERS_ONLY,
+    )
+    .await?;
+    Ok(convert::project(project))
+}
+
+pub(super) async fn update_project(
+    issues: &Issues,
+    request: Request<pb::UpdateProjectRequest>,
+) -> Result<pb::Project> {
+    let me = caller(&request)?;
+    let req = request.into_inner();
+    let mut violations = Vec::new();
+    let name = req
+        .name
+        .as_deref()
+        .map(|n| ProjectName::parse("name", n))
+        .transpose()
+        .map_err(|v| violations.push(v))
+        .ok()
+        .flatten();
+    let description = req
+        .description
+        .as_deref()
+        .map(|d| Description::parse("description", d))
+        .transpose()
+        .map_err(|v| violations.push(v))
+        .ok()
+        .flatten();
+    if !violations.is_empty() {
+        return Err(IssuesError::Invalid(violations));
+    }
+    let project =
+        project_with_access(issues, &req.key, &me, Action::ManageProject, OWNERS_ONLY).await?;
+    store::update_project(
+        &issues.db,
+        project.id,
+        name.as_ref().map(ProjectName::as_str),
+        description.as_ref().map(Description::as_str),
+    )
+    .await?;
+    let row = store::project_by_key(&issues.db, &req.key, me.id)
+        .await?
+        .ok_or(IssuesError::NotFound("project"))?;
+    Ok(convert::project(row))
+}
+
+pub(super) async fn delete_project(
+    issues: &Issues,
+    request: Request<pb::DeleteProjectRequest>,
+) -> Result<()> {
+    let me = caller(&request)?;
+    let project = project_with_access(
+        issues,
+        &request.get_ref().key,
+        &me,
+        Action::ManageProject,
+        OWNERS_ONLY,
+    )
+    .await?;
+    store::delete_project(&issues.db, project.id).await?;
+    tracing::info!(project = %project.key, by = %me.id, "project deleted with its issues");
+    Ok(())
+}
+
+/// A project key from a request that names an existing project: malformed keys name nothing.
+pub(super) fn key_or_not_found(raw: &str) -> Result<ProjectKey> {
+    ProjectKey::parse(raw).map_err(|_: Violation| IssuesError::NotFound("project"))
+}
+
+/// Loads a project for a member-level action, for the other handler modules.
+pub(super) async fn project_with_access(
+    issues: &Issues,
+    key: &str,
+    me: &swatter_common::auth::UserPrincipal,
+    action: Action,
+    forbidden: &'static str,
+) -> Result<store::ProjectRow> {
+    let key = key_or_not_found(key)?;
+    let project = store::project_by_key(&issues.db, key.as_str(), me.id)
+        .await?
+        .ok_or(IssuesError::NotFound("project"))?;
+    let role = store::role(project.my_role.as_deref());
+    check(authorize(role, me.admin, action), "project", forbidden)?;
+    Ok(project)
+}

@@ -1,0 +1,86 @@
+//! Building and running the issues service: database, migrations, identity client, token
+//! verifier and the gRPC server. Tests start it in-process on port 0 through the same code.
+
+use std::{future::Future, net::SocketAddr, sync::Arc};
+
+use anyhow::Context;
+use swatter_common::{
+    auth::{GrpcJwks, TokenVerifier},
+    db, server,
+};
+use swatter_proto::{
+    identity::v1::identity_service_client::IdentityServiceClient,
+    issues::v1::issues_service_server::IssuesServiceServer,
+};
+use tokio::net::TcpListener;
+use tonic::transport::Endpoint;
+
+use crate::{
+    MIGRATOR,
+    config::IssuesConfig,
+    rpc::{Issues, IssuesRpc},
+};
+
+/// A built issues service, bound and ready to serve.
+pub struct Application {
+    listener: TcpListener,
+    rpc: IssuesRpc,
+    verifier: Arc<TokenVerifier>,
+}
+
+impl Application {
+    pub async fn build(config: IssuesConfig) -> anyhow::Result<Self> {
+        let db = db::connect(
+            "SWATTER_ISSUES_DATABASE_URL",
+            &config.database_url,
+            config.database_max_connections,
+        )
+        .await?;
+        if config.run_migrations {
+            MIGRATOR.run(&db).await.context("run issues migrations")?;
+        }
+        let channel = Endpoint::from_shared(config.identity_url.clone())
+            .context("SWATTER_IDENTITY_URL is not a URL")?
+            .connect_timeout(std::time::Duration::from_secs(3))
+            .connect_lazy();
+        let identity = IdentityServiceClient::new(channel);
+        let verifier = Arc::new(TokenVerifier::new(
+            &config.issuer,
+            &config.audience,
+            GrpcJwks(identity.clone()),
+        ));
+        if let Err(error) = verifier.refresh().await {
+            tracing::warn!(error = %error, "identity's signing keys are not available yet; will fetch on first use");
+        }
+        let listener = server::bind(config.addr).await?;
+        Ok(Application {
+            listener,
+            rpc: IssuesRpc(Arc::new(Issues { db, identity })),
+            verifier,
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .expect("a bound listener has an address")
+    }
+
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        tracing::info!(addr = %self.local_addr(), "issues service listening");
+        server::serve(
+            self.listener,
+            IssuesServiceServer::new(self.rpc),
+            self.verifier,
+            shutdown,
+        )
+        .await
+    }
+
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        self.run_until(server::shutdown_signal()).await
+    }
+}
