@@ -509,7 +509,7 @@ async fn the_status_workflow_sets_and_clears_closed_at_and_every_change_is_in_th
         )
         .await
         .unwrap();
-    let closed_at = resolved.closed_at.clone().expect("resolved sets closed_at");
+    let closed_at = resolved.closed_at.expect("resolved sets closed_at");
     let closed = app
         .update_issue(
             &owner,
@@ -774,7 +774,7 @@ async fn lists_filter_by_status_priority_assignee_author_label_and_text_and_sort
             owner.clone()
         )
         .await,
-        [export.key.clone()]
+        vec![export.key.clone()]
     );
     assert_eq!(
         keys(
@@ -785,7 +785,7 @@ async fn lists_filter_by_status_priority_assignee_author_label_and_text_and_sort
             dev.clone()
         )
         .await,
-        [login.key.clone()]
+        vec![login.key.clone()]
     );
     assert_eq!(
         keys(
@@ -796,7 +796,7 @@ async fn lists_filter_by_status_priority_assignee_author_label_and_text_and_sort
             owner.clone()
         )
         .await,
-        [login.key.clone()]
+        vec![login.key.clone()]
     );
     assert_eq!(
         keys(
@@ -842,7 +842,7 @@ async fn lists_filter_by_status_priority_assignee_author_label_and_text_and_sort
             owner.clone()
         )
         .await,
-        [crash.key.clone()]
+        vec![crash.key.clone()]
     );
     assert_eq!(
         keys(
