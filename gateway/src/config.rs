@@ -1,0 +1,160 @@
+//! The gateway's settings, read from the environment. A malformed value stops start with a
+//! message naming the variable.
+
+use std::{fmt, net::SocketAddr, num::NonZeroU32, str::FromStr, time::Duration};
+
+use http::Uri;
+use swatter_common::config::{ConfigError, Env, Source};
+
+const DEFAULT_LOGIN_RATE_PER_USERNAME: NonZeroU32 = NonZeroU32::new(10).unwrap();
+const DEFAULT_LOGIN_RATE_PER_CLIENT: NonZeroU32 = NonZeroU32::new(60).unwrap();
+
+/// Everything the gateway needs to start.
+#[derive(Debug, Clone)]
+pub struct GatewayConfig {
+    /// `SWATTER_GATEWAY_ADDR`, default `127.0.0.1:8080`.
+    pub addr: SocketAddr,
+    /// `SWATTER_IDENTITY_URL`, default `http://127.0.0.1:50051`.
+    pub identity_url: UpstreamUrl,
+    /// `SWATTER_JWT_ISSUER`, default `swatter`.
+    pub jwt_issuer: String,
+    /// `SWATTER_JWT_AUDIENCE`, default `swatter`.
+    pub jwt_audience: String,
+    /// `SWATTER_LOGIN_RATE_PER_USERNAME`: password-grant attempts per username per minute, default 10.
+    pub login_rate_per_username: NonZeroU32,
+    /// `SWATTER_LOGIN_RATE_PER_CLIENT`: token requests per client IP per minute, default 60.
+    pub login_rate_per_client: NonZeroU32,
+    /// `SWATTER_TRUST_FORWARDED_FOR`: take the client IP from the first `X-Forwarded-For` entry
+    /// (only behind a proxy that sets it), default false (the peer address).
+    pub trust_forwarded_for: bool,
+    /// `SWATTER_REQUEST_TIMEOUT_SECS`: longest a request may take, default 30.
+    pub request_timeout: Duration,
+}
+
+impl GatewayConfig {
+    pub fn from_env<S: Source>(env: &Env<S>) -> Result<Self, ConfigError> {
+        let request_timeout =
+            env.seconds("SWATTER_REQUEST_TIMEOUT_SECS", Duration::from_secs(30))?;
+        if request_timeout.is_zero() {
+            return Err(ConfigError::malformed(
+                "SWATTER_REQUEST_TIMEOUT_SECS",
+                "0",
+                "must be at least 1 second",
+            ));
+        }
+        Ok(GatewayConfig {
+            addr: env.or(
+                "SWATTER_GATEWAY_ADDR",
+                SocketAddr::from(([127, 0, 0, 1], 8080)),
+            )?,
+            identity_url: env.or(
+                "SWATTER_IDENTITY_URL",
+                UpstreamUrl::from_static("http://127.0.0.1:50051"),
+            )?,
+            jwt_issuer: env.or("SWATTER_JWT_ISSUER", "swatter".to_owned())?,
+            jwt_audience: env.or("SWATTER_JWT_AUDIENCE", "swatter".to_owned())?,
+            login_rate_per_username: env.or(
+                "SWATTER_LOGIN_RATE_PER_USERNAME",
+                DEFAULT_LOGIN_RATE_PER_USERNAME,
+            )?,
+            login_rate_per_client: env.or(
+                "SWATTER_LOGIN_RATE_PER_CLIENT",
+                DEFAULT_LOGIN_RATE_PER_CLIENT,
+            )?,
+            trust_forwarded_for: env.flag("SWATTER_TRUST_FORWARDED_FOR", false)?,
+            request_timeout,
+        })
+    }
+}
+
+/// The `http://` or `https://` address of a gRPC service.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpstreamUrl(Uri);
+
+impl UpstreamUrl {
+    fn from_static(url: &'static str) -> Self {
+        UpstreamUrl(Uri::from_static(url))
+    }
+
+    pub fn uri(&self) -> &Uri {
+        &self.0
+    }
+}
+
+impl FromStr for UpstreamUrl {
+    type Err = String;
+
+    fn from_str(raw: &str) -> Result<Self, Self::Err> {
+        let uri: Uri = raw.parse().map_err(|e| format!("not a URL: {e}"))?;
+        match uri.scheme_str() {
+            Some("http" | "https") if uri.authority().is_some() => Ok(UpstreamUrl(uri)),
+            _ => Err("expected http://host:port or https://host:port".to_owned()),
+        }
+    }
+}
+
+impl fmt::Display for UpstreamUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn env(pairs: &[(&str, &str)]) -> Env<HashMap<String, String>> {
+        Env(pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect())
+    }
+
+    #[test]
+    fn defaults_apply_when_nothing_is_set() {
+        let config = GatewayConfig::from_env(&env(&[])).unwrap();
+        assert_eq!(config.addr, SocketAddr::from(([127, 0, 0, 1], 8080)));
+        assert_eq!(config.identity_url.to_string(), "http://127.0.0.1:50051/");
+        assert_eq!(config.jwt_issuer, "swatter");
+        assert_eq!(config.jwt_audience, "swatter");
+        assert_eq!(config.login_rate_per_username.get(), 10);
+        assert_eq!(config.login_rate_per_client.get(), 60);
+        assert!(!config.trust_forwarded_for);
+        assert_eq!(config.request_timeout, Duration::from_secs(30));
+    }
+
+    #[test]
+    fn each_malformed_value_names_its_variable() {
+        for (name, value) in [
+            ("SWATTER_GATEWAY_ADDR", "localhost"),
+            ("SWATTER_IDENTITY_URL", "127.0.0.1:50051"),
+            ("SWATTER_IDENTITY_URL", "ftp://identity:50051"),
+            ("SWATTER_LOGIN_RATE_PER_USERNAME", "0"),
+            ("SWATTER_LOGIN_RATE_PER_CLIENT", "lots"),
+            ("SWATTER_TRUST_FORWARDED_FOR", "perhaps"),
+            ("SWATTER_REQUEST_TIMEOUT_SECS", "0"),
+            ("SWATTER_REQUEST_TIMEOUT_SECS", "-1"),
+        ] {
+            let err = GatewayConfig::from_env(&env(&[(name, value)])).unwrap_err();
+            assert!(err.to_string().contains(name), "{name}={value}: {err}");
+        }
+    }
+
+    #[test]
+    fn set_values_are_used() {
+        let config = GatewayConfig::from_env(&env(&[
+            ("SWATTER_GATEWAY_ADDR", "0.0.0.0:9000"),
+            ("SWATTER_IDENTITY_URL", "https://identity.internal:443"),
+            ("SWATTER_LOGIN_RATE_PER_USERNAME", "3"),
+            ("SWATTER_TRUST_FORWARDED_FOR", "true"),
+            ("SWATTER_REQUEST_TIMEOUT_SECS", "5"),
+        ]))
+        .unwrap();
+        assert_eq!(config.addr.port(), 9000);
+        assert_eq!(config.identity_url.uri().host(), Some("identity.internal"));
+        assert_eq!(config.login_rate_per_username.get(), 3);
+        assert!(config.trust_forwarded_for);
+        assert_eq!(config.request_timeout, Duration::from_secs(5));
+    }
+}

@@ -1,0 +1,445 @@
+//! The one error type of the gateway, rendered as an RFC 9457 `application/problem+json` body,
+//! and the one place where gRPC status codes become HTTP status codes ([`ApiError::from_status`]).
+
+use std::time::Duration;
+
+use axum::response::{IntoResponse, Response};
+use http::{HeaderValue, StatusCode, header};
+use serde::Serialize;
+use swatter_common::status::{self, Violation};
+use tonic::{Code, Status};
+use tonic_types::StatusExt;
+use utoipa::ToSchema;
+
+use crate::middleware;
+
+/// Media type of problem bodies.
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// Base of the `type` URIs of swatter problems.
+const PROBLEM_TYPE_BASE: &str = "https://swatter.dev/problems/";
+
+/// What went wrong, from the client's point of view. Fixes the status, `type` and `title`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProblemKind {
+    MalformedBody,
+    /// No credentials where they are needed.
+    Unauthenticated,
+    /// Credentials that are not (or no longer) good.
+    InvalidToken,
+    Forbidden,
+    NotFound,
+    MethodNotAllowed,
+    Conflict,
+    PreconditionFailed,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+    Validation,
+    RateLimited,
+    Internal,
+    Unavailable,
+    Timeout,
+}
+
+impl ProblemKind {
+    pub fn status(self) -> StatusCode {
+        match self {
+            ProblemKind::MalformedBody => StatusCode::BAD_REQUEST,
+            ProblemKind::Unauthenticated | ProblemKind::InvalidToken => StatusCode::UNAUTHORIZED,
+            ProblemKind::Forbidden => StatusCode::FORBIDDEN,
+            ProblemKind::NotFound => StatusCode::NOT_FOUND,
+            ProblemKind::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
+            ProblemKind::Conflict => StatusCode::CONFLICT,
+            ProblemKind::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
+            ProblemKind::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ProblemKind::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ProblemKind::Validation => StatusCode::UNPROCESSABLE_ENTITY,
+            ProblemKind::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            ProblemKind::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+            ProblemKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            ProblemKind::Timeout => StatusCode::GATEWAY_TIMEOUT,
+        }
+    }
+
+    /// The last segment of the problem's `type` URI.
+    pub fn slug(self) -> &'static str {
+        match self {
+            ProblemKind::MalformedBody => "malformed-body",
+            ProblemKind::Unauthenticated => "unauthenticated",
+            ProblemKind::InvalidToken => "invalid-token",
+            ProblemKind::Forbidden => "forbidden",
+            ProblemKind::NotFound => "not-found",
+            ProblemKind::MethodNotAllowed => "method-not-allowed",
+            ProblemKind::Conflict => "conflict",
+            ProblemKind::PreconditionFailed => "precondition-failed",
+            ProblemKind::PayloadTooLarge => "payload-too-large",
+            ProblemKind::UnsupportedMediaType => "unsupported-media-type",
+            ProblemKind::Validation => "validation-failed",
+            ProblemKind::RateLimited => "rate-limited",
+            ProblemKind::Internal => "internal-error",
+            ProblemKind::Unavailable => "service-unavailable",
+            ProblemKind::Timeout => "timeout",
+        }
+    }
+
+    pub fn title(self) -> &'static str {
+        match self {
+            ProblemKind::MalformedBody => "Malformed request body",
+            ProblemKind::Unauthenticated => "Authentication required",
+            ProblemKind::InvalidToken => "Invalid access token",
+            ProblemKind::Forbidden => "Forbidden",
+            ProblemKind::NotFound => "Not found",
+            ProblemKind::MethodNotAllowed => "Method not allowed",
+            ProblemKind::Conflict => "Conflict",
+            ProblemKind::PreconditionFailed => "Precondition failed",
+            ProblemKind::PayloadTooLarge => "Request body too large",
+            ProblemKind::UnsupportedMediaType => "Unsupported media type",
+            ProblemKind::Validation => "Validation failed",
+            ProblemKind::RateLimited => "Too many requests",
+            ProblemKind::Internal => "Internal server error",
+            ProblemKind::Unavailable => "Service unavailable",
+            ProblemKind::Timeout => "Gateway timeout",
+        }
+    }
+
+    fn www_authenticate(self) -> Option<&'static str> {
+        match self {
+            ProblemKind::Unauthenticated => Some("Bearer"),
+            ProblemKind::InvalidToken => Some(r#"Bearer error="invalid_token""#),
+            _ => None,
+        }
+    }
+}
+
+/// One invalid field and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+#[schema(example = json!({"field": "username", "message": "must be 3 to 32 characters long"}))]
+pub struct FieldError {
+    /// The field, as a path into the request (`email`, `items[0].name`), or a query parameter.
+    pub field: String,
+    pub message: String,
+}
+
+impl From<Violation> for FieldError {
+    fn from(violation: Violation) -> Self {
+        FieldError {
+            field: violation.field,
+            message: violation.message,
+        }
+    }
+}
+
+/// An RFC 9457 problem details body, as every error response carries it.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(example = json!({
+    "type": "https://swatter.dev/problems/validation-failed",
+    "title": "Validation failed",
+    "status": 422,
+    "detail": "the request has invalid fields",
+    "request_id": "0b5e2c5e-6f0e-4a51-8d0c-2b1f0c1d2e3f",
+    "errors": [{"field": "email", "message": "is not a valid email address"}]
+}))]
+pub struct Problem {
+    /// A URI naming the kind of problem: `https://swatter.dev/problems/<slug>`.
+    #[serde(rename = "type")]
+    pub problem_type: String,
+    pub title: String,
+    /// The HTTP status code, repeated.
+    pub status: u16,
+    /// What happened, for a human.
+    pub detail: String,
+    /// The `X-Request-ID` of the request, to quote when asking for help.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_id: Option<String>,
+    /// The invalid fields (validation failures and conflicts only).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub errors: Vec<FieldError>,
+}
+
+/// An error answer of the gateway.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    kind: ProblemKind,
+    detail: String,
+    errors: Vec<FieldError>,
+    retry_after: Option<Duration>,
+}
+
+impl ApiError {
+    pub fn new(kind: ProblemKind, detail: impl Into<String>) -> Self {
+        ApiError {
+            kind,
+            detail: detail.into(),
+            errors: Vec::new(),
+            retry_after: None,
+        }
+    }
+
+    pub fn kind(&self) -> ProblemKind {
+        self.kind
+    }
+
+    pub fn errors(&self) -> &[FieldError] {
+        &self.errors
+    }
+
+    /// Lists the invalid fields.
+    pub fn with_errors(mut self, errors: Vec<FieldError>) -> Self {
+        self.errors = errors;
+        self
+    }
+
+    /// 422 naming each invalid field.
+    pub fn validation(errors: Vec<FieldError>) -> Self {
+        let detail = match errors.as_slice() {
+            [one] => format!("{}: {}", one.field, one.message),
+            _ => "the request has invalid fields".to_owned(),
+        };
+        ApiError::new(ProblemKind::Validation, detail).with_errors(errors)
+    }
+
+    /// 422 for one field.
+    pub fn invalid_field(field: impl Into<String>, message: impl Into<String>) -> Self {
+        ApiError::validation(vec![FieldError {
+            field: field.into(),
+            message: message.into(),
+        }])
+    }
+
+    /// 400: the body is not what it claims to be (not JSON at all, unreadable).
+    pub fn malformed_body(detail: impl Into<String>) -> Self {
+        ApiError::new(ProblemKind::MalformedBody, detail)
+    }
+
+    pub fn not_found(detail: impl Into<String>) -> Self {
+        ApiError::new(ProblemKind::NotFound, detail)
+    }
+
+    /// 429, to be retried after `retry_after` (rounded up to whole seconds, at least one).
+    pub fn rate_limited(detail: impl Into<String>, retry_after: Duration) -> Self {
+        ApiError {
+            retry_after: Some(retry_after),
+            ..ApiError::new(ProblemKind::RateLimited, detail)
+        }
+    }
+
+    /// 500 without details; the cause belongs in the log, never in the body.
+    pub fn internal() -> Self {
+        ApiError::new(ProblemKind::Internal, "an unexpected error occurred")
+    }
+
+    /// 503 without details.
+    pub fn unavailable() -> Self {
+        ApiError::new(
+            ProblemKind::Unavailable,
+            "a service this request needs is unavailable; try again shortly",
+        )
+    }
+
+    /// 504 without details.
+    pub fn timeout() -> Self {
+        ApiError::new(
+            ProblemKind::Timeout,
+            "the request took too long to complete",
+        )
+    }
+
+    /// The HTTP answer for a status returned by a service (or by the gRPC client, for transport
+    /// failures, which tonic reports as `UNAVAILABLE`). Messages of 4xx answers are written for
+    /// users by the services and passed on; 5xx answers say nothing about the cause.
+    pub fn from_status(status: &Status) -> Self {
+        let message = status.message();
+        let field_errors = || {
+            status::violations(status)
+                .into_iter()
+                .map(FieldError::from)
+                .collect::<Vec<_>>()
+        };
+        match status.code() {
+            Code::InvalidArgument => {
+                ApiError::new(ProblemKind::Validation, message).with_errors(field_errors())
+            }
+            Code::NotFound => ApiError::not_found(message),
+            Code::AlreadyExists | Code::Aborted => {
+                ApiError::new(ProblemKind::Conflict, message).with_errors(field_errors())
+            }
+            // An `If-Match` that no longer matches (SPEC §2: 412); other failed preconditions
+            // (last owner, job not finished) are conflicts.
+            Code::FailedPrecondition if status::is_etag_mismatch(status) => {
+                ApiError::new(ProblemKind::PreconditionFailed, message)
+            }
+            Code::FailedPrecondition => {
+                ApiError::new(ProblemKind::Conflict, message).with_errors(field_errors())
+            }
+            Code::PermissionDenied => ApiError::new(ProblemKind::Forbidden, message),
+            Code::Unauthenticated => ApiError::new(ProblemKind::Unauthenticated, message),
+            Code::ResourceExhausted => {
+                let retry_after = status
+                    .get_details_retry_info()
+                    .and_then(|info| info.retry_delay)
+                    .unwrap_or(Duration::from_secs(1));
+                ApiError::rate_limited(message, retry_after)
+            }
+            Code::Unavailable => {
+                tracing::warn!(grpc_message = %message, "a service is unavailable");
+                ApiError::unavailable()
+            }
+            Code::DeadlineExceeded => {
+                tracing::warn!(grpc_message = %message, "a service call ran out of time");
+                ApiError::timeout()
+            }
+            code => {
+                tracing::error!(grpc_code = ?code, grpc_message = %message, "a service call failed");
+                ApiError::internal()
+            }
+        }
+    }
+
+    /// The body this error renders, for the request being answered.
+    pub fn problem(&self) -> Problem {
+        Problem {
+            problem_type: format!("{PROBLEM_TYPE_BASE}{}", self.kind.slug()),
+            title: self.kind.title().to_owned(),
+            status: self.kind.status().as_u16(),
+            detail: self.detail.clone(),
+            request_id: middleware::current_request_id().map(|id| id.as_str().to_owned()),
+            errors: self.errors.clone(),
+        }
+    }
+}
+
+impl From<Status> for ApiError {
+    fn from(status: Status) -> Self {
+        ApiError::from_status(&status)
+    }
+}
+
+/// Whole seconds, rounded up, at least one: `Retry-After` must not invite an immediate retry.
+fn retry_after_secs(wait: Duration) -> u64 {
+    let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    secs.max(1)
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let problem = self.problem();
+        let body = match serde_json::to_vec(&problem) {
+            Ok(body) => body,
+            Err(error) => {
+                tracing::error!(%error, "could not render a problem body");
+                return StatusCode::INTERNAL_SERVER_ERROR.into_response();
+            }
+        };
+        let mut response = (self.kind.status(), body).into_response();
+        let headers = response.headers_mut();
+        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+        if let Some(challenge) = self.kind.www_authenticate() {
+            headers.insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static(challenge),
+            );
+        }
+        if let Some(wait) = self.retry_after {
+            headers.insert(
+                header::RETRY_AFTER,
+                HeaderValue::from(retry_after_secs(wait)),
+            );
+        }
+        response
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn grpc_codes_map_to_the_documented_http_statuses() {
+        let cases = [
+            (Code::InvalidArgument, 422),
+            (Code::NotFound, 404),
+            (Code::AlreadyExists, 409),
+            (Code::PermissionDenied, 403),
+            (Code::Unauthenticated, 401),
+            (Code::FailedPrecondition, 409),
+            (Code::Aborted, 409),
+            (Code::ResourceExhausted, 429),
+            (Code::Unavailable, 503),
+            (Code::DeadlineExceeded, 504),
+            (Code::Internal, 500),
+            (Code::Unknown, 500),
+            (Code::DataLoss, 500),
+            (Code::Unimplemented, 500),
+            (Code::Cancelled, 500),
+        ];
+        for (code, http) in cases {
+            let error = ApiError::from_status(&Status::new(code, "m"));
+            assert_eq!(error.kind().status().as_u16(), http, "{code:?}");
+        }
+    }
+
+    #[test]
+    fn server_errors_never_carry_the_service_message() {
+        for code in [
+            Code::Internal,
+            Code::Unknown,
+            Code::Unavailable,
+            Code::DeadlineExceeded,
+        ] {
+            let error = ApiError::from_status(&Status::new(code, "SELECT * FROM users failed"));
+            assert!(!error.problem().detail.contains("SELECT"), "{code:?}");
+        }
+    }
+
+    #[test]
+    fn field_violations_become_problem_errors() {
+        let status = status::invalid_argument(&[
+            Violation::new("username", "too short"),
+            Violation::new("email", "not an email address"),
+        ]);
+        let error = ApiError::from_status(&status);
+        assert_eq!(error.kind(), ProblemKind::Validation);
+        assert_eq!(
+            error.errors(),
+            [
+                FieldError {
+                    field: "username".into(),
+                    message: "too short".into()
+                },
+                FieldError {
+                    field: "email".into(),
+                    message: "not an email address".into()
+                },
+            ]
+        );
+    }
+
+    #[test]
+    fn an_etag_mismatch_is_412_and_other_failed_preconditions_are_409() {
+        assert_eq!(
+            ApiError::from_status(&status::etag_mismatch()).kind(),
+            ProblemKind::PreconditionFailed
+        );
+        let plain = Status::failed_precondition("the project still has an owner");
+        assert_eq!(ApiError::from_status(&plain).kind(), ProblemKind::Conflict);
+    }
+
+    #[test]
+    fn retry_after_is_rounded_up_to_whole_seconds_and_never_zero() {
+        assert_eq!(retry_after_secs(Duration::ZERO), 1);
+        assert_eq!(retry_after_secs(Duration::from_millis(1)), 1);
+        assert_eq!(retry_after_secs(Duration::from_millis(5_001)), 6);
+        assert_eq!(retry_after_secs(Duration::from_secs(6)), 6);
+    }
+
+    #[test]
+    fn unauthenticated_answers_carry_a_bearer_challenge() {
+        let response = ApiError::new(ProblemKind::InvalidToken, "bad").into_response();
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            response.headers()[header::WWW_AUTHENTICATE],
+            r#"Bearer error="invalid_token""#
+        );
+        assert_eq!(response.headers()[header::CONTENT_TYPE], PROBLEM_JSON);
+    }
+}

@@ -1,0 +1,564 @@
+//! Extractors that turn a request into handler inputs. Every failure is a problem+json answer,
+//! never one of axum's plain-text rejections:
+//!
+//! - bodies: [`ApiJson`] (JSON only) and [`JsonOrForm`] (the OAuth2 token endpoint): 415 for
+//!   another or no content type, 413 over the body limit, 400 for bytes that are not JSON at all,
+//!   422 naming the field for JSON of the wrong shape, types or unknown fields;
+//! - [`ApiQuery`] (422 naming the parameter) and [`PathUuid`] (404 for anything not a UUID);
+//! - credentials: [`Authenticated`], [`MaybeAuthenticated`] and [`Anonymous`], each giving the
+//!   [`Forwarded`] metadata that the gRPC calls of the request carry;
+//! - [`ClientAddress`], for rate limits.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+
+use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Path, Request};
+use bytes::Bytes;
+use http::{HeaderMap, header, request::Parts};
+use serde::de::DeserializeOwned;
+use serde_json::error::Category;
+use swatter_common::{
+    auth::{Principal, VerifyError, bearer_token},
+    server::REQUEST_ID_HEADER,
+};
+use tonic::metadata::AsciiMetadataValue;
+use uuid::Uuid;
+
+use crate::{
+    error::{ApiError, FieldError, ProblemKind},
+    middleware::RequestId,
+    state::{AppState, ClientAddressSource},
+};
+
+/// Largest request body accepted.
+pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// The body formats the gateway reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum BodyFormat {
+    Json,
+    Form,
+}
+
+fn body_format(headers: &HeaderMap) -> Option<BodyFormat> {
+    let value = headers.get(header::CONTENT_TYPE)?.to_str().ok()?;
+    let essence = value.split(';').next()?.trim().to_ascii_lowercase();
+    if essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
+    {
+        Some(BodyFormat::Json)
+    } else if essence == "application/x-www-form-urlencoded" {
+        Some(BodyFormat::Form)
+    } else {
+        None
+    }
+}
+
+async fn body_bytes<S: Send + Sync>(request: Request, state: &S) -> Result<Bytes, ApiError> {
+    Bytes::from_request(request, state)
+        .await
+        .map_err(|rejection| {
+            if rejection.status() == http::StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::new(
+                    ProblemKind::PayloadTooLarge,
+                    format!("the request body may be at most {MAX_BODY_BYTES} bytes"),
+                )
+            } else {
+                ApiError::malformed_body("the request body could not be read")
+            }
+        })
+}
+
+/// A JSON request body (`application/json` or `application/*+json`).
+#[derive(Debug, Clone)]
+pub struct ApiJson<T>(pub T);
+
+impl<S, T> FromRequest<S> for ApiJson<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        if body_format(request.headers()) != Some(BodyFormat::Json) {
+            return Err(ApiError::new(
+                ProblemKind::UnsupportedMediaType,
+                "the body must be JSON, sent with Content-Type: application/json",
+            ));
+        }
+        let bytes = body_bytes(request, state).await?;
+        decode_json(&bytes).map(ApiJson)
+    }
+}
+
+/// A body sent either as a URL-encoded form or as JSON with the same fields.
+#[derive(Debug, Clone)]
+pub struct JsonOrForm<T>(pub T);
+
+impl<S, T> FromRequest<S> for JsonOrForm<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let Some(format) = body_format(request.headers()) else {
+            return Err(ApiError::new(
+                ProblemKind::UnsupportedMediaType,
+                "the body must be application/x-www-form-urlencoded or application/json",
+            ));
+        };
+        let bytes = body_bytes(request, state).await?;
+        match format {
+            BodyFormat::Json => decode_json(&bytes),
+            BodyFormat::Form => decode_form(&bytes),
+        }
+        .map(JsonOrForm)
+    }
+}
+
+/// Query-string parameters. Unknown parameters are ignored (caches and proxies add their own).
+#[derive(Debug, Clone)]
+pub struct ApiQuery<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for ApiQuery<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let query = parts.uri.query().unwrap_or_default();
+        decode_form(query.as_bytes()).map(ApiQuery)
+    }
+}
+
+/// A UUID path segment. Anything else names nothing, so it is 404 rather than 400.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PathUuid(pub Uuid);
+
+impl<S: Send + Sync> FromRequestParts<S> for PathUuid {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let not_found = || ApiError::not_found("nothing exists at this address");
+        let Path(raw) = Path::<String>::from_request_parts(parts, state)
+            .await
+            .map_err(|_| not_found())?;
+        Uuid::parse_str(&raw).map(PathUuid).map_err(|_| not_found())
+    }
+}
+
+/// Decodes a JSON object, telling malformed bytes (400) from a body of the wrong shape (422).
+/// Other JSON values are refused up front, as serde would otherwise read a struct from an array.
+pub fn decode_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let is_object = bytes
+        .iter()
+        .find(|b| !b.is_ascii_whitespace())
+        .is_some_and(|&b| b == b'{');
+    if !is_object {
+        return match serde_json::from_slice::<serde::de::IgnoredAny>(bytes) {
+            Ok(_) => Err(ApiError::invalid_field("body", "must be a JSON object")),
+            Err(error) => Err(ApiError::malformed_body(format!(
+                "the body is not valid JSON: {error}"
+            ))),
+        };
+    }
+    let mut deserializer = serde_json::Deserializer::from_slice(bytes);
+    let value: T = serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
+        let path = error.path().to_string();
+        let inner = error.into_inner();
+        match inner.classify() {
+            Category::Data => {
+                ApiError::validation(vec![field_error(&path, &without_position(&inner))])
+            }
+            Category::Syntax | Category::Eof | Category::Io => {
+                ApiError::malformed_body(format!("the body is not valid JSON: {inner}"))
+            }
+        }
+    })?;
+    deserializer
+        .end()
+        .map_err(|e| ApiError::malformed_body(format!("the body is not valid JSON: {e}")))?;
+    Ok(value)
+}
+
+/// Decodes `application/x-www-form-urlencoded` data (a body or a query string).
+pub fn decode_form<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let deserializer = serde_urlencoded::Deserializer::new(form_urlencoded::parse(bytes));
+    serde_path_to_error::deserialize(deserializer).map_err(|error| {
+        let path = error.path().to_string();
+        ApiError::validation(vec![field_error(&path, &error.into_inner().to_string())])
+    })
+}
+
+/// serde_json appends " at line L column C"; the field path says more to a client.
+fn without_position(error: &serde_json::Error) -> String {
+    let text = error.to_string();
+    match text.rfind(" at line ") {
+        Some(end) => text[..end].to_owned(),
+        None => text,
+    }
+}
+
+/// Names the field of a serde error. serde reports a missing field at the level of the enclosing
+/// object, with the name only in the message, so the name is appended from there; the path of an
+/// unknown field already ends with its name.
+fn field_error(path: &str, message: &str) -> FieldError {
+    let path = if path == "." { "" } else { path };
+    let backticked = |prefix: &str| {
+        message
+            .strip_prefix(prefix)
+            .and_then(|rest| rest.split_once('`'))
+            .map(|(name, _)| name.to_owned())
+    };
+    let (field, message) = if let Some(name) = backticked("missing field `") {
+        let field = if path.is_empty() {
+            name
+        } else {
+            format!("{path}.{name}")
+        };
+        (field, "is required".to_owned())
+    } else if let Some(name) = backticked("unknown field `") {
+        let field = if path.is_empty() {
+            name
+        } else {
+            path.to_owned()
+        };
+        (field, "is not a known field".to_owned())
+    } else if path.is_empty() {
+        ("body".to_owned(), message.to_owned())
+    } else {
+        (path.to_owned(), message.to_owned())
+    };
+    FieldError { field, message }
+}
+
+/// What the gRPC calls made for a request carry: its request id and, when the caller was
+/// authenticated, the original `authorization` value (the services verify it again).
+#[derive(Debug, Clone)]
+pub struct Forwarded {
+    request_id: RequestId,
+    authorization: Option<AsciiMetadataValue>,
+}
+
+impl Forwarded {
+    fn new(parts: &Parts, authorization: Option<AsciiMetadataValue>) -> Self {
+        let request_id = parts
+            .extensions
+            .get::<RequestId>()
+            .cloned()
+            .unwrap_or_else(RequestId::generate);
+        Forwarded {
+            request_id,
+            authorization,
+        }
+    }
+
+    /// A gRPC request carrying `message` and this request's metadata.
+    pub fn request<T>(&self, message: T) -> tonic::Request<T> {
+        let mut request = tonic::Request::new(message);
+        let metadata = request.metadata_mut();
+        if let Ok(id) = AsciiMetadataValue::try_from(self.request_id.as_str()) {
+            metadata.insert(REQUEST_ID_HEADER, id);
+        }
+        if let Some(authorization) = &self.authorization {
+            metadata.insert("authorization", authorization.clone());
+        }
+        request
+    }
+}
+
+/// A caller whose credentials are not looked at (public operations).
+#[derive(Debug, Clone)]
+pub struct Anonymous(pub Forwarded);
+
+impl<S: Send + Sync> FromRequestParts<S> for Anonymous {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        Ok(Anonymous(Forwarded::new(parts, None)))
+    }
+}
+
+/// A caller with a verified bearer access token; 401 without one.
+#[derive(Debug, Clone)]
+pub struct Authenticated {
+    pub principal: Principal,
+    pub forwarded: Forwarded,
+}
+
+impl Authenticated {
+    /// A gRPC request carrying `message` and the caller's credentials.
+    pub fn request<T>(&self, message: T) -> tonic::Request<T> {
+        self.forwarded.request(message)
+    }
+}
+
+impl FromRequestParts<AppState> for Authenticated {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        match verify_bearer(parts, state).await? {
+            Some((principal, authorization)) => Ok(Authenticated {
+                principal,
+                forwarded: Forwarded::new(parts, Some(authorization)),
+            }),
+            None => Err(ApiError::new(
+                ProblemKind::Unauthenticated,
+                "this operation needs a bearer access token",
+            )),
+        }
+    }
+}
+
+/// A caller who may present a token (it must then be valid) or none.
+#[derive(Debug, Clone)]
+pub struct MaybeAuthenticated(pub Forwarded);
+
+impl FromRequestParts<AppState> for MaybeAuthenticated {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let authorization = verify_bearer(parts, state).await?.map(|(_, value)| value);
+        Ok(MaybeAuthenticated(Forwarded::new(parts, authorization)))
+    }
+}
+
+/// The principal and the `authorization` value to forward, or `None` without the header.
+async fn verify_bearer(
+    parts: &Parts,
+    state: &AppState,
+) -> Result<Option<(Principal, AsciiMetadataValue)>, ApiError> {
+    let Some(value) = parts.headers.get(header::AUTHORIZATION) else {
+        return Ok(None);
+    };
+    let invalid = |detail: &str| ApiError::new(ProblemKind::InvalidToken, detail);
+    let token = value
+        .to_str()
+        .ok()
+        .and_then(bearer_token)
+        .ok_or_else(|| invalid("the Authorization header must be `Bearer <access token>`"))?;
+    let principal = state
+        .verifier
+        .authenticate(token)
+        .await
+        .map_err(|error| match error {
+            VerifyError::KeysUnavailable => ApiError::unavailable(),
+            VerifyError::Expired => invalid("the access token is expired"),
+            VerifyError::Invalid => invalid("the access token is invalid"),
+        })?;
+    let forwarded = AsciiMetadataValue::try_from(value.as_bytes())
+        .map_err(|_| invalid("the access token is invalid"))?;
+    Ok(Some((principal, forwarded)))
+}
+
+/// The address of the client: the TCP peer, or the first `X-Forwarded-For` entry when the
+/// gateway is configured to trust it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ClientAddress(pub IpAddr);
+
+impl FromRequestParts<AppState> for ClientAddress {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        let peer = parts
+            .extensions
+            .get::<ConnectInfo<SocketAddr>>()
+            .map(|ConnectInfo(addr)| addr.ip());
+        let forwarded = match state.client_address {
+            ClientAddressSource::ForwardedFor => first_forwarded_for(&parts.headers),
+            ClientAddressSource::Peer => None,
+        };
+        Ok(ClientAddress(
+            forwarded
+                .or(peer)
+                .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
+        ))
+    }
+}
+
+fn first_forwarded_for(headers: &HeaderMap) -> Option<IpAddr> {
+    let first = headers
+        .get("x-forwarded-for")?
+        .to_str()
+        .ok()?
+        .split(',')
+        .next()?
+        .trim();
+    first
+        .parse::<IpAddr>()
+        .or_else(|_| first.parse::<SocketAddr>().map(|addr| addr.ip()))
+        .ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use http::HeaderValue;
+    use serde::Deserialize;
+
+    #[derive(Debug, Deserialize, PartialEq)]
+    #[serde(deny_unknown_fields)]
+    struct Body {
+        name: String,
+        age: Option<u8>,
+        inner: Option<Inner>,
+    }
+
+    #[derive(Debug, Deserialize, PartialEq)]
+    #[serde(deny_unknown_fields)]
+    struct Inner {
+        flag: bool,
+    }
+
+    fn json_error(raw: &str) -> ApiError {
+        decode_json::<Body>(raw.as_bytes()).unwrap_err()
+    }
+
+    #[test]
+    fn json_that_is_not_json_is_malformed() {
+        for raw in ["", "{", "{\"name\": }", "{\"name\":\"a\"} trailing", "nul"] {
+            assert_eq!(json_error(raw).kind(), ProblemKind::MalformedBody, "{raw}");
+        }
+    }
+
+    #[test]
+    fn json_of_the_wrong_shape_names_the_field() {
+        let cases = [
+            (r#"{"age": 3}"#, "name", "is required"),
+            (
+                r#"{"name": "a", "extra": 1}"#,
+                "extra",
+                "is not a known field",
+            ),
+            (
+                r#"{"name": 5}"#,
+                "name",
+                "invalid type: integer `5`, expected a string",
+            ),
+            (r#"{"name": "a", "age": 300}"#, "age", ""),
+            (r#"{"name": "a", "inner": {}}"#, "inner.flag", "is required"),
+            (
+                r#"{"name": "a", "inner": {"flag": true, "x": 1}}"#,
+                "inner.x",
+                "is not a known field",
+            ),
+            (r#"["alice", 3, {}]"#, "body", "must be a JSON object"),
+            (r#""a string""#, "body", "must be a JSON object"),
+        ];
+        for (raw, field, message) in cases {
+            let error = json_error(raw);
+            assert_eq!(error.kind(), ProblemKind::Validation, "{raw}");
+            assert_eq!(error.errors()[0].field, field, "{raw}");
+            assert!(
+                error.errors()[0].message.starts_with(message),
+                "{raw}: {:?}",
+                error.errors()
+            );
+        }
+    }
+
+    #[test]
+    fn forms_decode_and_name_bad_fields() {
+        #[derive(Debug, Deserialize, PartialEq)]
+        #[serde(deny_unknown_fields)]
+        struct Form {
+            a: String,
+            n: Option<u32>,
+        }
+        assert_eq!(
+            decode_form::<Form>(b"a=x%20y&n=4").unwrap(),
+            Form {
+                a: "x y".into(),
+                n: Some(4)
+            }
+        );
+        let error = decode_form::<Form>(b"a=x&n=many").unwrap_err();
+        assert_eq!(error.errors()[0].field, "n");
+        let error = decode_form::<Form>(b"n=1").unwrap_err();
+        assert_eq!(error.errors()[0].field, "a");
+        let error = decode_form::<Form>(b"a=1&b=2").unwrap_err();
+        assert_eq!(error.errors()[0].field, "b");
+    }
+
+    #[test]
+    fn content_types_are_recognised_with_parameters_and_suffixes() {
+        let format = |value: &'static str| {
+            let mut headers = HeaderMap::new();
+            headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(value));
+            body_format(&headers)
+        };
+        assert_eq!(format("application/json"), Some(BodyFormat::Json));
+        assert_eq!(
+            format("Application/JSON; charset=utf-8"),
+            Some(BodyFormat::Json)
+        );
+        assert_eq!(
+            format("application/merge-patch+json"),
+            Some(BodyFormat::Json)
+        );
+        assert_eq!(
+            format("application/x-www-form-urlencoded"),
+            Some(BodyFormat::Form)
+        );
+        assert_eq!(format("text/plain"), None);
+        assert_eq!(format("application/jsonp"), None);
+        assert_eq!(body_format(&HeaderMap::new()), None);
+    }
+
+    #[test]
+    fn grpc_calls_carry_the_request_id_and_the_verified_authorization() {
+        let (mut parts, ()) = http::Request::new(()).into_parts();
+        parts
+            .extensions
+            .insert(RequestId::from_client(&HeaderValue::from_static("req-7")).unwrap());
+        let authorization = AsciiMetadataValue::from_static("Bearer abc.def.ghi");
+
+        let authenticated = Forwarded::new(&parts, Some(authorization)).request(());
+        let anonymous = Forwarded::new(&parts, None).request(());
+
+        assert_eq!(
+            authenticated.metadata().get(REQUEST_ID_HEADER).unwrap(),
+            "req-7"
+        );
+        assert_eq!(
+            authenticated.metadata().get("authorization").unwrap(),
+            "Bearer abc.def.ghi"
+        );
+        assert_eq!(
+            anonymous.metadata().get(REQUEST_ID_HEADER).unwrap(),
+            "req-7"
+        );
+        assert!(anonymous.metadata().get("authorization").is_none());
+    }
+
+    #[test]
+    fn the_first_forwarded_for_entry_is_the_client() {
+        let forwarded = |value: &'static str| {
+            let mut headers = HeaderMap::new();
+            headers.insert("x-forwarded-for", HeaderValue::from_static(value));
+            first_forwarded_for(&headers)
+        };
+        assert_eq!(
+            forwarded("203.0.113.9, 10.0.0.1"),
+            Some("203.0.113.9".parse().unwrap())
+        );
+        assert_eq!(
+            forwarded("[2001:db8::1]:4711"),
+            Some("2001:db8::1".parse().unwrap())
+        );
+        assert_eq!(forwarded("not-an-ip"), None);
+    }
+}

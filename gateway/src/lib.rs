@@ -1,0 +1,17 @@
+//! swatter gateway: the REST/JSON face of the services (SPEC §2, §3), translating each request
+//! into one gRPC call.
+//!
+//! `routes` holds the handlers, `extract` turns requests into their inputs, `error` turns every
+//! failure (and every gRPC status) into a problem+json answer, `middleware` gives each request
+//! its id, log line and deadline, `rate_limit` guards the token endpoint, `openapi` describes it
+//! all, and `startup` wires it together.
+
+pub mod config;
+pub mod error;
+pub mod extract;
+pub mod middleware;
+pub mod openapi;
+pub mod rate_limit;
+pub mod routes;
+pub mod startup;
+pub mod state;

@@ -1,0 +1,148 @@
+//! The OpenAPI 3.1 description of the REST API, generated from the handlers' annotations.
+
+use utoipa::{
+    Modify, OpenApi,
+    openapi::{
+        ContentBuilder, HeaderBuilder, ObjectBuilder, Ref, RefOr, ResponseBuilder, Type,
+        security::{HttpAuthScheme, HttpBuilder, SecurityScheme},
+    },
+};
+
+use crate::{
+    error::{FieldError, Problem},
+    routes::{auth, health, users},
+};
+
+/// The whole API.
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "swatter",
+        description = "A bug tracker. Errors are RFC 9457 problem details \
+            (`application/problem+json`); every response carries `X-Request-ID`. \
+            Get a token at `POST /v1/auth/token` and send it as `Authorization: Bearer <token>`.",
+        license(name = "MIT", identifier = "MIT"),
+    ),
+    paths(
+        users::sign_up,
+        users::get_me,
+        users::update_me,
+        users::change_password,
+        users::search_users,
+        users::get_user,
+        users::update_user,
+        auth::create_token,
+        auth::revoke_token,
+        auth::jwks,
+        health::healthz,
+        health::readyz,
+    ),
+    components(schemas(Problem, FieldError)),
+    modifiers(&BearerSecurity, &CommonResponses),
+    tags(
+        (name = "users", description = "Accounts: sign-up, your own profile, search, admin changes"),
+        (name = "auth", description = "Tokens: log in, refresh, revoke, and the public signing keys"),
+        (name = "operations", description = "Liveness and readiness probes"),
+    ),
+)]
+pub struct ApiDoc;
+
+/// Declares the `bearer` security scheme the operations refer to.
+struct BearerSecurity;
+
+impl Modify for BearerSecurity {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .description(Some(
+                        "An access token from POST /v1/auth/token (EdDSA-signed JWT, ~15 minutes)",
+                    ))
+                    .build(),
+            ),
+        );
+    }
+}
+
+/// What every operation shares: the `X-Request-ID` header on each response, and server errors
+/// as problems.
+struct CommonResponses;
+
+impl Modify for CommonResponses {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let request_id = HeaderBuilder::new()
+            .schema(ObjectBuilder::new().schema_type(Type::String))
+            .description(Some(
+                "The request's id: the client's own if it sent a sane one, else a new UUID",
+            ))
+            .build();
+        let server_error = ResponseBuilder::new()
+            .description(
+                "A server-side failure: 500 unexpected, 503 a service is down, 504 too slow. \
+                 The detail never carries internals.",
+            )
+            .content(
+                crate::error::PROBLEM_JSON,
+                ContentBuilder::new()
+                    .schema(Some(Ref::from_schema_name("Problem")))
+                    .build(),
+            )
+            .build();
+        for item in openapi.paths.paths.values_mut() {
+            let operations = [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+            ];
+            for operation in operations.into_iter().flatten() {
+                let responses = &mut operation.responses.responses;
+                responses
+                    .entry("5XX".to_owned())
+                    .or_insert_with(|| RefOr::T(server_error.clone()));
+                for response in responses.values_mut() {
+                    if let RefOr::T(response) = response {
+                        response
+                            .headers
+                            .insert("X-Request-ID".to_owned(), request_id.clone());
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_description_is_openapi_3_1_and_lists_every_route() {
+        let doc = serde_json::to_value(ApiDoc::openapi()).unwrap();
+        assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"));
+        for path in [
+            "/v1/users",
+            "/v1/users/me",
+            "/v1/users/me/password",
+            "/v1/users/{id}",
+            "/v1/auth/token",
+            "/v1/auth/revoke",
+            "/.well-known/jwks.json",
+            "/healthz",
+            "/readyz",
+        ] {
+            assert!(doc["paths"][path].is_object(), "{path} is missing");
+        }
+        assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
+        assert!(doc["components"]["schemas"]["Problem"].is_object());
+        let me = &doc["paths"]["/v1/users/me"]["get"];
+        assert!(me["responses"]["5XX"].is_object());
+        assert!(me["responses"]["200"]["headers"]["X-Request-ID"].is_object());
+        assert_eq!(me["security"][0]["bearer"], serde_json::json!([]));
+    }
+}

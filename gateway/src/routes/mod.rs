@@ -1,0 +1,143 @@
+//! The REST routes, one module per area. Handlers are thin: extract, call one RPC, map the answer.
+
+pub mod auth;
+pub mod docs;
+pub mod health;
+pub mod users;
+
+use std::time::Duration;
+
+use axum::{
+    Router,
+    extract::DefaultBodyLimit,
+    middleware::{from_fn, from_fn_with_state},
+    routing::{get, post},
+};
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::Serialize;
+use tower_http::catch_panic::CatchPanicLayer;
+use utoipa::ToSchema;
+
+use crate::{
+    error::{ApiError, ProblemKind},
+    extract::MAX_BODY_BYTES,
+    middleware,
+    state::AppState,
+};
+
+/// Page size when the client asks for none (SPEC §2).
+pub const DEFAULT_PAGE_SIZE: u32 = 20;
+/// Largest page a client may ask for.
+pub const MAX_PAGE_SIZE: u32 = 100;
+
+/// Every route of the gateway, with its middleware.
+pub fn router(state: AppState, request_timeout: Duration) -> Router {
+    Router::new()
+        .route("/v1/users", post(users::sign_up).get(users::search_users))
+        .route("/v1/users/me", get(users::get_me).patch(users::update_me))
+        .route("/v1/users/me/password", post(users::change_password))
+        .route(
+            "/v1/users/{id}",
+            get(users::get_user).patch(users::update_user),
+        )
+        .route("/v1/auth/token", post(auth::create_token))
+        .route("/v1/auth/revoke", post(auth::revoke_token))
+        .route("/.well-known/jwks.json", get(auth::jwks))
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .merge(docs::router())
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(CatchPanicLayer::custom(middleware::panic_response))
+        .layer(from_fn_with_state(request_timeout, middleware::deadline))
+        .layer(from_fn(middleware::request_context))
+        .with_state(state)
+}
+
+async fn not_found() -> ApiError {
+    ApiError::not_found("there is no such route")
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        ProblemKind::MethodNotAllowed,
+        "this route does not support this method; the Allow header lists those it does",
+    )
+}
+
+/// One page of a list (SPEC §2).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Page<T: ToSchema> {
+    pub items: Vec<T>,
+    /// Pass as `page_token` to get the next page; `null` on the last page.
+    pub next_page_token: Option<String>,
+}
+
+impl<T: ToSchema> Page<T> {
+    /// A page from items and a service's page token, where empty means "no more pages".
+    pub fn new(items: Vec<T>, next_page_token: String) -> Self {
+        Page {
+            items,
+            next_page_token: Some(next_page_token).filter(|token| !token.is_empty()),
+        }
+    }
+}
+
+/// `page_size` as the services expect it: 1–100, or 0 for their default when absent. An explicit
+/// 0 is refused here because the services cannot tell it from "absent".
+pub fn page_size(requested: Option<u32>) -> Result<i32, ApiError> {
+    match requested {
+        None => Ok(0),
+        Some(n @ 1..=MAX_PAGE_SIZE) => Ok(n as i32),
+        Some(_) => Err(ApiError::invalid_field(
+            "page_size",
+            format!("must be between 1 and {MAX_PAGE_SIZE}"),
+        )),
+    }
+}
+
+/// A protobuf timestamp as RFC 3339 in UTC.
+pub fn rfc3339(timestamp: prost_types::Timestamp) -> Option<String> {
+    let nanos = u32::try_from(timestamp.nanos).ok()?;
+    DateTime::<Utc>::from_timestamp(timestamp.seconds, nanos)
+        .map(|at| at.to_rfc3339_opts(SecondsFormat::AutoSi, true))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn page_sizes_outside_one_to_a_hundred_are_refused() {
+        assert_eq!(page_size(None).unwrap(), 0);
+        assert_eq!(page_size(Some(1)).unwrap(), 1);
+        assert_eq!(page_size(Some(100)).unwrap(), 100);
+        for bad in [0, 101, u32::MAX] {
+            let error = page_size(Some(bad)).unwrap_err();
+            assert_eq!(error.errors()[0].field, "page_size");
+        }
+    }
+
+    #[test]
+    fn timestamps_render_as_rfc3339_utc() {
+        let at = prost_types::Timestamp {
+            seconds: 1_700_000_000,
+            nanos: 123_000_000,
+        };
+        assert_eq!(rfc3339(at).unwrap(), "2023-11-14T22:13:20.123Z");
+        let bad = prost_types::Timestamp {
+            seconds: 0,
+            nanos: -1,
+        };
+        assert_eq!(rfc3339(bad), None);
+    }
+
+    #[test]
+    fn an_empty_page_token_is_null() {
+        let page = Page::<String>::new(vec![], String::new());
+        assert_eq!(page.next_page_token, None);
+        let page = Page::<String>::new(vec![], "abc".into());
+        assert_eq!(page.next_page_token.as_deref(), Some("abc"));
+    }
+}

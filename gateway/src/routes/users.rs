@@ -1,0 +1,358 @@
+//! `/v1/users…`: sign-up, the caller's own account, search, and admin changes (SPEC §3).
+
+use axum::{
+    Json,
+    extract::State,
+    http::{HeaderValue, StatusCode, header},
+    response::IntoResponse,
+};
+use serde::{Deserialize, Serialize};
+use swatter_proto::identity::v1 as pb;
+use utoipa::{IntoParams, ToSchema};
+
+use super::{Page, page_size, rfc3339};
+use crate::{
+    error::{ApiError, Problem},
+    extract::{ApiJson, ApiQuery, Authenticated, MaybeAuthenticated, PathUuid},
+    state::AppState,
+};
+
+/// A user. `email`, `admin`, `disabled` and `created_at` are shown to the user themself and to
+/// admins only.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({
+    "id": "01936f8e-6a3c-7b21-9f4e-3c2d1b0a9f8e",
+    "username": "alice",
+    "full_name": "Alice Liddell",
+    "email": "alice@example.com",
+    "admin": false,
+    "disabled": false,
+    "created_at": "2026-11-22T09:30:00.123456Z"
+}))]
+pub struct User {
+    #[schema(format = Uuid)]
+    pub id: String,
+    pub username: String,
+    pub full_name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub admin: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub disabled: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(format = DateTime)]
+    pub created_at: Option<String>,
+}
+
+impl From<pb::User> for User {
+    fn from(user: pb::User) -> Self {
+        User {
+            id: user.id,
+            username: user.username,
+            full_name: user.full_name,
+            email: user.email,
+            admin: user.admin,
+            disabled: user.disabled,
+            created_at: user.created_at.and_then(rfc3339),
+        }
+    }
+}
+
+/// A new account.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "username": "alice",
+    "email": "alice@example.com",
+    "password": "correct horse battery staple",
+    "full_name": "Alice Liddell"
+}))]
+pub struct SignUpRequest {
+    /// 3–32 characters of `a-z`, `0-9`, `_`, `.`, `-`.
+    pub username: String,
+    pub email: String,
+    /// 8–128 characters.
+    pub password: String,
+    /// At most 100 characters.
+    pub full_name: Option<String>,
+}
+
+/// Changes to the caller's own account; absent fields stay as they are.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"full_name": "Alice P. Liddell"}))]
+pub struct UpdateMeRequest {
+    pub email: Option<String>,
+    pub full_name: Option<String>,
+}
+
+/// A password change.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "current_password": "correct horse battery staple",
+    "new_password": "tr0ub4dor&3-but-longer"
+}))]
+pub struct ChangePasswordRequest {
+    pub current_password: String,
+    /// 8–128 characters.
+    pub new_password: String,
+}
+
+/// An admin's changes to any account; absent fields stay as they are.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"disabled": true}))]
+pub struct UpdateUserRequest {
+    pub admin: Option<bool>,
+    /// Disabling ends every login of the user.
+    pub disabled: Option<bool>,
+    pub email: Option<String>,
+    pub full_name: Option<String>,
+}
+
+/// Search parameters of `GET /v1/users`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct SearchUsersQuery {
+    /// Username prefix; empty or absent lists everyone.
+    pub q: Option<String>,
+    /// 1–100, default 20.
+    #[param(minimum = 1, maximum = 100)]
+    pub page_size: Option<u32>,
+    /// `next_page_token` of the previous page.
+    pub page_token: Option<String>,
+}
+
+/// Create an account.
+#[utoipa::path(
+    post,
+    path = "/v1/users",
+    tag = "users",
+    request_body = SignUpRequest,
+    responses(
+        (status = 201, description = "The account was created", body = User,
+            headers(("Location" = String, description = "/v1/users/{id}"))),
+        (status = 400, description = "The body is not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Sign-up is turned off", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The username or email is taken", body = Problem, content_type = "application/problem+json",
+            example = json!({
+                "type": "https://swatter.dev/problems/conflict",
+                "title": "Conflict",
+                "status": 409,
+                "detail": "this username is taken",
+                "request_id": "0b5e2c5e-6f0e-4a51-8d0c-2b1f0c1d2e3f",
+                "errors": [{"field": "username", "message": "this username is taken"}]
+            })),
+        (status = 415, description = "The body is not sent as JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A field is invalid", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+pub async fn sign_up(
+    State(state): State<AppState>,
+    MaybeAuthenticated(forwarded): MaybeAuthenticated,
+    ApiJson(body): ApiJson<SignUpRequest>,
+) -> Result<impl IntoResponse, ApiError> {
+    let user = state
+        .identity()
+        .sign_up(forwarded.request(pb::SignUpRequest {
+            username: body.username,
+            email: body.email,
+            password: body.password,
+            full_name: body.full_name,
+        }))
+        .await?
+        .into_inner();
+    let location = HeaderValue::from_str(&format!("/v1/users/{}", user.id))
+        .map_err(|_| ApiError::internal())?;
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, location)],
+        Json(User::from(user)),
+    ))
+}
+
+/// The caller's own account.
+#[utoipa::path(
+    get,
+    path = "/v1/users/me",
+    tag = "users",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The caller's account, with every field", body = User),
+        (status = 401, description = "No, a bad or an expired access token", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+pub async fn get_me(
+    State(state): State<AppState>,
+    caller: Authenticated,
+) -> Result<Json<User>, ApiError> {
+    let user = state
+        .identity()
+        .get_me(caller.request(pb::GetMeRequest {}))
+        .await?
+        .into_inner();
+    Ok(Json(user.into()))
+}
+
+/// Change the caller's email or full name.
+#[utoipa::path(
+    patch,
+    path = "/v1/users/me",
+    tag = "users",
+    security(("bearer" = [])),
+    request_body = UpdateMeRequest,
+    responses(
+        (status = 200, description = "The updated account", body = User),
+        (status = 401, description = "No, a bad or an expired access token", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The email is taken", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A field is invalid", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+pub async fn update_me(
+    State(state): State<AppState>,
+    caller: Authenticated,
+    ApiJson(body): ApiJson<UpdateMeRequest>,
+) -> Result<Json<User>, ApiError> {
+    let user = state
+        .identity()
+        .update_me(caller.request(pb::UpdateMeRequest {
+            email: body.email,
+            full_name: body.full_name,
+        }))
+        .await?
+        .into_inner();
+    Ok(Json(user.into()))
+}
+
+/// Change the caller's password. Ends every login of the caller (their refresh tokens stop
+/// working); access tokens already issued run out on their own.
+#[utoipa::path(
+    post,
+    path = "/v1/users/me/password",
+    tag = "users",
+    security(("bearer" = [])),
+    request_body = ChangePasswordRequest,
+    responses(
+        (status = 204, description = "The password was changed"),
+        (status = 401, description = "No, a bad or an expired access token", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The current password is wrong or the new one invalid", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+pub async fn change_password(
+    State(state): State<AppState>,
+    caller: Authenticated,
+    ApiJson(body): ApiJson<ChangePasswordRequest>,
+) -> Result<StatusCode, ApiError> {
+    state
+        .identity()
+        .change_password(caller.request(pb::ChangePasswordRequest {
+            current_password: body.current_password,
+            new_password: body.new_password,
+        }))
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Search users by username prefix (to pick assignees). Everyone sees `id`, `username` and
+/// `full_name`; admins see every field.
+#[utoipa::path(
+    get,
+    path = "/v1/users",
+    tag = "users",
+    security(("bearer" = [])),
+    params(SearchUsersQuery),
+    responses(
+        (status = 200, description = "One page of users, ordered by username", body = Page<User>,
+            example = json!({
+                "items": [{"id": "01936f8e-6a3c-7b21-9f4e-3c2d1b0a9f8e", "username": "alice", "full_name": "Alice Liddell"}],
+                "next_page_token": null
+            })),
+        (status = 401, description = "No, a bad or an expired access token", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A bad page size or page token", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+pub async fn search_users(
+    State(state): State<AppState>,
+    caller: Authenticated,
+    ApiQuery(query): ApiQuery<SearchUsersQuery>,
+) -> Result<Json<Page<User>>, ApiError> {
+    let response = state
+        .identity()
+        .search_users(caller.request(pb::SearchUsersRequest {
+            query: query.q.unwrap_or_default(),
+            page_size: page_size(query.page_size)?,
+            page_token: query.page_token.unwrap_or_default(),
+        }))
+        .await?
+        .into_inner();
+    Ok(Json(Page::new(
+        response.users.into_iter().map(User::from).collect(),
+        response.next_page_token,
+    )))
+}
+
+/// One user's profile: public fields, or every field for admins and the user themself.
+#[utoipa::path(
+    get,
+    path = "/v1/users/{id}",
+    tag = "users",
+    security(("bearer" = [])),
+    params(("id" = uuid::Uuid, Path, description = "The user's id")),
+    responses(
+        (status = 200, description = "The user", body = User),
+        (status = 401, description = "No, a bad or an expired access token", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+pub async fn get_user(
+    State(state): State<AppState>,
+    caller: Authenticated,
+    PathUuid(id): PathUuid,
+) -> Result<Json<User>, ApiError> {
+    let user = state
+        .identity()
+        .get_user(caller.request(pb::GetUserRequest { id: id.to_string() }))
+        .await?
+        .into_inner();
+    Ok(Json(user.into()))
+}
+
+/// Admin only: change any user's admin flag, disabled flag, email or full name. Disabling a
+/// user ends all their logins.
+#[utoipa::path(
+    patch,
+    path = "/v1/users/{id}",
+    tag = "users",
+    security(("bearer" = [])),
+    params(("id" = uuid::Uuid, Path, description = "The user's id")),
+    request_body = UpdateUserRequest,
+    responses(
+        (status = 200, description = "The updated user, with every field", body = User),
+        (status = 401, description = "No, a bad or an expired access token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The caller is not an admin", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The email is taken, or an admin tried to demote or disable themself", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A field is invalid", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+pub async fn update_user(
+    State(state): State<AppState>,
+    caller: Authenticated,
+    PathUuid(id): PathUuid,
+    ApiJson(body): ApiJson<UpdateUserRequest>,
+) -> Result<Json<User>, ApiError> {
+    let user = state
+        .identity()
+        .update_user(caller.request(pb::UpdateUserRequest {
+            id: id.to_string(),
+            admin: body.admin,
+            disabled: body.disabled,
+            email: body.email,
+            full_name: body.full_name,
+        }))
+        .await?
+        .into_inner();
+    Ok(Json(user.into()))
+}

@@ -1,0 +1,120 @@
+//! Building and running the gateway: channels to the services, the token verifier, the routes,
+//! and the listener. Tests start it in-process on port 0 through the same code.
+
+use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
+
+use axum::Router;
+use swatter_common::{
+    auth::{GrpcJwks, TokenVerifier},
+    server,
+};
+use swatter_proto::identity::v1::identity_service_client::IdentityServiceClient;
+use tokio::net::TcpListener;
+
+use crate::{
+    config::GatewayConfig,
+    rate_limit::LoginRateLimiter,
+    routes,
+    state::{AppState, ClientAddressSource, Upstream, Upstreams},
+};
+
+/// How long start-up waits for identity's signing keys before going on without them.
+const KEY_FETCH_TIMEOUT: Duration = Duration::from_secs(5);
+/// How often idle rate-limit entries are forgotten.
+const LIMITER_CLEANUP_INTERVAL: Duration = Duration::from_secs(60);
+
+/// A built gateway, bound and ready to serve.
+pub struct Application {
+    listener: TcpListener,
+    addr: SocketAddr,
+    router: Router,
+    login_limiter: Arc<LoginRateLimiter>,
+}
+
+impl Application {
+    /// Prepares lazily-connecting channels to the services, fetches the signing keys (warning
+    /// and going on if identity is not up yet: they are fetched again when a token names an
+    /// unknown key), and binds the listener.
+    pub async fn build(config: GatewayConfig) -> anyhow::Result<Self> {
+        let upstreams = Upstreams {
+            identity: Upstream::connect_lazy("identity", &config.identity_url),
+        };
+        let verifier = Arc::new(TokenVerifier::new(
+            &config.jwt_issuer,
+            &config.jwt_audience,
+            GrpcJwks(IdentityServiceClient::new(
+                upstreams.identity.channel.clone(),
+            )),
+        ));
+        match tokio::time::timeout(KEY_FETCH_TIMEOUT, verifier.refresh()).await {
+            Ok(Ok(count)) => tracing::info!(count, "fetched the token signing keys"),
+            Ok(Err(error)) => tracing::warn!(
+                error = format!("{error:#}"),
+                identity = %config.identity_url,
+                "could not fetch the token signing keys yet; will retry when a token arrives"
+            ),
+            Err(_) => tracing::warn!(
+                identity = %config.identity_url,
+                "identity did not send the token signing keys in time; will retry when a token arrives"
+            ),
+        }
+        let login_limiter = Arc::new(LoginRateLimiter::new(
+            config.login_rate_per_client,
+            config.login_rate_per_username,
+        ));
+        let state = AppState {
+            upstreams,
+            verifier,
+            login_limiter: login_limiter.clone(),
+            client_address: if config.trust_forwarded_for {
+                ClientAddressSource::ForwardedFor
+            } else {
+                ClientAddressSource::Peer
+            },
+        };
+        let router = routes::router(state, config.request_timeout);
+        let listener = server::bind(config.addr).await?;
+        let addr = server::local_addr(&listener)?;
+        Ok(Application {
+            listener,
+            addr,
+            router,
+            login_limiter,
+        })
+    }
+
+    /// The address the gateway listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Serves until `shutdown` resolves, then finishes in-flight requests.
+    pub async fn run_until(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        tracing::info!(addr = %self.addr, "gateway listening");
+        let limiter = self.login_limiter;
+        let cleanup = tokio::spawn(async move {
+            let mut ticks = tokio::time::interval(LIMITER_CLEANUP_INTERVAL);
+            loop {
+                ticks.tick().await;
+                limiter.forget_idle();
+            }
+        });
+        let served = axum::serve(
+            self.listener,
+            self.router
+                .into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await;
+        cleanup.abort();
+        Ok(served?)
+    }
+
+    /// Serves until SIGTERM or SIGINT.
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        self.run_until(server::shutdown_signal()).await
+    }
+}

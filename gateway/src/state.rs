@@ -1,0 +1,75 @@
+//! What the handlers share: the gRPC channels to the services, the token verifier and the rate
+//! limiters.
+//!
+//! Each service is one [`Upstream`] in [`Upstreams`]; adding one (issues, reporting) is a field, a
+//! line in [`Upstreams::all`] (so readiness checks it) and a client accessor.
+
+use std::{sync::Arc, time::Duration};
+
+use swatter_common::auth::TokenVerifier;
+use swatter_proto::identity::v1::identity_service_client::IdentityServiceClient;
+use tonic::transport::{Channel, Endpoint};
+
+use crate::{config::UpstreamUrl, rate_limit::LoginRateLimiter};
+
+/// How long to wait for a TCP connection to a service before answering 503.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+
+/// A gRPC service the gateway talks to.
+#[derive(Clone)]
+pub struct Upstream {
+    pub name: &'static str,
+    pub channel: Channel,
+}
+
+impl Upstream {
+    /// A channel that connects on first use (and reconnects after failures), so the gateway can
+    /// start before the service does.
+    pub fn connect_lazy(name: &'static str, url: &UpstreamUrl) -> Self {
+        let channel = Endpoint::from(url.uri().clone())
+            .connect_timeout(CONNECT_TIMEOUT)
+            .tcp_nodelay(true)
+            .http2_keep_alive_interval(Duration::from_secs(30))
+            .keep_alive_while_idle(true)
+            .connect_lazy();
+        Upstream { name, channel }
+    }
+}
+
+/// Every service the gateway talks to.
+#[derive(Clone)]
+pub struct Upstreams {
+    pub identity: Upstream,
+}
+
+impl Upstreams {
+    /// All of them, for readiness.
+    pub fn all(&self) -> Vec<&Upstream> {
+        vec![&self.identity]
+    }
+}
+
+/// Where the client address of a request comes from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientAddressSource {
+    /// The TCP peer.
+    Peer,
+    /// The first `X-Forwarded-For` entry (behind a trusted proxy), else the peer.
+    ForwardedFor,
+}
+
+/// The state of the handlers.
+#[derive(Clone)]
+pub struct AppState {
+    pub upstreams: Upstreams,
+    pub verifier: Arc<TokenVerifier>,
+    pub login_limiter: Arc<LoginRateLimiter>,
+    pub client_address: ClientAddressSource,
+}
+
+impl AppState {
+    /// A client of the identity service.
+    pub fn identity(&self) -> IdentityServiceClient<Channel> {
+        IdentityServiceClient::new(self.upstreams.identity.channel.clone())
+    }
+}
