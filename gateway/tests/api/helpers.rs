@@ -1,0 +1,318 @@
+//! `TestApp`: a fresh database, the real identity service and the gateway, all in-process on
+//! port 0, with a typed client for the REST API.
+
+use std::{collections::HashMap, net::SocketAddr, time::Duration};
+
+use reqwest::{Response, StatusCode, header};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use swatter_common::testing::TestDatabase;
+use swatter_gateway::{config::GatewayConfig, startup::Application};
+use swatter_identity::{
+    config::{BootstrapAdmin, IdentityConfig},
+    tokens::SigningKey,
+};
+
+pub const ADMIN_USERNAME: &str = "admin";
+pub const ADMIN_PASSWORD: &str = "swatter-admin";
+pub const SERVICE_CLIENT_ID: &str = "reporting";
+pub const SERVICE_CLIENT_SECRET: &str = "test-reporting-secret";
+
+/// The gateway in front of a real identity service.
+pub struct TestApp {
+    pub address: String,
+    pub client: reqwest::Client,
+    _database: TestDatabase,
+}
+
+/// The answer of a successful token request.
+#[derive(Debug, Deserialize)]
+pub struct Tokens {
+    pub access_token: String,
+    pub token_type: String,
+    pub expires_in: i64,
+    pub refresh_token: Option<String>,
+}
+
+/// A signed-up, logged-in user.
+#[derive(Debug)]
+pub struct TestUser {
+    pub id: String,
+    pub password: String,
+    pub access_token: String,
+    pub refresh_token: String,
+}
+
+/// Settings that make the gateway talk to `identity`, with the production defaults otherwise.
+pub fn gateway_config(identity: SocketAddr) -> GatewayConfig {
+    GatewayConfig {
+        addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+        identity_url: format!("http://{identity}").parse().expect("identity URL"),
+        jwt_issuer: "swatter".into(),
+        jwt_audience: "swatter".into(),
+        login_rate_per_username: 10.try_into().expect("non-zero"),
+        login_rate_per_client: 60.try_into().expect("non-zero"),
+        trust_forwarded_for: false,
+        request_timeout: Duration::from_secs(30),
+    }
+}
+
+/// Builds the gateway and serves it on a background task; returns its base URL.
+pub async fn spawn_gateway(config: GatewayConfig) -> String {
+    let gateway = Application::build(config).await.expect("build the gateway");
+    let address = format!("http://{}", gateway.local_addr());
+    tokio::spawn(gateway.run_until(std::future::pending()));
+    address
+}
+
+impl TestApp {
+    /// Identity and the gateway with default settings.
+    pub async fn spawn() -> TestApp {
+        TestApp::spawn_with(|_| {}).await
+    }
+
+    /// Identity and a gateway whose settings `customize` may change.
+    pub async fn spawn_with(customize: impl FnOnce(&mut GatewayConfig)) -> TestApp {
+        let database = TestDatabase::create(&swatter_identity::MIGRATOR).await;
+        let identity_config = IdentityConfig {
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            database_url: database.url.clone(),
+            database_max_connections: 5,
+            run_migrations: true,
+            signing_key_pem: SigningKey::generate_pem().expect("generate a signing key"),
+            issuer: "swatter".into(),
+            audience: "swatter".into(),
+            access_token_ttl: Duration::from_secs(900),
+            refresh_token_ttl: Duration::from_secs(3600),
+            signup_enabled: true,
+            bootstrap_admin: Some(BootstrapAdmin {
+                username: ADMIN_USERNAME.into(),
+                password: ADMIN_PASSWORD.into(),
+                email: "admin@swatter.local".into(),
+            }),
+            service_clients: HashMap::from([(
+                SERVICE_CLIENT_ID.to_owned(),
+                SERVICE_CLIENT_SECRET.to_owned(),
+            )]),
+            password_hash_concurrency: 2,
+        };
+        let identity = swatter_identity::startup::Application::build(identity_config)
+            .await
+            .expect("build identity");
+        let identity_addr = identity.local_addr();
+        tokio::spawn(identity.run_until(std::future::pending()));
+
+        let mut config = gateway_config(identity_addr);
+        customize(&mut config);
+        TestApp {
+            address: spawn_gateway(config).await,
+            client: reqwest::Client::new(),
+            _database: database,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.address)
+    }
+
+    pub async fn get(&self, path: &str) -> Response {
+        self.client
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("send request")
+    }
+
+    pub async fn sign_up(&self, body: &Value) -> Response {
+        self.client
+            .post(self.url("/v1/users"))
+            .json(body)
+            .send()
+            .await
+            .expect("send request")
+    }
+
+    /// `POST /v1/auth/token` with a form.
+    pub async fn token_form(&self, form: &[(&str, &str)]) -> Response {
+        self.client
+            .post(self.url("/v1/auth/token"))
+            .form(form)
+            .send()
+            .await
+            .expect("send request")
+    }
+
+    /// `POST /v1/auth/token` with JSON.
+    pub async fn token_json(&self, body: &Value) -> Response {
+        self.client
+            .post(self.url("/v1/auth/token"))
+            .json(body)
+            .send()
+            .await
+            .expect("send request")
+    }
+
+    /// A password grant, sent as a form.
+    pub async fn login(&self, username: &str, password: &str) -> Response {
+        self.token_form(&[
+            ("grant_type", "password"),
+            ("username", username),
+            ("password", password),
+        ])
+        .await
+    }
+
+    pub async fn refresh(&self, refresh_token: &str) -> Response {
+        self.token_form(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh_token),
+        ])
+        .await
+    }
+
+    pub async fn revoke(&self, refresh_token: &str) -> Response {
+        self.client
+            .post(self.url("/v1/auth/revoke"))
+            .json(&json!({ "refresh_token": refresh_token }))
+            .send()
+            .await
+            .expect("send request")
+    }
+
+    pub async fn get_me(&self, token: &str) -> Response {
+        self.client
+            .get(self.url("/v1/users/me"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("send request")
+    }
+
+    pub async fn update_me(&self, token: &str, body: &Value) -> Response {
+        self.client
+            .patch(self.url("/v1/users/me"))
+            .bearer_auth(token)
+            .json(body)
+            .send()
+            .await
+            .expect("send request")
+    }
+
+    pub async fn change_password(&self, token: &str, current: &str, new: &str) -> Response {
+        self.client
+            .post(self.url("/v1/users/me/password"))
+            .bearer_auth(token)
+            .json(&json!({ "current_password": current, "new_password": new }))
+            .send()
+            .await
+            .expect("send request")
+    }
+
+    pub async fn search_users(&self, token: &str, query: &[(&str, &str)]) -> Response {
+        self.client
+            .get(self.url("/v1/users"))
+            .bearer_auth(token)
+            .query(query)
+            .send()
+            .await
+            .expect("send request")
+    }
+
+    pub async fn get_user(&self, token: &str, id: &str) -> Response {
+        self.client
+            .get(self.url(&format!("/v1/users/{id}")))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("send request")
+    }
+
+    pub async fn update_user(&self, token: &str, id: &str, body: &Value) -> Response {
+        self.client
+            .patch(self.url(&format!("/v1/users/{id}")))
+            .bearer_auth(token)
+            .json(body)
+            .send()
+            .await
+            .expect("send request")
+    }
+
+    /// Logs in and returns the tokens, failing the test unless it worked.
+    pub async fn tokens(&self, username: &str, password: &str) -> Tokens {
+        let response = self.login(username, password).await;
+        assert_eq!(response.status(), StatusCode::OK, "login of {username}");
+        response.json().await.expect("token body")
+    }
+
+    /// An access token of the bootstrap admin.
+    pub async fn admin_token(&self) -> String {
+        self.tokens(ADMIN_USERNAME, ADMIN_PASSWORD)
+            .await
+            .access_token
+    }
+
+    /// Signs `username` up (password `<username>-password`) and logs them in.
+    pub async fn user(&self, username: &str) -> TestUser {
+        let password = format!("{username}-password");
+        let response = self
+            .sign_up(&json!({
+                "username": username,
+                "email": format!("{username}@example.com"),
+                "password": password,
+                "full_name": format!("{username} Example"),
+            }))
+            .await;
+        assert_eq!(
+            response.status(),
+            StatusCode::CREATED,
+            "sign-up of {username}"
+        );
+        let user: Value = response.json().await.expect("user body");
+        let tokens = self.tokens(username, &password).await;
+        TestUser {
+            id: user["id"].as_str().expect("id").to_owned(),
+            password,
+            access_token: tokens.access_token,
+            refresh_token: tokens.refresh_token.expect("a refresh token"),
+        }
+    }
+}
+
+/// Checks that `response` is a problem+json answer with `status` and the problem type `slug`,
+/// whose `request_id` matches its `X-Request-ID`; returns the body.
+pub async fn assert_problem(response: Response, status: u16, slug: &str) -> Value {
+    assert_eq!(response.status().as_u16(), status, "status");
+    assert_eq!(
+        response.headers()[header::CONTENT_TYPE],
+        "application/problem+json"
+    );
+    let request_id = response.headers()["x-request-id"]
+        .to_str()
+        .expect("ASCII request id")
+        .to_owned();
+    let body: Value = response.json().await.expect("a JSON problem body");
+    assert_eq!(
+        body["type"],
+        format!("https://swatter.dev/problems/{slug}"),
+        "{body}"
+    );
+    assert_eq!(body["status"], status, "{body}");
+    assert!(
+        body["title"].as_str().is_some_and(|t| !t.is_empty()),
+        "{body}"
+    );
+    assert!(
+        body["detail"].as_str().is_some_and(|d| !d.is_empty()),
+        "{body}"
+    );
+    assert_eq!(body["request_id"], request_id, "{body}");
+    body
+}
+
+/// The `field`s of a problem's `errors`, in order.
+pub fn error_fields(problem: &Value) -> Vec<&str> {
+    problem["errors"]
+        .as_array()
+        .map(|errors| errors.iter().filter_map(|e| e["field"].as_str()).collect())
+        .unwrap_or_default()
+}

@@ -1,0 +1,224 @@
+//! Request ids, probes, documentation, keys, and answers for routes that do not exist.
+
+use std::{
+    net::{SocketAddr, TcpListener},
+    time::Duration,
+};
+
+use reqwest::{StatusCode, header};
+use serde_json::Value;
+
+use crate::helpers::{
+    ADMIN_PASSWORD, ADMIN_USERNAME, TestApp, assert_problem, gateway_config, spawn_gateway,
+};
+
+#[tokio::test]
+async fn a_sane_client_request_id_is_echoed_everywhere() {
+    let app = TestApp::spawn().await;
+
+    let ok = app
+        .client
+        .get(app.url("/healthz"))
+        .header("x-request-id", "trace-me-42")
+        .send()
+        .await
+        .unwrap();
+    let problem = app
+        .client
+        .get(app.url("/v1/users/me"))
+        .header("x-request-id", "trace-me-43")
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(ok.headers()["x-request-id"], "trace-me-42");
+    assert_eq!(problem.headers()["x-request-id"], "trace-me-43");
+    let body = assert_problem(problem, 401, "unauthenticated").await;
+    assert_eq!(body["request_id"], "trace-me-43");
+}
+
+#[tokio::test]
+async fn a_missing_or_insane_request_id_is_replaced_by_a_uuid() {
+    let app = TestApp::spawn().await;
+
+    let missing = app.get("/healthz").await;
+    let too_long = app
+        .client
+        .get(app.url("/healthz"))
+        .header("x-request-id", "x".repeat(129))
+        .send()
+        .await
+        .unwrap();
+
+    for response in [missing, too_long] {
+        let id = response.headers()["x-request-id"].to_str().unwrap();
+        assert!(uuid::Uuid::parse_str(id).is_ok(), "{id}");
+    }
+}
+
+#[tokio::test]
+async fn liveness_always_answers_ok() {
+    let app = TestApp::spawn().await;
+
+    let response = app.get("/healthz").await;
+
+    assert_eq!(response.status(), StatusCode::OK);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body, serde_json::json!({"status": "ok"}));
+}
+
+#[tokio::test]
+async fn the_gateway_is_ready_when_identity_serves() {
+    let app = TestApp::spawn().await;
+
+    let response = app.get("/readyz").await;
+
+    assert_eq!(response.status(), StatusCode::OK);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(
+        body,
+        serde_json::json!({"status": "ready", "services": {"identity": "serving"}})
+    );
+}
+
+#[tokio::test]
+async fn without_identity_the_gateway_starts_but_is_not_ready_and_answers_503() {
+    let closed_port = {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let address = spawn_gateway(gateway_config(SocketAddr::from((
+        [127, 0, 0, 1],
+        closed_port,
+    ))))
+    .await;
+    let client = reqwest::Client::new();
+
+    let ready = client
+        .get(format!("{address}/readyz"))
+        .send()
+        .await
+        .unwrap();
+    let sign_up = client
+        .post(format!("{address}/v1/users"))
+        .json(&serde_json::json!({"username": "alice", "email": "a@example.com", "password": "long enough"}))
+        .send()
+        .await
+        .unwrap();
+    let live = client
+        .get(format!("{address}/healthz"))
+        .send()
+        .await
+        .unwrap();
+
+    let problem = assert_problem(ready, 503, "service-unavailable").await;
+    assert_eq!(problem["detail"], "not ready: identity is unreachable");
+    let problem = assert_problem(sign_up, 503, "service-unavailable").await;
+    assert!(
+        !problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains(&closed_port.to_string()),
+        "{problem}"
+    );
+    assert_eq!(live.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn the_openapi_description_is_3_1_and_covers_the_routes() {
+    let app = TestApp::spawn().await;
+
+    let response = app.get("/openapi.json").await;
+
+    assert_eq!(response.status(), StatusCode::OK);
+    let doc: Value = response.json().await.unwrap();
+    assert!(
+        doc["openapi"].as_str().unwrap().starts_with("3.1"),
+        "{}",
+        doc["openapi"]
+    );
+    assert!(doc["paths"]["/v1/users/me"]["get"].is_object());
+    assert!(doc["paths"]["/v1/auth/token"]["post"]["requestBody"]["content"]
+        ["application/x-www-form-urlencoded"]
+        .is_object());
+    assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
+    assert!(doc["components"]["schemas"]["Problem"].is_object());
+}
+
+#[tokio::test]
+async fn the_docs_are_swagger_ui_html() {
+    let app = TestApp::spawn().await;
+
+    let response = app.get("/docs").await;
+
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(response.url().path().starts_with("/docs"));
+    assert!(
+        response.headers()[header::CONTENT_TYPE]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    let html = response.text().await.unwrap();
+    assert!(html.contains("swagger-ui"), "{html}");
+    let initializer = app.get("/docs/swagger-initializer.js").await;
+    assert_eq!(initializer.status(), StatusCode::OK);
+    assert!(initializer.text().await.unwrap().contains("/openapi.json"));
+}
+
+#[tokio::test]
+async fn the_jwks_holds_one_ed25519_key() {
+    let app = TestApp::spawn().await;
+
+    let response = app.get("/.well-known/jwks.json").await;
+
+    assert_eq!(response.status(), StatusCode::OK);
+    let jwks: Value = response.json().await.unwrap();
+    let keys = jwks["keys"].as_array().unwrap();
+    assert_eq!(keys.len(), 1);
+    let key = &keys[0];
+    assert_eq!(key["kty"], "OKP");
+    assert_eq!(key["crv"], "Ed25519");
+    assert_eq!(key["alg"], "EdDSA");
+    assert_eq!(key["use"], "sig");
+    assert!(key["x"].as_str().is_some_and(|x| x.len() == 43));
+    assert!(key["kid"].as_str().is_some_and(|kid| !kid.is_empty()));
+}
+
+#[tokio::test]
+async fn an_unknown_route_is_a_not_found_problem() {
+    let app = TestApp::spawn().await;
+
+    let response = app.get("/v1/nothing-here").await;
+
+    assert_problem(response, 404, "not-found").await;
+}
+
+#[tokio::test]
+async fn a_wrong_method_is_a_method_not_allowed_problem() {
+    let app = TestApp::spawn().await;
+
+    let response = app
+        .client
+        .delete(app.url("/v1/users/me"))
+        .send()
+        .await
+        .unwrap();
+
+    let allow = response.headers()[header::ALLOW]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(allow.contains("GET") && allow.contains("PATCH"), "{allow}");
+    assert_problem(response, 405, "method-not-allowed").await;
+}
+
+#[tokio::test]
+async fn a_request_slower_than_the_timeout_is_a_gateway_timeout() {
+    // A password check alone takes far longer than a millisecond.
+    let app = TestApp::spawn_with(|config| config.request_timeout = Duration::from_millis(1)).await;
+
+    let response = app.login(ADMIN_USERNAME, ADMIN_PASSWORD).await;
+
+    assert_problem(response, 504, "timeout").await;
+}

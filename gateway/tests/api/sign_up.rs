@@ -1,0 +1,111 @@
+use reqwest::{StatusCode, header};
+use serde_json::{Value, json};
+
+use crate::helpers::{TestApp, assert_problem, error_fields};
+
+#[tokio::test]
+async fn signing_up_creates_the_user_and_points_to_it() {
+    let app = TestApp::spawn().await;
+
+    let response = app
+        .sign_up(&json!({
+            "username": "alice",
+            "email": "alice@example.com",
+            "password": "correct horse battery",
+            "full_name": "Alice Liddell"
+        }))
+        .await;
+
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let location = response.headers()[header::LOCATION]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let user: Value = response.json().await.unwrap();
+    let id = user["id"].as_str().unwrap();
+    assert!(uuid::Uuid::parse_str(id).is_ok(), "{user}");
+    assert_eq!(location, format!("/v1/users/{id}"));
+    assert_eq!(user["username"], "alice");
+    assert_eq!(user["full_name"], "Alice Liddell");
+    assert_eq!(user["email"], "alice@example.com");
+    assert_eq!(user["admin"], false);
+    assert_eq!(user["disabled"], false);
+    let created_at = user["created_at"].as_str().unwrap();
+    assert!(
+        chrono::DateTime::parse_from_rfc3339(created_at).is_ok() && created_at.ends_with('Z'),
+        "{created_at}"
+    );
+    assert!(user.get("password").is_none() && user.get("password_hash").is_none());
+}
+
+#[tokio::test]
+async fn signing_up_without_a_full_name_leaves_it_empty() {
+    let app = TestApp::spawn().await;
+
+    let response = app
+        .sign_up(
+            &json!({"username": "bob", "email": "bob@example.com", "password": "bob-password"}),
+        )
+        .await;
+
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let user: Value = response.json().await.unwrap();
+    assert_eq!(user["full_name"], "");
+}
+
+#[tokio::test]
+async fn a_taken_username_is_a_conflict_naming_the_field() {
+    let app = TestApp::spawn().await;
+    app.user("alice").await;
+
+    let response = app
+        .sign_up(&json!({
+            "username": "alice",
+            "email": "another@example.com",
+            "password": "correct horse battery"
+        }))
+        .await;
+
+    let problem = assert_problem(response, 409, "conflict").await;
+    assert_eq!(error_fields(&problem), ["username"]);
+}
+
+#[tokio::test]
+async fn an_email_taken_in_another_case_is_a_conflict() {
+    let app = TestApp::spawn().await;
+    app.user("alice").await;
+
+    let response = app
+        .sign_up(&json!({
+            "username": "alice2",
+            "email": "ALICE@Example.COM",
+            "password": "correct horse battery"
+        }))
+        .await;
+
+    let problem = assert_problem(response, 409, "conflict").await;
+    assert_eq!(error_fields(&problem), ["email"]);
+}
+
+#[tokio::test]
+async fn invalid_fields_are_all_listed() {
+    let app = TestApp::spawn().await;
+
+    let response = app
+        .sign_up(&json!({
+            "username": "No Spaces!",
+            "email": "not-an-email",
+            "password": "short",
+            "full_name": "x".repeat(101)
+        }))
+        .await;
+
+    let problem = assert_problem(response, 422, "validation-failed").await;
+    assert_eq!(
+        error_fields(&problem),
+        ["username", "email", "password", "full_name"]
+    );
+    for error in problem["errors"].as_array().unwrap() {
+        assert!(!error["message"].as_str().unwrap().is_empty(), "{error}");
+    }
+}

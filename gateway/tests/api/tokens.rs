@@ -1,0 +1,227 @@
+//! `POST /v1/auth/token`, `POST /v1/auth/revoke` and the login rate limits.
+
+use reqwest::{StatusCode, header};
+use serde_json::{Value, json};
+
+use crate::helpers::{
+    ADMIN_PASSWORD, ADMIN_USERNAME, SERVICE_CLIENT_ID, SERVICE_CLIENT_SECRET, TestApp, Tokens,
+    assert_problem, error_fields,
+};
+
+#[tokio::test]
+async fn logging_in_with_a_form_returns_uncacheable_bearer_tokens() {
+    let app = TestApp::spawn().await;
+
+    let response = app.login(ADMIN_USERNAME, ADMIN_PASSWORD).await;
+
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()[header::CACHE_CONTROL], "no-store");
+    let tokens: Tokens = response.json().await.unwrap();
+    assert_eq!(tokens.token_type, "Bearer");
+    assert_eq!(tokens.expires_in, 900);
+    assert_eq!(tokens.access_token.split('.').count(), 3, "a JWT");
+    assert!(tokens.refresh_token.is_some_and(|t| !t.is_empty()));
+}
+
+#[tokio::test]
+async fn logging_in_with_json_works_like_the_form() {
+    let app = TestApp::spawn().await;
+
+    let response = app
+        .token_json(&json!({
+            "grant_type": "password",
+            "username": ADMIN_USERNAME,
+            "password": ADMIN_PASSWORD
+        }))
+        .await;
+
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()[header::CACHE_CONTROL], "no-store");
+    let tokens: Tokens = response.json().await.unwrap();
+    let me: Value = app.get_me(&tokens.access_token).await.json().await.unwrap();
+    assert_eq!(me["username"], ADMIN_USERNAME);
+    assert_eq!(me["admin"], true);
+}
+
+#[tokio::test]
+async fn a_wrong_password_is_unauthorized_with_a_bearer_challenge() {
+    let app = TestApp::spawn().await;
+
+    let response = app.login(ADMIN_USERNAME, "not-the-password").await;
+
+    assert_eq!(response.headers()[header::WWW_AUTHENTICATE], "Bearer");
+    let problem = assert_problem(response, 401, "unauthenticated").await;
+    assert_eq!(problem["detail"], "invalid username or password");
+}
+
+#[tokio::test]
+async fn an_unknown_grant_type_names_the_field() {
+    let app = TestApp::spawn().await;
+
+    let response = app.token_form(&[("grant_type", "magic")]).await;
+
+    let problem = assert_problem(response, 422, "validation-failed").await;
+    assert_eq!(error_fields(&problem), ["grant_type"]);
+}
+
+#[tokio::test]
+async fn a_password_grant_without_credentials_lists_each_missing_field() {
+    let app = TestApp::spawn().await;
+
+    let response = app.token_form(&[("grant_type", "password")]).await;
+
+    let problem = assert_problem(response, 422, "validation-failed").await;
+    assert_eq!(error_fields(&problem), ["username", "password"]);
+}
+
+#[tokio::test]
+async fn a_token_request_that_is_neither_form_nor_json_is_unsupported() {
+    let app = TestApp::spawn().await;
+
+    let response = app
+        .client
+        .post(app.url("/v1/auth/token"))
+        .header(header::CONTENT_TYPE, "text/plain")
+        .body("grant_type=password&username=admin&password=swatter-admin")
+        .send()
+        .await
+        .unwrap();
+
+    assert_problem(response, 415, "unsupported-media-type").await;
+}
+
+#[tokio::test]
+async fn a_refresh_token_is_rotated_and_reusing_it_ends_the_whole_login() {
+    let app = TestApp::spawn().await;
+    let alice = app.user("alice").await;
+
+    let first = app.refresh(&alice.refresh_token).await;
+    assert_eq!(first.status(), StatusCode::OK);
+    let rotated: Tokens = first.json().await.unwrap();
+    let rotated_refresh = rotated.refresh_token.unwrap();
+    assert_ne!(rotated_refresh, alice.refresh_token);
+    let me: Value = app
+        .get_me(&rotated.access_token)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(me["username"], "alice");
+
+    let reuse = app.refresh(&alice.refresh_token).await;
+    assert_problem(reuse, 401, "unauthenticated").await;
+    let after_reuse = app.refresh(&rotated_refresh).await;
+    assert_problem(after_reuse, 401, "unauthenticated").await;
+}
+
+#[tokio::test]
+async fn a_revoked_refresh_token_stops_working() {
+    let app = TestApp::spawn().await;
+    let alice = app.user("alice").await;
+
+    let response = app.revoke(&alice.refresh_token).await;
+
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    assert_eq!(response.text().await.unwrap(), "");
+    assert_problem(
+        app.refresh(&alice.refresh_token).await,
+        401,
+        "unauthenticated",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn revoking_an_unknown_token_is_accepted() {
+    let app = TestApp::spawn().await;
+
+    let response = app.revoke("never-issued").await;
+
+    assert_eq!(response.status(), StatusCode::NO_CONTENT);
+}
+
+#[tokio::test]
+async fn a_service_gets_an_access_token_without_a_refresh_token() {
+    let app = TestApp::spawn().await;
+
+    let response = app
+        .token_form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", SERVICE_CLIENT_ID),
+            ("client_secret", SERVICE_CLIENT_SECRET),
+        ])
+        .await;
+
+    assert_eq!(response.status(), StatusCode::OK);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["token_type"], "Bearer");
+    assert!(body["access_token"].as_str().is_some_and(|t| !t.is_empty()));
+    assert!(body.get("refresh_token").is_none(), "{body}");
+}
+
+#[tokio::test]
+async fn too_many_attempts_for_one_username_are_refused_before_identity() {
+    let app = TestApp::spawn_with(|config| {
+        config.login_rate_per_username = 2.try_into().unwrap();
+    })
+    .await;
+
+    for _ in 0..2 {
+        let response = app.login(ADMIN_USERNAME, "guess").await;
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    }
+    let limited = app.login(ADMIN_USERNAME, ADMIN_PASSWORD).await;
+    let other_user = app.login("someone-else", "guess").await;
+
+    let retry_after: u64 = limited.headers()[header::RETRY_AFTER]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=30).contains(&retry_after), "{retry_after}");
+    let problem = assert_problem(limited, 429, "rate-limited").await;
+    assert!(problem["detail"].as_str().unwrap().contains("username"));
+    assert_eq!(other_user.status(), StatusCode::UNAUTHORIZED);
+}
+
+#[tokio::test]
+async fn too_many_token_requests_from_one_client_are_refused() {
+    let app = TestApp::spawn_with(|config| {
+        config.login_rate_per_client = 2.try_into().unwrap();
+    })
+    .await;
+
+    for _ in 0..2 {
+        let response = app.refresh("not-a-refresh-token").await;
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    }
+    let limited = app.login(ADMIN_USERNAME, ADMIN_PASSWORD).await;
+
+    assert!(limited.headers().contains_key(header::RETRY_AFTER));
+    let problem = assert_problem(limited, 429, "rate-limited").await;
+    assert!(problem["detail"].as_str().unwrap().contains("client"));
+}
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_clients_are_told_apart_by_forwarded_for() {
+    let app = TestApp::spawn_with(|config| {
+        config.login_rate_per_client = 1.try_into().unwrap();
+        config.trust_forwarded_for = true;
+    })
+    .await;
+    let refresh_from = |client: &'static str| {
+        app.client
+            .post(app.url("/v1/auth/token"))
+            .header("x-forwarded-for", format!("{client}, 10.0.0.1"))
+            .form(&[("grant_type", "refresh_token"), ("refresh_token", "x")])
+            .send()
+    };
+
+    let first = refresh_from("203.0.113.1").await.unwrap();
+    let again = refresh_from("203.0.113.1").await.unwrap();
+    let other = refresh_from("203.0.113.2").await.unwrap();
+
+    assert_eq!(first.status(), StatusCode::UNAUTHORIZED);
+    assert_problem(again, 429, "rate-limited").await;
+    assert_eq!(other.status(), StatusCode::UNAUTHORIZED);
+}
