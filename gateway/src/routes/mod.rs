@@ -5,7 +5,7 @@ pub mod docs;
 pub mod health;
 pub mod users;
 
-use std::time::Duration;
+use std::{fmt::Display, str::FromStr, time::Duration};
 
 use axum::{
     Router,
@@ -14,7 +14,7 @@ use axum::{
     routing::{get, post},
 };
 use chrono::{DateTime, SecondsFormat, Utc};
-use serde::Serialize;
+use serde::{Deserialize, Deserializer, Serialize, de};
 use tower_http::catch_panic::CatchPanicLayer;
 use utoipa::ToSchema;
 
@@ -94,6 +94,23 @@ pub fn page_size(requested: Option<u32>) -> Result<i32, ApiError> {
             "page_size",
             format!("must be between 1 and {MAX_PAGE_SIZE}"),
         )),
+    }
+}
+
+/// For optional query parameters: a parameter sent empty (`?page_size=`, as HTML forms do)
+/// counts as absent; otherwise it must parse. Use with `#[serde(default, deserialize_with)]`.
+pub fn empty_as_none<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+where
+    D: Deserializer<'de>,
+    T: FromStr,
+    T::Err: Display,
+{
+    match Option::<String>::deserialize(deserializer)?
+        .as_deref()
+        .map(str::trim)
+    {
+        None | Some("") => Ok(None),
+        Some(raw) => raw.parse().map(Some).map_err(de::Error::custom),
     }
 }
 

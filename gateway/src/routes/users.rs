@@ -10,7 +10,7 @@ use serde::{Deserialize, Serialize};
 use swatter_proto::identity::v1 as pb;
 use utoipa::{IntoParams, ToSchema};
 
-use super::{Page, page_size, rfc3339};
+use super::{Page, empty_as_none, page_size, rfc3339};
 use crate::{
     error::{ApiError, Problem},
     extract::{ApiJson, ApiQuery, Authenticated, MaybeAuthenticated, PathUuid},
@@ -120,6 +120,7 @@ pub struct SearchUsersQuery {
     pub q: Option<String>,
     /// 1–100, default 20.
     #[param(minimum = 1, maximum = 100)]
+    #[serde(default, deserialize_with = "empty_as_none")]
     pub page_size: Option<u32>,
     /// `next_page_token` of the previous page.
     pub page_token: Option<String>,

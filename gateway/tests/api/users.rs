@@ -228,7 +228,7 @@ async fn search_results_are_walked_page_by_page() {
 }
 
 #[tokio::test]
-async fn a_page_size_out_of_range_or_not_a_number_names_the_parameter() {
+async fn bad_paging_parameters_are_named() {
     let app = TestApp::spawn().await;
     let admin = app.admin_token().await;
 
@@ -237,6 +237,26 @@ async fn a_page_size_out_of_range_or_not_a_number_names_the_parameter() {
         let problem = assert_problem(response, 422, "validation-failed").await;
         assert_eq!(error_fields(&problem), ["page_size"], "page_size={size}");
     }
+    let response = app
+        .search_users(&admin, &[("page_token", "not-a-token")])
+        .await;
+    let problem = assert_problem(response, 422, "validation-failed").await;
+    assert_eq!(error_fields(&problem), ["page_token"]);
+}
+
+#[tokio::test]
+async fn empty_query_parameters_count_as_absent() {
+    let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+
+    let response = app
+        .search_users(&admin, &[("q", ""), ("page_size", ""), ("page_token", "")])
+        .await;
+
+    assert_eq!(response.status(), StatusCode::OK);
+    let page: Value = response.json().await.unwrap();
+    assert_eq!(page["items"][0]["username"], ADMIN_USERNAME);
+    assert!(page["next_page_token"].is_null());
 }
 
 #[tokio::test]
