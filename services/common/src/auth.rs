@@ -31,6 +31,9 @@ pub const TYP_ACCESS: &str = "access";
 pub const TYP_SERVICE: &str = "service";
 /// Shortest time between two JWKS fetches triggered by unknown key ids.
 pub const REFRESH_COOLDOWN: Duration = Duration::from_secs(5);
+/// Shortest time before trying again after a fetch failed (identity down): short, so a service
+/// that started before identity recovers quickly, but not zero, so it does not hammer identity.
+pub const RETRY_AFTER_FAILED_FETCH: Duration = Duration::from_secs(1);
 
 /// The claims of a swatter access token.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -161,7 +164,8 @@ impl JwksSource for GrpcJwks {
 pub struct TokenVerifier {
     source: Box<dyn JwksSource>,
     keys: RwLock<HashMap<String, DecodingKey>>,
-    last_fetch: Mutex<Option<Instant>>,
+    /// When keys were last fetched, and whether that worked.
+    last_fetch: Mutex<Option<(Instant, bool)>>,
     validation: Validation,
 }
 
@@ -186,7 +190,7 @@ impl TokenVerifier {
     pub async fn refresh(&self) -> anyhow::Result<usize> {
         let mut last = self.last_fetch.lock().await;
         let result = self.fetch_into_cache().await;
-        *last = Some(Instant::now());
+        *last = Some((Instant::now(), result.is_ok()));
         result
     }
 
@@ -206,7 +210,15 @@ impl TokenVerifier {
     /// Refreshes when the cooldown has passed; returns whether a fetch happened.
     async fn refresh_for_unknown_kid(&self) -> bool {
         let mut last = self.last_fetch.lock().await;
-        if last.is_some_and(|at| at.elapsed() < REFRESH_COOLDOWN) {
+        let cooling_down = last.is_some_and(|(at, ok)| {
+            let cooldown = if ok {
+                REFRESH_COOLDOWN
+            } else {
+                RETRY_AFTER_FAILED_FETCH
+            };
+            at.elapsed() < cooldown
+        });
+        if cooling_down {
             return false;
         }
         let fetched = match self.fetch_into_cache().await {
@@ -216,7 +228,7 @@ impl TokenVerifier {
                 false
             }
         };
-        *last = Some(Instant::now());
+        *last = Some((Instant::now(), fetched));
         fetched
     }
 

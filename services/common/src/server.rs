@@ -1,7 +1,9 @@
 //! gRPC server bootstrap: every swatter service is served with authentication, request tracing,
 //! `grpc.health.v1.Health`, reflection v1 and v1alpha, and graceful shutdown.
 
-use std::{convert::Infallible, future::Future, net::SocketAddr, sync::Arc};
+use std::{convert::Infallible, future::Future, net::SocketAddr, sync::Arc, time::Duration};
+
+use futures::future::BoxFuture;
 
 use tokio::net::TcpListener;
 use tonic::{
@@ -9,7 +11,7 @@ use tonic::{
     server::NamedService,
     transport::{Server, server::TcpIncoming},
 };
-use tonic_health::server::HealthReporter;
+use tonic_health::{ServingStatus, server::HealthReporter};
 use tower::ServiceBuilder;
 use tower_http::trace::TraceLayer;
 use tracing::Span;
@@ -58,13 +60,20 @@ fn request_span(request: &http::Request<Body>) -> Span {
     tracing::info_span!("grpc", method = %request.uri().path(), request_id = %request_id)
 }
 
+/// Whether the service can do its work (database reachable, …), polled for gRPC health.
+pub type ReadinessProbe = Arc<dyn Fn() -> BoxFuture<'static, bool> + Send + Sync>;
+
+/// How often readiness is probed.
+pub const READINESS_INTERVAL: Duration = Duration::from_secs(5);
+
 /// Serves `service` (plus health and reflection) on `listener` until `shutdown` resolves, then
-/// lets in-flight requests finish. The health reporter marks `service` as serving before the
-/// first request is accepted.
+/// lets in-flight requests finish. Health (`""` and the service's own name) follows `readiness`,
+/// probed every [`READINESS_INTERVAL`], and turns NOT_SERVING as soon as shutdown begins.
 pub async fn serve<S>(
     listener: TcpListener,
     service: S,
     verifier: Arc<TokenVerifier>,
+    readiness: ReadinessProbe,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()>
 where
@@ -77,35 +86,40 @@ where
     S::Future: Send + 'static,
 {
     let (reporter, health) = tonic_health::server::health_reporter();
-    reporter.set_serving::<S>().await;
-    serve_with_health(listener, service, verifier, reporter, health, shutdown).await
-}
+    let set = |reporter: HealthReporter, status: ServingStatus| async move {
+        reporter.set_service_status("", status).await;
+        reporter.set_service_status(S::NAME, status).await;
+    };
+    let initial = if readiness().await {
+        ServingStatus::Serving
+    } else {
+        ServingStatus::NotServing
+    };
+    set(reporter.clone(), initial).await;
+    let probe_reporter = reporter.clone();
+    let prober = tokio::spawn(async move {
+        let mut last = initial;
+        loop {
+            tokio::time::sleep(READINESS_INTERVAL).await;
+            let now = if readiness().await {
+                ServingStatus::Serving
+            } else {
+                ServingStatus::NotServing
+            };
+            if now != last {
+                tracing::warn!(service = S::NAME, status = ?now, "readiness changed");
+                set(probe_reporter.clone(), now).await;
+                last = now;
+            }
+        }
+    });
+    let shutdown_reporter = reporter.clone();
+    let shutdown = async move {
+        shutdown.await;
+        prober.abort();
+        set(shutdown_reporter, ServingStatus::NotServing).await;
+    };
 
-/// Like [`serve`], with a health reporter the caller keeps (to report readiness changes).
-pub async fn serve_with_health<S, H>(
-    listener: TcpListener,
-    service: S,
-    verifier: Arc<TokenVerifier>,
-    _reporter: HealthReporter,
-    health: H,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> anyhow::Result<()>
-where
-    S: tower::Service<http::Request<Body>, Response = http::Response<Body>, Error = Infallible>
-        + NamedService
-        + Clone
-        + Send
-        + Sync
-        + 'static,
-    S::Future: Send + 'static,
-    H: tower::Service<http::Request<Body>, Response = http::Response<Body>, Error = Infallible>
-        + NamedService
-        + Clone
-        + Send
-        + Sync
-        + 'static,
-    H::Future: Send + 'static,
-{
     let reflection_v1 = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(swatter_proto::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)

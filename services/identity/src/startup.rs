@@ -88,10 +88,12 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         tracing::info!(addr = %self.local_addr(), "identity service listening");
+        let probe = database_probe(self.rpc.0.db.clone());
         server::serve(
             self.listener,
             IdentityServiceServer::new(self.rpc),
             self.verifier,
+            probe,
             shutdown,
         )
         .await
@@ -145,4 +147,12 @@ async fn ensure_admin(
         }
         Err(e) => Err(e.into()),
     }
+}
+
+/// Ready while the database answers.
+fn database_probe(db: sqlx::PgPool) -> server::ReadinessProbe {
+    std::sync::Arc::new(move || {
+        let db = db.clone();
+        Box::pin(async move { crate::store::ping(&db).await.is_ok() })
+    })
 }

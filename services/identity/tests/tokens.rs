@@ -56,6 +56,9 @@ async fn login_issues_an_eddsa_access_token_with_the_spec_claims() {
 
     let me = app.get_me(&tokens.access_token).await.unwrap();
     assert_eq!(me.id, user.id);
+
+    // Usernames are lower case by rule, so any case logs in.
+    app.login(" ALICE ", "correct-horse").await.unwrap();
 }
 
 #[tokio::test]

@@ -450,3 +450,64 @@ async fn the_server_reports_health_and_offers_both_reflection_versions() {
             if !f.file_descriptor_proto.is_empty()
     ));
 }
+
+#[tokio::test]
+async fn health_turns_not_serving_while_the_database_is_unreachable_and_recovers() {
+    use sqlx::{Connection, Executor};
+    use tonic_health::pb::{
+        HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
+    };
+
+    let app = TestApp::spawn().await;
+    let mut health = HealthClient::new(app.channel.clone());
+    let status = |mut health: HealthClient<tonic::transport::Channel>| async move {
+        health
+            .check(HealthCheckRequest {
+                service: String::new(),
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .status
+    };
+    let wait_for = |want: ServingStatus, health: HealthClient<tonic::transport::Channel>| async move {
+        let deadline = tokio::time::Instant::now() + swatter_common::server::READINESS_INTERVAL * 3;
+        loop {
+            if status(health.clone()).await == want as i32 {
+                return;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "health never became {want:?}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+    };
+    assert_eq!(status(health.clone()).await, ServingStatus::Serving as i32);
+
+    let mut admin = sqlx::PgConnection::connect(&swatter_common::testing::admin_url())
+        .await
+        .unwrap();
+    let name = &app.db.name;
+    admin
+        .execute(format!(r#"ALTER DATABASE "{name}" ALLOW_CONNECTIONS false"#).as_str())
+        .await
+        .unwrap();
+    admin
+        .execute(
+            format!(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"
+            )
+            .as_str(),
+        )
+        .await
+        .unwrap();
+    wait_for(ServingStatus::NotServing, health.clone()).await;
+
+    admin
+        .execute(format!(r#"ALTER DATABASE "{name}" ALLOW_CONNECTIONS true"#).as_str())
+        .await
+        .unwrap();
+    wait_for(ServingStatus::Serving, health.clone()).await;
+    let _ = &mut health;
+}

@@ -71,10 +71,12 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         tracing::info!(addr = %self.local_addr(), "issues service listening");
+        let probe = database_probe(self.rpc.0.db.clone());
         server::serve(
             self.listener,
             IssuesServiceServer::new(self.rpc),
             self.verifier,
+            probe,
             shutdown,
         )
         .await
@@ -83,4 +85,12 @@ impl Application {
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         self.run_until(server::shutdown_signal()).await
     }
+}
+
+/// Ready while the database answers.
+fn database_probe(db: sqlx::PgPool) -> server::ReadinessProbe {
+    std::sync::Arc::new(move || {
+        let db = db.clone();
+        Box::pin(async move { crate::store::ping(&db).await.is_ok() })
+    })
 }

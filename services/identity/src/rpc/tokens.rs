@@ -36,7 +36,9 @@ async fn password_grant(
     identity: &Identity,
     grant: pb::PasswordGrant,
 ) -> Result<pb::TokenResponse> {
-    let user = store::user_by_username(&identity.db, grant.username.trim()).await?;
+    // Usernames are lower case by rule; accept any case at login.
+    let username = grant.username.trim().to_lowercase();
+    let user = store::user_by_username(&identity.db, &username).await?;
     let stored_hash = user.as_ref().map(|u| u.password_hash.clone());
     let matches = identity
         .passwords
