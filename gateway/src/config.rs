@@ -16,6 +16,8 @@ pub struct GatewayConfig {
     pub addr: SocketAddr,
     /// `SWATTER_IDENTITY_URL`, default `http://127.0.0.1:50051`.
     pub identity_url: UpstreamUrl,
+    /// `SWATTER_ISSUES_URL`, default `http://127.0.0.1:50052`.
+    pub issues_url: UpstreamUrl,
     /// `SWATTER_JWT_ISSUER`, default `swatter`.
     pub jwt_issuer: String,
     /// `SWATTER_JWT_AUDIENCE`, default `swatter`.
@@ -50,6 +52,10 @@ impl GatewayConfig {
             identity_url: env.or(
                 "SWATTER_IDENTITY_URL",
                 UpstreamUrl::from_static("http://127.0.0.1:50051"),
+            )?,
+            issues_url: env.or(
+                "SWATTER_ISSUES_URL",
+                UpstreamUrl::from_static("http://127.0.0.1:50052"),
             )?,
             jwt_issuer: env.or("SWATTER_JWT_ISSUER", "swatter".to_owned())?,
             jwt_audience: env.or("SWATTER_JWT_AUDIENCE", "swatter".to_owned())?,
@@ -116,6 +122,7 @@ mod tests {
         let config = GatewayConfig::from_env(&env(&[])).unwrap();
         assert_eq!(config.addr, SocketAddr::from(([127, 0, 0, 1], 8080)));
         assert_eq!(config.identity_url.to_string(), "http://127.0.0.1:50051/");
+        assert_eq!(config.issues_url.to_string(), "http://127.0.0.1:50052/");
         assert_eq!(config.jwt_issuer, "swatter");
         assert_eq!(config.jwt_audience, "swatter");
         assert_eq!(config.login_rate_per_username.get(), 10);
@@ -130,6 +137,7 @@ mod tests {
             ("SWATTER_GATEWAY_ADDR", "localhost"),
             ("SWATTER_IDENTITY_URL", "127.0.0.1:50051"),
             ("SWATTER_IDENTITY_URL", "ftp://identity:50051"),
+            ("SWATTER_ISSUES_URL", "issues:50052"),
             ("SWATTER_LOGIN_RATE_PER_USERNAME", "0"),
             ("SWATTER_LOGIN_RATE_PER_CLIENT", "lots"),
             ("SWATTER_TRUST_FORWARDED_FOR", "perhaps"),
@@ -146,6 +154,7 @@ mod tests {
         let config = GatewayConfig::from_env(&env(&[
             ("SWATTER_GATEWAY_ADDR", "0.0.0.0:9000"),
             ("SWATTER_IDENTITY_URL", "https://identity.internal:443"),
+            ("SWATTER_ISSUES_URL", "http://issues.internal:50052"),
             ("SWATTER_LOGIN_RATE_PER_USERNAME", "3"),
             ("SWATTER_TRUST_FORWARDED_FOR", "true"),
             ("SWATTER_REQUEST_TIMEOUT_SECS", "5"),
@@ -153,6 +162,7 @@ mod tests {
         .unwrap();
         assert_eq!(config.addr.port(), 9000);
         assert_eq!(config.identity_url.uri().host(), Some("identity.internal"));
+        assert_eq!(config.issues_url.uri().host(), Some("issues.internal"));
         assert_eq!(config.login_rate_per_username.get(), 3);
         assert!(config.trust_forwarded_for);
         assert_eq!(config.request_timeout, Duration::from_secs(5));

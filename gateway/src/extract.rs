@@ -4,7 +4,9 @@
 //! - bodies: [`ApiJson`] (JSON only) and [`JsonOrForm`] (the OAuth2 token endpoint): 415 for
 //!   another or no content type, 413 over the body limit, 400 for bytes that are not JSON at all,
 //!   422 naming the field for JSON of the wrong shape, types or unknown fields;
-//! - [`ApiQuery`] (422 naming the parameter) and [`PathUuid`] (404 for anything not a UUID);
+//! - [`ApiQuery`] (422 naming the parameter), [`ApiPath`] (404 for segments it cannot read) and
+//!   [`PathUuid`] (404 for anything not a UUID);
+//! - the request headers of SPEC §2 the services act on: [`IdempotencyKey`] and [`IfMatch`];
 //! - credentials: [`Authenticated`], [`MaybeAuthenticated`] and [`Anonymous`], each giving the
 //!   [`Forwarded`] metadata that the gRPC calls of the request carry;
 //! - [`ClientAddress`], for rate limits.
@@ -135,6 +137,25 @@ where
     }
 }
 
+/// Path parameters. A segment that cannot be read names nothing, so it is 404 rather than 400.
+#[derive(Debug, Clone)]
+pub struct ApiPath<T>(pub T);
+
+impl<S, T> FromRequestParts<S> for ApiPath<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned + Send,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Path(value)| ApiPath(value))
+            .map_err(|_| ApiError::not_found("nothing exists at this address"))
+    }
+}
+
 /// A UUID path segment. Anything else names nothing, so it is 404 rather than 400.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct PathUuid(pub Uuid);
@@ -148,6 +169,58 @@ impl<S: Send + Sync> FromRequestParts<S> for PathUuid {
             .await
             .map_err(|_| not_found())?;
         Uuid::parse_str(&raw).map(PathUuid).map_err(|_| not_found())
+    }
+}
+
+/// The `Idempotency-Key` header of a create operation (SPEC §2), passed to the service as the
+/// request's `request_id`; empty when the client sent none. The service checks its length; the
+/// gateway refuses what it cannot pass on as text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdempotencyKey(pub String);
+
+/// Name of the header, as problems name it.
+pub const IDEMPOTENCY_KEY_HEADER: &str = "Idempotency-Key";
+
+impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKey {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let Some(value) = parts.headers.get(IDEMPOTENCY_KEY_HEADER) else {
+            return Ok(IdempotencyKey(String::new()));
+        };
+        let key = value
+            .to_str()
+            .map_err(|_| {
+                ApiError::invalid_field(IDEMPOTENCY_KEY_HEADER, "must be printable ASCII")
+            })?
+            .trim();
+        if key.is_empty() {
+            return Err(ApiError::invalid_field(
+                IDEMPOTENCY_KEY_HEADER,
+                "must not be empty",
+            ));
+        }
+        Ok(IdempotencyKey(key.to_owned()))
+    }
+}
+
+/// The `If-Match` header of a conditional write (SPEC §2), passed to the service, which compares
+/// it with the current entity tag (412 when they differ); empty when absent. `*` matches any
+/// existing resource, so it asks for no comparison.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IfMatch(pub String);
+
+impl<S: Send + Sync> FromRequestParts<S> for IfMatch {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        let tag = parts
+            .headers
+            .get(header::IF_MATCH)
+            .map(|value| String::from_utf8_lossy(value.as_bytes()).trim().to_owned())
+            .filter(|tag| tag != "*")
+            .unwrap_or_default();
+        Ok(IfMatch(tag))
     }
 }
 
@@ -542,6 +615,60 @@ mod tests {
             "req-7"
         );
         assert!(anonymous.metadata().get("authorization").is_none());
+    }
+
+    async fn header_extract<T: FromRequestParts<()>>(
+        name: &'static str,
+        value: Option<HeaderValue>,
+    ) -> Result<T, T::Rejection> {
+        let mut request = http::Request::new(());
+        if let Some(value) = value {
+            request.headers_mut().insert(name, value);
+        }
+        let (mut parts, ()) = request.into_parts();
+        T::from_request_parts(&mut parts, &()).await
+    }
+
+    #[tokio::test]
+    async fn an_idempotency_key_is_optional_but_must_be_printable_and_not_blank() {
+        let absent = header_extract::<IdempotencyKey>("idempotency-key", None).await;
+        let given = header_extract::<IdempotencyKey>(
+            "idempotency-key",
+            Some(HeaderValue::from_static(" key-1 ")),
+        )
+        .await;
+        let blank = header_extract::<IdempotencyKey>(
+            "idempotency-key",
+            Some(HeaderValue::from_static("  ")),
+        )
+        .await;
+        let binary = header_extract::<IdempotencyKey>(
+            "idempotency-key",
+            Some(HeaderValue::from_bytes(b"caf\xc3\xa9").unwrap()),
+        )
+        .await;
+
+        assert_eq!(absent.unwrap(), IdempotencyKey(String::new()));
+        assert_eq!(given.unwrap(), IdempotencyKey("key-1".into()));
+        for refused in [blank, binary] {
+            let error = refused.unwrap_err();
+            assert_eq!(error.kind(), ProblemKind::Validation);
+            assert_eq!(error.errors()[0].field, "Idempotency-Key");
+        }
+    }
+
+    #[tokio::test]
+    async fn if_match_is_passed_on_and_a_star_asks_for_no_comparison() {
+        let tag = |value: Option<&'static str>| {
+            header_extract::<IfMatch>("if-match", value.map(HeaderValue::from_static))
+        };
+
+        assert_eq!(tag(None).await.unwrap(), IfMatch(String::new()));
+        assert_eq!(tag(Some("*")).await.unwrap(), IfMatch(String::new()));
+        assert_eq!(
+            tag(Some("\"0193-2\"")).await.unwrap(),
+            IfMatch("\"0193-2\"".into())
+        );
     }
 
     #[test]

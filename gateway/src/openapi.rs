@@ -10,7 +10,7 @@ use utoipa::{
 
 use crate::{
     error::{FieldError, Problem},
-    routes::{auth, health, users},
+    routes::{auth, comments, health, issues, members, projects, users},
 };
 
 /// The whole API.
@@ -34,6 +34,25 @@ use crate::{
         auth::create_token,
         auth::revoke_token,
         auth::jwks,
+        projects::create_project,
+        projects::list_projects,
+        projects::get_project,
+        projects::update_project,
+        projects::delete_project,
+        members::list_members,
+        members::set_member,
+        members::remove_member,
+        issues::create_issue,
+        issues::list_project_issues,
+        issues::list_issues,
+        issues::get_issue,
+        issues::update_issue,
+        issues::delete_issue,
+        issues::list_issue_events,
+        comments::create_comment,
+        comments::list_comments,
+        comments::update_comment,
+        comments::delete_comment,
         health::healthz,
         health::readyz,
     ),
@@ -42,6 +61,9 @@ use crate::{
     tags(
         (name = "users", description = "Accounts: sign-up, your own profile, search, admin changes"),
         (name = "auth", description = "Tokens: log in, refresh, revoke, and the public signing keys"),
+        (name = "projects", description = "Projects and their members. Non-members get 404 for a project and everything in it"),
+        (name = "issues", description = "Issues: file, find, change with If-Match, delete, and their history"),
+        (name = "comments", description = "Comments on issues"),
         (name = "operations", description = "Liveness and readiness probes"),
     ),
 )]
@@ -135,6 +157,16 @@ mod tests {
             "/.well-known/jwks.json",
             "/healthz",
             "/readyz",
+            "/v1/projects",
+            "/v1/projects/{key}",
+            "/v1/projects/{key}/members",
+            "/v1/projects/{key}/members/{user_id}",
+            "/v1/projects/{key}/issues",
+            "/v1/issues",
+            "/v1/issues/{issue_key}",
+            "/v1/issues/{issue_key}/events",
+            "/v1/issues/{issue_key}/comments",
+            "/v1/comments/{id}",
         ] {
             assert!(doc["paths"][path].is_object(), "{path} is missing");
         }
@@ -144,5 +176,46 @@ mod tests {
         assert!(me["responses"]["5XX"].is_object());
         assert!(me["responses"]["200"]["headers"]["X-Request-ID"].is_object());
         assert_eq!(me["security"][0]["bearer"], serde_json::json!([]));
+    }
+
+    #[test]
+    fn issue_operations_describe_their_headers_enums_and_problems() {
+        let doc = serde_json::to_value(ApiDoc::openapi()).unwrap();
+        let patch = &doc["paths"]["/v1/issues/{issue_key}"]["patch"];
+        let parameters = patch["parameters"].as_array().unwrap();
+        assert!(
+            parameters
+                .iter()
+                .any(|p| p["name"] == "If-Match" && p["in"] == "header")
+        );
+        assert!(patch["responses"]["412"].is_object());
+        assert!(patch["responses"]["200"]["headers"]["ETag"].is_object());
+        let create = &doc["paths"]["/v1/projects/{key}/issues"]["post"];
+        assert!(
+            create["parameters"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .any(|p| p["name"] == "Idempotency-Key")
+        );
+        assert!(create["responses"]["201"]["headers"]["Location"].is_object());
+        assert_eq!(
+            doc["components"]["schemas"]["IssueStatus"]["enum"],
+            serde_json::json!(["open", "in_progress", "resolved", "closed"])
+        );
+        assert_eq!(
+            doc["components"]["schemas"]["Role"]["enum"],
+            serde_json::json!(["viewer", "reporter", "maintainer", "owner"])
+        );
+        for (path, method) in [
+            ("/v1/projects", "post"),
+            ("/v1/projects/{key}/members/{user_id}", "put"),
+            ("/v1/issues", "get"),
+            ("/v1/comments/{id}", "patch"),
+        ] {
+            let operation = &doc["paths"][path][method];
+            assert!(operation["responses"]["401"].is_object(), "{method} {path}");
+            assert!(operation["tags"].is_array(), "{method} {path}");
+        }
     }
 }

@@ -38,6 +38,7 @@ impl Application {
     pub async fn build(config: GatewayConfig) -> anyhow::Result<Self> {
         let upstreams = Upstreams {
             identity: Upstream::connect_lazy("identity", &config.identity_url),
+            issues: Upstream::connect_lazy("issues", &config.issues_url),
         };
         let verifier = Arc::new(TokenVerifier::new(
             &config.jwt_issuer,

@@ -1,13 +1,16 @@
 //! What the handlers share: the gRPC channels to the services, the token verifier and the rate
 //! limiters.
 //!
-//! Each service is one [`Upstream`] in [`Upstreams`]; adding one (issues, reporting) is a field, a
-//! line in [`Upstreams::all`] (so readiness checks it) and a client accessor.
+//! Each service is one [`Upstream`] in [`Upstreams`]; adding one (reporting) is a field, a line in
+//! [`Upstreams::all`] (so readiness checks it) and a client accessor.
 
 use std::{sync::Arc, time::Duration};
 
 use swatter_common::auth::TokenVerifier;
-use swatter_proto::identity::v1::identity_service_client::IdentityServiceClient;
+use swatter_proto::{
+    identity::v1::identity_service_client::IdentityServiceClient,
+    issues::v1::issues_service_client::IssuesServiceClient,
+};
 use tonic::transport::{Channel, Endpoint};
 
 use crate::{config::UpstreamUrl, rate_limit::LoginRateLimiter};
@@ -40,12 +43,13 @@ impl Upstream {
 #[derive(Clone)]
 pub struct Upstreams {
     pub identity: Upstream,
+    pub issues: Upstream,
 }
 
 impl Upstreams {
     /// All of them, for readiness.
     pub fn all(&self) -> Vec<&Upstream> {
-        vec![&self.identity]
+        vec![&self.identity, &self.issues]
     }
 }
 
@@ -71,5 +75,10 @@ impl AppState {
     /// A client of the identity service.
     pub fn identity(&self) -> IdentityServiceClient<Channel> {
         IdentityServiceClient::new(self.upstreams.identity.channel.clone())
+    }
+
+    /// A client of the issues service.
+    pub fn issues(&self) -> IssuesServiceClient<Channel> {
+        IssuesServiceClient::new(self.upstreams.issues.channel.clone())
     }
 }

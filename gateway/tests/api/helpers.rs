@@ -1,9 +1,9 @@
-//! `TestApp`: a fresh database, the real identity service and the gateway, all in-process on
-//! port 0, with a typed client for the REST API.
+//! `TestApp`: the real identity and issues services, each with a fresh database, and the
+//! gateway, all in-process on port 0, with a typed client for the REST API.
 
 use std::{collections::HashMap, net::SocketAddr, time::Duration};
 
-use reqwest::{Response, StatusCode, header};
+use reqwest::{Method, RequestBuilder, Response, StatusCode, header};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use swatter_common::testing::TestDatabase;
@@ -12,17 +12,19 @@ use swatter_identity::{
     config::{BootstrapAdmin, IdentityConfig},
     tokens::SigningKey,
 };
+use swatter_issues::config::IssuesConfig;
 
 pub const ADMIN_USERNAME: &str = "admin";
 pub const ADMIN_PASSWORD: &str = "swatter-admin";
 pub const SERVICE_CLIENT_ID: &str = "reporting";
 pub const SERVICE_CLIENT_SECRET: &str = "test-reporting-secret";
 
-/// The gateway in front of a real identity service.
+/// The gateway in front of real identity and issues services.
 pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
-    _database: TestDatabase,
+    _identity_database: TestDatabase,
+    _issues_database: TestDatabase,
 }
 
 /// The answer of a successful token request.
@@ -43,11 +45,13 @@ pub struct TestUser {
     pub refresh_token: String,
 }
 
-/// Settings that make the gateway talk to `identity`, with the production defaults otherwise.
-pub fn gateway_config(identity: SocketAddr) -> GatewayConfig {
+/// Settings that make the gateway talk to `identity` and `issues`, with the production defaults
+/// otherwise.
+pub fn gateway_config(identity: SocketAddr, issues: SocketAddr) -> GatewayConfig {
     GatewayConfig {
         addr: SocketAddr::from(([127, 0, 0, 1], 0)),
         identity_url: format!("http://{identity}").parse().expect("identity URL"),
+        issues_url: format!("http://{issues}").parse().expect("issues URL"),
         jwt_issuer: "swatter".into(),
         jwt_audience: "swatter".into(),
         login_rate_per_username: 10.try_into().expect("non-zero"),
@@ -66,17 +70,17 @@ pub async fn spawn_gateway(config: GatewayConfig) -> String {
 }
 
 impl TestApp {
-    /// Identity and the gateway with default settings.
+    /// The services and the gateway with default settings.
     pub async fn spawn() -> TestApp {
         TestApp::spawn_with(|_| {}).await
     }
 
-    /// Identity and a gateway whose settings `customize` may change.
+    /// The services and a gateway whose settings `customize` may change.
     pub async fn spawn_with(customize: impl FnOnce(&mut GatewayConfig)) -> TestApp {
-        let database = TestDatabase::create(&swatter_identity::MIGRATOR).await;
+        let identity_database = TestDatabase::create(&swatter_identity::MIGRATOR).await;
         let identity_config = IdentityConfig {
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
-            database_url: database.url.clone(),
+            database_url: identity_database.url.clone(),
             database_max_connections: 5,
             run_migrations: true,
             signing_key_pem: SigningKey::generate_pem().expect("generate a signing key"),
@@ -102,12 +106,28 @@ impl TestApp {
         let identity_addr = identity.local_addr();
         tokio::spawn(identity.run_until(std::future::pending()));
 
-        let mut config = gateway_config(identity_addr);
+        let issues_database = TestDatabase::create(&swatter_issues::MIGRATOR).await;
+        let issues = swatter_issues::startup::Application::build(IssuesConfig {
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            database_url: issues_database.url.clone(),
+            database_max_connections: 5,
+            run_migrations: true,
+            identity_url: format!("http://{identity_addr}"),
+            issuer: "swatter".into(),
+            audience: "swatter".into(),
+        })
+        .await
+        .expect("build issues");
+        let issues_addr = issues.local_addr();
+        tokio::spawn(issues.run_until(std::future::pending()));
+
+        let mut config = gateway_config(identity_addr, issues_addr);
         customize(&mut config);
         TestApp {
             address: spawn_gateway(config).await,
             client: reqwest::Client::new(),
-            _database: database,
+            _identity_database: identity_database,
+            _issues_database: issues_database,
         }
     }
 
@@ -276,6 +296,149 @@ impl TestApp {
             refresh_token: tokens.refresh_token.expect("a refresh token"),
         }
     }
+}
+
+/// The issues API (SPEC §4).
+impl TestApp {
+    /// A request to `path` carrying `token`.
+    pub fn authed(&self, method: Method, path: &str, token: &str) -> RequestBuilder {
+        self.client
+            .request(method, self.url(path))
+            .bearer_auth(token)
+    }
+
+    /// `GET path` as the holder of `token`.
+    pub async fn get_as(&self, token: &str, path: &str) -> Response {
+        self.authed(Method::GET, path, token)
+            .send()
+            .await
+            .expect("send request")
+    }
+
+    /// `GET path` as the holder of `token`, failing the test unless it answers 200; the body.
+    pub async fn get_ok(&self, token: &str, path: &str) -> Value {
+        let response = self.get_as(token, path).await;
+        assert_eq!(response.status(), StatusCode::OK, "GET {path}");
+        response.json().await.expect("a JSON body")
+    }
+
+    /// `method path` with a JSON body as the holder of `token`.
+    pub async fn send_json(
+        &self,
+        method: Method,
+        token: &str,
+        path: &str,
+        body: &Value,
+    ) -> Response {
+        self.authed(method, path, token)
+            .json(body)
+            .send()
+            .await
+            .expect("send request")
+    }
+
+    /// `DELETE path` as the holder of `token`.
+    pub async fn delete_as(&self, token: &str, path: &str) -> Response {
+        self.authed(Method::DELETE, path, token)
+            .send()
+            .await
+            .expect("send request")
+    }
+
+    pub async fn post_project(&self, token: &str, body: &Value) -> Response {
+        self.send_json(Method::POST, token, "/v1/projects", body)
+            .await
+    }
+
+    /// Creates project `key` owned by the holder of `token`; returns it.
+    pub async fn create_project(&self, token: &str, key: &str) -> Value {
+        let response = self
+            .post_project(
+                token,
+                &json!({"key": key, "name": format!("Project {key}")}),
+            )
+            .await;
+        assert_eq!(
+            response.status(),
+            StatusCode::CREATED,
+            "create project {key}"
+        );
+        response.json().await.expect("project body")
+    }
+
+    pub async fn put_member(&self, token: &str, key: &str, user_id: &str, role: &str) -> Response {
+        self.send_json(
+            Method::PUT,
+            token,
+            &format!("/v1/projects/{key}/members/{user_id}"),
+            &json!({ "role": role }),
+        )
+        .await
+    }
+
+    /// Makes `user_id` a member of `key` in `role`, as the owner holding `token`.
+    pub async fn add_member(&self, token: &str, key: &str, user_id: &str, role: &str) {
+        let response = self.put_member(token, key, user_id, role).await;
+        assert_eq!(response.status(), StatusCode::OK, "add {user_id} as {role}");
+    }
+
+    pub async fn post_issue(&self, token: &str, key: &str, body: &Value) -> Response {
+        self.send_json(
+            Method::POST,
+            token,
+            &format!("/v1/projects/{key}/issues"),
+            body,
+        )
+        .await
+    }
+
+    /// Files an issue in `key`; returns it.
+    pub async fn create_issue(&self, token: &str, key: &str, body: &Value) -> Value {
+        let response = self.post_issue(token, key, body).await;
+        assert_eq!(
+            response.status(),
+            StatusCode::CREATED,
+            "create issue in {key}"
+        );
+        response.json().await.expect("issue body")
+    }
+
+    /// `PATCH /v1/issues/{issue_key}`, with `If-Match` when given.
+    pub async fn patch_issue(
+        &self,
+        token: &str,
+        issue_key: &str,
+        if_match: Option<&str>,
+        body: &Value,
+    ) -> Response {
+        let mut request = self
+            .authed(Method::PATCH, &format!("/v1/issues/{issue_key}"), token)
+            .json(body);
+        if let Some(etag) = if_match {
+            request = request.header(header::IF_MATCH, etag);
+        }
+        request.send().await.expect("send request")
+    }
+
+    pub async fn post_comment(&self, token: &str, issue_key: &str, body: &str) -> Response {
+        self.send_json(
+            Method::POST,
+            token,
+            &format!("/v1/issues/{issue_key}/comments"),
+            &json!({ "body": body }),
+        )
+        .await
+    }
+}
+
+/// The `key`s of a page of issues, in order.
+pub fn issue_keys(page: &Value) -> Vec<&str> {
+    page["items"]
+        .as_array()
+        .expect("items")
+        .iter()
+        .map(|issue| issue["key"].as_str().expect("key"))
+        .collect()
 }
 
 /// Checks that `response` is a problem+json answer with `status` and the problem type `slug`,

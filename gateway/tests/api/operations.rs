@@ -68,7 +68,7 @@ async fn liveness_always_answers_ok() {
 }
 
 #[tokio::test]
-async fn the_gateway_is_ready_when_identity_serves() {
+async fn the_gateway_is_ready_when_identity_and_issues_serve() {
     let app = TestApp::spawn().await;
 
     let response = app.get("/readyz").await;
@@ -77,21 +77,21 @@ async fn the_gateway_is_ready_when_identity_serves() {
     let body: Value = response.json().await.unwrap();
     assert_eq!(
         body,
-        serde_json::json!({"status": "ready", "services": {"identity": "serving"}})
+        serde_json::json!({
+            "status": "ready",
+            "services": {"identity": "serving", "issues": "serving"}
+        })
     );
 }
 
 #[tokio::test]
-async fn without_identity_the_gateway_starts_but_is_not_ready_and_answers_503() {
+async fn without_the_services_the_gateway_starts_but_is_not_ready_and_answers_503() {
     let closed_port = {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         listener.local_addr().unwrap().port()
     };
-    let address = spawn_gateway(gateway_config(SocketAddr::from((
-        [127, 0, 0, 1],
-        closed_port,
-    ))))
-    .await;
+    let closed = SocketAddr::from(([127, 0, 0, 1], closed_port));
+    let address = spawn_gateway(gateway_config(closed, closed)).await;
     let client = reqwest::Client::new();
 
     let ready = client
@@ -112,7 +112,10 @@ async fn without_identity_the_gateway_starts_but_is_not_ready_and_answers_503() 
         .unwrap();
 
     let problem = assert_problem(ready, 503, "service-unavailable").await;
-    assert_eq!(problem["detail"], "not ready: identity is unreachable");
+    assert_eq!(
+        problem["detail"],
+        "not ready: identity is unreachable, issues is unreachable"
+    );
     let problem = assert_problem(sign_up, 503, "service-unavailable").await;
     assert!(
         !problem["detail"]
@@ -122,6 +125,28 @@ async fn without_identity_the_gateway_starts_but_is_not_ready_and_answers_503() 
         "{problem}"
     );
     assert_eq!(live.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn without_issues_the_gateway_is_not_ready_and_issue_routes_answer_503() {
+    let closed_port = {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let app = TestApp::spawn_with(|config| {
+        config.issues_url = format!("http://127.0.0.1:{closed_port}").parse().unwrap();
+    })
+    .await;
+    let alice = app.user("alice").await;
+
+    let ready = app.get("/readyz").await;
+    let projects = app.get_as(&alice.access_token, "/v1/projects").await;
+    let me = app.get_me(&alice.access_token).await;
+
+    let problem = assert_problem(ready, 503, "service-unavailable").await;
+    assert_eq!(problem["detail"], "not ready: issues is unreachable");
+    assert_problem(projects, 503, "service-unavailable").await;
+    assert_eq!(me.status(), StatusCode::OK);
 }
 
 #[tokio::test]
@@ -143,6 +168,21 @@ async fn the_openapi_description_is_3_1_and_covers_the_routes() {
         .is_object());
     assert!(doc["components"]["securitySchemes"]["bearer"].is_object());
     assert!(doc["components"]["schemas"]["Problem"].is_object());
+    assert!(doc["paths"]["/v1/projects/{key}/issues"]["post"].is_object());
+    assert!(doc["paths"]["/v1/projects/{key}/issues"]["get"].is_object());
+    let issue = &doc["paths"]["/v1/issues/{issue_key}"];
+    assert!(issue["get"]["responses"]["200"]["headers"]["ETag"].is_object());
+    assert!(issue["patch"]["responses"]["412"].is_object());
+    assert!(issue["delete"].is_object());
+    let tags: Vec<&str> = doc["tags"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|tag| tag["name"].as_str())
+        .collect();
+    for tag in ["projects", "issues", "comments"] {
+        assert!(tags.contains(&tag), "{tags:?}");
+    }
 }
 
 #[tokio::test]

@@ -1,0 +1,214 @@
+//! `/v1/issues/{issue_key}/comments` and `/v1/comments/{id}`: discuss an issue (SPEC §4).
+
+use axum::{
+    Json,
+    extract::State,
+    http::{StatusCode, header},
+    response::IntoResponse,
+};
+use serde::{Deserialize, Serialize};
+use swatter_proto::issues::v1 as pb;
+use utoipa::ToSchema;
+
+use super::{Page, PageQuery, header_value, page_size, required_rfc3339};
+use crate::{
+    error::{ApiError, Problem},
+    extract::{ApiJson, ApiPath, ApiQuery, Authenticated, IdempotencyKey, PathUuid},
+    state::AppState,
+};
+
+/// A comment on an issue.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({
+    "id": "01936f91-2b3c-7d4e-9f5a-6b7c8d9e0f1a",
+    "issue_key": "SWAT-42",
+    "author_id": "01936f8e-6a3c-7b21-9f4e-3c2d1b0a9f8e",
+    "body": "Reproduced on the latest build.",
+    "created_at": "2026-11-23T10:00:00Z",
+    "updated_at": "2026-11-23T10:00:00Z"
+}))]
+pub struct Comment {
+    #[schema(format = Uuid)]
+    pub id: String,
+    pub issue_key: String,
+    #[schema(format = Uuid)]
+    pub author_id: String,
+    pub body: String,
+    #[schema(format = DateTime)]
+    pub created_at: String,
+    /// Later than `created_at` once the comment was edited.
+    #[schema(format = DateTime)]
+    pub updated_at: String,
+}
+
+impl TryFrom<pb::Comment> for Comment {
+    type Error = ApiError;
+
+    fn try_from(comment: pb::Comment) -> Result<Self, ApiError> {
+        Ok(Comment {
+            id: comment.id,
+            issue_key: comment.issue_key,
+            author_id: comment.author_id,
+            body: comment.body,
+            created_at: required_rfc3339("comment.created_at", comment.created_at)?,
+            updated_at: required_rfc3339("comment.updated_at", comment.updated_at)?,
+        })
+    }
+}
+
+/// The text of a comment, new or edited.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"body": "Reproduced on the latest build."}))]
+pub struct CommentRequest {
+    /// 1–10,000 characters.
+    pub body: String,
+}
+
+/// Reporters and up: comment on an issue.
+#[utoipa::path(
+    post,
+    path = "/v1/issues/{issue_key}/comments",
+    tag = "comments",
+    security(("bearer" = [])),
+    params(
+        ("issue_key" = String, Path, description = "`KEY-n`", example = "SWAT-42"),
+        ("Idempotency-Key" = Option<String>, Header,
+            description = "Sending the same key and body again answers the first response again and creates nothing; the same key with another body is 422"),
+    ),
+    request_body = CommentRequest,
+    responses(
+        (status = 201, description = "The comment was added", body = Comment,
+            headers(("Location" = String, description = "/v1/comments/{id}"))),
+        (status = 400, description = "The body is not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No, a bad or an expired access token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Viewers may not comment", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such issue, or the caller is not a member of its project", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "The body is not sent as JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The body is empty or too long, or the Idempotency-Key was used with another body", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+pub async fn create_comment(
+    State(state): State<AppState>,
+    caller: Authenticated,
+    ApiPath(issue_key): ApiPath<String>,
+    IdempotencyKey(request_id): IdempotencyKey,
+    ApiJson(body): ApiJson<CommentRequest>,
+) -> Result<impl IntoResponse, ApiError> {
+    let comment = state
+        .issues()
+        .create_comment(caller.request(pb::CreateCommentRequest {
+            issue_key,
+            body: body.body,
+            request_id,
+        }))
+        .await?
+        .into_inner();
+    let location = header_value(&format!("/v1/comments/{}", comment.id))?;
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, location)],
+        Json(Comment::try_from(comment)?),
+    ))
+}
+
+/// The comments of an issue, oldest first.
+#[utoipa::path(
+    get,
+    path = "/v1/issues/{issue_key}/comments",
+    tag = "comments",
+    security(("bearer" = [])),
+    params(
+        ("issue_key" = String, Path, description = "`KEY-n`", example = "SWAT-42"),
+        PageQuery,
+    ),
+    responses(
+        (status = 200, description = "One page of comments, oldest first", body = Page<Comment>),
+        (status = 401, description = "No, a bad or an expired access token", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such issue, or the caller is not a member of its project", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A bad page size or page token", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+pub async fn list_comments(
+    State(state): State<AppState>,
+    caller: Authenticated,
+    ApiPath(issue_key): ApiPath<String>,
+    ApiQuery(query): ApiQuery<PageQuery>,
+) -> Result<Json<Page<Comment>>, ApiError> {
+    let response = state
+        .issues()
+        .list_comments(caller.request(pb::ListCommentsRequest {
+            issue_key,
+            page_size: page_size(query.page_size)?,
+            page_token: query.page_token.unwrap_or_default(),
+        }))
+        .await?
+        .into_inner();
+    let items = response
+        .comments
+        .into_iter()
+        .map(Comment::try_from)
+        .collect::<Result<_, _>>()?;
+    Ok(Json(Page::new(items, response.next_page_token)))
+}
+
+/// The author only: change the text of a comment.
+#[utoipa::path(
+    patch,
+    path = "/v1/comments/{id}",
+    tag = "comments",
+    security(("bearer" = [])),
+    params(("id" = uuid::Uuid, Path, description = "The comment's id")),
+    request_body = CommentRequest,
+    responses(
+        (status = 200, description = "The edited comment", body = Comment),
+        (status = 400, description = "The body is not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No, a bad or an expired access token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Only the author may edit a comment", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such comment, or the caller is not a member of its project", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "The body is not sent as JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The body is empty or too long", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+pub async fn update_comment(
+    State(state): State<AppState>,
+    caller: Authenticated,
+    PathUuid(id): PathUuid,
+    ApiJson(body): ApiJson<CommentRequest>,
+) -> Result<Json<Comment>, ApiError> {
+    let comment = state
+        .issues()
+        .update_comment(caller.request(pb::UpdateCommentRequest {
+            id: id.to_string(),
+            body: body.body,
+        }))
+        .await?
+        .into_inner();
+    Ok(Json(comment.try_into()?))
+}
+
+/// Delete a comment: its author, or the project's maintainers and owners.
+#[utoipa::path(
+    delete,
+    path = "/v1/comments/{id}",
+    tag = "comments",
+    security(("bearer" = [])),
+    params(("id" = uuid::Uuid, Path, description = "The comment's id")),
+    responses(
+        (status = 204, description = "The comment is gone"),
+        (status = 401, description = "No, a bad or an expired access token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Only the author, maintainers and owners may delete a comment", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such comment, or the caller is not a member of its project", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+pub async fn delete_comment(
+    State(state): State<AppState>,
+    caller: Authenticated,
+    PathUuid(id): PathUuid,
+) -> Result<StatusCode, ApiError> {
+    state
+        .issues()
+        .delete_comment(caller.request(pb::DeleteCommentRequest { id: id.to_string() }))
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,697 @@
+//! `/v1/projects/{key}/issues`, `/v1/issues…`: file, find, read, change (with `If-Match`) and
+//! delete issues, and read their history (SPEC §4).
+
+use axum::{
+    Json,
+    extract::State,
+    http::{HeaderValue, StatusCode, header},
+    response::{IntoResponse, Response},
+};
+use serde::{Deserialize, Serialize};
+use swatter_proto::issues::v1 as pb;
+use utoipa::{IntoParams, ToSchema};
+
+use super::{
+    Page, PageQuery, broken_answer, comma_list, empty_as_none, header_value, not_null, nullable,
+    page_size, required_rfc3339, rfc3339,
+    wire::{IssueStatus, Priority},
+};
+use crate::{
+    error::{ApiError, Problem},
+    extract::{ApiJson, ApiPath, ApiQuery, Authenticated, IdempotencyKey, IfMatch},
+    state::AppState,
+};
+
+/// An issue. Its `ETag` (on `GET`, `POST` and `PATCH` answers) changes with `version`.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({
+    "id": "01936f8f-0c4e-7d10-a2b3-5c6d7e8f9a0b",
+    "key": "SWAT-42",
+    "project_key": "SWAT",
+    "number": 42,
+    "title": "Login fails when the username has capitals",
+    "description": "Steps: sign up as Alice, log in as alice.",
+    "status": "in_progress",
+    "priority": "high",
+    "labels": ["auth", "bug"],
+    "author_id": "01936f8e-6a3c-7b21-9f4e-3c2d1b0a9f8e",
+    "assignee_id": "01936f8e-9d2a-7e31-b4c5-6d7e8f9a0b1c",
+    "created_at": "2026-11-22T09:30:00.123456Z",
+    "updated_at": "2026-11-23T14:05:12.5Z",
+    "closed_at": null,
+    "version": 3
+}))]
+pub struct Issue {
+    #[schema(format = Uuid)]
+    pub id: String,
+    /// `KEY-n`.
+    pub key: String,
+    pub project_key: String,
+    /// Per project, from 1; never reused.
+    pub number: i64,
+    pub title: String,
+    pub description: String,
+    pub status: IssueStatus,
+    pub priority: Priority,
+    /// Sorted, without duplicates; case matters.
+    pub labels: Vec<String>,
+    #[schema(format = Uuid)]
+    pub author_id: String,
+    /// `null` when nobody is assigned.
+    #[schema(format = Uuid, required = true)]
+    pub assignee_id: Option<String>,
+    #[schema(format = DateTime)]
+    pub created_at: String,
+    #[schema(format = DateTime)]
+    pub updated_at: String,
+    /// When it was resolved or closed; `null` while open or in progress.
+    #[schema(format = DateTime, required = true)]
+    pub closed_at: Option<String>,
+    /// Grows with every change (comments included).
+    pub version: i64,
+}
+
+impl TryFrom<pb::Issue> for Issue {
+    type Error = ApiError;
+
+    fn try_from(issue: pb::Issue) -> Result<Self, ApiError> {
+        Ok(Issue {
+            id: issue.id,
+            key: issue.key,
+            project_key: issue.project_key,
+            number: issue.number,
+            title: issue.title,
+            description: issue.description,
+            status: IssueStatus::from_pb(issue.status)
+                .ok_or_else(|| broken_answer("issue.status"))?,
+            priority: Priority::from_pb(issue.priority)
+                .ok_or_else(|| broken_answer("issue.priority"))?,
+            labels: issue.labels,
+            author_id: issue.author_id,
+            assignee_id: issue.assignee_id.filter(|id| !id.is_empty()),
+            created_at: required_rfc3339("issue.created_at", issue.created_at)?,
+            updated_at: required_rfc3339("issue.updated_at", issue.updated_at)?,
+            closed_at: issue.closed_at.and_then(rfc3339),
+            version: issue.version,
+        })
+    }
+}
+
+/// The answer about one issue: the issue, with its entity tag in `ETag`.
+pub struct TaggedIssue {
+    etag: HeaderValue,
+    issue: Issue,
+}
+
+impl TryFrom<pb::Issue> for TaggedIssue {
+    type Error = ApiError;
+
+    fn try_from(issue: pb::Issue) -> Result<Self, ApiError> {
+        Ok(TaggedIssue {
+            etag: header_value(&issue.etag)?,
+            issue: issue.try_into()?,
+        })
+    }
+}
+
+impl IntoResponse for TaggedIssue {
+    fn into_response(self) -> Response {
+        ([(header::ETAG, self.etag)], Json(self.issue)).into_response()
+    }
+}
+
+/// A new issue.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({
+    "title": "Login fails when the username has capitals",
+    "description": "Steps: sign up as Alice, log in as alice.",
+    "priority": "high",
+    "labels": ["bug", "auth"]
+}))]
+pub struct CreateIssueRequest {
+    /// 1–200 characters.
+    pub title: String,
+    /// At most 20,000 characters.
+    pub description: Option<String>,
+    /// Default `medium`.
+    pub priority: Option<Priority>,
+    /// A member of the project; assigning is for maintainers and owners.
+    #[schema(format = Uuid)]
+    pub assignee_id: Option<String>,
+    /// At most 20, each 1–50 characters.
+    pub labels: Option<Vec<String>>,
+}
+
+/// Changes to an issue; absent fields stay as they are. Reporters may change the title and
+/// description of their own issues and the status of issues assigned to them; maintainers and
+/// owners may change anything.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"status": "resolved", "assignee_id": null, "labels": ["bug"]}))]
+pub struct UpdateIssueRequest {
+    /// 1–200 characters; may not be `null`.
+    #[serde(default, deserialize_with = "not_null")]
+    #[schema(value_type = String, required = false)]
+    pub title: Option<String>,
+    /// At most 20,000 characters; `null` clears it.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>, required = false)]
+    pub description: Option<Option<String>>,
+    /// May not be `null`.
+    #[serde(default, deserialize_with = "not_null")]
+    #[schema(value_type = IssueStatus, required = false)]
+    pub status: Option<IssueStatus>,
+    /// May not be `null`.
+    #[serde(default, deserialize_with = "not_null")]
+    #[schema(value_type = Priority, required = false)]
+    pub priority: Option<Priority>,
+    /// A member of the project; `null` unassigns.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<String>, format = Uuid, required = false)]
+    pub assignee_id: Option<Option<String>>,
+    /// Replaces the labels; `[]` or `null` removes them all.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<Vec<String>>, required = false)]
+    pub labels: Option<Option<Vec<String>>>,
+}
+
+impl UpdateIssueRequest {
+    /// The update, in the protobuf's encoding of "absent" and "remove" (an empty assignee, an
+    /// empty label set).
+    fn into_pb(
+        self,
+        issue_key: String,
+        if_match: String,
+    ) -> Result<pb::UpdateIssueRequest, ApiError> {
+        let assignee_id = match self.assignee_id {
+            Some(Some(id)) if id.trim().is_empty() => {
+                return Err(ApiError::invalid_field(
+                    "assignee_id",
+                    "must be a user id, or null to unassign",
+                ));
+            }
+            Some(id) => Some(id.unwrap_or_default()),
+            None => None,
+        };
+        Ok(pb::UpdateIssueRequest {
+            issue_key,
+            title: self.title,
+            description: self.description.map(Option::unwrap_or_default),
+            status: self.status.map_or(0, IssueStatus::to_pb),
+            priority: self.priority.map_or(0, Priority::to_pb),
+            assignee_id,
+            labels: self.labels.map(|labels| pb::LabelSet {
+                labels: labels.unwrap_or_default(),
+            }),
+            if_match,
+        })
+    }
+}
+
+/// Filters, order and page of an issue list.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListIssuesQuery {
+    /// Any of these statuses, comma-separated.
+    #[param(value_type = Option<Vec<IssueStatus>>, style = Form, explode = false, example = "open,in_progress")]
+    #[serde(default, deserialize_with = "comma_list")]
+    pub status: Vec<IssueStatus>,
+    /// Any of these priorities, comma-separated.
+    #[param(value_type = Option<Vec<Priority>>, style = Form, explode = false, example = "high,urgent")]
+    #[serde(default, deserialize_with = "comma_list")]
+    pub priority: Vec<Priority>,
+    /// `me`, `none` (unassigned) or a user id.
+    #[param(example = "me")]
+    pub assignee: Option<String>,
+    /// `me` or a user id.
+    pub author: Option<String>,
+    /// Issues carrying this label (exactly, case matters).
+    pub label: Option<String>,
+    /// Full-text search over title and description; every word must match.
+    pub q: Option<String>,
+    /// `created_at`, `updated_at` or `priority`, with a leading `-` for descending. Default
+    /// `-updated_at`.
+    #[param(example = "-priority")]
+    pub sort: Option<String>,
+    /// 1–100, default 20.
+    #[param(minimum = 1, maximum = 100)]
+    #[serde(default, deserialize_with = "empty_as_none")]
+    pub page_size: Option<u32>,
+    /// `next_page_token` of the previous page, asked for with the same `sort`.
+    pub page_token: Option<String>,
+}
+
+impl ListIssuesQuery {
+    fn into_pb(self, project_key: String) -> Result<pb::ListIssuesRequest, ApiError> {
+        let text = |value: Option<String>| value.map(|v| v.trim().to_owned()).unwrap_or_default();
+        Ok(pb::ListIssuesRequest {
+            project_key,
+            statuses: self.status.into_iter().map(IssueStatus::to_pb).collect(),
+            priorities: self.priority.into_iter().map(Priority::to_pb).collect(),
+            assignee: text(self.assignee),
+            author_id: text(self.author),
+            label: text(self.label),
+            query: text(self.q),
+            sort: text(self.sort),
+            page_size: page_size(self.page_size)?,
+            page_token: text(self.page_token),
+        })
+    }
+}
+
+/// One entry of an issue's history.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({
+    "id": "01936f90-1a2b-7c3d-8e4f-5a6b7c8d9e0f",
+    "issue_key": "SWAT-42",
+    "actor_id": "01936f8e-6a3c-7b21-9f4e-3c2d1b0a9f8e",
+    "kind": "status",
+    "field": "status",
+    "old_value": "open",
+    "new_value": "in_progress",
+    "created_at": "2026-11-23T14:05:12.5Z"
+}))]
+pub struct IssueEvent {
+    #[schema(format = Uuid)]
+    pub id: String,
+    pub issue_key: String,
+    /// Who did it.
+    #[schema(format = Uuid)]
+    pub actor_id: String,
+    /// `created`, `edited`, `status`, `assignee`, `labels`, `comment_added` or `comment_removed`.
+    pub kind: String,
+    /// What changed (`title`, `description`, `priority`, `status`, `assignee_id`, `labels`,
+    /// `comment`); `null` for `created`.
+    #[schema(required = true)]
+    pub field: Option<String>,
+    /// Labels as a comma-separated list; the comment's id for comment events. `null` where
+    /// there was no value before (or is none after).
+    #[schema(required = true)]
+    pub old_value: Option<String>,
+    #[schema(required = true)]
+    pub new_value: Option<String>,
+    #[schema(format = DateTime)]
+    pub created_at: String,
+}
+
+impl TryFrom<pb::IssueEvent> for IssueEvent {
+    type Error = ApiError;
+
+    fn try_from(event: pb::IssueEvent) -> Result<Self, ApiError> {
+        Ok(IssueEvent {
+            id: event.id,
+            issue_key: event.issue_key,
+            actor_id: event.actor_id,
+            kind: event.kind,
+            field: Some(event.field).filter(|field| !field.is_empty()),
+            old_value: event.old_value,
+            new_value: event.new_value,
+            created_at: required_rfc3339("event.created_at", event.created_at)?,
+        })
+    }
+}
+
+fn issue_page(response: pb::ListIssuesResponse) -> Result<Json<Page<Issue>>, ApiError> {
+    let items = response
+        .issues
+        .into_iter()
+        .map(Issue::try_from)
+        .collect::<Result<_, _>>()?;
+    Ok(Json(Page::new(items, response.next_page_token)))
+}
+
+/// Reporters and up: file an issue in a project. Reporters may set priority and labels, but only
+/// maintainers and owners assign.
+#[utoipa::path(
+    post,
+    path = "/v1/projects/{key}/issues",
+    tag = "issues",
+    security(("bearer" = [])),
+    params(
+        ("key" = String, Path, description = "The project's key", example = "SWAT"),
+        ("Idempotency-Key" = Option<String>, Header,
+            description = "Sending the same key and body again answers the first response again and creates nothing; the same key with another body is 422"),
+    ),
+    request_body = CreateIssueRequest,
+    responses(
+        (status = 201, description = "The issue was filed", body = Issue,
+            headers(
+                ("Location" = String, description = "/v1/issues/{KEY-n}"),
+                ("ETag" = String, description = "The issue's entity tag, for If-Match"),
+            )),
+        (status = 400, description = "The body is not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No, a bad or an expired access token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Viewers may not file issues; reporters may not assign", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such project, or the caller is not a member", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "The body is not sent as JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A field is invalid, the assignee is not a member, or the Idempotency-Key was used with another body",
+            body = Problem, content_type = "application/problem+json",
+            example = json!({
+                "type": "https://swatter.dev/problems/validation-failed",
+                "title": "Validation failed",
+                "status": 422,
+                "detail": "priority: must be low, medium, high or urgent",
+                "request_id": "0b5e2c5e-6f0e-4a51-8d0c-2b1f0c1d2e3f",
+                "errors": [{"field": "priority", "message": "must be low, medium, high or urgent"}]
+            })),
+    ),
+)]
+pub async fn create_issue(
+    State(state): State<AppState>,
+    caller: Authenticated,
+    ApiPath(project_key): ApiPath<String>,
+    IdempotencyKey(request_id): IdempotencyKey,
+    ApiJson(body): ApiJson<CreateIssueRequest>,
+) -> Result<impl IntoResponse, ApiError> {
+    let issue = state
+        .issues()
+        .create_issue(caller.request(pb::CreateIssueRequest {
+            project_key,
+            title: body.title,
+            description: body.description,
+            priority: body.priority.map_or(0, Priority::to_pb),
+            assignee_id: body.assignee_id,
+            labels: body.labels.unwrap_or_default(),
+            request_id,
+        }))
+        .await?
+        .into_inner();
+    let location = header_value(&format!("/v1/issues/{}", issue.key))?;
+    Ok((
+        StatusCode::CREATED,
+        [(header::LOCATION, location)],
+        TaggedIssue::try_from(issue)?,
+    ))
+}
+
+/// The issues of one project, filtered and ordered.
+#[utoipa::path(
+    get,
+    path = "/v1/projects/{key}/issues",
+    tag = "issues",
+    security(("bearer" = [])),
+    params(
+        ("key" = String, Path, description = "The project's key", example = "SWAT"),
+        ListIssuesQuery,
+    ),
+    responses(
+        (status = 200, description = "One page of issues", body = Page<Issue>),
+        (status = 401, description = "No, a bad or an expired access token", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such project, or the caller is not a member", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A bad filter, sort, page size or page token", body = Problem, content_type = "application/problem+json",
+            example = json!({
+                "type": "https://swatter.dev/problems/validation-failed",
+                "title": "Validation failed",
+                "status": 422,
+                "detail": "status: must be open, in_progress, resolved or closed",
+                "request_id": "0b5e2c5e-6f0e-4a51-8d0c-2b1f0c1d2e3f",
+                "errors": [{"field": "status", "message": "must be open, in_progress, resolved or closed"}]
+            })),
+    ),
+)]
+pub async fn list_project_issues(
+    State(state): State<AppState>,
+    caller: Authenticated,
+    ApiPath(project_key): ApiPath<String>,
+    ApiQuery(query): ApiQuery<ListIssuesQuery>,
+) -> Result<Json<Page<Issue>>, ApiError> {
+    let request = query.into_pb(project_key)?;
+    let response = state
+        .issues()
+        .list_issues(caller.request(request))
+        .await?
+        .into_inner();
+    issue_page(response)
+}
+
+/// Issues across every project the caller can see (admins: all), filtered and ordered:
+/// `?assignee=me&status=open,in_progress` is "my work".
+#[utoipa::path(
+    get,
+    path = "/v1/issues",
+    tag = "issues",
+    security(("bearer" = [])),
+    params(ListIssuesQuery),
+    responses(
+        (status = 200, description = "One page of issues", body = Page<Issue>),
+        (status = 401, description = "No, a bad or an expired access token", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A bad filter, sort, page size or page token", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+pub async fn list_issues(
+    State(state): State<AppState>,
+    caller: Authenticated,
+    ApiQuery(query): ApiQuery<ListIssuesQuery>,
+) -> Result<Json<Page<Issue>>, ApiError> {
+    let request = query.into_pb(String::new())?;
+    let response = state
+        .issues()
+        .list_issues(caller.request(request))
+        .await?
+        .into_inner();
+    issue_page(response)
+}
+
+/// One issue, with its entity tag.
+#[utoipa::path(
+    get,
+    path = "/v1/issues/{issue_key}",
+    tag = "issues",
+    security(("bearer" = [])),
+    params(("issue_key" = String, Path, description = "`KEY-n`", example = "SWAT-42")),
+    responses(
+        (status = 200, description = "The issue", body = Issue,
+            headers(("ETag" = String, description = "The issue's entity tag, for If-Match"))),
+        (status = 401, description = "No, a bad or an expired access token", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such issue, or the caller is not a member of its project", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+pub async fn get_issue(
+    State(state): State<AppState>,
+    caller: Authenticated,
+    ApiPath(issue_key): ApiPath<String>,
+) -> Result<TaggedIssue, ApiError> {
+    let issue = state
+        .issues()
+        .get_issue(caller.request(pb::GetIssueRequest { issue_key }))
+        .await?
+        .into_inner();
+    issue.try_into()
+}
+
+/// Change an issue. With `If-Match`, only if nobody changed it since the caller read it.
+#[utoipa::path(
+    patch,
+    path = "/v1/issues/{issue_key}",
+    tag = "issues",
+    security(("bearer" = [])),
+    params(
+        ("issue_key" = String, Path, description = "`KEY-n`", example = "SWAT-42"),
+        ("If-Match" = Option<String>, Header,
+            description = "The ETag the caller read; the change is applied only if it is still current (412 otherwise)",
+            example = "\"01936f8f0c4e-3\""),
+    ),
+    request_body = UpdateIssueRequest,
+    responses(
+        (status = 200, description = "The issue after the change (unchanged, with the same ETag, when nothing differs)", body = Issue,
+            headers(("ETag" = String, description = "The issue's new entity tag"))),
+        (status = 400, description = "The body is not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No, a bad or an expired access token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The caller's role does not allow this change", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such issue, or the caller is not a member of its project", body = Problem, content_type = "application/problem+json"),
+        (status = 412, description = "If-Match names another version of the issue", body = Problem, content_type = "application/problem+json",
+            example = json!({
+                "type": "https://swatter.dev/problems/precondition-failed",
+                "title": "Precondition failed",
+                "status": 412,
+                "detail": "the resource has changed since it was read (etag mismatch)",
+                "request_id": "0b5e2c5e-6f0e-4a51-8d0c-2b1f0c1d2e3f"
+            })),
+        (status = 415, description = "The body is not sent as JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A field is invalid, or the assignee is not a member", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+pub async fn update_issue(
+    State(state): State<AppState>,
+    caller: Authenticated,
+    ApiPath(issue_key): ApiPath<String>,
+    IfMatch(if_match): IfMatch,
+    ApiJson(body): ApiJson<UpdateIssueRequest>,
+) -> Result<TaggedIssue, ApiError> {
+    let request = body.into_pb(issue_key, if_match)?;
+    let issue = state
+        .issues()
+        .update_issue(caller.request(request))
+        .await?
+        .into_inner();
+    issue.try_into()
+}
+
+/// Maintainers and owners: delete an issue with its comments and history. Its number is not
+/// given out again.
+#[utoipa::path(
+    delete,
+    path = "/v1/issues/{issue_key}",
+    tag = "issues",
+    security(("bearer" = [])),
+    params(("issue_key" = String, Path, description = "`KEY-n`", example = "SWAT-42")),
+    responses(
+        (status = 204, description = "The issue is gone"),
+        (status = 401, description = "No, a bad or an expired access token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Only maintainers and owners delete issues", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such issue, or the caller is not a member of its project", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+pub async fn delete_issue(
+    State(state): State<AppState>,
+    caller: Authenticated,
+    ApiPath(issue_key): ApiPath<String>,
+) -> Result<StatusCode, ApiError> {
+    state
+        .issues()
+        .delete_issue(caller.request(pb::DeleteIssueRequest { issue_key }))
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The history of an issue, oldest first: who changed which field when, from what to what.
+#[utoipa::path(
+    get,
+    path = "/v1/issues/{issue_key}/events",
+    tag = "issues",
+    security(("bearer" = [])),
+    params(
+        ("issue_key" = String, Path, description = "`KEY-n`", example = "SWAT-42"),
+        PageQuery,
+    ),
+    responses(
+        (status = 200, description = "One page of events, oldest first", body = Page<IssueEvent>),
+        (status = 401, description = "No, a bad or an expired access token", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such issue, or the caller is not a member of its project", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A bad page size or page token", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+pub async fn list_issue_events(
+    State(state): State<AppState>,
+    caller: Authenticated,
+    ApiPath(issue_key): ApiPath<String>,
+    ApiQuery(query): ApiQuery<PageQuery>,
+) -> Result<Json<Page<IssueEvent>>, ApiError> {
+    let response = state
+        .issues()
+        .list_issue_events(caller.request(pb::ListIssueEventsRequest {
+            issue_key,
+            page_size: page_size(query.page_size)?,
+            page_token: query.page_token.unwrap_or_default(),
+        }))
+        .await?
+        .into_inner();
+    let items = response
+        .events
+        .into_iter()
+        .map(IssueEvent::try_from)
+        .collect::<Result<_, _>>()?;
+    Ok(Json(Page::new(items, response.next_page_token)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{error::FieldError, extract::decode_json};
+
+    fn update(raw: &str) -> Result<pb::UpdateIssueRequest, ApiError> {
+        decode_json::<UpdateIssueRequest>(raw.as_bytes())?.into_pb("SWAT-1".into(), String::new())
+    }
+
+    fn field_of(error: ApiError) -> String {
+        error
+            .errors()
+            .first()
+            .map(|e: &FieldError| e.field.clone())
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn an_absent_assignee_is_left_and_null_unassigns() {
+        assert_eq!(update("{}").unwrap().assignee_id, None);
+        assert_eq!(
+            update(r#"{"assignee_id": null}"#).unwrap().assignee_id,
+            Some(String::new())
+        );
+        let id = "01936f8e-9d2a-7e31-b4c5-6d7e8f9a0b1c";
+        assert_eq!(
+            update(&format!(r#"{{"assignee_id": "{id}"}}"#))
+                .unwrap()
+                .assignee_id
+                .as_deref(),
+            Some(id)
+        );
+        assert_eq!(
+            field_of(update(r#"{"assignee_id": ""}"#).unwrap_err()),
+            "assignee_id"
+        );
+    }
+
+    #[test]
+    fn empty_or_null_labels_clear_them_and_absent_labels_stay() {
+        assert_eq!(update("{}").unwrap().labels, None);
+        for raw in [r#"{"labels": []}"#, r#"{"labels": null}"#] {
+            assert_eq!(
+                update(raw).unwrap().labels,
+                Some(pb::LabelSet { labels: vec![] })
+            );
+        }
+    }
+
+    #[test]
+    fn null_description_clears_it_but_null_title_or_status_is_refused() {
+        assert_eq!(
+            update(r#"{"description": null}"#)
+                .unwrap()
+                .description
+                .as_deref(),
+            Some("")
+        );
+        assert_eq!(field_of(update(r#"{"title": null}"#).unwrap_err()), "title");
+        assert_eq!(
+            field_of(update(r#"{"status": null}"#).unwrap_err()),
+            "status"
+        );
+    }
+
+    #[test]
+    fn statuses_and_priorities_travel_as_protobuf_numbers_and_absent_as_zero() {
+        let request = update(r#"{"status": "in_progress", "priority": "urgent"}"#).unwrap();
+        assert_eq!(request.status, pb::IssueStatus::InProgress as i32);
+        assert_eq!(request.priority, pb::Priority::Urgent as i32);
+        let request = update(r#"{"title": "t"}"#).unwrap();
+        assert_eq!((request.status, request.priority), (0, 0));
+        let error = update(r#"{"status": "done"}"#).unwrap_err();
+        assert_eq!(error.errors()[0].field, "status");
+        assert_eq!(error.errors()[0].message, IssueStatus::EXPECTED);
+    }
+
+    #[test]
+    fn list_filters_map_to_the_request() {
+        let query: ListIssuesQuery = crate::extract::decode_form(
+            b"status=open,in_progress&priority=high&assignee=me&author=me&q=%20login%20&sort=-priority&page_size=5",
+        )
+        .unwrap();
+        let request = query.into_pb("SWAT".into()).unwrap();
+        assert_eq!(
+            request.statuses,
+            [
+                pb::IssueStatus::Open as i32,
+                pb::IssueStatus::InProgress as i32
+            ]
+        );
+        assert_eq!(request.priorities, [pb::Priority::High as i32]);
+        assert_eq!(request.assignee, "me");
+        assert_eq!(request.author_id, "me");
+        assert_eq!(request.query, "login");
+        assert_eq!(request.sort, "-priority");
+        assert_eq!(request.page_size, 5);
+        assert_eq!(request.project_key, "SWAT");
+    }
+}

@@ -1,0 +1,184 @@
+//! `/v1/projects/{key}/members…`: who belongs to a project and in which role (SPEC §4).
+
+use axum::{Json, extract::State, http::StatusCode};
+use serde::{Deserialize, Serialize};
+use swatter_proto::issues::v1 as pb;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::{broken_answer, required_rfc3339, wire::Role};
+use crate::{
+    error::{ApiError, Problem},
+    extract::{ApiJson, ApiPath, Authenticated},
+    state::AppState,
+};
+
+/// A member of a project.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({
+    "user_id": "01936f8e-6a3c-7b21-9f4e-3c2d1b0a9f8e",
+    "username": "alice",
+    "role": "maintainer",
+    "added_at": "2026-11-22T09:30:00.123456Z"
+}))]
+pub struct Member {
+    #[schema(format = Uuid)]
+    pub user_id: String,
+    pub username: String,
+    pub role: Role,
+    #[schema(format = DateTime)]
+    pub added_at: String,
+}
+
+impl TryFrom<pb::Member> for Member {
+    type Error = ApiError;
+
+    fn try_from(member: pb::Member) -> Result<Self, ApiError> {
+        Ok(Member {
+            user_id: member.user_id,
+            username: member.username,
+            role: Role::from_pb(member.role).ok_or_else(|| broken_answer("member.role"))?,
+            added_at: required_rfc3339("member.added_at", member.added_at)?,
+        })
+    }
+}
+
+/// Every member of a project (a project has few, so the list is not paginated).
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({"items": [{
+    "user_id": "01936f8e-6a3c-7b21-9f4e-3c2d1b0a9f8e",
+    "username": "alice",
+    "role": "owner",
+    "added_at": "2026-11-22T09:30:00.123456Z"
+}]}))]
+pub struct Members {
+    pub items: Vec<Member>,
+}
+
+/// The role to give a user in a project.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"role": "reporter"}))]
+pub struct SetMemberRequest {
+    pub role: Role,
+}
+
+/// The members of a project, with their roles.
+#[utoipa::path(
+    get,
+    path = "/v1/projects/{key}/members",
+    tag = "projects",
+    security(("bearer" = [])),
+    params(("key" = String, Path, description = "The project's key", example = "SWAT")),
+    responses(
+        (status = 200, description = "Every member", body = Members),
+        (status = 401, description = "No, a bad or an expired access token", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such project, or the caller is not a member", body = Problem, content_type = "application/problem+json"),
+    ),
+)]
+pub async fn list_members(
+    State(state): State<AppState>,
+    caller: Authenticated,
+    ApiPath(key): ApiPath<String>,
+) -> Result<Json<Members>, ApiError> {
+    let response = state
+        .issues()
+        .list_members(caller.request(pb::ListMembersRequest { project_key: key }))
+        .await?
+        .into_inner();
+    let items = response
+        .members
+        .into_iter()
+        .map(Member::try_from)
+        .collect::<Result<_, _>>()?;
+    Ok(Json(Members { items }))
+}
+
+/// Owners only: add a user to a project, or change their role. The last owner cannot be
+/// demoted.
+#[utoipa::path(
+    put,
+    path = "/v1/projects/{key}/members/{user_id}",
+    tag = "projects",
+    security(("bearer" = [])),
+    params(
+        ("key" = String, Path, description = "The project's key", example = "SWAT"),
+        ("user_id" = uuid::Uuid, Path, description = "The user's id"),
+    ),
+    request_body = SetMemberRequest,
+    responses(
+        (status = 200, description = "The member, with their new role", body = Member),
+        (status = 400, description = "The body is not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No, a bad or an expired access token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The caller is a member but not an owner", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such project, or the caller is not a member", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "It would leave the project without an owner", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "The body is not sent as JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "An unknown role, or no such user", body = Problem, content_type = "application/problem+json",
+            example = json!({
+                "type": "https://swatter.dev/problems/validation-failed",
+                "title": "Validation failed",
+                "status": 422,
+                "detail": "role: must be owner, maintainer, reporter or viewer",
+                "request_id": "0b5e2c5e-6f0e-4a51-8d0c-2b1f0c1d2e3f",
+                "errors": [{"field": "role", "message": "must be owner, maintainer, reporter or viewer"}]
+            })),
+    ),
+)]
+pub async fn set_member(
+    State(state): State<AppState>,
+    caller: Authenticated,
+    ApiPath((project_key, user_id)): ApiPath<(String, Uuid)>,
+    ApiJson(body): ApiJson<SetMemberRequest>,
+) -> Result<Json<Member>, ApiError> {
+    let member = state
+        .issues()
+        .set_member(caller.request(pb::SetMemberRequest {
+            project_key,
+            user_id: user_id.to_string(),
+            role: body.role.to_pb(),
+        }))
+        .await?
+        .into_inner();
+    Ok(Json(member.try_into()?))
+}
+
+/// Remove a member: owners remove anyone, any member may leave. The last owner can do neither.
+#[utoipa::path(
+    delete,
+    path = "/v1/projects/{key}/members/{user_id}",
+    tag = "projects",
+    security(("bearer" = [])),
+    params(
+        ("key" = String, Path, description = "The project's key", example = "SWAT"),
+        ("user_id" = uuid::Uuid, Path, description = "The user's id"),
+    ),
+    responses(
+        (status = 204, description = "The user is no longer a member"),
+        (status = 401, description = "No, a bad or an expired access token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The caller may not remove others", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such project or member, or the caller is not a member", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "It would leave the project without an owner", body = Problem, content_type = "application/problem+json",
+            example = json!({
+                "type": "https://swatter.dev/problems/conflict",
+                "title": "Conflict",
+                "status": 409,
+                "detail": "a project needs at least one owner",
+                "request_id": "0b5e2c5e-6f0e-4a51-8d0c-2b1f0c1d2e3f"
+            })),
+    ),
+)]
+pub async fn remove_member(
+    State(state): State<AppState>,
+    caller: Authenticated,
+    ApiPath((project_key, user_id)): ApiPath<(String, Uuid)>,
+) -> Result<StatusCode, ApiError> {
+    state
+        .issues()
+        .remove_member(caller.request(pb::RemoveMemberRequest {
+            project_key,
+            user_id: user_id.to_string(),
+        }))
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}

@@ -1,0 +1,170 @@
+//! The enum values of the issues API as they travel in JSON and query strings (SPEC §2: lower
+//! snake case), and their protobuf counterparts. An unknown value is a 422 naming the field and
+//! listing the values it may take.
+
+use std::{fmt, str::FromStr};
+
+use serde::{Deserialize, Serialize};
+use swatter_proto::issues::v1 as pb;
+use utoipa::ToSchema;
+
+macro_rules! wire_enum {
+    (
+        $(#[$doc:meta])*
+        $name:ident, expected $expected:literal {
+            $($(#[$variant_doc:meta])* $variant:ident = $wire:literal),+ $(,)?
+        }
+    ) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+        #[serde(rename_all = "snake_case", try_from = "String")]
+        pub enum $name {
+            $($(#[$variant_doc])* $variant),+
+        }
+
+        impl $name {
+            /// The message of a value that is none of these.
+            pub const EXPECTED: &'static str = $expected;
+
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => $wire),+
+                }
+            }
+
+            /// The protobuf value, as the services take it.
+            pub fn to_pb(self) -> i32 {
+                match self {
+                    $($name::$variant => pb::$name::$variant as i32),+
+                }
+            }
+
+            /// `None` for the unspecified value and numbers this gateway does not know.
+            pub fn from_pb(raw: i32) -> Option<Self> {
+                match pb::$name::try_from(raw).ok()? {
+                    $(pb::$name::$variant => Some($name::$variant),)+
+                    pb::$name::Unspecified => None,
+                }
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = &'static str;
+
+            fn from_str(raw: &str) -> Result<Self, Self::Err> {
+                match raw {
+                    $($wire => Ok($name::$variant),)+
+                    _ => Err($name::EXPECTED),
+                }
+            }
+        }
+
+        impl TryFrom<String> for $name {
+            type Error = &'static str;
+
+            fn try_from(raw: String) -> Result<Self, Self::Error> {
+                raw.parse()
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+wire_enum!(
+    /// Where an issue stands. `resolved` and `closed` set `closed_at`; reopening clears it.
+    IssueStatus, expected "must be open, in_progress, resolved or closed" {
+        Open = "open",
+        InProgress = "in_progress",
+        Resolved = "resolved",
+        Closed = "closed",
+    }
+);
+
+wire_enum!(
+    /// How urgent an issue is, from `low` to `urgent`.
+    Priority, expected "must be low, medium, high or urgent" {
+        Low = "low",
+        Medium = "medium",
+        High = "high",
+        Urgent = "urgent",
+    }
+);
+
+wire_enum!(
+    /// A member's role in a project; each may do what the ones before it may, and more.
+    Role, expected "must be owner, maintainer, reporter or viewer" {
+        Viewer = "viewer",
+        Reporter = "reporter",
+        Maintainer = "maintainer",
+        Owner = "owner",
+    }
+);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serde_names_agree_with_the_wire_names() {
+        for status in [
+            IssueStatus::Open,
+            IssueStatus::InProgress,
+            IssueStatus::Resolved,
+            IssueStatus::Closed,
+        ] {
+            assert_eq!(serde_json::to_value(status).unwrap(), status.as_str());
+        }
+        for priority in [
+            Priority::Low,
+            Priority::Medium,
+            Priority::High,
+            Priority::Urgent,
+        ] {
+            assert_eq!(serde_json::to_value(priority).unwrap(), priority.as_str());
+        }
+        for role in [Role::Viewer, Role::Reporter, Role::Maintainer, Role::Owner] {
+            assert_eq!(serde_json::to_value(role).unwrap(), role.as_str());
+        }
+    }
+
+    #[test]
+    fn wire_names_are_lower_snake_case_both_ways() {
+        assert_eq!(
+            serde_json::to_value(IssueStatus::InProgress).unwrap(),
+            "in_progress"
+        );
+        assert_eq!(
+            serde_json::from_value::<IssueStatus>("in_progress".into()).unwrap(),
+            IssueStatus::InProgress
+        );
+        assert_eq!("urgent".parse::<Priority>().unwrap(), Priority::Urgent);
+        assert_eq!(Role::Maintainer.to_string(), "maintainer");
+    }
+
+    #[test]
+    fn an_unknown_value_lists_the_known_ones() {
+        let error = serde_json::from_value::<IssueStatus>("In_Progress".into()).unwrap_err();
+        assert_eq!(error.to_string(), IssueStatus::EXPECTED);
+        assert_eq!("admin".parse::<Role>().unwrap_err(), Role::EXPECTED);
+    }
+
+    #[test]
+    fn protobuf_values_round_trip_and_unspecified_is_none() {
+        for status in [
+            IssueStatus::Open,
+            IssueStatus::InProgress,
+            IssueStatus::Resolved,
+            IssueStatus::Closed,
+        ] {
+            assert_eq!(IssueStatus::from_pb(status.to_pb()), Some(status));
+        }
+        assert_eq!(Role::to_pb(Role::Owner), pb::Role::Owner as i32);
+        assert_eq!(Role::from_pb(pb::Role::Unspecified as i32), None);
+        assert_eq!(Priority::from_pb(99), None);
+    }
+}
