@@ -276,9 +276,9 @@ fn without_position(error: &serde_json::Error) -> String {
     }
 }
 
-/// Names the field of a serde error. serde reports a missing field at the level of the enclosing
-/// object, with the name only in the message, so the name is appended from there; the path of an
-/// unknown field already ends with its name.
+/// Names the field of a serde error. serde reports a missing or repeated field at the level of
+/// the enclosing object, with the name only in the message, so the name is appended from there;
+/// the path of an unknown field already ends with its name.
 fn field_error(path: &str, message: &str) -> FieldError {
     let path = if path == "." { "" } else { path };
     let backticked = |prefix: &str| {
@@ -301,6 +301,13 @@ fn field_error(path: &str, message: &str) -> FieldError {
             path.to_owned()
         };
         (field, "is not a known field".to_owned())
+    } else if let Some(name) = backticked("duplicate field `") {
+        let field = if path.is_empty() {
+            name
+        } else {
+            format!("{path}.{name}")
+        };
+        (field, "is given more than once".to_owned())
     } else if path.is_empty() {
         ("body".to_owned(), message.to_owned())
     } else {
@@ -564,6 +571,9 @@ mod tests {
         assert_eq!(error.errors()[0].field, "a");
         let error = decode_form::<Form>(b"a=1&b=2").unwrap_err();
         assert_eq!(error.errors()[0].field, "b");
+        let error = decode_form::<Form>(b"a=1&n=2&n=3").unwrap_err();
+        assert_eq!(error.errors()[0].field, "n");
+        assert_eq!(error.errors()[0].message, "is given more than once");
     }
 
     #[test]

@@ -326,6 +326,12 @@ async fn an_unknown_status_or_priority_is_refused_naming_the_field() {
             "/v1/projects/SWAT/issues?status=open,done",
         )
         .await;
+    let repeated = app
+        .get_as(
+            &alice.access_token,
+            "/v1/projects/SWAT/issues?status=open&status=closed",
+        )
+        .await;
     let null_status = app
         .patch_issue(
             &alice.access_token,
@@ -344,6 +350,8 @@ async fn an_unknown_status_or_priority_is_refused_naming_the_field() {
     let problem = assert_problem(create, 422, "validation-failed").await;
     assert_eq!(error_fields(&problem), ["priority"]);
     let problem = assert_problem(filter, 422, "validation-failed").await;
+    assert_eq!(error_fields(&problem), ["status"]);
+    let problem = assert_problem(repeated, 422, "validation-failed").await;
     assert_eq!(error_fields(&problem), ["status"]);
     let problem = assert_problem(null_status, 422, "validation-failed").await;
     assert_eq!(error_fields(&problem), ["status"]);
