@@ -12,7 +12,7 @@ export PATH := $(HOME)/.cargo/bin:$(PATH)
 
 PSQL := psql -w -h 127.0.0.1 -U postgres -d postgres
 
-.PHONY: help run test build fmt lint deps clean-run
+.PHONY: help run test build fmt lint deps bench clean-run
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -25,6 +25,8 @@ test: deps ## run every test of the workspace against the real dependencies
 	@for db in $$($(PSQL) -tAc "SELECT datname FROM pg_database WHERE datname LIKE 'swatter\_test\_%'"); do \
 		$(PSQL) -qc "DROP DATABASE IF EXISTS \"$$db\" WITH (FORCE)" >/dev/null; \
 	done
+	@echo "[test] deleting leftover test queues (swatter.test.*)"
+	@rabbitmqctl -q list_queues name 2>/dev/null | grep '^swatter\.test\.' | xargs -r -n1 rabbitmqctl -q delete_queue >/dev/null 2>&1 || true
 	cargo test --workspace --all-targets
 
 build: ## compile the workspace (debug)
@@ -38,6 +40,9 @@ lint: ## clippy, warnings are errors
 
 deps: ## only make sure PostgreSQL, RabbitMQ, s3s-fs and the databases are up
 	scripts/ensure-deps.sh
+
+bench: ## release build, seed 10,000 issues, load the REST API with wrk, write BENCHMARKS.md
+	scripts/bench.sh
 
 clean-run: ## remove .run (logs, s3s-fs data, dev signing key)
 	rm -rf .run

@@ -219,11 +219,16 @@ ensure_s3() {
     log "S3 (s3s-fs) is up on 127.0.0.1:$S3_PORT (pid $pid)"
 }
 
-# curl: scripts/run.sh polls the gateway's /readyz with it.
+# curl: scripts/run.sh polls the gateway's /readyz with it. pdftotext and pdftoppm (poppler-utils):
+# the report tests read the PDFs' text, and people look at the pages.
 ensure_tools() {
     if ! command -v curl >/dev/null 2>&1; then
         apt_install curl || true
         command -v curl >/dev/null 2>&1 || die "could not install curl"
+    fi
+    if ! command -v pdftotext >/dev/null 2>&1; then
+        apt_install poppler-utils || true
+        command -v pdftotext >/dev/null 2>&1 || die "could not install poppler-utils (pdftotext)"
     fi
 }
 

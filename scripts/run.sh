@@ -46,6 +46,10 @@ ISSUES_ADDR="${SWATTER_ISSUES_ADDR:-127.0.0.1:50052}"
 REPORTING_ADDR="${SWATTER_REPORTING_ADDR:-127.0.0.1:50053}"
 GATEWAY_ADDR="${SWATTER_GATEWAY_ADDR:-127.0.0.1:8080}"
 GATEWAY_URL="http://$(addr_host "$GATEWAY_ADDR"):$(addr_port "$GATEWAY_ADDR")"
+# Each service finds the others at the addresses they listen on (unless told otherwise).
+export SWATTER_IDENTITY_URL="${SWATTER_IDENTITY_URL:-http://$(addr_host "$IDENTITY_ADDR"):$(addr_port "$IDENTITY_ADDR")}"
+export SWATTER_ISSUES_URL="${SWATTER_ISSUES_URL:-http://$(addr_host "$ISSUES_ADDR"):$(addr_port "$ISSUES_ADDR")}"
+export SWATTER_REPORTING_URL="${SWATTER_REPORTING_URL:-http://$(addr_host "$REPORTING_ADDR"):$(addr_port "$REPORTING_ADDR")}"
 
 # --- process management -------------------------------------------------------------------------
 pids=()

@@ -494,11 +494,8 @@ async fn members_must_exist_in_identity_and_roles_must_be_known() {
         .set_member(&cast.owner, "MEM", &ghost, pb::Role::Viewer)
         .await
         .unwrap_err();
-    assert_eq!(status.code(), Code::InvalidArgument);
-    assert_eq!(
-        swatter_common::status::violations(&status)[0].field,
-        "user_id"
-    );
+    assert_eq!(status.code(), Code::NotFound);
+    assert_eq!(status.message(), "user not found");
 
     let status = app
         .client()

@@ -99,7 +99,7 @@ pub fn member(row: MemberRow) -> pb::Member {
 
 /// A strong entity tag for one version of one issue.
 pub fn etag(row: &IssueRow) -> String {
-    format!("\"{}-{}\"", &row.id.simple().to_string()[..12], row.version)
+    format!("\"{}-{}\"", row.id.simple(), row.version)
 }
 
 pub fn issue(row: IssueRow) -> pb::Issue {

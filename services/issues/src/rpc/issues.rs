@@ -328,7 +328,7 @@ pub(super) async fn update_issue(
         "issue",
         "your role does not allow this change to this issue",
     )?;
-    if !req.if_match.is_empty() && req.if_match != convert::etag(&current) {
+    if !if_match_allows(&req.if_match, &convert::etag(&current)) {
         return Err(IssuesError::EtagMismatch);
     }
     if events.is_empty() {
@@ -361,6 +361,13 @@ pub(super) async fn update_issue(
         .ok_or_else(|| anyhow::anyhow!("updated issue not found"))?;
     tx.commit().await?;
     Ok(convert::issue(row))
+}
+
+/// RFC 9110 `If-Match`: empty (no condition), `*`, or a list of entity tags of which one must be
+/// the current one.
+fn if_match_allows(if_match: &str, current: &str) -> bool {
+    let if_match = if_match.trim();
+    if_match.is_empty() || if_match == "*" || if_match.split(',').any(|tag| tag.trim() == current)
 }
 
 pub(super) async fn delete_issue(
@@ -546,4 +553,25 @@ pub(super) async fn export_project_issues(
         }
     });
     Ok(Box::pin(ReceiverStream::new(rx)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::if_match_allows;
+
+    #[test]
+    fn if_match_accepts_none_star_or_a_list_containing_the_current_tag() {
+        let current = "\"abc-2\"";
+        for (header, allowed) in [
+            ("", true),
+            ("*", true),
+            ("\"abc-2\"", true),
+            ("\"abc-1\", \"abc-2\"", true),
+            ("\"abc-1\"", false),
+            ("W/\"abc-2\"", false),
+            ("abc-2", false),
+        ] {
+            assert_eq!(if_match_allows(header, current), allowed, "{header}");
+        }
+    }
 }

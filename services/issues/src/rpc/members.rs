@@ -75,10 +75,7 @@ pub(super) async fn set_member(
     let user = match lookup {
         Ok(user) => user.into_inner(),
         Err(status) if matches!(status.code(), Code::NotFound | Code::InvalidArgument) => {
-            return Err(IssuesError::invalid(Violation::new(
-                "user_id",
-                "no such user",
-            )));
+            return Err(IssuesError::NotFound("user"));
         }
         Err(status) if status.code() == Code::Unavailable => {
             return Err(IssuesError::Unavailable(anyhow::anyhow!(

@@ -1,0 +1,157 @@
+#!/usr/bin/env bash
+# `make bench`: a reproducible load benchmark of the REST API. Builds in release, starts identity,
+# issues and the gateway on their own ports with their own databases, seeds a project with 10,000
+# issues and 50,000 comments, then drives each scenario with wrk (32 connections, 20 s) and records
+# req/s, p50, p99, errors and every process's peak RSS in BENCHMARKS.md.
+set -euo pipefail
+
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$REPO"
+export PATH="$HOME/.cargo/bin:$PATH"
+RUN_DIR="$REPO/.run/bench"
+BIN_DIR="${CARGO_TARGET_DIR:-$REPO/target}/release"
+DURATION="${SWATTER_BENCH_DURATION:-20s}"
+CONNECTIONS="${SWATTER_BENCH_CONNECTIONS:-32}"
+ISSUES=10000
+COMMENTS=50000
+GATEWAY=127.0.0.1:18080
+IDENTITY=127.0.0.1:15051
+ISSUES_ADDR=127.0.0.1:15052
+PSQL=(psql -qtAX -w -h 127.0.0.1 -U postgres)
+
+log() { echo "[bench] $*"; }
+die() { echo "[bench] ERROR: $*" >&2; exit 1; }
+port_open() { timeout 1 bash -c "exec 3<>/dev/tcp/${1%:*}/${1##*:}" 2>/dev/null; }
+
+"$REPO/scripts/ensure-deps.sh"
+if ! command -v wrk >/dev/null; then
+    log "installing wrk"
+    apt-get install -y -qq wrk >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; } \
+        || { dpkg --configure -a; apt-get install -y -qq wrk >/dev/null; }
+fi
+command -v jq >/dev/null || apt-get install -y -qq jq >/dev/null 2>&1 || { dpkg --configure -a; apt-get install -y -qq jq >/dev/null; }
+
+for addr in $GATEWAY $IDENTITY $ISSUES_ADDR; do
+    port_open "$addr" && die "$addr is in use (a previous bench still running?)"
+done
+
+log "building release binaries"
+cargo build --release --bins -p swatter-identity -p swatter-issues -p swatter-gateway
+
+mkdir -p "$RUN_DIR"
+for db in swatter_bench_identity swatter_bench_issues; do
+    "${PSQL[@]}" -d postgres -c "DROP DATABASE IF EXISTS $db WITH (FORCE)"
+    "${PSQL[@]}" -d postgres -c "CREATE DATABASE $db"
+done
+rm -f "$RUN_DIR/jwt.pem"
+"$BIN_DIR/swatter-identity" keygen "$RUN_DIR/jwt.pem" >/dev/null
+
+pids=()
+names=()
+cleanup() {
+    for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+}
+trap cleanup EXIT
+
+start() {
+    local name="$1" addr="$2"
+    shift 2
+    env "$@" RUST_LOG=warn "$BIN_DIR/$name" >"$RUN_DIR/$name.log" 2>&1 &
+    pids+=("$!")
+    names+=("$name")
+    for _ in $(seq 1 100); do port_open "$addr" && return 0; sleep 0.1; done
+    tail -20 "$RUN_DIR/$name.log"
+    die "$name did not start"
+}
+common=(SWATTER_JWT_ISSUER=swatter SWATTER_JWT_AUDIENCE=swatter SWATTER_DATABASE_MAX_CONNECTIONS=16)
+start swatter-identity "$IDENTITY" "${common[@]}" SWATTER_IDENTITY_ADDR=$IDENTITY \
+    SWATTER_IDENTITY_DATABASE_URL=postgres://postgres@127.0.0.1:5432/swatter_bench_identity \
+    SWATTER_JWT_PRIVATE_KEY_FILE="$RUN_DIR/jwt.pem" SWATTER_ADMIN_USERNAME=admin SWATTER_ADMIN_PASSWORD=swatter-admin
+start swatter-issues "$ISSUES_ADDR" "${common[@]}" SWATTER_ISSUES_ADDR=$ISSUES_ADDR \
+    SWATTER_ISSUES_DATABASE_URL=postgres://postgres@127.0.0.1:5432/swatter_bench_issues \
+    SWATTER_IDENTITY_URL=http://$IDENTITY
+start swatter-gateway "$GATEWAY" SWATTER_JWT_ISSUER=swatter SWATTER_JWT_AUDIENCE=swatter \
+    SWATTER_GATEWAY_ADDR=$GATEWAY SWATTER_IDENTITY_URL=http://$IDENTITY SWATTER_ISSUES_URL=http://$ISSUES_ADDR
+for _ in $(seq 1 50); do curl -sf "http://$GATEWAY/readyz" >/dev/null && break; sleep 0.2; done
+
+api() { curl -sf -H "authorization: Bearer ${TOKEN:-}" -H 'content-type: application/json' "$@"; }
+log "seeding: users, project BENCH, $ISSUES issues, $COMMENTS comments"
+TOKEN=$(curl -sf "http://$GATEWAY/v1/auth/token" -d grant_type=password -d username=admin -d password=swatter-admin | jq -r .access_token)
+api "http://$GATEWAY/v1/projects" -d '{"key":"BENCH","name":"Benchmark project"}' >/dev/null
+member_ids=()
+for n in $(seq 1 8); do
+    id=$(api "http://$GATEWAY/v1/users" -d "{\"username\":\"dev$n\",\"email\":\"dev$n@bench.test\",\"password\":\"bench-password\"}" | jq -r .id)
+    api -X PUT "http://$GATEWAY/v1/projects/BENCH/members/$id" -d '{"role":"maintainer"}' >/dev/null
+    member_ids+=("$id")
+done
+admin_id=$(api "http://$GATEWAY/v1/users/me" | jq -r .id)
+members="{$(IFS=,; echo "${member_ids[*]}")}"
+"${PSQL[@]}" -d swatter_bench_issues <<SQL
+INSERT INTO issues (id, project_id, number, title, description, status, priority, labels, author_id,
+                    assignee_id, created_at, updated_at, closed_at)
+SELECT gen_random_uuid(), p.id, n, 'Issue ' || n || ': something is wrong with part ' || (n % 97),
+       'Steps to reproduce ' || n || E'.\nExpected something else.',
+       (ARRAY['open','in_progress','resolved','closed'])[1 + n % 4], 1 + (n / 3) % 4,
+       CASE WHEN n % 5 = 0 THEN ARRAY['bug'] ELSE ARRAY['feature','ui'] END, '$admin_id',
+       CASE WHEN n % 9 = 0 THEN NULL ELSE ('$members'::uuid[])[1 + n % 8] END,
+       now() - n * interval '5 minutes', now() - n * interval '1 minute',
+       CASE WHEN n % 4 >= 2 THEN now() - n * interval '30 seconds' END
+FROM projects p, generate_series(1, $ISSUES) n WHERE p.key = 'BENCH';
+UPDATE projects SET next_issue_number = $ISSUES + 1 WHERE key = 'BENCH';
+INSERT INTO comments (id, issue_id, author_id, body, created_at, updated_at)
+SELECT gen_random_uuid(), i.id, '$admin_id', 'Comment ' || c || ' on issue ' || i.number,
+       i.created_at + c * interval '1 minute', i.created_at + c * interval '1 minute'
+FROM issues i, generate_series(1, $COMMENTS / $ISSUES) c;
+ANALYZE;
+SQL
+export SWATTER_BENCH_TOKEN="$TOKEN" SWATTER_BENCH_ISSUES=$ISSUES
+
+results=()
+run() {
+    local name="$1" script="$2"
+    log "$name: wrk -c$CONNECTIONS -d$DURATION"
+    local out
+    out=$(wrk -t2 -c"$CONNECTIONS" -d"$DURATION" --latency -s "$REPO/scripts/bench/$script" "http://$GATEWAY")
+    echo "$out" >"$RUN_DIR/$script.txt"
+    local rps p50 p99 errors
+    rps=$(awk '/Requests\/sec/ {printf "%.0f", $2}' <<<"$out")
+    p50=$(awk '$1 == "50%" {print $2}' <<<"$out")
+    p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
+    errors=$(awk '/Non-2xx/ {print $NF}' <<<"$out")
+    results+=("| $name | $rps | $p50 | $p99 | ${errors:-0} |")
+    echo "    $rps req/s, p50 $p50, p99 $p99, non-2xx ${errors:-0}"
+}
+run "GET /v1/issues/{key}" get_issue.lua
+run "GET /v1/projects/{key}/issues?status=open,in_progress" list_issues.lua
+run "POST /v1/projects/{key}/issues" create_issue.lua
+run "POST /v1/issues/{key}/comments" create_comment.lua
+
+rss=()
+for i in "${!pids[@]}"; do
+    peak=$(awk '/VmHWM/ {printf "%.1f", $2/1024}' "/proc/${pids[i]}/status")
+    now=$(awk '/VmRSS/ {printf "%.1f", $2/1024}' "/proc/${pids[i]}/status")
+    rss+=("| ${names[i]} | $now | $peak |")
+done
+
+cpu=$(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)
+mem=$(awk '/MemTotal/ {printf "%.0f GiB", $2/1024/1024}' /proc/meminfo)
+{
+    echo "# Benchmarks"
+    echo
+    echo "Measured by \`make bench\` ($(date -u +%Y-%m-%dT%H:%MZ), commit $(git rev-parse --short HEAD 2>/dev/null || echo '?'))."
+    echo "Machine: $(nproc) cores ($cpu), $mem. Everything on this one machine: PostgreSQL, wrk"
+    echo "(2 threads, $CONNECTIONS connections, $DURATION per scenario), the gateway, identity and issues (release)."
+    echo "Data: one project with $ISSUES issues and $COMMENTS comments, 9 members."
+    echo
+    echo "| scenario | req/s | p50 | p99 | non-2xx |"
+    echo "|---|---|---|---|---|"
+    printf '%s\n' "${results[@]}"
+    echo
+    echo "| process | RSS after the run (MiB) | peak RSS (MiB) |"
+    echo "|---|---|---|"
+    printf '%s\n' "${rss[@]}"
+    if [[ -f "$REPO/BENCHMARKS.extra.md" ]]; then echo; cat "$REPO/BENCHMARKS.extra.md"; fi
+} >"$REPO/BENCHMARKS.md"
+log "wrote BENCHMARKS.md"
+cat "$REPO/BENCHMARKS.md"
