@@ -71,8 +71,10 @@ start swatter-identity "$IDENTITY" "${common[@]}" SWATTER_IDENTITY_ADDR=$IDENTIT
 start swatter-issues "$ISSUES_ADDR" "${common[@]}" SWATTER_ISSUES_ADDR=$ISSUES_ADDR \
     SWATTER_ISSUES_DATABASE_URL=postgres://postgres@127.0.0.1:5432/swatter_bench_issues \
     SWATTER_IDENTITY_URL=http://$IDENTITY
+# Login rate limits are lifted so that the login flood below really reaches argon2.
 start swatter-gateway "$GATEWAY" SWATTER_JWT_ISSUER=swatter SWATTER_JWT_AUDIENCE=swatter \
-    SWATTER_GATEWAY_ADDR=$GATEWAY SWATTER_IDENTITY_URL=http://$IDENTITY SWATTER_ISSUES_URL=http://$ISSUES_ADDR
+    SWATTER_GATEWAY_ADDR=$GATEWAY SWATTER_IDENTITY_URL=http://$IDENTITY SWATTER_ISSUES_URL=http://$ISSUES_ADDR \
+    SWATTER_LOGIN_RATE_PER_USERNAME=100000000 SWATTER_LOGIN_RATE_PER_CLIENT=100000000
 for _ in $(seq 1 50); do curl -sf "http://$GATEWAY/readyz" >/dev/null && break; sleep 0.2; done
 
 api() { curl -sf -H "authorization: Bearer ${TOKEN:-}" -H 'content-type: application/json' "$@"; }
@@ -127,6 +129,25 @@ run "GET /v1/projects/{key}/issues?status=open,in_progress" list_issues.lua
 run "POST /v1/projects/{key}/issues" create_issue.lua
 run "POST /v1/issues/{key}/comments" create_comment.lua
 
+# A login flood must not slow other requests: argon2 runs off the async runtime, at most
+# SWATTER_PASSWORD_HASH_CONCURRENCY (half the cores) at a time.
+log "GET /v1/users/me alone, then while POST /v1/auth/token is flooded"
+me_alone=$(wrk -t1 -c16 -d10s --latency -s "$REPO/scripts/bench/me.lua" "http://$GATEWAY")
+wrk -t1 -c16 -d14s --latency -s "$REPO/scripts/bench/login.lua" "http://$GATEWAY" >"$RUN_DIR/login.txt" &
+flood=$!
+sleep 2
+me_flood=$(wrk -t1 -c16 -d10s --latency -s "$REPO/scripts/bench/me.lua" "http://$GATEWAY")
+wait $flood
+pct() { awk -v p="$2" '$1 == p {print $2}' <<<"$1"; }
+rate() { awk '/Requests\/sec/ {printf "%.0f", $2}' <<<"$1"; }
+login_out=$(cat "$RUN_DIR/login.txt")
+flood_rows=(
+    "| GET /v1/users/me, alone (16 conns) | $(rate "$me_alone") | $(pct "$me_alone" 50%) | $(pct "$me_alone" 99%) |"
+    "| GET /v1/users/me during the login flood (16 conns) | $(rate "$me_flood") | $(pct "$me_flood" 50%) | $(pct "$me_flood" 99%) |"
+    "| POST /v1/auth/token, the flood (16 conns, argon2id) | $(rate "$login_out") | $(pct "$login_out" 50%) | $(pct "$login_out" 99%) |"
+)
+printf '    %s\n' "${flood_rows[@]}"
+
 rss=()
 for i in "${!pids[@]}"; do
     peak=$(awk '/VmHWM/ {printf "%.1f", $2/1024}' "/proc/${pids[i]}/status")
@@ -148,10 +169,16 @@ mem=$(awk '/MemTotal/ {printf "%.0f GiB", $2/1024/1024}' /proc/meminfo)
     echo "|---|---|---|---|---|"
     printf '%s\n' "${results[@]}"
     echo
+    echo "Login flood (rate limits lifted for the measurement):"
+    echo
+    echo "| scenario | req/s | p50 | p99 |"
+    echo "|---|---|---|---|"
+    printf '%s\n' "${flood_rows[@]}"
+    echo
     echo "| process | RSS after the run (MiB) | peak RSS (MiB) |"
     echo "|---|---|---|"
     printf '%s\n' "${rss[@]}"
-    if [[ -f "$REPO/BENCHMARKS.extra.md" ]]; then echo; cat "$REPO/BENCHMARKS.extra.md"; fi
+    if [[ -f "$REPO/docs/benchmark-notes.md" ]]; then echo; cat "$REPO/docs/benchmark-notes.md"; fi
 } >"$REPO/BENCHMARKS.md"
 log "wrote BENCHMARKS.md"
 cat "$REPO/BENCHMARKS.md"

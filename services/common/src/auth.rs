@@ -167,7 +167,13 @@ pub struct TokenVerifier {
     /// When keys were last fetched, and whether that worked.
     last_fetch: Mutex<Option<(Instant, bool)>>,
     validation: Validation,
+    /// Tokens already verified, with their expiry: a client sends the same token with every
+    /// request, and an Ed25519 verification costs far more than a lookup.
+    verified: std::sync::RwLock<HashMap<String, (Principal, i64)>>,
 }
+
+/// Most verified tokens remembered at once.
+pub const VERIFIED_CACHE_SIZE: usize = 10_000;
 
 impl TokenVerifier {
     /// A verifier for tokens of `issuer` meant for `audience`. Keys are fetched lazily; call
@@ -183,6 +189,7 @@ impl TokenVerifier {
             keys: RwLock::new(HashMap::new()),
             last_fetch: Mutex::new(None),
             validation,
+            verified: std::sync::RwLock::new(HashMap::new()),
         }
     }
 
@@ -266,9 +273,45 @@ impl TokenVerifier {
     }
 
     /// Verifies and turns the claims into a [`Principal`].
+    ///
+    /// A token verified before is answered from memory until it expires (the exact string: any
+    /// change to it is a different key and gets the full verification).
     pub async fn authenticate(&self, token: &str) -> Result<Principal, VerifyError> {
-        Principal::from_claims(self.verify(token).await?)
+        let now = chrono_now();
+        if let Some((principal, exp)) = self.cached(token) {
+            if exp > now {
+                return Ok(principal);
+            }
+        }
+        let claims = self.verify(token).await?;
+        let exp = claims.exp;
+        let principal = Principal::from_claims(claims)?;
+        self.remember(token, &principal, exp, now);
+        Ok(principal)
     }
+
+    fn cached(&self, token: &str) -> Option<(Principal, i64)> {
+        self.verified.read().ok()?.get(token).cloned()
+    }
+
+    fn remember(&self, token: &str, principal: &Principal, exp: i64, now: i64) {
+        let Ok(mut verified) = self.verified.write() else {
+            return;
+        };
+        if verified.len() >= VERIFIED_CACHE_SIZE {
+            verified.retain(|_, (_, exp)| *exp > now);
+            if verified.len() >= VERIFIED_CACHE_SIZE {
+                verified.clear();
+            }
+        }
+        verified.insert(token.to_owned(), (principal.clone(), exp));
+    }
+}
+
+fn chrono_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs() as i64)
 }
 
 /// The bearer token of an `authorization` value, if it is one.

@@ -36,6 +36,7 @@ async fn serve() -> anyhow::Result<()> {
     let env = Env::process();
     telemetry::init(telemetry::log_format(&env)?);
     let config = IdentityConfig::from_env(&env)?;
+    swatter_identity::passwords::return_hash_memory_promptly();
     startup::Application::build(config)
         .await?
         .run_until_stopped()

@@ -263,24 +263,9 @@ const ISSUE_COLUMNS: &str = "i.id, i.project_id, p.key AS project_key, i.number,
      i.description, i.status, i.priority, i.labels, i.author_id, i.assignee_id, i.created_at, \
      i.updated_at, i.closed_at, i.version, m.role AS my_role";
 
-/// Takes the next issue number of the project; the row lock is held until the transaction ends.
-pub async fn take_issue_number(
-    tx: &mut Transaction<'_, Postgres>,
-    project_id: Uuid,
-) -> sqlx::Result<i64> {
-    sqlx::query_scalar(
-        "UPDATE projects SET next_issue_number = next_issue_number + 1
-         WHERE id = $1 RETURNING next_issue_number - 1",
-    )
-    .bind(project_id)
-    .fetch_one(&mut **tx)
-    .await
-}
-
 pub struct NewIssue<'a> {
     pub id: Uuid,
     pub project_id: Uuid,
-    pub number: i64,
     pub title: &'a str,
     pub description: &'a str,
     pub priority: Priority,
@@ -289,24 +274,45 @@ pub struct NewIssue<'a> {
     pub assignee_id: Option<Uuid>,
 }
 
-pub async fn insert_issue(db: impl PgExecutor<'_>, issue: &NewIssue<'_>) -> sqlx::Result<()> {
-    sqlx::query(
-        "INSERT INTO issues (id, project_id, number, title, description, priority, labels,
-                             author_id, assignee_id)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+/// Creates an issue in one statement: takes the project's next number (the counter row stays
+/// locked until the transaction ends, so numbers never repeat), inserts the issue and its
+/// `created` event, and returns the issue as its author sees it. One statement keeps the lock
+/// short, which is what bounds how fast one project can take new issues.
+pub async fn create_issue(
+    tx: &mut Transaction<'_, Postgres>,
+    issue: &NewIssue<'_>,
+) -> sqlx::Result<IssueRow> {
+    sqlx::query_as(
+        "WITH n AS (
+             UPDATE projects SET next_issue_number = next_issue_number + 1
+             WHERE id = $1 RETURNING next_issue_number - 1 AS number, key
+         ), i AS (
+             INSERT INTO issues (id, project_id, number, title, description, priority, labels,
+                                 author_id, assignee_id)
+             SELECT $2, $1, n.number, $3, $4, $5, $6, $7, $8 FROM n
+             RETURNING id, project_id, number, title, description, status, priority, labels,
+                       author_id, assignee_id, created_at, updated_at, closed_at, version
+         ), e AS (
+             INSERT INTO issue_events (id, issue_id, actor_id, kind, field, new_value, created_at)
+             SELECT $9, i.id, i.author_id, 'created', '', i.title, i.created_at FROM i
+         )
+         SELECT i.id, i.project_id, n.key AS project_key, i.number, i.title, i.description,
+                i.status, i.priority, i.labels, i.author_id, i.assignee_id, i.created_at,
+                i.updated_at, i.closed_at, i.version, m.role AS my_role
+         FROM i CROSS JOIN n
+         LEFT JOIN members m ON m.project_id = i.project_id AND m.user_id = i.author_id",
     )
-    .bind(issue.id)
     .bind(issue.project_id)
-    .bind(issue.number)
+    .bind(issue.id)
     .bind(issue.title)
     .bind(issue.description)
     .bind(issue.priority.rank())
     .bind(issue.labels)
     .bind(issue.author_id)
     .bind(issue.assignee_id)
-    .execute(db)
-    .await?;
-    Ok(())
+    .bind(Uuid::now_v7())
+    .fetch_one(&mut **tx)
+    .await
 }
 
 /// The issue `KEY-number` with the caller's role in its project.

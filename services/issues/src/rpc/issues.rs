@@ -145,14 +145,11 @@ pub(super) async fn create_issue(
     if let Some(assignee) = assignee {
         ensure_member(&mut *tx, project.id, assignee).await?;
     }
-    let number = store::take_issue_number(&mut tx, project.id).await?;
-    let id = Uuid::now_v7();
-    store::insert_issue(
-        &mut *tx,
+    let row = store::create_issue(
+        &mut tx,
         &NewIssue {
-            id,
+            id: Uuid::now_v7(),
             project_id: project.id,
-            number,
             title: title.as_str(),
             description: description.as_str(),
             priority,
@@ -162,22 +159,6 @@ pub(super) async fn create_issue(
         },
     )
     .await?;
-    store::insert_events(
-        &mut *tx,
-        &[NewEvent {
-            issue_id: id,
-            actor_id: me.id,
-            kind: "created",
-            field: "",
-            old_value: None,
-            new_value: Some(title.as_str().to_owned()),
-        }],
-        Utc::now(),
-    )
-    .await?;
-    let row = store::issue_by_key(&mut *tx, &project.key, number, me.id)
-        .await?
-        .ok_or_else(|| anyhow::anyhow!("created issue not found"))?;
     let issue = convert::issue(row);
     idempotency::complete(&mut tx, claim, &issue).await?;
     tx.commit().await?;
