@@ -100,7 +100,7 @@ SELECT gen_random_uuid(), p.id, n, 'Issue ' || n || ': something is wrong with p
        now() - n * interval '5 minutes', now() - n * interval '1 minute',
        CASE WHEN n % 4 >= 2 THEN now() - n * interval '30 seconds' END
 FROM projects p, generate_series(1, $ISSUES) n WHERE p.key = 'BENCH';
-UPDATE projects SET next_issue_number = $ISSUES + 1 WHERE key = 'BENCH';
+SELECT setval(issue_number_sequence(id)::regclass, $ISSUES) FROM projects WHERE key = 'BENCH';
 INSERT INTO comments (id, issue_id, author_id, body, created_at, updated_at)
 SELECT gen_random_uuid(), i.id, '$admin_id', 'Comment ' || c || ' on issue ' || i.number,
        i.created_at + c * interval '1 minute', i.created_at + c * interval '1 minute'

@@ -274,18 +274,17 @@ pub struct NewIssue<'a> {
     pub assignee_id: Option<Uuid>,
 }
 
-/// Creates an issue in one statement: takes the project's next number (the counter row stays
-/// locked until the transaction ends, so numbers never repeat), inserts the issue and its
-/// `created` event, and returns the issue as its author sees it. One statement keeps the lock
-/// short, which is what bounds how fast one project can take new issues.
+/// Creates an issue in one statement: takes the project's next number from its sequence (never
+/// repeated, never blocking), inserts the issue and its `created` event, and returns the issue as
+/// its author sees it.
 pub async fn create_issue(
     tx: &mut Transaction<'_, Postgres>,
     issue: &NewIssue<'_>,
 ) -> sqlx::Result<IssueRow> {
     sqlx::query_as(
         "WITH n AS (
-             UPDATE projects SET next_issue_number = next_issue_number + 1
-             WHERE id = $1 RETURNING next_issue_number - 1 AS number, key
+             SELECT nextval(issue_number_sequence(id)::regclass) AS number, key
+             FROM projects WHERE id = $1
          ), i AS (
              INSERT INTO issues (id, project_id, number, title, description, priority, labels,
                                  author_id, assignee_id)
