@@ -278,10 +278,10 @@ impl TokenVerifier {
     /// change to it is a different key and gets the full verification).
     pub async fn authenticate(&self, token: &str) -> Result<Principal, VerifyError> {
         let now = chrono_now();
-        if let Some((principal, exp)) = self.cached(token) {
-            if exp > now {
-                return Ok(principal);
-            }
+        if let Some((principal, exp)) = self.cached(token)
+            && exp > now
+        {
+            return Ok(principal);
         }
         let claims = self.verify(token).await?;
         let exp = claims.exp;

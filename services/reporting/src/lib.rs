@@ -1,3 +1,25 @@
-//! swatter's reporting service: report generation, starting with the PDF typesetting in [`render`].
+//! swatter's reporting service: report jobs (SPEC §5), from the request through the
+//! transactional outbox and RabbitMQ to the worker that typesets the PDF with typst and stores it
+//! in S3.
+//!
+//! `domain` holds the rules, `store` the queries, `rpc` the gRPC handlers, `broker` RabbitMQ,
+//! `storage` the object store, `relay`/`sweeper`/`worker` the pipeline, `render` the typesetting.
 
+pub mod broker;
+pub mod config;
+pub mod domain;
+pub mod error;
+pub mod events;
+pub mod fetch;
+pub mod outcome;
+pub mod relay;
 pub mod render;
+pub mod rpc;
+pub mod startup;
+pub mod storage;
+pub mod store;
+pub mod sweeper;
+pub mod worker;
+
+/// Migrations of the `swatter_reporting` database.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/reporting");

@@ -1,0 +1,317 @@
+//! Gathering a report's data from the issues and identity services, as the person who asked
+//! for it: the worker exchanges its service credential for a token on the owner's behalf, so the
+//! services apply exactly that person's permissions.
+
+use std::collections::{HashMap, HashSet};
+
+use chrono::{DateTime, Utc};
+use swatter_proto::{
+    identity::v1::{
+        self as idpb, create_token_request::Grant, identity_service_client::IdentityServiceClient,
+    },
+    issues::v1::{self as pb, issues_service_client::IssuesServiceClient},
+};
+use tokio_stream::StreamExt;
+use tonic::{Code, Request, Status, transport::Channel};
+use uuid::Uuid;
+
+use crate::{
+    domain::month_bounds,
+    render::model::{
+        IssueStatus, MonthlyProject, Priority, ProjectReport, ReportIssue, UserMonthlyReport,
+    },
+};
+
+/// Why gathering failed, and whether trying again can help.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FetchError {
+    Transient(String),
+    Permanent(String),
+}
+
+/// Transport trouble and overload are worth retrying; refusals and bad requests are not.
+pub fn classify(status: &Status, what: &str) -> FetchError {
+    match status.code() {
+        Code::Unavailable
+        | Code::DeadlineExceeded
+        | Code::ResourceExhausted
+        | Code::Aborted
+        | Code::Unknown
+        | Code::Internal
+        | Code::Cancelled => FetchError::Transient(format!("{what}: {}", status.message())),
+        Code::NotFound | Code::PermissionDenied => FetchError::Permanent(format!(
+            "{what}: not found or no longer visible to the requester"
+        )),
+        _ => FetchError::Permanent(format!("{what}: {}", status.message())),
+    }
+}
+
+/// Clients of the services a report reads from.
+#[derive(Clone)]
+pub struct Sources {
+    pub identity: IdentityServiceClient<Channel>,
+    pub issues: IssuesServiceClient<Channel>,
+    pub client_id: String,
+    pub client_secret: String,
+}
+
+fn with_token<T>(message: T, token: &str) -> Request<T> {
+    let mut request = Request::new(message);
+    if let Ok(value) = format!("Bearer {token}").parse() {
+        request.metadata_mut().insert("authorization", value);
+    }
+    request
+}
+
+fn time(ts: Option<prost_types::Timestamp>) -> Option<DateTime<Utc>> {
+    ts.and_then(|t| DateTime::from_timestamp(t.seconds, t.nanos.max(0) as u32))
+}
+
+fn status_of(raw: i32) -> IssueStatus {
+    match pb::IssueStatus::try_from(raw).unwrap_or(pb::IssueStatus::Open) {
+        pb::IssueStatus::InProgress => IssueStatus::InProgress,
+        pb::IssueStatus::Resolved => IssueStatus::Resolved,
+        pb::IssueStatus::Closed => IssueStatus::Closed,
+        pb::IssueStatus::Open | pb::IssueStatus::Unspecified => IssueStatus::Open,
+    }
+}
+
+fn priority_of(raw: i32) -> Priority {
+    match pb::Priority::try_from(raw).unwrap_or(pb::Priority::Medium) {
+        pb::Priority::Low => Priority::Low,
+        pb::Priority::High => Priority::High,
+        pb::Priority::Urgent => Priority::Urgent,
+        pb::Priority::Medium | pb::Priority::Unspecified => Priority::Medium,
+    }
+}
+
+impl Sources {
+    /// A short access token for `owner` (delegated to this service).
+    pub async fn token_for(&self, owner: Uuid) -> Result<String, FetchError> {
+        let response = self
+            .identity
+            .clone()
+            .create_token(idpb::CreateTokenRequest {
+                grant: Some(Grant::ClientCredentials(idpb::ClientCredentialsGrant {
+                    client_id: self.client_id.clone(),
+                    client_secret: self.client_secret.clone(),
+                    subject_user_id: Some(owner.to_string()),
+                })),
+            })
+            .await
+            .map_err(|status| match status.code() {
+                // A misconfigured credential is an operator problem: retrying lets them fix it.
+                Code::Unauthenticated => FetchError::Transient(format!(
+                    "service credential refused: {}",
+                    status.message()
+                )),
+                _ => classify(&status, "the requester's account"),
+            })?;
+        Ok(response.into_inner().access_token)
+    }
+
+    async fn project_issues(&self, token: &str, key: &str) -> Result<Vec<pb::Issue>, FetchError> {
+        let mut stream = self
+            .issues
+            .clone()
+            .export_project_issues(with_token(
+                pb::ExportProjectIssuesRequest {
+                    project_key: key.to_owned(),
+                },
+                token,
+            ))
+            .await
+            .map_err(|s| classify(&s, &format!("project {key}")))?
+            .into_inner();
+        let mut issues = Vec::new();
+        while let Some(issue) = stream.next().await {
+            issues.push(issue.map_err(|s| classify(&s, &format!("issues of {key}")))?);
+        }
+        Ok(issues)
+    }
+
+    /// Usernames of the given user ids (unknown ids are left out).
+    async fn usernames(
+        &self,
+        token: &str,
+        ids: HashSet<String>,
+    ) -> Result<HashMap<String, String>, FetchError> {
+        let ids: Vec<String> = ids.into_iter().collect();
+        let mut names = HashMap::new();
+        for chunk in ids.chunks(1000) {
+            let users = self
+                .identity
+                .clone()
+                .batch_get_users(with_token(
+                    idpb::BatchGetUsersRequest {
+                        ids: chunk.to_vec(),
+                    },
+                    token,
+                ))
+                .await
+                .map_err(|s| classify(&s, "user names"))?
+                .into_inner()
+                .users;
+            names.extend(users.into_iter().map(|u| (u.id, u.username)));
+        }
+        Ok(names)
+    }
+
+    async fn report_issues(
+        &self,
+        token: &str,
+        issues: Vec<pb::Issue>,
+    ) -> Result<Vec<ReportIssue>, FetchError> {
+        let ids: HashSet<String> = issues
+            .iter()
+            .flat_map(|i| std::iter::once(i.author_id.clone()).chain(i.assignee_id.clone()))
+            .collect();
+        let names = self.usernames(token, ids).await?;
+        let name = |id: &str| {
+            names
+                .get(id)
+                .cloned()
+                .unwrap_or_else(|| "(deleted user)".to_owned())
+        };
+        Ok(issues
+            .into_iter()
+            .map(|issue| ReportIssue {
+                title: issue.title,
+                status: status_of(issue.status),
+                priority: priority_of(issue.priority),
+                assignee: issue.assignee_id.as_deref().map(name),
+                author: name(&issue.author_id),
+                created_at: time(issue.created_at).unwrap_or_default(),
+                closed_at: time(issue.closed_at),
+                key: issue.key,
+            })
+            .collect())
+    }
+
+    /// The data of a project report, read as `owner`.
+    pub async fn project_report(
+        &self,
+        owner: Uuid,
+        owner_username: &str,
+        key: &str,
+        from: DateTime<Utc>,
+        to: DateTime<Utc>,
+    ) -> Result<ProjectReport, FetchError> {
+        let token = self.token_for(owner).await?;
+        let project = self
+            .issues
+            .clone()
+            .get_project(with_token(
+                pb::GetProjectRequest {
+                    key: key.to_owned(),
+                },
+                &token,
+            ))
+            .await
+            .map_err(|s| classify(&s, &format!("project {key}")))?
+            .into_inner();
+        let issues = self.project_issues(&token, key).await?;
+        Ok(ProjectReport {
+            project_key: project.key,
+            project_name: project.name,
+            from,
+            to,
+            generated_at: Utc::now(),
+            requested_by: owner_username.to_owned(),
+            issues: self.report_issues(&token, issues).await?,
+        })
+    }
+
+    /// The data of a monthly report: every project `owner` belongs to.
+    pub async fn monthly_report(
+        &self,
+        owner: Uuid,
+        owner_username: &str,
+        month: &str,
+    ) -> Result<UserMonthlyReport, FetchError> {
+        let (month_start, month_end) = month_bounds(month)
+            .ok_or_else(|| FetchError::Permanent(format!("bad month {month}")))?;
+        let token = self.token_for(owner).await?;
+        let mut projects = Vec::new();
+        let mut page_token = String::new();
+        loop {
+            let page = self
+                .issues
+                .clone()
+                .list_projects(with_token(
+                    pb::ListProjectsRequest {
+                        page_size: 100,
+                        page_token,
+                    },
+                    &token,
+                ))
+                .await
+                .map_err(|s| classify(&s, "projects"))?
+                .into_inner();
+            // Admins list every project; a monthly report covers those the user belongs to.
+            projects.extend(
+                page.projects
+                    .into_iter()
+                    .filter(|p| p.my_role != pb::Role::Unspecified as i32),
+            );
+            if page.next_page_token.is_empty() {
+                break;
+            }
+            page_token = page.next_page_token;
+        }
+        let mut monthly = Vec::new();
+        for project in projects {
+            let issues = self.project_issues(&token, &project.key).await?;
+            monthly.push(MonthlyProject {
+                key: project.key,
+                name: project.name,
+                issues: self.report_issues(&token, issues).await?,
+            });
+        }
+        Ok(UserMonthlyReport {
+            username: owner_username.to_owned(),
+            month: month.to_owned(),
+            month_start,
+            month_end,
+            generated_at: Utc::now(),
+            projects: monthly,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn outages_are_transient_and_refusals_permanent() {
+        for code in [
+            Code::Unavailable,
+            Code::DeadlineExceeded,
+            Code::ResourceExhausted,
+            Code::Internal,
+        ] {
+            assert!(
+                matches!(
+                    classify(&Status::new(code, "x"), "w"),
+                    FetchError::Transient(_)
+                ),
+                "{code:?}"
+            );
+        }
+        for code in [
+            Code::NotFound,
+            Code::PermissionDenied,
+            Code::InvalidArgument,
+            Code::FailedPrecondition,
+        ] {
+            assert!(
+                matches!(
+                    classify(&Status::new(code, "x"), "w"),
+                    FetchError::Permanent(_)
+                ),
+                "{code:?}"
+            );
+        }
+    }
+}

@@ -1,0 +1,86 @@
+//! The safety net of the job pipeline, run every sweep interval:
+//! - a running job whose lease lapsed (its worker died or hangs) is taken over: cancelled if
+//!   that was asked, failed and dead-lettered if it has no attempts left, else retried;
+//! - a waiting job with no message on its way for too long (a message lost in a broker disaster)
+//!   gets a new one.
+//!
+//! Together with the outbox this is why no accepted job stays `queued` or `running` for ever.
+
+use std::{collections::HashMap, time::Duration};
+
+use chrono::Utc;
+use sqlx::PgPool;
+use tokio::sync::watch;
+
+use crate::{
+    domain::Backoff,
+    outcome,
+    store::{self, Destination},
+};
+
+/// Waiting this long with nothing in the outbox means the job's message was lost.
+pub const STALE_WAITING: Duration = Duration::from_secs(300);
+
+/// One sweep; returns how many jobs it moved.
+pub async fn sweep(db: &PgPool, backoff: &Backoff, stale: Duration) -> anyhow::Result<usize> {
+    let mut moved = 0;
+    let mut tx = db.begin().await?;
+    let expired = store::lock_expired_leases(&mut tx, 100).await?;
+    tx.commit().await?;
+    let none = HashMap::new();
+    for job in expired {
+        let attempt = job.attempts;
+        if job.cancel_requested {
+            store::finish_cancelled(db, job.id, attempt).await?;
+        } else {
+            tracing::warn!(job_id = %job.id, attempt, "lease lapsed; taking the job over");
+            outcome::record_transient_failure(
+                db,
+                backoff,
+                job.id,
+                attempt,
+                job.max_attempts,
+                "the worker stopped responding (lease lapsed)",
+                &none,
+            )
+            .await?;
+        }
+        moved += 1;
+    }
+    let mut tx = db.begin().await?;
+    for job in store::lock_stale_waiting_jobs(&mut tx, stale, 100).await? {
+        tracing::warn!(job_id = %job.id, "no message on its way for a waiting job; sending a new one");
+        store::insert_outbox(
+            &mut *tx,
+            job.id,
+            job.attempts + 1,
+            Destination::Work,
+            Utc::now(),
+            &none,
+        )
+        .await?;
+        store::touch_job(&mut *tx, job.id).await?;
+        moved += 1;
+    }
+    tx.commit().await?;
+    Ok(moved)
+}
+
+/// Sweeps every `interval` until `shutdown` turns true.
+pub async fn run(
+    db: PgPool,
+    backoff: Backoff,
+    interval: Duration,
+    stale: Duration,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    while !*shutdown.borrow() {
+        if let Err(error) = sweep(&db, &backoff, stale).await {
+            tracing::warn!(error = format!("{error:#}"), "sweep failed; will try again");
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(interval) => {},
+            _ = shutdown.changed() => {},
+        }
+    }
+}

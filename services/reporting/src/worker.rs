@@ -1,0 +1,386 @@
+//! The report worker: consumes job messages, and for each claims the job (fenced by the attempt
+//! number, under a lease it keeps alive), gathers the data, typesets the PDF, uploads it,
+//! commits the result, and only then acks the message.
+//!
+//! Whatever happens, the job ends in a recorded state or its lease lapses and the sweeper takes
+//! it over: a crash never leaves a job `running` for good, and a duplicate delivery claims
+//! nothing.
+
+use std::{
+    collections::HashMap,
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::Duration,
+};
+
+use futures::StreamExt;
+use lapin::{
+    message::Delivery,
+    options::{BasicAckOptions, BasicConsumeOptions, BasicQosOptions, BasicRejectOptions},
+    types::FieldTable,
+};
+use sha2::{Digest, Sha256};
+use sqlx::PgPool;
+use tokio::{sync::watch, task::JoinSet};
+use uuid::Uuid;
+
+use crate::{
+    broker::{self, JobMessage, Topology},
+    domain::{Backoff, FailureKind, ReportParams},
+    fetch::{FetchError, Sources},
+    outcome, render,
+    storage::{Storage, artifact_key},
+    store::{self, ArtifactRecord, JobRow},
+};
+
+/// The content type of every artifact.
+pub const PDF: &str = "application/pdf";
+
+/// What a worker needs.
+#[derive(Clone)]
+pub struct Worker {
+    pub db: PgPool,
+    pub storage: Storage,
+    pub sources: Sources,
+    pub backoff: Backoff,
+    pub lease: Duration,
+    pub amqp_url: String,
+    pub topology: Topology,
+    pub concurrency: u16,
+}
+
+/// How one attempt ended before its outcome is recorded.
+#[derive(Debug)]
+enum Stop {
+    Transient(String),
+    Permanent(String),
+    /// The owner cancelled it.
+    Cancelled,
+    /// Our lease was lost (fenced off): someone else owns the job now; touch nothing.
+    Fenced,
+    /// The worker is shutting down: give the job back.
+    Released,
+}
+
+impl From<FetchError> for Stop {
+    fn from(error: FetchError) -> Self {
+        match error {
+            FetchError::Transient(message) => Stop::Transient(message),
+            FetchError::Permanent(message) => Stop::Permanent(message),
+        }
+    }
+}
+
+/// Keeps the lease of a running attempt alive and watches for cancellation.
+struct Attempt {
+    db: PgPool,
+    job_id: Uuid,
+    attempt: i32,
+    lease: Duration,
+    cancelled: Arc<AtomicBool>,
+    fenced: Arc<AtomicBool>,
+}
+
+impl Attempt {
+    /// Records progress and renews the lease; stops the attempt if it was fenced or cancelled,
+    /// or the worker is shutting down.
+    async fn checkpoint(
+        &self,
+        progress: i32,
+        shutdown: &watch::Receiver<bool>,
+    ) -> Result<(), Stop> {
+        if *shutdown.borrow() {
+            return Err(Stop::Released);
+        }
+        match store::heartbeat(&self.db, self.job_id, self.attempt, self.lease, progress).await {
+            Ok(None) => self.fenced.store(true, Ordering::SeqCst),
+            Ok(Some(true)) => self.cancelled.store(true, Ordering::SeqCst),
+            Ok(Some(false)) => {}
+            // The database is away: keep working; if it stays away the lease lapses.
+            Err(error) => tracing::warn!(job_id = %self.job_id, error = %error, "heartbeat failed"),
+        }
+        if self.fenced.load(Ordering::SeqCst) {
+            Err(Stop::Fenced)
+        } else if self.cancelled.load(Ordering::SeqCst) {
+            Err(Stop::Cancelled)
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Renews the lease in the background every third of it until dropped.
+    fn keep_alive(&self) -> tokio::task::JoinHandle<()> {
+        let (db, job_id, attempt, lease) = (self.db.clone(), self.job_id, self.attempt, self.lease);
+        let (cancelled, fenced) = (self.cancelled.clone(), self.fenced.clone());
+        tokio::spawn(async move {
+            loop {
+                tokio::time::sleep(lease / 3).await;
+                match store::heartbeat(&db, job_id, attempt, lease, 0).await {
+                    Ok(None) => {
+                        fenced.store(true, Ordering::SeqCst);
+                        return;
+                    }
+                    Ok(Some(cancel)) => {
+                        if cancel {
+                            cancelled.store(true, Ordering::SeqCst);
+                        }
+                    }
+                    Err(error) => tracing::warn!(%job_id, error = %error, "heartbeat failed"),
+                }
+            }
+        })
+    }
+}
+
+impl Worker {
+    /// Consumes until `shutdown` turns true, reconnecting whenever the broker goes away; then
+    /// lets in-flight jobs finish (or releases them at their next checkpoint).
+    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
+        let mut delay = Duration::from_millis(200);
+        let mut in_flight = JoinSet::new();
+        while !*shutdown.borrow() {
+            match self.consume(&mut shutdown, &mut in_flight).await {
+                Ok(()) => delay = Duration::from_millis(200),
+                Err(error) => {
+                    tracing::warn!(
+                        error = format!("{error:#}"),
+                        "broker connection lost; reconnecting"
+                    );
+                }
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(delay) => {},
+                _ = shutdown.changed() => {},
+            }
+            delay = (delay * 2).min(Duration::from_secs(5));
+        }
+        while in_flight.join_next().await.is_some() {}
+        tracing::info!("worker stopped");
+    }
+
+    async fn consume(
+        &self,
+        shutdown: &mut watch::Receiver<bool>,
+        in_flight: &mut JoinSet<()>,
+    ) -> anyhow::Result<()> {
+        let connection = broker::connect(&self.amqp_url).await?;
+        let channel = connection.create_channel().await?;
+        broker::declare(&channel, &self.topology).await?;
+        channel
+            .basic_qos(self.concurrency, BasicQosOptions::default())
+            .await?;
+        let mut consumer = channel
+            .basic_consume(
+                self.topology.work_queue.as_str().into(),
+                format!("swatter-worker-{}", Uuid::new_v4().simple())
+                    .as_str()
+                    .into(),
+                BasicConsumeOptions::default(),
+                FieldTable::default(),
+            )
+            .await?;
+        tracing::info!(queue = %self.topology.work_queue, prefetch = self.concurrency, "consuming");
+        loop {
+            tokio::select! {
+                delivery = consumer.next() => match delivery {
+                    Some(Ok(delivery)) => {
+                        let worker = self.clone();
+                        let shutdown = shutdown.clone();
+                        in_flight.spawn(async move { worker.handle(delivery, shutdown).await });
+                    }
+                    Some(Err(error)) => return Err(error.into()),
+                    None => anyhow::bail!("the broker cancelled the consumer"),
+                },
+                Some(_) = in_flight.join_next(), if !in_flight.is_empty() => {}
+                _ = shutdown.changed() => {
+                    // Stop taking work; unacked prefetched messages go back to the queue when the
+                    // channel closes, after the in-flight jobs are done.
+                    while in_flight.join_next().await.is_some() {}
+                    let _ = channel.close(200, "worker shutting down".into()).await;
+                    let _ = connection.close(200, "worker shutting down".into()).await;
+                    return Ok(());
+                }
+            }
+        }
+    }
+
+    async fn handle(&self, delivery: Delivery, shutdown: watch::Receiver<bool>) {
+        let message: JobMessage = match serde_json::from_slice(&delivery.data) {
+            Ok(message) => message,
+            Err(error) => {
+                tracing::error!(error = %error, "poison message; dead-lettering it");
+                let _ = delivery.reject(BasicRejectOptions { requeue: false }).await;
+                return;
+            }
+        };
+        let trace = broker::headers_of(&delivery.properties);
+        self.process(&message, &trace, shutdown).await;
+        // The outcome is committed (or the lease will lapse and the sweeper takes over), so the
+        // message has done its job either way.
+        if let Err(error) = delivery.ack(BasicAckOptions::default()).await {
+            tracing::warn!(job_id = %message.job_id, error = %error, "ack failed; a redelivery will claim nothing");
+        }
+    }
+
+    /// One attempt of one job.
+    pub async fn process(
+        &self,
+        message: &JobMessage,
+        trace: &HashMap<String, String>,
+        shutdown: watch::Receiver<bool>,
+    ) {
+        let job = match store::claim_job(&self.db, message.job_id, message.attempt, self.lease)
+            .await
+        {
+            Ok(Some(job)) => job,
+            Ok(None) => {
+                tracing::debug!(job_id = %message.job_id, attempt = message.attempt, "nothing to claim (duplicate, stale or cancelled)");
+                return;
+            }
+            Err(error) => {
+                tracing::warn!(job_id = %message.job_id, error = %error, "cannot claim; the sweeper will requeue it");
+                return;
+            }
+        };
+        let attempt = Attempt {
+            db: self.db.clone(),
+            job_id: job.id,
+            attempt: message.attempt,
+            lease: self.lease,
+            cancelled: Arc::new(AtomicBool::new(false)),
+            fenced: Arc::new(AtomicBool::new(false)),
+        };
+        tracing::info!(job_id = %job.id, attempt = message.attempt, kind = %job.kind, "job started");
+        let keep_alive = attempt.keep_alive();
+        let result = self.execute(&job, &attempt, &shutdown).await;
+        keep_alive.abort();
+        if let Err(error) = self.record(&job, message.attempt, result, trace).await {
+            tracing::warn!(job_id = %job.id, error = %error, "cannot record the outcome; the lease will lapse and the job be retried");
+        }
+    }
+
+    async fn execute(
+        &self,
+        job: &JobRow,
+        attempt: &Attempt,
+        shutdown: &watch::Receiver<bool>,
+    ) -> Result<ArtifactInfo, Stop> {
+        attempt.checkpoint(10, shutdown).await?;
+        let pdf = match &job.params.0 {
+            ReportParams::Project {
+                project_key,
+                from,
+                to,
+            } => {
+                let data = self
+                    .sources
+                    .project_report(job.owner_id, &job.owner_username, project_key, *from, *to)
+                    .await?;
+                attempt.checkpoint(40, shutdown).await?;
+                render_blocking(move || render::render_project(&data)).await?
+            }
+            ReportParams::UserMonthly { month } => {
+                let data = self
+                    .sources
+                    .monthly_report(job.owner_id, &job.owner_username, month)
+                    .await?;
+                attempt.checkpoint(40, shutdown).await?;
+                render_blocking(move || render::render_user_monthly(&data)).await?
+            }
+        };
+        attempt.checkpoint(75, shutdown).await?;
+        let sha256 = hex::encode(Sha256::digest(&pdf));
+        let size = pdf.len() as i64;
+        let key = artifact_key(job.id);
+        self.storage
+            .put(&key, pdf, PDF, &sha256)
+            .await
+            .map_err(|e| Stop::Transient(format!("object store: {e:#}")))?;
+        attempt.checkpoint(95, shutdown).await?;
+        Ok(ArtifactInfo { key, size, sha256 })
+    }
+
+    async fn record(
+        &self,
+        job: &JobRow,
+        attempt: i32,
+        result: Result<ArtifactInfo, Stop>,
+        trace: &HashMap<String, String>,
+    ) -> sqlx::Result<()> {
+        let ours = match result {
+            Ok(artifact) => {
+                let record = ArtifactRecord {
+                    key: &artifact.key,
+                    size: artifact.size,
+                    sha256: &artifact.sha256,
+                    content_type: PDF,
+                };
+                let ours = store::complete_job(&self.db, job.id, attempt, &record).await?;
+                if ours {
+                    tracing::info!(job_id = %job.id, attempt, size = artifact.size, "job succeeded");
+                }
+                ours
+            }
+            Err(Stop::Transient(message)) => {
+                tracing::warn!(job_id = %job.id, attempt, %message, "attempt failed; will retry if attempts remain");
+                outcome::record_transient_failure(
+                    &self.db,
+                    &self.backoff,
+                    job.id,
+                    attempt,
+                    job.max_attempts,
+                    &message,
+                    trace,
+                )
+                .await?
+            }
+            Err(Stop::Permanent(message)) => {
+                tracing::warn!(job_id = %job.id, attempt, %message, "job failed permanently");
+                store::fail_job(&self.db, job.id, attempt, FailureKind::Permanent, &message).await?
+            }
+            Err(Stop::Cancelled) => {
+                tracing::info!(job_id = %job.id, attempt, "job cancelled at a checkpoint");
+                store::finish_cancelled(&self.db, job.id, attempt).await?
+            }
+            Err(Stop::Released) => {
+                // Shutting down: give the job back now rather than waiting for the lease.
+                let mut no_backoff = self.backoff;
+                no_backoff.base = Duration::ZERO;
+                outcome::record_transient_failure(
+                    &self.db,
+                    &no_backoff,
+                    job.id,
+                    attempt,
+                    job.max_attempts.max(attempt + 1),
+                    "the worker shut down",
+                    trace,
+                )
+                .await?
+            }
+            Err(Stop::Fenced) => false,
+        };
+        if !ours {
+            tracing::info!(job_id = %job.id, attempt, "attempt was fenced off; its result is dropped");
+        }
+        Ok(())
+    }
+}
+
+struct ArtifactInfo {
+    key: String,
+    size: i64,
+    sha256: String,
+}
+
+/// Typesets off the async threads. A render error is permanent: the same data renders the same.
+async fn render_blocking(
+    render: impl FnOnce() -> Result<Vec<u8>, render::RenderError> + Send + 'static,
+) -> Result<Vec<u8>, Stop> {
+    match tokio::task::spawn_blocking(render).await {
+        Ok(Ok(pdf)) => Ok(pdf),
+        Ok(Err(error)) => Err(Stop::Permanent(format!("typesetting failed: {error}"))),
+        Err(error) => Err(Stop::Transient(format!("typesetting task failed: {error}"))),
+    }
+}

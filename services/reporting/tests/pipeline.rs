@@ -1,0 +1,600 @@
+//! The job pipeline's guarantees, against real PostgreSQL, RabbitMQ and an S3 server: every
+//! accepted job reaches a terminal state, whatever crashes; nothing is duplicated.
+
+mod support;
+
+use std::{process::Command, time::Duration};
+
+use support::{Options, TestApp, pdf_text, req};
+use swatter_proto::reporting::v1::{self as pb, JobState};
+use swatter_reporting::startup::Mode;
+use tokio_stream::StreamExt;
+use tonic::Code;
+
+const LIMIT: Duration = Duration::from_secs(60);
+
+#[tokio::test]
+async fn a_project_report_becomes_a_downloadable_pdf_that_lists_the_issues() {
+    let app = TestApp::spawn().await;
+    let owner = app.user("owner").await;
+    app.project(
+        &owner,
+        "SWAT",
+        &["Login button does nothing", "Crash when saving a draft"],
+    )
+    .await;
+
+    let job = app.request_project_report(&owner, "SWAT").await;
+    assert_eq!(job.state, JobState::Queued as i32);
+    assert_eq!(job.max_attempts, 5);
+    let done = app
+        .wait_for_state(&owner, &job.id, JobState::Succeeded, LIMIT)
+        .await;
+    assert_eq!(done.progress, 100);
+    assert_eq!(done.attempts, 1);
+    let artifact = done
+        .artifact
+        .clone()
+        .expect("a succeeded job has an artifact");
+    assert_eq!(artifact.content_type, "application/pdf");
+
+    let pdf = app.download(&owner, &job.id).await;
+    assert!(pdf.starts_with(b"%PDF-"));
+    assert_eq!(pdf.len() as i64, artifact.size_bytes);
+    assert_eq!(
+        hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&pdf)),
+        artifact.sha256
+    );
+    let text = pdf_text(&pdf);
+    for expected in [
+        "Project SWAT",
+        "SWAT-1",
+        "Login button does nothing",
+        "SWAT-2",
+        "Crash when saving a draft",
+        "owner",
+    ] {
+        assert!(
+            text.contains(expected),
+            "the report lacks {expected:?}:\n{text}"
+        );
+    }
+
+    // The presigned URL works from outside, without credentials.
+    let presigned = app
+        .reporting
+        .clone()
+        .get_artifact(req(pb::GetArtifactRequest { id: job.id.clone() }, &owner))
+        .await
+        .unwrap()
+        .into_inner();
+    assert!(
+        presigned.url.contains("X-Amz-Signature"),
+        "{}",
+        presigned.url
+    );
+    let fetched = reqwest::get(&presigned.url).await.unwrap();
+    assert_eq!(fetched.status(), 200);
+    assert_eq!(fetched.bytes().await.unwrap().as_ref(), pdf.as_slice());
+
+    assert_eq!(
+        app.storage.list("reports/").await.unwrap(),
+        [format!("reports/{}.pdf", job.id)]
+    );
+    app.cleanup_broker().await;
+}
+
+#[tokio::test]
+async fn user_text_in_a_report_is_printed_literally_never_run_as_markup() {
+    let app = TestApp::spawn().await;
+    let owner = app.user("owner").await;
+    app.project(
+        &owner,
+        "EVIL",
+        &[r#"#read("/etc/passwd")"#, "*bold* $x^2$ <label> @ref"],
+    )
+    .await;
+    let job = app.request_project_report(&owner, "EVIL").await;
+    app.wait_for_state(&owner, &job.id, JobState::Succeeded, LIMIT)
+        .await;
+    let text = pdf_text(&app.download(&owner, &job.id).await);
+    assert!(text.contains(r#"#read("/etc/passwd")"#), "{text}");
+    assert!(text.contains("*bold* $x^2$ <label> @ref"), "{text}");
+    assert!(
+        !text.contains("root:x:0:0"),
+        "file contents leaked into the report"
+    );
+    app.cleanup_broker().await;
+}
+
+#[tokio::test]
+async fn a_monthly_report_covers_the_users_projects() {
+    let app = TestApp::spawn().await;
+    let owner = app.user("owner").await;
+    app.project(&owner, "ONE", &["First thing"]).await;
+    app.project(&owner, "TWO", &["Second thing"]).await;
+    let job = app
+        .reporting
+        .clone()
+        .create_report(req(
+            pb::CreateReportRequest {
+                params: Some(pb::ReportParams {
+                    params: Some(pb::report_params::Params::UserMonthly(
+                        pb::UserMonthlyReportParams {
+                            month: String::new(),
+                        },
+                    )),
+                }),
+                request_id: String::new(),
+            },
+            &owner,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(job.kind, pb::ReportKind::UserMonthly as i32);
+    app.wait_for_state(&owner, &job.id, JobState::Succeeded, LIMIT)
+        .await;
+    let text = pdf_text(&app.download(&owner, &job.id).await);
+    for expected in ["ONE", "TWO", "First thing", "Second thing"] {
+        assert!(
+            text.contains(expected),
+            "the report lacks {expected:?}:\n{text}"
+        );
+    }
+    app.cleanup_broker().await;
+}
+
+#[tokio::test]
+async fn a_worker_killed_mid_job_leaves_a_job_that_still_succeeds_with_exactly_one_object() {
+    let mut app = TestApp::spawn_with(Options {
+        mode: Mode::Api,
+        lease: Duration::from_secs(2),
+        ..Default::default()
+    })
+    .await;
+    let owner = app.user("owner").await;
+    app.project(&owner, "KILL", &["first"]).await;
+    app.seed_issues(&owner, "KILL", 3000).await;
+
+    let spawn_worker = |app: &TestApp| {
+        Command::new(env!("CARGO_BIN_EXE_swatter-reporting"))
+            .arg("worker")
+            .envs(app.reporting_env())
+            .spawn()
+            .expect("start a worker process")
+    };
+    let mut doomed = spawn_worker(&app);
+    let job = app.request_project_report(&owner, "KILL").await;
+    app.wait_for(&owner, &job.id, LIMIT, |j| {
+        j.state == JobState::Running as i32 && j.progress >= 10
+    })
+    .await;
+    // SIGKILL: no chance to release the job or ack the message.
+    doomed.kill().unwrap();
+    doomed.wait().unwrap();
+
+    let mut survivor = spawn_worker(&app);
+    let done = app
+        .wait_for_state(&owner, &job.id, JobState::Succeeded, LIMIT * 2)
+        .await;
+    survivor.kill().unwrap();
+    survivor.wait().unwrap();
+    assert!(done.attempts >= 2, "the killed attempt counts: {done:?}");
+    assert_eq!(
+        app.storage.list("reports/").await.unwrap(),
+        [format!("reports/{}.pdf", job.id)]
+    );
+    app.stop_reporting();
+    app.cleanup_broker().await;
+}
+
+#[tokio::test]
+async fn with_the_object_store_down_a_job_retries_and_succeeds_once_it_is_back() {
+    let mut app = TestApp::spawn().await;
+    let owner = app.user("owner").await;
+    app.project(&owner, "S3", &["needs storage"]).await;
+    app.s3.stop();
+
+    let job = app.request_project_report(&owner, "S3").await;
+    let retrying = app
+        .wait_for_state(&owner, &job.id, JobState::Retrying, LIMIT)
+        .await;
+    assert!(retrying.next_attempt_at.is_some());
+    let error = retrying.error.expect("a retrying job shows its last error");
+    assert_eq!(error.kind, "transient");
+    assert!(!error.message.contains("password"), "{error:?}");
+
+    app.s3.resume().await;
+    let done = app
+        .wait_for_state(&owner, &job.id, JobState::Succeeded, LIMIT)
+        .await;
+    assert!(done.attempts >= 2);
+    assert!(done.error.is_none());
+    assert_eq!(app.storage.list("reports/").await.unwrap().len(), 1);
+    app.cleanup_broker().await;
+}
+
+#[tokio::test]
+async fn jobs_complete_when_the_broker_drops_every_connection() {
+    let app = TestApp::spawn().await;
+    let owner = app.user("owner").await;
+    app.project(&owner, "RMQ", &["one"]).await;
+    let first = app.request_project_report(&owner, "RMQ").await;
+    app.wait_for_state(&owner, &first.id, JobState::Succeeded, LIMIT)
+        .await;
+
+    let closed = Command::new("rabbitmqctl")
+        .args(["close_all_connections", "swatter test: broker restart"])
+        .output()
+        .expect("rabbitmqctl is part of RabbitMQ");
+    assert!(
+        closed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&closed.stderr)
+    );
+
+    let second = app.request_project_report(&owner, "RMQ").await;
+    let third = app.request_project_report(&owner, "RMQ").await;
+    for job in [&second, &third] {
+        app.wait_for_state(&owner, &job.id, JobState::Succeeded, LIMIT)
+            .await;
+    }
+    assert_eq!(app.storage.list("reports/").await.unwrap().len(), 3);
+    app.cleanup_broker().await;
+}
+
+#[tokio::test]
+async fn a_duplicate_delivery_creates_no_second_artifact() {
+    let app = TestApp::spawn().await;
+    let owner = app.user("owner").await;
+    app.project(&owner, "DUP", &["one"]).await;
+    let job = app.request_project_report(&owner, "DUP").await;
+    app.wait_for_state(&owner, &job.id, JobState::Succeeded, LIMIT)
+        .await;
+
+    // The same message again, as a broker redelivery would bring it.
+    let publisher = swatter_reporting::broker::Publisher::new(
+        &app.config.amqp_url,
+        swatter_reporting::broker::Topology::new(&app.config.queue_prefix),
+    );
+    let message = swatter_reporting::broker::JobMessage {
+        job_id: job.id.parse().unwrap(),
+        attempt: 1,
+    };
+    for _ in 0..3 {
+        publisher
+            .publish(
+                swatter_reporting::store::Destination::Work,
+                &message,
+                &Default::default(),
+            )
+            .await
+            .unwrap();
+    }
+    // Wait until the work queue is drained, so the duplicates were really consumed.
+    let topology = swatter_reporting::broker::Topology::new(&app.config.queue_prefix);
+    for _ in 0..100 {
+        if app.queue_depth(&topology.work_queue).await == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let after = app.job(&owner, &job.id).await;
+    assert_eq!(after.state, JobState::Succeeded as i32);
+    assert_eq!(after.attempts, 1, "duplicates claimed nothing");
+    assert_eq!(
+        app.storage.list("reports/").await.unwrap(),
+        [format!("reports/{}.pdf", job.id)]
+    );
+    app.cleanup_broker().await;
+}
+
+#[tokio::test]
+async fn exhausted_retries_fail_the_job_and_leave_one_dead_letter() {
+    let mut app = TestApp::spawn_with(Options {
+        max_attempts: 2,
+        ..Default::default()
+    })
+    .await;
+    let owner = app.user("owner").await;
+    app.project(&owner, "DEAD", &["one"]).await;
+    app.s3.stop();
+    let job = app.request_project_report(&owner, "DEAD").await;
+    let failed = app
+        .wait_for_state(&owner, &job.id, JobState::Failed, LIMIT)
+        .await;
+    assert_eq!(failed.attempts, 2);
+    assert_eq!(failed.error.unwrap().kind, "exhausted");
+    let topology = swatter_reporting::broker::Topology::new(&app.config.queue_prefix);
+    let mut depth = 0;
+    for _ in 0..50 {
+        depth = app.queue_depth(&topology.dead_queue).await;
+        if depth > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(depth, 1);
+
+    // A retry grants a fresh budget and, with the store back, succeeds.
+    app.s3.resume().await;
+    let retried = app
+        .reporting
+        .clone()
+        .retry_job(req(pb::RetryJobRequest { id: job.id.clone() }, &owner))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(retried.state, JobState::Queued as i32);
+    assert!(retried.error.is_none());
+    app.wait_for_state(&owner, &job.id, JobState::Succeeded, LIMIT)
+        .await;
+    app.cleanup_broker().await;
+}
+
+#[tokio::test]
+async fn a_permanent_failure_fails_at_once_without_retrying() {
+    let app = TestApp::spawn().await;
+    let owner = app.user("owner").await;
+    app.project(&owner, "GONE", &["one"]).await;
+    // Stop the worker from seeing the project: delete it right after the request is accepted.
+    let job = app.request_project_report(&owner, "GONE").await;
+    app.issues
+        .clone()
+        .delete_project(req(
+            swatter_proto::issues::v1::DeleteProjectRequest { key: "GONE".into() },
+            &owner,
+        ))
+        .await
+        .unwrap();
+    let done = app
+        .wait_for(&owner, &job.id, LIMIT, |j| {
+            matches!(
+                JobState::try_from(j.state),
+                Ok(JobState::Failed | JobState::Succeeded)
+            )
+        })
+        .await;
+    // The race between the delete and the worker can go either way; when it failed, it did so
+    // at once and for good.
+    if done.state == JobState::Failed as i32 {
+        assert_eq!(done.attempts, 1);
+        assert_eq!(done.error.unwrap().kind, "permanent");
+    }
+    app.cleanup_broker().await;
+}
+
+#[tokio::test]
+async fn a_queued_job_can_be_cancelled_and_a_late_message_does_not_revive_it() {
+    let app = TestApp::spawn_with(Options {
+        mode: Mode::Api,
+        ..Default::default()
+    })
+    .await;
+    let owner = app.user("owner").await;
+    app.project(&owner, "CAN", &["one"]).await;
+    let job = app.request_project_report(&owner, "CAN").await;
+    let cancelled = app
+        .reporting
+        .clone()
+        .cancel_job(req(pb::CancelJobRequest { id: job.id.clone() }, &owner))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(cancelled.state, JobState::Cancelled as i32);
+    assert!(cancelled.finished_at.is_some());
+    let again = app
+        .reporting
+        .clone()
+        .cancel_job(req(pb::CancelJobRequest { id: job.id.clone() }, &owner))
+        .await
+        .unwrap_err();
+    assert_eq!(again.code(), Code::FailedPrecondition);
+    let artifact = app
+        .reporting
+        .clone()
+        .get_artifact(req(pb::GetArtifactRequest { id: job.id.clone() }, &owner))
+        .await
+        .unwrap_err();
+    assert_eq!(artifact.code(), Code::FailedPrecondition);
+
+    // A worker now consumes the job's message: it must claim nothing.
+    let stop = app.start_another_reporting(Mode::WithWorker).await;
+    let topology = swatter_reporting::broker::Topology::new(&app.config.queue_prefix);
+    for _ in 0..100 {
+        if app.queue_depth(&topology.work_queue).await == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        app.job(&owner, &job.id).await.state,
+        JobState::Cancelled as i32
+    );
+    assert!(
+        app.storage
+            .list("reports/")
+            .await
+            .unwrap_or_default()
+            .is_empty()
+    );
+    let _ = stop.send(());
+    app.cleanup_broker().await;
+}
+
+#[tokio::test]
+async fn watching_a_job_streams_its_changes_until_it_is_done() {
+    let app = TestApp::spawn_with(Options {
+        mode: Mode::Api,
+        ..Default::default()
+    })
+    .await;
+    let owner = app.user("owner").await;
+    app.project(&owner, "WATCH", &["one"]).await;
+    let job = app.request_project_report(&owner, "WATCH").await;
+    let mut stream = app
+        .reporting
+        .clone()
+        .watch_job(req(pb::WatchJobRequest { id: job.id.clone() }, &owner))
+        .await
+        .unwrap()
+        .into_inner();
+    let first = stream.next().await.unwrap().unwrap();
+    assert_eq!(first.state, JobState::Queued as i32);
+    let stop = app.start_another_reporting(Mode::WithWorker).await;
+    let mut states = vec![first.state];
+    let mut progress = vec![first.progress];
+    while let Some(update) = tokio::time::timeout(LIMIT, stream.next()).await.unwrap() {
+        let update = update.unwrap();
+        states.push(update.state);
+        progress.push(update.progress);
+    }
+    assert_eq!(
+        *states.last().unwrap(),
+        JobState::Succeeded as i32,
+        "{states:?}"
+    );
+    assert!(states.contains(&(JobState::Running as i32)), "{states:?}");
+    assert!(
+        progress.windows(2).all(|w| w[0] <= w[1]),
+        "progress only grows: {progress:?}"
+    );
+    assert_eq!(*progress.last().unwrap(), 100);
+    let _ = stop.send(());
+    app.cleanup_broker().await;
+}
+
+#[tokio::test]
+async fn idempotent_requests_and_visibility_rules_hold() {
+    let app = TestApp::spawn_with(Options {
+        mode: Mode::Api,
+        ..Default::default()
+    })
+    .await;
+    let owner = app.user("owner").await;
+    let stranger = app.user("stranger").await;
+    app.project(&owner, "VIS", &["one"]).await;
+    let request = |key: &str, project: &str| pb::CreateReportRequest {
+        params: Some(pb::ReportParams {
+            params: Some(pb::report_params::Params::Project(
+                pb::ProjectReportParams {
+                    project_key: project.into(),
+                    from: None,
+                    to: None,
+                },
+            )),
+        }),
+        request_id: key.into(),
+    };
+    let a = app
+        .reporting
+        .clone()
+        .create_report(req(request("k1", "VIS"), &owner))
+        .await
+        .unwrap()
+        .into_inner();
+    let b = app
+        .reporting
+        .clone()
+        .create_report(req(request("k1", "VIS"), &owner))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(a.id, b.id);
+    let other_body = app
+        .reporting
+        .clone()
+        .create_report(req(request("k1", "NOPE"), &owner))
+        .await
+        .unwrap_err();
+    assert_eq!(other_body.code(), Code::InvalidArgument);
+
+    let hidden = app
+        .reporting
+        .clone()
+        .create_report(req(request("", "VIS"), &stranger))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        hidden.code(),
+        Code::NotFound,
+        "a project the caller cannot see"
+    );
+    let not_theirs = app
+        .reporting
+        .clone()
+        .get_job(req(pb::GetJobRequest { id: a.id.clone() }, &stranger))
+        .await
+        .unwrap_err();
+    assert_eq!(not_theirs.code(), Code::NotFound);
+    let bad_month = app
+        .reporting
+        .clone()
+        .create_report(req(
+            pb::CreateReportRequest {
+                params: Some(pb::ReportParams {
+                    params: Some(pb::report_params::Params::UserMonthly(
+                        pb::UserMonthlyReportParams {
+                            month: "2026-13".into(),
+                        },
+                    )),
+                }),
+                request_id: String::new(),
+            },
+            &owner,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(bad_month.code(), Code::InvalidArgument);
+
+    let mine = app
+        .reporting
+        .clone()
+        .list_jobs(req(pb::ListJobsRequest::default(), &owner))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(mine.jobs.len(), 1);
+    assert!(
+        app.reporting
+            .clone()
+            .list_jobs(req(
+                pb::ListJobsRequest {
+                    all: true,
+                    ..Default::default()
+                },
+                &owner
+            ))
+            .await
+            .is_err()
+    );
+    let admin = app.admin().await;
+    let all = app
+        .reporting
+        .clone()
+        .list_jobs(req(
+            pb::ListJobsRequest {
+                all: true,
+                ..Default::default()
+            },
+            &admin,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(all.jobs.len(), 1);
+    let stats = app
+        .reporting
+        .clone()
+        .get_job_stats(req(pb::GetJobStatsRequest {}, &admin))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(stats.jobs_by_state["queued"], 1);
+    assert_eq!(stats.queue_depth, 1, "the API-only stack consumes nothing");
+    assert_eq!(stats.dead_lettered, 0);
+    app.cleanup_broker().await;
+}
