@@ -18,6 +18,8 @@ pub struct GatewayConfig {
     pub identity_url: UpstreamUrl,
     /// `SWATTER_ISSUES_URL`, default `http://127.0.0.1:50052`.
     pub issues_url: UpstreamUrl,
+    /// `SWATTER_REPORTING_URL`, default `http://127.0.0.1:50053`.
+    pub reporting_url: UpstreamUrl,
     /// `SWATTER_JWT_ISSUER`, default `swatter`.
     pub jwt_issuer: String,
     /// `SWATTER_JWT_AUDIENCE`, default `swatter`.
@@ -56,6 +58,10 @@ impl GatewayConfig {
             issues_url: env.or(
                 "SWATTER_ISSUES_URL",
                 UpstreamUrl::from_static("http://127.0.0.1:50052"),
+            )?,
+            reporting_url: env.or(
+                "SWATTER_REPORTING_URL",
+                UpstreamUrl::from_static("http://127.0.0.1:50053"),
             )?,
             jwt_issuer: env.or("SWATTER_JWT_ISSUER", "swatter".to_owned())?,
             jwt_audience: env.or("SWATTER_JWT_AUDIENCE", "swatter".to_owned())?,
@@ -123,6 +129,7 @@ mod tests {
         assert_eq!(config.addr, SocketAddr::from(([127, 0, 0, 1], 8080)));
         assert_eq!(config.identity_url.to_string(), "http://127.0.0.1:50051/");
         assert_eq!(config.issues_url.to_string(), "http://127.0.0.1:50052/");
+        assert_eq!(config.reporting_url.to_string(), "http://127.0.0.1:50053/");
         assert_eq!(config.jwt_issuer, "swatter");
         assert_eq!(config.jwt_audience, "swatter");
         assert_eq!(config.login_rate_per_username.get(), 10);
@@ -138,6 +145,7 @@ mod tests {
             ("SWATTER_IDENTITY_URL", "127.0.0.1:50051"),
             ("SWATTER_IDENTITY_URL", "ftp://identity:50051"),
             ("SWATTER_ISSUES_URL", "issues:50052"),
+            ("SWATTER_REPORTING_URL", "reporting"),
             ("SWATTER_LOGIN_RATE_PER_USERNAME", "0"),
             ("SWATTER_LOGIN_RATE_PER_CLIENT", "lots"),
             ("SWATTER_TRUST_FORWARDED_FOR", "perhaps"),
@@ -155,6 +163,7 @@ mod tests {
             ("SWATTER_GATEWAY_ADDR", "0.0.0.0:9000"),
             ("SWATTER_IDENTITY_URL", "https://identity.internal:443"),
             ("SWATTER_ISSUES_URL", "http://issues.internal:50052"),
+            ("SWATTER_REPORTING_URL", "http://reporting.internal:50053"),
             ("SWATTER_LOGIN_RATE_PER_USERNAME", "3"),
             ("SWATTER_TRUST_FORWARDED_FOR", "true"),
             ("SWATTER_REQUEST_TIMEOUT_SECS", "5"),
@@ -163,6 +172,10 @@ mod tests {
         assert_eq!(config.addr.port(), 9000);
         assert_eq!(config.identity_url.uri().host(), Some("identity.internal"));
         assert_eq!(config.issues_url.uri().host(), Some("issues.internal"));
+        assert_eq!(
+            config.reporting_url.uri().host(),
+            Some("reporting.internal")
+        );
         assert_eq!(config.login_rate_per_username.get(), 3);
         assert!(config.trust_forwarded_for);
         assert_eq!(config.request_timeout, Duration::from_secs(5));

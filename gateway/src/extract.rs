@@ -258,6 +258,16 @@ pub fn decode_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     Ok(value)
 }
 
+/// Decodes a JSON value already read (by [`ApiJson`]) into `T`, naming the field that does not
+/// fit, as [`decode_json`] does.
+pub fn decode_value<T: DeserializeOwned>(value: serde_json::Value) -> Result<T, ApiError> {
+    serde_path_to_error::deserialize(value).map_err(|error| {
+        let path = error.path().to_string();
+        let inner = error.into_inner();
+        ApiError::validation(vec![field_error(&path, &without_position(&inner))])
+    })
+}
+
 /// Decodes `application/x-www-form-urlencoded` data (a body or a query string).
 pub fn decode_form<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let deserializer = serde_urlencoded::Deserializer::new(form_urlencoded::parse(bytes));

@@ -10,7 +10,7 @@ use utoipa::{
 
 use crate::{
     error::{FieldError, Problem},
-    routes::{auth, comments, health, issues, members, projects, users},
+    routes::{auth, comments, health, issues, jobs, members, projects, reports, users},
 };
 
 /// The whole API.
@@ -53,6 +53,15 @@ use crate::{
         comments::list_comments,
         comments::update_comment,
         comments::delete_comment,
+        reports::create_report,
+        jobs::list_jobs,
+        jobs::get_job,
+        jobs::cancel_job,
+        jobs::retry_job,
+        jobs::get_artifact,
+        jobs::download_artifact,
+        jobs::job_events,
+        jobs::job_stats,
         health::healthz,
         health::readyz,
     ),
@@ -64,6 +73,8 @@ use crate::{
         (name = "projects", description = "Projects and their members. Non-members get 404 for a project and everything in it"),
         (name = "issues", description = "Issues: file, find, change with If-Match, delete, and their history"),
         (name = "comments", description = "Comments on issues"),
+        (name = "reports", description = "Ask for PDF reports; they are rendered in the background as jobs"),
+        (name = "jobs", description = "Report jobs: follow, cancel, retry, download. Other users' jobs are 404"),
         (name = "operations", description = "Liveness and readiness probes"),
     ),
 )]
@@ -167,6 +178,15 @@ mod tests {
             "/v1/issues/{issue_key}/events",
             "/v1/issues/{issue_key}/comments",
             "/v1/comments/{id}",
+            "/v1/reports",
+            "/v1/jobs",
+            "/v1/jobs/{id}",
+            "/v1/jobs/{id}/cancel",
+            "/v1/jobs/{id}/retry",
+            "/v1/jobs/{id}/artifact",
+            "/v1/jobs/{id}/artifact/content",
+            "/v1/jobs/{id}/events",
+            "/v1/admin/jobs/stats",
         ] {
             assert!(doc["paths"][path].is_object(), "{path} is missing");
         }
@@ -206,6 +226,25 @@ mod tests {
         assert_eq!(
             doc["components"]["schemas"]["Role"]["enum"],
             serde_json::json!(["viewer", "reporter", "maintainer", "owner"])
+        );
+        assert_eq!(
+            doc["components"]["schemas"]["JobState"]["enum"],
+            serde_json::json!([
+                "queued",
+                "running",
+                "retrying",
+                "succeeded",
+                "failed",
+                "cancelled"
+            ])
+        );
+        let report = &doc["paths"]["/v1/reports"]["post"];
+        assert!(report["responses"]["202"]["headers"]["Location"].is_object());
+        assert_eq!(report["tags"], serde_json::json!(["reports"]));
+        assert!(
+            doc["paths"]["/v1/jobs/{id}/artifact/content"]["get"]["responses"]["200"]["content"]
+                ["application/pdf"]
+                .is_object()
         );
         for (path, method) in [
             ("/v1/projects", "post"),

@@ -39,6 +39,7 @@ impl Application {
         let upstreams = Upstreams {
             identity: Upstream::connect_lazy("identity", &config.identity_url),
             issues: Upstream::connect_lazy("issues", &config.issues_url),
+            reporting: Upstream::connect_lazy("reporting", &config.reporting_url),
         };
         let verifier = Arc::new(TokenVerifier::new(
             &config.jwt_issuer,

@@ -1,7 +1,7 @@
 //! What the handlers share: the gRPC channels to the services, the token verifier and the rate
 //! limiters.
 //!
-//! Each service is one [`Upstream`] in [`Upstreams`]; adding one (reporting) is a field, a line in
+//! Each service is one [`Upstream`] in [`Upstreams`]; adding one is a field, a line in
 //! [`Upstreams::all`] (so readiness checks it) and a client accessor.
 
 use std::{sync::Arc, time::Duration};
@@ -10,6 +10,7 @@ use swatter_common::auth::TokenVerifier;
 use swatter_proto::{
     identity::v1::identity_service_client::IdentityServiceClient,
     issues::v1::issues_service_client::IssuesServiceClient,
+    reporting::v1::reporting_service_client::ReportingServiceClient,
 };
 use tonic::transport::{Channel, Endpoint};
 
@@ -44,12 +45,13 @@ impl Upstream {
 pub struct Upstreams {
     pub identity: Upstream,
     pub issues: Upstream,
+    pub reporting: Upstream,
 }
 
 impl Upstreams {
     /// All of them, for readiness.
     pub fn all(&self) -> Vec<&Upstream> {
-        vec![&self.identity, &self.issues]
+        vec![&self.identity, &self.issues, &self.reporting]
     }
 }
 
@@ -80,5 +82,10 @@ impl AppState {
     /// A client of the issues service.
     pub fn issues(&self) -> IssuesServiceClient<Channel> {
         IssuesServiceClient::new(self.upstreams.issues.channel.clone())
+    }
+
+    /// A client of the reporting service.
+    pub fn reporting(&self) -> ReportingServiceClient<Channel> {
+        ReportingServiceClient::new(self.upstreams.reporting.channel.clone())
     }
 }

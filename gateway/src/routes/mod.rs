@@ -5,8 +5,10 @@ pub mod comments;
 pub mod docs;
 pub mod health;
 pub mod issues;
+pub mod jobs;
 pub mod members;
 pub mod projects;
+pub mod reports;
 pub mod users;
 pub mod wire;
 
@@ -87,6 +89,18 @@ pub fn router(state: AppState, request_timeout: Duration) -> Router {
             "/v1/comments/{id}",
             patch(comments::update_comment).delete(comments::delete_comment),
         )
+        .route("/v1/reports", post(reports::create_report))
+        .route("/v1/jobs", get(jobs::list_jobs))
+        .route("/v1/jobs/{id}", get(jobs::get_job))
+        .route("/v1/jobs/{id}/cancel", post(jobs::cancel_job))
+        .route("/v1/jobs/{id}/retry", post(jobs::retry_job))
+        .route("/v1/jobs/{id}/artifact", get(jobs::get_artifact))
+        .route(
+            "/v1/jobs/{id}/artifact/content",
+            get(jobs::download_artifact),
+        )
+        .route("/v1/jobs/{id}/events", get(jobs::job_events))
+        .route("/v1/admin/jobs/stats", get(jobs::job_stats))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .merge(docs::router())

@@ -1,4 +1,4 @@
-//! The enum values of the issues API as they travel in JSON and query strings (SPEC §2: lower
+//! The enum values of the issues and reporting APIs as they travel in JSON and query strings (SPEC §2: lower
 //! snake case), and their protobuf counterparts. An unknown value is a 422 naming the field and
 //! listing the values it may take.
 
@@ -105,6 +105,34 @@ wire_enum!(
     }
 );
 
+pub use reporting::{JobState, ReportKind};
+
+/// The reporting enums, converted to and from `swatter.reporting.v1`.
+mod reporting {
+    use super::*;
+    use swatter_proto::reporting::v1 as pb;
+
+    wire_enum!(
+        /// Where a report job stands. `succeeded`, `failed` and `cancelled` are terminal.
+        JobState, expected "must be queued, running, retrying, succeeded, failed or cancelled" {
+            Queued = "queued",
+            Running = "running",
+            Retrying = "retrying",
+            Succeeded = "succeeded",
+            Failed = "failed",
+            Cancelled = "cancelled",
+        }
+    );
+
+    wire_enum!(
+        /// What a report covers: one project, or every project of the user for one month.
+        ReportKind, expected "must be project or user_monthly" {
+            Project = "project",
+            UserMonthly = "user_monthly",
+        }
+    );
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -166,5 +194,26 @@ mod tests {
         assert_eq!(Role::to_pb(Role::Owner), pb::Role::Owner as i32);
         assert_eq!(Role::from_pb(pb::Role::Unspecified as i32), None);
         assert_eq!(Priority::from_pb(99), None);
+    }
+
+    #[test]
+    fn job_states_and_report_kinds_are_lower_snake_case() {
+        assert_eq!(
+            serde_json::to_value(ReportKind::UserMonthly).unwrap(),
+            "user_monthly"
+        );
+        assert_eq!(JobState::Cancelled.as_str(), "cancelled");
+        for state in [
+            "queued",
+            "running",
+            "retrying",
+            "succeeded",
+            "failed",
+            "cancelled",
+        ] {
+            let parsed: JobState = state.parse().unwrap();
+            assert_eq!(JobState::from_pb(parsed.to_pb()), Some(parsed));
+        }
+        assert_eq!(JobState::from_pb(0), None);
     }
 }

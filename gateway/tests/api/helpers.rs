@@ -1,7 +1,15 @@
 //! `TestApp`: the real identity and issues services, each with a fresh database, and the
-//! gateway, all in-process on port 0, with a typed client for the REST API.
+//! gateway, all in-process on port 0, with a typed client for the REST API. On request
+//! ([`TestApp::spawn_with_reporting`]) the reporting service too, with its worker, the real
+//! RabbitMQ (queue names unique to the test) and an s3s-fs process owned by the test.
 
-use std::{collections::HashMap, net::SocketAddr, time::Duration};
+use std::{
+    collections::HashMap,
+    net::SocketAddr,
+    path::PathBuf,
+    process::{Child, Command, Stdio},
+    time::Duration,
+};
 
 use reqwest::{Method, RequestBuilder, Response, StatusCode, header};
 use serde::Deserialize;
@@ -13,16 +21,25 @@ use swatter_identity::{
     tokens::SigningKey,
 };
 use swatter_issues::config::IssuesConfig;
+use swatter_reporting::{
+    config::{ReportingConfig, S3Config},
+    domain::Backoff,
+    startup::Mode,
+};
+
+pub use swatter_reporting::startup::Mode as ReportingMode;
 
 pub const ADMIN_USERNAME: &str = "admin";
 pub const ADMIN_PASSWORD: &str = "swatter-admin";
 pub const SERVICE_CLIENT_ID: &str = "reporting";
 pub const SERVICE_CLIENT_SECRET: &str = "test-reporting-secret";
 
-/// The gateway in front of real identity and issues services.
+/// The gateway in front of real identity and issues services (and reporting, on request).
 pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
+    /// The reporting stack, when the test asked for it.
+    pub reporting: Option<ReportingStack>,
     _identity_database: TestDatabase,
     _issues_database: TestDatabase,
 }
@@ -45,13 +62,20 @@ pub struct TestUser {
     pub refresh_token: String,
 }
 
-/// Settings that make the gateway talk to `identity` and `issues`, with the production defaults
-/// otherwise.
-pub fn gateway_config(identity: SocketAddr, issues: SocketAddr) -> GatewayConfig {
+/// Settings that make the gateway talk to `identity`, `issues` and `reporting`, with the
+/// production defaults otherwise.
+pub fn gateway_config(
+    identity: SocketAddr,
+    issues: SocketAddr,
+    reporting: SocketAddr,
+) -> GatewayConfig {
     GatewayConfig {
         addr: SocketAddr::from(([127, 0, 0, 1], 0)),
         identity_url: format!("http://{identity}").parse().expect("identity URL"),
         issues_url: format!("http://{issues}").parse().expect("issues URL"),
+        reporting_url: format!("http://{reporting}")
+            .parse()
+            .expect("reporting URL"),
         jwt_issuer: "swatter".into(),
         jwt_audience: "swatter".into(),
         login_rate_per_username: 10.try_into().expect("non-zero"),
@@ -75,8 +99,23 @@ impl TestApp {
         TestApp::spawn_with(|_| {}).await
     }
 
-    /// The services and a gateway whose settings `customize` may change.
+    /// The services and a gateway whose settings `customize` may change. Without reporting,
+    /// the gateway's reporting upstream is the issues service (so readiness holds; reporting
+    /// routes are not usable).
     pub async fn spawn_with(customize: impl FnOnce(&mut GatewayConfig)) -> TestApp {
+        TestApp::spawn_stack(customize, None).await
+    }
+
+    /// The services including reporting in `mode` (`WithWorker`: API, relay, sweeper and
+    /// worker; `Api`: no worker, so jobs stay queued), and the gateway.
+    pub async fn spawn_with_reporting(mode: Mode) -> TestApp {
+        TestApp::spawn_stack(|_| {}, Some(mode)).await
+    }
+
+    async fn spawn_stack(
+        customize: impl FnOnce(&mut GatewayConfig),
+        reporting_mode: Option<Mode>,
+    ) -> TestApp {
         let identity_database = TestDatabase::create(&swatter_identity::MIGRATOR).await;
         let identity_config = IdentityConfig {
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
@@ -121,11 +160,17 @@ impl TestApp {
         let issues_addr = issues.local_addr();
         tokio::spawn(issues.run_until(std::future::pending()));
 
-        let mut config = gateway_config(identity_addr, issues_addr);
+        let reporting = match reporting_mode {
+            Some(mode) => Some(ReportingStack::start(identity_addr, issues_addr, mode).await),
+            None => None,
+        };
+        let reporting_addr = reporting.as_ref().map_or(issues_addr, |r| r.addr);
+        let mut config = gateway_config(identity_addr, issues_addr, reporting_addr);
         customize(&mut config);
         TestApp {
             address: spawn_gateway(config).await,
             client: reqwest::Client::new(),
+            reporting,
             _identity_database: identity_database,
             _issues_database: issues_database,
         }
@@ -478,4 +523,182 @@ pub fn error_fields(problem: &Value) -> Vec<&str> {
         .as_array()
         .map(|errors| errors.iter().filter_map(|e| e["field"].as_str()).collect())
         .unwrap_or_default()
+}
+
+/// The broker tests use.
+pub fn amqp_url() -> String {
+    std::env::var("SWATTER_TEST_AMQP_URL")
+        .unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".into())
+}
+
+pub const S3_KEY: &str = "swatter-test";
+pub const S3_SECRET: &str = "swatter-test-secret";
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind a free port")
+        .local_addr()
+        .expect("a bound address")
+        .port()
+}
+
+fn s3s_fs_binary() -> PathBuf {
+    std::env::var_os("PATH")
+        .into_iter()
+        .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
+        .chain(std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo/bin")))
+        .map(|dir| dir.join("s3s-fs"))
+        .find(|p| p.is_file())
+        .expect("tests need s3s-fs: run them with `make test` (it installs s3s-fs 0.14.1)")
+}
+
+/// An s3s-fs server owned by one test, removed with its folder when dropped.
+pub struct S3Server {
+    pub port: u16,
+    dir: PathBuf,
+    child: Child,
+}
+
+impl S3Server {
+    pub async fn start() -> S3Server {
+        let dir = std::env::temp_dir().join(format!(
+            "swatter-gateway-s3-{}",
+            uuid::Uuid::new_v4().simple()
+        ));
+        std::fs::create_dir_all(&dir).expect("create the s3s-fs folder");
+        let port = free_port();
+        let child = Command::new(s3s_fs_binary())
+            .args(["--host", "127.0.0.1", "--port", &port.to_string()])
+            .args(["--access-key", S3_KEY, "--secret-key", S3_SECRET])
+            .arg(&dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start s3s-fs");
+        let server = S3Server { port, dir, child };
+        for _ in 0..100 {
+            if tokio::net::TcpStream::connect(("127.0.0.1", port))
+                .await
+                .is_ok()
+            {
+                return server;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("s3s-fs did not start on port {port}");
+    }
+
+    pub fn endpoint(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+}
+
+impl Drop for S3Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// The reporting service of a test, with its database, object store and queue names.
+pub struct ReportingStack {
+    pub addr: SocketAddr,
+    pub config: ReportingConfig,
+    _database: TestDatabase,
+    _s3: S3Server,
+}
+
+impl ReportingStack {
+    async fn start(identity: SocketAddr, issues: SocketAddr, mode: Mode) -> ReportingStack {
+        let s3 = S3Server::start().await;
+        let database = TestDatabase::create(&swatter_reporting::MIGRATOR).await;
+        let config = ReportingConfig {
+            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
+            database_url: database.url.clone(),
+            database_max_connections: 5,
+            run_migrations: true,
+            amqp_url: amqp_url(),
+            queue_prefix: format!("swatter.gateway-test.{}", uuid::Uuid::new_v4().simple()),
+            identity_url: format!("http://{identity}"),
+            issues_url: format!("http://{issues}"),
+            issuer: "swatter".into(),
+            audience: "swatter".into(),
+            service_client_id: SERVICE_CLIENT_ID.into(),
+            service_client_secret: SERVICE_CLIENT_SECRET.into(),
+            s3: S3Config {
+                endpoint: s3.endpoint(),
+                public_endpoint: s3.endpoint(),
+                region: "us-east-1".into(),
+                bucket: "swatter-reports".into(),
+                access_key: S3_KEY.into(),
+                secret_key: S3_SECRET.into(),
+                presign_ttl: Duration::from_secs(300),
+            },
+            worker_concurrency: 2,
+            max_attempts: 5,
+            backoff: Backoff {
+                base: Duration::from_millis(200),
+                factor: 2,
+                cap: Duration::from_secs(2),
+            },
+            lease: Duration::from_secs(3),
+            sweep_interval: Duration::from_millis(200),
+        };
+        let app = swatter_reporting::startup::Application::build(config.clone(), mode)
+            .await
+            .expect("build reporting");
+        let addr = app.local_addr();
+        tokio::spawn(app.run_until(std::future::pending()));
+        ReportingStack {
+            addr,
+            config,
+            _database: database,
+            _s3: s3,
+        }
+    }
+
+    /// Deletes this test's exchanges and queues from the shared broker.
+    pub async fn cleanup_broker(&self) {
+        let topology = swatter_reporting::broker::Topology::new(&self.config.queue_prefix);
+        let Ok(connection) = lapin::Connection::connect(
+            &self.config.amqp_url,
+            lapin::ConnectionProperties::default(),
+        )
+        .await
+        else {
+            return;
+        };
+        if let Ok(channel) = connection.create_channel().await {
+            for queue in [&topology.work_queue, &topology.dead_queue] {
+                let _ = channel
+                    .queue_delete(queue.as_str().into(), Default::default())
+                    .await;
+            }
+            for exchange in [&topology.exchange, &topology.dead_exchange] {
+                let _ = channel
+                    .exchange_delete(exchange.as_str().into(), Default::default())
+                    .await;
+            }
+        }
+        let _ = connection.close(200, "done".into()).await;
+    }
+}
+
+/// The text of a PDF, via pdftotext (poppler-utils).
+pub fn pdf_text(pdf: &[u8]) -> String {
+    let path = std::env::temp_dir().join(format!(
+        "swatter-gateway-{}.pdf",
+        uuid::Uuid::new_v4().simple()
+    ));
+    std::fs::write(&path, pdf).expect("write the PDF");
+    let output = Command::new("pdftotext")
+        .args(["-layout"])
+        .arg(&path)
+        .arg("-")
+        .output()
+        .expect("tests need pdftotext: run them with `make test` (it installs poppler-utils)");
+    let _ = std::fs::remove_file(&path);
+    assert!(output.status.success(), "pdftotext failed");
+    String::from_utf8_lossy(&output.stdout).into_owned()
 }

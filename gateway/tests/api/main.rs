@@ -1,10 +1,12 @@
-//! End-to-end tests of the gateway against the real identity and issues services and PostgreSQL.
+//! End-to-end tests of the gateway against the real identity, issues and reporting services,
+//! PostgreSQL, RabbitMQ and s3s-fs.
 
 mod comments;
 mod helpers;
 mod issues;
 mod operations;
 mod projects;
+mod reports;
 mod request_bodies;
 mod sign_up;
 mod tokens;

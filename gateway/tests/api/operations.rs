@@ -79,7 +79,7 @@ async fn the_gateway_is_ready_when_identity_and_issues_serve() {
         body,
         serde_json::json!({
             "status": "ready",
-            "services": {"identity": "serving", "issues": "serving"}
+            "services": {"identity": "serving", "issues": "serving", "reporting": "serving"}
         })
     );
 }
@@ -91,7 +91,7 @@ async fn without_the_services_the_gateway_starts_but_is_not_ready_and_answers_50
         listener.local_addr().unwrap().port()
     };
     let closed = SocketAddr::from(([127, 0, 0, 1], closed_port));
-    let address = spawn_gateway(gateway_config(closed, closed)).await;
+    let address = spawn_gateway(gateway_config(closed, closed, closed)).await;
     let client = reqwest::Client::new();
 
     let ready = client
@@ -114,7 +114,7 @@ async fn without_the_services_the_gateway_starts_but_is_not_ready_and_answers_50
     let problem = assert_problem(ready, 503, "service-unavailable").await;
     assert_eq!(
         problem["detail"],
-        "not ready: identity is unreachable, issues is unreachable"
+        "not ready: identity is unreachable, issues is unreachable, reporting is unreachable"
     );
     let problem = assert_problem(sign_up, 503, "service-unavailable").await;
     assert!(

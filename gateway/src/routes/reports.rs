@@ -1,0 +1,189 @@
+//! `POST /v1/reports`: ask for a PDF report; it is rendered in the background as a job
+//! (SPEC §5).
+
+use axum::{extract::State, response::IntoResponse};
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use serde_json::{Map, Value};
+use swatter_proto::reporting::v1::{self as pb, report_params::Params};
+use utoipa::ToSchema;
+
+use super::{jobs, wire::ReportKind};
+use crate::{
+    error::{ApiError, Problem},
+    extract::{ApiJson, Authenticated, IdempotencyKey, decode_value},
+    state::AppState,
+};
+
+/// The report to render, by `kind`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+#[schema(example = json!({"kind": "project", "project_key": "SWAT", "from": "2026-10-01T00:00:00Z"}))]
+pub enum CreateReportRequest {
+    /// One project over a period (default: the last 30 days). The caller must see the project.
+    Project {
+        project_key: String,
+        /// RFC 3339; default 30 days before `to`.
+        #[schema(format = DateTime)]
+        from: Option<String>,
+        /// RFC 3339; default now.
+        #[schema(format = DateTime)]
+        to: Option<String>,
+    },
+    /// Every project the caller belongs to, for one month.
+    UserMonthly {
+        /// `YYYY-MM`; default the current month.
+        #[schema(example = "2026-11")]
+        month: Option<String>,
+    },
+}
+
+fn timestamp(
+    field: &'static str,
+    raw: Option<String>,
+) -> Result<Option<prost_types::Timestamp>, ApiError> {
+    raw.map(|raw| {
+        let at = DateTime::parse_from_rfc3339(raw.trim())
+            .map_err(|_| ApiError::invalid_field(field, "must be an RFC 3339 timestamp"))?
+            .with_timezone(&Utc);
+        Ok(prost_types::Timestamp {
+            seconds: at.timestamp(),
+            nanos: at.timestamp_subsec_nanos() as i32,
+        })
+    })
+    .transpose()
+}
+
+impl CreateReportRequest {
+    /// Reads the body: `kind` first (so an unknown kind is named as such), then that kind's fields.
+    fn decode(body: Map<String, Value>) -> Result<Self, ApiError> {
+        match body.get("kind") {
+            None => return Err(ApiError::invalid_field("kind", "is required")),
+            Some(Value::String(kind)) if kind.parse::<ReportKind>().is_ok() => {}
+            Some(_) => return Err(ApiError::invalid_field("kind", ReportKind::EXPECTED)),
+        }
+        decode_value(Value::Object(body))
+    }
+
+    fn into_pb(self) -> Result<pb::ReportParams, ApiError> {
+        let params = match self {
+            CreateReportRequest::Project {
+                project_key,
+                from,
+                to,
+            } => Params::Project(pb::ProjectReportParams {
+                project_key,
+                from: timestamp("from", from)?,
+                to: timestamp("to", to)?,
+            }),
+            CreateReportRequest::UserMonthly { month } => {
+                Params::UserMonthly(pb::UserMonthlyReportParams {
+                    month: month.unwrap_or_default(),
+                })
+            }
+        };
+        Ok(pb::ReportParams {
+            params: Some(params),
+        })
+    }
+}
+
+/// Ask for a report. It is rendered in the background: follow the job at its `Location`
+/// (or its `/events`), then download the PDF.
+#[utoipa::path(
+    post,
+    path = "/v1/reports",
+    tag = "reports",
+    security(("bearer" = [])),
+    params(
+        ("Idempotency-Key" = Option<String>, Header,
+            description = "Sending the same key and body again answers the same job and starts nothing; the same key with another body is 422"),
+    ),
+    request_body(content = CreateReportRequest, examples(
+        ("project" = (summary = "A project over a period", value = json!({"kind": "project", "project_key": "SWAT", "from": "2026-10-01T00:00:00Z", "to": "2026-11-01T00:00:00Z"}))),
+        ("user_monthly" = (summary = "My projects this month", value = json!({"kind": "user_monthly", "month": "2026-11"}))),
+    )),
+    responses(
+        (status = 202, description = "The job was accepted", body = jobs::Job,
+            headers(("Location" = String, description = "/v1/jobs/{id}"))),
+        (status = 400, description = "The body is not JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 401, description = "No, a bad or an expired access token", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such project, or the caller is not a member", body = Problem, content_type = "application/problem+json"),
+        (status = 415, description = "The body is not sent as JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "An unknown kind, a bad period or month, or the Idempotency-Key was used with another body", body = Problem, content_type = "application/problem+json",
+            example = json!({
+                "type": "https://swatter.dev/problems/validation-failed",
+                "title": "Validation failed",
+                "status": 422,
+                "detail": "month: must be a month as YYYY-MM",
+                "request_id": "0b5e2c5e-6f0e-4a51-8d0c-2b1f0c1d2e3f",
+                "errors": [{"field": "month", "message": "must be a month as YYYY-MM"}]
+            })),
+    ),
+)]
+pub async fn create_report(
+    State(state): State<AppState>,
+    caller: Authenticated,
+    IdempotencyKey(request_id): IdempotencyKey,
+    ApiJson(body): ApiJson<Map<String, Value>>,
+) -> Result<impl IntoResponse, ApiError> {
+    let params = CreateReportRequest::decode(body)?.into_pb()?;
+    let job = state
+        .reporting()
+        .create_report(caller.request(pb::CreateReportRequest {
+            params: Some(params),
+            request_id,
+        }))
+        .await?
+        .into_inner();
+    jobs::accepted(job)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn decode(body: Value) -> Result<CreateReportRequest, ApiError> {
+        match body {
+            Value::Object(map) => CreateReportRequest::decode(map),
+            _ => unreachable!(),
+        }
+    }
+
+    fn field_of(body: Value) -> String {
+        decode(body).unwrap_err().errors()[0].field.clone()
+    }
+
+    #[test]
+    fn both_kinds_are_read() {
+        assert!(matches!(
+            decode(serde_json::json!({"kind": "project", "project_key": "SWAT"})).unwrap(),
+            CreateReportRequest::Project { .. }
+        ));
+        assert!(matches!(
+            decode(serde_json::json!({"kind": "user_monthly"})).unwrap(),
+            CreateReportRequest::UserMonthly { month: None }
+        ));
+    }
+
+    #[test]
+    fn bad_bodies_name_their_field() {
+        assert_eq!(field_of(serde_json::json!({})), "kind");
+        assert_eq!(field_of(serde_json::json!({"kind": "weekly"})), "kind");
+        assert_eq!(field_of(serde_json::json!({"kind": 3})), "kind");
+        assert_eq!(
+            field_of(serde_json::json!({"kind": "project"})),
+            "project_key"
+        );
+        assert_eq!(
+            field_of(serde_json::json!({"kind": "user_monthly", "project_key": "SWAT"})),
+            "project_key"
+        );
+        let bad_from =
+            decode(serde_json::json!({"kind": "project", "project_key": "S", "from": "yesterday"}))
+                .unwrap()
+                .into_pb()
+                .unwrap_err();
+        assert_eq!(bad_from.errors()[0].field, "from");
+    }
+}
