@@ -12,7 +12,7 @@ export PATH := $(HOME)/.cargo/bin:$(PATH)
 
 PSQL := psql -w -h 127.0.0.1 -U postgres -d postgres
 
-.PHONY: help run test build fmt lint deps bench clean-run
+.PHONY: help run test build fmt lint deps bench demo clean-run
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -43,6 +43,9 @@ deps: ## only make sure PostgreSQL, RabbitMQ, s3s-fs and the databases are up
 
 bench: ## release build, seed 10,000 issues, load the REST API with wrk, write BENCHMARKS.md
 	scripts/bench.sh
+
+demo: ## seed a realistic data set through the REST API, ask for both reports, save the PDFs
+	scripts/demo.sh
 
 clean-run: ## remove .run (logs, s3s-fs data, dev signing key)
 	rm -rf .run

@@ -2,7 +2,8 @@
 # `make bench`: a reproducible load benchmark of the REST API. Builds in release, starts identity,
 # issues and the gateway on their own ports with their own databases, seeds a project with 10,000
 # issues and 50,000 comments, then drives each scenario with wrk (32 connections, 20 s) and records
-# req/s, p50, p99, errors and every process's peak RSS in BENCHMARKS.md.
+# req/s, p50, p99, errors and every process's peak RSS; then the reporting benchmarks (typst render
+# times, end-to-end pipeline latency, throughput and worker memory). All of it goes to BENCHMARKS.md.
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -50,7 +51,7 @@ pids=()
 names=()
 cleanup() {
     for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-    wait 2>/dev/null || true
+    wait "${pids[@]}" 2>/dev/null || true
 }
 trap cleanup EXIT
 
@@ -155,6 +156,19 @@ for i in "${!pids[@]}"; do
     rss+=("| ${names[i]} | $now | $peak |")
 done
 
+# The REST stack is done: stop it so the reporting benchmarks run on an idle machine.
+cleanup
+pids=()
+
+if [[ "${SWATTER_BENCH_REPORTING:-1}" == 1 ]]; then
+    log "reporting: typst render times (cargo bench --bench render)"
+    render_out=$(cargo bench -q -p swatter-reporting --bench render 2>/dev/null)
+    echo "$render_out"
+    log "reporting: end-to-end pipeline with one worker process (cargo bench --bench pipeline)"
+    pipeline_out=$(cargo bench -q -p swatter-reporting --bench pipeline 2>/dev/null | grep '^|')
+    echo "$pipeline_out"
+fi
+
 cpu=$(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)
 mem=$(awk '/MemTotal/ {printf "%.0f GiB", $2/1024/1024}' /proc/meminfo)
 {
@@ -178,6 +192,20 @@ mem=$(awk '/MemTotal/ {printf "%.0f GiB", $2/1024/1024}' /proc/meminfo)
     echo "| process | RSS after the run (MiB) | peak RSS (MiB) |"
     echo "|---|---|---|"
     printf '%s\n' "${rss[@]}"
+    if [[ -n "${pipeline_out:-}" ]]; then
+        echo
+        echo "## Reporting"
+        echo
+        echo "Typst render of synthetic project reports (release, one thread; \`cargo bench --bench render\`):"
+        echo
+        echo '```'
+        echo "$render_out"
+        echo '```'
+        echo
+        echo "Pipeline with real PostgreSQL, RabbitMQ, s3s-fs and one worker process (\`cargo bench --bench pipeline\`):"
+        echo
+        echo "$pipeline_out"
+    fi
     if [[ -f "$REPO/docs/benchmark-notes.md" ]]; then echo; cat "$REPO/docs/benchmark-notes.md"; fi
 } >"$REPO/BENCHMARKS.md"
 log "wrote BENCHMARKS.md"

@@ -12,6 +12,13 @@ use swatter_reporting::render::render_project;
 
 fn main() {
     // `cargo bench` passes `--bench`; other arguments select parts: `rss`, `100`, `1000`, `10000`.
+    // `cargo test --all-targets` runs this binary without `--bench`: then only a smoke render.
+    if !std::env::args().any(|a| a == "--bench") {
+        let pdf = render_project(&fixtures::project(100, 42)).expect("the synthetic report renders");
+        assert!(pdf.starts_with(b"%PDF"));
+        println!("render benchmark: smoke run only; `cargo bench -p swatter-reporting --bench render`");
+        return;
+    }
     let filter: Vec<String> = std::env::args()
         .skip(1)
         .filter(|a| !a.starts_with("--"))

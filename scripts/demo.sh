@@ -1,0 +1,130 @@
+#!/usr/bin/env bash
+# `make demo`: seeds a realistic data set through the REST API (6 users, 3 projects with members,
+# ~200 issues with status changes, assignments, labels and comments), asks for a project report
+# and a monthly report, waits for them, saves the PDFs under .run/demo/ and prints their URLs.
+# Uses the stack of `make run` if it is up; otherwise starts one and stops it at the end.
+set -euo pipefail
+
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$REPO"
+G="${SWATTER_GATEWAY_URL:-http://127.0.0.1:8080}"
+OUT="$REPO/.run/demo"
+ISSUES="${SWATTER_DEMO_ISSUES:-200}"
+log() { echo "[demo] $*"; }
+die() { echo "[demo] ERROR: $*" >&2; exit 1; }
+command -v jq >/dev/null || { apt-get install -y -qq jq >/dev/null 2>&1 || { dpkg --configure -a; apt-get install -y -qq jq >/dev/null; }; }
+
+started=""
+if ! curl -sf "$G/readyz" >/dev/null 2>&1; then
+    log "no stack at $G; starting one (make run) for the demo"
+    mkdir -p "$REPO/.run"
+    setsid "$REPO/scripts/run.sh" >"$REPO/.run/demo-stack.log" 2>&1 &
+    started=$!
+    trap '[[ -n $started ]] && kill -INT -- -"$started" 2>/dev/null; wait 2>/dev/null || true' EXIT
+    for _ in $(seq 1 600); do curl -sf "$G/readyz" >/dev/null 2>&1 && break; sleep 1; done
+    curl -sf "$G/readyz" >/dev/null || { tail -30 "$REPO/.run/demo-stack.log"; die "the stack did not come up"; }
+fi
+
+# call METHOD PATH TOKEN [JSON]: the response body; fails loudly on an unexpected status.
+call() {
+    local method="$1" path="$2" token="$3" body="${4:-}"
+    local args=(-s -X "$method" "$G$path" -H "authorization: Bearer $token" -w '\n%{http_code}')
+    [[ -n $body ]] && args+=(-H 'content-type: application/json' -d "$body")
+    local out code
+    out=$(curl "${args[@]}")
+    code="${out##*$'\n'}"
+    out="${out%$'\n'*}"
+    if [[ $code != 2* && $code != 409 ]]; then
+        echo "[demo] $method $path -> $code: $out" >&2
+        return 1
+    fi
+    printf '%s' "$out"
+}
+login() {
+    curl -sf "$G/v1/auth/token" -d grant_type=password -d "username=$1" -d "password=$2" | jq -r .access_token
+}
+
+users=(alice bob carol dave erin frank)
+names=("Alice Archer" "Bob Baker" "Carol Cooper" "Dave Dyer" "Erin Evans" "Frank Fisher")
+declare -A token id
+log "users: ${users[*]} (password: demo-password)"
+for i in "${!users[@]}"; do
+    u="${users[i]}"
+    curl -s "$G/v1/users" -H 'content-type: application/json' \
+        -d "{\"username\":\"$u\",\"email\":\"$u@demo.swatter.dev\",\"password\":\"demo-password\",\"full_name\":\"${names[i]}\"}" >/dev/null
+    token[$u]=$(login "$u" demo-password)
+    [[ ${token[$u]} != null ]] || die "cannot log in as $u"
+    id[$u]=$(call GET /v1/users/me "${token[$u]}" | jq -r .id)
+done
+
+projects=(WEB API MOB)
+owners=(alice bob carol)
+project_names=("Web storefront" "Public API" "Mobile app")
+declare -A members
+log "projects: ${projects[*]}"
+for i in "${!projects[@]}"; do
+    key="${projects[i]}" owner="${owners[i]}"
+    call POST /v1/projects "${token[$owner]}" "{\"key\":\"$key\",\"name\":\"${project_names[i]}\",\"description\":\"Demo project\"}" >/dev/null
+    members[$key]="$owner"
+    for u in "${users[@]}"; do
+        [[ $u == "$owner" ]] && continue
+        role=$(( (RANDOM % 3) ))
+        case $role in 0) r=maintainer ;; 1) r=reporter ;; *) r=reporter ;; esac
+        call PUT "/v1/projects/$key/members/${id[$u]}" "${token[$owner]}" "{\"role\":\"$r\"}" >/dev/null
+        members[$key]+=" $u"
+    done
+done
+
+subjects=("Login button" "Checkout page" "Search results" "Password reset" "Invoice PDF" "Dark mode" "Profile page" "Notifications" "Export to CSV" "Image upload" "Rate limiter" "Session timeout")
+problems=("does nothing on Safari" "is slow with many items" "shows the wrong currency" "crashes after an update" "loses data on refresh" "has a typo" "misaligns on small screens" "times out under load" "ignores the user's locale" "returns 500 for empty input")
+priorities=(low medium medium high urgent)
+labels=('["bug"]' '["bug","ui"]' '["feature"]' '["performance"]' '["bug","backend"]' '[]')
+statuses=(in_progress resolved closed)
+log "filing $ISSUES issues with assignments, status changes and comments"
+for n in $(seq 1 "$ISSUES"); do
+    p=$((RANDOM % 3)); key="${projects[p]}"; owner="${owners[p]}"
+    read -r -a m <<<"${members[$key]}"
+    author="${m[RANDOM % ${#m[@]}]}"
+    title="${subjects[RANDOM % ${#subjects[@]}]} ${problems[RANDOM % ${#problems[@]}]}"
+    body="{\"title\":\"$title\",\"description\":\"Reported during the demo (#$n).\",\"priority\":\"${priorities[RANDOM % 5]}\",\"labels\":${labels[RANDOM % 6]}}"
+    issue=$(call POST "/v1/projects/$key/issues" "${token[$author]}" "$body" | jq -r .key)
+    if ((RANDOM % 4 != 0)); then
+        assignee="${m[RANDOM % ${#m[@]}]}"
+        call PATCH "/v1/issues/$issue" "${token[$owner]}" "{\"assignee_id\":\"${id[$assignee]}\"}" >/dev/null
+    fi
+    if ((RANDOM % 2 == 0)); then
+        call PATCH "/v1/issues/$issue" "${token[$owner]}" "{\"status\":\"${statuses[RANDOM % 3]}\"}" >/dev/null
+    fi
+    if ((RANDOM % 3 == 0)); then
+        commenter="${m[RANDOM % ${#m[@]}]}"
+        call POST "/v1/issues/$issue/comments" "${token[$commenter]}" "{\"body\":\"Looking into $issue; it reproduces on my machine.\"}" >/dev/null
+    fi
+    ((n % 50 == 0)) && log "  $n issues"
+done
+
+mkdir -p "$OUT"
+wait_job() {
+    local job="$1" tok="$2" state
+    for _ in $(seq 1 300); do
+        state=$(call GET "/v1/jobs/$job" "$tok" | jq -r .state)
+        case $state in succeeded) return 0 ;; failed | cancelled) die "job $job ended $state" ;; esac
+        sleep 0.5
+    done
+    die "job $job did not finish"
+}
+log "requesting reports"
+project_job=$(call POST /v1/reports "${token[alice]}" '{"kind":"project","project_key":"WEB"}' | jq -r .id)
+monthly_job=$(call POST /v1/reports "${token[alice]}" '{"kind":"user_monthly"}' | jq -r .id)
+for job in "$project_job" "$monthly_job"; do wait_job "$job" "${token[alice]}"; done
+curl -sf "$G/v1/jobs/$project_job/artifact/content" -H "authorization: Bearer ${token[alice]}" -o "$OUT/project-WEB.pdf"
+curl -sf "$G/v1/jobs/$monthly_job/artifact/content" -H "authorization: Bearer ${token[alice]}" -o "$OUT/monthly-alice.pdf"
+echo
+echo " Reports (saved, and presigned URLs valid for 15 minutes):"
+for pair in "project-WEB.pdf:$project_job" "monthly-alice.pdf:$monthly_job"; do
+    file="${pair%%:*}" job="${pair##*:}"
+    url=$(call GET "/v1/jobs/$job/artifact" "${token[alice]}" | jq -r .url)
+    echo "   $OUT/$file"
+    echo "     $url"
+done
+echo
+echo " Log in as any of ${users[*]} with password demo-password; alice owns WEB."
