@@ -266,7 +266,9 @@ def check_k8s(built_path, example_path):
                 if selector_matches(p["spec"].get("selector"), pod_labels(workload))
             ]
             if len(pdbs) != 1:
-                problem(f"Deployment/{name}", f"needs exactly one PodDisruptionBudget, has {len(pdbs)}")
+                problem(
+                    f"Deployment/{name}", f"needs exactly one PodDisruptionBudget, has {len(pdbs)}"
+                )
 
     migrate = [w for w in workloads if w["kind"] == "Job"]
     commands = [
@@ -275,18 +277,26 @@ def check_k8s(built_path, example_path):
         for _, c in sorted(containers(pod_spec(w)), key=lambda rc: rc[0] != "initContainer")
     ]
     if commands != MIGRATE_COMMANDS:
-        problem(built_path, f"the migration Job must run {MIGRATE_COMMANDS} in order, runs {commands}")
+        problem(
+            built_path, f"the migration Job must run {MIGRATE_COMMANDS} in order, runs {commands}"
+        )
 
     hpas = by_kind.get("HorizontalPodAutoscaler", [])
-    targets = {(h["spec"]["scaleTargetRef"]["kind"], h["spec"]["scaleTargetRef"]["name"]) for h in hpas}
+    targets = {
+        (h["spec"]["scaleTargetRef"]["kind"], h["spec"]["scaleTargetRef"]["name"]) for h in hpas
+    }
     if ("Deployment", "report-worker") not in targets:
         problem(built_path, "no HorizontalPodAutoscaler for the report-worker Deployment")
     for hpa in hpas:
         target = deployments.get(hpa["spec"]["scaleTargetRef"]["name"])
         if target is not None and "replicas" in target["spec"]:
-            problem(f"Deployment/{target['metadata']['name']}", "has an HPA: leave spec.replicas unset")
+            problem(
+                f"Deployment/{target['metadata']['name']}", "has an HPA: leave spec.replicas unset"
+            )
         if hpa["spec"].get("minReplicas", 1) > hpa["spec"]["maxReplicas"]:
-            problem(f"HorizontalPodAutoscaler/{hpa['metadata']['name']}", "minReplicas > maxReplicas")
+            problem(
+                f"HorizontalPodAutoscaler/{hpa['metadata']['name']}", "minReplicas > maxReplicas"
+            )
 
     check_services(services, workloads)
     check_config(config_maps, services, workloads)
@@ -296,7 +306,11 @@ def check_k8s(built_path, example_path):
 def check_services(services, workloads):
     for service in services:
         name = service["metadata"]["name"]
-        selected = [w for w in workloads if selector_matches({"matchLabels": service["spec"].get("selector")}, pod_labels(w))]
+        selected = [
+            w
+            for w in workloads
+            if selector_matches({"matchLabels": service["spec"].get("selector")}, pod_labels(w))
+        ]
         if service["metadata"].get("labels", {}).get(PART_OF) != "swatter":
             continue
         if len(selected) != 1:
@@ -315,9 +329,7 @@ def check_services(services, workloads):
 
 def check_config(config_maps, services, workloads):
     """The shared ConfigMap: no migration at start, service URLs naming Services that exist."""
-    names = {
-        s["metadata"]["name"]: {p["port"] for p in s["spec"]["ports"]} for s in services
-    }
+    names = {s["metadata"]["name"]: {p["port"] for p in s["spec"]["ports"]} for s in services}
     used = {
         src["configMapRef"]["name"]
         for w in workloads
@@ -328,11 +340,16 @@ def check_config(config_maps, services, workloads):
     for cm_name in used & set(config_maps):
         data = config_maps[cm_name].get("data") or {}
         if data.get("SWATTER_MIGRATE") != "false":
-            problem(f"ConfigMap/{cm_name}", "SWATTER_MIGRATE must be false (the migrate Job migrates)")
+            problem(
+                f"ConfigMap/{cm_name}", "SWATTER_MIGRATE must be false (the migrate Job migrates)"
+            )
         for key in ("SWATTER_IDENTITY_URL", "SWATTER_ISSUES_URL", "SWATTER_REPORTING_URL"):
             match = re.fullmatch(r"https?://([a-z0-9-]+):(\d+)", data.get(key, ""))
             if not match or int(match.group(2)) not in names.get(match.group(1), set()):
-                problem(f"ConfigMap/{cm_name}", f"{key}={data.get(key)} names no Service and port of the build")
+                problem(
+                    f"ConfigMap/{cm_name}",
+                    f"{key}={data.get(key)} names no Service and port of the build",
+                )
 
 
 def port_matches(rule_ports, container_port, port_name):
@@ -369,7 +386,9 @@ def allowed_sources(policies, target_labels, container_port, port_name, componen
                     allowed.add(f"<namespaces {peer['namespaceSelector']}>")
                 else:
                     allowed |= {
-                        c for c, labels in components.items() if selector_matches(peer["podSelector"], labels)
+                        c
+                        for c, labels in components.items()
+                        if selector_matches(peer["podSelector"], labels)
                     }
     return allowed
 
@@ -402,9 +421,14 @@ def check_network_policies(policies, deployments):
     for deployment in deployments.values():
         component = pod_labels(deployment).get(COMPONENT)
         metrics = port_of(pod_spec(deployment)["containers"][0], "metrics")
-        allowed = allowed_sources(policies, pod_labels(deployment), metrics, "metrics", components) or set()
+        allowed = (
+            allowed_sources(policies, pod_labels(deployment), metrics, "metrics", components)
+            or set()
+        )
         if not any(a.startswith("<namespaces") for a in allowed):
-            problem("NetworkPolicy", f"Prometheus cannot reach {component}'s metrics port {metrics}")
+            problem(
+                "NetworkPolicy", f"Prometheus cannot reach {component}'s metrics port {metrics}"
+            )
     gateway = deployments.get("gateway")
     if gateway is not None:
         port = port_of(pod_spec(gateway)["containers"][0], "http")
@@ -420,6 +444,13 @@ def check_network_policies(policies, deployments):
 
 def command_words(command):
     return shlex.split(command) if isinstance(command, str) else list(command or [])
+
+
+def environment(service):
+    env = service.get("environment") or {}
+    if isinstance(env, list):
+        env = dict(item.split("=", 1) for item in env)
+    return env
 
 
 def check_compose(path):
@@ -450,9 +481,7 @@ def check_compose(path):
             problem(where, "swatter containers drop ALL capabilities")
         if not re.fullmatch(r"[1-9]\d*(:\d+)?", str(service.get("user", ""))):
             problem(where, "swatter containers run as a numeric non-root user")
-        env = service.get("environment") or {}
-        if isinstance(env, list):
-            env = dict(item.split("=", 1) for item in env)
+        env = environment(service)
         if name not in one_shot:
             if str(env.get("SWATTER_MIGRATE")) != "false":
                 problem(where, "SWATTER_MIGRATE must be false (the migrate service migrates)")
@@ -463,7 +492,9 @@ def check_compose(path):
         for key, value in env.items():
             if re.fullmatch(r"SWATTER_\w+_ADDR", key) and not str(value).startswith("0.0.0.0:"):
                 problem(where, f"{key}={value} must listen on 0.0.0.0")
-            match = re.fullmatch(r"(?:https?|amqps?|postgres)://(?:[^@/]*@)?([a-z0-9-]+):\d+.*", str(value))
+            match = re.fullmatch(
+                r"(?:https?|amqps?|postgres)://(?:[^@/]*@)?([a-z0-9-]+):\d+.*", str(value)
+            )
             if match and key != "SWATTER_S3_PUBLIC_ENDPOINT" and match.group(1) not in services:
                 problem(where, f"{key} names host {match.group(1)}, which is not a service")
     migrate = services.get("migrate") or {}
@@ -473,7 +504,7 @@ def check_compose(path):
             problem(f"{path} service migrate", f"does not run {' '.join(command)}")
     bucket_words = " ".join(command_words((services.get("minio-bucket") or {}).get("command")))
     for name, service in services.items():
-        bucket = (service.get("environment") or {}).get("SWATTER_S3_BUCKET") if isinstance(service.get("environment"), dict) else None
+        bucket = environment(service).get("SWATTER_S3_BUCKET")
         if bucket and f"local/{bucket}" not in bucket_words:
             problem(f"{path} service {name}", f"bucket {bucket} is not created by minio-bucket")
     for volume in (services.get("postgres") or {}).get("volumes") or []:
