@@ -12,10 +12,10 @@ export PATH := $(HOME)/.cargo/bin:$(PATH)
 
 PSQL := psql -w -h 127.0.0.1 -U postgres -d postgres
 
-.PHONY: help run test build fmt lint deps bench demo clean-run
+.PHONY: help run test build fmt lint deps bench demo clean-run validate-deploy
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
 
 run: ## start (or install) PostgreSQL, RabbitMQ, s3s-fs, build, run every service and the gateway
 	scripts/run.sh
@@ -27,6 +27,7 @@ test: deps ## run every test of the workspace against the real dependencies
 	done
 	@echo "[test] deleting leftover test queues (swatter.test.*)"
 	@rabbitmqctl -q list_queues name 2>/dev/null | grep '^swatter\.test\.' | xargs -r -n1 rabbitmqctl -q delete_queue >/dev/null 2>&1 || true
+	scripts/validate-deploy.sh
 	cargo test --workspace --all-targets
 
 build: ## compile the workspace (debug)
@@ -40,6 +41,9 @@ lint: ## clippy, warnings are errors
 
 deps: ## only make sure PostgreSQL, RabbitMQ, s3s-fs and the databases are up
 	scripts/ensure-deps.sh
+
+validate-deploy: ## kustomize-build and schema-check k8s/, check docker-compose.yml, lint the Dockerfile
+	scripts/validate-deploy.sh
 
 bench: ## release build, seed 10,000 issues, load the REST API with wrk, write BENCHMARKS.md
 	scripts/bench.sh

@@ -1,0 +1,533 @@
+#!/usr/bin/env python3
+"""Checks on swatter's deployment files that a schema cannot express (run by validate-deploy.sh).
+
+  check_deploy.py k8s BUILT.yaml SECRET_EXAMPLE.yaml   the output of `kubectl kustomize`
+  check_deploy.py compose docker-compose.yml
+
+Kubernetes: every swatter workload has resources, probes of the right kind on the right port and
+a locked-down security context; listen and metrics addresses match the container ports; every
+Deployment has a PodDisruptionBudget; the worker has an HPA and no fixed replica count; Services
+select pods and name their ports; referenced Secret keys exist (in the build or in the example);
+and the NetworkPolicies, evaluated, let exactly the intended callers reach each gRPC port.
+Compose: dependencies exist and have what their condition needs, swatter containers are locked
+down and health-checked, settings point at services that exist.
+
+Prints every problem found and exits 1 if there was any.
+"""
+
+import re
+import shlex
+import sys
+from pathlib import Path
+
+import yaml
+
+PART_OF = "app.kubernetes.io/part-of"
+COMPONENT = "app.kubernetes.io/component"
+
+# Who may open a connection to each component's gRPC port (network-policies.yaml, SPEC §6).
+EXPECTED_GRPC_CALLERS = {
+    "identity": {"gateway", "issues", "reporting-api", "report-worker"},
+    "issues": {"gateway", "reporting-api", "report-worker"},
+    "reporting-api": {"gateway"},
+    "report-worker": set(),
+}
+EXPECTED_DEPLOYMENTS = {"identity", "issues", "reporting-api", "report-worker", "gateway"}
+MIGRATE_COMMANDS = [
+    ["swatter-identity", "migrate"],
+    ["swatter-issues", "migrate"],
+    ["swatter-reporting", "migrate"],
+]
+
+problems = []
+
+
+def problem(where, message):
+    problems.append(f"{where}: {message}")
+
+
+def load_all(path):
+    with open(path, encoding="utf-8") as f:
+        return [doc for doc in yaml.safe_load_all(f) if doc]
+
+
+# ---------------------------------------------------------------------------------------------
+# Kubernetes
+# ---------------------------------------------------------------------------------------------
+
+
+def selector_matches(selector, labels):
+    """A LabelSelector (matchLabels + matchExpressions) against a label map."""
+    if selector is None:
+        return False
+    for key, value in (selector.get("matchLabels") or {}).items():
+        if labels.get(key) != value:
+            return False
+    for expr in selector.get("matchExpressions") or []:
+        key, op, values = expr["key"], expr["operator"], expr.get("values") or []
+        if op == "In" and labels.get(key) not in values:
+            return False
+        if op == "NotIn" and labels.get(key) in values:
+            return False
+        if op == "Exists" and key not in labels:
+            return False
+        if op == "DoesNotExist" and key in labels:
+            return False
+    return True
+
+
+def pod_spec(workload):
+    return workload["spec"]["template"]["spec"]
+
+
+def pod_labels(workload):
+    return workload["spec"]["template"]["metadata"].get("labels") or {}
+
+
+def containers(spec):
+    return [("container", c) for c in spec.get("containers") or []] + [
+        ("initContainer", c) for c in spec.get("initContainers") or []
+    ]
+
+
+def env_value(container, name):
+    for var in container.get("env") or []:
+        if var["name"] == name:
+            return var.get("value")
+    return None
+
+
+def port_of(container, name):
+    for port in container.get("ports") or []:
+        if port.get("name") == name:
+            return port["containerPort"]
+    return None
+
+
+def check_security(where, spec, container):
+    pod_sc = spec.get("securityContext") or {}
+    sc = container.get("securityContext") or {}
+    run_as_non_root = sc.get("runAsNonRoot", pod_sc.get("runAsNonRoot"))
+    run_as_user = sc.get("runAsUser", pod_sc.get("runAsUser"))
+    seccomp = (sc.get("seccompProfile") or pod_sc.get("seccompProfile") or {}).get("type")
+    if run_as_non_root is not True:
+        problem(where, "runAsNonRoot must be true")
+    if not isinstance(run_as_user, int) or run_as_user <= 0:
+        problem(where, "needs a numeric non-root runAsUser")
+    if seccomp != "RuntimeDefault":
+        problem(where, "seccompProfile must be RuntimeDefault")
+    if sc.get("readOnlyRootFilesystem") is not True:
+        problem(where, "readOnlyRootFilesystem must be true")
+    if sc.get("allowPrivilegeEscalation") is not False:
+        problem(where, "allowPrivilegeEscalation must be false")
+    if "ALL" not in ((sc.get("capabilities") or {}).get("drop") or []):
+        problem(where, "must drop ALL capabilities")
+    if sc.get("privileged"):
+        problem(where, "must not be privileged")
+
+
+def check_resources(where, container):
+    resources = container.get("resources") or {}
+    requests, limits = resources.get("requests") or {}, resources.get("limits") or {}
+    for key in ("cpu", "memory"):
+        if key not in requests:
+            problem(where, f"no {key} request")
+    if "memory" not in limits:
+        problem(where, "no memory limit")
+
+
+def check_image(where, container):
+    image = container.get("image", "")
+    name, _, tag = image.rpartition(":") if ":" in image else (image, "", "")
+    if not name.endswith("swatter") or not tag or tag == "latest":
+        problem(where, f"image {image!r} must be the swatter image with a pinned tag")
+
+
+def check_probes(where, container):
+    grpc_port, http_port = port_of(container, "grpc"), port_of(container, "http")
+    for kind in ("readinessProbe", "livenessProbe", "startupProbe"):
+        probe = container.get(kind)
+        if probe is None:
+            if kind != "startupProbe":
+                problem(where, f"no {kind}")
+            continue
+        if grpc_port is not None:
+            if (probe.get("grpc") or {}).get("port") != grpc_port:
+                problem(where, f"{kind} must be a native grpc probe on port {grpc_port}")
+        elif http_port is not None:
+            if (probe.get("httpGet") or {}).get("port") not in ("http", http_port):
+                problem(where, f"{kind} must be an httpGet probe on the http port")
+        else:
+            problem(where, "exposes neither a grpc nor an http port to probe")
+    readiness = container.get("readinessProbe") or {}
+    if grpc_port is not None and not (readiness.get("grpc") or {}).get("service"):
+        problem(where, "the grpc readinessProbe should name the service it checks")
+    if http_port is not None and (readiness.get("httpGet") or {}).get("path") != "/readyz":
+        problem(where, "the gateway's readinessProbe must GET /readyz")
+
+
+def check_addresses(where, container, annotations):
+    for var in container.get("env") or []:
+        match = re.fullmatch(r"SWATTER_(IDENTITY|ISSUES|REPORTING|GATEWAY)_ADDR", var["name"])
+        if match:
+            port = port_of(container, "http" if match.group(1) == "GATEWAY" else "grpc")
+            if var.get("value") != f"0.0.0.0:{port}":
+                problem(where, f"{var['name']}={var.get('value')} must be 0.0.0.0:{port}")
+    metrics = port_of(container, "metrics")
+    if metrics is None:
+        problem(where, "no port named metrics")
+        return
+    if env_value(container, "SWATTER_METRICS_ADDR") != f"0.0.0.0:{metrics}":
+        problem(where, f"SWATTER_METRICS_ADDR must be 0.0.0.0:{metrics}")
+    if annotations.get("prometheus.io/scrape") != "true" or annotations.get(
+        "prometheus.io/port"
+    ) != str(metrics):
+        problem(where, f"needs prometheus.io/scrape=true and prometheus.io/port={metrics}")
+
+
+def secret_refs(workload):
+    """(secret name, key or None for a whole volume, optional) referenced by the pod."""
+    spec = pod_spec(workload)
+    refs = []
+    for _, container in containers(spec):
+        for var in container.get("env") or []:
+            ref = (var.get("valueFrom") or {}).get("secretKeyRef")
+            if ref:
+                refs.append((ref["name"], ref["key"], bool(ref.get("optional"))))
+        for source in container.get("envFrom") or []:
+            if "secretRef" in source:
+                refs.append((source["secretRef"]["name"], None, False))
+    for volume in spec.get("volumes") or []:
+        if "secret" in volume:
+            refs.append((volume["secret"]["secretName"], None, False))
+    return refs
+
+
+def secret_keys(secret):
+    return set((secret.get("data") or {}).keys()) | set((secret.get("stringData") or {}).keys())
+
+
+def check_k8s(built_path, example_path):
+    docs = load_all(built_path)
+    examples = {d["metadata"]["name"]: d for d in load_all(example_path) if d["kind"] == "Secret"}
+    by_kind = {}
+    for doc in docs:
+        by_kind.setdefault(doc["kind"], []).append(doc)
+    secrets = {d["metadata"]["name"]: d for d in by_kind.get("Secret", [])}
+    config_maps = {d["metadata"]["name"]: d for d in by_kind.get("ConfigMap", [])}
+    services = by_kind.get("Service", [])
+    workloads = [
+        w
+        for w in by_kind.get("Deployment", []) + by_kind.get("Job", [])
+        if pod_labels(w).get(PART_OF) == "swatter"
+    ]
+    deployments = {w["metadata"]["name"]: w for w in workloads if w["kind"] == "Deployment"}
+    if set(deployments) != EXPECTED_DEPLOYMENTS:
+        problem(built_path, f"Deployments {sorted(deployments)} != {sorted(EXPECTED_DEPLOYMENTS)}")
+
+    for workload in workloads:
+        kind, name = workload["kind"], workload["metadata"]["name"]
+        spec = pod_spec(workload)
+        template = workload["spec"]["template"]["metadata"]
+        if spec.get("automountServiceAccountToken") is not False:
+            problem(f"{kind}/{name}", "automountServiceAccountToken must be false")
+        for role, container in containers(spec):
+            where = f"{kind}/{name} {role} {container['name']}"
+            check_security(where, spec, container)
+            check_resources(where, container)
+            check_image(where, container)
+            for source in container.get("envFrom") or []:
+                ref = (source.get("configMapRef") or {}).get("name")
+                if ref and ref not in config_maps:
+                    problem(where, f"envFrom names ConfigMap {ref}, which the build lacks")
+            if kind == "Deployment":
+                check_probes(where, container)
+                check_addresses(where, container, template.get("annotations") or {})
+                mounts = {m["mountPath"] for m in container.get("volumeMounts") or []}
+                if "/tmp" not in mounts:
+                    problem(where, "a read-only root filesystem needs an emptyDir on /tmp")
+        for secret, key, optional in secret_refs(workload):
+            where = f"{kind}/{name}"
+            if secret in secrets:
+                if key is not None and key not in secret_keys(secrets[secret]):
+                    problem(where, f"Secret {secret} has no key {key}")
+            elif secret in examples:
+                if key is not None and not optional and key not in secret_keys(examples[secret]):
+                    problem(where, f"secret.example.yaml's {secret} lacks the key {key}")
+            else:
+                problem(where, f"Secret {secret} is neither built nor in secret.example.yaml")
+        if kind == "Deployment":
+            selector = workload["spec"]["selector"]
+            if not selector_matches(selector, pod_labels(workload)):
+                problem(f"Deployment/{name}", "selector does not match its pod labels")
+            pdbs = [
+                p
+                for p in by_kind.get("PodDisruptionBudget", [])
+                if selector_matches(p["spec"].get("selector"), pod_labels(workload))
+            ]
+            if len(pdbs) != 1:
+                problem(
+                    f"Deployment/{name}", f"needs exactly one PodDisruptionBudget, has {len(pdbs)}"
+                )
+
+    migrate = [w for w in workloads if w["kind"] == "Job"]
+    commands = [
+        c.get("command", []) + c.get("args", [])
+        for w in migrate
+        for _, c in sorted(containers(pod_spec(w)), key=lambda rc: rc[0] != "initContainer")
+    ]
+    if commands != MIGRATE_COMMANDS:
+        problem(
+            built_path, f"the migration Job must run {MIGRATE_COMMANDS} in order, runs {commands}"
+        )
+
+    hpas = by_kind.get("HorizontalPodAutoscaler", [])
+    targets = {
+        (h["spec"]["scaleTargetRef"]["kind"], h["spec"]["scaleTargetRef"]["name"]) for h in hpas
+    }
+    if ("Deployment", "report-worker") not in targets:
+        problem(built_path, "no HorizontalPodAutoscaler for the report-worker Deployment")
+    for hpa in hpas:
+        target = deployments.get(hpa["spec"]["scaleTargetRef"]["name"])
+        if target is not None and "replicas" in target["spec"]:
+            problem(
+                f"Deployment/{target['metadata']['name']}", "has an HPA: leave spec.replicas unset"
+            )
+        if hpa["spec"].get("minReplicas", 1) > hpa["spec"]["maxReplicas"]:
+            problem(
+                f"HorizontalPodAutoscaler/{hpa['metadata']['name']}", "minReplicas > maxReplicas"
+            )
+
+    check_services(services, workloads)
+    check_config(config_maps, services, workloads)
+    check_network_policies(by_kind.get("NetworkPolicy", []), deployments)
+
+
+def check_services(services, workloads):
+    for service in services:
+        name = service["metadata"]["name"]
+        selected = [
+            w
+            for w in workloads
+            if selector_matches({"matchLabels": service["spec"].get("selector")}, pod_labels(w))
+        ]
+        if service["metadata"].get("labels", {}).get(PART_OF) != "swatter":
+            continue
+        if len(selected) != 1:
+            problem(f"Service/{name}", f"selects {len(selected)} swatter workloads, expected 1")
+            continue
+        pod_ports = {
+            p.get("name"): p["containerPort"]
+            for _, c in containers(pod_spec(selected[0]))
+            for p in c.get("ports") or []
+        }
+        for port in service["spec"]["ports"]:
+            target = port.get("targetPort", port["port"])
+            if target not in pod_ports and target not in pod_ports.values():
+                problem(f"Service/{name}", f"targetPort {target} is not a port of the pods")
+
+
+def check_config(config_maps, services, workloads):
+    """The shared ConfigMap: no migration at start, service URLs naming Services that exist."""
+    names = {s["metadata"]["name"]: {p["port"] for p in s["spec"]["ports"]} for s in services}
+    used = {
+        src["configMapRef"]["name"]
+        for w in workloads
+        for _, c in containers(pod_spec(w))
+        for src in c.get("envFrom") or []
+        if "configMapRef" in src
+    }
+    for cm_name in used & set(config_maps):
+        data = config_maps[cm_name].get("data") or {}
+        if data.get("SWATTER_MIGRATE") != "false":
+            problem(
+                f"ConfigMap/{cm_name}", "SWATTER_MIGRATE must be false (the migrate Job migrates)"
+            )
+        for key in ("SWATTER_IDENTITY_URL", "SWATTER_ISSUES_URL", "SWATTER_REPORTING_URL"):
+            match = re.fullmatch(r"https?://([a-z0-9-]+):(\d+)", data.get(key, ""))
+            if not match or int(match.group(2)) not in names.get(match.group(1), set()):
+                problem(
+                    f"ConfigMap/{cm_name}",
+                    f"{key}={data.get(key)} names no Service and port of the build",
+                )
+
+
+def port_matches(rule_ports, container_port, port_name):
+    if not rule_ports:
+        return True
+    return any(
+        p.get("protocol", "TCP") == "TCP" and p.get("port") in (None, container_port, port_name)
+        for p in rule_ports
+    )
+
+
+def allowed_sources(policies, target_labels, container_port, port_name, components):
+    """The components (and 'outside' peers) allowed to connect to a pod's port."""
+    selecting = [
+        p
+        for p in policies
+        if "Ingress" in (p["spec"].get("policyTypes") or ["Ingress"])
+        and selector_matches(p["spec"]["podSelector"], target_labels)
+    ]
+    if not selecting:
+        return None  # no policy isolates the pod: everyone may connect
+    allowed = set()
+    for policy in selecting:
+        for rule in policy["spec"].get("ingress") or []:
+            if not port_matches(rule.get("ports"), container_port, port_name):
+                continue
+            peers = rule.get("from") or []
+            if not peers:
+                allowed |= set(components) | {"<anywhere>"}
+            for peer in peers:
+                if "ipBlock" in peer:
+                    allowed.add(f"<ipBlock {peer['ipBlock'].get('cidr')}>")
+                elif "namespaceSelector" in peer:
+                    allowed.add(f"<namespaces {peer['namespaceSelector']}>")
+                else:
+                    allowed |= {
+                        c
+                        for c, labels in components.items()
+                        if selector_matches(peer["podSelector"], labels)
+                    }
+    return allowed
+
+
+def check_network_policies(policies, deployments):
+    deny_all = [
+        p
+        for p in policies
+        if p["spec"].get("podSelector") in ({}, None)
+        and "Ingress" in (p["spec"].get("policyTypes") or [])
+        and not p["spec"].get("ingress")
+    ]
+    if not deny_all:
+        problem("NetworkPolicy", "no default deny-all ingress policy (podSelector: {}, no rules)")
+    components = {pod_labels(d).get(COMPONENT): pod_labels(d) for d in deployments.values()}
+    for component, expected in EXPECTED_GRPC_CALLERS.items():
+        deployment = deployments.get(component)
+        if deployment is None:
+            continue
+        container = pod_spec(deployment)["containers"][0]
+        port = port_of(container, "grpc")
+        allowed = allowed_sources(policies, pod_labels(deployment), port, "grpc", components)
+        if allowed is None:
+            problem("NetworkPolicy", f"no policy isolates {component}")
+        elif allowed != expected:
+            problem(
+                "NetworkPolicy",
+                f"{component}:{port} is reachable from {sorted(allowed)}, expected exactly {sorted(expected)}",
+            )
+    for deployment in deployments.values():
+        component = pod_labels(deployment).get(COMPONENT)
+        metrics = port_of(pod_spec(deployment)["containers"][0], "metrics")
+        allowed = (
+            allowed_sources(policies, pod_labels(deployment), metrics, "metrics", components)
+            or set()
+        )
+        if not any(a.startswith("<namespaces") for a in allowed):
+            problem(
+                "NetworkPolicy", f"Prometheus cannot reach {component}'s metrics port {metrics}"
+            )
+    gateway = deployments.get("gateway")
+    if gateway is not None:
+        port = port_of(pod_spec(gateway)["containers"][0], "http")
+        allowed = allowed_sources(policies, pod_labels(gateway), port, "http", components) or set()
+        if "<anywhere>" not in allowed:
+            problem("NetworkPolicy", f"the gateway's port {port} must accept traffic from anywhere")
+
+
+# ---------------------------------------------------------------------------------------------
+# docker compose
+# ---------------------------------------------------------------------------------------------
+
+
+def command_words(command):
+    return shlex.split(command) if isinstance(command, str) else list(command or [])
+
+
+def environment(service):
+    env = service.get("environment") or {}
+    if isinstance(env, list):
+        env = dict(item.split("=", 1) for item in env)
+    return env
+
+
+def check_compose(path):
+    compose = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
+    services = compose.get("services") or {}
+    one_shot = {n for n, s in services.items() if str(s.get("restart", "no")) == "no"}
+    for name, service in services.items():
+        where = f"{path} service {name}"
+        depends = service.get("depends_on") or {}
+        if isinstance(depends, list):
+            depends = {d: {"condition": "service_started"} for d in depends}
+        for target, spec in depends.items():
+            if target not in services:
+                problem(where, f"depends on {target}, which is not a service")
+                continue
+            condition = (spec or {}).get("condition", "service_started")
+            if condition == "service_healthy" and "healthcheck" not in services[target]:
+                problem(where, f"waits for {target} to be healthy, but it has no healthcheck")
+            if condition == "service_completed_successfully" and target not in one_shot:
+                problem(where, f"waits for {target} to complete, but it restarts")
+        if name not in one_shot and "healthcheck" not in service:
+            problem(where, "a long-running service needs a healthcheck")
+        if "swatter" not in str(service.get("image", "")):
+            continue
+        if service.get("read_only") is not True:
+            problem(where, "swatter containers run with read_only: true")
+        if "ALL" not in (service.get("cap_drop") or []):
+            problem(where, "swatter containers drop ALL capabilities")
+        if not re.fullmatch(r"[1-9]\d*(:\d+)?", str(service.get("user", ""))):
+            problem(where, "swatter containers run as a numeric non-root user")
+        env = environment(service)
+        if name not in one_shot:
+            if str(env.get("SWATTER_MIGRATE")) != "false":
+                problem(where, "SWATTER_MIGRATE must be false (the migrate service migrates)")
+            if any(k.endswith("_DATABASE_URL") for k in env) and "migrate" not in depends:
+                problem(where, "uses a database, so must wait for migrate to complete")
+            if not str(env.get("SWATTER_METRICS_ADDR", "")).startswith("0.0.0.0:"):
+                problem(where, "SWATTER_METRICS_ADDR must listen on 0.0.0.0")
+        for key, value in env.items():
+            if re.fullmatch(r"SWATTER_\w+_ADDR", key) and not str(value).startswith("0.0.0.0:"):
+                problem(where, f"{key}={value} must listen on 0.0.0.0")
+            match = re.fullmatch(
+                r"(?:https?|amqps?|postgres)://(?:[^@/]*@)?([a-z0-9-]+):\d+.*", str(value)
+            )
+            if match and key != "SWATTER_S3_PUBLIC_ENDPOINT" and match.group(1) not in services:
+                problem(where, f"{key} names host {match.group(1)}, which is not a service")
+    migrate = services.get("migrate") or {}
+    words = " ".join(command_words(migrate.get("command")))
+    for command in MIGRATE_COMMANDS:
+        if " ".join(command) not in words:
+            problem(f"{path} service migrate", f"does not run {' '.join(command)}")
+    bucket_words = " ".join(command_words((services.get("minio-bucket") or {}).get("command")))
+    for name, service in services.items():
+        bucket = environment(service).get("SWATTER_S3_BUCKET")
+        if bucket and f"local/{bucket}" not in bucket_words:
+            problem(f"{path} service {name}", f"bucket {bucket} is not created by minio-bucket")
+    for volume in (services.get("postgres") or {}).get("volumes") or []:
+        source = str(volume).split(":")[0]
+        if source.endswith(".sql"):
+            sql = (Path(path).parent / source).read_text(encoding="utf-8")
+            for db in ("swatter_identity", "swatter_issues", "swatter_reporting"):
+                if f"CREATE DATABASE {db}" not in sql:
+                    problem(f"{path} {source}", f"does not create {db}")
+
+
+def main(argv):
+    if len(argv) == 4 and argv[1] == "k8s":
+        check_k8s(argv[2], argv[3])
+    elif len(argv) == 3 and argv[1] == "compose":
+        check_compose(argv[2])
+    else:
+        print(__doc__, file=sys.stderr)
+        return 2
+    for line in problems:
+        print(f"  {line}", file=sys.stderr)
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))

