@@ -4,7 +4,10 @@
 use std::{fmt, net::SocketAddr, num::NonZeroU32, str::FromStr, time::Duration};
 
 use http::Uri;
-use swatter_common::config::{ConfigError, Env, Source};
+use swatter_common::{
+    config::{ConfigError, Env, Source},
+    metrics,
+};
 
 const DEFAULT_LOGIN_RATE_PER_USERNAME: NonZeroU32 = NonZeroU32::new(10).unwrap();
 const DEFAULT_LOGIN_RATE_PER_CLIENT: NonZeroU32 = NonZeroU32::new(60).unwrap();
@@ -33,6 +36,8 @@ pub struct GatewayConfig {
     pub trust_forwarded_for: bool,
     /// `SWATTER_REQUEST_TIMEOUT_SECS`: longest a request may take, default 30.
     pub request_timeout: Duration,
+    /// `SWATTER_METRICS_ADDR`: where `GET /metrics` listens, default `127.0.0.1:9100`; `off`: nowhere.
+    pub metrics_addr: Option<SocketAddr>,
 }
 
 impl GatewayConfig {
@@ -75,6 +80,7 @@ impl GatewayConfig {
             )?,
             trust_forwarded_for: env.flag("SWATTER_TRUST_FORWARDED_FOR", false)?,
             request_timeout,
+            metrics_addr: metrics::metrics_addr(env, SocketAddr::from(([127, 0, 0, 1], 9100)))?,
         })
     }
 }
@@ -136,6 +142,10 @@ mod tests {
         assert_eq!(config.login_rate_per_client.get(), 60);
         assert!(!config.trust_forwarded_for);
         assert_eq!(config.request_timeout, Duration::from_secs(30));
+        assert_eq!(
+            config.metrics_addr,
+            Some(SocketAddr::from(([127, 0, 0, 1], 9100)))
+        );
     }
 
     #[test]
@@ -151,6 +161,8 @@ mod tests {
             ("SWATTER_TRUST_FORWARDED_FOR", "perhaps"),
             ("SWATTER_REQUEST_TIMEOUT_SECS", "0"),
             ("SWATTER_REQUEST_TIMEOUT_SECS", "-1"),
+            ("SWATTER_METRICS_ADDR", "localhost"),
+            ("SWATTER_METRICS_ADDR", "9100"),
         ] {
             let err = GatewayConfig::from_env(&env(&[(name, value)])).unwrap_err();
             assert!(err.to_string().contains(name), "{name}={value}: {err}");
@@ -167,6 +179,7 @@ mod tests {
             ("SWATTER_LOGIN_RATE_PER_USERNAME", "3"),
             ("SWATTER_TRUST_FORWARDED_FOR", "true"),
             ("SWATTER_REQUEST_TIMEOUT_SECS", "5"),
+            ("SWATTER_METRICS_ADDR", "off"),
         ]))
         .unwrap();
         assert_eq!(config.addr.port(), 9000);
@@ -179,5 +192,6 @@ mod tests {
         assert_eq!(config.login_rate_per_username.get(), 3);
         assert!(config.trust_forwarded_for);
         assert_eq!(config.request_timeout, Duration::from_secs(5));
+        assert_eq!(config.metrics_addr, None);
     }
 }

@@ -6,7 +6,7 @@ use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 use axum::Router;
 use swatter_common::{
     auth::{GrpcJwks, TokenVerifier},
-    server,
+    metrics, server,
 };
 use swatter_proto::identity::v1::identity_service_client::IdentityServiceClient;
 use tokio::net::TcpListener;
@@ -29,6 +29,7 @@ pub struct Application {
     addr: SocketAddr,
     router: Router,
     login_limiter: Arc<LoginRateLimiter>,
+    metrics: Option<metrics::Endpoint>,
 }
 
 impl Application {
@@ -77,11 +78,13 @@ impl Application {
         let router = routes::router(state, config.request_timeout);
         let listener = server::bind(config.addr).await?;
         let addr = server::local_addr(&listener)?;
+        let metrics = metrics::Endpoint::bind(config.metrics_addr).await?;
         Ok(Application {
             listener,
             addr,
             router,
             login_limiter,
+            metrics,
         })
     }
 
@@ -90,12 +93,18 @@ impl Application {
         self.addr
     }
 
+    /// The address `GET /metrics` listens on, unless metrics are off.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics.as_ref().map(metrics::Endpoint::local_addr)
+    }
+
     /// Serves until `shutdown` resolves, then finishes in-flight requests.
     pub async fn run_until(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         tracing::info!(addr = %self.addr, "gateway listening");
+        let _metrics = metrics::serve(self.metrics);
         let limiter = self.login_limiter;
         let cleanup = tokio::spawn(async move {
             let mut ticks = tokio::time::interval(LIMITER_CLEANUP_INTERVAL);

@@ -110,6 +110,7 @@ pub fn router(state: AppState, request_timeout: Duration) -> Router {
         .layer(CatchPanicLayer::custom(middleware::panic_response))
         .layer(from_fn_with_state(request_timeout, middleware::deadline))
         .layer(from_fn(middleware::request_context))
+        .layer(from_fn(crate::metrics::track))
         .with_state(state)
 }
 

@@ -38,6 +38,11 @@ pub const SERVICE_CLIENT_SECRET: &str = "test-reporting-secret";
 pub struct TestApp {
     pub address: String,
     pub client: reqwest::Client,
+    /// Where the gateway serves `GET /metrics`, unless the test turned metrics off.
+    pub metrics_addr: Option<SocketAddr>,
+    /// The gRPC addresses of the in-process identity and issues services.
+    pub identity_addr: SocketAddr,
+    pub issues_addr: SocketAddr,
     /// The reporting stack, when the test asked for it.
     pub reporting: Option<ReportingStack>,
     _identity_database: TestDatabase,
@@ -82,15 +87,22 @@ pub fn gateway_config(
         login_rate_per_client: 60.try_into().expect("non-zero"),
         trust_forwarded_for: false,
         request_timeout: Duration::from_secs(30),
+        metrics_addr: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
     }
 }
 
 /// Builds the gateway and serves it on a background task; returns its base URL.
 pub async fn spawn_gateway(config: GatewayConfig) -> String {
+    spawn_gateway_with_metrics(config).await.0
+}
+
+/// Like [`spawn_gateway`], also returning where `GET /metrics` listens (unless off).
+pub async fn spawn_gateway_with_metrics(config: GatewayConfig) -> (String, Option<SocketAddr>) {
     let gateway = Application::build(config).await.expect("build the gateway");
     let address = format!("http://{}", gateway.local_addr());
+    let metrics = gateway.metrics_addr();
     tokio::spawn(gateway.run_until(std::future::pending()));
-    address
+    (address, metrics)
 }
 
 impl TestApp {
@@ -138,6 +150,7 @@ impl TestApp {
                 SERVICE_CLIENT_SECRET.to_owned(),
             )]),
             password_hash_concurrency: 2,
+            metrics_addr: None,
         };
         let identity = swatter_identity::startup::Application::build(identity_config)
             .await
@@ -154,6 +167,7 @@ impl TestApp {
             identity_url: format!("http://{identity_addr}"),
             issuer: "swatter".into(),
             audience: "swatter".into(),
+            metrics_addr: None,
         })
         .await
         .expect("build issues");
@@ -167,8 +181,12 @@ impl TestApp {
         let reporting_addr = reporting.as_ref().map_or(issues_addr, |r| r.addr);
         let mut config = gateway_config(identity_addr, issues_addr, reporting_addr);
         customize(&mut config);
+        let (address, metrics_addr) = spawn_gateway_with_metrics(config).await;
         TestApp {
-            address: spawn_gateway(config).await,
+            address,
+            metrics_addr,
+            identity_addr,
+            issues_addr,
             client: reqwest::Client::new(),
             reporting,
             _identity_database: identity_database,
@@ -644,6 +662,7 @@ impl ReportingStack {
             },
             lease: Duration::from_secs(3),
             sweep_interval: Duration::from_millis(200),
+            metrics_addr: None,
         };
         let app = swatter_reporting::startup::Application::build(config.clone(), mode)
             .await

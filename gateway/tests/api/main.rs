@@ -4,6 +4,8 @@
 mod comments;
 mod helpers;
 mod issues;
+mod lifecycle;
+mod metrics;
 mod operations;
 mod projects;
 mod reports;

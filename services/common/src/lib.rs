@@ -5,6 +5,7 @@
 pub mod auth;
 pub mod config;
 pub mod db;
+pub mod metrics;
 pub mod pagination;
 pub mod server;
 pub mod status;

@@ -137,6 +137,7 @@ where
     let reflection_v1 = reflection().build_v1()?;
     let reflection_v1alpha = reflection().build_v1alpha()?;
     let layers = ServiceBuilder::new()
+        .layer(crate::metrics::GrpcMetricsLayer)
         .layer(TraceLayer::new_for_grpc().make_span_with(request_span))
         .layer(AuthLayer::new(verifier))
         .into_inner();

@@ -2,7 +2,10 @@
 
 use std::{collections::HashMap, net::SocketAddr, time::Duration};
 
-use swatter_common::config::{ConfigError, Env, Source};
+use swatter_common::{
+    config::{ConfigError, Env, Source},
+    metrics,
+};
 
 /// Everything the identity service needs to start.
 #[derive(Clone)]
@@ -33,6 +36,8 @@ pub struct IdentityConfig {
     pub service_clients: HashMap<String, String>,
     /// `SWATTER_PASSWORD_HASH_CONCURRENCY`, default half the cores (at least 1).
     pub password_hash_concurrency: usize,
+    /// `SWATTER_METRICS_ADDR`: where `GET /metrics` listens, default `127.0.0.1:9101`; `off`: nowhere.
+    pub metrics_addr: Option<SocketAddr>,
 }
 
 /// The first admin, created at start if missing.
@@ -109,6 +114,7 @@ impl IdentityConfig {
             service_clients: parse_service_clients(env.raw("SWATTER_SERVICE_CLIENTS"))?,
             password_hash_concurrency: env
                 .or("SWATTER_PASSWORD_HASH_CONCURRENCY", (cores / 2).max(1))?,
+            metrics_addr: metrics::metrics_addr(env, SocketAddr::from(([127, 0, 0, 1], 9101)))?,
         })
     }
 }
@@ -193,5 +199,21 @@ mod tests {
         .err()
         .unwrap();
         assert!(err.to_string().contains("SWATTER_IDENTITY_ADDR"), "{err}");
+    }
+
+    #[test]
+    fn the_metrics_address_defaults_can_be_turned_off_and_is_named_when_malformed() {
+        let pem = ("SWATTER_JWT_PRIVATE_KEY", "pem");
+        let config = IdentityConfig::from_env(&env(&[pem])).unwrap();
+        assert_eq!(
+            config.metrics_addr,
+            Some(SocketAddr::from(([127, 0, 0, 1], 9101)))
+        );
+        let off = IdentityConfig::from_env(&env(&[pem, ("SWATTER_METRICS_ADDR", "off")])).unwrap();
+        assert_eq!(off.metrics_addr, None);
+        let err = IdentityConfig::from_env(&env(&[pem, ("SWATTER_METRICS_ADDR", "9101")]))
+            .err()
+            .unwrap();
+        assert!(err.to_string().contains("SWATTER_METRICS_ADDR"), "{err}");
     }
 }

@@ -53,6 +53,7 @@ impl PasswordHasherPool {
     pub async fn hash(&self, password: String) -> anyhow::Result<String> {
         let _permit = self.permits.acquire().await?;
         tokio::task::spawn_blocking(move || {
+            let _timer = HashTimer::start("hash");
             Argon2::default()
                 .hash_password(password.as_bytes(), &SaltString::generate(&mut OsRng))
                 .map(|h| h.to_string())
@@ -66,6 +67,7 @@ impl PasswordHasherPool {
     pub async fn verify(&self, password: String, hash: Option<String>) -> anyhow::Result<bool> {
         let _permit = self.permits.acquire().await?;
         tokio::task::spawn_blocking(move || {
+            let _timer = HashTimer::start("verify");
             let known = hash.is_some();
             let hash = hash.unwrap_or_else(|| DUMMY_HASH.clone());
             let parsed =
@@ -76,6 +78,29 @@ impl PasswordHasherPool {
             Ok(known && matches)
         })
         .await?
+    }
+}
+
+/// Records `swatter_password_hash_duration_seconds{op}` when dropped: the CPU time of one hash
+/// or verification, without the wait for a permit.
+struct HashTimer {
+    op: &'static str,
+    started: std::time::Instant,
+}
+
+impl HashTimer {
+    fn start(op: &'static str) -> Self {
+        HashTimer {
+            op,
+            started: std::time::Instant::now(),
+        }
+    }
+}
+
+impl Drop for HashTimer {
+    fn drop(&mut self) {
+        metrics::histogram!("swatter_password_hash_duration_seconds", "op" => self.op)
+            .record(self.started.elapsed().as_secs_f64());
     }
 }
 

@@ -7,7 +7,7 @@ use anyhow::Context;
 use sqlx::PgPool;
 use swatter_common::{
     auth::{StaticJwks, TokenVerifier},
-    db, server,
+    db, metrics, server,
 };
 use swatter_proto::identity::v1::identity_service_server::IdentityServiceServer;
 use tokio::net::TcpListener;
@@ -27,6 +27,7 @@ pub struct Application {
     listener: TcpListener,
     rpc: IdentityRpc,
     verifier: Arc<TokenVerifier>,
+    metrics: Option<metrics::Endpoint>,
 }
 
 impl Application {
@@ -68,10 +69,12 @@ impl Application {
             service_clients: config.service_clients.clone(),
         };
         let listener = server::bind(config.addr).await?;
+        let metrics = metrics::Endpoint::bind(config.metrics_addr).await?;
         Ok(Application {
             listener,
             rpc: IdentityRpc(Arc::new(identity)),
             verifier,
+            metrics,
         })
     }
 
@@ -82,6 +85,11 @@ impl Application {
             .expect("a bound listener has an address")
     }
 
+    /// The address `GET /metrics` listens on, unless metrics are off.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics.as_ref().map(metrics::Endpoint::local_addr)
+    }
+
     /// Serves until `shutdown` resolves, then finishes in-flight requests.
     pub async fn run_until(
         self,
@@ -89,6 +97,7 @@ impl Application {
     ) -> anyhow::Result<()> {
         tracing::info!(addr = %self.local_addr(), "identity service listening");
         let probe = database_probe(self.rpc.0.db.clone());
+        let _metrics = metrics::serve(self.metrics);
         server::serve(
             self.listener,
             IdentityServiceServer::new(self.rpc),

@@ -2,7 +2,10 @@
 
 use std::net::SocketAddr;
 
-use swatter_common::config::{ConfigError, Env, Source};
+use swatter_common::{
+    config::{ConfigError, Env, Source},
+    metrics,
+};
 
 #[derive(Clone)]
 pub struct IssuesConfig {
@@ -19,6 +22,8 @@ pub struct IssuesConfig {
     /// `SWATTER_JWT_ISSUER` / `SWATTER_JWT_AUDIENCE`, default `swatter`.
     pub issuer: String,
     pub audience: String,
+    /// `SWATTER_METRICS_ADDR`: where `GET /metrics` listens, default `127.0.0.1:9102`; `off`: nowhere.
+    pub metrics_addr: Option<SocketAddr>,
 }
 
 impl IssuesConfig {
@@ -46,6 +51,36 @@ impl IssuesConfig {
             identity_url,
             issuer: env.or("SWATTER_JWT_ISSUER", "swatter".to_owned())?,
             audience: env.or("SWATTER_JWT_AUDIENCE", "swatter".to_owned())?,
+            metrics_addr: metrics::metrics_addr(env, SocketAddr::from(([127, 0, 0, 1], 9102)))?,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Env<HashMap<String, String>> {
+        Env(pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect())
+    }
+
+    #[test]
+    fn the_metrics_address_defaults_can_be_turned_off_and_is_named_when_malformed() {
+        let config = IssuesConfig::from_env(&env(&[])).unwrap();
+        assert_eq!(
+            config.metrics_addr,
+            Some(SocketAddr::from(([127, 0, 0, 1], 9102)))
+        );
+        let off = IssuesConfig::from_env(&env(&[("SWATTER_METRICS_ADDR", "off")])).unwrap();
+        assert_eq!(off.metrics_addr, None);
+        let err = IssuesConfig::from_env(&env(&[("SWATTER_METRICS_ADDR", "metrics:x")]))
+            .err()
+            .unwrap();
+        assert!(err.to_string().contains("SWATTER_METRICS_ADDR"), "{err}");
     }
 }

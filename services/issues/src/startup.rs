@@ -6,7 +6,7 @@ use std::{future::Future, net::SocketAddr, sync::Arc};
 use anyhow::Context;
 use swatter_common::{
     auth::{GrpcJwks, TokenVerifier},
-    db, server,
+    db, metrics, server,
 };
 use swatter_proto::{
     identity::v1::identity_service_client::IdentityServiceClient,
@@ -26,6 +26,7 @@ pub struct Application {
     listener: TcpListener,
     rpc: IssuesRpc,
     verifier: Arc<TokenVerifier>,
+    metrics: Option<metrics::Endpoint>,
 }
 
 impl Application {
@@ -53,10 +54,12 @@ impl Application {
             tracing::warn!(error = %error, "identity's signing keys are not available yet; will fetch on first use");
         }
         let listener = server::bind(config.addr).await?;
+        let metrics = metrics::Endpoint::bind(config.metrics_addr).await?;
         Ok(Application {
             listener,
             rpc: IssuesRpc(Arc::new(Issues { db, identity })),
             verifier,
+            metrics,
         })
     }
 
@@ -66,12 +69,18 @@ impl Application {
             .expect("a bound listener has an address")
     }
 
+    /// The address `GET /metrics` listens on, unless metrics are off.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics.as_ref().map(metrics::Endpoint::local_addr)
+    }
+
     pub async fn run_until(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         tracing::info!(addr = %self.local_addr(), "issues service listening");
         let probe = database_probe(self.rpc.0.db.clone());
+        let _metrics = metrics::serve(self.metrics);
         server::serve(
             self.listener,
             IssuesServiceServer::new(self.rpc),

@@ -1121,3 +1121,51 @@ async fn the_export_stream_yields_every_issue_of_a_project_in_key_order() {
         .unwrap();
     assert_eq!(hidden.code(), Code::NotFound);
 }
+
+#[tokio::test]
+async fn rpcs_are_counted_by_service_method_and_status_code_on_the_metrics_endpoint() {
+    let app = TestApp::spawn().await;
+    let owner = app.user("owner").await;
+    app.create_project(&owner, "MTR").await.unwrap();
+    app.create_issue(&owner, "MTR", "counted").await.unwrap();
+    let missing = app.get_issue(&owner, "MTR-999").await.unwrap_err();
+    assert_eq!(missing.code(), Code::NotFound);
+    let anonymous = app
+        .issues
+        .clone()
+        .list_projects(pb::ListProjectsRequest::default())
+        .await
+        .unwrap_err();
+    assert_eq!(anonymous.code(), Code::Unauthenticated);
+
+    let text = swatter_common::metrics::scrape::text(app.metrics_addr).await;
+    let count = |method: &str, code: &str| {
+        swatter_common::metrics::scrape::value(
+            &text,
+            "swatter_grpc_requests_total",
+            &[
+                ("service", "swatter.issues.v1.IssuesService"),
+                ("method", method),
+                ("code", code),
+            ],
+        )
+        .unwrap_or(0.0)
+    };
+    assert!(count("CreateProject", "OK") >= 1.0, "{text}");
+    assert!(count("CreateIssue", "OK") >= 1.0, "{text}");
+    assert!(count("GetIssue", "NOT_FOUND") >= 1.0, "{text}");
+    assert!(count("ListProjects", "UNAUTHENTICATED") >= 1.0, "{text}");
+    let timed = swatter_common::metrics::scrape::value(
+        &text,
+        "swatter_grpc_request_duration_seconds_count",
+        &[
+            ("service", "swatter.issues.v1.IssuesService"),
+            ("method", "CreateIssue"),
+        ],
+    );
+    assert!(timed.unwrap_or(0.0) >= 1.0, "{text}");
+    assert!(
+        text.contains("# TYPE swatter_grpc_request_duration_seconds histogram"),
+        "{text}"
+    );
+}

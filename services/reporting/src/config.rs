@@ -2,7 +2,10 @@
 
 use std::{net::SocketAddr, time::Duration};
 
-use swatter_common::config::{ConfigError, Env, Source};
+use swatter_common::{
+    config::{ConfigError, Env, Source},
+    metrics,
+};
 
 use crate::domain::Backoff;
 
@@ -41,6 +44,8 @@ pub struct ReportingConfig {
     pub lease: Duration,
     /// `SWATTER_OUTBOX_SWEEP_MS`, default 1000: the relay's and the lease sweeper's safety-net period.
     pub sweep_interval: Duration,
+    /// `SWATTER_METRICS_ADDR`: where `GET /metrics` listens, default `127.0.0.1:9103`; `off`: nowhere.
+    pub metrics_addr: Option<SocketAddr>,
 }
 
 /// The object store.
@@ -153,6 +158,7 @@ impl ReportingConfig {
             },
             lease,
             sweep_interval: Duration::from_millis(env.or("SWATTER_OUTBOX_SWEEP_MS", 1000)?),
+            metrics_addr: metrics::metrics_addr(env, SocketAddr::from(([127, 0, 0, 1], 9103)))?,
         })
     }
 }
@@ -183,6 +189,16 @@ mod tests {
         assert_eq!(config.backoff, Backoff::default());
         assert_eq!(config.s3.public_endpoint, config.s3.endpoint);
         assert_eq!(config.addr.port(), 50053);
+        assert_eq!(
+            config.metrics_addr,
+            Some(SocketAddr::from(([127, 0, 0, 1], 9103)))
+        );
+        let mut off = REQUIRED.to_vec();
+        off.push(("SWATTER_METRICS_ADDR", "off"));
+        assert_eq!(
+            ReportingConfig::from_env(&env(&off)).unwrap().metrics_addr,
+            None
+        );
     }
 
     #[test]
@@ -193,6 +209,7 @@ mod tests {
             ("SWATTER_WORKER_CONCURRENCY", "0"),
             ("SWATTER_JOB_LEASE_SECS", "1"),
             ("SWATTER_JOB_MAX_ATTEMPTS", "many"),
+            ("SWATTER_METRICS_ADDR", "everywhere"),
         ] {
             let mut pairs = REQUIRED.to_vec();
             pairs.push((name, value));

@@ -333,7 +333,9 @@ impl Reporting {
         let me = caller(&request)?;
         let job = self.visible_job(&request.get_ref().id, &me).await?;
         let updated = match job.state().on_cancel() {
-            CancelOutcome::CancelNow => store::cancel_waiting_job(&self.db, job.id).await?,
+            CancelOutcome::CancelNow => store::cancel_waiting_job(&self.db, job.id)
+                .await?
+                .inspect(|row| crate::metrics::finished(&row.kind, JobState::Cancelled)),
             CancelOutcome::AtNextCheckpoint => store::request_cancel(&self.db, job.id).await?,
             CancelOutcome::AlreadyTerminal => None,
         };

@@ -6,7 +6,7 @@ use std::{future::Future, net::SocketAddr, sync::Arc};
 use anyhow::Context;
 use swatter_common::{
     auth::{GrpcJwks, TokenVerifier},
-    db, server,
+    db, metrics, server,
 };
 use swatter_proto::{
     identity::v1::identity_service_client::IdentityServiceClient,
@@ -46,6 +46,7 @@ pub struct Application {
     worker: Option<Worker>,
     publisher: Arc<Publisher>,
     config: ReportingConfig,
+    metrics: Option<metrics::Endpoint>,
 }
 
 fn lazy_channel(url: &str, setting: &str) -> anyhow::Result<Channel> {
@@ -107,6 +108,12 @@ impl Application {
             concurrency: config.worker_concurrency,
         });
         let listener = server::bind(config.addr).await?;
+        let metrics = metrics::Endpoint::bind(config.metrics_addr)
+            .await?
+            .map(|endpoint| {
+                crate::metrics::describe();
+                endpoint.with_collector(crate::metrics::collector(db.clone(), publisher.clone()))
+            });
         let rpc = ReportingRpc(Arc::new(Reporting {
             events: JobEvents::start(db.clone()),
             db,
@@ -122,6 +129,7 @@ impl Application {
             worker,
             publisher,
             config,
+            metrics,
         })
     }
 
@@ -129,6 +137,11 @@ impl Application {
         self.listener
             .local_addr()
             .expect("a bound listener has an address")
+    }
+
+    /// The address `GET /metrics` listens on, unless metrics are off.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics.as_ref().map(metrics::Endpoint::local_addr)
     }
 
     /// Runs until `shutdown` resolves: stops taking work, lets in-flight requests and jobs
@@ -144,7 +157,9 @@ impl Application {
             worker,
             publisher,
             config,
+            metrics,
         } = self;
+        let _metrics = metrics::serve(metrics);
         let db = rpc.0.db.clone();
         let (stop, stopped) = watch::channel(false);
         let relay = tokio::spawn(relay::run(

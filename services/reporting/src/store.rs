@@ -454,6 +454,17 @@ pub async fn oldest_queued(db: impl PgExecutor<'_>) -> sqlx::Result<Option<DateT
         .await
 }
 
+/// Outbox messages not yet published, and for how many seconds the oldest due one has been due.
+pub async fn outbox_backlog(db: impl PgExecutor<'_>) -> sqlx::Result<(i64, f64)> {
+    sqlx::query_as(
+        "SELECT count(*),
+                COALESCE(EXTRACT(EPOCH FROM now() - min(not_before) FILTER (WHERE not_before <= now())), 0)::float8
+         FROM outbox WHERE sent_at IS NULL",
+    )
+    .fetch_one(db)
+    .await
+}
+
 pub async fn ping(db: &PgPool) -> sqlx::Result<()> {
     sqlx::query("SELECT 1").execute(db).await?;
     Ok(())

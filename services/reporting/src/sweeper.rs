@@ -13,8 +13,8 @@ use sqlx::PgPool;
 use tokio::sync::watch;
 
 use crate::{
-    domain::Backoff,
-    outcome,
+    domain::{Backoff, JobState},
+    metrics, outcome,
     store::{self, Destination},
 };
 
@@ -31,10 +31,12 @@ pub async fn sweep(db: &PgPool, backoff: &Backoff, stale: Duration) -> anyhow::R
     for job in expired {
         let attempt = job.attempts;
         if job.cancel_requested {
-            store::finish_cancelled(db, job.id, attempt).await?;
+            if store::finish_cancelled(db, job.id, attempt).await? {
+                metrics::finished(&job.kind, JobState::Cancelled);
+            }
         } else {
             tracing::warn!(job_id = %job.id, attempt, "lease lapsed; taking the job over");
-            outcome::record_transient_failure(
+            let ours = outcome::record_transient_failure(
                 db,
                 backoff,
                 job.id,
@@ -44,6 +46,9 @@ pub async fn sweep(db: &PgPool, backoff: &Backoff, stale: Duration) -> anyhow::R
                 &none,
             )
             .await?;
+            if ours {
+                metrics::transient_failure(&job.kind, attempt, job.max_attempts);
+            }
         }
         moved += 1;
     }

@@ -28,9 +28,9 @@ use uuid::Uuid;
 
 use crate::{
     broker::{self, JobMessage, Topology},
-    domain::{Backoff, FailureKind, ReportParams},
+    domain::{Backoff, FailureKind, JobState, ReportParams},
     fetch::{FetchError, Sources},
-    outcome, render,
+    metrics, outcome, render,
     storage::{Storage, artifact_key},
     store::{self, ArtifactRecord, JobRow},
 };
@@ -212,6 +212,7 @@ impl Worker {
             Err(error) => {
                 tracing::error!(error = %error, "poison message; dead-lettering it");
                 let _ = delivery.reject(BasicRejectOptions { requeue: false }).await;
+                metrics::dead_lettered();
                 return;
             }
         };
@@ -279,7 +280,7 @@ impl Worker {
                     .project_report(job.owner_id, &job.owner_username, project_key, *from, *to)
                     .await?;
                 attempt.checkpoint(40, shutdown).await?;
-                render_blocking(move || render::render_project(&data)).await?
+                render_blocking(&job.kind, move || render::render_project(&data)).await?
             }
             ReportParams::UserMonthly { month } => {
                 let data = self
@@ -287,17 +288,17 @@ impl Worker {
                     .monthly_report(job.owner_id, &job.owner_username, month)
                     .await?;
                 attempt.checkpoint(40, shutdown).await?;
-                render_blocking(move || render::render_user_monthly(&data)).await?
+                render_blocking(&job.kind, move || render::render_user_monthly(&data)).await?
             }
         };
         attempt.checkpoint(75, shutdown).await?;
         let sha256 = hex::encode(Sha256::digest(&pdf));
         let size = pdf.len() as i64;
         let key = artifact_key(job.id);
-        self.storage
-            .put(&key, pdf, PDF, &sha256)
-            .await
-            .map_err(|e| Stop::Transient(format!("object store: {e:#}")))?;
+        let upload = metrics::Timer::start();
+        let stored = self.storage.put(&key, pdf, PDF, &sha256).await;
+        upload.uploaded();
+        stored.map_err(|e| Stop::Transient(format!("object store: {e:#}")))?;
         attempt.checkpoint(95, shutdown).await?;
         Ok(ArtifactInfo { key, size, sha256 })
     }
@@ -320,12 +321,13 @@ impl Worker {
                 let ours = store::complete_job(&self.db, job.id, attempt, &record).await?;
                 if ours {
                     tracing::info!(job_id = %job.id, attempt, size = artifact.size, "job succeeded");
+                    metrics::finished(&job.kind, JobState::Succeeded);
                 }
                 ours
             }
             Err(Stop::Transient(message)) => {
                 tracing::warn!(job_id = %job.id, attempt, %message, "attempt failed; will retry if attempts remain");
-                outcome::record_transient_failure(
+                let ours = outcome::record_transient_failure(
                     &self.db,
                     &self.backoff,
                     job.id,
@@ -334,15 +336,29 @@ impl Worker {
                     &message,
                     trace,
                 )
-                .await?
+                .await?;
+                if ours {
+                    metrics::transient_failure(&job.kind, attempt, job.max_attempts);
+                }
+                ours
             }
             Err(Stop::Permanent(message)) => {
                 tracing::warn!(job_id = %job.id, attempt, %message, "job failed permanently");
-                store::fail_job(&self.db, job.id, attempt, FailureKind::Permanent, &message).await?
+                let ours =
+                    store::fail_job(&self.db, job.id, attempt, FailureKind::Permanent, &message)
+                        .await?;
+                if ours {
+                    metrics::finished(&job.kind, JobState::Failed);
+                }
+                ours
             }
             Err(Stop::Cancelled) => {
                 tracing::info!(job_id = %job.id, attempt, "job cancelled at a checkpoint");
-                store::finish_cancelled(&self.db, job.id, attempt).await?
+                let ours = store::finish_cancelled(&self.db, job.id, attempt).await?;
+                if ours {
+                    metrics::finished(&job.kind, JobState::Cancelled);
+                }
+                ours
             }
             Err(Stop::Released) => {
                 // Shutting down: give the job back now rather than waiting for the lease.
@@ -376,9 +392,13 @@ struct ArtifactInfo {
 
 /// Typesets off the async threads. A render error is permanent: the same data renders the same.
 async fn render_blocking(
+    kind: &str,
     render: impl FnOnce() -> Result<Vec<u8>, render::RenderError> + Send + 'static,
 ) -> Result<Vec<u8>, Stop> {
-    match tokio::task::spawn_blocking(render).await {
+    let timer = metrics::Timer::start();
+    let rendered = tokio::task::spawn_blocking(render).await;
+    timer.rendered(kind);
+    match rendered {
         Ok(Ok(pdf)) => Ok(pdf),
         Ok(Err(error)) => Err(Stop::Permanent(format!("typesetting failed: {error}"))),
         Err(error) => Err(Stop::Transient(format!("typesetting task failed: {error}"))),

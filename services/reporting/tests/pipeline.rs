@@ -6,6 +6,7 @@ mod support;
 use std::{process::Command, time::Duration};
 
 use support::{Options, TestApp, pdf_text, req};
+use swatter_common::metrics::scrape;
 use swatter_proto::reporting::v1::{self as pb, JobState};
 use swatter_reporting::startup::Mode;
 use tokio_stream::StreamExt;
@@ -317,6 +318,24 @@ async fn exhausted_retries_fail_the_job_and_leave_one_dead_letter() {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     assert_eq!(depth, 1);
+    let text = scrape::text(app.metrics_addr).await;
+    let counter =
+        |name: &str, labels: &[(&str, &str)]| scrape::value(&text, name, labels).unwrap_or(0.0);
+    assert!(
+        counter("swatter_job_retries_total", &[("kind", "project")]) >= 1.0,
+        "{text}"
+    );
+    assert!(
+        counter("swatter_jobs_dead_lettered_total", &[]) >= 1.0,
+        "{text}"
+    );
+    assert!(
+        counter(
+            "swatter_jobs_finished_total",
+            &[("kind", "project"), ("state", "failed")]
+        ) >= 1.0,
+        "{text}"
+    );
 
     // A retry grants a fresh budget and, with the store back, succeeds.
     app.s3.resume().await;
@@ -596,5 +615,267 @@ async fn idempotent_requests_and_visibility_rules_hold() {
     assert_eq!(stats.jobs_by_state["queued"], 1);
     assert_eq!(stats.queue_depth, 1, "the API-only stack consumes nothing");
     assert_eq!(stats.dead_lettered, 0);
+    app.cleanup_broker().await;
+}
+
+#[tokio::test]
+async fn the_metrics_endpoint_shows_the_pipeline_and_the_rpcs() {
+    let app = TestApp::spawn().await;
+    let owner = app.user("owner").await;
+    app.project(&owner, "METR", &["one", "two"]).await;
+    let job = app.request_project_report(&owner, "METR").await;
+    app.wait_for_state(&owner, &job.id, JobState::Succeeded, LIMIT)
+        .await;
+    assert!(app.download(&owner, &job.id).await.starts_with(b"%PDF-"));
+    let missing = app
+        .reporting
+        .clone()
+        .get_job(req(
+            pb::GetJobRequest {
+                id: uuid::Uuid::new_v4().to_string(),
+            },
+            &owner,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(missing.code(), Code::NotFound);
+
+    // Gauges are read at scrape time from this test's database and queues (tests running at the
+    // same time share the process's recorder, so read until ours show).
+    let mut text = String::new();
+    for _ in 0..20 {
+        text = scrape::text(app.metrics_addr).await;
+        if scrape::value(&text, "swatter_jobs", &[("state", "succeeded")]) == Some(1.0)
+            && scrape::value(&text, "swatter_queue_depth", &[("queue", "work")]) == Some(0.0)
+        {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let value = |name: &str, labels: &[(&str, &str)]| scrape::value(&text, name, labels);
+    assert_eq!(
+        value("swatter_jobs", &[("state", "succeeded")]),
+        Some(1.0),
+        "{text}"
+    );
+    for state in ["queued", "running", "retrying", "failed", "cancelled"] {
+        assert_eq!(
+            value("swatter_jobs", &[("state", state)]),
+            Some(0.0),
+            "{state}: {text}"
+        );
+    }
+    assert_eq!(
+        value("swatter_queue_depth", &[("queue", "work")]),
+        Some(0.0),
+        "{text}"
+    );
+    assert_eq!(
+        value("swatter_queue_depth", &[("queue", "dead")]),
+        Some(0.0),
+        "{text}"
+    );
+    assert_eq!(value("swatter_outbox_pending", &[]), Some(0.0), "{text}");
+    assert_eq!(
+        value("swatter_outbox_lag_seconds", &[]),
+        Some(0.0),
+        "{text}"
+    );
+    assert_eq!(
+        value("swatter_jobs_oldest_queued_age_seconds", &[]),
+        Some(0.0),
+        "{text}"
+    );
+    let at_least_one = |name: &str, labels: &[(&str, &str)]| {
+        assert!(
+            value(name, labels).unwrap_or(0.0) >= 1.0,
+            "{name} {labels:?}:\n{text}"
+        );
+    };
+    at_least_one(
+        "swatter_render_duration_seconds_count",
+        &[("kind", "project")],
+    );
+    at_least_one("swatter_upload_duration_seconds_count", &[]);
+    at_least_one(
+        "swatter_jobs_finished_total",
+        &[("kind", "project"), ("state", "succeeded")],
+    );
+    let reporting = "swatter.reporting.v1.ReportingService";
+    for (method, code) in [
+        ("CreateReport", "OK"),
+        ("GetJob", "OK"),
+        ("GetJob", "NOT_FOUND"),
+        // A server stream, counted when it ends.
+        ("DownloadArtifact", "OK"),
+    ] {
+        at_least_one(
+            "swatter_grpc_requests_total",
+            &[("service", reporting), ("method", method), ("code", code)],
+        );
+    }
+    at_least_one(
+        "swatter_grpc_request_duration_seconds_count",
+        &[("service", reporting), ("method", "CreateReport")],
+    );
+    app.cleanup_broker().await;
+}
+
+#[tokio::test]
+async fn health_follows_the_database_and_the_broker() {
+    use sqlx::{Connection, Executor};
+    use tonic_health::pb::{
+        HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
+    };
+
+    async fn status(addr: std::net::SocketAddr) -> i32 {
+        let channel = tonic::transport::Channel::from_shared(format!("http://{addr}"))
+            .unwrap()
+            .connect()
+            .await
+            .unwrap();
+        HealthClient::new(channel)
+            .check(HealthCheckRequest {
+                service: "swatter.reporting.v1.ReportingService".into(),
+            })
+            .await
+            .unwrap()
+            .into_inner()
+            .status
+    }
+    async fn wait_for(addr: std::net::SocketAddr, want: ServingStatus) {
+        let deadline = tokio::time::Instant::now() + swatter_common::server::READINESS_INTERVAL * 3;
+        while status(addr).await != want as i32 {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "health never became {want:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    let app = TestApp::spawn_with(Options {
+        mode: Mode::Api,
+        ..Default::default()
+    })
+    .await;
+
+    // A replica whose broker cannot be reached is not ready.
+    let mut config = app.config.clone();
+    config.amqp_url = "amqp://guest:guest@127.0.0.1:1/%2f".into();
+    config.metrics_addr = None;
+    let lonely = swatter_reporting::startup::Application::build(config, Mode::Api)
+        .await
+        .unwrap();
+    let lonely_addr = lonely.local_addr();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(lonely.run_until(async move {
+        let _ = stopped.await;
+    }));
+    assert_eq!(status(lonely_addr).await, ServingStatus::NotServing as i32);
+    let _ = stop.send(());
+
+    // One whose database goes away stops being ready, and is ready again when it is back.
+    let reporting_addr = app.reporting_addr;
+    assert_eq!(status(reporting_addr).await, ServingStatus::Serving as i32);
+    let mut admin = sqlx::PgConnection::connect(&swatter_common::testing::admin_url())
+        .await
+        .unwrap();
+    let name = &app.reporting_db.name;
+    admin
+        .execute(format!(r#"ALTER DATABASE "{name}" ALLOW_CONNECTIONS false"#).as_str())
+        .await
+        .unwrap();
+    admin
+        .execute(
+            format!(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"
+            )
+            .as_str(),
+        )
+        .await
+        .unwrap();
+    wait_for(reporting_addr, ServingStatus::NotServing).await;
+    admin
+        .execute(format!(r#"ALTER DATABASE "{name}" ALLOW_CONNECTIONS true"#).as_str())
+        .await
+        .unwrap();
+    wait_for(reporting_addr, ServingStatus::Serving).await;
+    app.cleanup_broker().await;
+}
+
+#[tokio::test]
+async fn sigterm_during_a_render_finishes_or_releases_the_job_and_a_new_worker_completes_it() {
+    // Kubernetes' default grace period.
+    const GRACE: Duration = Duration::from_secs(30);
+    let mut app = TestApp::spawn_with(Options {
+        mode: Mode::Api,
+        ..Default::default()
+    })
+    .await;
+    let owner = app.user("owner").await;
+    app.project(&owner, "TERM", &["first"]).await;
+    app.seed_issues(&owner, "TERM", 3000).await;
+    let spawn_worker = |app: &TestApp| {
+        Command::new(env!("CARGO_BIN_EXE_swatter-reporting"))
+            .arg("worker")
+            .envs(app.reporting_env())
+            .spawn()
+            .expect("start a worker process")
+    };
+
+    let mut worker = spawn_worker(&app);
+    let job = app.request_project_report(&owner, "TERM").await;
+    // Progress 40: the data is fetched and the typesetting has begun.
+    let rendering = app
+        .wait_for(&owner, &job.id, LIMIT, |j| {
+            j.progress >= 40 || j.state == JobState::Succeeded as i32
+        })
+        .await;
+    // SAFETY: kill(2) on our own child's pid.
+    assert_eq!(
+        unsafe { libc::kill(worker.id() as libc::pid_t, libc::SIGTERM) },
+        0
+    );
+    let deadline = tokio::time::Instant::now() + GRACE;
+    let status = loop {
+        if let Some(status) = worker.try_wait().unwrap() {
+            break status;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the worker did not stop within the grace period"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert!(status.success(), "the worker exited with {status}");
+
+    // Finished, or given back at once: never left running for a lease to lapse.
+    let after = app.job(&owner, &job.id).await;
+    let released = match JobState::try_from(after.state) {
+        Ok(JobState::Succeeded) => false,
+        Ok(JobState::Retrying | JobState::Queued) => true,
+        _ => panic!("after SIGTERM the job is {after:?} (it was {rendering:?})"),
+    };
+
+    let mut next = spawn_worker(&app);
+    let done = app
+        .wait_for_state(&owner, &job.id, JobState::Succeeded, LIMIT * 2)
+        .await;
+    next.kill().unwrap();
+    next.wait().unwrap();
+    if released {
+        assert_eq!(
+            done.attempts, 2,
+            "the released attempt counts once: {done:?}"
+        );
+    } else {
+        assert_eq!(done.attempts, 1, "{done:?}");
+    }
+    assert_eq!(
+        app.storage.list("reports/").await.unwrap(),
+        [format!("reports/{}.pdf", job.id)]
+    );
+    app.stop_reporting();
     app.cleanup_broker().await;
 }

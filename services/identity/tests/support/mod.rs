@@ -24,6 +24,8 @@ pub struct TestApp {
     pub channel: Channel,
     pub db: TestDatabase,
     pub signing_key_pem: String,
+    /// Where identity serves `GET /metrics`.
+    pub metrics_addr: std::net::SocketAddr,
 }
 
 pub struct Options {
@@ -67,9 +69,11 @@ impl TestApp {
                 SERVICE_CLIENT.1.to_owned(),
             )]),
             password_hash_concurrency: 2,
+            metrics_addr: Some("127.0.0.1:0".parse().unwrap()),
         };
         let app = Application::build(config).await.expect("build identity");
         let addr = app.local_addr();
+        let metrics_addr = app.metrics_addr().expect("metrics are on");
         tokio::spawn(app.run_until(std::future::pending()));
         let channel = Channel::from_shared(format!("http://{addr}"))
             .unwrap()
@@ -81,6 +85,7 @@ impl TestApp {
             channel,
             db,
             signing_key_pem,
+            metrics_addr,
         }
     }
 

@@ -21,6 +21,8 @@ pub struct TestApp {
     pub issues: IssuesServiceClient<Channel>,
     pub channel: Channel,
     pub db: TestDatabase,
+    /// Where the issues service serves `GET /metrics`.
+    pub metrics_addr: std::net::SocketAddr,
 }
 
 /// A signed-in user.
@@ -62,6 +64,7 @@ impl TestApp {
             }),
             service_clients: HashMap::new(),
             password_hash_concurrency: 2,
+            metrics_addr: None,
         })
         .await
         .expect("build identity");
@@ -77,10 +80,12 @@ impl TestApp {
             identity_url: identity_url.clone(),
             issuer: "swatter".into(),
             audience: "swatter".into(),
+            metrics_addr: Some("127.0.0.1:0".parse().unwrap()),
         })
         .await
         .expect("build issues");
         let issues_url = format!("http://{}", issues.local_addr());
+        let metrics_addr = issues.metrics_addr().expect("metrics are on");
         tokio::spawn(issues.run_until(std::future::pending()));
 
         let identity_channel = Channel::from_shared(identity_url)
@@ -98,6 +103,7 @@ impl TestApp {
             issues: IssuesServiceClient::new(channel.clone()),
             channel,
             db,
+            metrics_addr,
         }
     }
 

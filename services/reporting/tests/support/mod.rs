@@ -168,6 +168,9 @@ pub struct TestApp {
     pub storage: Storage,
     pub identity_url: String,
     pub issues_url: String,
+    /// Where the in-process reporting service serves gRPC and `GET /metrics`.
+    pub reporting_addr: SocketAddr,
+    pub metrics_addr: SocketAddr,
     stop_reporting: Option<oneshot::Sender<()>>,
 }
 
@@ -196,6 +199,7 @@ impl TestApp {
             }),
             service_clients: HashMap::from([("reporting".to_owned(), SERVICE_SECRET.to_owned())]),
             password_hash_concurrency: 2,
+            metrics_addr: None,
         })
         .await
         .unwrap();
@@ -211,6 +215,7 @@ impl TestApp {
             identity_url: identity_url.clone(),
             issuer: "swatter".into(),
             audience: "swatter".into(),
+            metrics_addr: None,
         })
         .await
         .unwrap();
@@ -250,8 +255,10 @@ impl TestApp {
             },
             lease: options.lease,
             sweep_interval: Duration::from_millis(200),
+            metrics_addr: Some("127.0.0.1:0".parse().unwrap()),
         };
-        let (reporting_addr, stop_reporting) = Self::start_reporting(&config, options.mode).await;
+        let (reporting_addr, metrics_addr, stop_reporting) =
+            Self::start_reporting(&config, options.mode).await;
         let storage = Storage::new(&config.s3);
         let connect = |url: String| async move {
             Channel::from_shared(url).unwrap().connect().await.unwrap()
@@ -269,6 +276,8 @@ impl TestApp {
             storage,
             identity_url,
             issues_url,
+            reporting_addr,
+            metrics_addr: metrics_addr.expect("metrics are on"),
             stop_reporting: Some(stop_reporting),
         }
     }
@@ -276,21 +285,22 @@ impl TestApp {
     async fn start_reporting(
         config: &ReportingConfig,
         mode: Mode,
-    ) -> (SocketAddr, oneshot::Sender<()>) {
+    ) -> (SocketAddr, Option<SocketAddr>, oneshot::Sender<()>) {
         let app = Application::build(config.clone(), mode)
             .await
             .expect("build reporting");
         let addr = app.local_addr();
+        let metrics = app.metrics_addr();
         let (stop, stopped) = oneshot::channel();
         tokio::spawn(app.run_until(async move {
             let _ = stopped.await;
         }));
-        (addr, stop)
+        (addr, metrics, stop)
     }
 
     /// Another reporting process-in-process (e.g. a worker) on the same database and queues.
     pub async fn start_another_reporting(&self, mode: Mode) -> oneshot::Sender<()> {
-        Self::start_reporting(&self.config, mode).await.1
+        Self::start_reporting(&self.config, mode).await.2
     }
 
     /// The environment a `swatter-reporting` process needs to join this stack.
@@ -325,6 +335,7 @@ impl TestApp {
                 "SWATTER_OUTBOX_SWEEP_MS",
                 c.sweep_interval.as_millis().to_string(),
             ),
+            ("SWATTER_METRICS_ADDR", "127.0.0.1:0".to_owned()),
             ("RUST_LOG", "warn".to_owned()),
         ]
         .into_iter()
