@@ -3,9 +3,11 @@
 //! shutdown.
 
 pub mod auth;
+pub mod client;
 pub mod config;
 pub mod db;
 pub mod pagination;
+pub mod propagation;
 pub mod server;
 pub mod status;
 pub mod telemetry;
