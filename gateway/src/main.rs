@@ -19,7 +19,7 @@ async fn main() -> ExitCode {
 
 async fn run() -> anyhow::Result<()> {
     let env = Env::process();
-    telemetry::init(telemetry::log_format(&env)?);
+    let _telemetry = telemetry::init("swatter-gateway", &env)?;
     let config = GatewayConfig::from_env(&env)?;
     Application::build(config).await?.run_until_stopped().await
 }

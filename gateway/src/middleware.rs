@@ -1,5 +1,5 @@
-//! What wraps every request: its `X-Request-ID`, one log line, the deadline, and a last line of
-//! defence against panics.
+//! What wraps every request: its `X-Request-ID`, its span (continuing the client's W3C trace),
+//! one log line, the deadline, and a last line of defence against panics.
 //!
 //! The request id is kept in a task-local for the duration of the request so that every problem
 //! body rendered while answering it (by handlers, extractors, fallbacks or the deadline) can name
@@ -12,10 +12,13 @@ use axum::{
     middleware::Next,
     response::{IntoResponse, Response},
 };
-use http::HeaderValue;
-use swatter_common::server::REQUEST_ID_HEADER;
+use http::{HeaderValue, Method};
+use swatter_common::{
+    propagation::{self, HeaderExtractor},
+    server::REQUEST_ID_HEADER,
+};
 use tokio::time::Instant;
-use tracing::Instrument;
+use tracing::{Instrument, Span};
 use uuid::Uuid;
 
 use crate::error::ApiError;
@@ -78,10 +81,10 @@ pub async fn request_context(mut request: Request, next: Next) -> Response {
         None => request.uri().path().to_owned(),
     };
 
-    let span = tracing::info_span!("request", request_id = %id);
+    let span = request_span(&method, &route, &id, &request);
     let mut response = REQUEST_ID
         .scope(id.clone(), next.run(request))
-        .instrument(span)
+        .instrument(span.clone())
         .await;
 
     // The id is sane visible ASCII or a UUID, so it is always a valid header value.
@@ -89,6 +92,10 @@ pub async fn request_context(mut request: Request, next: Next) -> Response {
         response.headers_mut().insert(REQUEST_ID_HEADER, value);
     }
     let status = response.status().as_u16();
+    span.record("http.response.status_code", status);
+    if response.status().is_server_error() {
+        span.record("otel.status_code", "ERROR");
+    }
     let latency_ms = started.elapsed().as_micros() as f64 / 1000.0;
     if response.status().is_server_error() {
         tracing::warn!(%method, %route, status, latency_ms, request_id = %id, "request");
@@ -96,6 +103,27 @@ pub async fn request_context(mut request: Request, next: Next) -> Response {
         tracing::info!(%method, %route, status, latency_ms, request_id = %id, "request");
     }
     response
+}
+
+/// The span of a request, named `{method} {route}` as OpenTelemetry's HTTP conventions ask,
+/// continuing the client's trace when it sent a `traceparent`. Probes are at debug level, out of
+/// traces.
+fn request_span(method: &Method, route: &str, id: &RequestId, request: &Request) -> Span {
+    if matches!(route, "/healthz" | "/readyz") {
+        return tracing::debug_span!("request", request_id = %id);
+    }
+    let span = tracing::info_span!(
+        "request",
+        request_id = %id,
+        otel.name = %format!("{method} {route}"),
+        otel.kind = "server",
+        otel.status_code = tracing::field::Empty,
+        http.request.method = %method,
+        http.route = %route,
+        http.response.status_code = tracing::field::Empty,
+    );
+    propagation::continue_trace(&span, &HeaderExtractor(request.headers()));
+    span
 }
 
 /// Answers 504 when a request takes longer than the configured timeout. Dropping the handler

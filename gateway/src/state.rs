@@ -6,13 +6,13 @@
 
 use std::{sync::Arc, time::Duration};
 
-use swatter_common::auth::TokenVerifier;
+use swatter_common::{auth::TokenVerifier, client::TracedChannel};
 use swatter_proto::{
     identity::v1::identity_service_client::IdentityServiceClient,
     issues::v1::issues_service_client::IssuesServiceClient,
     reporting::v1::reporting_service_client::ReportingServiceClient,
 };
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Endpoint;
 
 use crate::{config::UpstreamUrl, rate_limit::LoginRateLimiter};
 
@@ -23,7 +23,7 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 #[derive(Clone)]
 pub struct Upstream {
     pub name: &'static str,
-    pub channel: Channel,
+    pub channel: TracedChannel,
 }
 
 impl Upstream {
@@ -36,7 +36,10 @@ impl Upstream {
             .http2_keep_alive_interval(Duration::from_secs(30))
             .keep_alive_while_idle(true)
             .connect_lazy();
-        Upstream { name, channel }
+        Upstream {
+            name,
+            channel: TracedChannel::new(channel),
+        }
     }
 }
 
@@ -75,17 +78,17 @@ pub struct AppState {
 
 impl AppState {
     /// A client of the identity service.
-    pub fn identity(&self) -> IdentityServiceClient<Channel> {
+    pub fn identity(&self) -> IdentityServiceClient<TracedChannel> {
         IdentityServiceClient::new(self.upstreams.identity.channel.clone())
     }
 
     /// A client of the issues service.
-    pub fn issues(&self) -> IssuesServiceClient<Channel> {
+    pub fn issues(&self) -> IssuesServiceClient<TracedChannel> {
         IssuesServiceClient::new(self.upstreams.issues.channel.clone())
     }
 
     /// A client of the reporting service.
-    pub fn reporting(&self) -> ReportingServiceClient<Channel> {
+    pub fn reporting(&self) -> ReportingServiceClient<TracedChannel> {
         ReportingServiceClient::new(self.upstreams.reporting.channel.clone())
     }
 }

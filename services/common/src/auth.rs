@@ -22,8 +22,10 @@ use swatter_proto::identity::v1::{
     GetJwksRequest, Jwk, identity_service_client::IdentityServiceClient,
 };
 use tokio::sync::{Mutex, RwLock};
-use tonic::{Status, transport::Channel};
+use tonic::Status;
 use uuid::Uuid;
+
+use crate::client::TracedChannel;
 
 /// `typ` of a token that stands for a user (directly or delegated to a service).
 pub const TYP_ACCESS: &str = "access";
@@ -145,7 +147,7 @@ impl JwksSource for StaticJwks {
 }
 
 /// Identity's `GetJwks` RPC.
-pub struct GrpcJwks(pub IdentityServiceClient<Channel>);
+pub struct GrpcJwks(pub IdentityServiceClient<TracedChannel>);
 
 #[async_trait]
 impl JwksSource for GrpcJwks {

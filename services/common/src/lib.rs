@@ -3,10 +3,12 @@
 //! shutdown.
 
 pub mod auth;
+pub mod client;
 pub mod config;
 pub mod db;
 pub mod metrics;
 pub mod pagination;
+pub mod propagation;
 pub mod server;
 pub mod status;
 pub mod telemetry;

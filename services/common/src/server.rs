@@ -16,7 +16,11 @@ use tower::ServiceBuilder;
 use tower_http::trace::TraceLayer;
 use tracing::Span;
 
-use crate::auth::{AuthLayer, TokenVerifier};
+use crate::{
+    auth::{AuthLayer, TokenVerifier},
+    client,
+    propagation::{self, HeaderExtractor},
+};
 
 /// Header that correlates a request across the gateway and the services.
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
@@ -51,13 +55,31 @@ pub async fn shutdown_signal() {
     tracing::info!("shutdown signal received; finishing in-flight requests");
 }
 
+/// The span of one call: named `package.Service/Method`, continuing the caller's trace when the
+/// metadata carries one (health checks are at debug level, out of traces).
 fn request_span(request: &http::Request<Body>) -> Span {
     let request_id = request
         .headers()
         .get(REQUEST_ID_HEADER)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    tracing::info_span!("grpc", method = %request.uri().path(), request_id = %request_id)
+    let path = request.uri().path();
+    if client::is_health_check(path) {
+        return tracing::debug_span!("grpc", method = %path, request_id = %request_id);
+    }
+    let (service, method) = client::rpc_parts(path);
+    let span = tracing::info_span!(
+        "grpc",
+        method = %path,
+        request_id = %request_id,
+        otel.name = %path.trim_start_matches('/'),
+        otel.kind = "server",
+        rpc.system = "grpc",
+        rpc.service = %service,
+        rpc.method = %method,
+    );
+    propagation::continue_trace(&span, &HeaderExtractor(request.headers()));
+    span
 }
 
 /// Whether the service can do its work (database reachable, …), polled for gRPC health.

@@ -1,7 +1,19 @@
-//! Structured logging: `SWATTER_LOG_FORMAT=json|pretty` (default `pretty`), filter from `RUST_LOG`
-//! (default `info`).
+//! Structured logging and distributed tracing.
+//!
+//! Logs: `SWATTER_LOG_FORMAT=json|pretty` (default `pretty`), filter from `RUST_LOG` (default
+//! `info`).
+//!
+//! Traces: spans at info level and above are exported over OTLP/gRPC when
+//! `OTEL_EXPORTER_OTLP_ENDPOINT` (or `OTEL_EXPORTER_OTLP_TRACES_ENDPOINT`) is set, under the
+//! service name `OTEL_SERVICE_NAME` (default: the binary's name); the exporter reads the other
+//! standard `OTEL_*` variables (headers, timeout, batching, sampler) itself. Trace context
+//! travels as W3C `traceparent`/`tracestate` (see [`crate::propagation`]).
 
-use tracing_subscriber::{EnvFilter, fmt, prelude::*};
+use opentelemetry::{global, trace::TracerProvider as _};
+use opentelemetry_sdk::{Resource, propagation::TraceContextPropagator, trace::SdkTracerProvider};
+use tracing_subscriber::{
+    EnvFilter, Layer, Registry, filter::LevelFilter, fmt, prelude::*, registry::LookupSpan,
+};
 
 use crate::config::{ConfigError, Env, Source};
 
@@ -28,19 +40,199 @@ pub fn log_format<S: Source>(env: &Env<S>) -> Result<LogFormat, ConfigError> {
     env.or("SWATTER_LOG_FORMAT", LogFormat::Pretty)
 }
 
-/// Installs the global subscriber. Call once, at the top of `main`.
-pub fn init(format: LogFormat) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let registry = tracing_subscriber::registry().with(filter);
-    match format {
-        LogFormat::Json => registry
-            .with(
-                fmt::layer()
-                    .json()
-                    .flatten_event(true)
-                    .with_current_span(true),
+/// Where spans go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TraceExport {
+    /// Nowhere: no OpenTelemetry spans are made, and no trace context is sent on.
+    Off,
+    /// Over OTLP/gRPC to the endpoint in the standard variables, as `service_name`.
+    Otlp { service_name: String },
+}
+
+/// The variables that may name the OTLP endpoint, most specific first.
+const ENDPOINT_VARIABLES: [&str; 2] = [
+    "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+    "OTEL_EXPORTER_OTLP_ENDPOINT",
+];
+
+/// Reads the OpenTelemetry settings; `default_service_name` when `OTEL_SERVICE_NAME` is unset.
+/// Only OTLP over gRPC (plain `http://`, as to a local collector or Jaeger) is built in, so
+/// another protocol or an `https://` endpoint is refused rather than silently ignored.
+pub fn trace_export<S: Source>(
+    env: &Env<S>,
+    default_service_name: &str,
+) -> Result<TraceExport, ConfigError> {
+    let mut enabled = false;
+    for name in ENDPOINT_VARIABLES {
+        if let Some(endpoint) = env.optional::<http::Uri>(name)? {
+            if endpoint.scheme_str() != Some("http") || endpoint.authority().is_none() {
+                return Err(ConfigError::malformed(
+                    name,
+                    &endpoint.to_string(),
+                    "expected http://host:port (OTLP over gRPC without TLS, e.g. http://localhost:4317)",
+                ));
+            }
+            enabled = true;
+        }
+    }
+    for name in [
+        "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
+        "OTEL_EXPORTER_OTLP_PROTOCOL",
+    ] {
+        if let Some(protocol) = env.raw(name)
+            && protocol.trim() != "grpc"
+        {
+            return Err(ConfigError::malformed(
+                name,
+                &protocol,
+                "only grpc is supported",
+            ));
+        }
+    }
+    if !enabled {
+        return Ok(TraceExport::Off);
+    }
+    let service_name = env
+        .raw("OTEL_SERVICE_NAME")
+        .unwrap_or_else(|| default_service_name.to_owned());
+    Ok(TraceExport::Otlp { service_name })
+}
+
+/// The layer that turns `tracing` spans into OpenTelemetry spans of `provider`. Only spans at
+/// info level and above are recorded, whatever `RUST_LOG` says, so that a quieter log does not
+/// cut traces apart.
+pub fn otel_layer<S>(provider: &SdkTracerProvider) -> impl Layer<S> + Send + Sync + 'static
+where
+    S: tracing::Subscriber + for<'span> LookupSpan<'span> + Send + Sync,
+{
+    tracing_opentelemetry::layer()
+        .with_tracer(provider.tracer("swatter"))
+        .with_threads(false)
+        .with_filter(LevelFilter::INFO)
+}
+
+/// Keeps the trace exporter alive; dropping it sends the spans not yet exported.
+#[must_use = "dropping the guard stops trace export"]
+pub struct TelemetryGuard {
+    provider: Option<SdkTracerProvider>,
+}
+
+impl Drop for TelemetryGuard {
+    fn drop(&mut self) {
+        let Some(provider) = self.provider.take() else {
+            return;
+        };
+        // The export thread needs the runtime's other threads to drive the gRPC connection, so
+        // this thread must not keep the runtime busy while it waits.
+        let shutdown = || provider.shutdown();
+        let result = match tokio::runtime::Handle::try_current() {
+            Ok(handle) if handle.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+                tokio::task::block_in_place(shutdown)
+            }
+            _ => shutdown(),
+        };
+        if let Err(error) = result {
+            eprintln!("could not export the last spans: {error}");
+        }
+    }
+}
+
+/// Installs the global subscriber (logs, and traces when `OTEL_EXPORTER_OTLP_ENDPOINT` is set)
+/// and the W3C trace-context propagator. Call once, at the top of `main`, inside the Tokio
+/// runtime, and keep the guard until the program ends.
+pub fn init<S: Source>(service_name: &str, env: &Env<S>) -> anyhow::Result<TelemetryGuard> {
+    let format = log_format(env)?;
+    let export = trace_export(env, service_name)?;
+    global::set_text_map_propagator(TraceContextPropagator::new());
+    let provider = match export {
+        TraceExport::Off => None,
+        TraceExport::Otlp { service_name } => {
+            let exporter = opentelemetry_otlp::SpanExporter::builder()
+                .with_tonic()
+                .build()
+                .map_err(|e| anyhow::anyhow!("cannot set up the OTLP trace exporter: {e}"))?;
+            Some(
+                SdkTracerProvider::builder()
+                    .with_batch_exporter(exporter)
+                    .with_resource(Resource::builder().with_service_name(service_name).build())
+                    .build(),
             )
-            .init(),
-        LogFormat::Pretty => registry.with(fmt::layer().compact()).init(),
+        }
+    };
+
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let logs: Box<dyn Layer<Registry> + Send + Sync> = match format {
+        LogFormat::Json => fmt::layer()
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .boxed(),
+        LogFormat::Pretty => fmt::layer().compact().boxed(),
+    };
+    tracing_subscriber::registry()
+        .with(logs.with_filter(filter))
+        .with(provider.as_ref().map(otel_layer))
+        .init();
+    Ok(TelemetryGuard { provider })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashMap;
+
+    use super::*;
+
+    fn env(pairs: &[(&str, &str)]) -> Env<HashMap<String, String>> {
+        Env(pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect())
+    }
+
+    #[test]
+    fn traces_are_exported_only_when_an_endpoint_is_set() {
+        assert_eq!(
+            trace_export(&env(&[]), "swatter-issues").unwrap(),
+            TraceExport::Off
+        );
+        assert_eq!(
+            trace_export(
+                &env(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://jaeger:4317")]),
+                "swatter-issues"
+            )
+            .unwrap(),
+            TraceExport::Otlp {
+                service_name: "swatter-issues".into()
+            }
+        );
+        assert_eq!(
+            trace_export(
+                &env(&[
+                    (
+                        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+                        "http://127.0.0.1:4317"
+                    ),
+                    ("OTEL_SERVICE_NAME", "issues-eu"),
+                ]),
+                "swatter-issues"
+            )
+            .unwrap(),
+            TraceExport::Otlp {
+                service_name: "issues-eu".into()
+            }
+        );
+    }
+
+    #[test]
+    fn unusable_exporter_settings_name_the_variable() {
+        for (name, value) in [
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "jaeger:4317"),
+            ("OTEL_EXPORTER_OTLP_ENDPOINT", "https://collector:4317"),
+            ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "not a url"),
+            ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf"),
+        ] {
+            let err = trace_export(&env(&[(name, value)]), "swatter-gateway").unwrap_err();
+            assert!(err.to_string().contains(name), "{err}");
+        }
     }
 }

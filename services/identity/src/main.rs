@@ -34,7 +34,7 @@ async fn main() -> ExitCode {
 
 async fn serve() -> anyhow::Result<()> {
     let env = Env::process();
-    telemetry::init(telemetry::log_format(&env)?);
+    let _telemetry = telemetry::init("swatter-identity", &env)?;
     let config = IdentityConfig::from_env(&env)?;
     swatter_identity::passwords::return_hash_memory_promptly();
     startup::Application::build(config)

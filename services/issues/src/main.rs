@@ -32,7 +32,7 @@ async fn main() -> ExitCode {
 
 async fn serve() -> anyhow::Result<()> {
     let env = Env::process();
-    telemetry::init(telemetry::log_format(&env)?);
+    let _telemetry = telemetry::init("swatter-issues", &env)?;
     let config = IssuesConfig::from_env(&env)?;
     Application::build(config).await?.run_until_stopped().await
 }

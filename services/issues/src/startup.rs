@@ -6,6 +6,7 @@ use std::{future::Future, net::SocketAddr, sync::Arc};
 use anyhow::Context;
 use swatter_common::{
     auth::{GrpcJwks, TokenVerifier},
+    client::TracedChannel,
     db, metrics, server,
 };
 use swatter_proto::{
@@ -44,7 +45,7 @@ impl Application {
             .context("SWATTER_IDENTITY_URL is not a URL")?
             .connect_timeout(std::time::Duration::from_secs(3))
             .connect_lazy();
-        let identity = IdentityServiceClient::new(channel);
+        let identity = IdentityServiceClient::new(TracedChannel::new(channel));
         let verifier = Arc::new(TokenVerifier::new(
             &config.issuer,
             &config.audience,

@@ -12,7 +12,9 @@ use lapin::{
     types::{AMQPValue, FieldTable, LongString, ShortString},
 };
 use serde::{Deserialize, Serialize};
+use swatter_common::propagation;
 use tokio::sync::Mutex;
+use tracing::Instrument;
 use uuid::Uuid;
 
 use crate::store::Destination;
@@ -53,6 +55,13 @@ impl Topology {
 pub struct JobMessage {
     pub job_id: Uuid,
     pub attempt: i32,
+}
+
+impl JobMessage {
+    /// The AMQP message id: `job_id:attempt`.
+    pub fn id(&self) -> String {
+        format!("{}:{}", self.job_id, self.attempt)
+    }
 }
 
 /// Connects to the broker.
@@ -180,15 +189,37 @@ impl Publisher {
     }
 
     /// Publishes `message` to `destination`; `Ok` only once the broker has confirmed it and it
-    /// was routed to a queue.
+    /// was routed to a queue. `headers` holds the trace context of whoever queued the message:
+    /// the publish is a producer span in that trace, and the message carries the producer
+    /// span's context on to the consumer.
     pub async fn publish(
         &self,
         destination: Destination,
         message: &JobMessage,
         headers: &HashMap<String, String>,
     ) -> anyhow::Result<()> {
-        let result = self.try_publish(destination, message, headers).await;
+        let (exchange, _) = self.topology.route(destination);
+        let span = tracing::info_span!(
+            "amqp.publish",
+            otel.name = %format!("publish {exchange}"),
+            otel.kind = "producer",
+            otel.status_code = tracing::field::Empty,
+            messaging.system = "rabbitmq",
+            messaging.operation.type = "send",
+            messaging.destination.name = %exchange,
+            messaging.message.id = %message.id(),
+            job_id = %message.job_id,
+            attempt = message.attempt,
+        );
+        propagation::continue_trace(&span, headers);
+        let mut headers = headers.clone();
+        propagation::inject(&span, &mut headers);
+        let result = self
+            .try_publish(destination, message, &headers)
+            .instrument(span.clone())
+            .await;
         if result.is_err() {
+            span.record("otel.status_code", "ERROR");
             self.drop_link().await;
         }
         result
@@ -212,7 +243,7 @@ impl Publisher {
         let properties = BasicProperties::default()
             .with_delivery_mode(2)
             .with_content_type("application/json".into())
-            .with_message_id(format!("{}:{}", message.job_id, message.attempt).into())
+            .with_message_id(message.id().into())
             .with_headers(table);
         let confirm = channel
             .basic_publish(

@@ -5,6 +5,7 @@
 use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
+use swatter_common::client::TracedChannel;
 use swatter_proto::{
     identity::v1::{
         self as idpb, create_token_request::Grant, identity_service_client::IdentityServiceClient,
@@ -12,7 +13,7 @@ use swatter_proto::{
     issues::v1::{self as pb, issues_service_client::IssuesServiceClient},
 };
 use tokio_stream::StreamExt;
-use tonic::{Code, Request, Status, transport::Channel};
+use tonic::{Code, Request, Status};
 use uuid::Uuid;
 
 use crate::{
@@ -49,8 +50,8 @@ pub fn classify(status: &Status, what: &str) -> FetchError {
 /// Clients of the services a report reads from.
 #[derive(Clone)]
 pub struct Sources {
-    pub identity: IdentityServiceClient<Channel>,
-    pub issues: IssuesServiceClient<Channel>,
+    pub identity: IdentityServiceClient<TracedChannel>,
+    pub issues: IssuesServiceClient<TracedChannel>,
     pub client_id: String,
     pub client_secret: String,
 }

@@ -38,7 +38,7 @@ async fn main() -> ExitCode {
 
 async fn serve(mode: Mode) -> anyhow::Result<()> {
     let env = Env::process();
-    telemetry::init(telemetry::log_format(&env)?);
+    let _telemetry = telemetry::init("swatter-reporting", &env)?;
     let config = ReportingConfig::from_env(&env)?;
     Application::build(config, mode)
         .await?

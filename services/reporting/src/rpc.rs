@@ -10,7 +10,8 @@ use sha2::{Digest, Sha256};
 use sqlx::PgPool;
 use swatter_common::{
     auth::{self, UserPrincipal},
-    pagination,
+    client::TracedChannel,
+    pagination, propagation,
     status::Violation,
 };
 use swatter_proto::{
@@ -20,7 +21,7 @@ use swatter_proto::{
     },
 };
 use tokio_stream::wrappers::ReceiverStream;
-use tonic::{Code, Request, Response, Status, transport::Channel};
+use tonic::{Code, Request, Response, Status};
 use uuid::Uuid;
 
 use crate::{
@@ -35,7 +36,7 @@ use crate::{
 /// Shared state of the handlers.
 pub struct Reporting {
     pub db: PgPool,
-    pub issues: IssuesServiceClient<Channel>,
+    pub issues: IssuesServiceClient<TracedChannel>,
     pub storage: Storage,
     pub publisher: Arc<Publisher>,
     pub events: JobEvents,
@@ -255,7 +256,9 @@ impl Reporting {
                 .await?
                 .ok_or_else(|| anyhow::anyhow!("idempotency key vanished").into());
         }
-        store::insert_outbox(&mut *tx, job.id, 1, Destination::Work, now, &HashMap::new()).await?;
+        // The message carries this request's trace, so the worker's spans join it.
+        let trace = propagation::current_trace_headers();
+        store::insert_outbox(&mut *tx, job.id, 1, Destination::Work, now, &trace).await?;
         tx.commit().await?;
         tracing::info!(job_id = %job.id, kind = %job.kind, owner = %me.id, "report requested");
         Ok(job_message(&job))
@@ -375,7 +378,7 @@ impl Reporting {
             row.attempts + 1,
             Destination::Work,
             Utc::now(),
-            &HashMap::new(),
+            &propagation::current_trace_headers(),
         )
         .await?;
         tx.commit().await?;

@@ -6,6 +6,7 @@ use std::{future::Future, net::SocketAddr, sync::Arc};
 use anyhow::Context;
 use swatter_common::{
     auth::{GrpcJwks, TokenVerifier},
+    client::TracedChannel,
     db, metrics, server,
 };
 use swatter_proto::{
@@ -14,7 +15,7 @@ use swatter_proto::{
     reporting::v1::reporting_service_server::ReportingServiceServer,
 };
 use tokio::{net::TcpListener, sync::watch};
-use tonic::transport::{Channel, Endpoint};
+use tonic::transport::Endpoint;
 
 use crate::{
     MIGRATOR,
@@ -49,12 +50,14 @@ pub struct Application {
     metrics: Option<metrics::Endpoint>,
 }
 
-fn lazy_channel(url: &str, setting: &str) -> anyhow::Result<Channel> {
-    Ok(Endpoint::from_shared(url.to_owned())
-        .with_context(|| format!("{setting} is not a URL"))?
-        .connect_timeout(std::time::Duration::from_secs(3))
-        .tcp_nodelay(true)
-        .connect_lazy())
+fn lazy_channel(url: &str, setting: &str) -> anyhow::Result<TracedChannel> {
+    Ok(TracedChannel::new(
+        Endpoint::from_shared(url.to_owned())
+            .with_context(|| format!("{setting} is not a URL"))?
+            .connect_timeout(std::time::Duration::from_secs(3))
+            .tcp_nodelay(true)
+            .connect_lazy(),
+    ))
 }
 
 impl Application {

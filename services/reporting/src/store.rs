@@ -122,6 +122,21 @@ pub async fn insert_outbox(
     Ok(())
 }
 
+/// The trace context of the job's latest message (empty if it has none), so that a message the
+/// sweeper sends in its place stays in the same trace.
+pub async fn latest_trace_context(
+    db: impl PgExecutor<'_>,
+    job_id: Uuid,
+) -> sqlx::Result<std::collections::HashMap<String, String>> {
+    let latest: Option<Json<std::collections::HashMap<String, String>>> = sqlx::query_scalar(
+        "SELECT trace_context FROM outbox WHERE job_id = $1 ORDER BY id DESC LIMIT 1",
+    )
+    .bind(job_id)
+    .fetch_optional(db)
+    .await?;
+    Ok(latest.map(|json| json.0).unwrap_or_default())
+}
+
 /// Claims an idempotency key for `job_id`; `false` when the key is taken (after the holder commits).
 pub async fn claim_idempotency_key(
     db: impl PgExecutor<'_>,

@@ -6,7 +6,7 @@
 //!
 //! Together with the outbox this is why no accepted job stays `queued` or `running` for ever.
 
-use std::{collections::HashMap, time::Duration};
+use std::time::Duration;
 
 use chrono::Utc;
 use sqlx::PgPool;
@@ -27,7 +27,6 @@ pub async fn sweep(db: &PgPool, backoff: &Backoff, stale: Duration) -> anyhow::R
     let mut tx = db.begin().await?;
     let expired = store::lock_expired_leases(&mut tx, 100).await?;
     tx.commit().await?;
-    let none = HashMap::new();
     for job in expired {
         let attempt = job.attempts;
         if job.cancel_requested {
@@ -43,7 +42,7 @@ pub async fn sweep(db: &PgPool, backoff: &Backoff, stale: Duration) -> anyhow::R
                 attempt,
                 job.max_attempts,
                 "the worker stopped responding (lease lapsed)",
-                &none,
+                &store::latest_trace_context(db, job.id).await?,
             )
             .await?;
             if ours {
@@ -55,13 +54,14 @@ pub async fn sweep(db: &PgPool, backoff: &Backoff, stale: Duration) -> anyhow::R
     let mut tx = db.begin().await?;
     for job in store::lock_stale_waiting_jobs(&mut tx, stale, 100).await? {
         tracing::warn!(job_id = %job.id, "no message on its way for a waiting job; sending a new one");
+        let trace = store::latest_trace_context(&mut *tx, job.id).await?;
         store::insert_outbox(
             &mut *tx,
             job.id,
             job.attempts + 1,
             Destination::Work,
             Utc::now(),
-            &none,
+            &trace,
         )
         .await?;
         store::touch_job(&mut *tx, job.id).await?;

@@ -23,7 +23,9 @@ use lapin::{
 };
 use sha2::{Digest, Sha256};
 use sqlx::PgPool;
+use swatter_common::propagation;
 use tokio::{sync::watch, task::JoinSet};
+use tracing::{Instrument, Span};
 use uuid::Uuid;
 
 use crate::{
@@ -217,15 +219,41 @@ impl Worker {
             }
         };
         let trace = broker::headers_of(&delivery.properties);
-        self.process(&message, &trace, shutdown).await;
-        // The outcome is committed (or the lease will lapse and the sweeper takes over), so the
-        // message has done its job either way.
-        if let Err(error) = delivery.ack(BasicAckOptions::default()).await {
-            tracing::warn!(job_id = %message.job_id, error = %error, "ack failed; a redelivery will claim nothing");
+        // The queue hop: a consumer span continuing the trace of the publish.
+        let queue = &self.topology.work_queue;
+        let span = tracing::info_span!(
+            "amqp.consume",
+            otel.name = %format!("process {queue}"),
+            otel.kind = "consumer",
+            messaging.system = "rabbitmq",
+            messaging.operation.type = "process",
+            messaging.destination.name = %queue,
+            messaging.message.id = %message.id(),
+            messaging.rabbitmq.message.delivery_tag = delivery.delivery_tag,
+        );
+        propagation::continue_trace(&span, &trace);
+        async {
+            self.process(&message, &trace, shutdown).await;
+            // The outcome is committed (or the lease will lapse and the sweeper takes over), so
+            // the message has done its job either way.
+            if let Err(error) = delivery.ack(BasicAckOptions::default()).await {
+                tracing::warn!(job_id = %message.job_id, error = %error, "ack failed; a redelivery will claim nothing");
+            }
         }
+        .instrument(span)
+        .await;
     }
 
     /// One attempt of one job.
+    #[tracing::instrument(
+        name = "report.job",
+        skip_all,
+        fields(
+            job_id = %message.job_id,
+            attempt = message.attempt,
+            otel.status_code = tracing::field::Empty,
+        ),
+    )]
     pub async fn process(
         &self,
         message: &JobMessage,
@@ -278,6 +306,7 @@ impl Worker {
                 let data = self
                     .sources
                     .project_report(job.owner_id, &job.owner_username, project_key, *from, *to)
+                    .instrument(tracing::info_span!("report.fetch"))
                     .await?;
                 attempt.checkpoint(40, shutdown).await?;
                 render_blocking(&job.kind, move || render::render_project(&data)).await?
@@ -286,6 +315,7 @@ impl Worker {
                 let data = self
                     .sources
                     .monthly_report(job.owner_id, &job.owner_username, month)
+                    .instrument(tracing::info_span!("report.fetch"))
                     .await?;
                 attempt.checkpoint(40, shutdown).await?;
                 render_blocking(&job.kind, move || render::render_user_monthly(&data)).await?
@@ -296,7 +326,11 @@ impl Worker {
         let size = pdf.len() as i64;
         let key = artifact_key(job.id);
         let upload = metrics::Timer::start();
-        let stored = self.storage.put(&key, pdf, PDF, &sha256).await;
+        let stored = self
+            .storage
+            .put(&key, pdf, PDF, &sha256)
+            .instrument(tracing::info_span!("report.upload", size))
+            .await;
         upload.uploaded();
         stored.map_err(|e| Stop::Transient(format!("object store: {e:#}")))?;
         attempt.checkpoint(95, shutdown).await?;
@@ -326,6 +360,7 @@ impl Worker {
                 ours
             }
             Err(Stop::Transient(message)) => {
+                Span::current().record("otel.status_code", "ERROR");
                 tracing::warn!(job_id = %job.id, attempt, %message, "attempt failed; will retry if attempts remain");
                 let ours = outcome::record_transient_failure(
                     &self.db,
@@ -343,6 +378,7 @@ impl Worker {
                 ours
             }
             Err(Stop::Permanent(message)) => {
+                Span::current().record("otel.status_code", "ERROR");
                 tracing::warn!(job_id = %job.id, attempt, %message, "job failed permanently");
                 let ours =
                     store::fail_job(&self.db, job.id, attempt, FailureKind::Permanent, &message)
@@ -396,7 +432,8 @@ async fn render_blocking(
     render: impl FnOnce() -> Result<Vec<u8>, render::RenderError> + Send + 'static,
 ) -> Result<Vec<u8>, Stop> {
     let timer = metrics::Timer::start();
-    let rendered = tokio::task::spawn_blocking(render).await;
+    let span = tracing::info_span!("report.render");
+    let rendered = tokio::task::spawn_blocking(move || span.in_scope(render)).await;
     timer.rendered(kind);
     match rendered {
         Ok(Ok(pdf)) => Ok(pdf),

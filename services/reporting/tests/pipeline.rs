@@ -879,3 +879,49 @@ async fn sigterm_during_a_render_finishes_or_releases_the_job_and_a_new_worker_c
     app.stop_reporting();
     app.cleanup_broker().await;
 }
+
+#[tokio::test]
+async fn a_job_the_sweeper_takes_over_stays_in_the_trace_of_its_request() {
+    let app = TestApp::spawn_with(Options {
+        mode: Mode::Api,
+        ..Default::default()
+    })
+    .await;
+    let owner = app.user("owner").await;
+    app.project(&owner, "TRACE", &["first"]).await;
+    let job = app.request_project_report(&owner, "TRACE").await;
+    let id: uuid::Uuid = job.id.parse().unwrap();
+    let db = &app.reporting_db.pool;
+    // The request's trace, as the API stores it with the message when tracing is on.
+    let traceparent = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+    sqlx::query(
+        "UPDATE outbox SET trace_context = jsonb_build_object('traceparent', $2::text)
+         WHERE job_id = $1",
+    )
+    .bind(id)
+    .bind(traceparent)
+    .execute(db)
+    .await
+    .unwrap();
+
+    // A worker claims the first attempt and dies: its lease lapses at once.
+    swatter_reporting::store::claim_job(db, id, 1, Duration::ZERO)
+        .await
+        .unwrap()
+        .expect("the job is claimable");
+    app.wait_for_state(&owner, &job.id, JobState::Retrying, LIMIT)
+        .await;
+
+    let contexts: Vec<(
+        i32,
+        sqlx::types::Json<std::collections::HashMap<String, String>>,
+    )> = sqlx::query_as("SELECT attempt, trace_context FROM outbox WHERE job_id = $1 ORDER BY id")
+        .bind(id)
+        .fetch_all(db)
+        .await
+        .unwrap();
+    assert_eq!(contexts.len(), 2, "{contexts:?}");
+    assert_eq!(contexts[1].0, 2);
+    assert_eq!(contexts[1].1["traceparent"], traceparent);
+    app.cleanup_broker().await;
+}

@@ -13,12 +13,15 @@ use std::{pin::Pin, sync::Arc};
 
 use futures::Stream;
 use sqlx::PgPool;
-use swatter_common::auth::{self, UserPrincipal};
+use swatter_common::{
+    auth::{self, UserPrincipal},
+    client::TracedChannel,
+};
 use swatter_proto::{
     identity::v1::identity_service_client::IdentityServiceClient,
     issues::v1::{self as pb, issues_service_server::IssuesService},
 };
-use tonic::{Request, Response, Status, transport::Channel};
+use tonic::{Request, Response, Status};
 
 use crate::{
     domain::Access,
@@ -30,7 +33,7 @@ pub use convert::etag;
 /// Shared state of the issues handlers.
 pub struct Issues {
     pub db: PgPool,
-    pub identity: IdentityServiceClient<Channel>,
+    pub identity: IdentityServiceClient<TracedChannel>,
 }
 
 /// The tonic service.
