@@ -168,6 +168,8 @@ pub struct TestApp {
     pub storage: Storage,
     pub identity_url: String,
     pub issues_url: String,
+    /// Where the in-process reporting API listens.
+    pub reporting_addr: SocketAddr,
     stop_reporting: Option<oneshot::Sender<()>>,
 }
 
@@ -269,6 +271,7 @@ impl TestApp {
             storage,
             identity_url,
             issues_url,
+            reporting_addr,
             stop_reporting: Some(stop_reporting),
         }
     }
