@@ -162,6 +162,9 @@ def check_probes(where, container):
     readiness = container.get("readinessProbe") or {}
     if grpc_port is not None and not (readiness.get("grpc") or {}).get("service"):
         problem(where, "the grpc readinessProbe should name the service it checks")
+    liveness = container.get("livenessProbe") or {}
+    if grpc_port is not None and (liveness.get("grpc") or {}).get("service") != "liveness":
+        problem(where, "the grpc livenessProbe must check the `liveness` entry, not readiness")
     if http_port is not None and (readiness.get("httpGet") or {}).get("path") != "/readyz":
         problem(where, "the gateway's readinessProbe must GET /readyz")
 

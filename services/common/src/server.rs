@@ -85,6 +85,10 @@ fn request_span(request: &http::Request<Body>) -> Span {
 /// Whether the service can do its work (database reachable, …), polled for gRPC health.
 pub type ReadinessProbe = Arc<dyn Fn() -> BoxFuture<'static, bool> + Send + Sync>;
 
+/// Health entry that is SERVING while the process answers at all, whatever its dependencies:
+/// what a liveness probe should check (restarting a process does not bring a database back).
+pub const LIVENESS_SERVICE: &str = "liveness";
+
 /// How often readiness is probed.
 pub const READINESS_INTERVAL: Duration = Duration::from_secs(5);
 
@@ -118,6 +122,9 @@ where
         ServingStatus::NotServing
     };
     set(reporter.clone(), initial).await;
+    reporter
+        .set_service_status(LIVENESS_SERVICE, ServingStatus::Serving)
+        .await;
     let probe_reporter = reporter.clone();
     let prober = tokio::spawn(async move {
         let mut last = initial;

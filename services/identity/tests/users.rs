@@ -458,7 +458,7 @@ async fn the_server_reports_health_and_offers_both_reflection_versions() {
 }
 
 #[tokio::test]
-async fn health_turns_not_serving_while_the_database_is_unreachable_and_recovers() {
+async fn readiness_turns_not_serving_while_the_database_is_unreachable_liveness_does_not() {
     use sqlx::{Connection, Executor};
     use tonic_health::pb::{
         HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
@@ -509,11 +509,20 @@ async fn health_turns_not_serving_while_the_database_is_unreachable_and_recovers
         .await
         .unwrap();
     wait_for(ServingStatus::NotServing, health.clone()).await;
+    // Liveness does not follow the database: restarting the process would not help.
+    let liveness = health
+        .check(HealthCheckRequest {
+            service: swatter_common::server::LIVENESS_SERVICE.into(),
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .status;
+    assert_eq!(liveness, ServingStatus::Serving as i32);
 
     admin
         .execute(format!(r#"ALTER DATABASE "{name}" ALLOW_CONNECTIONS true"#).as_str())
         .await
         .unwrap();
     wait_for(ServingStatus::Serving, health.clone()).await;
-    let _ = &mut health;
 }

@@ -20,7 +20,8 @@ use swatter_reporting::startup::Mode;
 use tokio_stream::StreamExt;
 
 fn rss_mib(child: &Child) -> (f64, f64) {
-    let status = std::fs::read_to_string(format!("/proc/{}/status", child.id())).unwrap_or_default();
+    let status =
+        std::fs::read_to_string(format!("/proc/{}/status", child.id())).unwrap_or_default();
     let field = |name: &str| {
         status
             .lines()
@@ -62,10 +63,16 @@ async fn wait_all_done(app: &TestApp, admin: &support::User, total: i64) {
 async fn main() {
     // `cargo test --all-targets` runs bench binaries without `--bench`: 1,000 reports are not a test.
     if !std::env::args().any(|a| a == "--bench") {
-        println!("pipeline benchmark: run it with `cargo bench -p swatter-reporting --bench pipeline`");
+        println!(
+            "pipeline benchmark: run it with `cargo bench -p swatter-reporting --bench pipeline`"
+        );
         return;
     }
-    let app = TestApp::spawn_with(Options { mode: Mode::Api, ..Default::default() }).await;
+    let app = TestApp::spawn_with(Options {
+        mode: Mode::Api,
+        ..Default::default()
+    })
+    .await;
     let owner = app.user("owner").await;
     let admin = app.admin().await;
     app.project(&owner, "E2E", &["first"]).await;
@@ -81,7 +88,13 @@ async fn main() {
         .expect("start the worker");
     // Warm up: connections, JWKS, fonts.
     let warm = create(&app, &owner, "SMALL").await;
-    app.wait_for_state(&owner, &warm.id, JobState::Succeeded, Duration::from_secs(60)).await;
+    app.wait_for_state(
+        &owner,
+        &warm.id,
+        JobState::Succeeded,
+        Duration::from_secs(60),
+    )
+    .await;
 
     let mut latencies = Vec::new();
     for _ in 0..30 {
@@ -132,7 +145,11 @@ async fn main() {
         percentile(&latencies, 0.9).as_secs_f64() * 1000.0,
         latencies.last().unwrap().as_secs_f64() * 1000.0
     );
-    println!("| small reports (10 issues) per minute, one worker, concurrency 2 | {per_minute:.0} |");
-    println!("| worker RSS after 300 / after {done} reports (peak) | {rss_after_300:.1} MiB / {rss:.1} MiB ({peak:.1} MiB) |");
+    println!(
+        "| small reports (10 issues) per minute, one worker, concurrency 2 | {per_minute:.0} |"
+    );
+    println!(
+        "| worker RSS after 300 / after {done} reports (peak) | {rss_after_300:.1} MiB / {rss:.1} MiB ({peak:.1} MiB) |"
+    );
     app.cleanup_broker().await;
 }

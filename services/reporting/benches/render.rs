@@ -14,9 +14,12 @@ fn main() {
     // `cargo bench` passes `--bench`; other arguments select parts: `rss`, `100`, `1000`, `10000`.
     // `cargo test --all-targets` runs this binary without `--bench`: then only a smoke render.
     if !std::env::args().any(|a| a == "--bench") {
-        let pdf = render_project(&fixtures::project(100, 42)).expect("the synthetic report renders");
+        let pdf =
+            render_project(&fixtures::project(100, 42)).expect("the synthetic report renders");
         assert!(pdf.starts_with(b"%PDF"));
-        println!("render benchmark: smoke run only; `cargo bench -p swatter-reporting --bench render`");
+        println!(
+            "render benchmark: smoke run only; `cargo bench -p swatter-reporting --bench render`"
+        );
         return;
     }
     let filter: Vec<String> = std::env::args()

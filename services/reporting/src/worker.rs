@@ -333,7 +333,8 @@ impl Worker {
             .await;
         upload.uploaded();
         stored.map_err(|e| Stop::Transient(format!("object store: {e:#}")))?;
-        attempt.checkpoint(95, shutdown).await?;
+        // No checkpoint after the upload: the PDF exists, so a late cancel or a shutdown should
+        // not throw it away; the fenced commit still refuses a lost lease.
         Ok(ArtifactInfo { key, size, sha256 })
     }
 
