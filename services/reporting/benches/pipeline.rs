@@ -4,6 +4,7 @@
 //!   one request at a time on an idle stack;
 //! - throughput: small reports per minute through one worker (concurrency 2);
 //! - memory: the worker's resident set after 1,000 reports.
+//!
 //! Run with `cargo bench -p swatter-reporting --bench pipeline`; `make bench` does.
 
 #[path = "../tests/support/mod.rs"]
