@@ -679,45 +679,8 @@ impl ReportingStack {
 
     /// Deletes this test's exchanges and queues from the shared broker.
     pub async fn cleanup_broker(&self) {
-        let topology = swatter_reporting::broker::Topology::new(&self.config.queue_prefix);
-        let Ok(connection) = lapin::Connection::connect(
-            &self.config.amqp_url,
-            lapin::ConnectionProperties::default(),
-        )
-        .await
-        else {
-            return;
-        };
-        if let Ok(channel) = connection.create_channel().await {
-            for queue in [&topology.work_queue, &topology.dead_queue] {
-                let _ = channel
-                    .queue_delete(queue.as_str().into(), Default::default())
-                    .await;
-            }
-            for exchange in [&topology.exchange, &topology.dead_exchange] {
-                let _ = channel
-                    .exchange_delete(exchange.as_str().into(), Default::default())
-                    .await;
-            }
-        }
-        let _ = connection.close(200, "done".into()).await;
+        swatter_reporting::broker::Topology::new(&self.config.queue_prefix)
+            .delete(&self.config.amqp_url)
+            .await;
     }
-}
-
-/// The text of a PDF, via pdftotext (poppler-utils).
-pub fn pdf_text(pdf: &[u8]) -> String {
-    let path = std::env::temp_dir().join(format!(
-        "swatter-gateway-{}.pdf",
-        uuid::Uuid::new_v4().simple()
-    ));
-    std::fs::write(&path, pdf).expect("write the PDF");
-    let output = Command::new("pdftotext")
-        .args(["-layout"])
-        .arg(&path)
-        .arg("-")
-        .output()
-        .expect("tests need pdftotext: run them with `make test` (it installs poppler-utils)");
-    let _ = std::fs::remove_file(&path);
-    assert!(output.status.success(), "pdftotext failed");
-    String::from_utf8_lossy(&output.stdout).into_owned()
 }

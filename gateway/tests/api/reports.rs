@@ -7,7 +7,8 @@ use std::time::Duration;
 use reqwest::{Method, StatusCode, header};
 use serde_json::{Value, json};
 
-use crate::helpers::{ReportingMode, TestApp, assert_problem, error_fields, pdf_text};
+use crate::helpers::{ReportingMode, TestApp, assert_problem, error_fields};
+use swatter_common::testing::pdf_text;
 
 /// `POST /v1/reports` as the holder of `token`, with an `Idempotency-Key` when given.
 async fn post_report(

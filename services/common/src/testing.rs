@@ -44,3 +44,18 @@ impl TestDatabase {
         TestDatabase { name, url, pool }
     }
 }
+
+/// The text of a PDF (layout kept), via pdftotext from poppler-utils, which `make test` installs.
+pub fn pdf_text(pdf: &[u8]) -> String {
+    let path = std::env::temp_dir().join(format!("swatter-{}.pdf", uuid::Uuid::new_v4().simple()));
+    std::fs::write(&path, pdf).expect("write the PDF");
+    let output = std::process::Command::new("pdftotext")
+        .args(["-layout"])
+        .arg(&path)
+        .arg("-")
+        .output()
+        .expect("tests need pdftotext: run them with `make test` (it installs poppler-utils)");
+    let _ = std::fs::remove_file(&path);
+    assert!(output.status.success(), "pdftotext failed");
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}

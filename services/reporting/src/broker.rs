@@ -42,6 +42,29 @@ impl Topology {
         }
     }
 
+    /// Deletes this topology's queues and exchanges, messages included (retiring a prefix; tests
+    /// use it to leave the shared broker clean). Best effort: what is already gone is skipped.
+    pub async fn delete(&self, amqp_url: &str) {
+        let Ok(connection) =
+            lapin::Connection::connect(amqp_url, lapin::ConnectionProperties::default()).await
+        else {
+            return;
+        };
+        if let Ok(channel) = connection.create_channel().await {
+            for queue in [&self.work_queue, &self.dead_queue] {
+                let _ = channel
+                    .queue_delete(queue.as_str().into(), Default::default())
+                    .await;
+            }
+            for exchange in [&self.exchange, &self.dead_exchange] {
+                let _ = channel
+                    .exchange_delete(exchange.as_str().into(), Default::default())
+                    .await;
+            }
+        }
+        let _ = connection.close(200, "done".into()).await;
+    }
+
     fn route(&self, destination: Destination) -> (&str, &str) {
         match destination {
             Destination::Work => (&self.exchange, "work"),

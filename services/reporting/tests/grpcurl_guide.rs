@@ -10,7 +10,8 @@ use std::{
     time::Duration,
 };
 
-use support::{TestApp, pdf_text};
+use support::TestApp;
+use swatter_common::testing::pdf_text;
 
 const GUIDE: &str = "docs/grpc.md";
 const LIMIT: Duration = Duration::from_secs(120);

@@ -5,8 +5,9 @@ mod support;
 
 use std::{process::Command, time::Duration};
 
-use support::{Options, TestApp, pdf_text, req};
+use support::{Options, TestApp, req};
 use swatter_common::metrics::scrape;
+use swatter_common::testing::pdf_text;
 use swatter_proto::reporting::v1::{self as pb, JobState};
 use swatter_reporting::startup::Mode;
 use tokio_stream::StreamExt;
