@@ -27,3 +27,12 @@ pub async fn connect(setting: &str, url: &str, max_connections: u32) -> anyhow::
         .await
         .with_context(|| format!("cannot connect to PostgreSQL at {target} ({setting})"))
 }
+
+/// Whether a database error means the database is out of reach (a 503 to retry later) rather
+/// than a fault of the query.
+pub fn is_unavailable(error: &sqlx::Error) -> bool {
+    matches!(
+        error,
+        sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed
+    )
+}

@@ -59,3 +59,58 @@ pub fn pdf_text(pdf: &[u8]) -> String {
     assert!(output.status.success(), "pdftotext failed");
     String::from_utf8_lossy(&output.stdout).into_owned()
 }
+
+/// Refuses new connections to database `name` and ends the open ones (`allowed = false`: the
+/// database looks down to its service), or lets connections in again.
+pub async fn allow_connections(name: &str, allowed: bool) {
+    let mut admin = PgConnection::connect(&admin_url())
+        .await
+        .expect("connect to the test server");
+    admin
+        .execute(format!(r#"ALTER DATABASE "{name}" ALLOW_CONNECTIONS {allowed}"#).as_str())
+        .await
+        .expect("change ALLOW_CONNECTIONS");
+    if !allowed {
+        admin
+            .execute(
+                format!("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'")
+                    .as_str(),
+            )
+            .await
+            .expect("end the open connections");
+    }
+}
+
+/// The gRPC health status of `service` (`""`: the whole server) at `channel`.
+pub async fn health_status(
+    channel: tonic::transport::Channel,
+    service: &str,
+) -> tonic_health::pb::health_check_response::ServingStatus {
+    use tonic_health::pb::{HealthCheckRequest, health_client::HealthClient};
+    let status = HealthClient::new(channel)
+        .check(HealthCheckRequest {
+            service: service.to_owned(),
+        })
+        .await
+        .expect("health check")
+        .into_inner()
+        .status;
+    tonic_health::pb::health_check_response::ServingStatus::try_from(status)
+        .expect("a known serving status")
+}
+
+/// Waits until `service`'s health is `want`, failing after three readiness probe intervals.
+pub async fn wait_for_health(
+    channel: tonic::transport::Channel,
+    service: &str,
+    want: tonic_health::pb::health_check_response::ServingStatus,
+) {
+    let deadline = tokio::time::Instant::now() + crate::server::READINESS_INTERVAL * 3;
+    while health_status(channel.clone(), service).await != want {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "health of {service:?} never became {want:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}

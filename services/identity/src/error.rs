@@ -54,11 +54,10 @@ impl From<sqlx::Error> for IdentityError {
                 _ => {}
             }
         }
-        match error {
-            sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => {
-                IdentityError::Unavailable(error.into())
-            }
-            other => IdentityError::Internal(other.into()),
+        if swatter_common::db::is_unavailable(&error) {
+            IdentityError::Unavailable(error.into())
+        } else {
+            IdentityError::Internal(error.into())
         }
     }
 }

@@ -459,70 +459,24 @@ async fn the_server_reports_health_and_offers_both_reflection_versions() {
 
 #[tokio::test]
 async fn readiness_turns_not_serving_while_the_database_is_unreachable_liveness_does_not() {
-    use sqlx::{Connection, Executor};
-    use tonic_health::pb::{
-        HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
-    };
+    use swatter_common::testing::{allow_connections, health_status, wait_for_health};
+    use tonic_health::pb::health_check_response::ServingStatus;
 
     let app = TestApp::spawn().await;
-    let mut health = HealthClient::new(app.channel.clone());
-    let status = |mut health: HealthClient<tonic::transport::Channel>| async move {
-        health
-            .check(HealthCheckRequest {
-                service: String::new(),
-            })
-            .await
-            .unwrap()
-            .into_inner()
-            .status
-    };
-    let wait_for = |want: ServingStatus, health: HealthClient<tonic::transport::Channel>| async move {
-        let deadline = tokio::time::Instant::now() + swatter_common::server::READINESS_INTERVAL * 3;
-        loop {
-            if status(health.clone()).await == want as i32 {
-                return;
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "health never became {want:?}"
-            );
-            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-        }
-    };
-    assert_eq!(status(health.clone()).await, ServingStatus::Serving as i32);
+    let health = app.channel.clone();
+    assert_eq!(
+        health_status(health.clone(), "").await,
+        ServingStatus::Serving
+    );
 
-    let mut admin = sqlx::PgConnection::connect(&swatter_common::testing::admin_url())
-        .await
-        .unwrap();
-    let name = &app.db.name;
-    admin
-        .execute(format!(r#"ALTER DATABASE "{name}" ALLOW_CONNECTIONS false"#).as_str())
-        .await
-        .unwrap();
-    admin
-        .execute(
-            format!(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"
-            )
-            .as_str(),
-        )
-        .await
-        .unwrap();
-    wait_for(ServingStatus::NotServing, health.clone()).await;
+    allow_connections(&app.db.name, false).await;
+    wait_for_health(health.clone(), "", ServingStatus::NotServing).await;
     // Liveness does not follow the database: restarting the process would not help.
-    let liveness = health
-        .check(HealthCheckRequest {
-            service: swatter_common::server::LIVENESS_SERVICE.into(),
-        })
-        .await
-        .unwrap()
-        .into_inner()
-        .status;
-    assert_eq!(liveness, ServingStatus::Serving as i32);
+    assert_eq!(
+        health_status(health.clone(), swatter_common::server::LIVENESS_SERVICE).await,
+        ServingStatus::Serving
+    );
 
-    admin
-        .execute(format!(r#"ALTER DATABASE "{name}" ALLOW_CONNECTIONS true"#).as_str())
-        .await
-        .unwrap();
-    wait_for(ServingStatus::Serving, health.clone()).await;
+    allow_connections(&app.db.name, true).await;
+    wait_for_health(health, "", ServingStatus::Serving).await;
 }

@@ -49,11 +49,10 @@ impl From<sqlx::Error> for IssuesError {
                 message: "a project with this key already exists",
             };
         }
-        match error {
-            sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => {
-                IssuesError::Unavailable(error.into())
-            }
-            other => IssuesError::Internal(other.into()),
+        if swatter_common::db::is_unavailable(&error) {
+            IssuesError::Unavailable(error.into())
+        } else {
+            IssuesError::Internal(error.into())
         }
     }
 }

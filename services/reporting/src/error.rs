@@ -31,11 +31,10 @@ impl ReportingError {
 
 impl From<sqlx::Error> for ReportingError {
     fn from(error: sqlx::Error) -> Self {
-        match error {
-            sqlx::Error::PoolTimedOut | sqlx::Error::Io(_) | sqlx::Error::PoolClosed => {
-                ReportingError::Unavailable(error.into())
-            }
-            other => ReportingError::Internal(other.into()),
+        if swatter_common::db::is_unavailable(&error) {
+            ReportingError::Unavailable(error.into())
+        } else {
+            ReportingError::Internal(error.into())
         }
     }
 }

@@ -724,35 +724,13 @@ async fn the_metrics_endpoint_shows_the_pipeline_and_the_rpcs() {
 
 #[tokio::test]
 async fn health_follows_the_database_and_the_broker() {
-    use sqlx::{Connection, Executor};
-    use tonic_health::pb::{
-        HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
-    };
-
-    async fn status(addr: std::net::SocketAddr) -> i32 {
-        let channel = tonic::transport::Channel::from_shared(format!("http://{addr}"))
+    use swatter_common::testing::{allow_connections, health_status, wait_for_health};
+    use tonic_health::pb::health_check_response::ServingStatus;
+    const SERVICE: &str = "swatter.reporting.v1.ReportingService";
+    fn channel(addr: std::net::SocketAddr) -> tonic::transport::Channel {
+        tonic::transport::Channel::from_shared(format!("http://{addr}"))
             .unwrap()
-            .connect()
-            .await
-            .unwrap();
-        HealthClient::new(channel)
-            .check(HealthCheckRequest {
-                service: "swatter.reporting.v1.ReportingService".into(),
-            })
-            .await
-            .unwrap()
-            .into_inner()
-            .status
-    }
-    async fn wait_for(addr: std::net::SocketAddr, want: ServingStatus) {
-        let deadline = tokio::time::Instant::now() + swatter_common::server::READINESS_INTERVAL * 3;
-        while status(addr).await != want as i32 {
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "health never became {want:?}"
-            );
-            tokio::time::sleep(Duration::from_millis(200)).await;
-        }
+            .connect_lazy()
     }
 
     let app = TestApp::spawn_with(Options {
@@ -773,35 +751,22 @@ async fn health_follows_the_database_and_the_broker() {
     tokio::spawn(lonely.run_until(async move {
         let _ = stopped.await;
     }));
-    assert_eq!(status(lonely_addr).await, ServingStatus::NotServing as i32);
+    assert_eq!(
+        health_status(channel(lonely_addr), SERVICE).await,
+        ServingStatus::NotServing
+    );
     let _ = stop.send(());
 
     // One whose database goes away stops being ready, and is ready again when it is back.
-    let reporting_addr = app.reporting_addr;
-    assert_eq!(status(reporting_addr).await, ServingStatus::Serving as i32);
-    let mut admin = sqlx::PgConnection::connect(&swatter_common::testing::admin_url())
-        .await
-        .unwrap();
-    let name = &app.reporting_db.name;
-    admin
-        .execute(format!(r#"ALTER DATABASE "{name}" ALLOW_CONNECTIONS false"#).as_str())
-        .await
-        .unwrap();
-    admin
-        .execute(
-            format!(
-                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"
-            )
-            .as_str(),
-        )
-        .await
-        .unwrap();
-    wait_for(reporting_addr, ServingStatus::NotServing).await;
-    admin
-        .execute(format!(r#"ALTER DATABASE "{name}" ALLOW_CONNECTIONS true"#).as_str())
-        .await
-        .unwrap();
-    wait_for(reporting_addr, ServingStatus::Serving).await;
+    let health = channel(app.reporting_addr);
+    assert_eq!(
+        health_status(health.clone(), SERVICE).await,
+        ServingStatus::Serving
+    );
+    allow_connections(&app.reporting_db.name, false).await;
+    wait_for_health(health.clone(), SERVICE, ServingStatus::NotServing).await;
+    allow_connections(&app.reporting_db.name, true).await;
+    wait_for_health(health, SERVICE, ServingStatus::Serving).await;
     app.cleanup_broker().await;
 }
 
