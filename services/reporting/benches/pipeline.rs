@@ -11,7 +11,7 @@
 mod support;
 
 use std::{
-    process::{Child, Command},
+    process::Child,
     time::{Duration, Instant},
 };
 
@@ -81,9 +81,8 @@ async fn main() {
     app.project(&owner, "SMALL", &["one", "two", "three"]).await;
     app.seed_issues(&owner, "SMALL", 7).await;
 
-    let mut worker = Command::new(env!("CARGO_BIN_EXE_swatter-reporting"))
-        .arg("worker")
-        .envs(app.reporting_env())
+    let mut worker = app
+        .worker_command()
         .env("SWATTER_WORKER_CONCURRENCY", "2")
         .spawn()
         .expect("start the worker");

@@ -160,9 +160,7 @@ async fn a_worker_killed_mid_job_leaves_a_job_that_still_succeeds_with_exactly_o
     app.seed_issues(&owner, "KILL", 3000).await;
 
     let spawn_worker = |app: &TestApp| {
-        Command::new(env!("CARGO_BIN_EXE_swatter-reporting"))
-            .arg("worker")
-            .envs(app.reporting_env())
+        app.worker_command()
             .spawn()
             .expect("start a worker process")
     };
@@ -783,9 +781,7 @@ async fn sigterm_during_a_render_finishes_or_releases_the_job_and_a_new_worker_c
     app.project(&owner, "TERM", &["first"]).await;
     app.seed_issues(&owner, "TERM", 3000).await;
     let spawn_worker = |app: &TestApp| {
-        Command::new(env!("CARGO_BIN_EXE_swatter-reporting"))
-            .arg("worker")
-            .envs(app.reporting_env())
+        app.worker_command()
             .spawn()
             .expect("start a worker process")
     };

@@ -303,6 +303,13 @@ impl TestApp {
         Self::start_reporting(&self.config, mode).await.2
     }
 
+    /// A `swatter-reporting worker` process joining this stack, ready to spawn.
+    pub fn worker_command(&self) -> std::process::Command {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_swatter-reporting"));
+        command.arg("worker").envs(self.reporting_env());
+        command
+    }
+
     /// The environment a `swatter-reporting` process needs to join this stack.
     pub fn reporting_env(&self) -> Vec<(String, String)> {
         let c = &self.config;
