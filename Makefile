@@ -12,7 +12,7 @@ export PATH := $(HOME)/.cargo/bin:$(PATH)
 
 PSQL := psql -w -h 127.0.0.1 -U postgres -d postgres
 
-.PHONY: help run test build fmt lint deps bench demo clean-run validate-deploy
+.PHONY: help run test build fmt lint deps bench demo clean-run validate-deploy dev-secrets
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -42,6 +42,9 @@ lint: ## clippy, warnings are errors
 deps: ## only make sure PostgreSQL, RabbitMQ, s3s-fs and the databases are up
 	scripts/ensure-deps.sh
 
+dev-secrets: ## generate this installation's random credentials (.run/, .env for compose, the k8s dev overlay's)
+	scripts/dev-secrets.sh all
+
 validate-deploy: ## kustomize-build and schema-check k8s/, check docker-compose.yml, lint the Dockerfile
 	scripts/validate-deploy.sh
 
@@ -51,5 +54,5 @@ bench: ## release build, seed 10,000 issues, load the REST API with wrk, write B
 demo: ## seed a realistic data set through the REST API, ask for both reports, save the PDFs
 	scripts/demo.sh
 
-clean-run: ## remove .run (logs, s3s-fs data, dev signing key)
+clean-run: ## remove .run (logs, s3s-fs data, dev signing key, service secret)
 	rm -rf .run

