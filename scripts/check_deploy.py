@@ -30,7 +30,7 @@ import yaml
 PART_OF = "app.kubernetes.io/part-of"
 COMPONENT = "app.kubernetes.io/component"
 
-# Who may open a connection to each component's gRPC port (network-policies.yaml, SPEC §6).
+# Who may open a connection to each component's gRPC port (network-policies.yaml, docs/deploy.md).
 EXPECTED_GRPC_CALLERS = {
     "identity": {"gateway", "issues", "reporting-api", "report-worker"},
     "issues": {"gateway", "reporting-api", "report-worker"},

@@ -10,6 +10,9 @@ cd "$REPO"
 G="${SWATTER_GATEWAY_URL:-http://127.0.0.1:8080}"
 OUT="$REPO/.run/demo"
 ISSUES="${SWATTER_DEMO_ISSUES:-200}"
+# The password of every demo user: the one `make run`'s banner suggests for alice, so the demo
+# also works after following the banner.
+PASSWORD="${SWATTER_DEMO_PASSWORD:-correct-horse}"
 log() { echo "[demo] $*"; }
 die() { echo "[demo] ERROR: $*" >&2; exit 1; }
 command -v jq >/dev/null || { apt-get install -y -qq jq >/dev/null 2>&1 || { dpkg --configure -a; apt-get install -y -qq jq >/dev/null; }; }
@@ -25,35 +28,78 @@ if ! curl -sf "$G/readyz" >/dev/null 2>&1; then
     curl -sf "$G/readyz" >/dev/null || { tail -30 "$REPO/.run/demo-stack.log"; die "the stack did not come up"; }
 fi
 
-# call METHOD PATH TOKEN [JSON]: the response body; fails loudly on an unexpected status.
-call() {
-    local method="$1" path="$2" token="$3" body="${4:-}"
-    local args=(-s -X "$method" "$G$path" -H "authorization: Bearer $token" -w '\n%{http_code}')
-    [[ -n $body ]] && args+=(-H 'content-type: application/json' -d "$body")
-    local out code
-    out=$(curl "${args[@]}")
-    code="${out##*$'\n'}"
-    out="${out%$'\n'*}"
-    if [[ $code != 2* && $code != 409 ]]; then
-        echo "[demo] $method $path -> $code: $out" >&2
-        return 1
+# request ARGS...: runs curl with ARGS against the gateway, appending the status on a last line;
+# stops the demo with a clear message when the gateway cannot be reached at all.
+request() {
+    local out
+    if ! out=$(curl -sS --max-time 60 -w '\n%{http_code}' "$@"); then
+        die "cannot reach the gateway at $G (curl failed; is the stack up? make run)"
     fi
     printf '%s' "$out"
 }
+
+# explain WHAT STATUS BODY: stops the demo, saying which call failed, its status and the
+# problem body the gateway sent (title, detail and field errors, or the raw body).
+explain() {
+    local what="$1" code="$2" body="$3" detail
+    detail=$(jq -r '[.title, .detail] + [(.errors // [])[] | "\(.field): \(.message)"]
+        | map(select(. != null and . != "")) | join("; ")' <<<"$body" 2>/dev/null || true)
+    die "$what answered HTTP $code: ${detail:-$body}"
+}
+
+# call METHOD PATH TOKEN [JSON]: the response body; stops the demo on an unexpected status
+# (409, "already there", is expected when the demo runs again on the same data).
+call() {
+    local method="$1" path="$2" token="$3" body="${4:-}"
+    local args=(-X "$method" "$G$path" -H "authorization: Bearer $token")
+    [[ -n $body ]] && args+=(-H 'content-type: application/json' -d "$body")
+    local out code
+    out=$(request "${args[@]}")
+    code="${out##*$'\n'}"
+    out="${out%$'\n'*}"
+    [[ $code == 2* || $code == 409 ]] || explain "$method $path" "$code" "$out"
+    printf '%s' "$out"
+}
+
+# sign_up USER FULL_NAME: creates the user, or finds it already there (409).
+sign_up() {
+    local out code
+    out=$(request "$G/v1/users" -H 'content-type: application/json' \
+        -d "{\"username\":\"$1\",\"email\":\"$1@demo.swatter.dev\",\"password\":\"$PASSWORD\",\"full_name\":\"$2\"}")
+    code="${out##*$'\n'}"
+    [[ $code == 201 || $code == 409 ]] || explain "POST /v1/users (sign up $1)" "$code" "${out%$'\n'*}"
+}
+
+# login USER: an access token for USER with the demo's password.
 login() {
-    curl -sf "$G/v1/auth/token" -d grant_type=password -d "username=$1" -d "password=$2" | jq -r .access_token
+    local out code body
+    out=$(request "$G/v1/auth/token" -d grant_type=password --data-urlencode "username=$1" \
+        --data-urlencode "password=$PASSWORD")
+    code="${out##*$'\n'}"
+    body="${out%$'\n'*}"
+    if [[ $code == 401 ]]; then
+        die "cannot log in as $1 with the demo's password '$PASSWORD' (HTTP 401): the user existed before with another password. Set SWATTER_DEMO_PASSWORD to its password, or use fresh databases"
+    fi
+    [[ $code == 200 ]] || explain "POST /v1/auth/token (log in as $1)" "$code" "$body"
+    jq -r .access_token <<<"$body"
+}
+
+# download PATH TOKEN FILE: saves a binary answer (a PDF) to FILE.
+download() {
+    local code
+    code=$(curl -sS --max-time 60 -o "$3" -w '%{http_code}' "$G$1" -H "authorization: Bearer $2") ||
+        die "cannot reach the gateway at $G"
+    [[ $code == 200 ]] || explain "GET $1" "$code" "$(cat "$3")"
 }
 
 users=(alice bob carol dave erin frank)
 names=("Alice Archer" "Bob Baker" "Carol Cooper" "Dave Dyer" "Erin Evans" "Frank Fisher")
 declare -A token id
-log "users: ${users[*]} (password: demo-password)"
+log "users: ${users[*]} (password: $PASSWORD)"
 for i in "${!users[@]}"; do
     u="${users[i]}"
-    curl -s "$G/v1/users" -H 'content-type: application/json' \
-        -d "{\"username\":\"$u\",\"email\":\"$u@demo.swatter.dev\",\"password\":\"demo-password\",\"full_name\":\"${names[i]}\"}" >/dev/null
-    token[$u]=$(login "$u" demo-password)
-    [[ ${token[$u]} != null ]] || die "cannot log in as $u"
+    sign_up "$u" "${names[i]}"
+    token[$u]=$(login "$u")
     id[$u]=$(call GET /v1/users/me "${token[$u]}" | jq -r .id)
 done
 
@@ -68,7 +114,7 @@ for i in "${!projects[@]}"; do
     members[$key]="$owner"
     for u in "${users[@]}"; do
         [[ $u == "$owner" ]] && continue
-        role=$(( (RANDOM % 3) ))
+        role=$((RANDOM % 3))
         case $role in 0) r=maintainer ;; 1) r=reporter ;; *) r=reporter ;; esac
         call PUT "/v1/projects/$key/members/${id[$u]}" "${token[$owner]}" "{\"role\":\"$r\"}" >/dev/null
         members[$key]+=" $u"
@@ -107,7 +153,10 @@ wait_job() {
     local job="$1" tok="$2" state
     for _ in $(seq 1 300); do
         state=$(call GET "/v1/jobs/$job" "$tok" | jq -r .state)
-        case $state in succeeded) return 0 ;; failed | cancelled) die "job $job ended $state" ;; esac
+        case $state in
+            succeeded) return 0 ;;
+            failed | cancelled) die "report job $job ended $state: $(call GET "/v1/jobs/$job" "$tok" | jq -c '.error // .')" ;;
+        esac
         sleep 0.5
     done
     die "job $job did not finish"
@@ -116,8 +165,8 @@ log "requesting reports"
 project_job=$(call POST /v1/reports "${token[alice]}" '{"kind":"project","project_key":"WEB"}' | jq -r .id)
 monthly_job=$(call POST /v1/reports "${token[alice]}" '{"kind":"user_monthly"}' | jq -r .id)
 for job in "$project_job" "$monthly_job"; do wait_job "$job" "${token[alice]}"; done
-curl -sf "$G/v1/jobs/$project_job/artifact/content" -H "authorization: Bearer ${token[alice]}" -o "$OUT/project-WEB.pdf"
-curl -sf "$G/v1/jobs/$monthly_job/artifact/content" -H "authorization: Bearer ${token[alice]}" -o "$OUT/monthly-alice.pdf"
+download "/v1/jobs/$project_job/artifact/content" "${token[alice]}" "$OUT/project-WEB.pdf"
+download "/v1/jobs/$monthly_job/artifact/content" "${token[alice]}" "$OUT/monthly-alice.pdf"
 echo
 echo " Reports (saved, and presigned URLs valid for 15 minutes):"
 for pair in "project-WEB.pdf:$project_job" "monthly-alice.pdf:$monthly_job"; do
@@ -127,4 +176,4 @@ for pair in "project-WEB.pdf:$project_job" "monthly-alice.pdf:$monthly_job"; do
     echo "     $url"
 done
 echo
-echo " Log in as any of ${users[*]} with password demo-password; alice owns WEB."
+echo " Log in as any of ${users[*]} with password $PASSWORD; alice owns WEB."

@@ -263,7 +263,7 @@ impl ApiError {
             Code::AlreadyExists | Code::Aborted => {
                 ApiError::new(ProblemKind::Conflict, message).with_errors(field_errors())
             }
-            // An `If-Match` that no longer matches (SPEC §2: 412); other failed preconditions
+            // An `If-Match` that no longer matches (docs/api.md: 412); other failed preconditions
             // (last owner, job not finished) are conflicts.
             Code::FailedPrecondition if status::is_etag_mismatch(status) => {
                 ApiError::new(ProblemKind::PreconditionFailed, message)

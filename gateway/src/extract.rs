@@ -6,7 +6,7 @@
 //!   422 naming the field for JSON of the wrong shape, types or unknown fields;
 //! - [`ApiQuery`] (422 naming the parameter), [`ApiPath`] (404 for segments it cannot read) and
 //!   [`PathUuid`] (404 for anything not a UUID);
-//! - the request headers of SPEC §2 the services act on: [`IdempotencyKey`] and [`IfMatch`];
+//! - the request headers of docs/api.md the services act on: [`IdempotencyKey`] and [`IfMatch`];
 //! - credentials: [`Authenticated`], [`MaybeAuthenticated`] and [`Anonymous`], each giving the
 //!   [`Forwarded`] metadata that the gRPC calls of the request carry;
 //! - [`ClientAddress`], for rate limits.
@@ -172,7 +172,7 @@ impl<S: Send + Sync> FromRequestParts<S> for PathUuid {
     }
 }
 
-/// The `Idempotency-Key` header of a create operation (SPEC §2), passed to the service as the
+/// The `Idempotency-Key` header of a create operation (docs/api.md), passed to the service as the
 /// request's `request_id`; empty when the client sent none. The service checks its length; the
 /// gateway refuses what it cannot pass on as text.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -204,9 +204,9 @@ impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKey {
     }
 }
 
-/// The `If-Match` header of a conditional write (SPEC §2), passed to the service, which compares
-/// it with the current entity tag (412 when they differ); empty when absent. `*` matches any
-/// existing resource, so it asks for no comparison.
+/// The `If-Match` header of a conditional write (docs/api.md), passed to the service, which
+/// compares it with the current entity tag (412 when they differ); empty when absent. `*` matches
+/// any existing resource, so it asks for no comparison.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IfMatch(pub String);
 

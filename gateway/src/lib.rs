@@ -1,4 +1,4 @@
-//! swatter gateway: the REST/JSON face of the services (SPEC §2, §3), translating each request
+//! swatter gateway: the REST/JSON face of the services (docs/api.md), translating each request
 //! into one gRPC call.
 //!
 //! `routes` holds the handlers, `extract` turns requests into their inputs, `error` turns every

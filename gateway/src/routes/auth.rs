@@ -1,5 +1,5 @@
 //! `/v1/auth/…` and the JWK set: the OAuth2-style token endpoint, revocation, and the public
-//! keys that verify access tokens (SPEC §3).
+//! keys that verify access tokens (docs/api.md).
 
 use axum::{
     Json,

@@ -1,4 +1,4 @@
-//! `/v1/issues/{issue_key}/comments` and `/v1/comments/{id}`: discuss an issue (SPEC §4).
+//! `/v1/issues/{issue_key}/comments` and `/v1/comments/{id}`: discuss an issue (docs/api.md).
 
 use axum::{
     Json,

@@ -1,5 +1,5 @@
 //! `/v1/projects/{key}/issues`, `/v1/issues…`: file, find, read, change (with `If-Match`) and
-//! delete issues, and read their history (SPEC §4).
+//! delete issues, and read their history (docs/api.md).
 
 use axum::{
     Json,

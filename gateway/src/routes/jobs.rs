@@ -1,4 +1,4 @@
-//! `/v1/jobs`: report jobs, their artifacts, live progress, and the admin statistics (SPEC §5).
+//! `/v1/jobs`: report jobs, their artifacts, live progress, and the admin statistics (docs/api.md).
 //! Only a job's owner (and admins) see it; everyone else gets 404, as for jobs that do not exist.
 
 use std::{collections::BTreeMap, convert::Infallible, time::Duration};

@@ -1,4 +1,4 @@
-//! `/v1/projects/{key}/members…`: who belongs to a project and in which role (SPEC §4).
+//! `/v1/projects/{key}/members…`: who belongs to a project and in which role (docs/api.md).
 
 use axum::{Json, extract::State, http::StatusCode};
 use serde::{Deserialize, Serialize};

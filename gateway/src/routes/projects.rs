@@ -1,5 +1,5 @@
 //! `/v1/projects` and `/v1/projects/{key}`: create, list, read, change and delete projects
-//! (SPEC §4).
+//! (docs/api.md).
 
 use axum::{
     Json,

@@ -1,5 +1,5 @@
 //! `POST /v1/reports`: ask for a PDF report; it is rendered in the background as a job
-//! (SPEC §5).
+//! (docs/api.md).
 
 use axum::{extract::State, response::IntoResponse};
 use chrono::{DateTime, Utc};

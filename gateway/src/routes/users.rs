@@ -1,4 +1,4 @@
-//! `/v1/users…`: sign-up, the caller's own account, search, and admin changes (SPEC §3).
+//! `/v1/users…`: sign-up, the caller's own account, search, and admin changes (docs/api.md).
 
 use axum::{
     Json,

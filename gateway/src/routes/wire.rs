@@ -1,5 +1,5 @@
-//! The enum values of the issues and reporting APIs as they travel in JSON and query strings (SPEC §2: lower
-//! snake case), and their protobuf counterparts. An unknown value is a 422 naming the field and
+//! The enum values of the issues and reporting APIs as they travel in JSON and query strings
+//! (docs/api.md: lower snake case), and their protobuf counterparts. An unknown value is a 422 naming the field and
 //! listing the values it may take.
 
 use std::{fmt, str::FromStr};

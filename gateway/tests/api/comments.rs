@@ -1,4 +1,4 @@
-//! Comments over HTTP (SPEC §4).
+//! Comments over HTTP (docs/api.md).
 
 use reqwest::{Method, StatusCode, header};
 use serde_json::{Value, json};

@@ -361,7 +361,7 @@ impl TestApp {
     }
 }
 
-/// The issues API (SPEC §4).
+/// The issues API (docs/api.md).
 impl TestApp {
     /// A request to `path` carrying `token`.
     pub fn authed(&self, method: Method, path: &str, token: &str) -> RequestBuilder {

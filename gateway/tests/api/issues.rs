@@ -1,5 +1,5 @@
 //! Issues over HTTP: filing, reading with ETags, conditional updates, lists and filters,
-//! idempotent creation and history (SPEC §2, §4).
+//! idempotent creation and history (docs/api.md).
 
 use std::collections::HashSet;
 

@@ -1,4 +1,4 @@
-//! Projects and their members over HTTP (SPEC §4).
+//! Projects and their members over HTTP (docs/api.md).
 
 use reqwest::{Method, StatusCode, header};
 use serde_json::{Value, json};

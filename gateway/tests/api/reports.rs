@@ -1,6 +1,6 @@
 //! Reports over HTTP: asking for one, following the job (polling and Server-Sent Events),
 //! downloading the PDF through the gateway and by presigned URL, cancelling, retrying, and who
-//! may see what (SPEC §5).
+//! may see what (docs/api.md).
 
 use std::time::Duration;
 

@@ -1,4 +1,4 @@
-//! Keyset pagination: page sizes of SPEC §2 and opaque page tokens.
+//! Keyset pagination: page sizes of docs/api.md and opaque page tokens.
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use serde::{Serialize, de::DeserializeOwned};

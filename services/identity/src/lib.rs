@@ -1,4 +1,4 @@
-//! swatter identity service: users, passwords, tokens and signing keys (SPEC §3).
+//! swatter identity service: users, passwords, tokens and signing keys (docs/api.md).
 //!
 //! `domain` holds the rules, `store` the queries, `rpc` the gRPC handlers, `tokens` and
 //! `passwords` the cryptography, `startup` wires it all together.

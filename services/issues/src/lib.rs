@@ -1,4 +1,4 @@
-//! swatter issues service: projects, members and roles, issues, comments and history (SPEC §4).
+//! swatter issues service: projects, members and roles, issues, comments and history (docs/api.md).
 //!
 //! `domain` holds the rules (no I/O), `store` the queries, `rpc` the gRPC handlers, `startup`
 //! wires them together.

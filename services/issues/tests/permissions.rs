@@ -1,5 +1,5 @@
-//! SPEC §4's permission table, enforced by the issues service itself: every role × action, plus a
-//! non-member (who is never told the project exists) and an admin, through the real RPCs.
+//! The roles table of docs/api.md, enforced by the issues service itself: every role × action,
+//! plus a non-member (who is never told the project exists) and an admin, through the real RPCs.
 
 mod support;
 

@@ -137,7 +137,7 @@ pub const MAX_PERIOD_DAYS: i64 = 366;
 /// Period of a project report when none is given.
 pub const DEFAULT_PERIOD_DAYS: i64 = 30;
 
-/// A project report's parameters, with the defaults of SPEC §5 (the last 30 days up to `now`).
+/// A project report's parameters, with the defaults of docs/api.md (the last 30 days up to `now`).
 pub fn project_params(
     project_key: &str,
     from: Option<DateTime<Utc>>,
@@ -216,7 +216,7 @@ pub struct Backoff {
 }
 
 impl Default for Backoff {
-    /// SPEC §5: 1 s base, ×2, 60 s cap.
+    /// docs/guarantees.md: 1 s base, ×2, 60 s cap.
     fn default() -> Self {
         Backoff {
             base: Duration::from_secs(1),

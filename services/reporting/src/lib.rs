@@ -1,4 +1,4 @@
-//! swatter's reporting service: report jobs (SPEC §5), from the request through the
+//! swatter's reporting service: report jobs (docs/api.md), from the request through the
 //! transactional outbox and RabbitMQ to the worker that typesets the PDF with typst and stores it
 //! in S3.
 //!

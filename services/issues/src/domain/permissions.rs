@@ -1,5 +1,5 @@
-//! Who may do what in a project (SPEC §4). Admins may do everything; non-members are not told the
-//! project exists.
+//! Who may do what in a project (the roles table of docs/api.md). Admins may do everything;
+//! non-members are not told the project exists.
 
 use super::Role;
 
@@ -110,7 +110,8 @@ mod tests {
         Some(Role::Owner),
     ];
 
-    /// SPEC §4's table: one row per action, columns non-member, viewer, reporter, maintainer, owner.
+    /// docs/api.md's roles table: one row per action, columns non-member, viewer, reporter,
+    /// maintainer, owner.
     #[test]
     fn the_permission_table_of_the_spec_holds() {
         let table: [(Action, [Access; 5]); 9] = [

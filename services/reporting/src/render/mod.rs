@@ -1,4 +1,4 @@
-//! PDF typesetting of reports (SPEC §5) with typst embedded as a library.
+//! PDF typesetting of reports (docs/api.md) with typst embedded as a library.
 //!
 //! The numbers are computed in Rust ([`summary`]), serialised to JSON and passed to a built-in
 //! template as `sys.inputs.data`, which the template decodes with `json(bytes(..))`. User text is

@@ -1,13 +1,13 @@
 //! The data a report is made from, as the job pipeline hands it over: plain values, no markup.
 //!
 //! Every string here (keys, titles, names) is user text and is only ever shown as text. The
-//! shapes follow SPEC §5: a project report gets *every* issue of the project and counts the
+//! shapes follow docs/api.md: a project report gets *every* issue of the project and counts the
 //! period itself; a monthly report gets, per project the user belongs to, every issue too.
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-/// Where an issue stands (SPEC §2 wire values `open | in_progress | resolved | closed`).
+/// Where an issue stands (docs/api.md wire values `open | in_progress | resolved | closed`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum IssueStatus {
@@ -32,7 +32,7 @@ impl IssueStatus {
     }
 }
 
-/// How urgent an issue is (SPEC §2 wire values `low | medium | high | urgent`);
+/// How urgent an issue is (docs/api.md wire values `low | medium | high | urgent`);
 /// ordered low < urgent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
