@@ -17,14 +17,60 @@ pub enum ConfigError {
 }
 
 impl ConfigError {
-    /// A malformed-value error for `name`.
+    /// A malformed-value error for `name`. The value it echoes never carries a credential: the
+    /// value of a secret setting (see [`is_secret_setting`]) is replaced by `<redacted>`, and the
+    /// password of a URL's userinfo by `***`, since start-up errors end up in logs.
     pub fn malformed(name: &str, value: &str, reason: impl Display) -> Self {
+        let value = if is_secret_setting(name) {
+            REDACTED.to_owned()
+        } else {
+            redact_url_password(value)
+        };
         ConfigError::Malformed {
             name: name.to_owned(),
-            value: value.to_owned(),
+            value,
             reason: reason.to_string(),
         }
     }
+}
+
+/// What a configuration error shows instead of a secret value.
+pub const REDACTED: &str = "<redacted>";
+
+/// Whether the value of setting `name` is a credential that errors must not echo: its name has a
+/// word SECRET, PASSWORD, KEY, TOKEN or CLIENTS (`SWATTER_SERVICE_CLIENTS` holds secrets), unless
+/// it names a file (`…_FILE`: the path is not the secret).
+pub fn is_secret_setting(name: &str) -> bool {
+    let name = name.to_ascii_uppercase();
+    !name.ends_with("_FILE")
+        && ["SECRET", "PASSWORD", "KEY", "TOKEN", "CLIENTS"]
+            .iter()
+            .any(|word| name.contains(word))
+}
+
+/// `value` with the password of a URL's userinfo (`scheme://user:password@host`) replaced by
+/// `***`; anything else unchanged.
+pub fn redact_url_password(value: &str) -> String {
+    let Some(scheme_end) = value.find("://") else {
+        return value.to_owned();
+    };
+    let authority_start = scheme_end + 3;
+    let authority_end = value[authority_start..]
+        .find(['/', '?', '#'])
+        .map_or(value.len(), |i| authority_start + i);
+    let authority = &value[authority_start..authority_end];
+    // The userinfo ends at the last '@' of the authority (a password may contain '@').
+    let Some(at) = authority.rfind('@') else {
+        return value.to_owned();
+    };
+    let Some(colon) = authority[..at].find(':') else {
+        return value.to_owned();
+    };
+    format!(
+        "{}***{}",
+        &value[..authority_start + colon + 1],
+        &value[authority_start + at..]
+    )
 }
 
 /// Source of raw values; the process environment in production, a map in tests.
@@ -142,6 +188,48 @@ mod tests {
             err.to_string().contains("PORT=\"eighty\" is malformed"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn malformed_values_never_echo_a_url_password() {
+        let err = env(&[("SWATTER_AMQP_URL", "amqp://swatter:hunter2@rabbit:5672/%2f")])
+            .or::<std::net::SocketAddr>("SWATTER_AMQP_URL", ([127, 0, 0, 1], 1).into())
+            .unwrap_err();
+        let shown = err.to_string();
+        assert!(!shown.contains("hunter2"), "{shown}");
+        assert!(
+            shown.contains(r#"SWATTER_AMQP_URL="amqp://swatter:***@rabbit:5672/%2f""#),
+            "{shown}"
+        );
+        for (raw, redacted) in [
+            ("postgres://u:p@ss:w@db:5432/x", "postgres://u:***@db:5432/x"),
+            ("postgres://u:pw@db?sslmode=require", "postgres://u:***@db?sslmode=require"),
+            ("amqp://user-only@rabbit/%2f", "amqp://user-only@rabbit/%2f"),
+            ("http://host:9000/path@x", "http://host:9000/path@x"),
+            ("not a url: user:pw@host", "not a url: user:pw@host"),
+        ] {
+            assert_eq!(redact_url_password(raw), redacted, "{raw}");
+        }
+    }
+
+    #[test]
+    fn malformed_values_of_secret_settings_are_not_echoed() {
+        for name in [
+            "SWATTER_S3_SECRET_KEY",
+            "SWATTER_S3_ACCESS_KEY",
+            "SWATTER_ADMIN_PASSWORD",
+            "SWATTER_JWT_PRIVATE_KEY",
+            "SWATTER_SERVICE_CLIENTS",
+            "SOME_TOKEN",
+        ] {
+            let err = env(&[(name, "s3cr3t-value")]).or::<u16>(name, 1).unwrap_err();
+            let shown = err.to_string();
+            assert!(!shown.contains("s3cr3t"), "{shown}");
+            assert!(shown.contains(&format!("{name}=\"<redacted>\"")), "{shown}");
+        }
+        // A file setting names a path, which is worth showing.
+        let err = ConfigError::malformed("SWATTER_JWT_PRIVATE_KEY_FILE", "/etc/key.pem", "gone");
+        assert!(err.to_string().contains("/etc/key.pem"), "{err}");
     }
 
     #[test]
