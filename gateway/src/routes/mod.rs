@@ -33,7 +33,7 @@ use crate::{
     state::AppState,
 };
 
-/// Page size when the client asks for none (SPEC §2).
+/// Page size when the client asks for none (docs/api.md).
 pub const DEFAULT_PAGE_SIZE: u32 = 20;
 /// Largest page a client may ask for.
 pub const MAX_PAGE_SIZE: u32 = 100;
@@ -111,6 +111,7 @@ pub fn router(state: AppState, request_timeout: Duration) -> Router {
         .layer(from_fn_with_state(request_timeout, middleware::deadline))
         .layer(from_fn(middleware::request_context))
         .layer(from_fn(crate::metrics::track))
+        .layer(from_fn(middleware::security_headers))
         .with_state(state)
 }
 
@@ -125,7 +126,7 @@ async fn method_not_allowed() -> ApiError {
     )
 }
 
-/// One page of a list (SPEC §2).
+/// One page of a list (docs/api.md).
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Page<T: ToSchema> {
     pub items: Vec<T>,

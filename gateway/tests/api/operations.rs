@@ -207,6 +207,70 @@ async fn the_docs_are_swagger_ui_html() {
 }
 
 #[tokio::test]
+async fn every_answer_carries_the_security_headers() {
+    let app = TestApp::spawn().await;
+    let token = app.user("headers").await.access_token;
+    let header_of = |response: &reqwest::Response, name: &str| {
+        response
+            .headers()
+            .get(name)
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or_else(|| panic!("{} has no {name}", response.url()))
+            .to_owned()
+    };
+
+    // Swagger UI: its own scripts and styles, framed by no one.
+    for path in ["/docs/", "/docs/swagger-ui.css", "/docs/swagger-initializer.js"] {
+        let response = app.get(path).await;
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+        let csp = header_of(&response, "content-security-policy");
+        for directive in [
+            "default-src 'none'",
+            "script-src 'self'",
+            "style-src 'self'",
+            "connect-src 'self'",
+            "frame-ancestors 'none'",
+        ] {
+            assert!(csp.contains(directive), "{path}: {csp}");
+        }
+        assert!(!csp.contains("script-src 'self' 'unsafe"), "{path}: {csp}");
+        assert_eq!(header_of(&response, "x-content-type-options"), "nosniff");
+        assert_eq!(header_of(&response, "referrer-policy"), "no-referrer");
+    }
+
+    // The API: data that loads nothing and is framed by no one, whoever answered.
+    let answers = [
+        app.get("/openapi.json").await,
+        app.get("/healthz").await,
+        app.get_as(&token, "/v1/users/me").await,
+        app.get("/v1/users/me").await,
+        app.get("/v1/no-such-route").await,
+        app.client
+            .delete(app.url("/v1/users/me"))
+            .send()
+            .await
+            .unwrap(),
+        app.client
+            .post(app.url("/v1/users"))
+            .header("content-type", "application/json")
+            .body(vec![b' '; 2 * 1024 * 1024])
+            .send()
+            .await
+            .unwrap(),
+    ];
+    let statuses: Vec<u16> = answers.iter().map(|r| r.status().as_u16()).collect();
+    assert_eq!(statuses, [200, 200, 200, 401, 404, 405, 413]);
+    for response in &answers {
+        let csp = header_of(response, "content-security-policy");
+        assert!(csp.starts_with("default-src 'none'"), "{csp}");
+        assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
+        assert_eq!(header_of(response, "x-content-type-options"), "nosniff");
+        assert_eq!(header_of(response, "x-frame-options"), "DENY");
+        assert_eq!(header_of(response, "referrer-policy"), "no-referrer");
+    }
+}
+
+#[tokio::test]
 async fn the_jwks_holds_one_ed25519_key() {
     let app = TestApp::spawn().await;
 
