@@ -12,7 +12,7 @@ export PATH := $(HOME)/.cargo/bin:$(PATH)
 
 PSQL := psql -w -h 127.0.0.1 -U postgres -d postgres
 
-.PHONY: help run test build fmt lint deps bench demo clean-run validate-deploy dev-secrets
+.PHONY: help run test build fmt lint deps bench demo fuzz clean-run validate-deploy dev-secrets
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -20,7 +20,7 @@ help: ## list the targets
 run: ## start (or install) PostgreSQL, RabbitMQ, s3s-fs, build, run every service and the gateway
 	scripts/run.sh
 
-test: deps ## run every test of the workspace against the real dependencies
+test: deps ## every test of the workspace against the real dependencies, the deployment checks, 90 s of fuzzing
 	@echo "[test] dropping leftover test databases (swatter_test_%)"
 	@for db in $$($(PSQL) -tAc "SELECT datname FROM pg_database WHERE datname LIKE 'swatter\_test\_%'"); do \
 		$(PSQL) -qc "DROP DATABASE IF EXISTS \"$$db\" WITH (FORCE)" >/dev/null; \
@@ -29,6 +29,7 @@ test: deps ## run every test of the workspace against the real dependencies
 	@rabbitmqctl -q list_queues name 2>/dev/null | grep '^swatter\.test\.' | xargs -r -n1 rabbitmqctl -q delete_queue >/dev/null 2>&1 || true
 	scripts/validate-deploy.sh
 	cargo test --workspace --all-targets
+	SWATTER_FUZZ_MAX_TIME=$${SWATTER_FUZZ_MAX_TIME:-90} scripts/fuzz.sh
 
 build: ## compile the workspace (debug)
 	cargo build --workspace
@@ -53,6 +54,9 @@ bench: ## release build, seed 10,000 issues, load the REST API with wrk, write B
 
 demo: ## seed a realistic data set through the REST API, ask for both reports, save the PDFs
 	scripts/demo.sh
+
+fuzz: ## schemathesis against a stack of its own on free ports; fails on any 5xx (SWATTER_FUZZ_*)
+	scripts/fuzz.sh
 
 clean-run: ## remove .run (logs, s3s-fs data, dev signing key, service secret)
 	rm -rf .run
