@@ -156,6 +156,9 @@ token="$(jq -r .access_token "$RUN_DIR/token.json")"
 
 log "schemathesis: checks $CHECKS, seed $SEED, at most $MAX_EXAMPLES examples per operation and ${MAX_TIME}s"
 status=0
+# From the run folder: schemathesis keeps a cache of what it found in .schemathesis/ of the
+# current folder, and each run starts from the seed alone.
+cd "$RUN_DIR"
 "$VENV/bin/schemathesis" run "$GATEWAY/openapi.json" \
     --checks "$CHECKS" \
     --seed "$SEED" \
