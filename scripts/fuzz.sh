@@ -28,24 +28,6 @@ export PATH="$HOME/.cargo/bin:$PATH"
 log() { echo "[fuzz] $*"; }
 die() { echo "[fuzz] ERROR: $*" >&2; exit 1; }
 
-ensure_schemathesis() {
-    local stamp="$VENV/.requirements.sha256" want
-    want="$(sha256sum "$REQUIREMENTS" | cut -d' ' -f1)"
-    if [[ -x $VENV/bin/schemathesis && -f $stamp && $(cat "$stamp") == "$want" ]]; then
-        return
-    fi
-    log "installing schemathesis into $VENV (scripts/fuzz-tools.txt)"
-    mkdir -p "$TOOLS_DIR"
-    if ! python3 -m venv --clear "$VENV" >/dev/null 2>&1; then
-        [[ $(id -u) -eq 0 ]] || die "python3 -m venv failed; install python3-venv"
-        log "python3 -m venv failed; installing python3-venv"
-        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -q python3-venv >/dev/null
-        python3 -m venv --clear "$VENV"
-    fi
-    "$VENV/bin/pip" install --quiet --disable-pip-version-check --no-input -r "$REQUIREMENTS"
-    echo "$want" >"$stamp"
-}
-
 # free_ports N: N TCP ports on 127.0.0.1 that nothing listens on (the kernel's choice).
 free_ports() {
     python3 - "$1" <<'EOF'
@@ -57,7 +39,7 @@ print(" ".join(str(s.getsockname()[1]) for s in sockets))
 EOF
 }
 
-ensure_schemathesis
+scripts/ensure-venv.sh "$VENV" "$REQUIREMENTS"
 
 read -r GATEWAY_PORT IDENTITY_PORT ISSUES_PORT REPORTING_PORT S3_PORT <<<"$(free_ports 5)"
 GATEWAY="http://127.0.0.1:$GATEWAY_PORT"

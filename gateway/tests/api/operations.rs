@@ -220,7 +220,11 @@ async fn every_answer_carries_the_security_headers() {
     };
 
     // Swagger UI: its own scripts and styles, framed by no one.
-    for path in ["/docs/", "/docs/swagger-ui.css", "/docs/swagger-initializer.js"] {
+    for path in [
+        "/docs/",
+        "/docs/swagger-ui.css",
+        "/docs/swagger-initializer.js",
+    ] {
         let response = app.get(path).await;
         assert_eq!(response.status(), StatusCode::OK, "{path}");
         let csp = header_of(&response, "content-security-policy");

@@ -202,8 +202,14 @@ mod tests {
             "{shown}"
         );
         for (raw, redacted) in [
-            ("postgres://u:p@ss:w@db:5432/x", "postgres://u:***@db:5432/x"),
-            ("postgres://u:pw@db?sslmode=require", "postgres://u:***@db?sslmode=require"),
+            (
+                "postgres://u:p@ss:w@db:5432/x",
+                "postgres://u:***@db:5432/x",
+            ),
+            (
+                "postgres://u:pw@db?sslmode=require",
+                "postgres://u:***@db?sslmode=require",
+            ),
             ("amqp://user-only@rabbit/%2f", "amqp://user-only@rabbit/%2f"),
             ("http://host:9000/path@x", "http://host:9000/path@x"),
             ("not a url: user:pw@host", "not a url: user:pw@host"),
@@ -222,7 +228,9 @@ mod tests {
             "SWATTER_SERVICE_CLIENTS",
             "SOME_TOKEN",
         ] {
-            let err = env(&[(name, "s3cr3t-value")]).or::<u16>(name, 1).unwrap_err();
+            let err = env(&[(name, "s3cr3t-value")])
+                .or::<u16>(name, 1)
+                .unwrap_err();
             let shown = err.to_string();
             assert!(!shown.contains("s3cr3t"), "{shown}");
             assert!(shown.contains(&format!("{name}=\"<redacted>\"")), "{shown}");
