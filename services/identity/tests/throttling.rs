@@ -222,9 +222,9 @@ async fn sign_ups_beyond_the_limit_per_client_are_refused_but_admins_are_not_cou
         .await;
     let admin = app.admin_token().await;
     let sign_up = |username: &str, client: Option<&str>| {
-        app.client
-            .clone()
-            .sign_up(on_behalf_of(sign_up_request(username), client))
+        let mut identity = app.client.clone();
+        let request = on_behalf_of(sign_up_request(username), client);
+        async move { identity.sign_up(request).await }
     };
 
     sign_up("ann", None).await.unwrap();
