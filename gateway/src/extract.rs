@@ -736,10 +736,7 @@ mod tests {
         );
         // A shorter path than configured: the left-most entry, which a proxy added.
         assert_eq!(forwarded(&["203.0.113.9"], 2), client("203.0.113.9"));
-        assert_eq!(
-            forwarded(&["[2001:db8::1]:4711"], 1),
-            client("2001:db8::1")
-        );
+        assert_eq!(forwarded(&["[2001:db8::1]:4711"], 1), client("2001:db8::1"));
         assert_eq!(forwarded(&["203.0.113.9, not-an-ip"], 1), None);
         assert_eq!(forwarded(&[], 1), None);
     }

@@ -147,5 +147,9 @@ async fn sign_ups_beyond_the_limit_per_client_are_refused_with_retry_after() {
     assert!((1..=1800).contains(&retry_after), "{retry_after}");
     let problem = assert_problem(limited, 429, "rate-limited").await;
     assert!(problem["detail"].as_str().unwrap().contains("sign-ups"));
-    assert_eq!(by_admin.status(), StatusCode::CREATED, "admins are not counted");
+    assert_eq!(
+        by_admin.status(),
+        StatusCode::CREATED,
+        "admins are not counted"
+    );
 }

@@ -127,9 +127,10 @@ impl ThrottleConfig {
                 "SWATTER_LOGIN_FAILURES_PER_USERNAME",
                 DEFAULT_LOGIN_FAILURES_PER_USERNAME,
             )?,
-            max_login_slowdown: Duration::from_millis(
-                env.or("SWATTER_LOGIN_SLOWDOWN_MAX_MS", DEFAULT_LOGIN_SLOWDOWN_MAX_MS)?,
-            ),
+            max_login_slowdown: Duration::from_millis(env.or(
+                "SWATTER_LOGIN_SLOWDOWN_MAX_MS",
+                DEFAULT_LOGIN_SLOWDOWN_MAX_MS,
+            )?),
             signups_per_client_per_hour: env.or(
                 "SWATTER_SIGNUP_RATE_PER_CLIENT",
                 DEFAULT_SIGNUP_RATE_PER_CLIENT,
@@ -358,23 +359,41 @@ mod tests {
     fn throttle_limits_default_parse_and_name_bad_values() {
         let pem = ("SWATTER_JWT_PRIVATE_KEY", "pem");
         let defaults = IdentityConfig::from_env(&env(&[pem])).unwrap().throttle;
-        assert!(defaults.trusted_proxies.contains("127.0.0.1".parse().unwrap()));
+        assert!(
+            defaults
+                .trusted_proxies
+                .contains("127.0.0.1".parse().unwrap())
+        );
         assert!(defaults.trusted_proxies.contains("::1".parse().unwrap()));
-        assert!(defaults.trusted_proxies.contains("::ffff:127.0.0.2".parse().unwrap()));
-        assert!(!defaults.trusted_proxies.contains("10.0.0.1".parse().unwrap()));
+        assert!(
+            defaults
+                .trusted_proxies
+                .contains("::ffff:127.0.0.2".parse().unwrap())
+        );
+        assert!(
+            !defaults
+                .trusted_proxies
+                .contains("10.0.0.1".parse().unwrap())
+        );
         assert_eq!(defaults.failures_per_username_and_client.get(), 10);
         assert_eq!(defaults.signups_per_client_per_hour, 10);
 
         let set = IdentityConfig::from_env(&env(&[
             pem,
-            ("SWATTER_TRUSTED_PROXIES", " 10.0.0.0/8, 192.0.2.7 ,fd00::/8"),
+            (
+                "SWATTER_TRUSTED_PROXIES",
+                " 10.0.0.0/8, 192.0.2.7 ,fd00::/8",
+            ),
             ("SWATTER_LOGIN_SLOWDOWN_MAX_MS", "250"),
             ("SWATTER_SIGNUP_RATE_PER_CLIENT", "0"),
         ]))
         .unwrap()
         .throttle;
         for trusted in ["10.200.0.1", "192.0.2.7", "fd12::1"] {
-            assert!(set.trusted_proxies.contains(trusted.parse().unwrap()), "{trusted}");
+            assert!(
+                set.trusted_proxies.contains(trusted.parse().unwrap()),
+                "{trusted}"
+            );
         }
         assert!(!set.trusted_proxies.contains("192.0.2.8".parse().unwrap()));
         assert!(!set.trusted_proxies.contains("127.0.0.1".parse().unwrap()));

@@ -139,7 +139,12 @@ mod tests {
 
         let all_new_hash_permits = pool.new_hashes.clone().acquire_owned().await.unwrap();
         let verified = tokio::time::timeout(limit, pool.verify("correct horse".into(), Some(hash)));
-        assert!(verified.await.expect("a login waited for sign-ups").unwrap());
+        assert!(
+            verified
+                .await
+                .expect("a login waited for sign-ups")
+                .unwrap()
+        );
         drop(all_new_hash_permits);
 
         let _all_verification_permits = pool.verifications.clone().acquire_owned().await.unwrap();

@@ -333,10 +333,12 @@ pub async fn clear_bucket(db: impl PgExecutor<'_>, scope: &str, key: &str) -> sq
 
 /// Forgets the throttle buckets that have fully refilled; returns how many.
 pub async fn delete_refilled_buckets(db: impl PgExecutor<'_>) -> sqlx::Result<u64> {
-    Ok(sqlx::query("DELETE FROM throttle_buckets WHERE tat <= now()")
-        .execute(db)
-        .await?
-        .rows_affected())
+    Ok(
+        sqlx::query("DELETE FROM throttle_buckets WHERE tat <= now()")
+            .execute(db)
+            .await?
+            .rows_affected(),
+    )
 }
 
 /// Whether the database answers (readiness).

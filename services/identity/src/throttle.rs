@@ -243,7 +243,6 @@ impl Throttle {
             }),
         }
     }
-
 }
 
 /// The wait for the `over_budget`-th failure over a username's budget (0: none), at most `max`.
@@ -287,7 +286,10 @@ mod tests {
         assert_eq!(waits, [0, 100, 200, 400, 800, 1000, 1000]);
         assert_eq!(slowdown_steps(max), 5);
         assert_eq!(slowdown(u32::MAX, max), max);
-        assert_eq!(slowdown(1, Duration::from_millis(30)), Duration::from_millis(30));
+        assert_eq!(
+            slowdown(1, Duration::from_millis(30)),
+            Duration::from_millis(30)
+        );
     }
 
     #[test]

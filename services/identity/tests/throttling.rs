@@ -86,12 +86,20 @@ async fn password_guessing_over_grpc_is_refused_with_a_retry_delay() {
 async fn concurrent_guesses_cannot_slip_past_the_limit() {
     let app = TestApp::spawn_with(failures_per_username_and_client(3)).await;
 
-    let guesses =
-        futures::future::join_all((0..10).map(|_| app.login(ADMIN.0, "guess"))).await;
+    let guesses = futures::future::join_all((0..10).map(|_| app.login(ADMIN.0, "guess"))).await;
 
-    let codes: Vec<Code> = guesses.iter().map(|r| r.as_ref().unwrap_err().code()).collect();
-    let checked = codes.iter().filter(|&&c| c == Code::Unauthenticated).count();
-    let refused = codes.iter().filter(|&&c| c == Code::ResourceExhausted).count();
+    let codes: Vec<Code> = guesses
+        .iter()
+        .map(|r| r.as_ref().unwrap_err().code())
+        .collect();
+    let checked = codes
+        .iter()
+        .filter(|&&c| c == Code::Unauthenticated)
+        .count();
+    let refused = codes
+        .iter()
+        .filter(|&&c| c == Code::ResourceExhausted)
+        .count();
     assert_eq!((checked, refused), (3, 7), "{codes:?}");
 }
 
@@ -175,7 +183,11 @@ async fn guessing_spread_over_many_addresses_slows_the_username_down_without_loc
     for n in 1..=5 {
         let client = format!("203.0.113.{n}");
         let guess = login_via(&app.client, Some(&client), ADMIN.0, "guess").await;
-        assert_eq!(guess.unwrap_err().code(), Code::Unauthenticated, "guess {n}");
+        assert_eq!(
+            guess.unwrap_err().code(),
+            Code::Unauthenticated,
+            "guess {n}"
+        );
     }
     let started = Instant::now();
     let owner = login_via(&app.client, Some("198.51.100.7"), ADMIN.0, ADMIN.1).await;
@@ -185,7 +197,10 @@ async fn guessing_spread_over_many_addresses_slows_the_username_down_without_loc
     let other_user_waited = other_user.elapsed();
 
     assert!(owner.is_ok(), "never locked: {owner:?}");
-    assert!(owner_waited >= Duration::from_millis(1000), "{owner_waited:?}");
+    assert!(
+        owner_waited >= Duration::from_millis(1000),
+        "{owner_waited:?}"
+    );
     assert!(
         other_user_waited < Duration::from_millis(1000),
         "{other_user_waited:?}"
@@ -218,8 +233,8 @@ fn sign_up_request(username: &str) -> pb::SignUpRequest {
 
 #[tokio::test]
 async fn sign_ups_beyond_the_limit_per_client_are_refused_but_admins_are_not_counted() {
-    let app = TestApp::spawn_with(options(|throttle| throttle.signups_per_client_per_hour = 2))
-        .await;
+    let app =
+        TestApp::spawn_with(options(|throttle| throttle.signups_per_client_per_hour = 2)).await;
     let admin = app.admin_token().await;
     let sign_up = |username: &str, client: Option<&str>| {
         let mut identity = app.client.clone();
