@@ -507,7 +507,7 @@ pub fn forwarded_client(headers: &HeaderMap, hops: usize) -> Option<IpAddr> {
     for value in headers.get_all("x-forwarded-for") {
         entries.extend(value.to_str().ok()?.split(',').map(str::trim));
     }
-    let entry = *entries.iter().rev().take(hops).last()?;
+    let entry = *entries.get(entries.len().saturating_sub(hops))?;
     entry
         .parse::<IpAddr>()
         .or_else(|_| entry.parse::<SocketAddr>().map(|addr| addr.ip()))

@@ -164,7 +164,7 @@ impl Throttle {
             ),
         ] {
             let refused =
-                store::take_from_bucket(&mut *tx, scope, key, budget.interval(), budget.window())
+                store::take_from_bucket(&mut tx, scope, key, budget.interval(), budget.window())
                     .await?;
             if let Some(retry_after) = refused {
                 tx.rollback().await?;
@@ -228,7 +228,7 @@ impl Throttle {
         };
         let mut conn = self.db.acquire().await?;
         let refused = store::take_from_bucket(
-            &mut *conn,
+            &mut conn,
             SIGNUP_CLIENT,
             &client_key(client),
             budget.interval(),
