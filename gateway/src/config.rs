@@ -1,16 +1,13 @@
 //! The gateway's settings, read from the environment. A malformed value stops start with a
 //! message naming the variable.
 
-use std::{fmt, net::SocketAddr, num::NonZeroU32, str::FromStr, time::Duration};
+use std::{fmt, net::SocketAddr, str::FromStr, time::Duration};
 
 use http::Uri;
 use swatter_common::{
     config::{ConfigError, Env, Source},
     metrics,
 };
-
-const DEFAULT_LOGIN_RATE_PER_USERNAME: NonZeroU32 = NonZeroU32::new(10).unwrap();
-const DEFAULT_LOGIN_RATE_PER_CLIENT: NonZeroU32 = NonZeroU32::new(60).unwrap();
 
 /// Everything the gateway needs to start.
 #[derive(Debug, Clone)]
@@ -27,13 +24,11 @@ pub struct GatewayConfig {
     pub jwt_issuer: String,
     /// `SWATTER_JWT_AUDIENCE`, default `swatter`.
     pub jwt_audience: String,
-    /// `SWATTER_LOGIN_RATE_PER_USERNAME`: password-grant attempts per username per minute, default 10.
-    pub login_rate_per_username: NonZeroU32,
-    /// `SWATTER_LOGIN_RATE_PER_CLIENT`: token requests per client IP per minute, default 60.
-    pub login_rate_per_client: NonZeroU32,
-    /// `SWATTER_TRUST_FORWARDED_FOR`: take the client IP from the first `X-Forwarded-For` entry
-    /// (only behind a proxy that sets it), default false (the peer address).
-    pub trust_forwarded_for: bool,
+    /// `SWATTER_TRUSTED_PROXY_HOPS`: how many proxies in front of the gateway append to
+    /// `X-Forwarded-For`; the client is the entry the outermost of them added (the `n`-th from the
+    /// right). Default 0: the header is ignored and the TCP peer is the client.
+    /// `SWATTER_TRUST_FORWARDED_FOR=true` (the older setting) means 1 when this one is unset.
+    pub trusted_proxy_hops: usize,
     /// `SWATTER_REQUEST_TIMEOUT_SECS`: longest a request may take, default 30.
     pub request_timeout: Duration,
     /// `SWATTER_METRICS_ADDR`: where `GET /metrics` listens, default `127.0.0.1:9100`; `off`: nowhere.
@@ -51,6 +46,11 @@ impl GatewayConfig {
                 "must be at least 1 second",
             ));
         }
+        let trust_forwarded_for = env.flag("SWATTER_TRUST_FORWARDED_FOR", false)?;
+        let trusted_proxy_hops = env.or(
+            "SWATTER_TRUSTED_PROXY_HOPS",
+            usize::from(trust_forwarded_for),
+        )?;
         Ok(GatewayConfig {
             addr: env.or(
                 "SWATTER_GATEWAY_ADDR",
@@ -70,15 +70,7 @@ impl GatewayConfig {
             )?,
             jwt_issuer: env.or("SWATTER_JWT_ISSUER", "swatter".to_owned())?,
             jwt_audience: env.or("SWATTER_JWT_AUDIENCE", "swatter".to_owned())?,
-            login_rate_per_username: env.or(
-                "SWATTER_LOGIN_RATE_PER_USERNAME",
-                DEFAULT_LOGIN_RATE_PER_USERNAME,
-            )?,
-            login_rate_per_client: env.or(
-                "SWATTER_LOGIN_RATE_PER_CLIENT",
-                DEFAULT_LOGIN_RATE_PER_CLIENT,
-            )?,
-            trust_forwarded_for: env.flag("SWATTER_TRUST_FORWARDED_FOR", false)?,
+            trusted_proxy_hops,
             request_timeout,
             metrics_addr: metrics::metrics_addr(env, SocketAddr::from(([127, 0, 0, 1], 9100)))?,
         })
@@ -138,9 +130,7 @@ mod tests {
         assert_eq!(config.reporting_url.to_string(), "http://127.0.0.1:50053/");
         assert_eq!(config.jwt_issuer, "swatter");
         assert_eq!(config.jwt_audience, "swatter");
-        assert_eq!(config.login_rate_per_username.get(), 10);
-        assert_eq!(config.login_rate_per_client.get(), 60);
-        assert!(!config.trust_forwarded_for);
+        assert_eq!(config.trusted_proxy_hops, 0);
         assert_eq!(config.request_timeout, Duration::from_secs(30));
         assert_eq!(
             config.metrics_addr,
@@ -156,8 +146,8 @@ mod tests {
             ("SWATTER_IDENTITY_URL", "ftp://identity:50051"),
             ("SWATTER_ISSUES_URL", "issues:50052"),
             ("SWATTER_REPORTING_URL", "reporting"),
-            ("SWATTER_LOGIN_RATE_PER_USERNAME", "0"),
-            ("SWATTER_LOGIN_RATE_PER_CLIENT", "lots"),
+            ("SWATTER_TRUSTED_PROXY_HOPS", "-1"),
+            ("SWATTER_TRUSTED_PROXY_HOPS", "one"),
             ("SWATTER_TRUST_FORWARDED_FOR", "perhaps"),
             ("SWATTER_REQUEST_TIMEOUT_SECS", "0"),
             ("SWATTER_REQUEST_TIMEOUT_SECS", "-1"),
@@ -176,8 +166,7 @@ mod tests {
             ("SWATTER_IDENTITY_URL", "https://identity.internal:443"),
             ("SWATTER_ISSUES_URL", "http://issues.internal:50052"),
             ("SWATTER_REPORTING_URL", "http://reporting.internal:50053"),
-            ("SWATTER_LOGIN_RATE_PER_USERNAME", "3"),
-            ("SWATTER_TRUST_FORWARDED_FOR", "true"),
+            ("SWATTER_TRUSTED_PROXY_HOPS", "2"),
             ("SWATTER_REQUEST_TIMEOUT_SECS", "5"),
             ("SWATTER_METRICS_ADDR", "off"),
         ]))
@@ -189,9 +178,26 @@ mod tests {
             config.reporting_url.uri().host(),
             Some("reporting.internal")
         );
-        assert_eq!(config.login_rate_per_username.get(), 3);
-        assert!(config.trust_forwarded_for);
+        assert_eq!(config.trusted_proxy_hops, 2);
         assert_eq!(config.request_timeout, Duration::from_secs(5));
         assert_eq!(config.metrics_addr, None);
+    }
+
+    #[test]
+    fn trusting_forwarded_for_is_one_hop_unless_the_hops_are_given() {
+        let hops = |pairs: &[(&str, &str)]| {
+            GatewayConfig::from_env(&env(pairs))
+                .unwrap()
+                .trusted_proxy_hops
+        };
+        assert_eq!(hops(&[("SWATTER_TRUST_FORWARDED_FOR", "true")]), 1);
+        assert_eq!(hops(&[("SWATTER_TRUST_FORWARDED_FOR", "false")]), 0);
+        assert_eq!(
+            hops(&[
+                ("SWATTER_TRUST_FORWARDED_FOR", "true"),
+                ("SWATTER_TRUSTED_PROXY_HOPS", "3")
+            ]),
+            3
+        );
     }
 }

@@ -9,7 +9,7 @@
 //! - the request headers of docs/api.md the services act on: [`IdempotencyKey`] and [`IfMatch`];
 //! - credentials: [`Authenticated`], [`MaybeAuthenticated`] and [`Anonymous`], each giving the
 //!   [`Forwarded`] metadata that the gRPC calls of the request carry;
-//! - [`ClientAddress`], for rate limits.
+//! - [`ClientAddress`], which identity's login and sign-up limits count by.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
@@ -20,7 +20,7 @@ use serde::de::DeserializeOwned;
 use serde_json::error::Category;
 use swatter_common::{
     auth::{Principal, VerifyError, bearer_token},
-    server::REQUEST_ID_HEADER,
+    server::{CLIENT_ADDRESS_HEADER, REQUEST_ID_HEADER},
 };
 use tonic::metadata::AsciiMetadataValue;
 use uuid::Uuid;
@@ -28,7 +28,7 @@ use uuid::Uuid;
 use crate::{
     error::{ApiError, FieldError, ProblemKind},
     middleware::RequestId,
-    state::{AppState, ClientAddressSource},
+    state::AppState,
 };
 
 /// Largest request body accepted.
@@ -326,12 +326,14 @@ fn field_error(path: &str, message: &str) -> FieldError {
     FieldError { field, message }
 }
 
-/// What the gRPC calls made for a request carry: its request id and, when the caller was
-/// authenticated, the original `authorization` value (the services verify it again).
+/// What the gRPC calls made for a request carry: its request id, when the caller was
+/// authenticated the original `authorization` value (the services verify it again), and where
+/// the handler asks for it the client's address (identity throttles logins and sign-ups by it).
 #[derive(Debug, Clone)]
 pub struct Forwarded {
     request_id: RequestId,
     authorization: Option<AsciiMetadataValue>,
+    client: Option<IpAddr>,
 }
 
 impl Forwarded {
@@ -344,6 +346,15 @@ impl Forwarded {
         Forwarded {
             request_id,
             authorization,
+            client: None,
+        }
+    }
+
+    /// The same, also naming the client's address to the service.
+    pub fn with_client(self, ClientAddress(client): ClientAddress) -> Self {
+        Forwarded {
+            client: Some(client),
+            ..self
         }
     }
 
@@ -356,6 +367,11 @@ impl Forwarded {
         }
         if let Some(authorization) = &self.authorization {
             metadata.insert("authorization", authorization.clone());
+        }
+        if let Some(client) = self.client
+            && let Ok(value) = AsciiMetadataValue::try_from(client.to_string())
+        {
+            metadata.insert(CLIENT_ADDRESS_HEADER, value);
         }
         request
     }
@@ -451,8 +467,8 @@ async fn verify_bearer(
     Ok(Some((principal, forwarded)))
 }
 
-/// The address of the client: the TCP peer, or the first `X-Forwarded-For` entry when the
-/// gateway is configured to trust it.
+/// The address of the client: the TCP peer or, behind `trusted_proxy_hops` proxies, the
+/// `X-Forwarded-For` entry that the outermost of them added (see [`forwarded_client`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ClientAddress(pub IpAddr);
 
@@ -467,29 +483,34 @@ impl FromRequestParts<AppState> for ClientAddress {
             .extensions
             .get::<ConnectInfo<SocketAddr>>()
             .map(|ConnectInfo(addr)| addr.ip());
-        let forwarded = match state.client_address {
-            ClientAddressSource::ForwardedFor => first_forwarded_for(&parts.headers),
-            ClientAddressSource::Peer => None,
-        };
+        let forwarded = forwarded_client(&parts.headers, state.trusted_proxy_hops);
         Ok(ClientAddress(
             forwarded
                 .or(peer)
-                .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED)),
+                .unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED))
+                .to_canonical(),
         ))
     }
 }
 
-fn first_forwarded_for(headers: &HeaderMap) -> Option<IpAddr> {
-    let first = headers
-        .get("x-forwarded-for")?
-        .to_str()
-        .ok()?
-        .split(',')
-        .next()?
-        .trim();
-    first
+/// The client as seen by `hops` trusted proxies in front of the gateway, each of which appends
+/// the address of its own peer to `X-Forwarded-For`: the `hops`-th entry from the right. Entries
+/// further left were written by the client and prove nothing. With fewer entries than hops (a
+/// shorter path), the left-most one, which a trusted proxy still added. `None` with no hops, no
+/// header, or an entry that is not an address (the TCP peer is used then).
+pub fn forwarded_client(headers: &HeaderMap, hops: usize) -> Option<IpAddr> {
+    if hops == 0 {
+        return None;
+    }
+    // Several header lines make one list, in order (RFC 9110 §5.3).
+    let mut entries = Vec::new();
+    for value in headers.get_all("x-forwarded-for") {
+        entries.extend(value.to_str().ok()?.split(',').map(str::trim));
+    }
+    let entry = *entries.get(entries.len().saturating_sub(hops))?;
+    entry
         .parse::<IpAddr>()
-        .or_else(|_| first.parse::<SocketAddr>().map(|addr| addr.ip()))
+        .or_else(|_| entry.parse::<SocketAddr>().map(|addr| addr.ip()))
         .ok()
 }
 
@@ -692,20 +713,31 @@ mod tests {
     }
 
     #[test]
-    fn the_first_forwarded_for_entry_is_the_client() {
-        let forwarded = |value: &'static str| {
+    fn the_client_is_the_entry_the_outermost_trusted_proxy_added() {
+        let forwarded = |lines: &[&'static str], hops: usize| {
             let mut headers = HeaderMap::new();
-            headers.insert("x-forwarded-for", HeaderValue::from_static(value));
-            first_forwarded_for(&headers)
+            for line in lines {
+                headers.append("x-forwarded-for", HeaderValue::from_static(line));
+            }
+            forwarded_client(&headers, hops).map(|ip| ip.to_string())
         };
+        let client = |ip: &str| Some(ip.to_owned());
+        // The client wrote the left-most entry itself; one proxy appended what it saw.
+        let spoofed = "198.51.100.66, 203.0.113.9";
+        assert_eq!(forwarded(&[spoofed], 1), client("203.0.113.9"));
+        assert_eq!(forwarded(&[spoofed], 0), None);
+        // Two proxies: the outer one added the client, the inner one the outer proxy.
+        let two = "198.51.100.66, 203.0.113.9, 10.0.0.1";
+        assert_eq!(forwarded(&[two], 2), client("203.0.113.9"));
+        assert_eq!(forwarded(&[two], 1), client("10.0.0.1"));
         assert_eq!(
-            forwarded("203.0.113.9, 10.0.0.1"),
-            Some("203.0.113.9".parse().unwrap())
+            forwarded(&["198.51.100.66, 203.0.113.9", "10.0.0.1"], 2),
+            client("203.0.113.9")
         );
-        assert_eq!(
-            forwarded("[2001:db8::1]:4711"),
-            Some("2001:db8::1".parse().unwrap())
-        );
-        assert_eq!(forwarded("not-an-ip"), None);
+        // A shorter path than configured: the left-most entry, which a proxy added.
+        assert_eq!(forwarded(&["203.0.113.9"], 2), client("203.0.113.9"));
+        assert_eq!(forwarded(&["[2001:db8::1]:4711"], 1), client("2001:db8::1"));
+        assert_eq!(forwarded(&["203.0.113.9, not-an-ip"], 1), None);
+        assert_eq!(forwarded(&[], 1), None);
     }
 }

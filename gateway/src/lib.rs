@@ -3,8 +3,7 @@
 //!
 //! `routes` holds the handlers, `extract` turns requests into their inputs, `error` turns every
 //! failure (and every gRPC status) into a problem+json answer, `middleware` gives each request
-//! its id, log line and deadline, `rate_limit` guards the token endpoint, `openapi` describes it
-//! all, and `startup` wires it together.
+//! its id, log line and deadline, `openapi` describes it all, and `startup` wires it together.
 
 pub mod config;
 pub mod error;
@@ -12,7 +11,6 @@ pub mod extract;
 pub mod metrics;
 pub mod middleware;
 pub mod openapi;
-pub mod rate_limit;
 pub mod routes;
 pub mod startup;
 pub mod state;

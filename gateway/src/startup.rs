@@ -13,22 +13,18 @@ use tokio::net::TcpListener;
 
 use crate::{
     config::GatewayConfig,
-    rate_limit::LoginRateLimiter,
     routes,
-    state::{AppState, ClientAddressSource, Upstream, Upstreams},
+    state::{AppState, Upstream, Upstreams},
 };
 
 /// How long start-up waits for identity's signing keys before going on without them.
 const KEY_FETCH_TIMEOUT: Duration = Duration::from_secs(5);
-/// How often idle rate-limit entries are forgotten.
-const LIMITER_CLEANUP_INTERVAL: Duration = Duration::from_secs(60);
 
 /// A built gateway, bound and ready to serve.
 pub struct Application {
     listener: TcpListener,
     addr: SocketAddr,
     router: Router,
-    login_limiter: Arc<LoginRateLimiter>,
     metrics: Option<metrics::Endpoint>,
 }
 
@@ -61,19 +57,10 @@ impl Application {
                 "identity did not send the token signing keys in time; will retry when a token arrives"
             ),
         }
-        let login_limiter = Arc::new(LoginRateLimiter::new(
-            config.login_rate_per_client,
-            config.login_rate_per_username,
-        ));
         let state = AppState {
             upstreams,
             verifier,
-            login_limiter: login_limiter.clone(),
-            client_address: if config.trust_forwarded_for {
-                ClientAddressSource::ForwardedFor
-            } else {
-                ClientAddressSource::Peer
-            },
+            trusted_proxy_hops: config.trusted_proxy_hops,
         };
         let router = routes::router(state, config.request_timeout);
         let listener = server::bind(config.addr).await?;
@@ -83,7 +70,6 @@ impl Application {
             listener,
             addr,
             router,
-            login_limiter,
             metrics,
         })
     }
@@ -105,23 +91,14 @@ impl Application {
     ) -> anyhow::Result<()> {
         tracing::info!(addr = %self.addr, "gateway listening");
         let _metrics = metrics::serve(self.metrics);
-        let limiter = self.login_limiter;
-        let cleanup = tokio::spawn(async move {
-            let mut ticks = tokio::time::interval(LIMITER_CLEANUP_INTERVAL);
-            loop {
-                ticks.tick().await;
-                limiter.forget_idle();
-            }
-        });
-        let served = axum::serve(
+        axum::serve(
             self.listener,
             self.router
                 .into_make_service_with_connect_info::<SocketAddr>(),
         )
         .with_graceful_shutdown(shutdown)
-        .await;
-        cleanup.abort();
-        Ok(served?)
+        .await?;
+        Ok(())
     }
 
     /// Serves until SIGTERM or SIGINT.

@@ -1,5 +1,5 @@
-//! What the handlers share: the gRPC channels to the services, the token verifier and the rate
-//! limiters.
+//! What the handlers share: the gRPC channels to the services, the token verifier, and how to
+//! find the client's address.
 //!
 //! Each service is one [`Upstream`] in [`Upstreams`]; adding one is a field, a line in
 //! [`Upstreams::all`] (so readiness checks it) and a client accessor.
@@ -14,7 +14,7 @@ use swatter_proto::{
 };
 use tonic::transport::Endpoint;
 
-use crate::{config::UpstreamUrl, rate_limit::LoginRateLimiter};
+use crate::config::UpstreamUrl;
 
 /// How long to wait for a TCP connection to a service before answering 503.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
@@ -58,22 +58,13 @@ impl Upstreams {
     }
 }
 
-/// Where the client address of a request comes from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ClientAddressSource {
-    /// The TCP peer.
-    Peer,
-    /// The first `X-Forwarded-For` entry (behind a trusted proxy), else the peer.
-    ForwardedFor,
-}
-
 /// The state of the handlers.
 #[derive(Clone)]
 pub struct AppState {
     pub upstreams: Upstreams,
     pub verifier: Arc<TokenVerifier>,
-    pub login_limiter: Arc<LoginRateLimiter>,
-    pub client_address: ClientAddressSource,
+    /// Proxies in front of the gateway that append to `X-Forwarded-For` (0: ignore it).
+    pub trusted_proxy_hops: usize,
 }
 
 impl AppState {

@@ -14,7 +14,6 @@ use utoipa::ToSchema;
 use crate::{
     error::{ApiError, FieldError, Problem},
     extract::{Anonymous, ApiJson, ClientAddress, JsonOrForm},
-    rate_limit::Limited,
     state::AppState,
 };
 
@@ -147,10 +146,6 @@ pub struct Jwks {
     pub keys: Vec<Jwk>,
 }
 
-fn too_many(detail: &'static str) -> impl FnOnce(Limited) -> ApiError {
-    move |limited| ApiError::rate_limited(detail, limited.retry_after)
-}
-
 /// Get tokens: log in with a password, exchange a refresh token (it is rotated: the one sent
 /// stops working, and sending it again ends the whole login), or authenticate a service.
 #[utoipa::path(
@@ -170,7 +165,7 @@ fn too_many(detail: &'static str) -> impl FnOnce(Limited) -> ApiError {
             body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "The body is neither a form nor JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "An unknown grant_type or a missing field", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Too many attempts from this client or for this username; see Retry-After",
+        (status = 429, description = "Too many failed logins from this client address, or for this username from it; see Retry-After",
             body = Problem, content_type = "application/problem+json",
             headers(("Retry-After" = u64, description = "Seconds to wait"))),
     ),
@@ -178,20 +173,11 @@ fn too_many(detail: &'static str) -> impl FnOnce(Limited) -> ApiError {
 pub async fn create_token(
     State(state): State<AppState>,
     Anonymous(forwarded): Anonymous,
-    ClientAddress(client): ClientAddress,
+    client: ClientAddress,
     JsonOrForm(body): JsonOrForm<TokenRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
-    state
-        .login_limiter
-        .check_client(client)
-        .map_err(too_many("too many token requests from this client"))?;
     let grant = body.into_grant()?;
-    if let Grant::Password(password) = &grant {
-        state
-            .login_limiter
-            .check_username(&password.username)
-            .map_err(too_many("too many login attempts for this username"))?;
-    }
+    let forwarded = forwarded.with_client(client);
     let response = state
         .identity()
         .create_token(forwarded.request(pb::CreateTokenRequest { grant: Some(grant) }))

@@ -13,7 +13,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::{Page, empty_as_none, page_size, rfc3339};
 use crate::{
     error::{ApiError, Problem},
-    extract::{ApiJson, ApiQuery, Authenticated, MaybeAuthenticated, PathUuid},
+    extract::{ApiJson, ApiQuery, Authenticated, ClientAddress, MaybeAuthenticated, PathUuid},
     state::AppState,
 };
 
@@ -148,13 +148,18 @@ pub struct SearchUsersQuery {
             })),
         (status = 415, description = "The body is not sent as JSON", body = Problem, content_type = "application/problem+json"),
         (status = 422, description = "A field is invalid", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "Too many sign-ups from this client address (admins are not counted); see Retry-After",
+            body = Problem, content_type = "application/problem+json",
+            headers(("Retry-After" = u64, description = "Seconds to wait"))),
     ),
 )]
 pub async fn sign_up(
     State(state): State<AppState>,
     MaybeAuthenticated(forwarded): MaybeAuthenticated,
+    client: ClientAddress,
     ApiJson(body): ApiJson<SignUpRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
+    let forwarded = forwarded.with_client(client);
     let user = state
         .identity()
         .sign_up(forwarded.request(pb::SignUpRequest {

@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 use swatter_common::testing::TestDatabase;
 use swatter_gateway::{config::GatewayConfig, startup::Application};
 use swatter_identity::{
-    config::{BootstrapAdmin, IdentityConfig},
+    config::{BootstrapAdmin, IdentityConfig, ThrottleConfig},
     tokens::SigningKey,
 };
 use swatter_issues::config::IssuesConfig;
@@ -83,9 +83,7 @@ pub fn gateway_config(
             .expect("reporting URL"),
         jwt_issuer: "swatter".into(),
         jwt_audience: "swatter".into(),
-        login_rate_per_username: 10.try_into().expect("non-zero"),
-        login_rate_per_client: 60.try_into().expect("non-zero"),
-        trust_forwarded_for: false,
+        trusted_proxy_hops: 0,
         request_timeout: Duration::from_secs(30),
         metrics_addr: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
     }
@@ -115,21 +113,30 @@ impl TestApp {
     /// the gateway's reporting upstream is the issues service (so readiness holds; reporting
     /// routes are not usable).
     pub async fn spawn_with(customize: impl FnOnce(&mut GatewayConfig)) -> TestApp {
-        TestApp::spawn_stack(customize, None).await
+        TestApp::spawn_stack(|_| {}, customize, None).await
+    }
+
+    /// Like [`TestApp::spawn_with`], with identity's settings changed by `identity` too.
+    pub async fn spawn_configured(
+        identity: impl FnOnce(&mut IdentityConfig),
+        gateway: impl FnOnce(&mut GatewayConfig),
+    ) -> TestApp {
+        TestApp::spawn_stack(identity, gateway, None).await
     }
 
     /// The services including reporting in `mode` (`WithWorker`: API, relay, sweeper and
     /// worker; `Api`: no worker, so jobs stay queued), and the gateway.
     pub async fn spawn_with_reporting(mode: Mode) -> TestApp {
-        TestApp::spawn_stack(|_| {}, Some(mode)).await
+        TestApp::spawn_stack(|_| {}, |_| {}, Some(mode)).await
     }
 
     async fn spawn_stack(
-        customize: impl FnOnce(&mut GatewayConfig),
+        customize_identity: impl FnOnce(&mut IdentityConfig),
+        customize_gateway: impl FnOnce(&mut GatewayConfig),
         reporting_mode: Option<Mode>,
     ) -> TestApp {
         let identity_database = TestDatabase::create(&swatter_identity::MIGRATOR).await;
-        let identity_config = IdentityConfig {
+        let mut identity_config = IdentityConfig {
             addr: SocketAddr::from(([127, 0, 0, 1], 0)),
             database_url: identity_database.url.clone(),
             database_max_connections: 5,
@@ -151,7 +158,13 @@ impl TestApp {
             )]),
             password_hash_concurrency: 2,
             metrics_addr: None,
+            // Tests sign many users up from one address; the throttling tests set their limits.
+            throttle: ThrottleConfig {
+                signups_per_client_per_hour: 0,
+                ..ThrottleConfig::default()
+            },
         };
+        customize_identity(&mut identity_config);
         let identity = swatter_identity::startup::Application::build(identity_config)
             .await
             .expect("build identity");
@@ -180,7 +193,7 @@ impl TestApp {
         };
         let reporting_addr = reporting.as_ref().map_or(issues_addr, |r| r.addr);
         let mut config = gateway_config(identity_addr, issues_addr, reporting_addr);
-        customize(&mut config);
+        customize_gateway(&mut config);
         let (address, metrics_addr) = spawn_gateway_with_metrics(config).await;
         TestApp {
             address,

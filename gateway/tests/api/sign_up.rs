@@ -109,3 +109,47 @@ async fn invalid_fields_are_all_listed() {
         assert!(!error["message"].as_str().unwrap().is_empty(), "{error}");
     }
 }
+
+#[tokio::test]
+async fn sign_ups_beyond_the_limit_per_client_are_refused_with_retry_after() {
+    let app = TestApp::spawn_configured(
+        |identity| identity.throttle.signups_per_client_per_hour = 2,
+        |_| {},
+    )
+    .await;
+    let body = |name: &str| {
+        json!({
+            "username": name,
+            "email": format!("{name}@example.com"),
+            "password": "correct horse battery",
+        })
+    };
+
+    for name in ["first", "second"] {
+        assert_eq!(app.sign_up(&body(name)).await.status(), StatusCode::CREATED);
+    }
+    let limited = app.sign_up(&body("third")).await;
+    let admin_token = app.admin_token().await;
+    let by_admin = app
+        .client
+        .post(app.url("/v1/users"))
+        .bearer_auth(&admin_token)
+        .json(&body("fourth"))
+        .send()
+        .await
+        .unwrap();
+
+    let retry_after: u64 = limited.headers()[header::RETRY_AFTER]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=1800).contains(&retry_after), "{retry_after}");
+    let problem = assert_problem(limited, 429, "rate-limited").await;
+    assert!(problem["detail"].as_str().unwrap().contains("sign-ups"));
+    assert_eq!(
+        by_admin.status(),
+        StatusCode::CREATED,
+        "admins are not counted"
+    );
+}

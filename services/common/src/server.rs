@@ -25,6 +25,10 @@ use crate::{
 /// Header that correlates a request across the gateway and the services.
 pub const REQUEST_ID_HEADER: &str = "x-request-id";
 
+/// Metadata in which the gateway passes on the address of the client it serves. Identity believes
+/// it only from peers in `SWATTER_TRUSTED_PROXIES`; for anyone else the TCP peer is the client.
+pub const CLIENT_ADDRESS_HEADER: &str = "x-swatter-client-ip";
+
 /// Binds `addr` (port 0 picks a free port), naming the address in the error.
 pub async fn bind(addr: SocketAddr) -> anyhow::Result<TcpListener> {
     TcpListener::bind(addr)

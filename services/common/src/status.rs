@@ -65,6 +65,16 @@ pub fn is_etag_mismatch(status: &Status) -> bool {
         .is_some_and(|info| info.reason == REASON_ETAG_MISMATCH)
 }
 
+/// `RESOURCE_EXHAUSTED` with a `google.rpc.RetryInfo` saying when to try again (REST: 429 with
+/// `Retry-After`).
+pub fn rate_limited(message: &str, retry_after: std::time::Duration) -> Status {
+    Status::with_error_details(
+        Code::ResourceExhausted,
+        message,
+        ErrorDetails::with_retry_info(Some(retry_after)),
+    )
+}
+
 /// The field violations carried by a status, if any.
 pub fn violations(status: &Status) -> Vec<Violation> {
     status
@@ -91,6 +101,16 @@ mod tests {
         let status = invalid_argument(&sent);
         assert_eq!(status.code(), Code::InvalidArgument);
         assert_eq!(violations(&status), sent);
+    }
+
+    #[test]
+    fn a_rate_limit_carries_its_retry_delay() {
+        let status = rate_limited("slow down", std::time::Duration::from_secs(7));
+        assert_eq!(status.code(), Code::ResourceExhausted);
+        assert_eq!(
+            status.get_details_retry_info().and_then(|i| i.retry_delay),
+            Some(std::time::Duration::from_secs(7))
+        );
     }
 
     #[test]

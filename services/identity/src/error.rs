@@ -20,6 +20,12 @@ pub enum IdentityError {
     },
     #[error("{0}")]
     FailedPrecondition(&'static str),
+    /// Throttled (see `throttle`): try again after `retry_after`.
+    #[error("{message}")]
+    RateLimited {
+        message: &'static str,
+        retry_after: std::time::Duration,
+    },
     #[error("a dependency is unavailable")]
     Unavailable(#[source] anyhow::Error),
     /// A status from the shared layers (authentication), passed through unchanged.
@@ -75,6 +81,10 @@ impl From<IdentityError> for Status {
                 &[Violation::new(field, message)],
             ),
             IdentityError::FailedPrecondition(message) => Status::failed_precondition(message),
+            IdentityError::RateLimited {
+                message,
+                retry_after,
+            } => status::rate_limited(message, retry_after),
             IdentityError::Unavailable(cause) => {
                 tracing::warn!(error = format!("{cause:#}"), "dependency unavailable");
                 Status::unavailable("the identity service is temporarily unavailable")

@@ -1,7 +1,8 @@
 //! swatter identity service: users, passwords, tokens and signing keys (docs/api.md).
 //!
 //! `domain` holds the rules, `store` the queries, `rpc` the gRPC handlers, `tokens` and
-//! `passwords` the cryptography, `startup` wires it all together.
+//! `passwords` the cryptography, `throttle` the limits on password guessing and sign-ups,
+//! `startup` wires it all together.
 
 pub mod config;
 pub mod domain;
@@ -10,6 +11,7 @@ pub mod passwords;
 pub mod rpc;
 pub mod startup;
 pub mod store;
+pub mod throttle;
 pub mod tokens;
 
 /// Migrations of the `swatter_identity` database.

@@ -1,8 +1,9 @@
 //! Password hashing with argon2id, off the async runtime.
 //!
-//! Hashing is deliberately slow (tens of milliseconds of CPU). It runs on the blocking pool, and a
-//! semaphore bounds how many hashes run at once so a login flood queues up instead of taking every
-//! core from the requests that need none.
+//! Hashing is deliberately slow (tens of milliseconds of CPU). It runs on the blocking pool, and
+//! semaphores bound how many hashes run at once so a flood queues up instead of taking every core
+//! from the requests that need none. Verifying logins and hashing new passwords (sign-ups,
+//! password changes) have separate permits, so a flood of either cannot starve the other.
 
 use std::sync::{Arc, LazyLock};
 
@@ -38,20 +39,23 @@ pub fn return_hash_memory_promptly() {
 /// Hashes and verifies passwords with bounded parallelism.
 #[derive(Clone)]
 pub struct PasswordHasherPool {
-    permits: Arc<Semaphore>,
+    new_hashes: Arc<Semaphore>,
+    verifications: Arc<Semaphore>,
 }
 
 impl PasswordHasherPool {
-    /// At most `concurrency` hashes at a time (at least one).
+    /// At most `concurrency` verifications and `concurrency` new hashes at a time (at least one
+    /// of each).
     pub fn new(concurrency: usize) -> Self {
         PasswordHasherPool {
-            permits: Arc::new(Semaphore::new(concurrency.max(1))),
+            new_hashes: Arc::new(Semaphore::new(concurrency.max(1))),
+            verifications: Arc::new(Semaphore::new(concurrency.max(1))),
         }
     }
 
     /// Hashes a password (PHC string, argon2id with a random salt).
     pub async fn hash(&self, password: String) -> anyhow::Result<String> {
-        let _permit = self.permits.acquire().await?;
+        let _permit = self.new_hashes.acquire().await?;
         tokio::task::spawn_blocking(move || {
             let _timer = HashTimer::start("hash");
             Argon2::default()
@@ -65,7 +69,7 @@ impl PasswordHasherPool {
     /// Whether `password` matches `hash`. With no hash (unknown user) it still spends the time of
     /// a verification and answers `false`.
     pub async fn verify(&self, password: String, hash: Option<String>) -> anyhow::Result<bool> {
-        let _permit = self.permits.acquire().await?;
+        let _permit = self.verifications.acquire().await?;
         tokio::task::spawn_blocking(move || {
             let _timer = HashTimer::start("verify");
             let known = hash.is_some();
@@ -125,5 +129,26 @@ mod tests {
                 .await
                 .unwrap()
         );
+    }
+
+    #[tokio::test]
+    async fn busy_hashing_of_new_passwords_does_not_hold_up_logins_nor_the_reverse() {
+        let pool = PasswordHasherPool::new(1);
+        let hash = pool.hash("correct horse".into()).await.unwrap();
+        let limit = std::time::Duration::from_secs(10);
+
+        let all_new_hash_permits = pool.new_hashes.clone().acquire_owned().await.unwrap();
+        let verified = tokio::time::timeout(limit, pool.verify("correct horse".into(), Some(hash)));
+        assert!(
+            verified
+                .await
+                .expect("a login waited for sign-ups")
+                .unwrap()
+        );
+        drop(all_new_hash_permits);
+
+        let _all_verification_permits = pool.verifications.clone().acquire_owned().await.unwrap();
+        let hashed = tokio::time::timeout(limit, pool.hash("another horse".into()));
+        assert!(hashed.await.expect("a sign-up waited for logins").is_ok());
     }
 }

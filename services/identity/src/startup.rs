@@ -19,6 +19,7 @@ use crate::{
     passwords::PasswordHasherPool,
     rpc::{Identity, IdentityRpc},
     store::{self, NewUser},
+    throttle::{self, Throttle},
     tokens::{SigningKey, TokenIssuer},
 };
 
@@ -56,7 +57,6 @@ impl Application {
         ));
         verifier.refresh().await?;
         let identity = Identity {
-            db,
             tokens: TokenIssuer::new(
                 key,
                 &config.issuer,
@@ -67,6 +67,8 @@ impl Application {
             refresh_ttl: chrono::Duration::from_std(config.refresh_token_ttl)?,
             signup_enabled: config.signup_enabled,
             service_clients: config.service_clients.clone(),
+            throttle: Throttle::new(db.clone(), config.throttle.clone()),
+            db,
         };
         let listener = server::bind(config.addr).await?;
         let metrics = metrics::Endpoint::bind(config.metrics_addr).await?;
@@ -98,14 +100,17 @@ impl Application {
         tracing::info!(addr = %self.local_addr(), "identity service listening");
         let probe = database_probe(self.rpc.0.db.clone());
         let _metrics = metrics::serve(self.metrics);
-        server::serve(
+        let sweeper = tokio::spawn(throttle::sweep_periodically(self.rpc.0.db.clone()));
+        let served = server::serve(
             self.listener,
             IdentityServiceServer::new(self.rpc),
             self.verifier,
             probe,
             shutdown,
         )
-        .await
+        .await;
+        sweeper.abort();
+        served
     }
 
     /// Serves until SIGTERM or SIGINT.

@@ -237,6 +237,110 @@ pub async fn revoke_user_refresh_tokens(
     .rows_affected())
 }
 
+/// Counts one event in the throttle bucket `(scope, key)`, pushing its `tat` `interval` seconds
+/// ahead, unless that would put it more than `window` seconds ahead of now. `None` when counted;
+/// otherwise the seconds until the bucket has room again.
+pub async fn take_from_bucket(
+    db: &mut sqlx::PgConnection,
+    scope: &str,
+    key: &str,
+    interval: f64,
+    window: f64,
+) -> sqlx::Result<Option<f64>> {
+    let counted = sqlx::query(
+        "INSERT INTO throttle_buckets AS b (scope, key, tat)
+         VALUES ($1, $2, now() + make_interval(secs => $3))
+         ON CONFLICT (scope, key) DO UPDATE
+             SET tat = GREATEST(b.tat, now()) + make_interval(secs => $3)
+             WHERE GREATEST(b.tat, now()) + make_interval(secs => $3)
+                 <= now() + make_interval(secs => $4)",
+    )
+    .bind(scope)
+    .bind(key)
+    .bind(interval)
+    .bind(window)
+    .execute(&mut *db)
+    .await?
+    .rows_affected()
+        == 1;
+    if counted {
+        return Ok(None);
+    }
+    let ahead: f64 = sqlx::query_scalar(
+        "SELECT EXTRACT(EPOCH FROM tat - now())::float8 FROM throttle_buckets
+         WHERE scope = $1 AND key = $2",
+    )
+    .bind(scope)
+    .bind(key)
+    .fetch_one(&mut *db)
+    .await?;
+    Ok(Some(ahead + interval - window))
+}
+
+/// Counts one event in the throttle bucket `(scope, key)` whatever its state, keeping `tat` at
+/// most `cap` seconds ahead of now; returns how far ahead of now it is afterwards, in seconds.
+pub async fn add_to_bucket(
+    db: impl PgExecutor<'_>,
+    scope: &str,
+    key: &str,
+    interval: f64,
+    cap: f64,
+) -> sqlx::Result<f64> {
+    sqlx::query_scalar(
+        "INSERT INTO throttle_buckets AS b (scope, key, tat)
+         VALUES ($1, $2, now() + make_interval(secs => LEAST($3, $4)))
+         ON CONFLICT (scope, key) DO UPDATE
+             SET tat = LEAST(GREATEST(b.tat, now()) + make_interval(secs => $3),
+                             now() + make_interval(secs => $4))
+         RETURNING EXTRACT(EPOCH FROM tat - now())::float8",
+    )
+    .bind(scope)
+    .bind(key)
+    .bind(interval)
+    .bind(cap)
+    .fetch_one(db)
+    .await
+}
+
+/// Takes back one event counted in the throttle bucket `(scope, key)`.
+pub async fn give_back_to_bucket(
+    db: impl PgExecutor<'_>,
+    scope: &str,
+    key: &str,
+    interval: f64,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE throttle_buckets SET tat = tat - make_interval(secs => $3)
+         WHERE scope = $1 AND key = $2",
+    )
+    .bind(scope)
+    .bind(key)
+    .bind(interval)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// Empties the throttle bucket `(scope, key)`.
+pub async fn clear_bucket(db: impl PgExecutor<'_>, scope: &str, key: &str) -> sqlx::Result<()> {
+    sqlx::query("DELETE FROM throttle_buckets WHERE scope = $1 AND key = $2")
+        .bind(scope)
+        .bind(key)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+/// Forgets the throttle buckets that have fully refilled; returns how many.
+pub async fn delete_refilled_buckets(db: impl PgExecutor<'_>) -> sqlx::Result<u64> {
+    Ok(
+        sqlx::query("DELETE FROM throttle_buckets WHERE tat <= now()")
+            .execute(db)
+            .await?
+            .rows_affected(),
+    )
+}
+
 /// Whether the database answers (readiness).
 pub async fn ping(db: &PgPool) -> sqlx::Result<()> {
     sqlx::query("SELECT 1").execute(db).await?;

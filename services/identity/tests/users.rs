@@ -366,6 +366,7 @@ async fn profiles_are_public_to_users_and_full_to_admins_and_their_owner() {
 async fn with_sign_up_turned_off_only_admins_create_users() {
     let app = TestApp::spawn_with(Options {
         signup_enabled: false,
+        ..Options::default()
     })
     .await;
     let refused = app.sign_up("alice", "correct-horse").await.unwrap_err();

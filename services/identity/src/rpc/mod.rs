@@ -11,7 +11,9 @@ use sqlx::PgPool;
 use swatter_proto::identity::v1::{self as pb, identity_service_server::IdentityService};
 use tonic::{Request, Response, Status};
 
-use crate::{passwords::PasswordHasherPool, store::UserRow, tokens::TokenIssuer};
+use crate::{
+    passwords::PasswordHasherPool, store::UserRow, throttle::Throttle, tokens::TokenIssuer,
+};
 
 /// Shared state of the identity handlers.
 pub struct Identity {
@@ -21,6 +23,7 @@ pub struct Identity {
     pub refresh_ttl: chrono::Duration,
     pub signup_enabled: bool,
     pub service_clients: HashMap<String, String>,
+    pub throttle: Throttle,
 }
 
 /// The tonic service.

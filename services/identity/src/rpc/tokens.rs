@@ -1,5 +1,7 @@
 //! Handlers of the token endpoint: password, refresh and client-credentials grants, and revocation.
 
+use std::net::IpAddr;
+
 use chrono::Utc;
 use subtle::ConstantTimeEq;
 use swatter_common::status::Violation;
@@ -11,6 +13,7 @@ use super::Identity;
 use crate::{
     error::{IdentityError, Result},
     store::{self, UserRow},
+    throttle,
     tokens::{Subject, hash_refresh_token, new_refresh_token},
 };
 
@@ -21,8 +24,9 @@ pub(super) async fn create_token(
     identity: &Identity,
     request: Request<pb::CreateTokenRequest>,
 ) -> Result<pb::TokenResponse> {
+    let client = throttle::client_address(&request, identity.throttle.trusted_proxies());
     match request.into_inner().grant {
-        Some(Grant::Password(grant)) => password_grant(identity, grant).await,
+        Some(Grant::Password(grant)) => password_grant(identity, grant, client).await,
         Some(Grant::RefreshToken(grant)) => refresh_grant(identity, grant).await,
         Some(Grant::ClientCredentials(grant)) => client_credentials_grant(identity, grant).await,
         None => Err(IdentityError::invalid(Violation::new(
@@ -35,15 +39,27 @@ pub(super) async fn create_token(
 async fn password_grant(
     identity: &Identity,
     grant: pb::PasswordGrant,
+    client: IpAddr,
 ) -> Result<pb::TokenResponse> {
     // Usernames are lower case by rule; accept any case at login.
     let username = grant.username.trim().to_lowercase();
+    let attempt = identity.throttle.begin_login(&username, client).await?;
+    if !attempt.slowdown.is_zero() {
+        tracing::info!(
+            slowdown_ms = attempt.slowdown.as_millis() as u64,
+            "login slowed down: too many failures for this username"
+        );
+        tokio::time::sleep(attempt.slowdown).await;
+    }
     let user = store::user_by_username(&identity.db, &username).await?;
     let stored_hash = user.as_ref().map(|u| u.password_hash.clone());
     let matches = identity
         .passwords
         .verify(grant.password, stored_hash)
         .await?;
+    if matches {
+        identity.throttle.login_succeeded(&attempt).await?;
+    }
     let user = match user {
         Some(user) if matches => user,
         _ => return Err(IdentityError::Unauthenticated(BAD_CREDENTIALS)),

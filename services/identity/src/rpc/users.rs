@@ -14,6 +14,7 @@ use crate::{
     domain::{Email, FullName, Password, Username, Violations},
     error::{IdentityError, Result},
     store::{self, NewUser, UserChanges, UserRow},
+    throttle,
 };
 
 /// Most ids one `BatchGetUsers` call may name.
@@ -52,6 +53,7 @@ pub(super) async fn sign_up(
             "sign-up is turned off on this server",
         ));
     }
+    let client = throttle::client_address(&request, identity.throttle.trusted_proxies());
     let req = request.into_inner();
     let mut violations = Violations::default();
     let username = violations.check(Username::parse(&req.username));
@@ -63,6 +65,9 @@ pub(super) async fn sign_up(
     else {
         return Err(IdentityError::Invalid(violations.0));
     };
+    if !caller_is_admin {
+        identity.throttle.sign_up(client).await?;
+    }
     let password_hash = identity
         .passwords
         .hash(password.expose().to_owned())

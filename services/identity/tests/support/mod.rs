@@ -8,7 +8,7 @@ use std::{collections::HashMap, time::Duration};
 use swatter_common::testing::TestDatabase;
 use swatter_identity::{
     MIGRATOR,
-    config::{BootstrapAdmin, IdentityConfig},
+    config::{BootstrapAdmin, IdentityConfig, ThrottleConfig},
     startup::Application,
 };
 use swatter_proto::identity::v1::{
@@ -28,16 +28,71 @@ pub struct TestApp {
     pub metrics_addr: std::net::SocketAddr,
 }
 
+#[derive(Clone)]
 pub struct Options {
     pub signup_enabled: bool,
+    pub throttle: ThrottleConfig,
 }
 
 impl Default for Options {
     fn default() -> Self {
         Options {
             signup_enabled: true,
+            // Tests sign many users up from one address; the throttling tests set their limits.
+            throttle: ThrottleConfig {
+                signups_per_client_per_hour: 0,
+                ..ThrottleConfig::default()
+            },
         }
     }
+}
+
+/// One running identity instance: where it serves gRPC and `GET /metrics`.
+struct Instance {
+    addr: std::net::SocketAddr,
+    metrics_addr: std::net::SocketAddr,
+}
+
+async fn start_instance(database_url: &str, signing_key_pem: &str, options: Options) -> Instance {
+    let config = IdentityConfig {
+        addr: "127.0.0.1:0".parse().unwrap(),
+        database_url: database_url.to_owned(),
+        database_max_connections: 5,
+        run_migrations: true,
+        signing_key_pem: signing_key_pem.to_owned(),
+        issuer: "swatter".into(),
+        audience: "swatter".into(),
+        access_token_ttl: Duration::from_secs(900),
+        refresh_token_ttl: Duration::from_secs(3600),
+        signup_enabled: options.signup_enabled,
+        bootstrap_admin: Some(BootstrapAdmin {
+            username: ADMIN.0.into(),
+            password: ADMIN.1.into(),
+            email: "admin@swatter.test".into(),
+        }),
+        service_clients: HashMap::from([(
+            SERVICE_CLIENT.0.to_owned(),
+            SERVICE_CLIENT.1.to_owned(),
+        )]),
+        password_hash_concurrency: 2,
+        metrics_addr: Some("127.0.0.1:0".parse().unwrap()),
+        throttle: options.throttle,
+    };
+    let app = Application::build(config).await.expect("build identity");
+    let instance = Instance {
+        addr: app.local_addr(),
+        metrics_addr: app.metrics_addr().expect("metrics are on"),
+    };
+    tokio::spawn(app.run_until(std::future::pending()));
+    instance
+}
+
+async fn connect(addr: std::net::SocketAddr) -> Channel {
+    Channel::from_shared(format!("http://{addr}"))
+        .unwrap()
+        .connect()
+        .await
+        .expect("connect to identity")
 }
 
 impl TestApp {
@@ -48,45 +103,21 @@ impl TestApp {
     pub async fn spawn_with(options: Options) -> TestApp {
         let db = TestDatabase::create(&MIGRATOR).await;
         let signing_key_pem = swatter_identity::tokens::SigningKey::generate_pem().unwrap();
-        let config = IdentityConfig {
-            addr: "127.0.0.1:0".parse().unwrap(),
-            database_url: db.url.clone(),
-            database_max_connections: 5,
-            run_migrations: true,
-            signing_key_pem: signing_key_pem.clone(),
-            issuer: "swatter".into(),
-            audience: "swatter".into(),
-            access_token_ttl: Duration::from_secs(900),
-            refresh_token_ttl: Duration::from_secs(3600),
-            signup_enabled: options.signup_enabled,
-            bootstrap_admin: Some(BootstrapAdmin {
-                username: ADMIN.0.into(),
-                password: ADMIN.1.into(),
-                email: "admin@swatter.test".into(),
-            }),
-            service_clients: HashMap::from([(
-                SERVICE_CLIENT.0.to_owned(),
-                SERVICE_CLIENT.1.to_owned(),
-            )]),
-            password_hash_concurrency: 2,
-            metrics_addr: Some("127.0.0.1:0".parse().unwrap()),
-        };
-        let app = Application::build(config).await.expect("build identity");
-        let addr = app.local_addr();
-        let metrics_addr = app.metrics_addr().expect("metrics are on");
-        tokio::spawn(app.run_until(std::future::pending()));
-        let channel = Channel::from_shared(format!("http://{addr}"))
-            .unwrap()
-            .connect()
-            .await
-            .expect("connect to identity");
+        let instance = start_instance(&db.url, &signing_key_pem, options).await;
+        let channel = connect(instance.addr).await;
         TestApp {
             client: IdentityServiceClient::new(channel.clone()),
             channel,
             db,
             signing_key_pem,
-            metrics_addr,
+            metrics_addr: instance.metrics_addr,
         }
+    }
+
+    /// A client of a second identity instance on the same database (another replica).
+    pub async fn another_replica(&self, options: Options) -> IdentityServiceClient<Channel> {
+        let instance = start_instance(&self.db.url, &self.signing_key_pem, options).await;
+        IdentityServiceClient::new(connect(instance.addr).await)
     }
 
     pub async fn sign_up(&self, username: &str, password: &str) -> Result<pb::User, Status> {

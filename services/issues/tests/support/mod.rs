@@ -6,7 +6,7 @@
 use std::{collections::HashMap, time::Duration};
 
 use swatter_common::testing::TestDatabase;
-use swatter_identity::config::{BootstrapAdmin, IdentityConfig};
+use swatter_identity::config::{BootstrapAdmin, IdentityConfig, ThrottleConfig};
 use swatter_issues::config::IssuesConfig;
 use swatter_proto::{
     identity::v1::{
@@ -65,6 +65,11 @@ impl TestApp {
             service_clients: HashMap::new(),
             password_hash_concurrency: 2,
             metrics_addr: None,
+            // Tests sign many users up from one address.
+            throttle: ThrottleConfig {
+                signups_per_client_per_hour: 0,
+                ..ThrottleConfig::default()
+            },
         })
         .await
         .expect("build identity");

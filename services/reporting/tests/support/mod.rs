@@ -13,7 +13,7 @@ use std::{
 };
 
 use swatter_common::testing::TestDatabase;
-use swatter_identity::config::{BootstrapAdmin, IdentityConfig};
+use swatter_identity::config::{BootstrapAdmin, IdentityConfig, ThrottleConfig};
 use swatter_issues::config::IssuesConfig;
 use swatter_proto::{
     identity::v1::{
@@ -200,6 +200,11 @@ impl TestApp {
             service_clients: HashMap::from([("reporting".to_owned(), SERVICE_SECRET.to_owned())]),
             password_hash_concurrency: 2,
             metrics_addr: None,
+            // Tests sign many users up from one address.
+            throttle: ThrottleConfig {
+                signups_per_client_per_hour: 0,
+                ..ThrottleConfig::default()
+            },
         })
         .await
         .unwrap();
