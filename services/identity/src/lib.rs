@@ -1,13 +1,15 @@
 //! swatter identity service: users, passwords, tokens and signing keys (SPEC §3).
 //!
 //! `domain` holds the rules, `store` the queries, `rpc` the gRPC handlers, `tokens` and
-//! `passwords` the cryptography, `startup` wires it all together.
+//! `passwords` the cryptography, `sessions` whether a token still counts, `startup` wires it all
+//! together.
 
 pub mod config;
 pub mod domain;
 pub mod error;
 pub mod passwords;
 pub mod rpc;
+pub mod sessions;
 pub mod startup;
 pub mod store;
 pub mod tokens;
