@@ -22,11 +22,25 @@ pub fn session_of(account: Option<&UserRow>, issued_at: i64, delegated: bool) ->
     }
 }
 
-/// Whether a token issued at `issued_at` predates `valid_after`. Tokens carry whole seconds, so
-/// one issued in the same second as the change still counts: the account's current state (its
-/// `disabled` and `admin`) applies to it anyway.
+/// Whether a token issued at `issued_at` predates `valid_after`. Tokens carry whole seconds: every
+/// token of the second the change happened in is void, and tokens issued after the change carry
+/// the next second at the earliest ([`issue_time`]).
 fn voided(valid_after: Option<DateTime<Utc>>, issued_at: i64) -> bool {
-    valid_after.is_some_and(|at| issued_at < at.timestamp())
+    valid_after.is_some_and(|at| issued_at < first_valid_second(at))
+}
+
+/// The first whole second whose tokens count after a change at `at`.
+fn first_valid_second(at: DateTime<Utc>) -> i64 {
+    at.timestamp() + i64::from(at.timestamp_subsec_nanos() > 0)
+}
+
+/// The `iat` of a token issued to `account` at `now`: `now`, or the first second after the last
+/// change that voided its tokens when that is still to come (at most a second ahead).
+pub fn issue_time(account: &UserRow, now: DateTime<Utc>) -> DateTime<Utc> {
+    account
+        .tokens_valid_after
+        .and_then(|at| DateTime::from_timestamp(first_valid_second(at), 0))
+        .map_or(now, |first| first.max(now))
 }
 
 /// Identity's own database as a [`SessionSource`].
@@ -76,7 +90,7 @@ mod tests {
             (Some(account(true, false, None)), 100, true, active(false)),
             (Some(account(true, true, None)), 100, false, Session::Ended),
             (None, 100, false, Session::Ended),
-            // Voided at 200.5: earlier tokens end, the same second and later ones count.
+            // Voided at 200.5: tokens of that second and earlier end, later ones count.
             (
                 Some(account(false, false, Some(200))),
                 199,
@@ -87,7 +101,7 @@ mod tests {
                 Some(account(false, false, Some(200))),
                 200,
                 false,
-                active(false),
+                Session::Ended,
             ),
             (
                 Some(account(true, false, Some(200))),
@@ -103,5 +117,22 @@ mod tests {
                 "{account:?} {issued_at} {delegated}"
             );
         }
+    }
+
+    #[test]
+    fn tokens_issued_after_a_change_count_even_within_its_second() {
+        let at = |secs, nanos| Utc.timestamp_opt(secs, nanos).unwrap();
+        let changed = account(false, false, Some(200));
+
+        let same_second = issue_time(&changed, at(200, 900_000_000));
+        let later = issue_time(&changed, at(305, 0));
+
+        assert_eq!(same_second, at(201, 0));
+        assert_eq!(
+            session_of(Some(&changed), same_second.timestamp(), false),
+            Session::Active { admin: false }
+        );
+        assert_eq!(later, at(305, 0));
+        assert_eq!(issue_time(&account(false, false, None), at(7, 5)), at(7, 5));
     }
 }

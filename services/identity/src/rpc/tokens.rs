@@ -10,6 +10,7 @@ use uuid::Uuid;
 use super::Identity;
 use crate::{
     error::{IdentityError, Result},
+    sessions,
     store::{self, UserRow},
     tokens::{Subject, hash_refresh_token, new_refresh_token},
 };
@@ -139,7 +140,9 @@ async fn client_credentials_grant(
                 acting_service: Some(&grant.client_id),
             };
             (
-                identity.tokens.access_token(subject, now)?,
+                identity
+                    .tokens
+                    .access_token(subject, sessions::issue_time(&user, now))?,
                 identity.tokens.ttl_secs(subject),
             )
         }
@@ -189,7 +192,9 @@ fn token_response(
         acting_service: None,
     };
     Ok(pb::TokenResponse {
-        access_token: identity.tokens.access_token(subject, Utc::now())?,
+        access_token: identity
+            .tokens
+            .access_token(subject, sessions::issue_time(user, Utc::now()))?,
         token_type: "Bearer".into(),
         expires_in: identity.tokens.ttl_secs(subject),
         refresh_token: refresh_token.unwrap_or_default(),
