@@ -23,6 +23,8 @@ const PROBLEM_TYPE_BASE: &str = "https://swatter.dev/problems/";
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ProblemKind {
     MalformedBody,
+    /// A token request with a grant the public API does not offer (RFC 6749 §5.2).
+    UnsupportedGrantType,
     /// No credentials where they are needed.
     Unauthenticated,
     /// Credentials that are not (or no longer) good.
@@ -44,7 +46,9 @@ pub enum ProblemKind {
 impl ProblemKind {
     pub fn status(self) -> StatusCode {
         match self {
-            ProblemKind::MalformedBody => StatusCode::BAD_REQUEST,
+            ProblemKind::MalformedBody | ProblemKind::UnsupportedGrantType => {
+                StatusCode::BAD_REQUEST
+            }
             ProblemKind::Unauthenticated | ProblemKind::InvalidToken => StatusCode::UNAUTHORIZED,
             ProblemKind::Forbidden => StatusCode::FORBIDDEN,
             ProblemKind::NotFound => StatusCode::NOT_FOUND,
@@ -65,6 +69,7 @@ impl ProblemKind {
     pub fn slug(self) -> &'static str {
         match self {
             ProblemKind::MalformedBody => "malformed-body",
+            ProblemKind::UnsupportedGrantType => "unsupported-grant-type",
             ProblemKind::Unauthenticated => "unauthenticated",
             ProblemKind::InvalidToken => "invalid-token",
             ProblemKind::Forbidden => "forbidden",
@@ -85,6 +90,7 @@ impl ProblemKind {
     pub fn title(self) -> &'static str {
         match self {
             ProblemKind::MalformedBody => "Malformed request body",
+            ProblemKind::UnsupportedGrantType => "Unsupported grant type",
             ProblemKind::Unauthenticated => "Authentication required",
             ProblemKind::InvalidToken => "Invalid access token",
             ProblemKind::Forbidden => "Forbidden",
@@ -154,6 +160,9 @@ pub struct Problem {
     /// The invalid fields (validation failures and conflicts only).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<FieldError>,
+    /// The OAuth2 error code (RFC 6749 §5.2), on token endpoint refusals that have one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 /// An error answer of the gateway.
@@ -204,6 +213,15 @@ impl ApiError {
             field: field.into(),
             message: message.into(),
         }])
+    }
+
+    /// 400 `unsupported_grant_type` (RFC 6749 §5.2): the token endpoint offers only the password
+    /// and refresh_token grants.
+    pub fn unsupported_grant_type() -> Self {
+        ApiError::new(
+            ProblemKind::UnsupportedGrantType,
+            "grant_type must be password or refresh_token",
+        )
     }
 
     /// 400: the body is not what it claims to be (not JSON at all, unreadable).
@@ -304,6 +322,8 @@ impl ApiError {
             detail: self.detail.clone(),
             request_id: middleware::current_request_id().map(|id| id.as_str().to_owned()),
             errors: self.errors.clone(),
+            error: (self.kind == ProblemKind::UnsupportedGrantType)
+                .then(|| "unsupported_grant_type".to_owned()),
         }
     }
 }

@@ -458,9 +458,12 @@ async fn verify_bearer(
         .authenticate(token)
         .await
         .map_err(|error| match error {
-            VerifyError::KeysUnavailable => ApiError::unavailable(),
+            VerifyError::KeysUnavailable | VerifyError::SessionUnconfirmed => {
+                ApiError::unavailable()
+            }
             VerifyError::Expired => invalid("the access token is expired"),
             VerifyError::Invalid => invalid("the access token is invalid"),
+            VerifyError::SessionEnded => invalid("the session has ended; log in again"),
         })?;
     let forwarded = AsciiMetadataValue::try_from(value.as_bytes())
         .map_err(|_| invalid("the access token is invalid"))?;

@@ -18,33 +18,27 @@ use crate::{
 };
 
 /// A token request, as a form (OAuth2) or as JSON with the same fields. Which fields are needed
-/// depends on `grant_type`:
-/// `password` → `username`, `password`; `refresh_token` → `refresh_token`;
-/// `client_credentials` → `client_id`, `client_secret`, optionally `subject_user_id`.
+/// depends on `grant_type`: `password` → `username`, `password`; `refresh_token` →
+/// `refresh_token`. Any other grant (service credentials included) is refused with 400
+/// `unsupported_grant_type`; other parameters are ignored, as RFC 6749 §3.2 asks.
 #[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
 #[schema(example = json!({
     "grant_type": "password",
     "username": "alice",
     "password": "correct horse battery staple"
 }))]
 pub struct TokenRequest {
-    /// `password`, `refresh_token` or `client_credentials`.
+    /// `password` or `refresh_token`.
     pub grant_type: String,
     pub username: Option<String>,
     pub password: Option<String>,
     pub refresh_token: Option<String>,
-    pub client_id: Option<String>,
-    pub client_secret: Option<String>,
-    /// With `client_credentials`: the user a service acts for.
-    #[schema(format = Uuid)]
-    pub subject_user_id: Option<String>,
     /// Accepted for OAuth2 clients that always send it; swatter has no scopes.
     pub scope: Option<String>,
 }
 
 impl TokenRequest {
-    /// The grant, or 422 naming the unknown grant type or each missing field.
+    /// The grant, 400 `unsupported_grant_type` for any other, or 422 naming each missing field.
     fn into_grant(self) -> Result<Grant, ApiError> {
         let mut missing = Vec::new();
         let mut require = |field: &'static str, value: Option<String>| {
@@ -64,17 +58,8 @@ impl TokenRequest {
             "refresh_token" => Grant::RefreshToken(pb::RefreshTokenGrant {
                 refresh_token: require("refresh_token", self.refresh_token),
             }),
-            "client_credentials" => Grant::ClientCredentials(pb::ClientCredentialsGrant {
-                client_id: require("client_id", self.client_id),
-                client_secret: require("client_secret", self.client_secret),
-                subject_user_id: self.subject_user_id,
-            }),
-            _ => {
-                return Err(ApiError::invalid_field(
-                    "grant_type",
-                    "must be password, refresh_token or client_credentials",
-                ));
-            }
+            // Service credentials are for identity's gRPC port only, never for the public API.
+            _ => return Err(ApiError::unsupported_grant_type()),
         };
         if missing.is_empty() {
             Ok(grant)
@@ -99,8 +84,7 @@ pub struct TokenResponse {
     pub token_type: String,
     /// Seconds until the access token expires.
     pub expires_in: i64,
-    /// Exchange with `grant_type=refresh_token` for new tokens; each one works once. Absent for
-    /// `client_credentials`.
+    /// Exchange with `grant_type=refresh_token` for new tokens; each one works once.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub refresh_token: Option<String>,
 }
@@ -147,7 +131,8 @@ pub struct Jwks {
 }
 
 /// Get tokens: log in with a password, exchange a refresh token (it is rotated: the one sent
-/// stops working, and sending it again ends the whole login), or authenticate a service.
+/// stops working, and sending it again ends the whole login). Service credentials are not
+/// accepted here.
 #[utoipa::path(
     post,
     path = "/v1/auth/token",
@@ -161,10 +146,12 @@ pub struct Jwks {
     ),
     responses(
         (status = 200, description = "Tokens; sent with Cache-Control: no-store", body = TokenResponse),
+        (status = 400, description = "A grant_type other than password or refresh_token (`\"error\": \"unsupported_grant_type\"`, RFC 6749 §5.2), or a body that is not a form or JSON at all",
+            body = Problem, content_type = "application/problem+json"),
         (status = 401, description = "Bad credentials, a disabled account, or a refresh token that is invalid, expired, revoked or already used",
             body = Problem, content_type = "application/problem+json"),
         (status = 415, description = "The body is neither a form nor JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "An unknown grant_type or a missing field", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A field the grant needs is missing or not text", body = Problem, content_type = "application/problem+json"),
         (status = 429, description = "Too many failed logins from this client address, or for this username from it; see Retry-After",
             body = Problem, content_type = "application/problem+json",
             headers(("Retry-After" = u64, description = "Seconds to wait"))),

@@ -32,7 +32,7 @@ pub use swatter_reporting::startup::Mode as ReportingMode;
 pub const ADMIN_USERNAME: &str = "admin";
 pub const ADMIN_PASSWORD: &str = "swatter-admin";
 pub const SERVICE_CLIENT_ID: &str = "reporting";
-pub const SERVICE_CLIENT_SECRET: &str = "test-reporting-secret";
+pub const SERVICE_CLIENT_SECRET: &str = "test-reporting-secret-of-32-characters-or-more";
 
 /// The gateway in front of real identity and issues services (and reporting, on request).
 pub struct TestApp {
@@ -180,6 +180,8 @@ impl TestApp {
             identity_url: format!("http://{identity_addr}"),
             issuer: "swatter".into(),
             audience: "swatter".into(),
+            // Ask identity about sessions at every request: tests see changes at once.
+            session_check_interval: Duration::ZERO,
             metrics_addr: None,
         })
         .await
@@ -655,6 +657,8 @@ impl ReportingStack {
             issues_url: format!("http://{issues}"),
             issuer: "swatter".into(),
             audience: "swatter".into(),
+            // Ask identity about sessions at every request: tests see changes at once.
+            session_check_interval: Duration::ZERO,
             service_client_id: SERVICE_CLIENT_ID.into(),
             service_client_secret: SERVICE_CLIENT_SECRET.into(),
             s3: S3Config {

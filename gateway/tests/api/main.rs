@@ -10,6 +10,7 @@ mod operations;
 mod projects;
 mod reports;
 mod request_bodies;
+mod sessions;
 mod sign_up;
 mod tokens;
 mod users;

@@ -57,16 +57,6 @@ async fn a_wrong_password_is_unauthorized_with_a_bearer_challenge() {
 }
 
 #[tokio::test]
-async fn an_unknown_grant_type_names_the_field() {
-    let app = TestApp::spawn().await;
-
-    let response = app.token_form(&[("grant_type", "magic")]).await;
-
-    let problem = assert_problem(response, 422, "validation-failed").await;
-    assert_eq!(error_fields(&problem), ["grant_type"]);
-}
-
-#[tokio::test]
 async fn a_password_grant_without_credentials_lists_each_missing_field() {
     let app = TestApp::spawn().await;
 
@@ -143,22 +133,36 @@ async fn revoking_an_unknown_token_is_accepted() {
 }
 
 #[tokio::test]
-async fn a_service_gets_an_access_token_without_a_refresh_token() {
+async fn the_service_grant_is_not_offered_by_the_public_api_even_with_the_real_secret() {
     let app = TestApp::spawn().await;
+    let admin = app.admin_token().await;
+    let admin_id = app.get_ok(&admin, "/v1/users/me").await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
 
-    let response = app
+    let probe = app
         .token_form(&[
             ("grant_type", "client_credentials"),
             ("client_id", SERVICE_CLIENT_ID),
             ("client_secret", SERVICE_CLIENT_SECRET),
+            ("subject_user_id", &admin_id),
         ])
         .await;
+    let as_json = app
+        .token_json(&json!({
+            "grant_type": "client_credentials",
+            "client_id": SERVICE_CLIENT_ID,
+            "client_secret": SERVICE_CLIENT_SECRET,
+        }))
+        .await;
+    let made_up = app.token_form(&[("grant_type", "implicit")]).await;
 
-    assert_eq!(response.status(), StatusCode::OK);
-    let body: Value = response.json().await.unwrap();
-    assert_eq!(body["token_type"], "Bearer");
-    assert!(body["access_token"].as_str().is_some_and(|t| !t.is_empty()));
-    assert!(body.get("refresh_token").is_none(), "{body}");
+    for response in [probe, as_json, made_up] {
+        let problem = assert_problem(response, 400, "unsupported-grant-type").await;
+        assert_eq!(problem["error"], "unsupported_grant_type", "{problem}");
+        assert!(problem.get("access_token").is_none(), "{problem}");
+    }
 }
 
 /// Identity settings allowing `failures` failed logins per (username, client address).

@@ -6,6 +6,16 @@
 //! [`AuthLayer`] runs in front of every gRPC service: a request without `authorization` passes
 //! through anonymous, one with a valid bearer token carries a [`Principal`] in its extensions, and
 //! one with a bad token is refused with `UNAUTHENTICATED` before any handler runs.
+//!
+//! A signature says who the user was when the token was issued, not who they are now. A verifier
+//! built [`TokenVerifier::with_sessions`] asks identity about a user token when it first sees it
+//! and again once its last answer is older than the check interval: a disabled user's tokens stop
+//! working and a demoted admin loses admin rights within that interval (identity itself checks at
+//! every request). While identity cannot be asked, the last answer holds for [`SESSION_GRACE`]
+//! after it was given; then the request is refused with `UNAVAILABLE`.
+//!
+//! Tokens a service holds on a user's behalf (`act` claim) may only call the methods the server
+//! lists in [`AuthLayer::new`]; anything else is `PERMISSION_DENIED`.
 
 use std::{
     collections::HashMap,
@@ -19,13 +29,16 @@ use futures::future::BoxFuture;
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde::{Deserialize, Serialize};
 use swatter_proto::identity::v1::{
-    GetJwksRequest, Jwk, identity_service_client::IdentityServiceClient,
+    CheckSessionRequest, GetJwksRequest, Jwk, identity_service_client::IdentityServiceClient,
 };
 use tokio::sync::{Mutex, RwLock};
 use tonic::Status;
 use uuid::Uuid;
 
-use crate::client::TracedChannel;
+use crate::{
+    client::TracedChannel,
+    config::{ConfigError, Env, Source},
+};
 
 /// `typ` of a token that stands for a user (directly or delegated to a service).
 pub const TYP_ACCESS: &str = "access";
@@ -36,6 +49,28 @@ pub const REFRESH_COOLDOWN: Duration = Duration::from_secs(5);
 /// Shortest time before trying again after a fetch failed (identity down): short, so a service
 /// that started before identity recovers quickly, but not zero, so it does not hammer identity.
 pub const RETRY_AFTER_FAILED_FETCH: Duration = Duration::from_secs(1);
+/// Seconds of clock difference tolerated on `exp` and `iat`.
+pub const LEEWAY_SECS: i64 = 30;
+/// How often a service asks identity again about a token it has seen (default of
+/// `SWATTER_SESSION_CHECK_SECS`).
+pub const SESSION_CHECK_INTERVAL: Duration = Duration::from_secs(10);
+/// How long identity's last answer about a token holds while identity cannot be asked. With the
+/// check interval it bounds how late a service notices a disabled user (SPEC: within 30 s).
+pub const SESSION_GRACE: Duration = Duration::from_secs(25);
+
+/// `SWATTER_SESSION_CHECK_SECS`: how often issues and reporting ask identity again about a token
+/// they have seen, default 10 s, at most 25 s so that a disabled user is refused within 30 s.
+pub fn session_check_interval<S: Source>(env: &Env<S>) -> Result<Duration, ConfigError> {
+    let every = env.seconds("SWATTER_SESSION_CHECK_SECS", Duration::from_secs(10))?;
+    if every > SESSION_GRACE {
+        return Err(ConfigError::malformed(
+            "SWATTER_SESSION_CHECK_SECS",
+            &every.as_secs().to_string(),
+            "must be at most 25 seconds (disabled users are refused within 30 s)",
+        ));
+    }
+    Ok(every)
+}
 
 /// The claims of a swatter access token.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -80,13 +115,21 @@ pub struct UserPrincipal {
     pub acting_service: Option<String>,
 }
 
+impl UserPrincipal {
+    /// Whether a service holds this token on the user's behalf.
+    pub fn is_delegated(&self) -> bool {
+        self.acting_service.is_some()
+    }
+}
+
 impl Principal {
     fn from_claims(claims: Claims) -> Result<Self, VerifyError> {
         match claims.typ.as_str() {
             TYP_ACCESS => Ok(Principal::User(UserPrincipal {
                 id: claims.sub.parse().map_err(|_| VerifyError::Invalid)?,
                 username: claims.username,
-                admin: claims.admin,
+                // A token held by a service on a user's behalf never carries admin power.
+                admin: claims.admin && claims.act.is_none(),
                 acting_service: claims.act.map(|a| a.sub),
             })),
             TYP_SERVICE => Ok(Principal::Service {
@@ -128,6 +171,76 @@ pub enum VerifyError {
     Invalid,
     #[error("the signing keys could not be fetched")]
     KeysUnavailable,
+    #[error("the session has ended (the account was disabled or changed); log in again")]
+    SessionEnded,
+    #[error("the session cannot be confirmed with identity right now")]
+    SessionUnconfirmed,
+}
+
+impl VerifyError {
+    /// The gRPC answer to a request whose token was refused.
+    pub fn status(&self) -> Status {
+        match self {
+            VerifyError::KeysUnavailable | VerifyError::SessionUnconfirmed => {
+                Status::unavailable(self.to_string())
+            }
+            VerifyError::Expired | VerifyError::Invalid | VerifyError::SessionEnded => {
+                Status::unauthenticated(self.to_string())
+            }
+        }
+    }
+}
+
+/// What identity says about a token's user now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Session {
+    /// The account is enabled and the token was issued after the last change that ended its
+    /// sessions; `admin` is the account's admin flag now (false for delegated tokens).
+    Active { admin: bool },
+    /// Disabled, deleted, or the token predates a change that ended its sessions.
+    Ended,
+}
+
+/// Where the current state of a token's user comes from.
+#[async_trait]
+pub trait SessionSource: Send + Sync {
+    /// The session of `user`, who presented the verified `token` issued at `issued_at`. An error
+    /// means the question could not be answered (identity unreachable).
+    async fn check(
+        &self,
+        token: &str,
+        user: &UserPrincipal,
+        issued_at: i64,
+    ) -> anyhow::Result<Session>;
+}
+
+/// Identity's `CheckSession` RPC, asked with the token itself.
+pub struct GrpcSessions(pub IdentityServiceClient<TracedChannel>);
+
+#[async_trait]
+impl SessionSource for GrpcSessions {
+    async fn check(&self, token: &str, _: &UserPrincipal, _: i64) -> anyhow::Result<Session> {
+        let mut request = tonic::Request::new(CheckSessionRequest {});
+        request
+            .metadata_mut()
+            .insert("authorization", format!("Bearer {token}").parse()?);
+        match self.0.clone().check_session(request).await {
+            Ok(answer) => Ok(Session::Active {
+                admin: answer.into_inner().admin,
+            }),
+            Err(status) if status.code() == tonic::Code::Unauthenticated => Ok(Session::Ended),
+            Err(status) => Err(anyhow::anyhow!(
+                "identity did not answer about the session: {status}"
+            )),
+        }
+    }
+}
+
+/// How a verifier re-checks sessions.
+struct SessionChecks {
+    source: Box<dyn SessionSource>,
+    every: Duration,
+    grace: Duration,
 }
 
 /// Where public keys come from.
@@ -169,9 +282,23 @@ pub struct TokenVerifier {
     /// When keys were last fetched, and whether that worked.
     last_fetch: Mutex<Option<(Instant, bool)>>,
     validation: Validation,
-    /// Tokens already verified, with their expiry: a client sends the same token with every
-    /// request, and an Ed25519 verification costs far more than a lookup.
-    verified: std::sync::RwLock<HashMap<String, (Principal, i64)>>,
+    /// Tokens already verified: a client sends the same token with every request, and an
+    /// Ed25519 verification (or a question to identity) costs far more than a lookup.
+    verified: std::sync::RwLock<HashMap<String, Verified>>,
+    sessions: Option<SessionChecks>,
+}
+
+/// A verified token, remembered.
+#[derive(Clone)]
+struct Verified {
+    principal: Principal,
+    exp: i64,
+    iat: i64,
+    /// When identity last confirmed the session (never, without session checks or before the
+    /// first answer).
+    confirmed_at: Option<Instant>,
+    /// When to ask identity again.
+    check_at: Instant,
 }
 
 /// Most verified tokens remembered at once.
@@ -185,14 +312,36 @@ impl TokenVerifier {
         validation.set_issuer(&[issuer]);
         validation.set_audience(&[audience]);
         validation.set_required_spec_claims(&["exp", "iat", "iss", "aud", "sub"]);
-        validation.leeway = 30;
+        validation.leeway = LEEWAY_SECS as u64;
         TokenVerifier {
             source: Box::new(source),
             keys: RwLock::new(HashMap::new()),
             last_fetch: Mutex::new(None),
             validation,
             verified: std::sync::RwLock::new(HashMap::new()),
+            sessions: None,
         }
+    }
+
+    /// Asks `source` about each user token when first seen and again once its last answer is
+    /// older than `every` (zero: at every request); see the module docs.
+    pub fn with_sessions(self, source: impl SessionSource + 'static, every: Duration) -> Self {
+        self.with_session_grace(source, every, SESSION_GRACE)
+    }
+
+    /// [`TokenVerifier::with_sessions`] with another grace period (tests).
+    pub fn with_session_grace(
+        mut self,
+        source: impl SessionSource + 'static,
+        every: Duration,
+        grace: Duration,
+    ) -> Self {
+        self.sessions = Some(SessionChecks {
+            source: Box::new(source),
+            every,
+            grace,
+        });
+        self
     }
 
     /// Fetches the key set now, replacing the keys held.
@@ -271,42 +420,108 @@ impl TokenVerifier {
         if data.claims.typ != TYP_ACCESS && data.claims.typ != TYP_SERVICE {
             return Err(VerifyError::Invalid);
         }
+        // A token from the future was not issued by a clock we trust.
+        if data.claims.iat > chrono_now() + LEEWAY_SECS {
+            return Err(VerifyError::Invalid);
+        }
         Ok(data.claims)
     }
 
-    /// Verifies and turns the claims into a [`Principal`].
+    /// Verifies and turns the claims into a [`Principal`], whose `admin` is identity's latest
+    /// answer when sessions are checked.
     ///
     /// A token verified before is answered from memory until it expires (the exact string: any
-    /// change to it is a different key and gets the full verification).
+    /// change to it is a different key and gets the full verification), as long as its session
+    /// answer is fresh.
     pub async fn authenticate(&self, token: &str) -> Result<Principal, VerifyError> {
         let now = chrono_now();
-        if let Some((principal, exp)) = self.cached(token)
-            && exp > now
-        {
+        let entry = match self.cached(token) {
+            Some(entry) if entry.exp > now => entry,
+            _ => {
+                let claims = self.verify(token).await?;
+                Verified {
+                    exp: claims.exp,
+                    iat: claims.iat,
+                    principal: Principal::from_claims(claims)?,
+                    confirmed_at: None,
+                    check_at: Instant::now(),
+                }
+            }
+        };
+        let (Some(checks), Principal::User(user)) = (&self.sessions, &entry.principal) else {
+            let principal = entry.principal.clone();
+            self.remember(token, entry, now);
             return Ok(principal);
+        };
+        let fresh = entry
+            .confirmed_at
+            .is_some_and(|at| at.elapsed() < checks.grace);
+        if fresh && Instant::now() < entry.check_at {
+            return Ok(entry.principal);
         }
-        let claims = self.verify(token).await?;
-        let exp = claims.exp;
-        let principal = Principal::from_claims(claims)?;
-        self.remember(token, &principal, exp, now);
-        Ok(principal)
+        // Claim the check, so that concurrent requests with this token use the answer held
+        // (still fresh) instead of asking too.
+        if fresh {
+            self.update(token, |held| {
+                held.check_at = Instant::now() + RETRY_AFTER_FAILED_FETCH;
+            });
+        }
+        match checks.source.check(token, user, entry.iat).await {
+            Ok(Session::Active { admin }) => {
+                let mut entry = entry.clone();
+                if let Principal::User(user) = &mut entry.principal {
+                    user.admin = admin && !user.is_delegated();
+                }
+                entry.confirmed_at = Some(Instant::now());
+                entry.check_at = Instant::now() + checks.every;
+                let principal = entry.principal.clone();
+                self.remember(token, entry, now);
+                Ok(principal)
+            }
+            Ok(Session::Ended) => {
+                self.forget(token);
+                Err(VerifyError::SessionEnded)
+            }
+            Err(error) => {
+                tracing::warn!(error = format!("{error:#}"), "could not check a session");
+                if fresh {
+                    Ok(entry.principal)
+                } else {
+                    Err(VerifyError::SessionUnconfirmed)
+                }
+            }
+        }
     }
 
-    fn cached(&self, token: &str) -> Option<(Principal, i64)> {
+    fn cached(&self, token: &str) -> Option<Verified> {
         self.verified.read().ok()?.get(token).cloned()
     }
 
-    fn remember(&self, token: &str, principal: &Principal, exp: i64, now: i64) {
+    fn update(&self, token: &str, change: impl FnOnce(&mut Verified)) {
+        if let Ok(mut verified) = self.verified.write()
+            && let Some(entry) = verified.get_mut(token)
+        {
+            change(entry);
+        }
+    }
+
+    fn forget(&self, token: &str) {
+        if let Ok(mut verified) = self.verified.write() {
+            verified.remove(token);
+        }
+    }
+
+    fn remember(&self, token: &str, entry: Verified, now: i64) {
         let Ok(mut verified) = self.verified.write() else {
             return;
         };
-        if verified.len() >= VERIFIED_CACHE_SIZE {
-            verified.retain(|_, (_, exp)| *exp > now);
+        if verified.len() >= VERIFIED_CACHE_SIZE && !verified.contains_key(token) {
+            verified.retain(|_, held| held.exp > now);
             if verified.len() >= VERIFIED_CACHE_SIZE {
                 verified.clear();
             }
         }
-        verified.insert(token.to_owned(), (principal.clone(), exp));
+        verified.insert(token.to_owned(), entry);
     }
 }
 
@@ -327,11 +542,17 @@ pub fn bearer_token(value: &str) -> Option<&str> {
 #[derive(Clone)]
 pub struct AuthLayer {
     verifier: Arc<TokenVerifier>,
+    delegated_methods: &'static [&'static str],
 }
 
 impl AuthLayer {
-    pub fn new(verifier: Arc<TokenVerifier>) -> Self {
-        AuthLayer { verifier }
+    /// Authenticates with `verifier`; tokens held by a service on a user's behalf may call only
+    /// `delegated_methods` (gRPC paths, `/package.Service/Method`).
+    pub fn new(verifier: Arc<TokenVerifier>, delegated_methods: &'static [&'static str]) -> Self {
+        AuthLayer {
+            verifier,
+            delegated_methods,
+        }
     }
 }
 
@@ -340,8 +561,25 @@ impl<S> tower::Layer<S> for AuthLayer {
     fn layer(&self, inner: S) -> Self::Service {
         AuthService {
             inner,
-            verifier: self.verifier.clone(),
+            layer: self.clone(),
         }
+    }
+}
+
+/// Whether `principal` may call the method at `path` on a server that lets delegated tokens call
+/// `delegated_methods`.
+pub fn may_call(
+    principal: &Principal,
+    path: &str,
+    delegated_methods: &[&str],
+) -> Result<(), Status> {
+    match principal {
+        Principal::User(user) if user.is_delegated() && !delegated_methods.contains(&path) => {
+            Err(Status::permission_denied(
+                "a token held by a service on a user's behalf may only read what a report needs",
+            ))
+        }
+        _ => Ok(()),
     }
 }
 
@@ -349,7 +587,7 @@ impl<S> tower::Layer<S> for AuthLayer {
 #[derive(Clone)]
 pub struct AuthService<S> {
     inner: S,
-    verifier: Arc<TokenVerifier>,
+    layer: AuthLayer,
 }
 
 impl<S, B> tower::Service<http::Request<B>> for AuthService<S>
@@ -373,7 +611,10 @@ where
         // The clone that was polled ready is the one that must be called.
         let clone = self.inner.clone();
         let mut inner = std::mem::replace(&mut self.inner, clone);
-        let verifier = self.verifier.clone();
+        let AuthLayer {
+            verifier,
+            delegated_methods,
+        } = self.layer.clone();
         Box::pin(async move {
             request.extensions_mut().remove::<Principal>();
             if let Some(value) = request.headers().get(http::header::AUTHORIZATION) {
@@ -382,19 +623,14 @@ where
                     Some(token) => verifier.authenticate(token).await,
                     None => Err(VerifyError::Invalid),
                 };
-                match outcome {
-                    Ok(principal) => {
-                        request.extensions_mut().insert(principal);
-                    }
-                    Err(VerifyError::KeysUnavailable) => {
-                        return Ok(
-                            Status::unavailable("signing keys are not available yet").into_http()
-                        );
-                    }
-                    Err(error) => {
-                        return Ok(Status::unauthenticated(error.to_string()).into_http());
-                    }
+                let principal = match outcome {
+                    Ok(principal) => principal,
+                    Err(error) => return Ok(error.status().into_http()),
+                };
+                if let Err(status) = may_call(&principal, request.uri().path(), delegated_methods) {
+                    return Ok(status.into_http());
                 }
+                request.extensions_mut().insert(principal);
             }
             inner.call(request).await
         })
@@ -429,5 +665,187 @@ mod tests {
             act: None,
         };
         assert_eq!(Principal::from_claims(claims), Err(VerifyError::Invalid));
+    }
+
+    /// An Ed25519 key made for these tests only, and its public half.
+    const TEST_KEY_PEM: &str = "-----BEGIN PRIVATE KEY-----
+MC4CAQAwBQYDK2VwBCIEIOXp0JjoKvHYUreFtKQa+EAUoDr8Dra1cQgGv9j/bBc7
+-----END PRIVATE KEY-----
+";
+    const TEST_KEY_X: &str = "1xulpbU5oVtHuf_iaJV5RRbkVNQakQqDBq8EOFfRUvY";
+
+    fn verifier() -> TokenVerifier {
+        TokenVerifier::new(
+            "swatter",
+            "swatter",
+            StaticJwks(vec![Jwk {
+                kty: "OKP".into(),
+                crv: "Ed25519".into(),
+                x: TEST_KEY_X.into(),
+                kid: "test".into(),
+                alg: "EdDSA".into(),
+                r#use: "sig".into(),
+            }]),
+        )
+    }
+
+    /// Claims of an admin's access token issued `issued_in` seconds from now.
+    fn admin_claims(issued_in: i64) -> Claims {
+        let now = chrono_now();
+        Claims {
+            sub: Uuid::new_v4().to_string(),
+            username: "alice".into(),
+            admin: true,
+            typ: TYP_ACCESS.into(),
+            iss: "swatter".into(),
+            aud: "swatter".into(),
+            iat: now + issued_in,
+            exp: now + 600,
+            jti: Uuid::new_v4().to_string(),
+            act: None,
+        }
+    }
+
+    fn sign(claims: &Claims) -> String {
+        let mut header = jsonwebtoken::Header::new(Algorithm::EdDSA);
+        header.kid = Some("test".into());
+        let key = jsonwebtoken::EncodingKey::from_ed_pem(TEST_KEY_PEM.as_bytes()).unwrap();
+        jsonwebtoken::encode(&header, claims, &key).unwrap()
+    }
+
+    fn admin_of(principal: &Principal) -> bool {
+        matches!(principal, Principal::User(user) if user.admin)
+    }
+
+    #[tokio::test]
+    async fn a_token_issued_in_the_future_beyond_the_leeway_is_refused() {
+        let verifier = verifier();
+
+        let now = verifier.verify(&sign(&admin_claims(0))).await;
+        let within_leeway = verifier.verify(&sign(&admin_claims(LEEWAY_SECS - 5))).await;
+        let beyond = verifier
+            .verify(&sign(&admin_claims(LEEWAY_SECS + 60)))
+            .await;
+
+        assert!(now.is_ok(), "{now:?}");
+        assert!(within_leeway.is_ok(), "{within_leeway:?}");
+        assert_eq!(beyond, Err(VerifyError::Invalid));
+    }
+
+    /// A session source whose answer the test sets (`None`: identity unreachable).
+    #[derive(Clone, Default)]
+    struct Scripted {
+        answer: Arc<std::sync::Mutex<Option<Session>>>,
+        calls: Arc<std::sync::atomic::AtomicUsize>,
+    }
+
+    impl Scripted {
+        fn answer(&self, answer: Option<Session>) {
+            *self.answer.lock().unwrap() = answer;
+        }
+        fn calls(&self) -> usize {
+            self.calls.load(std::sync::atomic::Ordering::SeqCst)
+        }
+    }
+
+    #[async_trait]
+    impl SessionSource for Scripted {
+        async fn check(&self, _: &str, _: &UserPrincipal, _: i64) -> anyhow::Result<Session> {
+            self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            (*self.answer.lock().unwrap()).ok_or_else(|| anyhow::anyhow!("unreachable"))
+        }
+    }
+
+    #[tokio::test]
+    async fn a_session_is_asked_once_per_interval_and_its_answer_decides_admin() {
+        let source = Scripted::default();
+        let verifier = verifier().with_sessions(source.clone(), Duration::from_millis(300));
+        let token = sign(&admin_claims(0));
+
+        // Demoted since the token was issued: identity's answer wins over the claim.
+        source.answer(Some(Session::Active { admin: false }));
+        let first = verifier.authenticate(&token).await.unwrap();
+        let again = verifier.authenticate(&token).await.unwrap();
+        assert!(!admin_of(&first) && !admin_of(&again));
+        assert_eq!(source.calls(), 1, "one question per interval");
+
+        // Disabled: the answer held until the interval is over, then refused.
+        source.answer(Some(Session::Ended));
+        assert!(verifier.authenticate(&token).await.is_ok());
+        tokio::time::sleep(Duration::from_millis(350)).await;
+        assert_eq!(
+            verifier.authenticate(&token).await,
+            Err(VerifyError::SessionEnded)
+        );
+        assert_eq!(
+            verifier.authenticate(&token).await,
+            Err(VerifyError::SessionEnded)
+        );
+    }
+
+    #[tokio::test]
+    async fn while_identity_is_unreachable_the_last_answer_holds_for_the_grace_period_only() {
+        let source = Scripted::default();
+        let verifier = verifier().with_session_grace(
+            source.clone(),
+            Duration::ZERO,
+            Duration::from_millis(300),
+        );
+        let token = sign(&admin_claims(0));
+        source.answer(Some(Session::Active { admin: true }));
+        assert!(admin_of(&verifier.authenticate(&token).await.unwrap()));
+
+        source.answer(None);
+        let during_grace = verifier.authenticate(&token).await;
+        tokio::time::sleep(Duration::from_millis(350)).await;
+        let after_grace = verifier.authenticate(&token).await;
+        let never_confirmed = verifier.authenticate(&sign(&admin_claims(0))).await;
+
+        assert!(during_grace.is_ok_and(|p| admin_of(&p)));
+        assert_eq!(after_grace, Err(VerifyError::SessionUnconfirmed));
+        assert_eq!(never_confirmed, Err(VerifyError::SessionUnconfirmed));
+        assert_eq!(
+            VerifyError::SessionUnconfirmed.status().code(),
+            tonic::Code::Unavailable
+        );
+        assert_eq!(
+            VerifyError::SessionEnded.status().code(),
+            tonic::Code::Unauthenticated
+        );
+    }
+
+    #[tokio::test]
+    async fn a_token_held_for_a_user_has_no_admin_power_and_calls_only_listed_methods() {
+        let source = Scripted::default();
+        source.answer(Some(Session::Active { admin: true }));
+        let verifier = verifier().with_sessions(source, Duration::ZERO);
+        let mut claims = admin_claims(0);
+        claims.act = Some(Actor {
+            sub: "reporting".into(),
+        });
+
+        let delegated = verifier.authenticate(&sign(&claims)).await.unwrap();
+        let direct = verifier
+            .authenticate(&sign(&admin_claims(0)))
+            .await
+            .unwrap();
+
+        assert!(!admin_of(&delegated));
+        let listed = ["/swatter.issues.v1.IssuesService/GetProject"];
+        assert!(may_call(&delegated, listed[0], &listed).is_ok());
+        let refused = may_call(
+            &delegated,
+            "/swatter.issues.v1.IssuesService/CreateProject",
+            &listed,
+        );
+        assert_eq!(refused.unwrap_err().code(), tonic::Code::PermissionDenied);
+        assert!(
+            may_call(
+                &direct,
+                "/swatter.issues.v1.IssuesService/CreateProject",
+                &listed
+            )
+            .is_ok()
+        );
     }
 }

@@ -17,7 +17,7 @@ use tower_http::trace::TraceLayer;
 use tracing::Span;
 
 use crate::{
-    auth::{AuthLayer, TokenVerifier},
+    auth::AuthLayer,
     client,
     propagation::{self, HeaderExtractor},
 };
@@ -96,13 +96,13 @@ pub const LIVENESS_SERVICE: &str = "liveness";
 /// How often readiness is probed.
 pub const READINESS_INTERVAL: Duration = Duration::from_secs(5);
 
-/// Serves `service` (plus health and reflection) on `listener` until `shutdown` resolves, then
-/// lets in-flight requests finish. Health (`""` and the service's own name) follows `readiness`,
+/// Serves `service` (plus health and reflection) on `listener`, callers authenticated by `auth`,
+/// until `shutdown` resolves, then lets in-flight requests finish. Health (`""` and the service's own name) follows `readiness`,
 /// probed every [`READINESS_INTERVAL`], and turns NOT_SERVING as soon as shutdown begins.
 pub async fn serve<S>(
     listener: TcpListener,
     service: S,
-    verifier: Arc<TokenVerifier>,
+    auth: AuthLayer,
     readiness: ReadinessProbe,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()>
@@ -172,7 +172,7 @@ where
     let layers = ServiceBuilder::new()
         .layer(crate::metrics::GrpcMetricsLayer)
         .layer(TraceLayer::new_for_grpc().make_span_with(request_span))
-        .layer(AuthLayer::new(verifier))
+        .layer(auth)
         .into_inner();
     let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
     Server::builder()

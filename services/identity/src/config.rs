@@ -40,7 +40,8 @@ pub struct IdentityConfig {
     pub signup_enabled: bool,
     /// `SWATTER_ADMIN_USERNAME` / `SWATTER_ADMIN_PASSWORD` / `SWATTER_ADMIN_EMAIL`.
     pub bootstrap_admin: Option<BootstrapAdmin>,
-    /// `SWATTER_SERVICE_CLIENTS`: `id=secret` pairs, comma separated.
+    /// `SWATTER_SERVICE_CLIENTS`: `id=secret` pairs, comma separated, secrets of at least
+    /// [`MIN_SERVICE_SECRET_LEN`] characters.
     pub service_clients: HashMap<String, String>,
     /// `SWATTER_PASSWORD_HASH_CONCURRENCY`, default half the cores (at least 1).
     pub password_hash_concurrency: usize,
@@ -257,6 +258,10 @@ impl IdentityConfig {
     }
 }
 
+/// Shortest service client secret accepted: a guessable secret would hand out tokens for any
+/// user to whoever reaches identity's gRPC port.
+pub const MIN_SERVICE_SECRET_LEN: usize = 32;
+
 fn parse_service_clients(raw: Option<String>) -> Result<HashMap<String, String>, ConfigError> {
     let Some(raw) = raw else {
         return Ok(HashMap::new());
@@ -264,13 +269,15 @@ fn parse_service_clients(raw: Option<String>) -> Result<HashMap<String, String>,
     raw.split(',')
         .filter(|pair| !pair.trim().is_empty())
         .map(|pair| match pair.trim().split_once('=') {
-            Some((id, secret)) if !id.is_empty() && secret.len() >= 8 => {
+            Some((id, secret))
+                if !id.is_empty() && secret.chars().count() >= MIN_SERVICE_SECRET_LEN =>
+            {
                 Ok((id.to_owned(), secret.to_owned()))
             }
             _ => Err(ConfigError::malformed(
                 "SWATTER_SERVICE_CLIENTS",
                 "<hidden>",
-                "expected id=secret pairs separated by commas, secrets of 8 characters or more",
+                "expected id=secret pairs separated by commas, secrets of 32 characters or more",
             )),
         })
         .collect()
@@ -313,19 +320,30 @@ mod tests {
             ("SWATTER_JWT_PRIVATE_KEY", "pem"),
             (
                 "SWATTER_SERVICE_CLIENTS",
-                "reporting=0123456789, other=abcdefgh",
+                "reporting=0123456789abcdef0123456789abcdef, other=abcdefghijklmnopqrstuvwxyz-+0123",
             ),
         ]))
         .unwrap();
-        assert_eq!(config.service_clients["reporting"], "0123456789");
-        assert_eq!(config.service_clients["other"], "abcdefgh");
-        assert!(
-            IdentityConfig::from_env(&env(&[
-                ("SWATTER_JWT_PRIVATE_KEY", "pem"),
-                ("SWATTER_SERVICE_CLIENTS", "reporting=short"),
-            ]))
-            .is_err()
+        assert_eq!(
+            config.service_clients["reporting"],
+            "0123456789abcdef0123456789abcdef"
         );
+        assert_eq!(
+            config.service_clients["other"],
+            "abcdefghijklmnopqrstuvwxyz-+0123"
+        );
+        let err = IdentityConfig::from_env(&env(&[
+            ("SWATTER_JWT_PRIVATE_KEY", "pem"),
+            // 31 characters: one short.
+            (
+                "SWATTER_SERVICE_CLIENTS",
+                "reporting=0123456789abcdef0123456789abcde",
+            ),
+        ]))
+        .err()
+        .unwrap();
+        assert!(err.to_string().contains("32 characters"), "{err}");
+        assert!(!err.to_string().contains("0123456789"), "{err}");
     }
 
     #[test]

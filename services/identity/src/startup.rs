@@ -1,12 +1,12 @@
 //! Building and running the identity service: database, migrations, the first admin, keys, and
 //! the gRPC server. Tests start it in-process on port 0 through the same code.
 
-use std::{future::Future, net::SocketAddr, sync::Arc};
+use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 
 use anyhow::Context;
 use sqlx::PgPool;
 use swatter_common::{
-    auth::{StaticJwks, TokenVerifier},
+    auth::{AuthLayer, StaticJwks, TokenVerifier},
     db, metrics, server,
 };
 use swatter_proto::identity::v1::identity_service_server::IdentityServiceServer;
@@ -17,7 +17,8 @@ use crate::{
     MIGRATOR,
     config::{BootstrapAdmin, IdentityConfig},
     passwords::PasswordHasherPool,
-    rpc::{Identity, IdentityRpc},
+    rpc::{DELEGATED_METHODS, Identity, IdentityRpc},
+    sessions::DbSessions,
     store::{self, NewUser},
     throttle::{self, Throttle},
     tokens::{SigningKey, TokenIssuer},
@@ -50,11 +51,12 @@ impl Application {
         if let Some(admin) = &config.bootstrap_admin {
             ensure_admin(&db, &passwords, admin).await?;
         }
-        let verifier = Arc::new(TokenVerifier::new(
-            &config.issuer,
-            &config.audience,
-            StaticJwks(vec![jwk]),
-        ));
+        // Identity asks its own database at every request: its decisions (admin operations
+        // above all) follow the account as it is now, not as the token remembers it.
+        let verifier = Arc::new(
+            TokenVerifier::new(&config.issuer, &config.audience, StaticJwks(vec![jwk]))
+                .with_sessions(DbSessions(db.clone()), Duration::ZERO),
+        );
         verifier.refresh().await?;
         let identity = Identity {
             tokens: TokenIssuer::new(
@@ -104,7 +106,7 @@ impl Application {
         let served = server::serve(
             self.listener,
             IdentityServiceServer::new(self.rpc),
-            self.verifier,
+            AuthLayer::new(self.verifier, DELEGATED_METHODS),
             probe,
             shutdown,
         )

@@ -15,6 +15,8 @@ pub struct UserRow {
     pub admin: bool,
     pub disabled: bool,
     pub created_at: DateTime<Utc>,
+    /// Access tokens issued before this are void (set on disabling and on taking admin away).
+    pub tokens_valid_after: Option<DateTime<Utc>>,
 }
 
 /// A row of `refresh_tokens`, as needed to decide on a refresh.
@@ -47,8 +49,7 @@ pub struct UserChanges<'a> {
     pub disabled: Option<bool>,
 }
 
-const USER_COLUMNS: &str =
-    "id, username, email, full_name, password_hash, admin, disabled, created_at";
+const USER_COLUMNS: &str = "id, username, email, full_name, password_hash, admin, disabled, created_at, tokens_valid_after";
 
 pub async fn insert_user(db: impl PgExecutor<'_>, user: &NewUser<'_>) -> sqlx::Result<UserRow> {
     sqlx::query_as(&format!(
@@ -121,6 +122,8 @@ fn escape_like(raw: &str) -> String {
         .replace('_', "\\_")
 }
 
+/// Applies `changes`. Disabling a user or taking admin away voids the access tokens they hold
+/// (`tokens_valid_after`); the right-hand sides see the row as it was before.
 pub async fn update_user(
     db: impl PgExecutor<'_>,
     id: Uuid,
@@ -132,6 +135,10 @@ pub async fn update_user(
             full_name = COALESCE($3, full_name),
             admin = COALESCE($4, admin),
             disabled = COALESCE($5, disabled),
+            tokens_valid_after = CASE
+                WHEN ($5 IS TRUE AND NOT disabled) OR ($4 IS FALSE AND admin) THEN now()
+                ELSE tokens_valid_after
+            END,
             updated_at = now()
          WHERE id = $1
          RETURNING {USER_COLUMNS}"

@@ -62,6 +62,10 @@ impl SigningKey {
     }
 }
 
+/// Seconds a token held by a service on a user's behalf lives: long enough to gather one report,
+/// short enough that a leaked one is soon worthless.
+pub const DELEGATED_TOKEN_TTL_SECS: i64 = 120;
+
 /// Issues access tokens for one issuer and audience.
 pub struct TokenIssuer {
     key: SigningKey,
@@ -71,6 +75,7 @@ pub struct TokenIssuer {
 }
 
 /// What an access token stands for.
+#[derive(Clone, Copy)]
 pub enum Subject<'a> {
     User {
         id: Uuid,
@@ -97,13 +102,20 @@ impl TokenIssuer {
         &self.key
     }
 
-    /// Seconds an access token lives.
-    pub fn access_ttl_secs(&self) -> i64 {
-        self.access_ttl_secs
+    /// Seconds an access token for `subject` lives.
+    pub fn ttl_secs(&self, subject: Subject<'_>) -> i64 {
+        match subject {
+            Subject::User {
+                acting_service: Some(_),
+                ..
+            } => DELEGATED_TOKEN_TTL_SECS.min(self.access_ttl_secs),
+            _ => self.access_ttl_secs,
+        }
     }
 
     /// Signs an access token for `subject`, valid from `now`.
     pub fn access_token(&self, subject: Subject<'_>, now: DateTime<Utc>) -> anyhow::Result<String> {
+        let ttl = self.ttl_secs(subject);
         let (sub, username, admin, typ, act) = match subject {
             Subject::User {
                 id,
@@ -113,7 +125,8 @@ impl TokenIssuer {
             } => (
                 id.to_string(),
                 username.to_owned(),
-                admin,
+                // A service acting for an admin gets no admin power.
+                admin && acting_service.is_none(),
                 TYP_ACCESS,
                 acting_service.map(|s| Actor { sub: s.to_owned() }),
             ),
@@ -133,7 +146,7 @@ impl TokenIssuer {
             iss: self.issuer.clone(),
             aud: self.audience.clone(),
             iat: now.timestamp(),
-            exp: now.timestamp() + self.access_ttl_secs,
+            exp: now.timestamp() + ttl,
             jti: Uuid::new_v4().to_string(),
             act,
         };

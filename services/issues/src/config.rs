@@ -1,8 +1,9 @@
 //! The issues service's settings, read from the environment (see the README's configuration table).
 
-use std::net::SocketAddr;
+use std::{net::SocketAddr, time::Duration};
 
 use swatter_common::{
+    auth,
     config::{ConfigError, Env, Source},
     metrics,
 };
@@ -22,6 +23,8 @@ pub struct IssuesConfig {
     /// `SWATTER_JWT_ISSUER` / `SWATTER_JWT_AUDIENCE`, default `swatter`.
     pub issuer: String,
     pub audience: String,
+    /// `SWATTER_SESSION_CHECK_SECS`, default 10: how often a token's session is asked again.
+    pub session_check_interval: Duration,
     /// `SWATTER_METRICS_ADDR`: where `GET /metrics` listens, default `127.0.0.1:9102`; `off`: nowhere.
     pub metrics_addr: Option<SocketAddr>,
 }
@@ -51,6 +54,7 @@ impl IssuesConfig {
             identity_url,
             issuer: env.or("SWATTER_JWT_ISSUER", "swatter".to_owned())?,
             audience: env.or("SWATTER_JWT_AUDIENCE", "swatter".to_owned())?,
+            session_check_interval: auth::session_check_interval(env)?,
             metrics_addr: metrics::metrics_addr(env, SocketAddr::from(([127, 0, 0, 1], 9102)))?,
         })
     }

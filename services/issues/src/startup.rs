@@ -5,7 +5,7 @@ use std::{future::Future, net::SocketAddr, sync::Arc};
 
 use anyhow::Context;
 use swatter_common::{
-    auth::{GrpcJwks, TokenVerifier},
+    auth::{AuthLayer, GrpcJwks, GrpcSessions, TokenVerifier},
     client::TracedChannel,
     db, metrics, server,
 };
@@ -19,7 +19,7 @@ use tonic::transport::Endpoint;
 use crate::{
     MIGRATOR,
     config::IssuesConfig,
-    rpc::{Issues, IssuesRpc},
+    rpc::{DELEGATED_METHODS, Issues, IssuesRpc},
 };
 
 /// A built issues service, bound and ready to serve.
@@ -46,11 +46,13 @@ impl Application {
             .connect_timeout(std::time::Duration::from_secs(3))
             .connect_lazy();
         let identity = IdentityServiceClient::new(TracedChannel::new(channel));
-        let verifier = Arc::new(TokenVerifier::new(
-            &config.issuer,
-            &config.audience,
-            GrpcJwks(identity.clone()),
-        ));
+        let verifier = Arc::new(
+            TokenVerifier::new(&config.issuer, &config.audience, GrpcJwks(identity.clone()))
+                .with_sessions(
+                    GrpcSessions(identity.clone()),
+                    config.session_check_interval,
+                ),
+        );
         if let Err(error) = verifier.refresh().await {
             tracing::warn!(error = %error, "identity's signing keys are not available yet; will fetch on first use");
         }
@@ -85,7 +87,7 @@ impl Application {
         server::serve(
             self.listener,
             IssuesServiceServer::new(self.rpc),
-            self.verifier,
+            AuthLayer::new(self.verifier, DELEGATED_METHODS),
             probe,
             shutdown,
         )

@@ -3,6 +3,7 @@
 use std::{net::SocketAddr, time::Duration};
 
 use swatter_common::{
+    auth,
     config::{ConfigError, Env, Source},
     metrics,
 };
@@ -30,6 +31,8 @@ pub struct ReportingConfig {
     /// `SWATTER_JWT_ISSUER` / `SWATTER_JWT_AUDIENCE`.
     pub issuer: String,
     pub audience: String,
+    /// `SWATTER_SESSION_CHECK_SECS`, default 10: how often a token's session is asked again.
+    pub session_check_interval: Duration,
     /// `SWATTER_SERVICE_CLIENT_ID` / `SWATTER_SERVICE_CLIENT_SECRET`: the worker's credential.
     pub service_client_id: String,
     pub service_client_secret: String,
@@ -138,6 +141,7 @@ impl ReportingConfig {
             issues_url: url(env, "SWATTER_ISSUES_URL", "http://127.0.0.1:50052", http)?,
             issuer: env.or("SWATTER_JWT_ISSUER", "swatter".to_owned())?,
             audience: env.or("SWATTER_JWT_AUDIENCE", "swatter".to_owned())?,
+            session_check_interval: auth::session_check_interval(env)?,
             service_client_id: env.or("SWATTER_SERVICE_CLIENT_ID", "reporting".to_owned())?,
             service_client_secret: env.required("SWATTER_SERVICE_CLIENT_SECRET")?,
             s3: S3Config {

@@ -87,7 +87,8 @@ fn priority_of(raw: i32) -> Priority {
 }
 
 impl Sources {
-    /// A short access token for `owner` (delegated to this service).
+    /// A short access token for `owner` (delegated to this service): it lives two minutes and
+    /// reads only what a report needs, so a long report asks for a new one per step.
     pub async fn token_for(&self, owner: Uuid) -> Result<String, FetchError> {
         let response = self
             .identity
@@ -212,6 +213,7 @@ impl Sources {
             .map_err(|s| classify(&s, &format!("project {key}")))?
             .into_inner();
         let issues = self.project_issues(&token, key).await?;
+        let token = self.token_for(owner).await?;
         Ok(ProjectReport {
             project_key: project.key,
             project_name: project.name,
@@ -262,6 +264,7 @@ impl Sources {
         }
         let mut monthly = Vec::new();
         for project in projects {
+            let token = self.token_for(owner).await?;
             let issues = self.project_issues(&token, &project.key).await?;
             monthly.push(MonthlyProject {
                 key: project.key,

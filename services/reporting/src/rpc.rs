@@ -15,7 +15,7 @@ use swatter_common::{
     status::Violation,
 };
 use swatter_proto::{
-    issues::v1::{GetProjectRequest, issues_service_client::IssuesServiceClient},
+    issues::v1::{GetProjectRequest, Role, issues_service_client::IssuesServiceClient},
     reporting::v1::{
         self as pb, report_params::Params, reporting_service_server::ReportingService,
     },
@@ -169,7 +169,9 @@ impl Reporting {
         }
     }
 
-    /// The caller must see the project now (the worker checks again, as the caller, later).
+    /// The caller must be a member of the project now (the worker reads it later with a token
+    /// held on the caller's behalf, which carries no admin power: an admin who is not a member
+    /// would get a job bound to fail).
     async fn check_project_visible<T>(&self, request: &Request<T>, key: &str) -> Result<()> {
         let mut lookup = Request::new(GetProjectRequest {
             key: key.to_owned(),
@@ -178,7 +180,8 @@ impl Reporting {
             lookup.metadata_mut().insert("authorization", value.clone());
         }
         match self.issues.clone().get_project(lookup).await {
-            Ok(_) => Ok(()),
+            Ok(project) if project.get_ref().my_role != Role::Unspecified as i32 => Ok(()),
+            Ok(_) => Err(ReportingError::NotFound("project")),
             Err(status) if matches!(status.code(), Code::NotFound | Code::PermissionDenied) => {
                 Err(ReportingError::NotFound("project"))
             }

@@ -5,7 +5,7 @@ use std::{future::Future, net::SocketAddr, sync::Arc};
 
 use anyhow::Context;
 use swatter_common::{
-    auth::{GrpcJwks, TokenVerifier},
+    auth::{AuthLayer, GrpcJwks, GrpcSessions, TokenVerifier},
     client::TracedChannel,
     db, metrics, server,
 };
@@ -78,11 +78,13 @@ impl Application {
             IdentityServiceClient::new(lazy_channel(&config.identity_url, "SWATTER_IDENTITY_URL")?);
         let issues =
             IssuesServiceClient::new(lazy_channel(&config.issues_url, "SWATTER_ISSUES_URL")?);
-        let verifier = Arc::new(TokenVerifier::new(
-            &config.issuer,
-            &config.audience,
-            GrpcJwks(identity.clone()),
-        ));
+        let verifier = Arc::new(
+            TokenVerifier::new(&config.issuer, &config.audience, GrpcJwks(identity.clone()))
+                .with_sessions(
+                    GrpcSessions(identity.clone()),
+                    config.session_check_interval,
+                ),
+        );
         if let Err(error) = verifier.refresh().await {
             tracing::warn!(error = %error, "identity's signing keys are not available yet; will fetch on first use");
         }
@@ -196,7 +198,8 @@ impl Application {
         server::serve(
             listener,
             ReportingServiceServer::new(rpc),
-            verifier,
+            // The worker's tokens (held for report owners) read identity and issues, never this.
+            AuthLayer::new(verifier, &[]),
             probe,
             shutdown,
         )

@@ -15,6 +15,13 @@ use crate::{
     passwords::PasswordHasherPool, store::UserRow, throttle::Throttle, tokens::TokenIssuer,
 };
 
+/// What a token held by a service on a user's behalf may call here: the user names a report
+/// shows, and the session check every service makes.
+pub const DELEGATED_METHODS: &[&str] = &[
+    "/swatter.identity.v1.IdentityService/BatchGetUsers",
+    "/swatter.identity.v1.IdentityService/CheckSession",
+];
+
 /// Shared state of the identity handlers.
 pub struct Identity {
     pub db: PgPool,
@@ -111,6 +118,18 @@ impl IdentityService for IdentityRpc {
             .await
             .map(Response::new)
             .map_err(Status::from)
+    }
+
+    async fn check_session(
+        &self,
+        request: Request<pb::CheckSessionRequest>,
+    ) -> RpcResult<pb::SessionStatus> {
+        // The authentication layer has just asked the database (disabled, voided tokens, admin).
+        let user = swatter_common::auth::user(&request)?;
+        Ok(Response::new(pb::SessionStatus {
+            user_id: user.id.to_string(),
+            admin: user.admin,
+        }))
     }
 
     async fn get_jwks(&self, _request: Request<pb::GetJwksRequest>) -> RpcResult<pb::Jwks> {

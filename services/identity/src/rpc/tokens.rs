@@ -12,6 +12,7 @@ use uuid::Uuid;
 use super::Identity;
 use crate::{
     error::{IdentityError, Result},
+    sessions,
     store::{self, UserRow},
     throttle,
     tokens::{Subject, hash_refresh_token, new_refresh_token},
@@ -128,13 +129,16 @@ async fn client_credentials_grant(
         return Err(IdentityError::Unauthenticated("invalid client credentials"));
     }
     let now = Utc::now();
-    let access_token = match grant.subject_user_id.as_deref() {
-        None => identity.tokens.access_token(
-            Subject::Service {
+    let (access_token, expires_in) = match grant.subject_user_id.as_deref() {
+        None => {
+            let subject = Subject::Service {
                 client_id: &grant.client_id,
-            },
-            now,
-        )?,
+            };
+            (
+                identity.tokens.access_token(subject, now)?,
+                identity.tokens.ttl_secs(subject),
+            )
+        }
         Some(raw) => {
             let id: Uuid = raw.parse().map_err(|_| {
                 IdentityError::invalid(Violation::new("subject_user_id", "is not a UUID"))
@@ -145,21 +149,24 @@ async fn client_credentials_grant(
             if user.disabled {
                 return Err(IdentityError::Forbidden("the subject user is disabled"));
             }
-            identity.tokens.access_token(
-                Subject::User {
-                    id: user.id,
-                    username: &user.username,
-                    admin: user.admin,
-                    acting_service: Some(&grant.client_id),
-                },
-                now,
-            )?
+            let subject = Subject::User {
+                id: user.id,
+                username: &user.username,
+                admin: false,
+                acting_service: Some(&grant.client_id),
+            };
+            (
+                identity
+                    .tokens
+                    .access_token(subject, sessions::issue_time(&user, now))?,
+                identity.tokens.ttl_secs(subject),
+            )
         }
     };
     Ok(pb::TokenResponse {
         access_token,
         token_type: "Bearer".into(),
-        expires_in: identity.tokens.access_ttl_secs(),
+        expires_in,
         refresh_token: String::new(),
     })
 }
@@ -194,19 +201,18 @@ fn token_response(
     user: &UserRow,
     refresh_token: Option<String>,
 ) -> Result<pb::TokenResponse> {
-    let access_token = identity.tokens.access_token(
-        Subject::User {
-            id: user.id,
-            username: &user.username,
-            admin: user.admin,
-            acting_service: None,
-        },
-        Utc::now(),
-    )?;
+    let subject = Subject::User {
+        id: user.id,
+        username: &user.username,
+        admin: user.admin,
+        acting_service: None,
+    };
     Ok(pb::TokenResponse {
-        access_token,
+        access_token: identity
+            .tokens
+            .access_token(subject, sessions::issue_time(user, Utc::now()))?,
         token_type: "Bearer".into(),
-        expires_in: identity.tokens.access_ttl_secs(),
+        expires_in: identity.tokens.ttl_secs(subject),
         refresh_token: refresh_token.unwrap_or_default(),
     })
 }

@@ -17,7 +17,10 @@ use swatter_proto::identity::v1::{
 use tonic::{Request, Status, transport::Channel};
 
 pub const ADMIN: (&str, &str) = ("admin", "swatter-admin");
-pub const SERVICE_CLIENT: (&str, &str) = ("reporting", "test-reporting-secret");
+pub const SERVICE_CLIENT: (&str, &str) = (
+    "reporting",
+    "test-reporting-secret-of-32-characters-or-more",
+);
 
 pub struct TestApp {
     pub client: IdentityServiceClient<Channel>,
@@ -173,6 +176,41 @@ impl TestApp {
             .get_me(authed(pb::GetMeRequest {}, access_token))
             .await
             .map(|r| r.into_inner())
+    }
+}
+
+impl TestApp {
+    /// `UpdateUser` as the holder of `access_token`.
+    pub async fn update_user(
+        &self,
+        access_token: &str,
+        request: pb::UpdateUserRequest,
+    ) -> Result<pb::User, Status> {
+        self.client
+            .clone()
+            .update_user(authed(request, access_token))
+            .await
+            .map(|r| r.into_inner())
+    }
+
+    /// `CheckSession` for `access_token`.
+    pub async fn check_session(&self, access_token: &str) -> Result<pb::SessionStatus, Status> {
+        self.client
+            .clone()
+            .check_session(authed(pb::CheckSessionRequest {}, access_token))
+            .await
+            .map(|r| r.into_inner())
+    }
+
+    /// What the report worker gets: a token for `user_id` held by the reporting service.
+    pub async fn delegated_token(&self, user_id: &str) -> pb::TokenResponse {
+        self.token(Grant::ClientCredentials(pb::ClientCredentialsGrant {
+            client_id: SERVICE_CLIENT.0.into(),
+            client_secret: SERVICE_CLIENT.1.into(),
+            subject_user_id: Some(user_id.into()),
+        }))
+        .await
+        .unwrap()
     }
 }
 

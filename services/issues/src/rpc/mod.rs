@@ -30,6 +30,13 @@ use crate::{
 
 pub use convert::etag;
 
+/// What a token held by a service on a user's behalf may call here: the reads a report needs.
+pub const DELEGATED_METHODS: &[&str] = &[
+    "/swatter.issues.v1.IssuesService/GetProject",
+    "/swatter.issues.v1.IssuesService/ListProjects",
+    "/swatter.issues.v1.IssuesService/ExportProjectIssues",
+];
+
 /// Shared state of the issues handlers.
 pub struct Issues {
     pub db: PgPool,

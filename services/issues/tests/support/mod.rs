@@ -85,6 +85,8 @@ impl TestApp {
             identity_url: identity_url.clone(),
             issuer: "swatter".into(),
             audience: "swatter".into(),
+            // Ask identity about sessions at every request: tests see changes at once.
+            session_check_interval: Duration::ZERO,
             metrics_addr: Some("127.0.0.1:0".parse().unwrap()),
         })
         .await

@@ -31,7 +31,7 @@ use swatter_reporting::{
 use tokio::sync::oneshot;
 use tonic::{Request, transport::Channel};
 
-pub const SERVICE_SECRET: &str = "test-reporting-secret";
+pub const SERVICE_SECRET: &str = "test-reporting-secret-of-32-characters-or-more";
 pub const S3_KEY: &str = "swatter-test";
 pub const S3_SECRET: &str = "swatter-test-secret";
 
@@ -220,6 +220,8 @@ impl TestApp {
             identity_url: identity_url.clone(),
             issuer: "swatter".into(),
             audience: "swatter".into(),
+            // Ask identity about sessions at every request: tests see changes at once.
+            session_check_interval: Duration::ZERO,
             metrics_addr: None,
         })
         .await
@@ -240,6 +242,8 @@ impl TestApp {
             issues_url: issues_url.clone(),
             issuer: "swatter".into(),
             audience: "swatter".into(),
+            // Ask identity about sessions at every request: tests see changes at once.
+            session_check_interval: Duration::ZERO,
             service_client_id: "reporting".into(),
             service_client_secret: SERVICE_SECRET.into(),
             s3: S3Config {
