@@ -20,6 +20,7 @@ use serde::de::DeserializeOwned;
 use serde_json::error::Category;
 use swatter_common::{
     auth::{Principal, VerifyError, bearer_token},
+    input::{self, Lines},
     server::{CLIENT_ADDRESS_HEADER, REQUEST_ID_HEADER},
 };
 use tonic::metadata::AsciiMetadataValue;
@@ -121,6 +122,8 @@ where
 }
 
 /// Query-string parameters. Unknown parameters are ignored (caches and proxies add their own).
+/// A parameter whose bytes are not UTF-8 or that holds a control character is refused (422
+/// naming it) before anything reads it.
 #[derive(Debug, Clone)]
 pub struct ApiQuery<T>(pub T);
 
@@ -133,8 +136,50 @@ where
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         let query = parts.uri.query().unwrap_or_default();
+        check_query(query.as_bytes())?;
         decode_form(query.as_bytes()).map(ApiQuery)
     }
+}
+
+/// Refuses a query string with a parameter that is not UTF-8 or holds a control character,
+/// naming the parameter. (`form_urlencoded` would read bytes that are not UTF-8 as U+FFFD.)
+fn check_query(query: &[u8]) -> Result<(), ApiError> {
+    let decode = |raw: &[u8]| {
+        let spaced: Vec<u8> = raw
+            .iter()
+            .map(|&b| if b == b'+' { b' ' } else { b })
+            .collect();
+        percent_encoding::percent_decode(&spaced)
+            .decode_utf8()
+            .map(|text| text.into_owned())
+    };
+    for pair in query.split(|&b| b == b'&').filter(|pair| !pair.is_empty()) {
+        let mut parts = pair.splitn(2, |&b| b == b'=');
+        let raw_name = parts.next().unwrap_or_default();
+        let name = decode(raw_name);
+        let value = decode(parts.next().unwrap_or_default());
+        let problem = match (&name, &value) {
+            (Err(_), _) | (_, Err(_)) => "must be UTF-8 text",
+            (Ok(name), Ok(value))
+                if name
+                    .chars()
+                    .chain(value.chars())
+                    .any(|c| input::is_forbidden(c, Lines::One)) =>
+            {
+                "must not contain control characters"
+            }
+            _ => continue,
+        };
+        // The problem names the parameter readably, without the characters it is refused for.
+        let field: String = String::from_utf8_lossy(
+            &percent_encoding::percent_decode(raw_name).collect::<Vec<_>>(),
+        )
+        .chars()
+        .filter(|c| !c.is_control())
+        .collect();
+        return Err(ApiError::invalid_field(field, problem));
+    }
+    Ok(())
 }
 
 /// Path parameters. A segment that cannot be read names nothing, so it is 404 rather than 400.
@@ -200,6 +245,8 @@ impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKey {
                 "must not be empty",
             ));
         }
+        input::check_idempotency_key(key)
+            .map_err(|v| ApiError::invalid_field(IDEMPOTENCY_KEY_HEADER, v.message))?;
         Ok(IdempotencyKey(key.to_owned()))
     }
 }
@@ -611,6 +658,29 @@ mod tests {
     }
 
     #[test]
+    fn query_parameters_with_control_characters_are_refused_by_name() {
+        assert!(check_query(b"q=plain+words%20too&label=ui&x=%C3%A9&&flag").is_ok());
+        for (query, field, message) in [
+            (&b"q=a%00b"[..], "q", "must not contain control characters"),
+            (b"label=%00", "label", "must not contain control characters"),
+            (
+                b"q=ok&sort=a%0Ab",
+                "sort",
+                "must not contain control characters",
+            ),
+            (b"q=%09", "q", "must not contain control characters"),
+            (b"na%00me=x", "name", "must not contain control characters"),
+            (b"q=%FF%FE", "q", "must be UTF-8 text"),
+            (b"q=%ED%A0%80", "q", "must be UTF-8 text"),
+        ] {
+            let error = check_query(query).unwrap_err();
+            assert_eq!(error.kind(), ProblemKind::Validation);
+            assert_eq!(error.errors()[0].field, field);
+            assert_eq!(error.errors()[0].message, message);
+        }
+    }
+
+    #[test]
     fn content_types_are_recognised_with_parameters_and_suffixes() {
         let format = |value: &'static str| {
             let mut headers = HeaderMap::new();
@@ -691,10 +761,20 @@ mod tests {
             Some(HeaderValue::from_bytes(b"caf\xc3\xa9").unwrap()),
         )
         .await;
+        let tab = header_extract::<IdempotencyKey>(
+            "idempotency-key",
+            Some(HeaderValue::from_static("key\tone")),
+        )
+        .await;
+        let long = header_extract::<IdempotencyKey>(
+            "idempotency-key",
+            Some(HeaderValue::from_str(&"k".repeat(201)).unwrap()),
+        )
+        .await;
 
         assert_eq!(absent.unwrap(), IdempotencyKey(String::new()));
         assert_eq!(given.unwrap(), IdempotencyKey("key-1".into()));
-        for refused in [blank, binary] {
+        for refused in [blank, binary, tab, long] {
             let error = refused.unwrap_err();
             assert_eq!(error.kind(), ProblemKind::Validation);
             assert_eq!(error.errors()[0].field, "Idempotency-Key");

@@ -105,6 +105,7 @@ impl From<pb::TokenResponse> for TokenResponse {
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"refresh_token": "mS3Qz6bX0kq2b7n1yV8wZ4rT9uE5pA1cD3fG7hJ2kL0"}))]
 pub struct RevokeRequest {
+    #[schema(max_length = 256)]
     pub refresh_token: String,
 }
 
@@ -180,7 +181,8 @@ pub async fn create_token(
 }
 
 /// End the login a refresh token belongs to (its whole rotation family). Unknown tokens are
-/// accepted too (RFC 7009): either way the token no longer works.
+/// accepted too (RFC 7009): either way the token no longer works. Text that no refresh token can
+/// be (over 256 characters, control characters) is refused.
 #[utoipa::path(
     post,
     path = "/v1/auth/revoke",
@@ -189,7 +191,7 @@ pub async fn create_token(
     responses(
         (status = 204, description = "The login is over"),
         (status = 415, description = "The body is not sent as JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "refresh_token is missing", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "refresh_token is missing, longer than 256 characters or holds control characters", body = Problem, content_type = "application/problem+json"),
     ),
 )]
 pub async fn revoke_token(

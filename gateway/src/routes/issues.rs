@@ -222,13 +222,16 @@ pub struct ListIssuesQuery {
     #[serde(default, deserialize_with = "comma_list")]
     pub priority: Vec<Priority>,
     /// `me`, `none` (unassigned) or a user id.
-    #[param(example = "me")]
+    #[param(example = "me", max_length = 36)]
     pub assignee: Option<String>,
     /// `me` or a user id.
+    #[param(max_length = 36)]
     pub author: Option<String>,
     /// Issues carrying this label (exactly, case matters).
+    #[param(max_length = 50)]
     pub label: Option<String>,
     /// Full-text search over title and description; every word must match.
+    #[param(max_length = 200)]
     pub q: Option<String>,
     /// `created_at`, `updated_at` or `priority`, with a leading `-` for descending. Default
     /// `-updated_at`.
@@ -239,6 +242,7 @@ pub struct ListIssuesQuery {
     #[serde(default, deserialize_with = "empty_as_none")]
     pub page_size: Option<u32>,
     /// `next_page_token` of the previous page, asked for with the same `sort`.
+    #[param(max_length = 512)]
     pub page_token: Option<String>,
 }
 

@@ -153,6 +153,7 @@ pub struct PageQuery {
     #[serde(default, deserialize_with = "empty_as_none")]
     pub page_size: Option<u32>,
     /// `next_page_token` of the previous page.
+    #[param(max_length = 512)]
     pub page_token: Option<String>,
 }
 

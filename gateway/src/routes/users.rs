@@ -117,12 +117,14 @@ pub struct UpdateUserRequest {
 #[into_params(parameter_in = Query)]
 pub struct SearchUsersQuery {
     /// Username prefix; empty or absent lists everyone.
+    #[param(max_length = 32)]
     pub q: Option<String>,
     /// 1–100, default 20.
     #[param(minimum = 1, maximum = 100)]
     #[serde(default, deserialize_with = "empty_as_none")]
     pub page_size: Option<u32>,
     /// `next_page_token` of the previous page.
+    #[param(max_length = 512)]
     pub page_token: Option<String>,
 }
 
@@ -276,7 +278,7 @@ pub async fn change_password(
                 "next_page_token": null
             })),
         (status = 401, description = "No, a bad or an expired access token", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "A bad page size or page token", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A query over 32 characters or with control characters, a bad page size, or a page token this list did not give out", body = Problem, content_type = "application/problem+json"),
     ),
 )]
 pub async fn search_users(

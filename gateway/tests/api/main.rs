@@ -3,10 +3,12 @@
 
 mod comments;
 mod helpers;
+mod hostile_input;
 mod issues;
 mod lifecycle;
 mod metrics;
 mod operations;
+mod page_tokens;
 mod projects;
 mod reports;
 mod request_bodies;

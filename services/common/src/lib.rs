@@ -6,6 +6,7 @@ pub mod auth;
 pub mod client;
 pub mod config;
 pub mod db;
+pub mod input;
 pub mod metrics;
 pub mod pagination;
 pub mod propagation;

@@ -1,14 +1,74 @@
-//! Keyset pagination: page sizes of docs/api.md and opaque page tokens.
+//! Keyset pagination: page sizes of docs/api.md and opaque, tamper-proof page tokens.
+//!
+//! A token is `base64url(json ‖ HMAC-SHA256(key, json))`: a client cannot forge or alter one,
+//! so a cursor that decodes is one this service made. Its fields are still checked after
+//! decoding ([`CursorTime`] keeps timestamps within what PostgreSQL stores), so that a leaked key
+//! or an old token gives 422, never a database error.
+//!
+//! The key is process-wide, installed once at start by [`init`] from `SWATTER_PAGE_TOKEN_SECRET`.
+//! Unset, each process draws a random key: tokens then only work against the process that made
+//! them, so replicas behind one address must share the secret.
+
+use std::sync::OnceLock;
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
-use serde::{Serialize, de::DeserializeOwned};
+use chrono::{DateTime, Utc};
+use hmac::{Hmac, Mac};
+use serde::{Deserialize, Serialize, de::DeserializeOwned};
+use sha2::{Digest, Sha256};
 
-use crate::status::Violation;
+use crate::{
+    config::{ConfigError, Env, Source},
+    input,
+    status::Violation,
+};
 
 /// Page size when the client asks for none.
 pub const DEFAULT_PAGE_SIZE: i64 = 20;
 /// Largest page a client may ask for.
 pub const MAX_PAGE_SIZE: i64 = 100;
+/// Longest page token accepted; the tokens this code makes are far shorter.
+pub const MAX_TOKEN_LEN: usize = 512;
+
+/// The setting that holds the key page tokens are signed with.
+pub const PAGE_TOKEN_SECRET: &str = "SWATTER_PAGE_TOKEN_SECRET";
+/// Shortest secret accepted.
+const MIN_SECRET_LEN: usize = 32;
+/// Length of the MAC at the end of a token.
+const TAG_LEN: usize = 32;
+
+type PageMac = Hmac<Sha256>;
+
+static KEY: OnceLock<[u8; 32]> = OnceLock::new();
+
+/// Reads `SWATTER_PAGE_TOKEN_SECRET` (at least 32 characters) and signs this process's page
+/// tokens with it; unset, a random key is drawn on first use. Call once, at start.
+pub fn init<S: Source>(env: &Env<S>) -> Result<(), ConfigError> {
+    let Some(secret) = env.raw(PAGE_TOKEN_SECRET) else {
+        return Ok(());
+    };
+    if secret.len() < MIN_SECRET_LEN {
+        // The value is a secret: it is not repeated in the message.
+        return Err(ConfigError::malformed(
+            PAGE_TOKEN_SECRET,
+            "(hidden)",
+            format!("must be at least {MIN_SECRET_LEN} characters"),
+        ));
+    }
+    let key: [u8; 32] = Sha256::digest(secret.as_bytes()).into();
+    if KEY.set(key).is_err() && KEY.get() != Some(&key) {
+        tracing::warn!("page tokens already have another key in this process; keeping it");
+    }
+    Ok(())
+}
+
+fn key() -> &'static [u8; 32] {
+    KEY.get_or_init(rand::random)
+}
+
+fn mac() -> PageMac {
+    PageMac::new_from_slice(key()).expect("HMAC takes keys of any length")
+}
 
 /// `page_size` from a request: 0 means the default; 1–100 are accepted.
 pub fn page_size(requested: i32) -> Result<i64, Violation> {
@@ -19,26 +79,80 @@ pub fn page_size(requested: i32) -> Result<i64, Violation> {
     }
 }
 
-/// Encodes a cursor as an opaque token.
+/// Encodes a cursor as an opaque, signed token.
 pub fn encode_token<T: Serialize>(cursor: &T) -> String {
-    URL_SAFE_NO_PAD.encode(serde_json::to_vec(cursor).expect("cursors serialize"))
+    let mut bytes = serde_json::to_vec(cursor).expect("cursors serialize");
+    let mut mac = mac();
+    mac.update(&bytes);
+    bytes.extend_from_slice(&mac.finalize().into_bytes());
+    URL_SAFE_NO_PAD.encode(bytes)
 }
 
-/// Decodes a token made by [`encode_token`]; empty means the first page.
+/// Decodes a token made by [`encode_token`]; empty means the first page. A token that was not
+/// made here (with this key), was altered, or whose cursor does not decode into `T` is refused
+/// naming `page_token`.
 pub fn decode_token<T: DeserializeOwned>(token: &str) -> Result<Option<T>, Violation> {
     if token.is_empty() {
         return Ok(None);
     }
-    URL_SAFE_NO_PAD
-        .decode(token)
-        .ok()
-        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+    if token.len() > MAX_TOKEN_LEN {
+        return Err(bad_token());
+    }
+    let bytes = URL_SAFE_NO_PAD.decode(token).map_err(|_| bad_token())?;
+    let split = bytes.len().checked_sub(TAG_LEN).ok_or_else(bad_token)?;
+    let (cursor, tag) = bytes.split_at(split);
+    let mut mac = mac();
+    mac.update(cursor);
+    mac.verify_slice(tag).map_err(|_| bad_token())?;
+    serde_json::from_slice(cursor)
         .map(Some)
-        .ok_or_else(|| Violation::new("page_token", "is not a token this list gave out"))
+        .map_err(|_| bad_token())
+}
+
+/// The violation of a token that is not one this list gave out.
+pub fn bad_token() -> Violation {
+    Violation::new("page_token", "is not a token this list gave out")
+}
+
+/// A cursor's timestamp: microseconds since the epoch in the token, and once decoded an instant
+/// known to lie within the years PostgreSQL and RFC 3339 both hold.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "i64", into = "i64")]
+pub struct CursorTime(DateTime<Utc>);
+
+impl CursorTime {
+    pub fn get(self) -> DateTime<Utc> {
+        self.0
+    }
+}
+
+impl From<DateTime<Utc>> for CursorTime {
+    fn from(at: DateTime<Utc>) -> Self {
+        CursorTime(at)
+    }
+}
+
+impl From<CursorTime> for i64 {
+    fn from(at: CursorTime) -> i64 {
+        at.0.timestamp_micros()
+    }
+}
+
+impl TryFrom<i64> for CursorTime {
+    type Error = String;
+
+    fn try_from(micros: i64) -> Result<Self, String> {
+        let at = DateTime::from_timestamp_micros(micros).ok_or("out of range")?;
+        input::check_time("page_token", at)
+            .map(CursorTime)
+            .map_err(|v| v.message)
+    }
 }
 
 #[cfg(test)]
 mod tests {
+    use uuid::Uuid;
+
     use super::*;
 
     #[test]
@@ -58,6 +172,46 @@ mod tests {
             Some(("alice".into(), 3))
         );
         assert_eq!(decode_token::<(String, i32)>("").unwrap(), None);
-        assert!(decode_token::<(String, i32)>("not-a-token!").is_err());
+        for garbage in ["not-a-token!", "AAAA", &"A".repeat(MAX_TOKEN_LEN + 1)] {
+            let error = decode_token::<(String, i32)>(garbage).unwrap_err();
+            assert_eq!(error.field, "page_token", "{garbage}");
+        }
+    }
+
+    #[test]
+    fn an_altered_or_unsigned_token_is_refused() {
+        let token = encode_token(&("alice", 3));
+        let mut bytes = URL_SAFE_NO_PAD.decode(&token).unwrap();
+        for at in [0, bytes.len() / 2, bytes.len() - 1] {
+            bytes[at] ^= 0x01;
+            let flipped = URL_SAFE_NO_PAD.encode(&bytes);
+            bytes[at] ^= 0x01;
+            assert!(
+                decode_token::<(String, i32)>(&flipped).is_err(),
+                "byte {at}"
+            );
+        }
+        let unsigned = URL_SAFE_NO_PAD.encode(br#"["mallory",3]"#);
+        assert!(decode_token::<(String, i32)>(&unsigned).is_err());
+        let unsigned_but_long_enough =
+            URL_SAFE_NO_PAD.encode(format!(r#"["mallory",3]{}"#, " ".repeat(TAG_LEN)));
+        assert!(decode_token::<(String, i32)>(&unsigned_but_long_enough).is_err());
+    }
+
+    #[test]
+    fn cursor_times_round_trip_and_out_of_range_ones_are_refused_even_when_signed() {
+        let id = Uuid::now_v7();
+        let now = CursorTime::from(DateTime::from_timestamp_micros(1_700_000_000_123_456).unwrap());
+        let token = encode_token(&(now, id));
+        assert_eq!(
+            decode_token::<(CursorTime, Uuid)>(&token).unwrap(),
+            Some((now, id))
+        );
+        let year_minus_100000 = encode_token(&(-3_217_862_419_200_000_000_i64, id));
+        let past_i64 = encode_token(&(i64::MIN, id));
+        for token in [year_minus_100000, past_i64] {
+            let error = decode_token::<(CursorTime, Uuid)>(&token).unwrap_err();
+            assert_eq!(error.field, "page_token");
+        }
     }
 }

@@ -114,3 +114,22 @@ pub async fn wait_for_health(
         tokio::time::sleep(std::time::Duration::from_millis(200)).await;
     }
 }
+
+/// Microseconds since the epoch of an instant in the year −100000: chrono reads it, PostgreSQL
+/// cannot store it, so a cursor holding it must be refused before any query.
+pub const YEAR_MINUS_100000_MICROS: i64 = -3_217_862_419_200_000_000;
+
+/// A page token a client made by hand: `cursor` as unsigned base64url JSON.
+pub fn hand_made_page_token(cursor: &serde_json::Value) -> String {
+    use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+    URL_SAFE_NO_PAD.encode(cursor.to_string())
+}
+
+/// `token` (base64url) with its middle byte changed.
+pub fn altered_page_token(token: &str) -> String {
+    use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+    let mut bytes = URL_SAFE_NO_PAD.decode(token).expect("a base64url token");
+    let middle = bytes.len() / 2;
+    bytes[middle] ^= 0x20;
+    URL_SAFE_NO_PAD.encode(bytes)
+}

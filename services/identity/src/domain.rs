@@ -3,7 +3,10 @@
 
 use std::fmt;
 
-use swatter_common::status::Violation;
+use swatter_common::{
+    input::{self, Lines},
+    status::Violation,
+};
 
 /// A username: 3–32 characters of `[a-z0-9_.-]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -85,6 +88,7 @@ impl Password {
         if !(8..=128).contains(&len) {
             return Err(Violation::new(field, "must be 8 to 128 characters long"));
         }
+        input::check_text(field, raw, 128, Lines::One)?;
         Ok(Password(raw.to_owned()))
     }
 
@@ -106,18 +110,7 @@ pub struct FullName(String);
 impl FullName {
     pub fn parse(raw: &str) -> Result<Self, Violation> {
         let trimmed = raw.trim();
-        if trimmed.chars().count() > 100 {
-            return Err(Violation::new(
-                "full_name",
-                "must be at most 100 characters long",
-            ));
-        }
-        if trimmed.chars().any(char::is_control) {
-            return Err(Violation::new(
-                "full_name",
-                "must not contain control characters",
-            ));
-        }
+        input::check_text("full_name", trimmed, 100, Lines::One)?;
         Ok(FullName(trimmed.to_owned()))
     }
 
@@ -204,6 +197,8 @@ mod tests {
         assert!(Password::parse("password", "12345678").is_ok());
         assert!(Password::parse("password", &"p".repeat(128)).is_ok());
         assert!(Password::parse("password", &"p".repeat(129)).is_err());
+        assert!(Password::parse("password", "nul\u{0}in-the-middle").is_err());
+        assert!(Password::parse("password", "tab\tin-the-middle").is_err());
         let err = Password::parse("new_password", "short").unwrap_err();
         assert_eq!(err.field, "new_password");
         assert_eq!(
@@ -220,5 +215,6 @@ mod tests {
         );
         assert!(FullName::parse(&"n".repeat(101)).is_err());
         assert!(FullName::parse("bad\u{0007}name").is_err());
+        assert!(FullName::parse("nul\u{0}name").is_err());
     }
 }

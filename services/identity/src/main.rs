@@ -3,7 +3,7 @@
 
 use std::process::ExitCode;
 
-use swatter_common::{config::Env, telemetry};
+use swatter_common::{config::Env, pagination, telemetry};
 use swatter_identity::{MIGRATOR, config::IdentityConfig, startup, tokens::SigningKey};
 
 #[tokio::main]
@@ -36,6 +36,7 @@ async fn serve() -> anyhow::Result<()> {
     let env = Env::process();
     let _telemetry = telemetry::init("swatter-identity", &env)?;
     let config = IdentityConfig::from_env(&env)?;
+    pagination::init(&env)?;
     swatter_identity::passwords::return_hash_memory_promptly();
     startup::Application::build(config)
         .await?

@@ -5,7 +5,7 @@ mod support;
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use chrono::Utc;
-use support::{SERVICE_CLIENT, TestApp, authed};
+use support::{SERVICE_CLIENT, TestApp, authed, fields};
 use swatter_identity::tokens::{SigningKey, Subject, TokenIssuer};
 use swatter_proto::identity::v1::{self as pb, create_token_request::Grant};
 use tonic::Code;
@@ -473,4 +473,44 @@ mod key_rotation {
         }
         assert_eq!(fetches.load(Ordering::SeqCst), 2);
     }
+}
+
+#[tokio::test]
+async fn a_login_with_a_username_no_account_can_have_is_a_wrong_credential() {
+    let app = TestApp::spawn().await;
+    app.user("alice").await;
+
+    for username in [
+        "a\u{0}b",
+        "\u{0}",
+        "alice\u{1b}",
+        "ali\nce",
+        &"a".repeat(10_000),
+    ] {
+        let status = app.login(username, "correct-horse").await.unwrap_err();
+        assert_eq!(status.code(), Code::Unauthenticated, "{username:?}");
+        assert_eq!(status.message(), "invalid username or password");
+    }
+    for refresh_token in ["a\u{0}b", &"r".repeat(10_000)] {
+        let status = app.refresh(refresh_token).await.unwrap_err();
+        assert_eq!(status.code(), Code::Unauthenticated, "{refresh_token:?}");
+    }
+    assert!(app.login(" Alice ", "correct-horse").await.is_ok());
+}
+
+#[tokio::test]
+async fn revoking_text_that_no_refresh_token_can_be_names_the_field() {
+    let app = TestApp::spawn().await;
+
+    let status = app
+        .client
+        .clone()
+        .revoke_token(pb::RevokeTokenRequest {
+            refresh_token: "a\u{0}b".into(),
+        })
+        .await
+        .unwrap_err();
+
+    assert_eq!(status.code(), Code::InvalidArgument);
+    assert_eq!(fields(&status), ["refresh_token"]);
 }

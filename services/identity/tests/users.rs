@@ -3,17 +3,11 @@
 
 mod support;
 
-use support::{ADMIN, Options, TestApp, authed};
-use swatter_common::status::violations;
+use support::{ADMIN, Options, TestApp, authed, fields};
+use swatter_common::testing::{altered_page_token, hand_made_page_token};
 use swatter_proto::identity::v1 as pb;
 use tokio_stream::StreamExt;
 use tonic::Code;
-
-fn fields(status: &tonic::Status) -> Vec<String> {
-    let mut fields: Vec<String> = violations(status).into_iter().map(|v| v.field).collect();
-    fields.sort();
-    fields
-}
 
 #[tokio::test]
 async fn sign_up_returns_the_users_own_full_record() {
@@ -480,4 +474,78 @@ async fn readiness_turns_not_serving_while_the_database_is_unreachable_liveness_
 
     allow_connections(&app.db.name, true).await;
     wait_for_health(health, "", ServingStatus::Serving).await;
+}
+
+#[tokio::test]
+async fn control_characters_long_queries_and_forged_page_tokens_in_a_search_name_the_field() {
+    let app = TestApp::spawn().await;
+    let (_, tokens) = app.user("bob").await;
+    app.user("bobby").await;
+    let search = |query: &str, page_token: &str| {
+        let mut client = app.client.clone();
+        let request = authed(
+            pb::SearchUsersRequest {
+                query: query.to_owned(),
+                page_size: 1,
+                page_token: page_token.to_owned(),
+            },
+            &tokens.access_token,
+        );
+        async move { client.search_users(request).await }
+    };
+    let real = search("bob", "")
+        .await
+        .unwrap()
+        .into_inner()
+        .next_page_token;
+    assert!(!real.is_empty());
+
+    let too_long = "b".repeat(33);
+    let cases = [
+        ("a\u{0}b", String::new(), "q"),
+        ("\u{0}", String::new(), "q"),
+        ("bob\u{1b}", String::new(), "q"),
+        (too_long.as_str(), String::new(), "q"),
+        ("bob", altered_page_token(&real), "page_token"),
+        (
+            "bob",
+            hand_made_page_token(&serde_json::json!("a\u{0}b")),
+            "page_token",
+        ),
+    ];
+    for (query, page_token, field) in cases {
+        let status = search(query, &page_token).await.unwrap_err();
+        assert_eq!(
+            status.code(),
+            Code::InvalidArgument,
+            "{query:?} {page_token}"
+        );
+        assert_eq!(fields(&status), [field], "{query:?} {page_token}");
+    }
+    assert_eq!(
+        search("bob", &real).await.unwrap().into_inner().users.len(),
+        1
+    );
+}
+
+#[tokio::test]
+async fn new_passwords_and_full_names_with_control_characters_are_refused() {
+    let app = TestApp::spawn().await;
+
+    let status = app.sign_up("carol", "nul\u{0}password").await.unwrap_err();
+    let refused_name = app
+        .client
+        .clone()
+        .sign_up(pb::SignUpRequest {
+            username: "dave".into(),
+            email: "dave@example.com".into(),
+            password: "correct-horse".into(),
+            full_name: Some("Dave\u{0}".into()),
+        })
+        .await
+        .unwrap_err();
+
+    assert_eq!(status.code(), Code::InvalidArgument);
+    assert_eq!(fields(&status), ["password"]);
+    assert_eq!(fields(&refused_name), ["full_name"]);
 }

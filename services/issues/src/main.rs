@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use swatter_common::{config::Env, telemetry};
+use swatter_common::{config::Env, pagination, telemetry};
 use swatter_issues::{MIGRATOR, config::IssuesConfig, startup::Application};
 
 #[tokio::main]
@@ -34,6 +34,7 @@ async fn serve() -> anyhow::Result<()> {
     let env = Env::process();
     let _telemetry = telemetry::init("swatter-issues", &env)?;
     let config = IssuesConfig::from_env(&env)?;
+    pagination::init(&env)?;
     Application::build(config).await?.run_until_stopped().await
 }
 

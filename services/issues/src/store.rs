@@ -2,6 +2,10 @@
 
 use chrono::{DateTime, Utc};
 use sqlx::{PgExecutor, PgPool, Postgres, QueryBuilder, Transaction};
+use swatter_common::{
+    pagination::{self, CursorTime},
+    status::Violation,
+};
 use uuid::Uuid;
 
 use crate::domain::{IssueSort, IssueStatus, Priority, Role, SortField};
@@ -453,6 +457,28 @@ impl IssueCursor {
             value,
             id: row.id,
             sort: sort.as_string(),
+        }
+    }
+
+    /// Refuses a cursor made under another sort, or whose value that sort's column cannot hold.
+    pub fn check(&self, sort: IssueSort) -> Result<(), Violation> {
+        if self.sort != sort.as_string() {
+            return Err(Violation::new(
+                "page_token",
+                "belongs to a list in another order",
+            ));
+        }
+        let fits = match sort.field {
+            SortField::Priority => i16::try_from(self.value)
+                .ok()
+                .and_then(Priority::from_rank)
+                .is_some(),
+            SortField::CreatedAt | SortField::UpdatedAt => CursorTime::try_from(self.value).is_ok(),
+        };
+        if fits {
+            Ok(())
+        } else {
+            Err(pagination::bad_token())
         }
     }
 }

@@ -6,7 +6,10 @@ mod support;
 use std::collections::HashSet;
 
 use support::{TestApp, User, req};
-use swatter_common::status::{is_etag_mismatch, violations};
+use swatter_common::{
+    status::{is_etag_mismatch, violations},
+    testing::{YEAR_MINUS_100000_MICROS, altered_page_token, hand_made_page_token},
+};
 use swatter_proto::issues::v1 as pb;
 use tokio_stream::StreamExt;
 use tonic::Code;
@@ -1167,5 +1170,138 @@ async fn rpcs_are_counted_by_service_method_and_status_code_on_the_metrics_endpo
     assert!(
         text.contains("# TYPE swatter_grpc_request_duration_seconds histogram"),
         "{text}"
+    );
+}
+
+#[tokio::test]
+async fn nul_and_control_characters_in_filters_and_forged_page_tokens_name_the_field() {
+    let app = TestApp::spawn().await;
+    let owner = app.user("owner").await;
+    app.create_project(&owner, "CTRL").await.unwrap();
+    app.create_project(&owner, "CTRM").await.unwrap();
+    for title in ["one", "two"] {
+        app.create_issue(&owner, "CTRL", title).await.unwrap();
+        app.comment(&owner, "CTRL-1", title).await.unwrap();
+    }
+    let ancient = |cursor: serde_json::Value| hand_made_page_token(&cursor);
+    let ancient_pair = || {
+        ancient(serde_json::json!([
+            YEAR_MINUS_100000_MICROS,
+            "01936f8f-0c4e-7d10-a2b3-5c6d7e8f9a0b"
+        ]))
+    };
+
+    // Filters of an issue list.
+    for (field, request) in [
+        (
+            "q",
+            pb::ListIssuesRequest {
+                query: "a\u{0}b".into(),
+                ..Default::default()
+            },
+        ),
+        (
+            "label",
+            pb::ListIssuesRequest {
+                label: "\u{0}".into(),
+                ..Default::default()
+            },
+        ),
+        (
+            "label",
+            pb::ListIssuesRequest {
+                label: "two\nlines".into(),
+                ..Default::default()
+            },
+        ),
+        (
+            "assignee",
+            pb::ListIssuesRequest {
+                assignee: "\u{0}".into(),
+                ..Default::default()
+            },
+        ),
+        (
+            "page_token",
+            pb::ListIssuesRequest {
+                page_token: ancient(serde_json::json!({
+                    "value": YEAR_MINUS_100000_MICROS,
+                    "id": "01936f8f-0c4e-7d10-a2b3-5c6d7e8f9a0b",
+                    "sort": "-updated_at",
+                })),
+                ..Default::default()
+            },
+        ),
+    ] {
+        let status = app.list(&owner, request).await.unwrap_err();
+        assert_eq!(status.code(), Code::InvalidArgument, "{field}: {status:?}");
+        assert_eq!(fields(&status), [field]);
+    }
+
+    // Every paged list: an altered token of its own and a hand-made cursor.
+    let mut client = app.client();
+    let first_issues = app
+        .list(
+            &owner,
+            pb::ListIssuesRequest {
+                page_size: 1,
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap();
+    let status = app
+        .list(
+            &owner,
+            pb::ListIssuesRequest {
+                page_token: altered_page_token(&first_issues.next_page_token),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(fields(&status), ["page_token"]);
+
+    // Each list's own token, altered, and a cursor made by hand are refused.
+    macro_rules! refuses_forged_tokens {
+        ($rpc:ident, $request:expr, $hand_made:expr) => {{
+            let request = $request;
+            let real = client
+                .$rpc(req(request(String::new()), &owner))
+                .await
+                .unwrap()
+                .into_inner()
+                .next_page_token;
+            for token in [altered_page_token(&real), $hand_made] {
+                let status = client.$rpc(req(request(token), &owner)).await.unwrap_err();
+                assert_eq!(fields(&status), ["page_token"], stringify!($rpc));
+            }
+        }};
+    }
+    refuses_forged_tokens!(
+        list_comments,
+        |page_token| pb::ListCommentsRequest {
+            issue_key: "CTRL-1".into(),
+            page_size: 1,
+            page_token,
+        },
+        ancient_pair()
+    );
+    refuses_forged_tokens!(
+        list_issue_events,
+        |page_token| pb::ListIssueEventsRequest {
+            issue_key: "CTRL-1".into(),
+            page_size: 1,
+            page_token,
+        },
+        ancient_pair()
+    );
+    refuses_forged_tokens!(
+        list_projects,
+        |page_token| pb::ListProjectsRequest {
+            page_size: 1,
+            page_token,
+        },
+        ancient(serde_json::json!("A\u{0}"))
     );
 }

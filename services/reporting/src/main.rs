@@ -3,7 +3,7 @@
 
 use std::process::ExitCode;
 
-use swatter_common::{config::Env, telemetry};
+use swatter_common::{config::Env, pagination, telemetry};
 use swatter_reporting::{
     MIGRATOR,
     config::ReportingConfig,
@@ -40,6 +40,7 @@ async fn serve(mode: Mode) -> anyhow::Result<()> {
     let env = Env::process();
     let _telemetry = telemetry::init("swatter-reporting", &env)?;
     let config = ReportingConfig::from_env(&env)?;
+    pagination::init(&env)?;
     Application::build(config, mode)
         .await?
         .run_until_stopped()

@@ -11,7 +11,9 @@ use sqlx::PgPool;
 use swatter_common::{
     auth::{self, UserPrincipal},
     client::TracedChannel,
-    pagination, propagation,
+    input,
+    pagination::{self, CursorTime},
+    propagation,
     status::Violation,
 };
 use swatter_proto::{
@@ -67,9 +69,14 @@ fn timestamp(at: DateTime<Utc>) -> prost_types::Timestamp {
     }
 }
 
+/// An instant of a request: a valid timestamp within the years 1–9999 (chrono reads years far
+/// beyond what PostgreSQL and RFC 3339 hold).
 fn from_timestamp(field: &str, ts: prost_types::Timestamp) -> Result<DateTime<Utc>> {
-    DateTime::from_timestamp(ts.seconds, ts.nanos.max(0) as u32)
-        .ok_or_else(|| ReportingError::invalid(Violation::new(field, "is not a valid time")))
+    let at = u32::try_from(ts.nanos)
+        .ok()
+        .and_then(|nanos| DateTime::from_timestamp(ts.seconds, nanos))
+        .ok_or_else(|| ReportingError::invalid(Violation::new(field, "is not a valid time")))?;
+    input::check_time(field, at).map_err(ReportingError::invalid)
 }
 
 fn state_to_pb(state: JobState) -> pb::JobState {
@@ -224,12 +231,7 @@ impl Reporting {
             Sha256::digest(body.encode_to_vec()).to_vec()
         };
         if !key.is_empty() {
-            if key.len() > 200 || key.chars().any(char::is_control) {
-                return Err(ReportingError::invalid(Violation::new(
-                    "Idempotency-Key",
-                    "must be at most 200 printable characters",
-                )));
-            }
+            input::check_idempotency_key(&key).map_err(ReportingError::invalid)?;
             // A key seen before answers before anything else: a replay gets the same job, a
             // different request with the same key is refused.
             if let Some(job) = self.replay(me.id, &key, &hash).await? {
@@ -315,16 +317,15 @@ impl Reporting {
             states.push(state.as_str());
         }
         let limit = pagination::page_size(req.page_size).map_err(ReportingError::invalid)?;
-        let after: Option<(i64, Uuid)> =
+        let after: Option<(CursorTime, Uuid)> =
             pagination::decode_token(&req.page_token).map_err(ReportingError::invalid)?;
-        let after =
-            after.and_then(|(micros, id)| Some((DateTime::from_timestamp_micros(micros)?, id)));
+        let after = after.map(|(at, id)| (at.get(), id));
         let owner = if req.all { None } else { Some(me.id) };
         let mut rows = store::list_jobs(&self.db, owner, &states, after, limit + 1).await?;
         let next_page_token = if rows.len() as i64 > limit {
             rows.truncate(limit as usize);
             rows.last()
-                .map(|r| pagination::encode_token(&(r.created_at.timestamp_micros(), r.id)))
+                .map(|r| pagination::encode_token(&(CursorTime::from(r.created_at), r.id)))
                 .unwrap_or_default()
         } else {
             String::new()

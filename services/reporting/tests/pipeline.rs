@@ -7,7 +7,9 @@ use std::{process::Command, time::Duration};
 
 use support::{Options, TestApp, req};
 use swatter_common::metrics::scrape;
-use swatter_common::testing::pdf_text;
+use swatter_common::testing::{
+    YEAR_MINUS_100000_MICROS, altered_page_token, hand_made_page_token, pdf_text,
+};
 use swatter_proto::reporting::v1::{self as pb, JobState};
 use swatter_reporting::startup::Mode;
 use tokio_stream::StreamExt;
@@ -885,5 +887,104 @@ async fn a_job_the_sweeper_takes_over_stays_in_the_trace_of_its_request() {
     assert_eq!(contexts.len(), 2, "{contexts:?}");
     assert_eq!(contexts[1].0, 2);
     assert_eq!(contexts[1].1["traceparent"], traceparent);
+    app.cleanup_broker().await;
+}
+
+#[tokio::test]
+async fn report_periods_and_page_tokens_beyond_the_storable_years_are_invalid_arguments() {
+    let app = TestApp::spawn_with(Options {
+        mode: Mode::Api,
+        ..Options::default()
+    })
+    .await;
+    let owner = app.user("owner").await;
+    app.project(&owner, "OLD", &["An issue"]).await;
+    let at = |seconds: i64| prost_types::Timestamp { seconds, nanos: 0 };
+    // The year −100000, and the day after.
+    let ancient = YEAR_MINUS_100000_MICROS / 1_000_000;
+    let period = |from: Option<prost_types::Timestamp>, to: Option<prost_types::Timestamp>| {
+        pb::CreateReportRequest {
+            params: Some(pb::ReportParams {
+                params: Some(pb::report_params::Params::Project(
+                    pb::ProjectReportParams {
+                        project_key: "OLD".into(),
+                        from,
+                        to,
+                    },
+                )),
+            }),
+            request_id: String::new(),
+        }
+    };
+    let fields = |status: &tonic::Status| -> Vec<String> {
+        swatter_common::status::violations(status)
+            .into_iter()
+            .map(|v| v.field)
+            .collect()
+    };
+
+    for (request, field) in [
+        (
+            period(Some(at(ancient)), Some(at(ancient + 86_400))),
+            "from",
+        ),
+        (period(None, Some(at(ancient))), "to"),
+        (period(Some(at(253_402_300_800)), None), "from"),
+        (
+            period(
+                Some(prost_types::Timestamp {
+                    seconds: 0,
+                    nanos: -1,
+                }),
+                None,
+            ),
+            "from",
+        ),
+    ] {
+        let status = app
+            .reporting
+            .clone()
+            .create_report(req(request, &owner))
+            .await
+            .unwrap_err();
+        assert_eq!(status.code(), Code::InvalidArgument, "{field}: {status:?}");
+        assert_eq!(fields(&status), [field]);
+    }
+
+    for _ in 0..2 {
+        app.request_project_report(&owner, "OLD").await;
+    }
+    let list = |page_token: String| {
+        req(
+            pb::ListJobsRequest {
+                page_size: 1,
+                page_token,
+                ..Default::default()
+            },
+            &owner,
+        )
+    };
+    let real = app
+        .reporting
+        .clone()
+        .list_jobs(list(String::new()))
+        .await
+        .unwrap()
+        .into_inner()
+        .next_page_token;
+    let hand_made = hand_made_page_token(&serde_json::json!([
+        YEAR_MINUS_100000_MICROS,
+        "01936f8f-0c4e-7d10-a2b3-5c6d7e8f9a0b"
+    ]));
+    for token in [altered_page_token(&real), hand_made] {
+        let status = app
+            .reporting
+            .clone()
+            .list_jobs(list(token))
+            .await
+            .unwrap_err();
+        assert_eq!(status.code(), Code::InvalidArgument);
+        assert_eq!(fields(&status), ["page_token"]);
+    }
     app.cleanup_broker().await;
 }

@@ -4,13 +4,17 @@ use std::net::IpAddr;
 
 use chrono::Utc;
 use subtle::ConstantTimeEq;
-use swatter_common::status::Violation;
+use swatter_common::{
+    input::{self, Lines},
+    status::Violation,
+};
 use swatter_proto::identity::v1::{self as pb, create_token_request::Grant};
 use tonic::Request;
 use uuid::Uuid;
 
 use super::Identity;
 use crate::{
+    domain::Username,
     error::{IdentityError, Result},
     sessions,
     store::{self, UserRow},
@@ -42,9 +46,11 @@ async fn password_grant(
     grant: pb::PasswordGrant,
     client: IpAddr,
 ) -> Result<pb::TokenResponse> {
-    // Usernames are lower case by rule; accept any case at login.
-    let username = grant.username.trim().to_lowercase();
-    let attempt = identity.throttle.begin_login(&username, client).await?;
+    // Usernames are lower case by rule; accept any case at login. A name no account can have
+    // (control characters, too long) is a wrong credential, and never reaches the database.
+    let username = Username::parse(&grant.username.trim().to_lowercase())
+        .map_err(|_| IdentityError::Unauthenticated(BAD_CREDENTIALS))?;
+    let attempt = identity.throttle.begin_login(username.as_str(), client).await?;
     if !attempt.slowdown.is_zero() {
         tracing::info!(
             slowdown_ms = attempt.slowdown.as_millis() as u64,
@@ -52,7 +58,7 @@ async fn password_grant(
         );
         tokio::time::sleep(attempt.slowdown).await;
     }
-    let user = store::user_by_username(&identity.db, &username).await?;
+    let user = store::user_by_username(&identity.db, username.as_str()).await?;
     let stored_hash = user.as_ref().map(|u| u.password_hash.clone());
     let matches = identity
         .passwords
@@ -79,6 +85,9 @@ async fn refresh_grant(
     identity: &Identity,
     grant: pb::RefreshTokenGrant,
 ) -> Result<pb::TokenResponse> {
+    if check_refresh_token(&grant.refresh_token).is_err() {
+        return Err(IdentityError::Unauthenticated(BAD_REFRESH_TOKEN));
+    }
     let hash = hash_refresh_token(&grant.refresh_token);
     let mut tx = identity.db.begin().await?;
     let Some(token) = store::lock_refresh_token(&mut tx, &hash).await? else {
@@ -175,13 +184,22 @@ pub(super) async fn revoke_token(
     identity: &Identity,
     request: Request<pb::RevokeTokenRequest>,
 ) -> Result<()> {
-    let hash = hash_refresh_token(&request.into_inner().refresh_token);
+    let token = request.into_inner().refresh_token;
+    // Text that no refresh token can be is refused like any malformed input.
+    check_refresh_token(&token).map_err(IdentityError::invalid)?;
+    let hash = hash_refresh_token(&token);
     // RFC 7009: an unknown token is not an error; the client's goal (it is unusable) holds.
     if let Some(family_id) = store::family_of_refresh_token(&identity.db, &hash).await? {
         let revoked = store::revoke_refresh_family(&identity.db, family_id).await?;
         tracing::info!(%family_id, revoked, "login revoked");
     }
     Ok(())
+}
+
+/// Refresh tokens are 43 URL-safe characters; anything much longer or with control characters
+/// is none.
+fn check_refresh_token(token: &str) -> std::result::Result<(), Violation> {
+    input::check_text("refresh_token", token, 256, Lines::One)
 }
 
 async fn issue_refresh_token(

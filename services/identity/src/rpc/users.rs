@@ -2,6 +2,7 @@
 
 use swatter_common::{
     auth::{self, Principal},
+    input::{self, Lines},
     pagination,
     status::Violation,
 };
@@ -19,6 +20,8 @@ use crate::{
 
 /// Most ids one `BatchGetUsers` call may name.
 const MAX_BATCH: usize = 1000;
+/// Longest username prefix a search takes (no username is longer).
+const MAX_SEARCH_LEN: usize = 32;
 
 fn parse_user_id(field: &str, raw: &str) -> Result<Uuid> {
     raw.parse()
@@ -172,18 +175,30 @@ pub(super) async fn search_users(
     let mut violations = Violations::default();
     let limit = violations.check(pagination::page_size(req.page_size));
     let after = violations
-        .check(pagination::decode_token::<String>(&req.page_token))
+        .check(
+            pagination::decode_token::<String>(&req.page_token).and_then(|name| {
+                name.map(|name| Username::parse(&name).map_err(|_| pagination::bad_token()))
+                    .transpose()
+            }),
+        )
         .flatten();
-    if req.query.chars().count() > 32 {
-        violations
-            .0
-            .push(Violation::new("q", "must be at most 32 characters long"));
-    }
+    violations.check(input::check_text(
+        "q",
+        &req.query,
+        MAX_SEARCH_LEN,
+        Lines::One,
+    ));
     let Some(limit) = limit.filter(|_| violations.is_empty()) else {
         return Err(IdentityError::Invalid(violations.0));
     };
     let prefix = req.query.trim().to_lowercase();
-    let mut rows = store::search_users(&identity.db, &prefix, after.as_deref(), limit + 1).await?;
+    let mut rows = store::search_users(
+        &identity.db,
+        &prefix,
+        after.as_ref().map(Username::as_str),
+        limit + 1,
+    )
+    .await?;
     let next_page_token = if rows.len() as i64 > limit {
         rows.truncate(limit as usize);
         rows.last()

@@ -214,6 +214,16 @@ impl TestApp {
     }
 }
 
+/// The fields a status's violations name, sorted.
+pub fn fields(status: &tonic::Status) -> Vec<String> {
+    let mut fields: Vec<String> = swatter_common::status::violations(status)
+        .into_iter()
+        .map(|v| v.field)
+        .collect();
+    fields.sort();
+    fields
+}
+
 /// `message` with `authorization: Bearer <token>`.
 pub fn authed<T>(message: T, token: &str) -> Request<T> {
     let mut request = Request::new(message);

@@ -2,7 +2,10 @@
 
 use std::{fmt, str::FromStr};
 
-use swatter_common::status::Violation;
+use swatter_common::{
+    input::{self, Lines},
+    status::Violation,
+};
 
 /// `[A-Z][A-Z0-9]*`, 2 to 10 characters.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -70,36 +73,25 @@ fn bounded_text(
     raw: &str,
     min: usize,
     max: usize,
-    allow_newlines: bool,
+    lines: Lines,
 ) -> Result<String, Violation> {
     let text = raw.trim();
-    let len = text.chars().count();
-    if len < min {
+    if text.chars().count() < min {
         return Err(Violation::new(field, "must not be empty"));
     }
-    if len > max {
-        return Err(Violation::new(
-            field,
-            format!("must be at most {max} characters long"),
-        ));
-    }
-    let bad_control =
-        |c: char| c.is_control() && !(allow_newlines && matches!(c, '\n' | '\r' | '\t'));
-    if text.chars().any(bad_control) {
-        return Err(Violation::new(field, "must not contain control characters"));
-    }
+    input::check_text(field, text, max, lines)?;
     Ok(text.to_owned())
 }
 
 macro_rules! text_type {
-    ($(#[$doc:meta])* $name:ident, $min:expr, $max:expr, $newlines:expr) => {
+    ($(#[$doc:meta])* $name:ident, $min:expr, $max:expr, $lines:expr) => {
         $(#[$doc])*
         #[derive(Debug, Clone, PartialEq, Eq)]
         pub struct $name(String);
 
         impl $name {
             pub fn parse(field: &str, raw: &str) -> Result<Self, Violation> {
-                bounded_text(field, raw, $min, $max, $newlines).map($name)
+                bounded_text(field, raw, $min, $max, $lines).map($name)
             }
 
             pub fn as_str(&self) -> &str {
@@ -111,19 +103,19 @@ macro_rules! text_type {
 
 text_type!(
     /// A project name: 1–200 characters on one line.
-    ProjectName, 1, 200, false
+    ProjectName, 1, 200, Lines::One
 );
 text_type!(
     /// An issue title: 1–200 characters on one line.
-    IssueTitle, 1, 200, false
+    IssueTitle, 1, 200, Lines::One
 );
 text_type!(
     /// A project or issue description: up to 20,000 characters, may be empty.
-    Description, 0, 20_000, true
+    Description, 0, 20_000, Lines::Many
 );
 text_type!(
     /// A comment: 1–10,000 characters.
-    CommentBody, 1, 10_000, true
+    CommentBody, 1, 10_000, Lines::Many
 );
 
 /// The labels of an issue: at most 20, each 1–50 characters, without duplicates, sorted.
@@ -132,6 +124,8 @@ pub struct Labels(Vec<String>);
 
 impl Labels {
     pub const MAX: usize = 20;
+    /// Longest label, in characters.
+    pub const MAX_LEN: usize = 50;
 
     pub fn parse(raw: &[String]) -> Result<Self, Violation> {
         if raw.len() > Self::MAX {
@@ -139,7 +133,7 @@ impl Labels {
         }
         let mut labels = Vec::with_capacity(raw.len());
         for label in raw {
-            let label = bounded_text("labels", label, 1, 50, false)
+            let label = bounded_text("labels", label, 1, Self::MAX_LEN, Lines::One)
                 .map_err(|v| Violation::new("labels", format!("each label {}", v.message)))?;
             labels.push(label);
         }
@@ -299,12 +293,18 @@ impl IssueSort {
     }
 }
 
-/// The full-text query: at most 200 characters; matched as plain words, never as syntax.
+/// The full-text query: at most 200 characters on one line; matched as plain words, never as
+/// syntax.
 pub fn search_query(raw: &str) -> Result<Option<String>, Violation> {
     let text = raw.trim();
-    if text.chars().count() > 200 {
-        return Err(Violation::new("q", "must be at most 200 characters long"));
-    }
+    input::check_text("q", text, 200, Lines::One)?;
+    Ok((!text.is_empty()).then(|| text.to_owned()))
+}
+
+/// The label filter of an issue list: empty for none, else one label as [`Labels`] holds them.
+pub fn label_filter(raw: &str) -> Result<Option<String>, Violation> {
+    let text = raw.trim();
+    input::check_text("label", text, Labels::MAX_LEN, Lines::One)?;
     Ok((!text.is_empty()).then(|| text.to_owned()))
 }
 
@@ -367,6 +367,23 @@ mod tests {
         assert!(Labels::parse(&["".into()]).is_err());
         assert!(Labels::parse(&["l".repeat(51)]).is_err());
         assert!(Labels::parse(&["x".repeat(10_000)]).is_err());
+        assert!(Labels::parse(&["nul\u{0}".into()]).is_err());
+    }
+
+    #[test]
+    fn list_filters_refuse_control_characters_and_long_values() {
+        assert_eq!(search_query(" crash ").unwrap().as_deref(), Some("crash"));
+        assert_eq!(search_query("").unwrap(), None);
+        assert_eq!(label_filter("ui").unwrap().as_deref(), Some("ui"));
+        for (result, field) in [
+            (search_query("a\u{0}b"), "q"),
+            (search_query(&"q".repeat(201)), "q"),
+            (label_filter("\u{0}"), "label"),
+            (label_filter(&"l".repeat(51)), "label"),
+            (label_filter("two\nlines"), "label"),
+        ] {
+            assert_eq!(result.unwrap_err().field, field);
+        }
     }
 
     #[test]

@@ -1,7 +1,10 @@
 //! Handlers for comments: create (idempotent), list oldest first, edit, delete.
 
-use chrono::{DateTime, Utc};
-use swatter_common::{auth::UserPrincipal, pagination};
+use chrono::Utc;
+use swatter_common::{
+    auth::UserPrincipal,
+    pagination::{self, CursorTime},
+};
 use swatter_proto::issues::v1 as pb;
 use tonic::Request;
 use uuid::Uuid;
@@ -98,14 +101,12 @@ pub(super) async fn list_comments(
     let me = caller(&request)?;
     let req = request.into_inner();
     let limit = pagination::page_size(req.page_size).map_err(IssuesError::invalid)?;
-    let after: Option<(i64, Uuid)> =
+    let after: Option<(CursorTime, Uuid)> =
         pagination::decode_token(&req.page_token).map_err(IssuesError::invalid)?;
     let issue = visible_issue(issues, &req.issue_key, &me).await?;
-    let after = after.and_then(|(micros, id)| Some((DateTime::from_timestamp_micros(micros)?, id)));
+    let after = after.map(|(at, id)| (at.get(), id));
     let mut rows = store::list_comments(&issues.db, issue.id, after, limit + 1).await?;
-    let next_page_token = next_token(&mut rows, limit, |c| {
-        (c.created_at.timestamp_micros(), c.id)
-    });
+    let next_page_token = next_token(&mut rows, limit, |c| (CursorTime::from(c.created_at), c.id));
     Ok(pb::ListCommentsResponse {
         comments: rows.into_iter().map(convert::comment).collect(),
         next_page_token,

@@ -4,16 +4,13 @@
 use prost::Message;
 use sha2::{Digest, Sha256};
 use sqlx::{PgPool, Postgres, Transaction};
-use swatter_common::status::Violation;
+use swatter_common::{input, status::Violation};
 use uuid::Uuid;
 
 use crate::{
     error::{IssuesError, Result},
     store,
 };
-
-/// Longest accepted key.
-const MAX_KEY_LEN: usize = 200;
 
 /// A claimed key, to be completed with the response in the same transaction.
 pub struct Claim {
@@ -47,12 +44,7 @@ pub async fn begin<M: Message + Default>(
     if key.is_empty() {
         return Ok(Begin::Proceed(tx, None));
     }
-    if key.len() > MAX_KEY_LEN || key.chars().any(char::is_control) {
-        return Err(IssuesError::invalid(Violation::new(
-            "Idempotency-Key",
-            "must be at most 200 printable characters",
-        )));
-    }
+    input::check_idempotency_key(key).map_err(IssuesError::invalid)?;
     if store::claim_idempotency_key(&mut tx, user_id, operation, key, hash).await? {
         return Ok(Begin::Proceed(
             tx,

@@ -2,7 +2,11 @@
 //! delete, history, and the export stream for reports.
 
 use chrono::{DateTime, Utc};
-use swatter_common::{auth::UserPrincipal, pagination, status::Violation};
+use swatter_common::{
+    auth::UserPrincipal,
+    pagination::{self, CursorTime},
+    status::Violation,
+};
 use swatter_proto::issues::v1 as pb;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::{Request, Status};
@@ -15,7 +19,7 @@ use super::{
 use crate::{
     domain::{
         Action, Description, IssueChange, IssueKey, IssueSort, IssueStatus, IssueTitle, Labels,
-        Priority, Role, authorize, authorize_issue_change, search_query,
+        Priority, Role, authorize, authorize_issue_change, label_filter, search_query,
     },
     error::{IssuesError, Result},
     store::{self, AssigneeFilter, IssueCursor, IssueFilter, IssueRow, NewEvent, NewIssue},
@@ -415,26 +419,13 @@ fn filter_of(
                 .map_err(|_| Violation::new("author", "must be me or a user id")),
         ),
     };
-    let label = match req.label.trim() {
-        "" => None,
-        label if label.chars().count() > 50 => {
-            v.0.push(Violation::new(
-                "label",
-                "must be at most 50 characters long",
-            ));
-            None
-        }
-        label => Some(label.to_owned()),
-    };
+    let label = v.take(label_filter(&req.label)).flatten();
     let query = v.take(search_query(&req.query)).flatten();
     let sort = v.take(IssueSort::parse(&req.sort)).unwrap_or_default();
     let limit = v.take(pagination::page_size(req.page_size)).unwrap_or(0);
     let cursor: Option<IssueCursor> = v.take(pagination::decode_token(&req.page_token)).flatten();
-    if cursor.as_ref().is_some_and(|c| c.sort != sort.as_string()) {
-        v.0.push(Violation::new(
-            "page_token",
-            "belongs to a list in another order",
-        ));
+    if let Some(cursor) = &cursor {
+        v.take(cursor.check(sort));
     }
     v.finish()?;
     let filter = IssueFilter {
@@ -478,14 +469,12 @@ pub(super) async fn list_issue_events(
     let me = caller(&request)?;
     let req = request.into_inner();
     let limit = pagination::page_size(req.page_size).map_err(IssuesError::invalid)?;
-    let after: Option<(i64, Uuid)> =
+    let after: Option<(CursorTime, Uuid)> =
         pagination::decode_token(&req.page_token).map_err(IssuesError::invalid)?;
     let issue = visible_issue(issues, &req.issue_key, &me).await?;
-    let after = after.and_then(|(micros, id)| Some((DateTime::from_timestamp_micros(micros)?, id)));
+    let after = after.map(|(at, id)| (at.get(), id));
     let mut rows = store::list_events(&issues.db, issue.id, after, limit + 1).await?;
-    let next_page_token = next_token(&mut rows, limit, |e| {
-        (e.created_at.timestamp_micros(), e.id)
-    });
+    let next_page_token = next_token(&mut rows, limit, |e| (CursorTime::from(e.created_at), e.id));
     let key = format!("{}-{}", issue.project_key, issue.number);
     Ok(pb::ListIssueEventsResponse {
         events: rows.into_iter().map(|e| convert::event(e, &key)).collect(),

@@ -69,10 +69,20 @@ pub(super) async fn list_projects(
     let me = caller(&request)?;
     let req = request.into_inner();
     let limit = pagination::page_size(req.page_size).map_err(IssuesError::invalid)?;
-    let after: Option<String> =
-        pagination::decode_token(&req.page_token).map_err(IssuesError::invalid)?;
-    let mut rows =
-        store::list_projects(&issues.db, me.id, !me.admin, after.as_deref(), limit + 1).await?;
+    let after = pagination::decode_token::<String>(&req.page_token)
+        .and_then(|key| {
+            key.map(|key| ProjectKey::parse(&key).map_err(|_| pagination::bad_token()))
+                .transpose()
+        })
+        .map_err(IssuesError::invalid)?;
+    let mut rows = store::list_projects(
+        &issues.db,
+        me.id,
+        !me.admin,
+        after.as_ref().map(ProjectKey::as_str),
+        limit + 1,
+    )
+    .await?;
     let next_page_token = next_token(&mut rows, limit, |p| p.key.clone());
     Ok(pb::ListProjectsResponse {
         projects: rows.into_iter().map(convert::project).collect(),

@@ -1,0 +1,130 @@
+//! Checks every text and time input passes before it reaches storage (SPEC §2): no NUL or other
+//! control characters (newlines and tabs only in texts that may span lines), a bounded length,
+//! and instants within the years that both RFC 3339 and PostgreSQL can hold. Each service's
+//! request parsing uses them, so callers that reach the gRPC ports directly meet the same rules
+//! as the REST gateway.
+
+use chrono::{DateTime, Datelike, Utc};
+
+use crate::status::Violation;
+
+/// Longest `Idempotency-Key` (`request_id` over gRPC) a create operation accepts.
+pub const MAX_IDEMPOTENCY_KEY_LEN: usize = 200;
+
+/// Whether a text may span lines. Descriptions and comments may (`\n`, `\r` and `\t` are
+/// allowed in them); every other text is one line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lines {
+    One,
+    Many,
+}
+
+/// Whether `c` is refused in a text of this kind: every control character, except line breaks
+/// and tabs in texts that may span lines.
+pub fn is_forbidden(c: char, lines: Lines) -> bool {
+    c.is_control() && !(lines == Lines::Many && matches!(c, '\n' | '\r' | '\t'))
+}
+
+/// Refuses a text of more than `max` characters or with a character [`is_forbidden`] in it,
+/// naming `field`.
+pub fn check_text(field: &str, raw: &str, max: usize, lines: Lines) -> Result<(), Violation> {
+    // Counting stops past the limit, so a huge input costs no more than a long valid one.
+    if raw.chars().nth(max).is_some() {
+        return Err(Violation::new(
+            field,
+            format!("must be at most {max} characters long"),
+        ));
+    }
+    if raw.chars().any(|c| is_forbidden(c, lines)) {
+        return Err(Violation::new(field, "must not contain control characters"));
+    }
+    Ok(())
+}
+
+/// An `Idempotency-Key`: at most [`MAX_IDEMPOTENCY_KEY_LEN`] printable characters.
+pub fn check_idempotency_key(key: &str) -> Result<(), Violation> {
+    check_text("Idempotency-Key", key, MAX_IDEMPOTENCY_KEY_LEN, Lines::One).map_err(|v| {
+        Violation::new(
+            v.field,
+            format!("must be at most {MAX_IDEMPOTENCY_KEY_LEN} printable characters"),
+        )
+    })
+}
+
+/// First year an instant input may fall in.
+pub const MIN_YEAR: i32 = 1;
+/// Last year an instant input may fall in (RFC 3339 writes four-digit years).
+pub const MAX_YEAR: i32 = 9999;
+
+/// Refuses an instant outside the years [`MIN_YEAR`]–[`MAX_YEAR`], naming `field`. chrono
+/// holds years up to ±262,143, which PostgreSQL refuses with an error rather than an answer.
+pub fn check_time(field: &str, at: DateTime<Utc>) -> Result<DateTime<Utc>, Violation> {
+    if (MIN_YEAR..=MAX_YEAR).contains(&at.year()) {
+        Ok(at)
+    } else {
+        Err(Violation::new(
+            field,
+            format!("must be between the years {MIN_YEAR} and {MAX_YEAR}"),
+        ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_are_refused_but_line_breaks_in_multi_line_texts() {
+        let cases = [
+            ("plain words", Lines::One, true),
+            ("ünïcödé ✓", Lines::One, true),
+            ("a\u{0}b", Lines::One, false),
+            ("a\u{0}b", Lines::Many, false),
+            ("two\nlines", Lines::One, false),
+            ("two\nlines\r\n\tindented", Lines::Many, true),
+            ("bell\u{7}", Lines::Many, false),
+            ("escape\u{1b}[31m", Lines::Many, false),
+            ("delete\u{7f}", Lines::One, false),
+            ("c1\u{85}", Lines::Many, false),
+        ];
+        for (text, lines, ok) in cases {
+            assert_eq!(
+                check_text("f", text, 100, lines).is_ok(),
+                ok,
+                "{text:?} {lines:?}"
+            );
+        }
+        let error = check_text("title", "a\u{0}", 10, Lines::One).unwrap_err();
+        assert_eq!(error.field, "title");
+    }
+
+    #[test]
+    fn texts_are_bounded_in_characters_not_bytes() {
+        assert!(check_text("q", &"é".repeat(5), 5, Lines::One).is_ok());
+        let error = check_text("q", &"x".repeat(10_000), 200, Lines::One).unwrap_err();
+        assert_eq!(
+            (error.field.as_str(), error.message.as_str()),
+            ("q", "must be at most 200 characters long")
+        );
+    }
+
+    #[test]
+    fn idempotency_keys_are_short_and_printable() {
+        assert!(check_idempotency_key("key-1").is_ok());
+        assert!(check_idempotency_key(&"k".repeat(201)).is_err());
+        let error = check_idempotency_key("a\tb").unwrap_err();
+        assert_eq!(error.field, "Idempotency-Key");
+    }
+
+    #[test]
+    fn instants_outside_years_one_to_9999_are_refused() {
+        let at = |micros: i64| DateTime::from_timestamp_micros(micros).unwrap();
+        assert!(check_time("from", at(0)).is_ok());
+        assert!(check_time("from", at(253_402_300_799_999_999)).is_ok());
+        assert!(check_time("from", at(253_402_300_800_000_000)).is_err());
+        let year_minus_100000 = at(-3_217_862_419_200_000_000);
+        assert!(year_minus_100000.year() < -99_000);
+        let error = check_time("to", year_minus_100000).unwrap_err();
+        assert_eq!(error.field, "to");
+    }
+}
