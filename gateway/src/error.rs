@@ -274,10 +274,7 @@ impl ApiError {
             Code::PermissionDenied => ApiError::new(ProblemKind::Forbidden, message),
             Code::Unauthenticated => ApiError::new(ProblemKind::Unauthenticated, message),
             Code::ResourceExhausted => {
-                let retry_after = status
-                    .get_details_retry_info()
-                    .and_then(|info| info.retry_delay)
-                    .unwrap_or(Duration::from_secs(1));
+                let retry_after = status::retry_delay(status).unwrap_or(Duration::from_secs(1));
                 ApiError::rate_limited(message, retry_after)
             }
             Code::Unavailable => {

@@ -65,6 +65,23 @@ pub fn is_etag_mismatch(status: &Status) -> bool {
         .is_some_and(|info| info.reason == REASON_ETAG_MISMATCH)
 }
 
+/// `RESOURCE_EXHAUSTED` with a `google.rpc.RetryInfo` saying when to try again (REST: 429 with
+/// `Retry-After`).
+pub fn resource_exhausted(message: &str, retry_after: std::time::Duration) -> Status {
+    Status::with_error_details(
+        Code::ResourceExhausted,
+        message,
+        ErrorDetails::with_retry_info(Some(retry_after)),
+    )
+}
+
+/// The retry delay of a status's `google.rpc.RetryInfo`, if it carries one.
+pub fn retry_delay(status: &Status) -> Option<std::time::Duration> {
+    status
+        .get_details_retry_info()
+        .and_then(|info| info.retry_delay)
+}
+
 /// The field violations carried by a status, if any.
 pub fn violations(status: &Status) -> Vec<Violation> {
     status
@@ -91,6 +108,17 @@ mod tests {
         let status = invalid_argument(&sent);
         assert_eq!(status.code(), Code::InvalidArgument);
         assert_eq!(violations(&status), sent);
+    }
+
+    #[test]
+    fn a_retry_delay_survives_the_round_trip_through_a_status() {
+        let status = resource_exhausted("slow down", std::time::Duration::from_secs(7));
+        assert_eq!(status.code(), Code::ResourceExhausted);
+        assert_eq!(
+            retry_delay(&status),
+            Some(std::time::Duration::from_secs(7))
+        );
+        assert_eq!(retry_delay(&Status::resource_exhausted("plain")), None);
     }
 
     #[test]
