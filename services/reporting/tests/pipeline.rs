@@ -1134,7 +1134,8 @@ async fn job_streams_are_pushed_changes_by_notification_and_never_poll() {
     set_progress(&app, &job, 11, false).await;
     let killed: Vec<bool> = sqlx::query_scalar(
         "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
-         WHERE datname = current_database() AND query ILIKE '%LISTEN%swatter_jobs%'",
+         WHERE datname = current_database() AND pid <> pg_backend_pid()
+           AND query ILIKE '%LISTEN%swatter_jobs%'",
     )
     .fetch_all(&app.reporting_db.pool)
     .await
