@@ -439,7 +439,7 @@ pub async fn download_artifact(
             example = json!("event: job\ndata: {\"id\":\"01936f8e-7b1d-7c42-8e5f-4a3b2c1d0e9f\",\"state\":\"running\",\"progress\":40,…}\n\n")),
         (status = 401, description = "No, a bad or an expired access token", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such job, or another user's", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "The caller has as many job event streams open as allowed (SWATTER_MAX_STREAMS_PER_USER); see Retry-After",
+        (status = 429, description = "The caller has as many job event streams open as the configured limit allows; see Retry-After",
             body = Problem, content_type = "application/problem+json",
             headers(("Retry-After" = u64, description = "Seconds to wait"))),
     ),
