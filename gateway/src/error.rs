@@ -8,7 +8,6 @@ use http::{HeaderValue, StatusCode, header};
 use serde::Serialize;
 use swatter_common::status::{self, Violation};
 use tonic::{Code, Status};
-use tonic_types::StatusExt;
 use utoipa::ToSchema;
 
 use crate::middleware;
