@@ -8,7 +8,6 @@ use http::{HeaderValue, StatusCode, header};
 use serde::Serialize;
 use swatter_common::status::{self, Violation};
 use tonic::{Code, Status};
-use tonic_types::StatusExt;
 use utoipa::ToSchema;
 
 use crate::middleware;
@@ -292,10 +291,7 @@ impl ApiError {
             Code::PermissionDenied => ApiError::new(ProblemKind::Forbidden, message),
             Code::Unauthenticated => ApiError::new(ProblemKind::Unauthenticated, message),
             Code::ResourceExhausted => {
-                let retry_after = status
-                    .get_details_retry_info()
-                    .and_then(|info| info.retry_delay)
-                    .unwrap_or(Duration::from_secs(1));
+                let retry_after = status::retry_delay(status).unwrap_or(Duration::from_secs(1));
                 ApiError::rate_limited(message, retry_after)
             }
             Code::Unavailable => {

@@ -319,6 +319,9 @@ pub async fn cancel_job(
         (status = 401, description = "No, a bad or an expired access token", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such job, or another user's", body = Problem, content_type = "application/problem+json"),
         (status = 409, description = "The job is neither failed nor cancelled", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "The job's owner already has as many jobs queued, running or retrying as allowed; see Retry-After",
+            body = Problem, content_type = "application/problem+json",
+            headers(("Retry-After" = u64, description = "Seconds to wait"))),
     ),
 )]
 pub async fn retry_job(
@@ -437,6 +440,9 @@ pub async fn download_artifact(
             example = json!("event: job\ndata: {\"id\":\"01936f8e-7b1d-7c42-8e5f-4a3b2c1d0e9f\",\"state\":\"running\",\"progress\":40,…}\n\n")),
         (status = 401, description = "No, a bad or an expired access token", body = Problem, content_type = "application/problem+json"),
         (status = 404, description = "No such job, or another user's", body = Problem, content_type = "application/problem+json"),
+        (status = 429, description = "The caller has as many job event streams open as the configured limit allows; see Retry-After",
+            body = Problem, content_type = "application/problem+json",
+            headers(("Retry-After" = u64, description = "Seconds to wait"))),
     ),
 )]
 pub async fn job_events(

@@ -119,6 +119,9 @@ impl CreateReportRequest {
                 "request_id": "0b5e2c5e-6f0e-4a51-8d0c-2b1f0c1d2e3f",
                 "errors": [{"field": "month", "message": "must be a month as YYYY-MM"}]
             })),
+        (status = 429, description = "The caller already has as many jobs queued, running or retrying as the configured limit allows; see Retry-After",
+            body = Problem, content_type = "application/problem+json",
+            headers(("Retry-After" = u64, description = "Seconds to wait"))),
     ),
 )]
 pub async fn create_report(

@@ -679,6 +679,8 @@ impl ReportingStack {
             },
             lease: Duration::from_secs(3),
             sweep_interval: Duration::from_millis(200),
+            max_active_jobs_per_user: 10,
+            max_streams_per_user: 10,
             metrics_addr: None,
         };
         let app = swatter_reporting::startup::Application::build(config.clone(), mode)

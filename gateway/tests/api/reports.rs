@@ -370,3 +370,84 @@ async fn jobs_are_private_admin_lists_are_for_admins_and_bad_requests_name_their
 
     app.reporting.as_ref().unwrap().cleanup_broker().await;
 }
+
+#[tokio::test]
+async fn a_user_with_ten_jobs_in_flight_gets_429_with_retry_after_until_one_finishes() {
+    // No worker: jobs stay queued until cancelled.
+    let app = TestApp::spawn_with_reporting(ReportingMode::Api).await;
+    let alice = app.user("alice").await;
+    let token = &alice.access_token;
+    let body = json!({"kind": "user_monthly", "month": "2026-01"});
+    let mut jobs = Vec::new();
+    for _ in 0..10 {
+        jobs.push(accepted_report(&app, token, &body).await);
+    }
+
+    let refused = post_report(&app, token, None, &body).await;
+    let retry_after: u64 = refused.headers()[header::RETRY_AFTER]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(retry_after >= 1, "{retry_after}");
+    assert_problem(refused, 429, "rate-limited").await;
+
+    let first = jobs[0]["id"].as_str().unwrap();
+    let cancel = app
+        .authed(Method::POST, &format!("/v1/jobs/{first}/cancel"), token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(cancel.status(), StatusCode::OK);
+    let eleventh = accepted_report(&app, token, &body).await;
+    // Retrying the cancelled job would make eleven again.
+    let retry = app
+        .authed(Method::POST, &format!("/v1/jobs/{first}/retry"), token)
+        .send()
+        .await
+        .unwrap();
+    assert_problem(retry, 429, "rate-limited").await;
+    assert_eq!(eleventh["state"], "queued");
+
+    app.reporting.as_ref().unwrap().cleanup_broker().await;
+}
+
+#[tokio::test]
+async fn a_user_with_ten_job_event_streams_open_gets_429_for_the_eleventh() {
+    let app = TestApp::spawn_with_reporting(ReportingMode::Api).await;
+    let alice = app.user("alice").await;
+    let token = &alice.access_token;
+    let job = accepted_report(
+        &app,
+        token,
+        &json!({"kind": "user_monthly", "month": "2026-01"}),
+    )
+    .await;
+    let path = format!("/v1/jobs/{}/events", job["id"].as_str().unwrap());
+    let mut open = Vec::new();
+    for _ in 0..10 {
+        let stream = app.get_as(token, &path).await;
+        assert_eq!(stream.status(), StatusCode::OK);
+        open.push(stream);
+    }
+    let refused = app.get_as(token, &path).await;
+    assert!(refused.headers().contains_key(header::RETRY_AFTER));
+    assert_problem(refused, 429, "rate-limited").await;
+
+    open.clear();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let again = app.get_as(token, &path).await;
+        if again.status() == StatusCode::OK {
+            break;
+        }
+        assert_eq!(again.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "closed streams keep their slots"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    app.reporting.as_ref().unwrap().cleanup_broker().await;
+}

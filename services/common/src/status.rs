@@ -67,12 +67,19 @@ pub fn is_etag_mismatch(status: &Status) -> bool {
 
 /// `RESOURCE_EXHAUSTED` with a `google.rpc.RetryInfo` saying when to try again (REST: 429 with
 /// `Retry-After`).
-pub fn rate_limited(message: &str, retry_after: std::time::Duration) -> Status {
+pub fn resource_exhausted(message: &str, retry_after: std::time::Duration) -> Status {
     Status::with_error_details(
         Code::ResourceExhausted,
         message,
         ErrorDetails::with_retry_info(Some(retry_after)),
     )
+}
+
+/// The retry delay of a status's `google.rpc.RetryInfo`, if it carries one.
+pub fn retry_delay(status: &Status) -> Option<std::time::Duration> {
+    status
+        .get_details_retry_info()
+        .and_then(|info| info.retry_delay)
 }
 
 /// The field violations carried by a status, if any.
@@ -104,13 +111,14 @@ mod tests {
     }
 
     #[test]
-    fn a_rate_limit_carries_its_retry_delay() {
-        let status = rate_limited("slow down", std::time::Duration::from_secs(7));
+    fn a_retry_delay_survives_the_round_trip_through_a_status() {
+        let status = resource_exhausted("slow down", std::time::Duration::from_secs(7));
         assert_eq!(status.code(), Code::ResourceExhausted);
         assert_eq!(
-            status.get_details_retry_info().and_then(|i| i.retry_delay),
+            retry_delay(&status),
             Some(std::time::Duration::from_secs(7))
         );
+        assert_eq!(retry_delay(&Status::resource_exhausted("plain")), None);
     }
 
     #[test]

@@ -84,7 +84,7 @@ impl From<IdentityError> for Status {
             IdentityError::RateLimited {
                 message,
                 retry_after,
-            } => status::rate_limited(message, retry_after),
+            } => status::resource_exhausted(message, retry_after),
             IdentityError::Unavailable(cause) => {
                 tracing::warn!(error = format!("{cause:#}"), "dependency unavailable");
                 Status::unavailable("the identity service is temporarily unavailable")

@@ -57,6 +57,7 @@ pub struct CommentRow {
     pub issue_id: Uuid,
     pub issue_key: String,
     pub project_id: Uuid,
+    pub project_key: String,
     pub author_id: Uuid,
     pub body: String,
     pub created_at: DateTime<Utc>,
@@ -119,7 +120,10 @@ pub async fn project_by_key(
     .await
 }
 
-/// Like [`project_by_key`], locking the project row (serialises membership changes).
+/// Like [`project_by_key`], locking the project row until the transaction ends: serialises the
+/// project's membership changes and edits. `FOR NO KEY UPDATE`, so that issue writes (whose
+/// foreign keys take `FOR KEY SHARE` on it) are not blocked. The returned `my_role` is not
+/// authoritative: read it with [`lock_role`] after this lock is held.
 pub async fn lock_project_by_key(
     tx: &mut Transaction<'_, Postgres>,
     key: &str,
@@ -129,7 +133,7 @@ pub async fn lock_project_by_key(
         "SELECT {PROJECT_COLUMNS} FROM projects p
          LEFT JOIN members m ON m.project_id = p.id AND m.user_id = $2
          WHERE p.key = $1
-         FOR UPDATE OF p"
+         FOR NO KEY UPDATE OF p"
     ))
     .bind(key)
     .bind(user_id)
@@ -212,6 +216,45 @@ pub async fn member(
     .bind(project_id)
     .bind(user_id)
     .fetch_optional(db)
+    .await
+}
+
+/// The role of `user_id` in the project `project_key` (`None`: not a member), locking their membership row
+/// `FOR SHARE` (and the project row `FOR KEY SHARE`, taken first as every writer does) until the
+/// transaction ends. A role change or removal of that member ([`lock_member`], `UPDATE`, `DELETE`)
+/// conflicts with it: it waits for this transaction, or this read waits for it and sees its result.
+pub async fn lock_role(
+    tx: &mut Transaction<'_, Postgres>,
+    project_key: &str,
+    user_id: Uuid,
+) -> sqlx::Result<Option<String>> {
+    sqlx::query_scalar(
+        "SELECT m.role FROM projects p
+         JOIN members m ON m.project_id = p.id AND m.user_id = $2
+         WHERE p.key = $1
+         FOR KEY SHARE OF p FOR SHARE OF m",
+    )
+    .bind(project_key)
+    .bind(user_id)
+    .fetch_optional(&mut **tx)
+    .await
+}
+
+/// Like [`member`], locking the membership row `FOR UPDATE` before it is changed or removed, so
+/// that writes holding it through [`lock_role`] finish first (or see the change).
+pub async fn lock_member(
+    tx: &mut Transaction<'_, Postgres>,
+    project_id: Uuid,
+    user_id: Uuid,
+) -> sqlx::Result<Option<MemberRow>> {
+    sqlx::query_as(
+        "SELECT user_id, username, role, added_at FROM members
+         WHERE project_id = $1 AND user_id = $2
+         FOR UPDATE",
+    )
+    .bind(project_id)
+    .bind(user_id)
+    .fetch_optional(&mut **tx)
     .await
 }
 
@@ -662,7 +705,7 @@ pub async fn list_events(
 // Comments
 
 const COMMENT_COLUMNS: &str = "c.id, c.issue_id, p.key || '-' || i.number AS issue_key, \
-     i.project_id, c.author_id, c.body, c.created_at, c.updated_at, m.role AS my_role";
+     i.project_id, p.key AS project_key, c.author_id, c.body, c.created_at, c.updated_at, m.role AS my_role";
 
 pub async fn insert_comment(
     db: impl PgExecutor<'_>,

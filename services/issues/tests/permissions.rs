@@ -3,11 +3,14 @@
 
 mod support;
 
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::{
+    sync::atomic::{AtomicUsize, Ordering},
+    time::{Duration, Instant},
+};
 
 use support::{Cast, TestApp, User, req};
-use swatter_proto::issues::v1 as pb;
-use tonic::Code;
+use swatter_proto::issues::v1::{self as pb, issues_service_client::IssuesServiceClient};
+use tonic::{Code, transport::Channel};
 
 #[derive(Debug, Clone, Copy)]
 enum Action {
@@ -511,4 +514,162 @@ async fn members_must_exist_in_identity_and_roles_must_be_known() {
         .unwrap_err();
     assert_eq!(status.code(), Code::InvalidArgument);
     assert_eq!(swatter_common::status::violations(&status)[0].field, "role");
+}
+
+/// A write that a user starts while their demotion is in flight.
+#[derive(Debug, Clone, Copy)]
+enum RacingWrite {
+    /// Owner-only: add another owner.
+    AddOwner,
+    /// Owner-only: rename the project.
+    RenameProject,
+    /// Reporter and up: file an issue.
+    CreateIssue,
+}
+
+impl RacingWrite {
+    async fn run(
+        self,
+        mut client: IssuesServiceClient<Channel>,
+        key: String,
+        actor: User,
+        other: User,
+    ) -> Result<(), tonic::Status> {
+        match self {
+            RacingWrite::AddOwner => client
+                .set_member(req(
+                    pb::SetMemberRequest {
+                        project_key: key,
+                        user_id: other.id,
+                        role: pb::Role::Owner as i32,
+                    },
+                    &actor,
+                ))
+                .await
+                .map(drop),
+            RacingWrite::RenameProject => client
+                .update_project(req(
+                    pb::UpdateProjectRequest {
+                        key,
+                        name: Some("renamed".into()),
+                        description: None,
+                    },
+                    &actor,
+                ))
+                .await
+                .map(drop),
+            RacingWrite::CreateIssue => client
+                .create_issue(req(
+                    pb::CreateIssueRequest {
+                        project_key: key,
+                        title: "filed while demoted".into(),
+                        ..Default::default()
+                    },
+                    &actor,
+                ))
+                .await
+                .map(drop),
+        }
+    }
+}
+
+/// Backends of the issues database waiting for a lock.
+async fn lock_waiters(db: &sqlx::PgPool) -> i64 {
+    sqlx::query_scalar(
+        "SELECT count(*) FROM pg_stat_activity
+         WHERE datname = current_database() AND wait_event_type = 'Lock'",
+    )
+    .fetch_one(db)
+    .await
+    .unwrap()
+}
+
+async fn until_lock_waiters(db: &sqlx::PgPool, n: i64) {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    while lock_waiters(db).await < n {
+        assert!(Instant::now() < deadline, "nobody waited for a lock");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+#[tokio::test]
+async fn a_write_racing_its_authors_demotion_either_precedes_it_or_is_refused() {
+    let app = TestApp::spawn().await;
+    let owner = app.user("race-owner").await;
+    let other = app.user("race-other").await;
+    let cases = [
+        (RacingWrite::AddOwner, pb::Role::Owner, pb::Role::Maintainer),
+        (
+            RacingWrite::RenameProject,
+            pb::Role::Owner,
+            pb::Role::Maintainer,
+        ),
+        (
+            RacingWrite::CreateIssue,
+            pb::Role::Reporter,
+            pb::Role::Viewer,
+        ),
+    ];
+    for (n, (write, before, after)) in cases.into_iter().enumerate() {
+        let key = format!("RACE{n}");
+        app.create_project(&owner, &key).await.unwrap();
+        let victim = app.user(&format!("race-victim-{n}")).await;
+        app.set_member(&owner, &key, &victim, before).await.unwrap();
+
+        // The demotion stays in flight: it waits for the test's lock on the victim's membership
+        // row, holding what it locked before (the project row).
+        let mut hold = app.db.pool.begin().await.unwrap();
+        sqlx::query(
+            "SELECT 1 FROM members m JOIN projects p ON p.id = m.project_id
+             WHERE p.key = $1 AND m.user_id = $2::uuid FOR SHARE OF m",
+        )
+        .bind(&key)
+        .bind(&victim.id)
+        .execute(&mut *hold)
+        .await
+        .unwrap();
+        let demotion = {
+            let mut client = app.client();
+            let request = req(
+                pb::SetMemberRequest {
+                    project_key: key.clone(),
+                    user_id: victim.id.clone(),
+                    role: after as i32,
+                },
+                &owner,
+            );
+            tokio::spawn(async move { client.set_member(request).await })
+        };
+        until_lock_waiters(&app.db.pool, 1).await;
+
+        let racing =
+            tokio::spawn(write.run(app.client(), key.clone(), victim.clone(), other.clone()));
+        // The write either completes while the demotion is still open, or waits for a lock.
+        let completed_before_demotion = loop {
+            if racing.is_finished() {
+                break true;
+            }
+            if lock_waiters(&app.db.pool).await >= 2 {
+                break false;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        };
+        hold.commit().await.unwrap();
+        demotion.await.unwrap().unwrap();
+        let outcome = racing.await.unwrap();
+
+        match outcome {
+            Ok(()) => assert!(
+                completed_before_demotion,
+                "{write:?} succeeded after the demotion committed"
+            ),
+            Err(status) => assert_eq!(status.code(), Code::PermissionDenied, "{write:?}"),
+        }
+        // Once the demotion has committed, the write is refused.
+        let again = write
+            .run(app.client(), key.clone(), victim.clone(), other.clone())
+            .await
+            .unwrap_err();
+        assert_eq!(again.code(), Code::PermissionDenied, "{write:?} again");
+    }
 }

@@ -47,6 +47,12 @@ pub struct ReportingConfig {
     pub lease: Duration,
     /// `SWATTER_OUTBOX_SWEEP_MS`, default 1000: the relay's and the lease sweeper's safety-net period.
     pub sweep_interval: Duration,
+    /// `SWATTER_MAX_ACTIVE_JOBS_PER_USER`, default 10: a user's jobs queued, running or retrying
+    /// at once; more are refused with `RESOURCE_EXHAUSTED` (REST 429).
+    pub max_active_jobs_per_user: u32,
+    /// `SWATTER_MAX_STREAMS_PER_USER`, default 10: a user's `WatchJob` streams (REST: job event
+    /// streams) open at once in one reporting process.
+    pub max_streams_per_user: u32,
     /// `SWATTER_METRICS_ADDR`: where `GET /metrics` listens, default `127.0.0.1:9103`; `off`: nowhere.
     pub metrics_addr: Option<SocketAddr>,
 }
@@ -119,6 +125,15 @@ impl ReportingConfig {
                 "must be at least 2",
             ));
         }
+        let at_least_one = |name: &str, default: u32| -> Result<u32, ConfigError> {
+            let value: u32 = env.or(name, default)?;
+            if value == 0 {
+                return Err(ConfigError::malformed(name, "0", "must be at least 1"));
+            }
+            Ok(value)
+        };
+        let max_active_jobs_per_user = at_least_one("SWATTER_MAX_ACTIVE_JOBS_PER_USER", 10)?;
+        let max_streams_per_user = at_least_one("SWATTER_MAX_STREAMS_PER_USER", 10)?;
         Ok(ReportingConfig {
             addr: env.or(
                 "SWATTER_REPORTING_ADDR",
@@ -162,6 +177,8 @@ impl ReportingConfig {
             },
             lease,
             sweep_interval: Duration::from_millis(env.or("SWATTER_OUTBOX_SWEEP_MS", 1000)?),
+            max_active_jobs_per_user,
+            max_streams_per_user,
             metrics_addr: metrics::metrics_addr(env, SocketAddr::from(([127, 0, 0, 1], 9103)))?,
         })
     }
@@ -193,6 +210,8 @@ mod tests {
         assert_eq!(config.backoff, Backoff::default());
         assert_eq!(config.s3.public_endpoint, config.s3.endpoint);
         assert_eq!(config.addr.port(), 50053);
+        assert_eq!(config.max_active_jobs_per_user, 10);
+        assert_eq!(config.max_streams_per_user, 10);
         assert_eq!(
             config.metrics_addr,
             Some(SocketAddr::from(([127, 0, 0, 1], 9103)))
@@ -213,6 +232,8 @@ mod tests {
             ("SWATTER_WORKER_CONCURRENCY", "0"),
             ("SWATTER_JOB_LEASE_SECS", "1"),
             ("SWATTER_JOB_MAX_ATTEMPTS", "many"),
+            ("SWATTER_MAX_ACTIVE_JOBS_PER_USER", "0"),
+            ("SWATTER_MAX_STREAMS_PER_USER", "none"),
             ("SWATTER_METRICS_ADDR", "everywhere"),
         ] {
             let mut pairs = REQUIRED.to_vec();

@@ -15,6 +15,12 @@ pub enum ReportingError {
     /// The job's state does not allow this (409), e.g. cancelling a finished job.
     #[error("{0}")]
     FailedPrecondition(String),
+    /// A per-user limit is reached (429): try again after `retry_after`.
+    #[error("{message}")]
+    ResourceExhausted {
+        message: String,
+        retry_after: std::time::Duration,
+    },
     #[error("a dependency is unavailable")]
     Unavailable(#[source] anyhow::Error),
     #[error(transparent)]
@@ -46,6 +52,10 @@ impl From<ReportingError> for Status {
             ReportingError::NotFound(what) => Status::not_found(format!("{what} not found")),
             ReportingError::Forbidden(message) => Status::permission_denied(message),
             ReportingError::FailedPrecondition(message) => Status::failed_precondition(message),
+            ReportingError::ResourceExhausted {
+                message,
+                retry_after,
+            } => status::resource_exhausted(&message, retry_after),
             ReportingError::Unavailable(cause) => {
                 tracing::warn!(error = format!("{cause:#}"), "dependency unavailable");
                 Status::unavailable("the reporting service is temporarily unavailable")

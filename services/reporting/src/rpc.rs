@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use futures::Stream;
 use prost::Message;
 use sha2::{Digest, Sha256};
-use sqlx::PgPool;
+use sqlx::{PgPool, Postgres, Transaction};
 use swatter_common::{
     auth::{self, UserPrincipal},
     client::TracedChannel,
@@ -30,7 +30,7 @@ use crate::{
     broker::Publisher,
     domain::{self, CancelOutcome, JobState, ReportParams},
     error::{ReportingError, Result},
-    events::JobEvents,
+    events::{JobEvents, StreamSlots},
     storage::Storage,
     store::{self, Destination, JobRow},
 };
@@ -43,7 +43,16 @@ pub struct Reporting {
     pub publisher: Arc<Publisher>,
     pub events: JobEvents,
     pub max_attempts: i32,
+    /// Jobs in flight (queued, running, retrying) a user may have at once.
+    pub max_active_jobs_per_user: u32,
+    /// Open `WatchJob` streams per user in this process.
+    pub streams: StreamSlots,
 }
+
+/// When a user at their limit of jobs in flight is told to try again: reports take seconds.
+const JOB_SLOT_RETRY: Duration = Duration::from_secs(10);
+/// When a user at their limit of open streams is told to try again.
+const STREAM_SLOT_RETRY: Duration = Duration::from_secs(5);
 
 /// The tonic service.
 #[derive(Clone)]
@@ -242,6 +251,16 @@ impl Reporting {
             self.check_project_visible(&request, project_key).await?;
         }
         let mut tx = self.db.begin().await?;
+        if let Err(error) = self.take_job_slot(&mut tx, me.id).await {
+            // A concurrent request with the same key may have taken the last slot: answer as it
+            // did.
+            if !key.is_empty()
+                && let Some(job) = self.replay(me.id, &key, &hash).await?
+            {
+                return Ok(job);
+            }
+            return Err(error);
+        }
         let job = store::insert_job(
             &mut *tx,
             Uuid::now_v7(),
@@ -267,6 +286,24 @@ impl Reporting {
         tx.commit().await?;
         tracing::info!(job_id = %job.id, kind = %job.kind, owner = %me.id, "report requested");
         Ok(job_message(&job))
+    }
+
+    /// Refuses to add one more job in flight for `owner` beyond the limit. Call it inside the
+    /// transaction that adds the job: from here until it ends, `owner`'s other requests that add
+    /// jobs wait, so two of them cannot both take the last slot.
+    async fn take_job_slot(&self, tx: &mut Transaction<'_, Postgres>, owner: Uuid) -> Result<()> {
+        store::lock_owner_jobs(tx, owner).await?;
+        let limit = self.max_active_jobs_per_user;
+        if store::count_active_jobs(&mut **tx, owner).await? >= i64::from(limit) {
+            return Err(ReportingError::ResourceExhausted {
+                message: format!(
+                    "at most {limit} report jobs may be queued, running or retrying at once; \
+                     try again when one has finished"
+                ),
+                retry_after: JOB_SLOT_RETRY,
+            });
+        }
+        Ok(())
     }
 
     /// The job an idempotency key already stands for, if any.
@@ -371,6 +408,7 @@ impl Reporting {
             )));
         }
         let mut tx = self.db.begin().await?;
+        self.take_job_slot(&mut tx, job.owner_id).await?;
         let row = store::requeue_job(&mut *tx, job.id, self.max_attempts)
             .await?
             .ok_or_else(|| {
@@ -461,34 +499,36 @@ impl Reporting {
 
     async fn watch_job(&self, request: Request<pb::WatchJobRequest>) -> Result<JobStream> {
         let me = caller(&request)?;
-        let job = self.visible_job(&request.get_ref().id, &me).await?;
-        let mut changes = self.events.subscribe();
-        let db = self.db.clone();
+        let slot =
+            self.streams
+                .acquire(me.id)
+                .ok_or_else(|| ReportingError::ResourceExhausted {
+                    message: "too many job event streams are open for this user; close one".into(),
+                    retry_after: STREAM_SLOT_RETRY,
+                })?;
+        let raw_id = &request.get_ref().id;
+        let id: Uuid = raw_id
+            .parse()
+            .map_err(|_| ReportingError::NotFound("job"))?;
+        // Subscribed before the read: a change committed after it is pushed.
+        let mut changes = self.events.subscribe(id);
+        let job = self.visible_job(raw_id, &me).await?;
         let (tx, rx) = tokio::sync::mpsc::channel(16);
         tokio::spawn(async move {
+            // Held while the stream is open.
+            let _slot = slot;
             let mut last = job_message(&job);
             if tx.send(Ok(last.clone())).await.is_err() || job.state().is_terminal() {
                 return;
             }
             loop {
-                // Notifications are the fast path; a periodic look covers a lost connection.
-                let _ = tokio::time::timeout(Duration::from_secs(2), async {
-                    loop {
-                        match changes.recv().await {
-                            Ok(id) if id == job.id => return,
-                            Ok(_) => continue,
-                            Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => return,
-                            Err(tokio::sync::broadcast::error::RecvError::Closed) => {
-                                std::future::pending::<()>().await
-                            }
-                        }
-                    }
-                })
-                .await;
-                let row = match store::job_by_id(&db, job.id).await {
-                    Ok(Some(row)) => row,
-                    Ok(None) => return,
-                    Err(_) => continue,
+                let row = tokio::select! {
+                    row = changes.next() => match row {
+                        Some(row) => row,
+                        None => return,
+                    },
+                    // The client went away.
+                    () = tx.closed() => return,
                 };
                 let now = job_message(&row);
                 let changed = (now.state, now.progress, now.attempts, &now.next_attempt_at)

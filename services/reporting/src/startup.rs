@@ -21,7 +21,7 @@ use crate::{
     MIGRATOR,
     broker::{Publisher, Topology},
     config::ReportingConfig,
-    events::JobEvents,
+    events::{JobEvents, StreamSlots},
     fetch::Sources,
     relay,
     rpc::{Reporting, ReportingRpc},
@@ -126,6 +126,8 @@ impl Application {
             storage,
             publisher: publisher.clone(),
             max_attempts: config.max_attempts,
+            max_active_jobs_per_user: config.max_active_jobs_per_user,
+            streams: StreamSlots::new(config.max_streams_per_user as usize),
         }));
         Ok(Application {
             listener,

@@ -99,6 +99,33 @@ pub async fn insert_job(
     .await
 }
 
+/// Serialises, until `tx` ends, the transactions that may add to `owner_id`'s jobs in flight
+/// (creating or retrying a job), so that counting them with [`count_active_jobs`] and adding one
+/// cannot interleave with another request of the same user.
+pub async fn lock_owner_jobs(
+    tx: &mut Transaction<'_, Postgres>,
+    owner_id: Uuid,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "SELECT pg_advisory_xact_lock(hashtextextended('swatter_jobs_of:' || $1::text, 0))",
+    )
+    .bind(owner_id)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// `owner_id`'s jobs in flight: queued, running or retrying.
+pub async fn count_active_jobs(db: impl PgExecutor<'_>, owner_id: Uuid) -> sqlx::Result<i64> {
+    sqlx::query_scalar(
+        "SELECT count(*) FROM jobs
+         WHERE owner_id = $1 AND state IN ('queued', 'running', 'retrying')",
+    )
+    .bind(owner_id)
+    .fetch_one(db)
+    .await
+}
+
 /// Queues a message for the relay, in the caller's transaction.
 pub async fn insert_outbox(
     db: impl PgExecutor<'_>,

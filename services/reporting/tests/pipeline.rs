@@ -6,7 +6,7 @@ mod support;
 use std::{process::Command, time::Duration};
 
 use support::{Options, TestApp, req};
-use swatter_common::metrics::scrape;
+use swatter_common::{metrics::scrape, status};
 use swatter_common::testing::{
     YEAR_MINUS_100000_MICROS, altered_page_token, hand_made_page_token, pdf_text,
 };
@@ -986,5 +986,267 @@ async fn report_periods_and_page_tokens_beyond_the_storable_years_are_invalid_ar
         assert_eq!(status.code(), Code::InvalidArgument);
         assert_eq!(fields(&status), ["page_token"]);
     }
+    app.cleanup_broker().await;
+}
+
+#[tokio::test]
+async fn a_user_may_have_only_so_many_jobs_in_flight_and_a_finished_one_frees_a_slot() {
+    let app = TestApp::spawn_with(Options {
+        mode: Mode::Api,
+        max_active_jobs_per_user: 3,
+        ..Default::default()
+    })
+    .await;
+    let owner = app.user("owner").await;
+    let other = app.user("other").await;
+    app.project(&owner, "LIM", &["one"]).await;
+    app.project(&other, "OTH", &["one"]).await;
+    let mut jobs = Vec::new();
+    for _ in 0..3 {
+        jobs.push(app.request_project_report(&owner, "LIM").await);
+    }
+
+    let refused = app
+        .try_request_project_report(&owner, "LIM")
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), Code::ResourceExhausted, "{refused:?}");
+    assert_eq!(
+        status::retry_delay(&refused),
+        Some(Duration::from_secs(10)),
+        "the refusal says when to try again"
+    );
+    // The limit is per user.
+    app.request_project_report(&other, "OTH").await;
+
+    // A finished (here: cancelled) job frees its slot ...
+    app.reporting
+        .clone()
+        .cancel_job(req(
+            pb::CancelJobRequest {
+                id: jobs[0].id.clone(),
+            },
+            &owner,
+        ))
+        .await
+        .unwrap();
+    let fourth = app.request_project_report(&owner, "LIM").await;
+    // ... and retrying a finished job takes one again.
+    let retry = app
+        .reporting
+        .clone()
+        .retry_job(req(
+            pb::RetryJobRequest {
+                id: jobs[0].id.clone(),
+            },
+            &owner,
+        ))
+        .await
+        .unwrap_err();
+    assert_eq!(retry.code(), Code::ResourceExhausted, "{retry:?}");
+    app.reporting
+        .clone()
+        .cancel_job(req(
+            pb::CancelJobRequest {
+                id: fourth.id.clone(),
+            },
+            &owner,
+        ))
+        .await
+        .unwrap();
+    let retried = app
+        .reporting
+        .clone()
+        .retry_job(req(
+            pb::RetryJobRequest {
+                id: jobs[0].id.clone(),
+            },
+            &owner,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(retried.state, JobState::Queued as i32);
+
+    // At the limit again, with one slot freed: of eight concurrent requests exactly one gets it.
+    app.reporting
+        .clone()
+        .cancel_job(req(
+            pb::CancelJobRequest {
+                id: jobs[1].id.clone(),
+            },
+            &owner,
+        ))
+        .await
+        .unwrap();
+    let racing =
+        futures::future::join_all((0..8).map(|_| app.try_request_project_report(&owner, "LIM")))
+            .await;
+    let accepted = racing.iter().filter(|r| r.is_ok()).count();
+    assert_eq!(accepted, 1, "{racing:?}");
+    assert!(
+        racing
+            .iter()
+            .filter_map(|r| r.as_ref().err())
+            .all(|s| s.code() == Code::ResourceExhausted),
+        "{racing:?}"
+    );
+    let in_flight: i64 = sqlx::query_scalar(
+        "SELECT count(*) FROM jobs WHERE owner_id = $1::uuid
+         AND state IN ('queued', 'running', 'retrying')",
+    )
+    .bind(&owner.id)
+    .fetch_one(&app.reporting_db.pool)
+    .await
+    .unwrap();
+    assert_eq!(in_flight, 3);
+    app.cleanup_broker().await;
+}
+
+#[tokio::test]
+async fn a_user_may_open_only_so_many_job_streams_and_a_closed_one_frees_a_slot() {
+    let app = TestApp::spawn_with(Options {
+        mode: Mode::Api,
+        max_streams_per_user: 2,
+        ..Default::default()
+    })
+    .await;
+    let owner = app.user("owner").await;
+    app.project(&owner, "STR", &["one"]).await;
+    let job = app.request_project_report(&owner, "STR").await;
+    let watch = || {
+        let mut client = app.reporting.clone();
+        let request = req(pb::WatchJobRequest { id: job.id.clone() }, &owner);
+        async move { client.watch_job(request).await }
+    };
+    // Refused streams hold no slot.
+    for _ in 0..3 {
+        let unknown = app
+            .reporting
+            .clone()
+            .watch_job(req(
+                pb::WatchJobRequest {
+                    id: uuid::Uuid::now_v7().to_string(),
+                },
+                &owner,
+            ))
+            .await
+            .unwrap_err();
+        assert_eq!(unknown.code(), Code::NotFound);
+    }
+    let first = watch().await.unwrap().into_inner();
+    let _second = watch().await.unwrap().into_inner();
+    let third = watch().await.unwrap_err();
+    assert_eq!(third.code(), Code::ResourceExhausted, "{third:?}");
+    assert!(status::retry_delay(&third).is_some());
+    // Another user has slots of their own.
+    let other = app.user("other").await;
+    let others = app
+        .reporting
+        .clone()
+        .watch_job(req(pb::WatchJobRequest { id: job.id.clone() }, &other))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        others.code(),
+        Code::NotFound,
+        "not their job, but not refused for the limit"
+    );
+
+    drop(first);
+    // The service notices the closed stream on its own.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        match watch().await {
+            Ok(_) => break,
+            Err(status) => {
+                assert_eq!(status.code(), Code::ResourceExhausted);
+                assert!(
+                    tokio::time::Instant::now() < deadline,
+                    "the slot stays taken"
+                );
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            }
+        }
+    }
+    app.cleanup_broker().await;
+}
+
+/// Changes `job`'s progress in the database, with or without the trigger's notification.
+async fn set_progress(app: &TestApp, job: &pb::Job, progress: i32, notify: bool) {
+    let mut tx = app.reporting_db.pool.begin().await.unwrap();
+    if !notify {
+        // Triggers do not fire for a replica session.
+        sqlx::query("SET LOCAL session_replication_role = replica")
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+    }
+    sqlx::query("UPDATE jobs SET progress = $2 WHERE id = $1::uuid")
+        .bind(&job.id)
+        .bind(progress)
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+}
+
+#[tokio::test]
+async fn job_streams_are_pushed_changes_by_notification_and_never_poll() {
+    let app = TestApp::spawn_with(Options {
+        mode: Mode::Api,
+        ..Default::default()
+    })
+    .await;
+    let owner = app.user("owner").await;
+    app.project(&owner, "PUSH", &["one"]).await;
+    let job = app.request_project_report(&owner, "PUSH").await;
+    let mut stream = app
+        .reporting
+        .clone()
+        .watch_job(req(pb::WatchJobRequest { id: job.id.clone() }, &owner))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(stream.next().await.unwrap().unwrap().progress, 0);
+
+    // A change nobody announces is not seen: the stream does not poll the database.
+    set_progress(&app, &job, 7, false).await;
+    let silent = tokio::time::timeout(Duration::from_millis(2500), stream.next()).await;
+    assert!(silent.is_err(), "the stream polled: {silent:?}");
+
+    // An announced change arrives at once.
+    let announced_at = tokio::time::Instant::now();
+    set_progress(&app, &job, 9, true).await;
+    let update = tokio::time::timeout(Duration::from_secs(5), stream.next())
+        .await
+        .unwrap()
+        .unwrap()
+        .unwrap();
+    assert_eq!(update.progress, 9);
+    assert!(
+        announced_at.elapsed() < Duration::from_millis(500),
+        "took {:?}",
+        announced_at.elapsed()
+    );
+
+    // When the listener's connection is lost, notifications may have been missed: once it is
+    // back, watched jobs are read again.
+    set_progress(&app, &job, 11, false).await;
+    let killed: Vec<bool> = sqlx::query_scalar(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+         WHERE datname = current_database() AND pid <> pg_backend_pid()
+           AND query ILIKE '%LISTEN%swatter_jobs%'",
+    )
+    .fetch_all(&app.reporting_db.pool)
+    .await
+    .unwrap();
+    assert_eq!(killed, [true], "one listener connection per process");
+    let update = tokio::time::timeout(Duration::from_secs(10), stream.next())
+        .await
+        .expect("the change is read again after reconnecting")
+        .unwrap()
+        .unwrap();
+    assert_eq!(update.progress, 11);
     app.cleanup_broker().await;
 }

@@ -1,6 +1,7 @@
 //! Handlers for comments: create (idempotent), list oldest first, edit, delete.
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
+use sqlx::{Postgres, Transaction};
 use swatter_common::{
     auth::UserPrincipal,
     pagination::{self, CursorTime},
@@ -10,7 +11,8 @@ use tonic::Request;
 use uuid::Uuid;
 
 use super::{
-    Issues, caller, check, convert, idempotency, issues::visible_issue, projects::next_token,
+    Issues, authorize_locked, caller, check, convert, idempotency, issues::visible_issue,
+    projects::next_token,
 };
 use crate::{
     domain::{Action, CommentBody, authorize},
@@ -18,17 +20,21 @@ use crate::{
     store::{self, CommentRow, NewEvent},
 };
 
-/// Loads a comment the caller may see; malformed ids name nothing.
-async fn visible_comment(issues: &Issues, raw_id: &str, me: &UserPrincipal) -> Result<CommentRow> {
+const NO_COMMENTS: &str = "viewers may not comment";
+
+/// Loads a comment to edit or delete inside `tx`; malformed ids name nothing. Who may is decided
+/// by the caller with [`authorize_locked`] (which hides it from non-members).
+async fn comment_to_change(
+    tx: &mut Transaction<'_, Postgres>,
+    raw_id: &str,
+    me: &UserPrincipal,
+) -> Result<CommentRow> {
     let id: Uuid = raw_id
         .parse()
         .map_err(|_| IssuesError::NotFound("comment"))?;
-    let comment = store::comment_by_id(&issues.db, id, me.id)
+    store::comment_by_id(&mut **tx, id, me.id)
         .await?
-        .ok_or(IssuesError::NotFound("comment"))?;
-    let role = store::role(comment.my_role.as_deref());
-    check(authorize(role, me.admin, Action::View), "comment", "")?;
-    Ok(comment)
+        .ok_or(IssuesError::NotFound("comment"))
 }
 
 fn comment_event(
@@ -62,10 +68,12 @@ pub(super) async fn create_comment(
     let body = CommentBody::parse("body", &req.body).map_err(IssuesError::invalid)?;
     let issue = visible_issue(issues, &req.issue_key, &me).await?;
     let role = store::role(issue.my_role.as_deref());
+    // Early answer (and a replay needs the right too); the check that counts is the one under
+    // lock inside the transaction.
     check(
         authorize(role, me.admin, Action::CreateComment),
         "issue",
-        "viewers may not comment",
+        NO_COMMENTS,
     )?;
     let idempotency_key = std::mem::take(&mut req.request_id);
     let hash = idempotency::request_hash(&req);
@@ -76,6 +84,15 @@ pub(super) async fn create_comment(
             idempotency::Begin::Replay(comment) => return Ok(comment),
             idempotency::Begin::Proceed(tx, claim) => (tx, claim),
         };
+    authorize_locked(
+        &mut tx,
+        &issue.project_key,
+        &me,
+        Action::CreateComment,
+        "issue",
+        NO_COMMENTS,
+    )
+    .await?;
     let id = Uuid::now_v7();
     store::insert_comment(&mut *tx, id, issue.id, me.id, body.as_str()).await?;
     store::touch_issue(&mut *tx, issue.id).await?;
@@ -120,18 +137,23 @@ pub(super) async fn update_comment(
     let me = caller(&request)?;
     let req = request.into_inner();
     let body = CommentBody::parse("body", &req.body).map_err(IssuesError::invalid)?;
-    let comment = visible_comment(issues, &req.id, &me).await?;
-    let role = store::role(comment.my_role.as_deref());
+    let mut tx = issues.db.begin().await?;
+    let comment = comment_to_change(&mut tx, &req.id, &me).await?;
     let is_author = comment.author_id == me.id;
-    check(
-        authorize(role, me.admin, Action::EditComment { is_author }),
+    authorize_locked(
+        &mut tx,
+        &comment.project_key,
+        &me,
+        Action::EditComment { is_author },
         "comment",
         "only the author may edit a comment",
-    )?;
-    store::update_comment(&issues.db, comment.id, body.as_str()).await?;
-    let row = store::comment_by_id(&issues.db, comment.id, me.id)
+    )
+    .await?;
+    store::update_comment(&mut *tx, comment.id, body.as_str()).await?;
+    let row = store::comment_by_id(&mut *tx, comment.id, me.id)
         .await?
         .ok_or(IssuesError::NotFound("comment"))?;
+    tx.commit().await?;
     Ok(convert::comment(row))
 }
 
@@ -140,15 +162,18 @@ pub(super) async fn delete_comment(
     request: Request<pb::DeleteCommentRequest>,
 ) -> Result<()> {
     let me = caller(&request)?;
-    let comment = visible_comment(issues, &request.get_ref().id, &me).await?;
-    let role = store::role(comment.my_role.as_deref());
+    let mut tx = issues.db.begin().await?;
+    let comment = comment_to_change(&mut tx, &request.get_ref().id, &me).await?;
     let is_author = comment.author_id == me.id;
-    check(
-        authorize(role, me.admin, Action::DeleteComment { is_author }),
+    authorize_locked(
+        &mut tx,
+        &comment.project_key,
+        &me,
+        Action::DeleteComment { is_author },
         "comment",
         "only the author, maintainers and owners may delete a comment",
-    )?;
-    let mut tx = issues.db.begin().await?;
+    )
+    .await?;
     store::delete_comment(&mut *tx, comment.id).await?;
     store::touch_issue(&mut *tx, comment.issue_id).await?;
     store::insert_events(

@@ -2,6 +2,7 @@
 //! delete, history, and the export stream for reports.
 
 use chrono::{DateTime, Utc};
+use sqlx::{Postgres, Transaction};
 use swatter_common::{
     auth::UserPrincipal,
     pagination::{self, CursorTime},
@@ -13,7 +14,7 @@ use tonic::{Request, Status};
 use uuid::Uuid;
 
 use super::{
-    IssueStream, Issues, caller, check, convert, idempotency,
+    IssueStream, Issues, authorize_locked, caller, check, convert, idempotency, locked_role,
     projects::{next_token, project_with_access},
 };
 use crate::{
@@ -80,6 +81,22 @@ pub(super) async fn visible_issue(
     Ok(issue)
 }
 
+/// An issue locked for a change, and the caller's role read under the lock of their membership
+/// ([`locked_role`], taken first: every writer locks project, then membership, then issue). The
+/// caller must at least see the issue.
+async fn locked_issue(
+    tx: &mut Transaction<'_, Postgres>,
+    key: &IssueKey,
+    me: &UserPrincipal,
+) -> Result<(Option<Role>, IssueRow)> {
+    let role = locked_role(tx, key.project.as_str(), me).await?;
+    check(authorize(role, me.admin, Action::View), "issue", "")?;
+    let issue = store::lock_issue_by_key(tx, key.project.as_str(), key.number, me.id)
+        .await?
+        .ok_or(IssuesError::NotFound("issue"))?;
+    Ok((role, issue))
+}
+
 async fn ensure_member(
     db: impl sqlx::PgExecutor<'_>,
     project_id: Uuid,
@@ -123,6 +140,8 @@ pub(super) async fn create_issue(
     };
     let assignee = assignee.flatten();
 
+    // Early answer (and a replay needs the right too); the check that counts is the one under
+    // lock inside the transaction.
     let project = project_with_access(
         issues,
         &req.project_key,
@@ -131,12 +150,6 @@ pub(super) async fn create_issue(
         REPORTERS_UP,
     )
     .await?;
-    let role = store::role(project.my_role.as_deref());
-    if assignee.is_some() && !me.admin && role < Some(Role::Maintainer) {
-        return Err(IssuesError::Forbidden(
-            "only maintainers and owners assign issues",
-        ));
-    }
 
     let idempotency_key = std::mem::take(&mut req.request_id);
     let hash = idempotency::request_hash(&req);
@@ -146,6 +159,20 @@ pub(super) async fn create_issue(
             idempotency::Begin::Replay(issue) => return Ok(issue),
             idempotency::Begin::Proceed(tx, claim) => (tx, claim),
         };
+    let role = authorize_locked(
+        &mut tx,
+        &project.key,
+        &me,
+        Action::CreateIssue,
+        "project",
+        REPORTERS_UP,
+    )
+    .await?;
+    if assignee.is_some() && !me.admin && role < Some(Role::Maintainer) {
+        return Err(IssuesError::Forbidden(
+            "only maintainers and owners assign issues",
+        ));
+    }
     if let Some(assignee) = assignee {
         ensure_member(&mut *tx, project.id, assignee).await?;
     }
@@ -214,11 +241,7 @@ pub(super) async fn update_issue(
     v.finish()?;
 
     let mut tx = issues.db.begin().await?;
-    let current = store::lock_issue_by_key(&mut tx, key.project.as_str(), key.number, me.id)
-        .await?
-        .ok_or(IssuesError::NotFound("issue"))?;
-    let role = store::role(current.my_role.as_deref());
-    check(authorize(role, me.admin, Action::View), "issue", "")?;
+    let (role, current) = locked_issue(&mut tx, &key, &me).await?;
 
     let old_status: IssueStatus = current.status.parse().unwrap_or(IssueStatus::Open);
     let old_priority = Priority::from_rank(current.priority).unwrap_or(Priority::Medium);
@@ -360,14 +383,16 @@ pub(super) async fn delete_issue(
     request: Request<pb::DeleteIssueRequest>,
 ) -> Result<()> {
     let me = caller(&request)?;
-    let issue = visible_issue(issues, &request.get_ref().issue_key, &me).await?;
-    let role = store::role(issue.my_role.as_deref());
+    let key = issue_key(&request.get_ref().issue_key)?;
+    let mut tx = issues.db.begin().await?;
+    let (role, issue) = locked_issue(&mut tx, &key, &me).await?;
     check(
         authorize(role, me.admin, Action::DeleteIssue),
         "issue",
         "only maintainers and owners delete issues",
     )?;
-    store::delete_issue(&issues.db, issue.id).await?;
+    store::delete_issue(&mut *tx, issue.id).await?;
+    tx.commit().await?;
     tracing::info!(issue = %format!("{}-{}", issue.project_key, issue.number), by = %me.id, "issue deleted");
     Ok(())
 }

@@ -5,7 +5,10 @@ use swatter_proto::{identity::v1::GetUserRequest, issues::v1 as pb};
 use tonic::{Code, Request};
 use uuid::Uuid;
 
-use super::{Issues, caller, convert, on_behalf_of, projects::project_with_access};
+use super::{
+    Issues, caller, convert, on_behalf_of,
+    projects::{locked_project, project_with_access},
+};
 use crate::{
     domain::{Action, Role},
     error::{IssuesError, Result},
@@ -52,6 +55,7 @@ pub(super) async fn set_member(
         ))
     })?;
     let user_id = user_id(&req.user_id)?;
+    // Early answer before asking identity; the check that counts is the one under lock below.
     project_with_access(
         issues,
         &req.project_key,
@@ -86,10 +90,15 @@ pub(super) async fn set_member(
     };
 
     let mut tx = issues.db.begin().await?;
-    let project = store::lock_project_by_key(&mut tx, &req.project_key, me.id)
-        .await?
-        .ok_or(IssuesError::NotFound("project"))?;
-    let current = store::member(&mut *tx, project.id, user_id).await?;
+    let project = locked_project(
+        &mut tx,
+        &req.project_key,
+        &me,
+        Action::ManageProject,
+        OWNERS_ONLY,
+    )
+    .await?;
+    let current = store::lock_member(&mut tx, project.id, user_id).await?;
     let demotes_an_owner =
         current.is_some_and(|m| m.role == Role::Owner.as_str()) && role != Role::Owner;
     if demotes_an_owner && store::count_owners(&mut *tx, project.id).await? <= 1 {
@@ -114,13 +123,9 @@ pub(super) async fn remove_member(
     } else {
         Action::ManageProject
     };
-    project_with_access(issues, &req.project_key, &me, action, OWNERS_ONLY).await?;
-
     let mut tx = issues.db.begin().await?;
-    let project = store::lock_project_by_key(&mut tx, &req.project_key, me.id)
-        .await?
-        .ok_or(IssuesError::NotFound("project"))?;
-    let member = store::member(&mut *tx, project.id, user_id)
+    let project = locked_project(&mut tx, &req.project_key, &me, action, OWNERS_ONLY).await?;
+    let member = store::lock_member(&mut tx, project.id, user_id)
         .await?
         .ok_or(IssuesError::NotFound("member"))?;
     if member.role == Role::Owner.as_str() && store::count_owners(&mut *tx, project.id).await? <= 1

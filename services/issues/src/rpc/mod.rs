@@ -12,7 +12,7 @@ mod projects;
 use std::{pin::Pin, sync::Arc};
 
 use futures::Stream;
-use sqlx::PgPool;
+use sqlx::{PgPool, Postgres, Transaction};
 use swatter_common::{
     auth::{self, UserPrincipal},
     client::TracedChannel,
@@ -24,8 +24,9 @@ use swatter_proto::{
 use tonic::{Request, Response, Status};
 
 use crate::{
-    domain::Access,
+    domain::{Access, Action, Role, authorize},
     error::{IssuesError, Result},
+    store,
 };
 
 pub use convert::etag;
@@ -59,6 +60,34 @@ fn check(access: Access, hidden: &'static str, forbidden: &'static str) -> Resul
         Access::Hidden => Err(IssuesError::NotFound(hidden)),
         Access::Forbidden => Err(IssuesError::Forbidden(forbidden)),
     }
+}
+
+/// The caller's role in the project `project_key`, read inside `tx` with their membership row
+/// locked until `tx` ends ([`store::lock_role`]). Writes decide with this role, never with one read
+/// before their transaction: a concurrent demotion or removal either waits for the write or is
+/// seen by it.
+async fn locked_role(
+    tx: &mut Transaction<'_, Postgres>,
+    project_key: &str,
+    me: &UserPrincipal,
+) -> Result<Option<Role>> {
+    Ok(store::role(
+        store::lock_role(tx, project_key, me.id).await?.as_deref(),
+    ))
+}
+
+/// [`locked_role`] and the verdict on `action` (see [`check`]).
+async fn authorize_locked(
+    tx: &mut Transaction<'_, Postgres>,
+    project_key: &str,
+    me: &UserPrincipal,
+    action: Action,
+    hidden: &'static str,
+    forbidden: &'static str,
+) -> Result<Option<Role>> {
+    let role = locked_role(tx, project_key, me).await?;
+    check(authorize(role, me.admin, action), hidden, forbidden)?;
+    Ok(role)
 }
 
 /// `message` carrying the caller's own credentials, for calls to identity on their behalf.

@@ -1,11 +1,12 @@
 //! Handlers for projects.
 
+use sqlx::{Postgres, Transaction};
 use swatter_common::{pagination, status::Violation};
 use swatter_proto::issues::v1 as pb;
 use tonic::Request;
 use uuid::Uuid;
 
-use super::{Issues, caller, check, convert, idempotency};
+use super::{Issues, authorize_locked, caller, check, convert, idempotency};
 
 const OWNERS_ONLY: &str = "only the project's owners may do this";
 use crate::{
@@ -148,18 +149,20 @@ pub(super) async fn update_project(
     if !violations.is_empty() {
         return Err(IssuesError::Invalid(violations));
     }
+    let mut tx = issues.db.begin().await?;
     let project =
-        project_with_access(issues, &req.key, &me, Action::ManageProject, OWNERS_ONLY).await?;
+        locked_project(&mut tx, &req.key, &me, Action::ManageProject, OWNERS_ONLY).await?;
     store::update_project(
-        &issues.db,
+        &mut *tx,
         project.id,
         name.as_ref().map(ProjectName::as_str),
         description.as_ref().map(Description::as_str),
     )
     .await?;
-    let row = store::project_by_key(&issues.db, &req.key, me.id)
+    let row = store::project_by_key(&mut *tx, &project.key, me.id)
         .await?
         .ok_or(IssuesError::NotFound("project"))?;
+    tx.commit().await?;
     Ok(convert::project(row))
 }
 
@@ -168,15 +171,17 @@ pub(super) async fn delete_project(
     request: Request<pb::DeleteProjectRequest>,
 ) -> Result<()> {
     let me = caller(&request)?;
-    let project = project_with_access(
-        issues,
+    let mut tx = issues.db.begin().await?;
+    let project = locked_project(
+        &mut tx,
         &request.get_ref().key,
         &me,
         Action::ManageProject,
         OWNERS_ONLY,
     )
     .await?;
-    store::delete_project(&issues.db, project.id).await?;
+    store::delete_project(&mut *tx, project.id).await?;
+    tx.commit().await?;
     tracing::info!(project = %project.key, by = %me.id, "project deleted with its issues");
     Ok(())
 }
@@ -200,5 +205,23 @@ pub(super) async fn project_with_access(
         .ok_or(IssuesError::NotFound("project"))?;
     let role = store::role(project.my_role.as_deref());
     check(authorize(role, me.admin, action), "project", forbidden)?;
+    Ok(project)
+}
+
+/// The project locked against concurrent membership changes and edits
+/// ([`store::lock_project_by_key`]), with the caller's right to `action` checked under the lock of
+/// their own membership ([`authorize_locked`]).
+pub(super) async fn locked_project(
+    tx: &mut Transaction<'_, Postgres>,
+    raw_key: &str,
+    me: &swatter_common::auth::UserPrincipal,
+    action: Action,
+    forbidden: &'static str,
+) -> Result<store::ProjectRow> {
+    let key = key_or_not_found(raw_key)?;
+    let project = store::lock_project_by_key(tx, key.as_str(), me.id)
+        .await?
+        .ok_or(IssuesError::NotFound("project"))?;
+    authorize_locked(tx, key.as_str(), me, action, "project", forbidden).await?;
     Ok(project)
 }

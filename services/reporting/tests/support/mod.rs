@@ -128,6 +128,8 @@ pub struct Options {
     pub mode: Mode,
     pub max_attempts: i32,
     pub lease: Duration,
+    pub max_active_jobs_per_user: u32,
+    pub max_streams_per_user: u32,
 }
 
 impl Default for Options {
@@ -136,6 +138,8 @@ impl Default for Options {
             mode: Mode::WithWorker,
             max_attempts: 5,
             lease: Duration::from_secs(3),
+            max_active_jobs_per_user: 10,
+            max_streams_per_user: 10,
         }
     }
 }
@@ -264,6 +268,8 @@ impl TestApp {
             },
             lease: options.lease,
             sweep_interval: Duration::from_millis(200),
+            max_active_jobs_per_user: options.max_active_jobs_per_user,
+            max_streams_per_user: options.max_streams_per_user,
             metrics_addr: Some("127.0.0.1:0".parse().unwrap()),
         };
         let (reporting_addr, metrics_addr, stop_reporting) =
@@ -474,6 +480,14 @@ impl TestApp {
     }
 
     pub async fn request_project_report(&self, user: &User, key: &str) -> pb::Job {
+        self.try_request_project_report(user, key).await.unwrap()
+    }
+
+    pub async fn try_request_project_report(
+        &self,
+        user: &User,
+        key: &str,
+    ) -> Result<pb::Job, tonic::Status> {
         self.reporting
             .clone()
             .create_report(req(
@@ -492,8 +506,7 @@ impl TestApp {
                 user,
             ))
             .await
-            .unwrap()
-            .into_inner()
+            .map(|r| r.into_inner())
     }
 
     pub async fn job(&self, user: &User, id: &str) -> pb::Job {
