@@ -6,10 +6,10 @@ mod support;
 use std::{process::Command, time::Duration};
 
 use support::{Options, TestApp, req};
-use swatter_common::{metrics::scrape, status};
 use swatter_common::testing::{
     YEAR_MINUS_100000_MICROS, altered_page_token, hand_made_page_token, pdf_text,
 };
+use swatter_common::{metrics::scrape, status};
 use swatter_proto::reporting::v1::{self as pb, JobState};
 use swatter_reporting::startup::Mode;
 use tokio_stream::StreamExt;

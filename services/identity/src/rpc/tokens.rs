@@ -50,7 +50,10 @@ async fn password_grant(
     // (control characters, too long) is a wrong credential, and never reaches the database.
     let username = Username::parse(&grant.username.trim().to_lowercase())
         .map_err(|_| IdentityError::Unauthenticated(BAD_CREDENTIALS))?;
-    let attempt = identity.throttle.begin_login(username.as_str(), client).await?;
+    let attempt = identity
+        .throttle
+        .begin_login(username.as_str(), client)
+        .await?;
     if !attempt.slowdown.is_zero() {
         tracing::info!(
             slowdown_ms = attempt.slowdown.as_millis() as u64,

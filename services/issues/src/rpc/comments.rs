@@ -1,6 +1,6 @@
 //! Handlers for comments: create (idempotent), list oldest first, edit, delete.
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use sqlx::{Postgres, Transaction};
 use swatter_common::{
     auth::UserPrincipal,
