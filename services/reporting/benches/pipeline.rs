@@ -100,13 +100,7 @@ async fn main() {
     for _ in 0..30 {
         let started = Instant::now();
         let job = create(&app, &owner, "E2E").await;
-        let mut stream = app
-            .reporting
-            .clone()
-            .watch_job(req(pb::WatchJobRequest { id: job.id.clone() }, &owner))
-            .await
-            .unwrap()
-            .into_inner();
+        let mut stream = app.watch(&owner, &job.id).await;
         while let Some(update) = stream.next().await {
             if update.unwrap().state == JobState::Succeeded as i32 {
                 break;

@@ -455,13 +455,7 @@ async fn watching_a_job_streams_its_changes_until_it_is_done() {
     let owner = app.user("owner").await;
     app.project(&owner, "WATCH", &["one"]).await;
     let job = app.request_project_report(&owner, "WATCH").await;
-    let mut stream = app
-        .reporting
-        .clone()
-        .watch_job(req(pb::WatchJobRequest { id: job.id.clone() }, &owner))
-        .await
-        .unwrap()
-        .into_inner();
+    let mut stream = app.watch(&owner, &job.id).await;
     let first = stream.next().await.unwrap().unwrap();
     assert_eq!(first.state, JobState::Queued as i32);
     let stop = app.start_another_reporting(Mode::WithWorker).await;
@@ -1114,39 +1108,23 @@ async fn a_user_may_open_only_so_many_job_streams_and_a_closed_one_frees_a_slot(
     let owner = app.user("owner").await;
     app.project(&owner, "STR", &["one"]).await;
     let job = app.request_project_report(&owner, "STR").await;
-    let watch = || {
-        let mut client = app.reporting.clone();
-        let request = req(pb::WatchJobRequest { id: job.id.clone() }, &owner);
-        async move { client.watch_job(request).await }
-    };
+    let watch = || app.try_watch(&owner, &job.id);
     // Refused streams hold no slot.
     for _ in 0..3 {
         let unknown = app
-            .reporting
-            .clone()
-            .watch_job(req(
-                pb::WatchJobRequest {
-                    id: uuid::Uuid::now_v7().to_string(),
-                },
-                &owner,
-            ))
+            .try_watch(&owner, &uuid::Uuid::now_v7().to_string())
             .await
             .unwrap_err();
         assert_eq!(unknown.code(), Code::NotFound);
     }
-    let first = watch().await.unwrap().into_inner();
-    let _second = watch().await.unwrap().into_inner();
+    let first = watch().await.unwrap();
+    let _second = watch().await.unwrap();
     let third = watch().await.unwrap_err();
     assert_eq!(third.code(), Code::ResourceExhausted, "{third:?}");
     assert!(status::retry_delay(&third).is_some());
     // Another user has slots of their own.
     let other = app.user("other").await;
-    let others = app
-        .reporting
-        .clone()
-        .watch_job(req(pb::WatchJobRequest { id: job.id.clone() }, &other))
-        .await
-        .unwrap_err();
+    let others = app.try_watch(&other, &job.id).await.unwrap_err();
     assert_eq!(
         others.code(),
         Code::NotFound,
@@ -1201,13 +1179,7 @@ async fn job_streams_are_pushed_changes_by_notification_and_never_poll() {
     let owner = app.user("owner").await;
     app.project(&owner, "PUSH", &["one"]).await;
     let job = app.request_project_report(&owner, "PUSH").await;
-    let mut stream = app
-        .reporting
-        .clone()
-        .watch_job(req(pb::WatchJobRequest { id: job.id.clone() }, &owner))
-        .await
-        .unwrap()
-        .into_inner();
+    let mut stream = app.watch(&owner, &job.id).await;
     assert_eq!(stream.next().await.unwrap().unwrap().progress, 0);
 
     // A change nobody announces is not seen: the stream does not poll the database.

@@ -509,6 +509,24 @@ impl TestApp {
             .map(|r| r.into_inner())
     }
 
+    /// `WatchJob` of job `id` as `user`: the stream, or why it was refused.
+    pub async fn try_watch(
+        &self,
+        user: &User,
+        id: &str,
+    ) -> Result<tonic::Streaming<pb::Job>, tonic::Status> {
+        self.reporting
+            .clone()
+            .watch_job(req(pb::WatchJobRequest { id: id.into() }, user))
+            .await
+            .map(|r| r.into_inner())
+    }
+
+    /// `WatchJob` of job `id` as `user`.
+    pub async fn watch(&self, user: &User, id: &str) -> tonic::Streaming<pb::Job> {
+        self.try_watch(user, id).await.unwrap()
+    }
+
     pub async fn job(&self, user: &User, id: &str) -> pb::Job {
         self.reporting
             .clone()
