@@ -1,4 +1,4 @@
-//! Hostile text in every string input of every REST route (SPEC §2): a NUL, other control
+//! Hostile text in every string input of every REST route (docs/api.md): a NUL, other control
 //! characters, a lone surrogate (`"\ud800"` in JSON; its UTF-8-style bytes, which are not UTF-8,
 //! in URLs and headers), bytes that are not UTF-8, and 20,001 characters (past every limit, the
 //! 20,000 of descriptions included). No answer is a 5xx: a field is refused as 422 naming it, a

@@ -1,4 +1,4 @@
-//! Page tokens are tamper-proof (SPEC §2): a token with one byte changed, or a cursor made by hand
+//! Page tokens are tamper-proof (docs/api.md): a token with one byte changed, or a cursor made by hand
 //! (an unsigned base64 JSON cursor, the format tokens once had, with a timestamp in the year
 //! −100000), is 422 naming `page_token` on every list, never a server error.
 
