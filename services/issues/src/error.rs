@@ -49,11 +49,29 @@ impl From<sqlx::Error> for IssuesError {
                 message: "a project with this key already exists",
             };
         }
+        // A row deleted between the visibility check and the write (an issue deleted while a
+        // comment is added to it, a project deleted while an issue is filed) is gone: 404.
+        if let Some(what) = error
+            .as_database_error()
+            .and_then(|db| db.constraint())
+            .and_then(vanished_parent)
+        {
+            return IssuesError::NotFound(what);
+        }
         if swatter_common::db::is_unavailable(&error) {
             IssuesError::Unavailable(error.into())
         } else {
             IssuesError::Internal(error.into())
         }
+    }
+}
+
+/// What a foreign key violation of `constraint` says has vanished.
+fn vanished_parent(constraint: &str) -> Option<&'static str> {
+    match constraint {
+        "comments_issue_id_fkey" | "issue_events_issue_id_fkey" => Some("issue"),
+        "issues_project_id_fkey" | "members_project_id_fkey" => Some("project"),
+        _ => None,
     }
 }
 

@@ -1305,3 +1305,23 @@ async fn nul_and_control_characters_in_filters_and_forged_page_tokens_name_the_f
         ancient(serde_json::json!("A\u{0}"))
     );
 }
+
+#[tokio::test]
+async fn a_comment_on_an_issue_deleted_meanwhile_is_not_found_rather_than_an_internal_error() {
+    // The race (the issue deleted between the visibility check and the insert) in its outcome:
+    // the insert meets the foreign key of a vanished issue.
+    let app = TestApp::spawn().await;
+    let vanished = uuid::Uuid::now_v7();
+    let error = swatter_issues::store::insert_comment(
+        &app.db.pool,
+        uuid::Uuid::now_v7(),
+        vanished,
+        uuid::Uuid::now_v7(),
+        "too late",
+    )
+    .await
+    .unwrap_err();
+    let status = tonic::Status::from(swatter_issues::error::IssuesError::from(error));
+    assert_eq!(status.code(), Code::NotFound, "{status:?}");
+    assert_eq!(status.message(), "issue not found");
+}
