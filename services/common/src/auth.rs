@@ -435,22 +435,26 @@ impl TokenVerifier {
     /// answer is fresh.
     pub async fn authenticate(&self, token: &str) -> Result<Principal, VerifyError> {
         let now = chrono_now();
-        let entry = match self.cached(token) {
-            Some(entry) if entry.exp > now => entry,
+        let (entry, verified_now) = match self.cached(token) {
+            Some(entry) if entry.exp > now => (entry, false),
             _ => {
                 let claims = self.verify(token).await?;
-                Verified {
+                let entry = Verified {
                     exp: claims.exp,
                     iat: claims.iat,
                     principal: Principal::from_claims(claims)?,
                     confirmed_at: None,
                     check_at: Instant::now(),
-                }
+                };
+                (entry, true)
             }
         };
         let (Some(checks), Principal::User(user)) = (&self.sessions, &entry.principal) else {
+            // Nothing to re-check: a token held already is answered without taking the write lock.
             let principal = entry.principal.clone();
-            self.remember(token, entry, now);
+            if verified_now {
+                self.remember(token, entry, now);
+            }
             return Ok(principal);
         };
         let fresh = entry
