@@ -218,8 +218,9 @@ impl<S: Send + Sync> FromRequestParts<S> for PathUuid {
 }
 
 /// The `Idempotency-Key` header of a create operation (docs/api.md), passed to the service as the
-/// request's `request_id`; empty when the client sent none. The service checks its length; the
-/// gateway refuses what it cannot pass on as text.
+/// request's `request_id`; empty when the client sent none. The key rule is the services' one
+/// ([`input::idempotency_key`]), applied here too so that a bad key is refused before any
+/// service is called; a key that is not text at all only the gateway sees.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct IdempotencyKey(pub String);
 
@@ -233,19 +234,10 @@ impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKey {
         let Some(value) = parts.headers.get(IDEMPOTENCY_KEY_HEADER) else {
             return Ok(IdempotencyKey(String::new()));
         };
-        let key = value
-            .to_str()
-            .map_err(|_| {
-                ApiError::invalid_field(IDEMPOTENCY_KEY_HEADER, "must be printable ASCII")
-            })?
-            .trim();
-        if key.is_empty() {
-            return Err(ApiError::invalid_field(
-                IDEMPOTENCY_KEY_HEADER,
-                "must not be empty",
-            ));
-        }
-        input::check_idempotency_key(key)
+        let key = value.to_str().map_err(|_| {
+            ApiError::invalid_field(IDEMPOTENCY_KEY_HEADER, "must be printable ASCII")
+        })?;
+        let key = input::idempotency_key(key)
             .map_err(|v| ApiError::invalid_field(IDEMPOTENCY_KEY_HEADER, v.message))?;
         Ok(IdempotencyKey(key.to_owned()))
     }

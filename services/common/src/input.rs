@@ -41,14 +41,21 @@ pub fn check_text(field: &str, raw: &str, max: usize, lines: Lines) -> Result<()
     Ok(())
 }
 
-/// An `Idempotency-Key`: at most [`MAX_IDEMPOTENCY_KEY_LEN`] printable characters.
-pub fn check_idempotency_key(key: &str) -> Result<(), Violation> {
+/// An `Idempotency-Key` (`request_id` over gRPC), trimmed: not blank, and at most
+/// [`MAX_IDEMPOTENCY_KEY_LEN`] printable characters. The one rule of the gateway and the
+/// services.
+pub fn idempotency_key(raw: &str) -> Result<&str, Violation> {
+    let key = raw.trim();
+    if key.is_empty() {
+        return Err(Violation::new("Idempotency-Key", "must not be empty"));
+    }
     check_text("Idempotency-Key", key, MAX_IDEMPOTENCY_KEY_LEN, Lines::One).map_err(|v| {
         Violation::new(
             v.field,
             format!("must be at most {MAX_IDEMPOTENCY_KEY_LEN} printable characters"),
         )
-    })
+    })?;
+    Ok(key)
 }
 
 /// First year an instant input may fall in.
@@ -110,9 +117,10 @@ mod tests {
 
     #[test]
     fn idempotency_keys_are_short_and_printable() {
-        assert!(check_idempotency_key("key-1").is_ok());
-        assert!(check_idempotency_key(&"k".repeat(201)).is_err());
-        let error = check_idempotency_key("a\tb").unwrap_err();
+        assert_eq!(idempotency_key(" key-1 "), Ok("key-1"));
+        assert!(idempotency_key(&"k".repeat(201)).is_err());
+        assert!(idempotency_key("  ").is_err());
+        let error = idempotency_key("a\tb").unwrap_err();
         assert_eq!(error.field, "Idempotency-Key");
     }
 

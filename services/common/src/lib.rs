@@ -10,6 +10,7 @@ pub mod input;
 pub mod metrics;
 pub mod pagination;
 pub mod propagation;
+pub mod rpc;
 pub mod server;
 pub mod status;
 pub mod telemetry;

@@ -109,6 +109,31 @@ pub fn decode_token<T: DeserializeOwned>(token: &str) -> Result<Option<T>, Viola
         .map_err(|_| bad_token())
 }
 
+/// `page_size` and `page_token` of a list request: the rows to fetch, and where to start.
+pub fn page<C: DeserializeOwned>(
+    page_size: i32,
+    page_token: &str,
+) -> Result<(i64, Option<C>), Violation> {
+    Ok((self::page_size(page_size)?, decode_token(page_token)?))
+}
+
+/// Cuts `rows`, fetched with one more than `limit`, to `limit` and returns the token of the next
+/// page (empty on the last one), made from the cursor of the last row kept.
+pub fn next_token<R, C: Serialize>(
+    rows: &mut Vec<R>,
+    limit: i64,
+    cursor: impl Fn(&R) -> C,
+) -> String {
+    if rows.len() as i64 > limit {
+        rows.truncate(limit as usize);
+        rows.last()
+            .map(|last| encode_token(&cursor(last)))
+            .unwrap_or_default()
+    } else {
+        String::new()
+    }
+}
+
 /// The violation of a token that is not one this list gave out.
 pub fn bad_token() -> Violation {
     Violation::new("page_token", "is not a token this list gave out")
@@ -176,6 +201,17 @@ mod tests {
             let error = decode_token::<(String, i32)>(garbage).unwrap_err();
             assert_eq!(error.field, "page_token", "{garbage}");
         }
+    }
+
+    #[test]
+    fn a_page_is_cut_to_its_size_and_names_the_last_row_kept() {
+        let mut rows = vec![1, 2, 3];
+        let token = next_token(&mut rows, 2, |row| *row);
+        assert_eq!(rows, [1, 2]);
+        assert_eq!(decode_token::<i32>(&token).unwrap(), Some(2));
+        let mut last = vec![1, 2];
+        assert_eq!(next_token(&mut last, 2, |row| *row), "");
+        assert_eq!(last, [1, 2]);
     }
 
     #[test]

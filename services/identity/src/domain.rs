@@ -119,27 +119,6 @@ impl FullName {
     }
 }
 
-/// Collects every violation instead of stopping at the first, so a form shows all its errors.
-#[derive(Debug, Default)]
-pub struct Violations(pub Vec<Violation>);
-
-impl Violations {
-    /// Keeps the value, or records its violation.
-    pub fn check<T>(&mut self, result: Result<T, Violation>) -> Option<T> {
-        match result {
-            Ok(value) => Some(value),
-            Err(violation) => {
-                self.0.push(violation);
-                None
-            }
-        }
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.0.is_empty()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -136,7 +136,7 @@ impl Throttle {
     }
 
     /// Counts a password attempt for `username` (already normalised) from `client` as a failure,
-    /// or refuses it (`RateLimited`) when the pair's or the client's budget is spent.
+    /// or refuses it (`ResourceExhausted`) when the pair's or the client's budget is spent.
     pub async fn begin_login(&self, username: &str, client: IpAddr) -> Result<LoginAttempt> {
         let username = username_key(username);
         let client = client_key(client);
@@ -168,8 +168,8 @@ impl Throttle {
                     .await?;
             if let Some(retry_after) = refused {
                 tx.rollback().await?;
-                return Err(IdentityError::RateLimited {
-                    message,
+                return Err(IdentityError::ResourceExhausted {
+                    message: message.into(),
                     retry_after: Duration::from_secs_f64(retry_after.max(0.001)),
                 });
             }
@@ -216,7 +216,7 @@ impl Throttle {
         Ok(())
     }
 
-    /// Counts a sign-up from `client`, or refuses it (`RateLimited`) past the hourly budget.
+    /// Counts a sign-up from `client`, or refuses it (`ResourceExhausted`) past the hourly budget.
     pub async fn sign_up(&self, client: IpAddr) -> Result<()> {
         let Some(capacity) = std::num::NonZeroU32::new(self.config.signups_per_client_per_hour)
         else {
@@ -237,8 +237,8 @@ impl Throttle {
         .await?;
         match refused {
             None => Ok(()),
-            Some(retry_after) => Err(IdentityError::RateLimited {
-                message: "too many sign-ups from this address; try again later",
+            Some(retry_after) => Err(IdentityError::ResourceExhausted {
+                message: "too many sign-ups from this address; try again later".into(),
                 retry_after: Duration::from_secs_f64(retry_after.max(0.001)),
             }),
         }

@@ -5,7 +5,13 @@
 use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
-use swatter_common::client::TracedChannel;
+use swatter_common::{
+    client::TracedChannel,
+    rpc::{
+        datetime,
+        downstream::{self, Failure, with_token},
+    },
+};
 use swatter_proto::{
     identity::v1::{
         self as idpb, create_token_request::Grant, identity_service_client::IdentityServiceClient,
@@ -13,7 +19,7 @@ use swatter_proto::{
     issues::v1::{self as pb, issues_service_client::IssuesServiceClient},
 };
 use tokio_stream::StreamExt;
-use tonic::{Code, Request, Status};
+use tonic::{Code, Status};
 use uuid::Uuid;
 
 use crate::{
@@ -32,18 +38,14 @@ pub enum FetchError {
 
 /// Transport trouble and overload are worth retrying; refusals and bad requests are not.
 pub fn classify(status: &Status, what: &str) -> FetchError {
-    match status.code() {
-        Code::Unavailable
-        | Code::DeadlineExceeded
-        | Code::ResourceExhausted
-        | Code::Aborted
-        | Code::Unknown
-        | Code::Internal
-        | Code::Cancelled => FetchError::Transient(format!("{what}: {}", status.message())),
-        Code::NotFound | Code::PermissionDenied => FetchError::Permanent(format!(
+    match downstream::classify(status) {
+        Failure::Unavailable | Failure::Transient => {
+            FetchError::Transient(format!("{what}: {}", status.message()))
+        }
+        Failure::Missing => FetchError::Permanent(format!(
             "{what}: not found or no longer visible to the requester"
         )),
-        _ => FetchError::Permanent(format!("{what}: {}", status.message())),
+        Failure::Refused => FetchError::Permanent(format!("{what}: {}", status.message())),
     }
 }
 
@@ -56,16 +58,8 @@ pub struct Sources {
     pub client_secret: String,
 }
 
-fn with_token<T>(message: T, token: &str) -> Request<T> {
-    let mut request = Request::new(message);
-    if let Ok(value) = format!("Bearer {token}").parse() {
-        request.metadata_mut().insert("authorization", value);
-    }
-    request
-}
-
 fn time(ts: Option<prost_types::Timestamp>) -> Option<DateTime<Utc>> {
-    ts.and_then(|t| DateTime::from_timestamp(t.seconds, t.nanos.max(0) as u32))
+    ts.as_ref().and_then(datetime)
 }
 
 fn status_of(raw: i32) -> IssueStatus {

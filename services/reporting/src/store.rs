@@ -164,42 +164,6 @@ pub async fn latest_trace_context(
     Ok(latest.map(|json| json.0).unwrap_or_default())
 }
 
-/// Claims an idempotency key for `job_id`; `false` when the key is taken (after the holder commits).
-pub async fn claim_idempotency_key(
-    db: impl PgExecutor<'_>,
-    owner_id: Uuid,
-    key: &str,
-    request_hash: &[u8],
-    job_id: Uuid,
-) -> sqlx::Result<bool> {
-    Ok(sqlx::query(
-        "INSERT INTO idempotency_keys (owner_id, key, request_hash, job_id)
-         VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
-    )
-    .bind(owner_id)
-    .bind(key)
-    .bind(request_hash)
-    .bind(job_id)
-    .execute(db)
-    .await?
-    .rows_affected()
-        == 1)
-}
-
-pub async fn idempotency_key(
-    db: impl PgExecutor<'_>,
-    owner_id: Uuid,
-    key: &str,
-) -> sqlx::Result<Option<(Vec<u8>, Uuid)>> {
-    sqlx::query_as(
-        "SELECT request_hash, job_id FROM idempotency_keys WHERE owner_id = $1 AND key = $2",
-    )
-    .bind(owner_id)
-    .bind(key)
-    .fetch_optional(db)
-    .await
-}
-
 pub async fn job_by_id(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<Option<JobRow>> {
     sqlx::query_as("SELECT * FROM jobs WHERE id = $1")
         .bind(id)

@@ -1,15 +1,15 @@
 //! The gRPC layer: one handler per RPC, each parsing its request, checking who may call it, and
-//! calling storage. The trait impl below only forwards.
+//! calling storage; `users` and `tokens` group them. The trait impl below only forwards.
 
 mod tokens;
 mod users;
 
 use std::{collections::HashMap, sync::Arc};
 
-use chrono::{DateTime, Utc};
 use sqlx::PgPool;
+use swatter_common::rpc::{RpcResult, respond, timestamp};
 use swatter_proto::identity::v1::{self as pb, identity_service_server::IdentityService};
-use tonic::{Request, Response, Status};
+use tonic::Request;
 
 use crate::{
     passwords::PasswordHasherPool, store::UserRow, throttle::Throttle, tokens::TokenIssuer,
@@ -37,105 +37,55 @@ pub struct Identity {
 #[derive(Clone)]
 pub struct IdentityRpc(pub Arc<Identity>);
 
-type RpcResult<T> = Result<Response<T>, Status>;
-
 #[tonic::async_trait]
 impl IdentityService for IdentityRpc {
-    async fn sign_up(&self, request: Request<pb::SignUpRequest>) -> RpcResult<pb::User> {
-        users::sign_up(&self.0, request)
-            .await
-            .map(Response::new)
-            .map_err(Status::from)
+    async fn sign_up(&self, r: Request<pb::SignUpRequest>) -> RpcResult<pb::User> {
+        respond(users::sign_up(&self.0, r).await)
     }
-
     async fn create_token(
         &self,
-        request: Request<pb::CreateTokenRequest>,
+        r: Request<pb::CreateTokenRequest>,
     ) -> RpcResult<pb::TokenResponse> {
-        tokens::create_token(&self.0, request)
-            .await
-            .map(Response::new)
-            .map_err(Status::from)
+        respond(tokens::create_token(&self.0, r).await)
     }
-
-    async fn revoke_token(&self, request: Request<pb::RevokeTokenRequest>) -> RpcResult<()> {
-        tokens::revoke_token(&self.0, request)
-            .await
-            .map(Response::new)
-            .map_err(Status::from)
+    async fn revoke_token(&self, r: Request<pb::RevokeTokenRequest>) -> RpcResult<()> {
+        respond(tokens::revoke_token(&self.0, r).await)
     }
-
-    async fn get_me(&self, request: Request<pb::GetMeRequest>) -> RpcResult<pb::User> {
-        users::get_me(&self.0, request)
-            .await
-            .map(Response::new)
-            .map_err(Status::from)
+    async fn get_me(&self, r: Request<pb::GetMeRequest>) -> RpcResult<pb::User> {
+        respond(users::get_me(&self.0, r).await)
     }
-
-    async fn update_me(&self, request: Request<pb::UpdateMeRequest>) -> RpcResult<pb::User> {
-        users::update_me(&self.0, request)
-            .await
-            .map(Response::new)
-            .map_err(Status::from)
+    async fn update_me(&self, r: Request<pb::UpdateMeRequest>) -> RpcResult<pb::User> {
+        respond(users::update_me(&self.0, r).await)
     }
-
-    async fn change_password(&self, request: Request<pb::ChangePasswordRequest>) -> RpcResult<()> {
-        users::change_password(&self.0, request)
-            .await
-            .map(Response::new)
-            .map_err(Status::from)
+    async fn change_password(&self, r: Request<pb::ChangePasswordRequest>) -> RpcResult<()> {
+        respond(users::change_password(&self.0, r).await)
     }
-
     async fn search_users(
         &self,
-        request: Request<pb::SearchUsersRequest>,
+        r: Request<pb::SearchUsersRequest>,
     ) -> RpcResult<pb::SearchUsersResponse> {
-        users::search_users(&self.0, request)
-            .await
-            .map(Response::new)
-            .map_err(Status::from)
+        respond(users::search_users(&self.0, r).await)
     }
-
-    async fn get_user(&self, request: Request<pb::GetUserRequest>) -> RpcResult<pb::User> {
-        users::get_user(&self.0, request)
-            .await
-            .map(Response::new)
-            .map_err(Status::from)
+    async fn get_user(&self, r: Request<pb::GetUserRequest>) -> RpcResult<pb::User> {
+        respond(users::get_user(&self.0, r).await)
     }
-
     async fn batch_get_users(
         &self,
-        request: Request<pb::BatchGetUsersRequest>,
+        r: Request<pb::BatchGetUsersRequest>,
     ) -> RpcResult<pb::BatchGetUsersResponse> {
-        users::batch_get_users(&self.0, request)
-            .await
-            .map(Response::new)
-            .map_err(Status::from)
+        respond(users::batch_get_users(&self.0, r).await)
     }
-
-    async fn update_user(&self, request: Request<pb::UpdateUserRequest>) -> RpcResult<pb::User> {
-        users::update_user(&self.0, request)
-            .await
-            .map(Response::new)
-            .map_err(Status::from)
+    async fn update_user(&self, r: Request<pb::UpdateUserRequest>) -> RpcResult<pb::User> {
+        respond(users::update_user(&self.0, r).await)
     }
-
     async fn check_session(
         &self,
-        request: Request<pb::CheckSessionRequest>,
+        r: Request<pb::CheckSessionRequest>,
     ) -> RpcResult<pb::SessionStatus> {
-        // The authentication layer has just asked the database (disabled, voided tokens, admin).
-        let user = swatter_common::auth::user(&request)?;
-        Ok(Response::new(pb::SessionStatus {
-            user_id: user.id.to_string(),
-            admin: user.admin,
-        }))
+        respond(tokens::check_session(r))
     }
-
-    async fn get_jwks(&self, _request: Request<pb::GetJwksRequest>) -> RpcResult<pb::Jwks> {
-        Ok(Response::new(pb::Jwks {
-            keys: vec![self.0.tokens.key().jwk().clone()],
-        }))
+    async fn get_jwks(&self, r: Request<pb::GetJwksRequest>) -> RpcResult<pb::Jwks> {
+        respond(tokens::get_jwks(&self.0, r))
     }
 }
 
@@ -144,13 +94,6 @@ impl IdentityService for IdentityRpc {
 enum View {
     Public,
     Full,
-}
-
-fn timestamp(at: DateTime<Utc>) -> prost_types::Timestamp {
-    prost_types::Timestamp {
-        seconds: at.timestamp(),
-        nanos: at.timestamp_subsec_nanos() as i32,
-    }
 }
 
 fn user_message(row: UserRow, view: View) -> pb::User {

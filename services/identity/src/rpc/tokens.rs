@@ -5,6 +5,7 @@ use std::net::IpAddr;
 use chrono::Utc;
 use subtle::ConstantTimeEq;
 use swatter_common::{
+    auth,
     input::{self, Lines},
     status::Violation,
 };
@@ -180,6 +181,27 @@ async fn client_credentials_grant(
         token_type: "Bearer".into(),
         expires_in,
         refresh_token: String::new(),
+    })
+}
+
+/// The caller's session as the authentication layer has just checked it against the database
+/// (disabled, voided tokens, admin).
+pub(super) fn check_session(
+    request: Request<pb::CheckSessionRequest>,
+) -> Result<pb::SessionStatus> {
+    let user = auth::user(&request)?;
+    Ok(pb::SessionStatus {
+        user_id: user.id.to_string(),
+        admin: user.admin,
+    })
+}
+
+pub(super) fn get_jwks(
+    identity: &Identity,
+    _request: Request<pb::GetJwksRequest>,
+) -> Result<pb::Jwks> {
+    Ok(pb::Jwks {
+        keys: vec![identity.tokens.key().jwk().clone()],
     })
 }
 

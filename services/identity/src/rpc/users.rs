@@ -4,6 +4,7 @@ use swatter_common::{
     auth::{self, Principal},
     input::{self, Lines},
     pagination,
+    rpc::Violations,
     status::Violation,
 };
 use swatter_proto::identity::v1 as pb;
@@ -12,7 +13,7 @@ use uuid::Uuid;
 
 use super::{Identity, View, user_message};
 use crate::{
-    domain::{Email, FullName, Password, Username, Violations},
+    domain::{Email, FullName, Password, Username},
     error::{IdentityError, Result},
     store::{self, NewUser, UserChanges, UserRow},
     throttle,
@@ -43,6 +44,27 @@ fn is_admin(principal: &Principal) -> bool {
     matches!(principal, Principal::User(user) if user.admin)
 }
 
+/// What of other users' records the caller of `request` may see: all of it for admins.
+fn view_for<T>(request: &Request<T>) -> Result<View> {
+    Ok(if is_admin(auth::principal(request)?) {
+        View::Full
+    } else {
+        View::Public
+    })
+}
+
+/// The optional new email address and full name of an update.
+fn profile_changes(
+    email: Option<&str>,
+    full_name: Option<&str>,
+) -> Result<(Option<Email>, Option<FullName>)> {
+    let mut violations = Violations::default();
+    let email = violations.check(email.map(Email::parse).transpose());
+    let full_name = violations.check(full_name.map(FullName::parse).transpose());
+    violations.finish()?;
+    Ok((email.flatten(), full_name.flatten()))
+}
+
 pub(super) async fn sign_up(
     identity: &Identity,
     request: Request<pb::SignUpRequest>,
@@ -63,10 +85,11 @@ pub(super) async fn sign_up(
     let email = violations.check(Email::parse(&req.email));
     let password = violations.check(Password::parse("password", &req.password));
     let full_name = violations.check(FullName::parse(req.full_name.as_deref().unwrap_or("")));
+    violations.finish()?;
     let (Some(username), Some(email), Some(password), Some(full_name)) =
         (username, email, password, full_name)
     else {
-        return Err(IdentityError::Invalid(violations.0));
+        unreachable!("violations were reported above");
     };
     if !caller_is_admin {
         identity.throttle.sign_up(client).await?;
@@ -107,14 +130,7 @@ pub(super) async fn update_me(
 ) -> Result<pb::User> {
     let me = auth::user(&request)?.id;
     let req = request.into_inner();
-    let mut violations = Violations::default();
-    let email = req.email.as_deref().map(Email::parse).transpose();
-    let email = violations.check(email).flatten();
-    let full_name = req.full_name.as_deref().map(FullName::parse).transpose();
-    let full_name = violations.check(full_name).flatten();
-    if !violations.is_empty() {
-        return Err(IdentityError::Invalid(violations.0));
-    }
+    let (email, full_name) = profile_changes(req.email.as_deref(), req.full_name.as_deref())?;
     current_user(identity, me).await?;
     let changes = UserChanges {
         email: email.as_ref().map(Email::as_str),
@@ -166,11 +182,7 @@ pub(super) async fn search_users(
     identity: &Identity,
     request: Request<pb::SearchUsersRequest>,
 ) -> Result<pb::SearchUsersResponse> {
-    let view = if is_admin(auth::principal(&request)?) {
-        View::Full
-    } else {
-        View::Public
-    };
+    let view = view_for(&request)?;
     let req = request.into_inner();
     let mut violations = Violations::default();
     let limit = violations.check(pagination::page_size(req.page_size));
@@ -188,8 +200,9 @@ pub(super) async fn search_users(
         MAX_SEARCH_LEN,
         Lines::One,
     ));
-    let Some(limit) = limit.filter(|_| violations.is_empty()) else {
-        return Err(IdentityError::Invalid(violations.0));
+    violations.finish()?;
+    let Some(limit) = limit else {
+        unreachable!("violations were reported above");
     };
     let prefix = req.query.trim().to_lowercase();
     let mut rows = store::search_users(
@@ -199,14 +212,7 @@ pub(super) async fn search_users(
         limit + 1,
     )
     .await?;
-    let next_page_token = if rows.len() as i64 > limit {
-        rows.truncate(limit as usize);
-        rows.last()
-            .map(|last| pagination::encode_token(&last.username))
-            .unwrap_or_default()
-    } else {
-        String::new()
-    };
+    let next_page_token = pagination::next_token(&mut rows, limit, |last| last.username.clone());
     Ok(pb::SearchUsersResponse {
         users: rows
             .into_iter()
@@ -236,11 +242,7 @@ pub(super) async fn batch_get_users(
     identity: &Identity,
     request: Request<pb::BatchGetUsersRequest>,
 ) -> Result<pb::BatchGetUsersResponse> {
-    let view = if is_admin(auth::principal(&request)?) {
-        View::Full
-    } else {
-        View::Public
-    };
+    let view = view_for(&request)?;
     let req = request.into_inner();
     if req.ids.len() > MAX_BATCH {
         return Err(IdentityError::invalid(Violation::new(
@@ -274,17 +276,10 @@ pub(super) async fn update_user(
     }
     let req = request.into_inner();
     let id = parse_user_id("id", &req.id)?;
-    let mut violations = Violations::default();
-    let email = req.email.as_deref().map(Email::parse).transpose();
-    let email = violations.check(email).flatten();
-    let full_name = req.full_name.as_deref().map(FullName::parse).transpose();
-    let full_name = violations.check(full_name).flatten();
-    if !violations.is_empty() {
-        return Err(IdentityError::Invalid(violations.0));
-    }
+    let (email, full_name) = profile_changes(req.email.as_deref(), req.full_name.as_deref())?;
     if id == caller.id && (req.admin == Some(false) || req.disabled == Some(true)) {
         return Err(IdentityError::FailedPrecondition(
-            "admins cannot remove their own admin rights or disable themselves",
+            "admins cannot remove their own admin rights or disable themselves".into(),
         ));
     }
     let changes = UserChanges {

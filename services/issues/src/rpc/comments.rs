@@ -5,15 +5,13 @@ use sqlx::{Postgres, Transaction};
 use swatter_common::{
     auth::UserPrincipal,
     pagination::{self, CursorTime},
+    rpc::idempotency::{self, Begin},
 };
 use swatter_proto::issues::v1 as pb;
 use tonic::Request;
 use uuid::Uuid;
 
-use super::{
-    Issues, authorize_locked, caller, check, convert, idempotency, issues::visible_issue,
-    projects::next_token,
-};
+use super::{Issues, authorize_locked, caller, check, convert, issues::visible_issue};
 use crate::{
     domain::{Action, CommentBody, authorize},
     error::{IssuesError, Result},
@@ -75,14 +73,11 @@ pub(super) async fn create_comment(
         "issue",
         NO_COMMENTS,
     )?;
-    let idempotency_key = std::mem::take(&mut req.request_id);
-    let hash = idempotency::request_hash(&req);
+    let request_id = std::mem::take(&mut req.request_id);
     let (mut tx, claim) =
-        match idempotency::begin(&issues.db, me.id, "create_comment", &idempotency_key, &hash)
-            .await?
-        {
-            idempotency::Begin::Replay(comment) => return Ok(comment),
-            idempotency::Begin::Proceed(tx, claim) => (tx, claim),
+        match idempotency::begin(&issues.db, me.id, "create_comment", &request_id, &req).await? {
+            Begin::Replay(comment) => return Ok(comment),
+            Begin::Proceed(tx, claim) => (tx, claim),
         };
     authorize_locked(
         &mut tx,
@@ -106,7 +101,7 @@ pub(super) async fn create_comment(
         .await?
         .ok_or_else(|| anyhow::anyhow!("created comment not found"))?;
     let comment = convert::comment(row);
-    idempotency::complete(&mut tx, claim, &comment).await?;
+    claim.complete(&mut tx, &comment).await?;
     tx.commit().await?;
     Ok(comment)
 }
@@ -117,13 +112,13 @@ pub(super) async fn list_comments(
 ) -> Result<pb::ListCommentsResponse> {
     let me = caller(&request)?;
     let req = request.into_inner();
-    let limit = pagination::page_size(req.page_size).map_err(IssuesError::invalid)?;
-    let after: Option<(CursorTime, Uuid)> =
-        pagination::decode_token(&req.page_token).map_err(IssuesError::invalid)?;
+    let (limit, after) = pagination::page::<(CursorTime, Uuid)>(req.page_size, &req.page_token)
+        .map_err(IssuesError::invalid)?;
     let issue = visible_issue(issues, &req.issue_key, &me).await?;
     let after = after.map(|(at, id)| (at.get(), id));
     let mut rows = store::list_comments(&issues.db, issue.id, after, limit + 1).await?;
-    let next_page_token = next_token(&mut rows, limit, |c| (CursorTime::from(c.created_at), c.id));
+    let next_page_token =
+        pagination::next_token(&mut rows, limit, |c| (CursorTime::from(c.created_at), c.id));
     Ok(pb::ListCommentsResponse {
         comments: rows.into_iter().map(convert::comment).collect(),
         next_page_token,

@@ -1,19 +1,12 @@
 //! Rows and domain values to protobuf messages and back.
 
-use chrono::{DateTime, Utc};
+use swatter_common::rpc::timestamp;
 use swatter_proto::issues::v1 as pb;
 
 use crate::{
     domain::{IssueStatus, Priority, Role},
     store::{self, CommentRow, EventRow, IssueRow, MemberRow, ProjectRow},
 };
-
-pub fn timestamp(at: DateTime<Utc>) -> prost_types::Timestamp {
-    prost_types::Timestamp {
-        seconds: at.timestamp(),
-        nanos: at.timestamp_subsec_nanos() as i32,
-    }
-}
 
 pub fn role_to_pb(role: Option<Role>) -> pb::Role {
     match role {

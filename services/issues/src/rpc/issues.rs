@@ -6,6 +6,10 @@ use sqlx::{Postgres, Transaction};
 use swatter_common::{
     auth::UserPrincipal,
     pagination::{self, CursorTime},
+    rpc::{
+        Violations,
+        idempotency::{self, Begin},
+    },
     status::Violation,
 };
 use swatter_proto::issues::v1 as pb;
@@ -14,37 +18,19 @@ use tonic::{Request, Status};
 use uuid::Uuid;
 
 use super::{
-    IssueStream, Issues, authorize_locked, caller, check, convert, idempotency, locked_role,
-    projects::{next_token, project_with_access},
+    IssueStream, Issues, authorize_locked, caller, check, convert, locked_role,
+    projects::project_with_access,
 };
 use crate::{
     domain::{
         Action, Description, IssueChange, IssueKey, IssueSort, IssueStatus, IssueTitle, Labels,
         Priority, Role, authorize, authorize_issue_change, label_filter, search_query,
     },
-    error::{IssuesError, Result},
+    error::{IssuesError, IssuesOnly, Result},
     store::{self, AssigneeFilter, IssueCursor, IssueFilter, IssueRow, NewEvent, NewIssue},
 };
 
 const REPORTERS_UP: &str = "viewers may not create issues";
-
-/// Collects violations of several fields.
-#[derive(Default)]
-struct Violations(Vec<Violation>);
-
-impl Violations {
-    fn take<T>(&mut self, result: std::result::Result<T, Violation>) -> Option<T> {
-        result.map_err(|v| self.0.push(v)).ok()
-    }
-
-    fn finish(self) -> Result<()> {
-        if self.0.is_empty() {
-            Ok(())
-        } else {
-            Err(IssuesError::Invalid(self.0))
-        }
-    }
-}
 
 fn uuid_field(field: &str, raw: &str) -> std::result::Result<Uuid, Violation> {
     raw.parse()
@@ -118,20 +104,20 @@ pub(super) async fn create_issue(
     let me = caller(&request)?;
     let mut req = request.into_inner();
     let mut v = Violations::default();
-    let title = v.take(IssueTitle::parse("title", &req.title));
-    let description = v.take(Description::parse(
+    let title = v.check(IssueTitle::parse("title", &req.title));
+    let description = v.check(Description::parse(
         "description",
         req.description.as_deref().unwrap_or(""),
     ));
     let priority = v
-        .take(priority_field(req.priority))
+        .check(priority_field(req.priority))
         .map(|p| p.unwrap_or(Priority::Medium));
-    let labels = v.take(Labels::parse(&req.labels));
+    let labels = v.check(Labels::parse(&req.labels));
     let assignee = req
         .assignee_id
         .as_deref()
         .filter(|a| !a.is_empty())
-        .map(|a| v.take(uuid_field("assignee_id", a)));
+        .map(|a| v.check(uuid_field("assignee_id", a)));
     v.finish()?;
     let (Some(title), Some(description), Some(priority), Some(labels)) =
         (title, description, priority, labels)
@@ -151,13 +137,11 @@ pub(super) async fn create_issue(
     )
     .await?;
 
-    let idempotency_key = std::mem::take(&mut req.request_id);
-    let hash = idempotency::request_hash(&req);
+    let request_id = std::mem::take(&mut req.request_id);
     let (mut tx, claim) =
-        match idempotency::begin(&issues.db, me.id, "create_issue", &idempotency_key, &hash).await?
-        {
-            idempotency::Begin::Replay(issue) => return Ok(issue),
-            idempotency::Begin::Proceed(tx, claim) => (tx, claim),
+        match idempotency::begin(&issues.db, me.id, "create_issue", &request_id, &req).await? {
+            Begin::Replay(issue) => return Ok(issue),
+            Begin::Proceed(tx, claim) => (tx, claim),
         };
     let role = authorize_locked(
         &mut tx,
@@ -191,7 +175,7 @@ pub(super) async fn create_issue(
     )
     .await?;
     let issue = convert::issue(row);
-    idempotency::complete(&mut tx, claim, &issue).await?;
+    claim.complete(&mut tx, &issue).await?;
     tx.commit().await?;
     Ok(issue)
 }
@@ -221,22 +205,22 @@ pub(super) async fn update_issue(
     let title = req
         .title
         .as_deref()
-        .map(|t| v.take(IssueTitle::parse("title", t)));
+        .map(|t| v.check(IssueTitle::parse("title", t)));
     let description = req
         .description
         .as_deref()
-        .map(|d| v.take(Description::parse("description", d)));
-    let status = v.take(status_field(req.status)).flatten();
-    let priority = v.take(priority_field(req.priority)).flatten();
+        .map(|d| v.check(Description::parse("description", d)));
+    let status = v.check(status_field(req.status)).flatten();
+    let priority = v.check(priority_field(req.priority)).flatten();
     let labels = req
         .labels
         .as_ref()
-        .map(|l| v.take(Labels::parse(&l.labels)));
+        .map(|l| v.check(Labels::parse(&l.labels)));
     // Present and empty: unassign.
     let assignee: Option<Option<Uuid>> = match req.assignee_id.as_deref() {
         None => None,
         Some("") => Some(None),
-        Some(raw) => v.take(uuid_field("assignee_id", raw)).map(Some),
+        Some(raw) => v.check(uuid_field("assignee_id", raw)).map(Some),
     };
     v.finish()?;
 
@@ -337,7 +321,7 @@ pub(super) async fn update_issue(
         "your role does not allow this change to this issue",
     )?;
     if !if_match_allows(&req.if_match, &convert::etag(&current)) {
-        return Err(IssuesError::EtagMismatch);
+        return Err(IssuesError::Own(IssuesOnly::EtagMismatch));
     }
     if events.is_empty() {
         return Ok(convert::issue(current));
@@ -407,22 +391,22 @@ fn filter_of(
     for raw in &req.statuses {
         match status_field(*raw) {
             Ok(Some(status)) => statuses.push(status),
-            Ok(None) => v.0.push(Violation::new(
+            Ok(None) => v.push(Violation::new(
                 "status",
                 "must be open, in_progress, resolved or closed",
             )),
-            Err(violation) => v.0.push(violation),
+            Err(violation) => v.push(violation),
         }
     }
     let mut priorities = Vec::new();
     for raw in &req.priorities {
         match priority_field(*raw) {
             Ok(Some(priority)) => priorities.push(priority),
-            Ok(None) => v.0.push(Violation::new(
+            Ok(None) => v.push(Violation::new(
                 "priority",
                 "must be low, medium, high or urgent",
             )),
-            Err(violation) => v.0.push(violation),
+            Err(violation) => v.push(violation),
         }
     }
     let assignee = match req.assignee.as_str() {
@@ -430,7 +414,7 @@ fn filter_of(
         "me" => AssigneeFilter::User(me.id),
         "none" => AssigneeFilter::Unassigned,
         raw => v
-            .take(
+            .check(
                 raw.parse()
                     .map_err(|_| Violation::new("assignee", "must be me, none or a user id")),
             )
@@ -439,18 +423,18 @@ fn filter_of(
     let author = match req.author_id.as_str() {
         "" => None,
         "me" => Some(me.id),
-        raw => v.take(
+        raw => v.check(
             raw.parse()
                 .map_err(|_| Violation::new("author", "must be me or a user id")),
         ),
     };
-    let label = v.take(label_filter(&req.label)).flatten();
-    let query = v.take(search_query(&req.query)).flatten();
-    let sort = v.take(IssueSort::parse(&req.sort)).unwrap_or_default();
-    let limit = v.take(pagination::page_size(req.page_size)).unwrap_or(0);
-    let cursor: Option<IssueCursor> = v.take(pagination::decode_token(&req.page_token)).flatten();
+    let label = v.check(label_filter(&req.label)).flatten();
+    let query = v.check(search_query(&req.query)).flatten();
+    let sort = v.check(IssueSort::parse(&req.sort)).unwrap_or_default();
+    let limit = v.check(pagination::page_size(req.page_size)).unwrap_or(0);
+    let cursor: Option<IssueCursor> = v.check(pagination::decode_token(&req.page_token)).flatten();
     if let Some(cursor) = &cursor {
-        v.take(cursor.check(sort));
+        v.check(cursor.check(sort));
     }
     v.finish()?;
     let filter = IssueFilter {
@@ -480,7 +464,8 @@ pub(super) async fn list_issues(
     }
     let mut rows =
         store::list_issues(&issues.db, &filter, sort, cursor.as_ref(), limit + 1).await?;
-    let next_page_token = next_token(&mut rows, limit, |row| IssueCursor::after(row, sort));
+    let next_page_token =
+        pagination::next_token(&mut rows, limit, |row| IssueCursor::after(row, sort));
     Ok(pb::ListIssuesResponse {
         issues: rows.into_iter().map(convert::issue).collect(),
         next_page_token,
@@ -493,13 +478,13 @@ pub(super) async fn list_issue_events(
 ) -> Result<pb::ListIssueEventsResponse> {
     let me = caller(&request)?;
     let req = request.into_inner();
-    let limit = pagination::page_size(req.page_size).map_err(IssuesError::invalid)?;
-    let after: Option<(CursorTime, Uuid)> =
-        pagination::decode_token(&req.page_token).map_err(IssuesError::invalid)?;
+    let (limit, after) = pagination::page::<(CursorTime, Uuid)>(req.page_size, &req.page_token)
+        .map_err(IssuesError::invalid)?;
     let issue = visible_issue(issues, &req.issue_key, &me).await?;
     let after = after.map(|(at, id)| (at.get(), id));
     let mut rows = store::list_events(&issues.db, issue.id, after, limit + 1).await?;
-    let next_page_token = next_token(&mut rows, limit, |e| (CursorTime::from(e.created_at), e.id));
+    let next_page_token =
+        pagination::next_token(&mut rows, limit, |e| (CursorTime::from(e.created_at), e.id));
     let key = format!("{}-{}", issue.project_key, issue.number);
     Ok(pb::ListIssueEventsResponse {
         events: rows.into_iter().map(|e| convert::event(e, &key)).collect(),

@@ -1,12 +1,12 @@
 //! Handlers for project membership.
 
-use swatter_common::status::Violation;
+use swatter_common::{rpc::downstream, status::Violation};
 use swatter_proto::{identity::v1::GetUserRequest, issues::v1 as pb};
-use tonic::{Code, Request};
+use tonic::Request;
 use uuid::Uuid;
 
 use super::{
-    Issues, caller, convert, on_behalf_of,
+    Issues, caller, convert,
     projects::{locked_project, project_with_access},
 };
 use crate::{
@@ -69,25 +69,16 @@ pub(super) async fn set_member(
     let lookup = issues
         .identity
         .clone()
-        .get_user(on_behalf_of(
+        .get_user(downstream::on_behalf_of(
             &request,
             GetUserRequest {
                 id: user_id.to_string(),
             },
         ))
         .await;
-    let user = match lookup {
-        Ok(user) => user.into_inner(),
-        Err(status) if matches!(status.code(), Code::NotFound | Code::InvalidArgument) => {
-            return Err(IssuesError::NotFound("user"));
-        }
-        Err(status) if status.code() == Code::Unavailable => {
-            return Err(IssuesError::Unavailable(anyhow::anyhow!(
-                "identity: {status}"
-            )));
-        }
-        Err(status) => return Err(IssuesError::Status(status)),
-    };
+    let user = lookup
+        .map_err(|status| IssuesError::downstream("identity", "user", status))?
+        .into_inner();
 
     let mut tx = issues.db.begin().await?;
     let project = locked_project(
@@ -102,7 +93,7 @@ pub(super) async fn set_member(
     let demotes_an_owner =
         current.is_some_and(|m| m.role == Role::Owner.as_str()) && role != Role::Owner;
     if demotes_an_owner && store::count_owners(&mut *tx, project.id).await? <= 1 {
-        return Err(IssuesError::FailedPrecondition(LAST_OWNER));
+        return Err(IssuesError::FailedPrecondition(LAST_OWNER.into()));
     }
     let member = store::upsert_member(&mut *tx, project.id, user_id, &user.username, role).await?;
     tx.commit().await?;
@@ -130,7 +121,7 @@ pub(super) async fn remove_member(
         .ok_or(IssuesError::NotFound("member"))?;
     if member.role == Role::Owner.as_str() && store::count_owners(&mut *tx, project.id).await? <= 1
     {
-        return Err(IssuesError::FailedPrecondition(LAST_OWNER));
+        return Err(IssuesError::FailedPrecondition(LAST_OWNER.into()));
     }
     store::delete_member(&mut *tx, project.id, user_id).await?;
     tx.commit().await?;

@@ -4,7 +4,6 @@
 
 mod comments;
 mod convert;
-mod idempotency;
 mod issues;
 mod members;
 mod projects;
@@ -14,14 +13,15 @@ use std::{pin::Pin, sync::Arc};
 use futures::Stream;
 use sqlx::{PgPool, Postgres, Transaction};
 use swatter_common::{
-    auth::{self, UserPrincipal},
+    auth::UserPrincipal,
     client::TracedChannel,
+    rpc::{RpcResult, caller, respond},
 };
 use swatter_proto::{
     identity::v1::identity_service_client::IdentityServiceClient,
     issues::v1::{self as pb, issues_service_server::IssuesService},
 };
-use tonic::{Request, Response, Status};
+use tonic::{Request, Status};
 
 use crate::{
     domain::{Access, Action, Role, authorize},
@@ -47,11 +47,6 @@ pub struct Issues {
 /// The tonic service.
 #[derive(Clone)]
 pub struct IssuesRpc(pub Arc<Issues>);
-
-/// The calling user (services act through delegated user tokens).
-fn caller<T>(request: &Request<T>) -> Result<UserPrincipal> {
-    Ok(auth::user(request)?.clone())
-}
 
 /// Turns a verdict into the error a client sees: hidden things are not found.
 fn check(access: Access, hidden: &'static str, forbidden: &'static str) -> Result<()> {
@@ -90,31 +85,7 @@ async fn authorize_locked(
     Ok(role)
 }
 
-/// `message` carrying the caller's own credentials, for calls to identity on their behalf.
-fn on_behalf_of<T, U>(incoming: &Request<T>, message: U) -> Request<U> {
-    let mut request = Request::new(message);
-    if let Some(value) = incoming.metadata().get("authorization") {
-        request
-            .metadata_mut()
-            .insert("authorization", value.clone());
-    }
-    if let Some(value) = incoming
-        .metadata()
-        .get(swatter_common::server::REQUEST_ID_HEADER)
-    {
-        request
-            .metadata_mut()
-            .insert(swatter_common::server::REQUEST_ID_HEADER, value.clone());
-    }
-    request
-}
-
-type RpcResult<T> = std::result::Result<Response<T>, Status>;
 type IssueStream = Pin<Box<dyn Stream<Item = std::result::Result<pb::Issue, Status>> + Send>>;
-
-fn respond<T>(result: Result<T>) -> RpcResult<T> {
-    result.map(Response::new).map_err(Status::from)
-}
 
 #[tonic::async_trait]
 impl IssuesService for IssuesRpc {

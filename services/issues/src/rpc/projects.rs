@@ -1,12 +1,19 @@
 //! Handlers for projects.
 
 use sqlx::{Postgres, Transaction};
-use swatter_common::{pagination, status::Violation};
+use swatter_common::{
+    pagination,
+    rpc::{
+        Violations,
+        idempotency::{self, Begin},
+    },
+    status::Violation,
+};
 use swatter_proto::issues::v1 as pb;
 use tonic::Request;
 use uuid::Uuid;
 
-use super::{Issues, authorize_locked, caller, check, convert, idempotency};
+use super::{Issues, authorize_locked, caller, check, convert};
 
 const OWNERS_ONLY: &str = "only the project's owners may do this";
 use crate::{
@@ -21,27 +28,22 @@ pub(super) async fn create_project(
 ) -> Result<pb::Project> {
     let me = caller(&request)?;
     let mut req = request.into_inner();
-    let mut violations = Vec::new();
-    let key = ProjectKey::parse(&req.key)
-        .map_err(|v| violations.push(v))
-        .ok();
-    let name = ProjectName::parse("name", &req.name)
-        .map_err(|v| violations.push(v))
-        .ok();
-    let description = Description::parse("description", req.description.as_deref().unwrap_or(""))
-        .map_err(|v| violations.push(v))
-        .ok();
+    let mut violations = Violations::default();
+    let key = violations.check(ProjectKey::parse(&req.key));
+    let name = violations.check(ProjectName::parse("name", &req.name));
+    let description = violations.check(Description::parse(
+        "description",
+        req.description.as_deref().unwrap_or(""),
+    ));
+    violations.finish()?;
     let (Some(key), Some(name), Some(description)) = (key, name, description) else {
-        return Err(IssuesError::Invalid(violations));
+        unreachable!("violations were reported above");
     };
-    let idempotency_key = std::mem::take(&mut req.request_id);
-    let hash = idempotency::request_hash(&req);
+    let request_id = std::mem::take(&mut req.request_id);
     let (mut tx, claim) =
-        match idempotency::begin(&issues.db, me.id, "create_project", &idempotency_key, &hash)
-            .await?
-        {
-            idempotency::Begin::Replay(project) => return Ok(project),
-            idempotency::Begin::Proceed(tx, claim) => (tx, claim),
+        match idempotency::begin(&issues.db, me.id, "create_project", &request_id, &req).await? {
+            Begin::Replay(project) => return Ok(project),
+            Begin::Proceed(tx, claim) => (tx, claim),
         };
     let id = Uuid::now_v7();
     store::insert_project(
@@ -57,7 +59,7 @@ pub(super) async fn create_project(
         .await?
         .ok_or_else(|| anyhow::anyhow!("created project not found"))?;
     let project = convert::project(row);
-    idempotency::complete(&mut tx, claim, &project).await?;
+    claim.complete(&mut tx, &project).await?;
     tx.commit().await?;
     tracing::info!(project = %key, owner = %me.id, "project created");
     Ok(project)
@@ -69,11 +71,10 @@ pub(super) async fn list_projects(
 ) -> Result<pb::ListProjectsResponse> {
     let me = caller(&request)?;
     let req = request.into_inner();
-    let limit = pagination::page_size(req.page_size).map_err(IssuesError::invalid)?;
-    let after = pagination::decode_token::<String>(&req.page_token)
-        .and_then(|key| {
-            key.map(|key| ProjectKey::parse(&key).map_err(|_| pagination::bad_token()))
-                .transpose()
+    let (limit, after) = pagination::page::<String>(req.page_size, &req.page_token)
+        .and_then(|(limit, key)| {
+            let key = key.map(|key| ProjectKey::parse(&key).map_err(|_| pagination::bad_token()));
+            Ok((limit, key.transpose()?))
         })
         .map_err(IssuesError::invalid)?;
     let mut rows = store::list_projects(
@@ -84,27 +85,11 @@ pub(super) async fn list_projects(
         limit + 1,
     )
     .await?;
-    let next_page_token = next_token(&mut rows, limit, |p| p.key.clone());
+    let next_page_token = pagination::next_token(&mut rows, limit, |p| p.key.clone());
     Ok(pb::ListProjectsResponse {
         projects: rows.into_iter().map(convert::project).collect(),
         next_page_token,
     })
-}
-
-/// Cuts `rows` (fetched with one extra) to `limit` and makes the token for the next page.
-pub(super) fn next_token<R, C: serde::Serialize>(
-    rows: &mut Vec<R>,
-    limit: i64,
-    cursor: impl Fn(&R) -> C,
-) -> String {
-    if rows.len() as i64 > limit {
-        rows.truncate(limit as usize);
-        rows.last()
-            .map(|last| pagination::encode_token(&cursor(last)))
-            .unwrap_or_default()
-    } else {
-        String::new()
-    }
 }
 
 pub(super) async fn get_project(
@@ -129,26 +114,13 @@ pub(super) async fn update_project(
 ) -> Result<pb::Project> {
     let me = caller(&request)?;
     let req = request.into_inner();
-    let mut violations = Vec::new();
-    let name = req
-        .name
-        .as_deref()
-        .map(|n| ProjectName::parse("name", n))
-        .transpose()
-        .map_err(|v| violations.push(v))
-        .ok()
-        .flatten();
-    let description = req
-        .description
-        .as_deref()
-        .map(|d| Description::parse("description", d))
-        .transpose()
-        .map_err(|v| violations.push(v))
-        .ok()
-        .flatten();
-    if !violations.is_empty() {
-        return Err(IssuesError::Invalid(violations));
-    }
+    let mut violations = Violations::default();
+    let name = req.name.as_deref().map(|n| ProjectName::parse("name", n));
+    let name = violations.check(name.transpose()).flatten();
+    let description = req.description.as_deref();
+    let description = description.map(|d| Description::parse("description", d));
+    let description = violations.check(description.transpose()).flatten();
+    violations.finish()?;
     let mut tx = issues.db.begin().await?;
     let project =
         locked_project(&mut tx, &req.key, &me, Action::ManageProject, OWNERS_ONLY).await?;

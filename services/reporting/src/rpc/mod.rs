@@ -1,0 +1,136 @@
+//! The gRPC layer: one handler per RPC, in `reports` (asking for one), `jobs` (following,
+//! cancelling, retrying) and `artifacts` (the finished report). Only a job's owner (and admins)
+//! see it; others get NOT_FOUND, as for jobs that do not exist. The trait impl below only
+//! forwards.
+
+mod artifacts;
+mod convert;
+mod jobs;
+mod reports;
+
+use std::{pin::Pin, sync::Arc, time::Duration};
+
+use futures::Stream;
+use sqlx::{PgPool, Postgres, Transaction};
+use swatter_common::{
+    auth::UserPrincipal,
+    client::TracedChannel,
+    rpc::{RpcResult, respond},
+};
+use swatter_proto::{
+    issues::v1::issues_service_client::IssuesServiceClient,
+    reporting::v1::{self as pb, reporting_service_server::ReportingService},
+};
+use tonic::{Request, Status};
+use uuid::Uuid;
+
+use crate::{
+    broker::Publisher,
+    error::{ReportingError, Result},
+    events::{JobEvents, StreamSlots},
+    storage::Storage,
+    store::{self, JobRow},
+};
+
+/// Shared state of the handlers.
+pub struct Reporting {
+    pub db: PgPool,
+    pub issues: IssuesServiceClient<TracedChannel>,
+    pub storage: Storage,
+    pub publisher: Arc<Publisher>,
+    pub events: JobEvents,
+    pub max_attempts: i32,
+    /// Jobs in flight (queued, running, retrying) a user may have at once.
+    pub max_active_jobs_per_user: u32,
+    /// Open `WatchJob` streams per user in this process.
+    pub streams: StreamSlots,
+}
+
+/// When a user at their limit of jobs in flight is told to try again: reports take seconds.
+const JOB_SLOT_RETRY: Duration = Duration::from_secs(10);
+
+/// The tonic service.
+#[derive(Clone)]
+pub struct ReportingRpc(pub Arc<Reporting>);
+
+type JobStream = Pin<Box<dyn Stream<Item = std::result::Result<pb::Job, Status>> + Send>>;
+type ChunkStream =
+    Pin<Box<dyn Stream<Item = std::result::Result<pb::ArtifactChunk, Status>> + Send>>;
+
+/// A job the caller may see (their own, or any for admins).
+async fn visible_job(reporting: &Reporting, raw_id: &str, me: &UserPrincipal) -> Result<JobRow> {
+    let id: Uuid = raw_id
+        .parse()
+        .map_err(|_| ReportingError::NotFound("job"))?;
+    let job = store::job_by_id(&reporting.db, id)
+        .await?
+        .ok_or(ReportingError::NotFound("job"))?;
+    if job.owner_id == me.id || me.admin {
+        Ok(job)
+    } else {
+        Err(ReportingError::NotFound("job"))
+    }
+}
+
+/// Refuses to add one more job in flight for `owner` beyond the limit. Call it inside the
+/// transaction that adds the job: from here until it ends, `owner`'s other requests that add
+/// jobs wait, so two of them cannot both take the last slot.
+async fn take_job_slot(
+    reporting: &Reporting,
+    tx: &mut Transaction<'_, Postgres>,
+    owner: Uuid,
+) -> Result<()> {
+    store::lock_owner_jobs(tx, owner).await?;
+    let limit = reporting.max_active_jobs_per_user;
+    if store::count_active_jobs(&mut **tx, owner).await? >= i64::from(limit) {
+        return Err(ReportingError::ResourceExhausted {
+            message: format!(
+                "at most {limit} report jobs may be queued, running or retrying at once; \
+                 try again when one has finished"
+            )
+            .into(),
+            retry_after: JOB_SLOT_RETRY,
+        });
+    }
+    Ok(())
+}
+
+#[tonic::async_trait]
+impl ReportingService for ReportingRpc {
+    async fn create_report(&self, r: Request<pb::CreateReportRequest>) -> RpcResult<pb::Job> {
+        respond(reports::create_report(&self.0, r).await)
+    }
+    async fn get_job(&self, r: Request<pb::GetJobRequest>) -> RpcResult<pb::Job> {
+        respond(jobs::get_job(&self.0, r).await)
+    }
+    async fn list_jobs(&self, r: Request<pb::ListJobsRequest>) -> RpcResult<pb::ListJobsResponse> {
+        respond(jobs::list_jobs(&self.0, r).await)
+    }
+    async fn cancel_job(&self, r: Request<pb::CancelJobRequest>) -> RpcResult<pb::Job> {
+        respond(jobs::cancel_job(&self.0, r).await)
+    }
+    async fn retry_job(&self, r: Request<pb::RetryJobRequest>) -> RpcResult<pb::Job> {
+        respond(jobs::retry_job(&self.0, r).await)
+    }
+    async fn get_artifact(&self, r: Request<pb::GetArtifactRequest>) -> RpcResult<pb::Artifact> {
+        respond(artifacts::get_artifact(&self.0, r).await)
+    }
+
+    type DownloadArtifactStream = ChunkStream;
+
+    async fn download_artifact(
+        &self,
+        r: Request<pb::DownloadArtifactRequest>,
+    ) -> RpcResult<ChunkStream> {
+        respond(artifacts::download_artifact(&self.0, r).await)
+    }
+
+    type WatchJobStream = JobStream;
+
+    async fn watch_job(&self, r: Request<pb::WatchJobRequest>) -> RpcResult<JobStream> {
+        respond(jobs::watch_job(&self.0, r).await)
+    }
+    async fn get_job_stats(&self, r: Request<pb::GetJobStatsRequest>) -> RpcResult<pb::JobStats> {
+        respond(jobs::job_stats(&self.0, r).await)
+    }
+}
