@@ -16,6 +16,7 @@ use chrono::{DateTime, Utc};
 use hmac::{Hmac, Mac};
 use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use sha2::{Digest, Sha256};
+use uuid::Uuid;
 
 use crate::{
     config::{ConfigError, Env, Source},
@@ -134,6 +135,23 @@ pub fn next_token<R, C: Serialize>(
     }
 }
 
+/// Where a page of a list in time order starts: after this instant and id.
+pub type TimeKey = (DateTime<Utc>, Uuid);
+
+/// [`page`] of a list in time order (its tokens hold a [`TimeKey`]).
+pub fn time_page(page_size: i32, page_token: &str) -> Result<(i64, Option<TimeKey>), Violation> {
+    let (limit, after) = page::<(CursorTime, Uuid)>(page_size, page_token)?;
+    Ok((limit, after.map(|(at, id)| (at.get(), id))))
+}
+
+/// [`next_token`] of a list in time order: `key` gives each row's instant and id.
+pub fn next_time_token<R>(rows: &mut Vec<R>, limit: i64, key: impl Fn(&R) -> TimeKey) -> String {
+    next_token(rows, limit, |row| {
+        let (at, id) = key(row);
+        (CursorTime::from(at), id)
+    })
+}
+
 /// The violation of a token that is not one this list gave out.
 pub fn bad_token() -> Violation {
     Violation::new("page_token", "is not a token this list gave out")
@@ -176,8 +194,6 @@ impl TryFrom<i64> for CursorTime {
 
 #[cfg(test)]
 mod tests {
-    use uuid::Uuid;
-
     use super::*;
 
     #[test]

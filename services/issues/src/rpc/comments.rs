@@ -4,7 +4,7 @@ use chrono::Utc;
 use sqlx::{Postgres, Transaction};
 use swatter_common::{
     auth::UserPrincipal,
-    pagination::{self, CursorTime},
+    pagination,
     rpc::idempotency::{self, Begin},
 };
 use swatter_proto::issues::v1 as pb;
@@ -112,13 +112,11 @@ pub(super) async fn list_comments(
 ) -> Result<pb::ListCommentsResponse> {
     let me = caller(&request)?;
     let req = request.into_inner();
-    let (limit, after) = pagination::page::<(CursorTime, Uuid)>(req.page_size, &req.page_token)
-        .map_err(IssuesError::invalid)?;
+    let (limit, after) =
+        pagination::time_page(req.page_size, &req.page_token).map_err(IssuesError::invalid)?;
     let issue = visible_issue(issues, &req.issue_key, &me).await?;
-    let after = after.map(|(at, id)| (at.get(), id));
     let mut rows = store::list_comments(&issues.db, issue.id, after, limit + 1).await?;
-    let next_page_token =
-        pagination::next_token(&mut rows, limit, |c| (CursorTime::from(c.created_at), c.id));
+    let next_page_token = pagination::next_time_token(&mut rows, limit, |c| (c.created_at, c.id));
     Ok(pb::ListCommentsResponse {
         comments: rows.into_iter().map(convert::comment).collect(),
         next_page_token,

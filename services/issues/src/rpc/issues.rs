@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 use sqlx::{Postgres, Transaction};
 use swatter_common::{
     auth::UserPrincipal,
-    pagination::{self, CursorTime},
+    pagination,
     rpc::{
         Violations,
         idempotency::{self, Begin},
@@ -478,13 +478,11 @@ pub(super) async fn list_issue_events(
 ) -> Result<pb::ListIssueEventsResponse> {
     let me = caller(&request)?;
     let req = request.into_inner();
-    let (limit, after) = pagination::page::<(CursorTime, Uuid)>(req.page_size, &req.page_token)
-        .map_err(IssuesError::invalid)?;
+    let (limit, after) =
+        pagination::time_page(req.page_size, &req.page_token).map_err(IssuesError::invalid)?;
     let issue = visible_issue(issues, &req.issue_key, &me).await?;
-    let after = after.map(|(at, id)| (at.get(), id));
     let mut rows = store::list_events(&issues.db, issue.id, after, limit + 1).await?;
-    let next_page_token =
-        pagination::next_token(&mut rows, limit, |e| (CursorTime::from(e.created_at), e.id));
+    let next_page_token = pagination::next_time_token(&mut rows, limit, |e| (e.created_at, e.id));
     let key = format!("{}-{}", issue.project_key, issue.number);
     Ok(pb::ListIssueEventsResponse {
         events: rows.into_iter().map(|e| convert::event(e, &key)).collect(),

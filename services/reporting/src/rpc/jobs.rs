@@ -4,12 +4,7 @@
 use std::{collections::HashMap, time::Duration};
 
 use chrono::Utc;
-use swatter_common::{
-    pagination::{self, CursorTime},
-    propagation,
-    rpc::caller,
-    status::Violation,
-};
+use swatter_common::{pagination, propagation, rpc::caller, status::Violation};
 use swatter_proto::reporting::v1 as pb;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::Request;
@@ -55,13 +50,11 @@ pub(super) async fn list_jobs(
         .map(|raw| state_from_pb(*raw).map(JobState::as_str))
         .collect::<Option<Vec<_>>>()
         .ok_or_else(|| ReportingError::invalid(Violation::new("state", "is not a job state")))?;
-    let (limit, after) = pagination::page::<(CursorTime, Uuid)>(req.page_size, &req.page_token)
-        .map_err(ReportingError::invalid)?;
-    let after = after.map(|(at, id)| (at.get(), id));
+    let (limit, after) =
+        pagination::time_page(req.page_size, &req.page_token).map_err(ReportingError::invalid)?;
     let owner = if req.all { None } else { Some(me.id) };
     let mut rows = store::list_jobs(&reporting.db, owner, &states, after, limit + 1).await?;
-    let next_page_token =
-        pagination::next_token(&mut rows, limit, |r| (CursorTime::from(r.created_at), r.id));
+    let next_page_token = pagination::next_time_token(&mut rows, limit, |r| (r.created_at, r.id));
     Ok(pb::ListJobsResponse {
         jobs: rows.iter().map(job_message).collect(),
         next_page_token,
