@@ -126,11 +126,11 @@ pub fn job_message(row: &JobRow) -> pb::Job {
         ReportParams::Project { .. } => pb::ReportKind::Project,
         ReportParams::UserMonthly { .. } => pb::ReportKind::UserMonthly,
     };
-    let state = row.state();
+    let state = row.state;
     // While a job waits for its next attempt, or after it ended, its last error is shown.
     let error = match (&row.error_kind, &row.error_message) {
         (Some(kind), Some(message)) if state != JobState::Succeeded => Some(pb::JobError {
-            kind: kind.clone(),
+            kind: kind.as_str().to_owned(),
             message: message.clone(),
         }),
         _ => None,
@@ -376,10 +376,10 @@ impl Reporting {
     async fn cancel_job(&self, request: Request<pb::CancelJobRequest>) -> Result<pb::Job> {
         let me = caller(&request)?;
         let job = self.visible_job(&request.get_ref().id, &me).await?;
-        let updated = match job.state().on_cancel() {
+        let updated = match job.state.on_cancel() {
             CancelOutcome::CancelNow => store::cancel_waiting_job(&self.db, job.id)
                 .await?
-                .inspect(|row| crate::metrics::finished(&row.kind, JobState::Cancelled)),
+                .inspect(|row| crate::metrics::finished(row.kind.as_str(), JobState::Cancelled)),
             CancelOutcome::AtNextCheckpoint => store::request_cancel(&self.db, job.id).await?,
             CancelOutcome::AlreadyTerminal => None,
         };
@@ -401,7 +401,7 @@ impl Reporting {
     async fn retry_job(&self, request: Request<pb::RetryJobRequest>) -> Result<pb::Job> {
         let me = caller(&request)?;
         let job = self.visible_job(&request.get_ref().id, &me).await?;
-        if !job.state().can_retry() {
+        if !job.state.can_retry() {
             return Err(ReportingError::FailedPrecondition(format!(
                 "only failed or cancelled jobs can be retried; the job is {}",
                 job.state
@@ -429,7 +429,7 @@ impl Reporting {
 
     async fn succeeded_job(&self, raw_id: &str, me: &UserPrincipal) -> Result<(JobRow, String)> {
         let job = self.visible_job(raw_id, me).await?;
-        match (&job.artifact_key, job.state()) {
+        match (&job.artifact_key, job.state) {
             (Some(key), JobState::Succeeded) => {
                 let key = key.clone();
                 Ok((job, key))
@@ -518,7 +518,7 @@ impl Reporting {
             // Held while the stream is open.
             let _slot = slot;
             let mut last = job_message(&job);
-            if tx.send(Ok(last.clone())).await.is_err() || job.state().is_terminal() {
+            if tx.send(Ok(last.clone())).await.is_err() || job.state.is_terminal() {
                 return;
             }
             loop {
@@ -544,7 +544,7 @@ impl Reporting {
                     }
                     last = now;
                 }
-                if row.state().is_terminal() {
+                if row.state.is_terminal() {
                     return;
                 }
             }
@@ -562,7 +562,7 @@ impl Reporting {
             .map(|s| (s.as_str().to_owned(), 0))
             .collect();
         for (state, count) in store::count_by_state(&self.db).await? {
-            jobs_by_state.insert(state, count);
+            jobs_by_state.insert(state.to_string(), count);
         }
         let (queue_depth, dead_lettered) = self
             .publisher
