@@ -109,44 +109,20 @@ impl Patch {
                 .closed_at_after(status, current.closed_at, now),
         };
         let mut changes = Vec::new();
-        let mut diff = |kind, field, old: String, new: String| {
+        let mut diff = |kind, field, value: fn(&IssueFields) -> Option<String>| {
+            let (old, new) = (value(current), value(&updated));
             if old != new {
-                changes.push(Change::new(kind, field, Some(old), Some(new)));
+                changes.push(Change::new(kind, field, old, new));
             }
         };
-        diff(
-            "edited",
-            "title",
-            current.title.clone(),
-            updated.title.clone(),
-        );
-        diff(
-            "edited",
-            "description",
-            current.description.clone(),
-            updated.description.clone(),
-        );
-        diff(
-            "edited",
-            "priority",
-            current.priority.to_string(),
-            updated.priority.to_string(),
-        );
-        diff(
-            "status",
-            "status",
-            current.status.to_string(),
-            updated.status.to_string(),
-        );
-        if updated.assignee_id != current.assignee_id {
-            let id = |a: Option<Uuid>| a.map(|a| a.to_string());
-            changes.push(Change::new(
-                "assignee",
-                "assignee_id",
-                id(current.assignee_id),
-                id(updated.assignee_id),
-            ));
-        }
+        diff("edited", "title", |f| Some(f.title.clone()));
+        diff("edited", "description", |f| Some(f.description.clone()));
+        diff("edited", "priority", |f| Some(f.priority.to_string()));
+        diff("status", "status", |f| Some(f.status.to_string()));
+        diff("assignee", "assignee_id", |f| {
+            f.assignee_id.map(|a| a.to_string())
+        });
+        // Compared as lists: two lists may join to the same text.
         if updated.labels != current.labels {
             changes.push(Change::new(
                 "labels",
