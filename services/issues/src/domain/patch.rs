@@ -155,105 +155,77 @@ mod tests {
         }
     }
 
-    fn change(
-        kind: &'static str,
-        field: &'static str,
-        old: Option<&str>,
-        new: Option<&str>,
-    ) -> Change {
-        Change::new(kind, field, old.map(Into::into), new.map(Into::into))
+    /// A patch with what `set` sets.
+    fn patch(set: impl FnOnce(&mut Patch)) -> Patch {
+        let mut patch = Patch::default();
+        set(&mut patch);
+        patch
+    }
+
+    fn labels(raw: &[&str]) -> Labels {
+        Labels::parse(&raw.iter().map(|l| l.to_string()).collect::<Vec<_>>()).unwrap()
     }
 
     #[test]
     fn each_field_changed_leaves_one_entry_and_unchanged_values_none() {
-        let now = at("2026-11-30T12:00:00Z");
-        let one = Uuid::from_u128(1).to_string();
+        let one = Some(Uuid::from_u128(1).to_string());
         let two = Uuid::from_u128(2);
-        let labels = |raw: &[&str]| {
-            Labels::parse(&raw.iter().map(|l| l.to_string()).collect::<Vec<_>>()).unwrap()
+        let unchanged = Patch {
+            title: Some(IssueTitle::parse("title", "Crash").unwrap()),
+            description: Some(Description::parse("description", "on start").unwrap()),
+            status: Some(IssueStatus::Open),
+            priority: Some(Priority::Medium),
+            labels: Some(labels(&["bug"])),
+            assignee: Some(Some(Uuid::from_u128(1))),
         };
-        let cases: Vec<(Patch, Vec<Change>)> = vec![
-            (Patch::default(), vec![]),
+        let text = |s: &str| Some(s.to_owned());
+        let cases = [
+            (Patch::default(), None),
+            (unchanged, None),
             (
-                Patch {
-                    title: Some(IssueTitle::parse("title", "Crash").unwrap()),
-                    description: Some(Description::parse("description", "on start").unwrap()),
-                    status: Some(IssueStatus::Open),
-                    priority: Some(Priority::Medium),
-                    labels: Some(labels(&["bug"])),
-                    assignee: Some(Some(Uuid::from_u128(1))),
-                },
-                vec![],
+                patch(|p| p.title = Some(IssueTitle::parse("title", "Hang").unwrap())),
+                Some(("edited", "title", text("Crash"), text("Hang"))),
             ),
             (
-                Patch {
-                    title: Some(IssueTitle::parse("title", "Hang").unwrap()),
-                    ..Patch::default()
-                },
-                vec![change("edited", "title", Some("Crash"), Some("Hang"))],
+                patch(|p| p.description = Some(Description::parse("d", "").unwrap())),
+                Some(("edited", "description", text("on start"), text(""))),
             ),
             (
-                Patch {
-                    description: Some(Description::parse("description", "").unwrap()),
-                    ..Patch::default()
-                },
-                vec![change("edited", "description", Some("on start"), Some(""))],
+                patch(|p| p.priority = Some(Priority::Urgent)),
+                Some(("edited", "priority", text("medium"), text("urgent"))),
             ),
             (
-                Patch {
-                    priority: Some(Priority::Urgent),
-                    ..Patch::default()
-                },
-                vec![change("edited", "priority", Some("medium"), Some("urgent"))],
+                patch(|p| p.status = Some(IssueStatus::InProgress)),
+                Some(("status", "status", text("open"), text("in_progress"))),
             ),
             (
-                Patch {
-                    status: Some(IssueStatus::InProgress),
-                    ..Patch::default()
-                },
-                vec![change(
-                    "status",
-                    "status",
-                    Some("open"),
-                    Some("in_progress"),
-                )],
-            ),
-            (
-                Patch {
-                    assignee: Some(Some(two)),
-                    ..Patch::default()
-                },
-                vec![change(
+                patch(|p| p.assignee = Some(Some(two))),
+                Some((
                     "assignee",
                     "assignee_id",
-                    Some(&one),
-                    Some(&two.to_string()),
-                )],
+                    one.clone(),
+                    Some(two.to_string()),
+                )),
             ),
             (
-                Patch {
-                    assignee: Some(None),
-                    ..Patch::default()
-                },
-                vec![change("assignee", "assignee_id", Some(&one), None)],
+                patch(|p| p.assignee = Some(None)),
+                Some(("assignee", "assignee_id", one.clone(), None)),
             ),
             (
-                Patch {
-                    labels: Some(labels(&["ui", "bug"])),
-                    ..Patch::default()
-                },
-                vec![change("labels", "labels", Some("bug"), Some("bug, ui"))],
+                patch(|p| p.labels = Some(labels(&["ui", "bug"]))),
+                Some(("labels", "labels", text("bug"), text("bug, ui"))),
             ),
             (
-                Patch {
-                    labels: Some(labels(&[])),
-                    ..Patch::default()
-                },
-                vec![change("labels", "labels", Some("bug"), Some(""))],
+                patch(|p| p.labels = Some(labels(&[]))),
+                Some(("labels", "labels", text("bug"), text(""))),
             ),
         ];
         for (patch, expected) in cases {
-            let (updated, changes) = patch.apply(&current(), now);
+            let (updated, changes) = patch.apply(&current(), at("2026-11-30T12:00:00Z"));
+            let expected: Vec<_> = expected
+                .into_iter()
+                .map(|(kind, field, old, new)| Change::new(kind, field, old, new))
+                .collect();
             assert_eq!(changes, expected, "{patch:?}");
             if expected.is_empty() {
                 assert_eq!(updated, current(), "{patch:?}");
@@ -285,17 +257,14 @@ mod tests {
                 closed_at: Some(now),
             }
         );
-        let fields: Vec<_> = changes.iter().map(|c| c.field).collect();
+        let fields = changes
+            .iter()
+            .map(|c| c.field)
+            .collect::<Vec<_>>()
+            .join(" ");
         assert_eq!(
             fields,
-            [
-                "title",
-                "description",
-                "priority",
-                "status",
-                "assignee_id",
-                "labels"
-            ]
+            "title description priority status assignee_id labels"
         );
         assert_eq!(
             IssueChange::of(&changes),
@@ -325,11 +294,7 @@ mod tests {
                 closed_at,
                 ..current()
             };
-            let patch = Patch {
-                status: Some(to),
-                ..Patch::default()
-            };
-            let (updated, changes) = patch.apply(&current, now);
+            let (updated, changes) = patch(|p| p.status = Some(to)).apply(&current, now);
             assert_eq!(updated.closed_at, expected, "{from} -> {to}");
             assert_eq!(
                 IssueChange::of(&changes),
@@ -346,11 +311,7 @@ mod tests {
             closed_at: Some(earlier),
             ..current()
         };
-        let (updated, _) = Patch {
-            priority: Some(Priority::Low),
-            ..Patch::default()
-        }
-        .apply(&done, now);
+        let (updated, _) = patch(|p| p.priority = Some(Priority::Low)).apply(&done, now);
         assert_eq!(updated.closed_at, Some(earlier));
     }
 }
