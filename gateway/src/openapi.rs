@@ -239,6 +239,24 @@ mod tests {
     }
 
     #[test]
+    fn every_error_answer_is_a_problem_and_every_429_says_when_to_retry() {
+        let doc = serde_json::to_value(document()).unwrap();
+        let operations = doc["paths"].as_object().unwrap().values();
+        for operation in operations.flat_map(|item| item.as_object().unwrap().values()) {
+            let responses = operation["responses"].as_object().unwrap();
+            for (status, response) in responses.iter().filter(|(s, _)| s.as_str() >= "400") {
+                let problem = &response["content"][PROBLEM_JSON]["schema"]["$ref"];
+                assert_eq!(problem, "#/components/schemas/Problem", "{status}");
+                let retry_after = response["headers"]["Retry-After"].is_object();
+                assert_eq!(retry_after, status == "429", "{status}");
+            }
+            if operation["security"].is_array() {
+                assert!(responses.contains_key("401"));
+            }
+        }
+    }
+
+    #[test]
     fn issue_operations_describe_their_headers_enums_and_problems() {
         let doc = serde_json::to_value(document()).unwrap();
         let patch = &doc["paths"]["/v1/issues/{issue_key}"]["patch"];
