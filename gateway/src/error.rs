@@ -1,7 +1,7 @@
 //! The one error type of the gateway, rendered as an RFC 9457 `application/problem+json` body,
 //! and the one place where gRPC status codes become HTTP status codes ([`ApiError::from_status`]).
 
-use std::time::Duration;
+use std::{convert::Infallible, time::Duration};
 
 use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, StatusCode, header};
@@ -321,6 +321,13 @@ impl ApiError {
             error: (self.kind == ProblemKind::UnsupportedGrantType)
                 .then(|| "unsupported_grant_type".to_owned()),
         }
+    }
+}
+
+/// For conversions that cannot fail, so that they serve where fallible ones do.
+impl From<Infallible> for ApiError {
+    fn from(never: Infallible) -> Self {
+        match never {}
     }
 }
 

@@ -4,8 +4,8 @@
 //! - bodies: [`ApiJson`] (JSON only) and [`JsonOrForm`] (the OAuth2 token endpoint): 415 for
 //!   another or no content type, 413 over the body limit, 400 for bytes that are not JSON at all,
 //!   422 naming the field for JSON of the wrong shape, types or unknown fields;
-//! - [`ApiQuery`] (422 naming the parameter), [`ApiPath`] (404 for segments it cannot read) and
-//!   [`PathUuid`] (404 for anything not a UUID);
+//! - [`ApiQuery`] (422 naming the parameter) and [`ApiPath`] (404 for segments it cannot read,
+//!   such as a UUID that is not one);
 //! - the request headers of docs/api.md the services act on: [`IdempotencyKey`] and [`IfMatch`];
 //! - credentials: [`Authenticated`], [`MaybeAuthenticated`] and [`Anonymous`], each giving the
 //!   [`Forwarded`] metadata that the gRPC calls of the request carry;
@@ -24,7 +24,6 @@ use swatter_common::{
     server::{CLIENT_ADDRESS_HEADER, REQUEST_ID_HEADER},
 };
 use tonic::metadata::AsciiMetadataValue;
-use uuid::Uuid;
 
 use crate::{
     error::{ApiError, FieldError, ProblemKind},
@@ -198,22 +197,6 @@ where
             .await
             .map(|Path(value)| ApiPath(value))
             .map_err(|_| ApiError::not_found("nothing exists at this address"))
-    }
-}
-
-/// A UUID path segment. Anything else names nothing, so it is 404 rather than 400.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PathUuid(pub Uuid);
-
-impl<S: Send + Sync> FromRequestParts<S> for PathUuid {
-    type Rejection = ApiError;
-
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let not_found = || ApiError::not_found("nothing exists at this address");
-        let Path(raw) = Path::<String>::from_request_parts(parts, state)
-            .await
-            .map_err(|_| not_found())?;
-        Uuid::parse_str(&raw).map(PathUuid).map_err(|_| not_found())
     }
 }
 

@@ -1,19 +1,23 @@
-//! The OpenAPI 3.1 description of the REST API, generated from the handlers' annotations.
+//! The OpenAPI 3.1 description of the REST API. Each operation is described by its handler's
+//! `#[utoipa::path]` and registered with its route (`routes::api`); this module adds the API's
+//! own description and what every operation shares.
 
 use utoipa::{
     Modify, OpenApi,
     openapi::{
-        ContentBuilder, HeaderBuilder, ObjectBuilder, Ref, RefOr, ResponseBuilder, Type,
+        ContentBuilder, HeaderBuilder, KnownFormat, ObjectBuilder, Ref, RefOr, ResponseBuilder,
+        SchemaFormat, Type,
+        path::Operation,
         security::{HttpAuthScheme, HttpBuilder, SecurityScheme},
     },
 };
 
 use crate::{
-    error::{FieldError, Problem},
-    routes::{auth, comments, health, issues, jobs, members, projects, reports, users},
+    error::{ApiError, FieldError, PROBLEM_JSON, Problem, ProblemKind},
+    routes,
 };
 
-/// The whole API.
+/// The API itself; its paths come from the routes.
 #[derive(OpenApi)]
 #[openapi(
     info(
@@ -23,50 +27,8 @@ use crate::{
             Get a token at `POST /v1/auth/token` and send it as `Authorization: Bearer <token>`.",
         license(name = "MIT", identifier = "MIT"),
     ),
-    paths(
-        users::sign_up,
-        users::get_me,
-        users::update_me,
-        users::change_password,
-        users::search_users,
-        users::get_user,
-        users::update_user,
-        auth::create_token,
-        auth::revoke_token,
-        auth::jwks,
-        projects::create_project,
-        projects::list_projects,
-        projects::get_project,
-        projects::update_project,
-        projects::delete_project,
-        members::list_members,
-        members::set_member,
-        members::remove_member,
-        issues::create_issue,
-        issues::list_project_issues,
-        issues::list_issues,
-        issues::get_issue,
-        issues::update_issue,
-        issues::delete_issue,
-        issues::list_issue_events,
-        comments::create_comment,
-        comments::list_comments,
-        comments::update_comment,
-        comments::delete_comment,
-        reports::create_report,
-        jobs::list_jobs,
-        jobs::get_job,
-        jobs::cancel_job,
-        jobs::retry_job,
-        jobs::get_artifact,
-        jobs::download_artifact,
-        jobs::job_events,
-        jobs::job_stats,
-        health::healthz,
-        health::readyz,
-    ),
     components(schemas(Problem, FieldError)),
-    modifiers(&BearerSecurity, &CommonResponses),
+    modifiers(&BearerSecurity),
     tags(
         (name = "users", description = "Accounts: sign-up, your own profile, search, admin changes"),
         (name = "auth", description = "Tokens: log in, refresh, revoke, and the public signing keys"),
@@ -79,6 +41,34 @@ use crate::{
     ),
 )]
 pub struct ApiDoc;
+
+/// The whole description, as `GET /openapi.json` serves it.
+pub fn document() -> utoipa::openapi::OpenApi {
+    complete(routes::api().into_openapi())
+}
+
+/// Adds what every operation shares to the operations the routes declared.
+pub fn complete(mut document: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
+    CommonResponses.modify(&mut document);
+    document
+}
+
+/// A sample problem body for an operation's description: a `kind` problem about `field` (none
+/// when empty), as the gateway renders it.
+pub fn problem_example(kind: ProblemKind, field: &str, message: &str) -> Problem {
+    let error = match (kind, field) {
+        (ProblemKind::Validation, _) => ApiError::invalid_field(field, message),
+        (_, "") => ApiError::new(kind, message),
+        _ => ApiError::new(kind, message).with_errors(vec![FieldError {
+            field: field.to_owned(),
+            message: message.to_owned(),
+        }]),
+    };
+    Problem {
+        request_id: Some("0b5e2c5e-6f0e-4a51-8d0c-2b1f0c1d2e3f".to_owned()),
+        ..error.problem()
+    }
+}
 
 /// Declares the `bearer` security scheme the operations refer to.
 struct BearerSecurity;
@@ -101,9 +91,42 @@ impl Modify for BearerSecurity {
     }
 }
 
-/// What every operation shares: the `X-Request-ID` header on each response, and server errors
-/// as problems.
+/// What operations share, so that handlers declare only their own answers: 401 on secured
+/// operations, 400/415/422 on JSON bodies, 422 on pages, server errors, a problem body on every
+/// error answer that declares none, `Retry-After` on 429, and the `X-Request-ID` header on each
+/// response.
 struct CommonResponses;
+
+/// The answers an operation gives without declaring them, by what it takes.
+fn shared_answers(operation: &Operation) -> Vec<(&'static str, &'static str)> {
+    let mut answers = Vec::new();
+    if operation.security.as_ref().is_some_and(|s| !s.is_empty()) {
+        answers.push(("401", "No, a bad or an expired access token"));
+    }
+    let json_body = operation
+        .request_body
+        .as_ref()
+        .is_some_and(|body| body.content.contains_key("application/json"));
+    if json_body {
+        answers.push(("400", "The body is not JSON"));
+        answers.push(("415", "The body is not sent as JSON"));
+        answers.push(("422", "A field is invalid"));
+    }
+    let paged = operation
+        .parameters
+        .iter()
+        .flatten()
+        .any(|parameter| parameter.name == "page_token");
+    if paged {
+        answers.push(("422", "A bad page size or page token"));
+    }
+    answers.push((
+        "5XX",
+        "A server-side failure: 500 unexpected, 503 a service is down, 504 too slow. \
+         The detail never carries internals.",
+    ));
+    answers
+}
 
 impl Modify for CommonResponses {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
@@ -113,17 +136,17 @@ impl Modify for CommonResponses {
                 "The request's id: the client's own if it sent a sane one, else a new UUID",
             ))
             .build();
-        let server_error = ResponseBuilder::new()
-            .description(
-                "A server-side failure: 500 unexpected, 503 a service is down, 504 too slow. \
-                 The detail never carries internals.",
+        let retry_after = HeaderBuilder::new()
+            .schema(
+                ObjectBuilder::new()
+                    .schema_type(Type::Integer)
+                    .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int64)))
+                    .minimum(Some(0)),
             )
-            .content(
-                crate::error::PROBLEM_JSON,
-                ContentBuilder::new()
-                    .schema(Some(Ref::from_schema_name("Problem")))
-                    .build(),
-            )
+            .description(Some("Seconds to wait"))
+            .build();
+        let problem = ContentBuilder::new()
+            .schema(Some(Ref::from_schema_name("Problem")))
             .build();
         for item in openapi.paths.paths.values_mut() {
             let operations = [
@@ -134,16 +157,33 @@ impl Modify for CommonResponses {
                 &mut item.patch,
             ];
             for operation in operations.into_iter().flatten() {
-                let responses = &mut operation.responses.responses;
-                responses
-                    .entry("5XX".to_owned())
-                    .or_insert_with(|| RefOr::T(server_error.clone()));
-                for response in responses.values_mut() {
-                    if let RefOr::T(response) = response {
+                for (status, description) in shared_answers(operation) {
+                    operation
+                        .responses
+                        .responses
+                        .entry(status.to_owned())
+                        .or_insert_with(|| {
+                            RefOr::T(ResponseBuilder::new().description(description).build())
+                        });
+                }
+                for (status, response) in &mut operation.responses.responses {
+                    let RefOr::T(response) = response else {
+                        continue;
+                    };
+                    let error = !status.starts_with(['1', '2', '3']);
+                    if error && response.content.is_empty() {
+                        response
+                            .content
+                            .insert(PROBLEM_JSON.to_owned(), problem.clone());
+                    }
+                    if status == "429" {
                         response
                             .headers
-                            .insert("X-Request-ID".to_owned(), request_id.clone());
+                            .insert("Retry-After".to_owned(), retry_after.clone());
                     }
+                    response
+                        .headers
+                        .insert("X-Request-ID".to_owned(), request_id.clone());
                 }
             }
         }
@@ -156,7 +196,7 @@ mod tests {
 
     #[test]
     fn the_description_is_openapi_3_1_and_lists_every_route() {
-        let doc = serde_json::to_value(ApiDoc::openapi()).unwrap();
+        let doc = serde_json::to_value(document()).unwrap();
         assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"));
         for path in [
             "/v1/users",
@@ -199,8 +239,26 @@ mod tests {
     }
 
     #[test]
+    fn every_error_answer_is_a_problem_and_every_429_says_when_to_retry() {
+        let doc = serde_json::to_value(document()).unwrap();
+        let operations = doc["paths"].as_object().unwrap().values();
+        for operation in operations.flat_map(|item| item.as_object().unwrap().values()) {
+            let responses = operation["responses"].as_object().unwrap();
+            for (status, response) in responses.iter().filter(|(s, _)| s.as_str() >= "400") {
+                let problem = &response["content"][PROBLEM_JSON]["schema"]["$ref"];
+                assert_eq!(problem, "#/components/schemas/Problem", "{status}");
+                let retry_after = response["headers"]["Retry-After"].is_object();
+                assert_eq!(retry_after, status == "429", "{status}");
+            }
+            if operation["security"].is_array() {
+                assert!(responses.contains_key("401"));
+            }
+        }
+    }
+
+    #[test]
     fn issue_operations_describe_their_headers_enums_and_problems() {
-        let doc = serde_json::to_value(ApiDoc::openapi()).unwrap();
+        let doc = serde_json::to_value(document()).unwrap();
         let patch = &doc["paths"]["/v1/issues/{issue_key}"]["patch"];
         let parameters = patch["parameters"].as_array().unwrap();
         assert!(

@@ -11,8 +11,9 @@ use serde::{Deserialize, Serialize};
 use swatter_proto::identity::v1::{self as pb, create_token_request::Grant};
 use utoipa::ToSchema;
 
+use super::no_content;
 use crate::{
-    error::{ApiError, FieldError, Problem},
+    error::{ApiError, FieldError},
     extract::{Anonymous, ApiJson, ClientAddress, JsonOrForm},
     state::AppState,
 };
@@ -147,15 +148,11 @@ pub struct Jwks {
     ),
     responses(
         (status = 200, description = "Tokens; sent with Cache-Control: no-store", body = TokenResponse),
-        (status = 400, description = "A grant_type other than password or refresh_token (`\"error\": \"unsupported_grant_type\"`, RFC 6749 §5.2), or a body that is not a form or JSON at all",
-            body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "Bad credentials, a disabled account, or a refresh token that is invalid, expired, revoked or already used",
-            body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "The body is neither a form nor JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "A field the grant needs is missing or not text", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Too many failed logins from this client address, or for this username from it; see Retry-After",
-            body = Problem, content_type = "application/problem+json",
-            headers(("Retry-After" = u64, description = "Seconds to wait"))),
+        (status = 400, description = "A grant_type other than password or refresh_token (`\"error\": \"unsupported_grant_type\"`, RFC 6749 §5.2), or a body that is not a form or JSON at all"),
+        (status = 401, description = "Bad credentials, a disabled account, or a refresh token that is invalid, expired, revoked or already used"),
+        (status = 415, description = "The body is neither a form nor JSON"),
+        (status = 422, description = "A field the grant needs is missing or not text"),
+        (status = 429, description = "Too many failed logins from this client address, or for this username from it; see Retry-After"),
     ),
 )]
 pub async fn create_token(
@@ -190,8 +187,7 @@ pub async fn create_token(
     request_body = RevokeRequest,
     responses(
         (status = 204, description = "The login is over"),
-        (status = 415, description = "The body is not sent as JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "refresh_token is missing, longer than 256 characters or holds control characters", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "refresh_token is missing, longer than 256 characters or holds control characters"),
     ),
 )]
 pub async fn revoke_token(
@@ -199,13 +195,10 @@ pub async fn revoke_token(
     Anonymous(forwarded): Anonymous,
     ApiJson(body): ApiJson<RevokeRequest>,
 ) -> Result<StatusCode, ApiError> {
-    state
-        .identity()
-        .revoke_token(forwarded.request(pb::RevokeTokenRequest {
-            refresh_token: body.refresh_token,
-        }))
-        .await?;
-    Ok(StatusCode::NO_CONTENT)
+    let request = forwarded.request(pb::RevokeTokenRequest {
+        refresh_token: body.refresh_token,
+    });
+    no_content(state.identity().revoke_token(request).await)
 }
 
 /// The public keys that verify access tokens (JWK set).
@@ -215,7 +208,7 @@ pub async fn revoke_token(
     tag = "auth",
     responses(
         (status = 200, description = "The JWK set", body = Jwks),
-        (status = 503, description = "Identity is unavailable", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "Identity is unavailable"),
     ),
 )]
 pub async fn jwks(

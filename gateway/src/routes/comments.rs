@@ -1,19 +1,18 @@
 //! `/v1/issues/{issue_key}/comments` and `/v1/comments/{id}`: discuss an issue (docs/api.md).
 
-use axum::{
-    Json,
-    extract::State,
-    http::{StatusCode, header},
-    response::IntoResponse,
-};
+use axum::{Json, extract::State, http::StatusCode, response::IntoResponse};
 use serde::{Deserialize, Serialize};
 use swatter_proto::issues::v1 as pb;
 use utoipa::ToSchema;
 
-use super::{Page, PageQuery, header_value, page_size, required_rfc3339};
+use super::{
+    Page, PageQuery, json, located, no_content,
+    paths::{CommentId, IssueKey},
+    required_rfc3339,
+};
 use crate::{
-    error::{ApiError, Problem},
-    extract::{ApiJson, ApiPath, ApiQuery, Authenticated, IdempotencyKey, PathUuid},
+    error::ApiError,
+    extract::{ApiJson, ApiPath, ApiQuery, Authenticated, IdempotencyKey},
     state::AppState,
 };
 
@@ -72,7 +71,7 @@ pub struct CommentRequest {
     tag = "comments",
     security(("bearer" = [])),
     params(
-        ("issue_key" = String, Path, description = "`KEY-n`", example = "SWAT-42"),
+        IssueKey,
         ("Idempotency-Key" = Option<String>, Header,
             description = "Sending the same key and body again answers the first response again and creates nothing; the same key with another body is 422"),
     ),
@@ -80,18 +79,15 @@ pub struct CommentRequest {
     responses(
         (status = 201, description = "The comment was added", body = Comment,
             headers(("Location" = String, description = "/v1/comments/{id}"))),
-        (status = 400, description = "The body is not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No, a bad or an expired access token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Viewers may not comment", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such issue, or the caller is not a member of its project", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "The body is not sent as JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "The body is empty or too long, or the Idempotency-Key was used with another body", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Viewers may not comment"),
+        (status = 404, description = "No such issue, or the caller is not a member of its project"),
+        (status = 422, description = "The body is empty or too long, or the Idempotency-Key was used with another body"),
     ),
 )]
 pub async fn create_comment(
     State(state): State<AppState>,
     caller: Authenticated,
-    ApiPath(issue_key): ApiPath<String>,
+    ApiPath(IssueKey { issue_key }): ApiPath<IssueKey>,
     IdempotencyKey(request_id): IdempotencyKey,
     ApiJson(body): ApiJson<CommentRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
@@ -104,12 +100,11 @@ pub async fn create_comment(
         }))
         .await?
         .into_inner();
-    let location = header_value(&format!("/v1/comments/{}", comment.id))?;
-    Ok((
+    located(
         StatusCode::CREATED,
-        [(header::LOCATION, location)],
+        &format!("/v1/comments/{}", comment.id),
         Json(Comment::try_from(comment)?),
-    ))
+    )
 }
 
 /// The comments of an issue, oldest first.
@@ -119,37 +114,31 @@ pub async fn create_comment(
     tag = "comments",
     security(("bearer" = [])),
     params(
-        ("issue_key" = String, Path, description = "`KEY-n`", example = "SWAT-42"),
+        IssueKey,
         PageQuery,
     ),
     responses(
         (status = 200, description = "One page of comments, oldest first", body = Page<Comment>),
-        (status = 401, description = "No, a bad or an expired access token", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such issue, or the caller is not a member of its project", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "A bad page size or page token", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such issue, or the caller is not a member of its project"),
     ),
 )]
 pub async fn list_comments(
     State(state): State<AppState>,
     caller: Authenticated,
-    ApiPath(issue_key): ApiPath<String>,
+    ApiPath(IssueKey { issue_key }): ApiPath<IssueKey>,
     ApiQuery(query): ApiQuery<PageQuery>,
 ) -> Result<Json<Page<Comment>>, ApiError> {
+    let (page_size, page_token) = query.into_pb()?;
     let response = state
         .issues()
         .list_comments(caller.request(pb::ListCommentsRequest {
             issue_key,
-            page_size: page_size(query.page_size)?,
-            page_token: query.page_token.unwrap_or_default(),
+            page_size,
+            page_token,
         }))
         .await?
         .into_inner();
-    let items = response
-        .comments
-        .into_iter()
-        .map(Comment::try_from)
-        .collect::<Result<_, _>>()?;
-    Ok(Json(Page::new(items, response.next_page_token)))
+    Page::json(response.comments, response.next_page_token)
 }
 
 /// The author only: change the text of a comment.
@@ -158,33 +147,26 @@ pub async fn list_comments(
     path = "/v1/comments/{id}",
     tag = "comments",
     security(("bearer" = [])),
-    params(("id" = uuid::Uuid, Path, description = "The comment's id")),
+    params(CommentId),
     request_body = CommentRequest,
     responses(
         (status = 200, description = "The edited comment", body = Comment),
-        (status = 400, description = "The body is not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No, a bad or an expired access token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Only the author may edit a comment", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such comment, or the caller is not a member of its project", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "The body is not sent as JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "The body is empty or too long", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Only the author may edit a comment"),
+        (status = 404, description = "No such comment, or the caller is not a member of its project"),
+        (status = 422, description = "The body is empty or too long"),
     ),
 )]
 pub async fn update_comment(
     State(state): State<AppState>,
     caller: Authenticated,
-    PathUuid(id): PathUuid,
+    ApiPath(CommentId { id }): ApiPath<CommentId>,
     ApiJson(body): ApiJson<CommentRequest>,
 ) -> Result<Json<Comment>, ApiError> {
-    let comment = state
-        .issues()
-        .update_comment(caller.request(pb::UpdateCommentRequest {
-            id: id.to_string(),
-            body: body.body,
-        }))
-        .await?
-        .into_inner();
-    Ok(Json(comment.try_into()?))
+    let request = caller.request(pb::UpdateCommentRequest {
+        id: id.to_string(),
+        body: body.body,
+    });
+    json(state.issues().update_comment(request).await)
 }
 
 /// Delete a comment: its author, or the project's maintainers and owners.
@@ -193,22 +175,18 @@ pub async fn update_comment(
     path = "/v1/comments/{id}",
     tag = "comments",
     security(("bearer" = [])),
-    params(("id" = uuid::Uuid, Path, description = "The comment's id")),
+    params(CommentId),
     responses(
         (status = 204, description = "The comment is gone"),
-        (status = 401, description = "No, a bad or an expired access token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Only the author, maintainers and owners may delete a comment", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such comment, or the caller is not a member of its project", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Only the author, maintainers and owners may delete a comment"),
+        (status = 404, description = "No such comment, or the caller is not a member of its project"),
     ),
 )]
 pub async fn delete_comment(
     State(state): State<AppState>,
     caller: Authenticated,
-    PathUuid(id): PathUuid,
+    ApiPath(CommentId { id }): ApiPath<CommentId>,
 ) -> Result<StatusCode, ApiError> {
-    state
-        .issues()
-        .delete_comment(caller.request(pb::DeleteCommentRequest { id: id.to_string() }))
-        .await?;
-    Ok(StatusCode::NO_CONTENT)
+    let request = caller.request(pb::DeleteCommentRequest { id: id.to_string() });
+    no_content(state.issues().delete_comment(request).await)
 }

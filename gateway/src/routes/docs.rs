@@ -10,15 +10,13 @@ use axum::{
     response::{IntoResponse, Redirect, Response},
     routing::get,
 };
-use utoipa::OpenApi;
+use utoipa::openapi::OpenApi;
 use utoipa_swagger_ui::Config;
 
-use crate::{error::ApiError, openapi::ApiDoc, state::AppState};
+use crate::{error::ApiError, state::AppState};
 
 /// Where the description is served.
 pub const OPENAPI_PATH: &str = "/openapi.json";
-
-static OPENAPI: LazyLock<utoipa::openapi::OpenApi> = LazyLock::new(ApiDoc::openapi);
 
 static SWAGGER_CONFIG: LazyLock<Arc<Config<'static>>> = LazyLock::new(|| {
     Arc::new(
@@ -28,18 +26,19 @@ static SWAGGER_CONFIG: LazyLock<Arc<Config<'static>>> = LazyLock::new(|| {
     )
 });
 
-/// The documentation routes.
-pub fn router() -> Router<AppState> {
+/// The documentation routes, serving `document`.
+pub fn router(document: OpenApi) -> Router<AppState> {
+    let document = Arc::new(document);
+    let openapi_json = move || {
+        let document = document.clone();
+        async move { Json(&*document).into_response() }
+    };
     Router::new()
         .route(OPENAPI_PATH, get(openapi_json))
         // Swagger UI's page loads its assets by relative URLs, so it lives under `/docs/`.
         .route("/docs", get(|| async { Redirect::permanent("/docs/") }))
         .route("/docs/", get(swagger_index))
         .route("/docs/{*file}", get(swagger_file))
-}
-
-async fn openapi_json() -> Json<&'static utoipa::openapi::OpenApi> {
-    Json(&OPENAPI)
 }
 
 async fn swagger_index() -> Response {

@@ -12,7 +12,7 @@ use tonic_health::pb::{
 use utoipa::ToSchema;
 
 use crate::{
-    error::{ApiError, Problem, ProblemKind},
+    error::{ApiError, ProblemKind},
     state::{AppState, Upstream},
 };
 
@@ -64,7 +64,7 @@ pub async fn healthz() -> Json<Health> {
     tag = "operations",
     responses(
         (status = 200, description = "Ready to take traffic", body = Readiness),
-        (status = 503, description = "A service is down; the detail names it", body = Problem, content_type = "application/problem+json"),
+        (status = 503, description = "A service is down; the detail names it"),
     ),
 )]
 pub async fn readyz(State(state): State<AppState>) -> Result<Json<Readiness>, ApiError> {

@@ -12,13 +12,17 @@ use swatter_proto::issues::v1 as pb;
 use utoipa::{IntoParams, ToSchema};
 
 use super::{
-    Page, PageQuery, broken_answer, comma_list, empty_as_none, header_value, not_null, nullable,
-    page_size, required_rfc3339, rfc3339,
+    Page, PageQuery, broken_answer,
+    fields::{comma_list, empty_as_none, not_null, nullable},
+    header_value, located, no_content, page_size,
+    paths::{IssueKey, ProjectKey},
+    required_rfc3339, rfc3339,
     wire::{IssueStatus, Priority},
 };
 use crate::{
-    error::{ApiError, Problem},
+    error::{ApiError, PROBLEM_JSON, Problem, ProblemKind},
     extract::{ApiJson, ApiPath, ApiQuery, Authenticated, IdempotencyKey, IfMatch},
+    openapi::problem_example,
     state::AppState,
 };
 
@@ -316,13 +320,15 @@ impl TryFrom<pb::IssueEvent> for IssueEvent {
     }
 }
 
-fn issue_page(response: pb::ListIssuesResponse) -> Result<Json<Page<Issue>>, ApiError> {
-    let items = response
-        .issues
-        .into_iter()
-        .map(Issue::try_from)
-        .collect::<Result<_, _>>()?;
-    Ok(Json(Page::new(items, response.next_page_token)))
+/// One page of the issues `request` asks for.
+async fn find_issues(
+    state: AppState,
+    caller: Authenticated,
+    request: pb::ListIssuesRequest,
+) -> Result<Json<Page<Issue>>, ApiError> {
+    let response = state.issues().list_issues(caller.request(request)).await?;
+    let response = response.into_inner();
+    Page::json(response.issues, response.next_page_token)
 }
 
 /// Reporters and up: file an issue in a project. Reporters may set priority and labels, but only
@@ -333,7 +339,7 @@ fn issue_page(response: pb::ListIssuesResponse) -> Result<Json<Page<Issue>>, Api
     tag = "issues",
     security(("bearer" = [])),
     params(
-        ("key" = String, Path, description = "The project's key", example = "SWAT"),
+        ProjectKey,
         ("Idempotency-Key" = Option<String>, Header,
             description = "Sending the same key and body again answers the first response again and creates nothing; the same key with another body is 422"),
     ),
@@ -344,27 +350,16 @@ fn issue_page(response: pb::ListIssuesResponse) -> Result<Json<Page<Issue>>, Api
                 ("Location" = String, description = "/v1/issues/{KEY-n}"),
                 ("ETag" = String, description = "The issue's entity tag, for If-Match"),
             )),
-        (status = 400, description = "The body is not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No, a bad or an expired access token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Viewers may not file issues; reporters may not assign", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such project, or the caller is not a member", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "The body is not sent as JSON", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Viewers may not file issues; reporters may not assign"),
+        (status = 404, description = "No such project, or the caller is not a member"),
         (status = 422, description = "A field is invalid, the assignee is not a member, or the Idempotency-Key was used with another body",
-            body = Problem, content_type = "application/problem+json",
-            example = json!({
-                "type": "https://swatter.dev/problems/validation-failed",
-                "title": "Validation failed",
-                "status": 422,
-                "detail": "priority: must be low, medium, high or urgent",
-                "request_id": "0b5e2c5e-6f0e-4a51-8d0c-2b1f0c1d2e3f",
-                "errors": [{"field": "priority", "message": "must be low, medium, high or urgent"}]
-            })),
+            body = Problem, content_type = PROBLEM_JSON, example = json!(problem_example(ProblemKind::Validation, "priority", Priority::EXPECTED))),
     ),
 )]
 pub async fn create_issue(
     State(state): State<AppState>,
     caller: Authenticated,
-    ApiPath(project_key): ApiPath<String>,
+    ApiPath(ProjectKey { key: project_key }): ApiPath<ProjectKey>,
     IdempotencyKey(request_id): IdempotencyKey,
     ApiJson(body): ApiJson<CreateIssueRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
@@ -381,12 +376,11 @@ pub async fn create_issue(
         }))
         .await?
         .into_inner();
-    let location = header_value(&format!("/v1/issues/{}", issue.key))?;
-    Ok((
+    located(
         StatusCode::CREATED,
-        [(header::LOCATION, location)],
+        &format!("/v1/issues/{}", issue.key),
         TaggedIssue::try_from(issue)?,
-    ))
+    )
 }
 
 /// The issues of one project, filtered and ordered.
@@ -396,37 +390,22 @@ pub async fn create_issue(
     tag = "issues",
     security(("bearer" = [])),
     params(
-        ("key" = String, Path, description = "The project's key", example = "SWAT"),
+        ProjectKey,
         ListIssuesQuery,
     ),
     responses(
         (status = 200, description = "One page of issues", body = Page<Issue>),
-        (status = 401, description = "No, a bad or an expired access token", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such project, or the caller is not a member", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "A bad filter, sort, page size or page token", body = Problem, content_type = "application/problem+json",
-            example = json!({
-                "type": "https://swatter.dev/problems/validation-failed",
-                "title": "Validation failed",
-                "status": 422,
-                "detail": "status: must be open, in_progress, resolved or closed",
-                "request_id": "0b5e2c5e-6f0e-4a51-8d0c-2b1f0c1d2e3f",
-                "errors": [{"field": "status", "message": "must be open, in_progress, resolved or closed"}]
-            })),
+        (status = 404, description = "No such project, or the caller is not a member"),
+        (status = 422, description = "A bad filter, sort, page size or page token", body = Problem, content_type = PROBLEM_JSON, example = json!(problem_example(ProblemKind::Validation, "status", IssueStatus::EXPECTED))),
     ),
 )]
 pub async fn list_project_issues(
     State(state): State<AppState>,
     caller: Authenticated,
-    ApiPath(project_key): ApiPath<String>,
+    ApiPath(ProjectKey { key: project_key }): ApiPath<ProjectKey>,
     ApiQuery(query): ApiQuery<ListIssuesQuery>,
 ) -> Result<Json<Page<Issue>>, ApiError> {
-    let request = query.into_pb(project_key)?;
-    let response = state
-        .issues()
-        .list_issues(caller.request(request))
-        .await?
-        .into_inner();
-    issue_page(response)
+    find_issues(state, caller, query.into_pb(project_key)?).await
 }
 
 /// Issues across every project the caller can see (admins: all), filtered and ordered:
@@ -439,8 +418,7 @@ pub async fn list_project_issues(
     params(ListIssuesQuery),
     responses(
         (status = 200, description = "One page of issues", body = Page<Issue>),
-        (status = 401, description = "No, a bad or an expired access token", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "A bad filter, sort, page size or page token", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A bad filter, sort, page size or page token"),
     ),
 )]
 pub async fn list_issues(
@@ -448,13 +426,7 @@ pub async fn list_issues(
     caller: Authenticated,
     ApiQuery(query): ApiQuery<ListIssuesQuery>,
 ) -> Result<Json<Page<Issue>>, ApiError> {
-    let request = query.into_pb(String::new())?;
-    let response = state
-        .issues()
-        .list_issues(caller.request(request))
-        .await?
-        .into_inner();
-    issue_page(response)
+    find_issues(state, caller, query.into_pb(String::new())?).await
 }
 
 /// One issue, with its entity tag.
@@ -463,18 +435,17 @@ pub async fn list_issues(
     path = "/v1/issues/{issue_key}",
     tag = "issues",
     security(("bearer" = [])),
-    params(("issue_key" = String, Path, description = "`KEY-n`", example = "SWAT-42")),
+    params(IssueKey),
     responses(
         (status = 200, description = "The issue", body = Issue,
             headers(("ETag" = String, description = "The issue's entity tag, for If-Match"))),
-        (status = 401, description = "No, a bad or an expired access token", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such issue, or the caller is not a member of its project", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such issue, or the caller is not a member of its project"),
     ),
 )]
 pub async fn get_issue(
     State(state): State<AppState>,
     caller: Authenticated,
-    ApiPath(issue_key): ApiPath<String>,
+    ApiPath(IssueKey { issue_key }): ApiPath<IssueKey>,
 ) -> Result<TaggedIssue, ApiError> {
     let issue = state
         .issues()
@@ -491,7 +462,7 @@ pub async fn get_issue(
     tag = "issues",
     security(("bearer" = [])),
     params(
-        ("issue_key" = String, Path, description = "`KEY-n`", example = "SWAT-42"),
+        IssueKey,
         ("If-Match" = Option<String>, Header,
             description = "The ETag the caller read; the change is applied only if it is still current (412 otherwise)",
             example = "\"01936f8f0c4e-3\""),
@@ -500,26 +471,16 @@ pub async fn get_issue(
     responses(
         (status = 200, description = "The issue after the change (unchanged, with the same ETag, when nothing differs)", body = Issue,
             headers(("ETag" = String, description = "The issue's new entity tag"))),
-        (status = 400, description = "The body is not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No, a bad or an expired access token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The caller's role does not allow this change", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such issue, or the caller is not a member of its project", body = Problem, content_type = "application/problem+json"),
-        (status = 412, description = "If-Match names another version of the issue", body = Problem, content_type = "application/problem+json",
-            example = json!({
-                "type": "https://swatter.dev/problems/precondition-failed",
-                "title": "Precondition failed",
-                "status": 412,
-                "detail": "the resource has changed since it was read (etag mismatch)",
-                "request_id": "0b5e2c5e-6f0e-4a51-8d0c-2b1f0c1d2e3f"
-            })),
-        (status = 415, description = "The body is not sent as JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "A field is invalid, or the assignee is not a member", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The caller's role does not allow this change"),
+        (status = 404, description = "No such issue, or the caller is not a member of its project"),
+        (status = 412, description = "If-Match names another version of the issue", body = Problem, content_type = PROBLEM_JSON, example = json!(problem_example(ProblemKind::PreconditionFailed, "", "the resource has changed since it was read (etag mismatch)"))),
+        (status = 422, description = "A field is invalid, or the assignee is not a member"),
     ),
 )]
 pub async fn update_issue(
     State(state): State<AppState>,
     caller: Authenticated,
-    ApiPath(issue_key): ApiPath<String>,
+    ApiPath(IssueKey { issue_key }): ApiPath<IssueKey>,
     IfMatch(if_match): IfMatch,
     ApiJson(body): ApiJson<UpdateIssueRequest>,
 ) -> Result<TaggedIssue, ApiError> {
@@ -539,24 +500,20 @@ pub async fn update_issue(
     path = "/v1/issues/{issue_key}",
     tag = "issues",
     security(("bearer" = [])),
-    params(("issue_key" = String, Path, description = "`KEY-n`", example = "SWAT-42")),
+    params(IssueKey),
     responses(
         (status = 204, description = "The issue is gone"),
-        (status = 401, description = "No, a bad or an expired access token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Only maintainers and owners delete issues", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such issue, or the caller is not a member of its project", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "Only maintainers and owners delete issues"),
+        (status = 404, description = "No such issue, or the caller is not a member of its project"),
     ),
 )]
 pub async fn delete_issue(
     State(state): State<AppState>,
     caller: Authenticated,
-    ApiPath(issue_key): ApiPath<String>,
+    ApiPath(IssueKey { issue_key }): ApiPath<IssueKey>,
 ) -> Result<StatusCode, ApiError> {
-    state
-        .issues()
-        .delete_issue(caller.request(pb::DeleteIssueRequest { issue_key }))
-        .await?;
-    Ok(StatusCode::NO_CONTENT)
+    let request = caller.request(pb::DeleteIssueRequest { issue_key });
+    no_content(state.issues().delete_issue(request).await)
 }
 
 /// The history of an issue, oldest first: who changed which field when, from what to what.
@@ -566,37 +523,31 @@ pub async fn delete_issue(
     tag = "issues",
     security(("bearer" = [])),
     params(
-        ("issue_key" = String, Path, description = "`KEY-n`", example = "SWAT-42"),
+        IssueKey,
         PageQuery,
     ),
     responses(
         (status = 200, description = "One page of events, oldest first", body = Page<IssueEvent>),
-        (status = 401, description = "No, a bad or an expired access token", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such issue, or the caller is not a member of its project", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "A bad page size or page token", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such issue, or the caller is not a member of its project"),
     ),
 )]
 pub async fn list_issue_events(
     State(state): State<AppState>,
     caller: Authenticated,
-    ApiPath(issue_key): ApiPath<String>,
+    ApiPath(IssueKey { issue_key }): ApiPath<IssueKey>,
     ApiQuery(query): ApiQuery<PageQuery>,
 ) -> Result<Json<Page<IssueEvent>>, ApiError> {
+    let (page_size, page_token) = query.into_pb()?;
     let response = state
         .issues()
         .list_issue_events(caller.request(pb::ListIssueEventsRequest {
             issue_key,
-            page_size: page_size(query.page_size)?,
-            page_token: query.page_token.unwrap_or_default(),
+            page_size,
+            page_token,
         }))
         .await?
         .into_inner();
-    let items = response
-        .events
-        .into_iter()
-        .map(IssueEvent::try_from)
-        .collect::<Result<_, _>>()?;
-    Ok(Json(Page::new(items, response.next_page_token)))
+    Page::json(response.events, response.next_page_token)
 }
 
 #[cfg(test)]

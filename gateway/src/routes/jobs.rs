@@ -7,7 +7,7 @@ use axum::{
     Json,
     body::Body,
     extract::State,
-    http::{HeaderValue, StatusCode, header},
+    http::{HeaderValue, header},
     response::{
         IntoResponse, Response,
         sse::{Event, KeepAlive, Sse},
@@ -19,12 +19,16 @@ use swatter_proto::reporting::v1::{self as pb, report_params::Params};
 use utoipa::{IntoParams, ToSchema};
 
 use super::{
-    Page, broken_answer, comma_list, empty_as_none, page_size, required_rfc3339, rfc3339,
+    Page, PageQuery, broken_answer,
+    fields::{comma_list, empty_as_none},
+    json,
+    paths::JobId,
+    required_rfc3339, rfc3339,
     wire::{JobState, ReportKind},
 };
 use crate::{
-    error::{ApiError, Problem},
-    extract::{Authenticated, PathUuid},
+    error::ApiError,
+    extract::{ApiPath, ApiQuery, Authenticated},
     state::AppState,
 };
 
@@ -208,13 +212,6 @@ pub struct ListJobsQuery {
     /// Admins only: every user's jobs.
     #[serde(default, deserialize_with = "empty_as_none")]
     pub all: Option<bool>,
-    /// 1–100, default 20.
-    #[param(minimum = 1, maximum = 100)]
-    #[serde(default, deserialize_with = "empty_as_none")]
-    pub page_size: Option<u32>,
-    /// `next_page_token` of the previous page.
-    #[param(max_length = 512)]
-    pub page_token: Option<String>,
 }
 
 /// The caller's report jobs (admins with `all=true`: everyone's), newest first.
@@ -223,35 +220,31 @@ pub struct ListJobsQuery {
     path = "/v1/jobs",
     tag = "jobs",
     security(("bearer" = [])),
-    params(ListJobsQuery),
+    params(ListJobsQuery, PageQuery),
     responses(
         (status = 200, description = "One page of jobs, newest first", body = Page<Job>),
-        (status = 401, description = "No, a bad or an expired access token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "`all=true` from someone who is not an admin", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "A bad state, page size or page token", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "`all=true` from someone who is not an admin"),
+        (status = 422, description = "A bad state, page size or page token"),
     ),
 )]
 pub async fn list_jobs(
     State(state): State<AppState>,
     caller: Authenticated,
-    crate::extract::ApiQuery(query): crate::extract::ApiQuery<ListJobsQuery>,
+    ApiQuery(query): ApiQuery<ListJobsQuery>,
+    ApiQuery(page): ApiQuery<PageQuery>,
 ) -> Result<Json<Page<Job>>, ApiError> {
+    let (page_size, page_token) = page.into_pb()?;
     let response = state
         .reporting()
         .list_jobs(caller.request(pb::ListJobsRequest {
             states: query.state.iter().map(|s| s.to_pb()).collect(),
             all: query.all.unwrap_or(false),
-            page_size: page_size(query.page_size)?,
-            page_token: query.page_token.unwrap_or_default(),
+            page_size,
+            page_token,
         }))
         .await?
         .into_inner();
-    let items = response
-        .jobs
-        .into_iter()
-        .map(Job::try_from)
-        .collect::<Result<_, _>>()?;
-    Ok(Json(Page::new(items, response.next_page_token)))
+    Page::json(response.jobs, response.next_page_token)
 }
 
 /// One job.
@@ -260,24 +253,19 @@ pub async fn list_jobs(
     path = "/v1/jobs/{id}",
     tag = "jobs",
     security(("bearer" = [])),
-    params(("id" = String, Path, format = Uuid, description = "The job's id")),
+    params(JobId),
     responses(
         (status = 200, description = "The job", body = Job),
-        (status = 401, description = "No, a bad or an expired access token", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such job, or another user's", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such job, or another user's"),
     ),
 )]
 pub async fn get_job(
     State(state): State<AppState>,
     caller: Authenticated,
-    PathUuid(id): PathUuid,
+    ApiPath(JobId { id }): ApiPath<JobId>,
 ) -> Result<Json<Job>, ApiError> {
-    let job = state
-        .reporting()
-        .get_job(caller.request(pb::GetJobRequest { id: id.to_string() }))
-        .await?
-        .into_inner();
-    Ok(Json(job.try_into()?))
+    let request = caller.request(pb::GetJobRequest { id: id.to_string() });
+    json(state.reporting().get_job(request).await)
 }
 
 /// Cancel a job: queued or retrying jobs at once, a running one at its next checkpoint.
@@ -286,25 +274,20 @@ pub async fn get_job(
     path = "/v1/jobs/{id}/cancel",
     tag = "jobs",
     security(("bearer" = [])),
-    params(("id" = String, Path, format = Uuid, description = "The job's id")),
+    params(JobId),
     responses(
         (status = 200, description = "The job, cancelled (or to be cancelled at its next checkpoint)", body = Job),
-        (status = 401, description = "No, a bad or an expired access token", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such job, or another user's", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The job has already finished", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such job, or another user's"),
+        (status = 409, description = "The job has already finished"),
     ),
 )]
 pub async fn cancel_job(
     State(state): State<AppState>,
     caller: Authenticated,
-    PathUuid(id): PathUuid,
+    ApiPath(JobId { id }): ApiPath<JobId>,
 ) -> Result<Json<Job>, ApiError> {
-    let job = state
-        .reporting()
-        .cancel_job(caller.request(pb::CancelJobRequest { id: id.to_string() }))
-        .await?
-        .into_inner();
-    Ok(Json(job.try_into()?))
+    let request = caller.request(pb::CancelJobRequest { id: id.to_string() });
+    json(state.reporting().cancel_job(request).await)
 }
 
 /// Queue a failed or cancelled job again, as a new attempt.
@@ -313,28 +296,21 @@ pub async fn cancel_job(
     path = "/v1/jobs/{id}/retry",
     tag = "jobs",
     security(("bearer" = [])),
-    params(("id" = String, Path, format = Uuid, description = "The job's id")),
+    params(JobId),
     responses(
         (status = 200, description = "The job, queued again", body = Job),
-        (status = 401, description = "No, a bad or an expired access token", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such job, or another user's", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The job is neither failed nor cancelled", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "The job's owner already has as many jobs queued, running or retrying as allowed; see Retry-After",
-            body = Problem, content_type = "application/problem+json",
-            headers(("Retry-After" = u64, description = "Seconds to wait"))),
+        (status = 404, description = "No such job, or another user's"),
+        (status = 409, description = "The job is neither failed nor cancelled"),
+        (status = 429, description = "The job's owner already has as many jobs queued, running or retrying as allowed; see Retry-After"),
     ),
 )]
 pub async fn retry_job(
     State(state): State<AppState>,
     caller: Authenticated,
-    PathUuid(id): PathUuid,
+    ApiPath(JobId { id }): ApiPath<JobId>,
 ) -> Result<Json<Job>, ApiError> {
-    let job = state
-        .reporting()
-        .retry_job(caller.request(pb::RetryJobRequest { id: id.to_string() }))
-        .await?
-        .into_inner();
-    Ok(Json(job.try_into()?))
+    let request = caller.request(pb::RetryJobRequest { id: id.to_string() });
+    json(state.reporting().retry_job(request).await)
 }
 
 /// A presigned URL of a succeeded job's PDF, with its size and checksum.
@@ -343,18 +319,17 @@ pub async fn retry_job(
     path = "/v1/jobs/{id}/artifact",
     tag = "jobs",
     security(("bearer" = [])),
-    params(("id" = String, Path, format = Uuid, description = "The job's id")),
+    params(JobId),
     responses(
         (status = 200, description = "Where to download the PDF", body = Artifact),
-        (status = 401, description = "No, a bad or an expired access token", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such job, or another user's", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The job has not succeeded (yet)", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such job, or another user's"),
+        (status = 409, description = "The job has not succeeded (yet)"),
     ),
 )]
 pub async fn get_artifact(
     State(state): State<AppState>,
     caller: Authenticated,
-    PathUuid(id): PathUuid,
+    ApiPath(JobId { id }): ApiPath<JobId>,
 ) -> Result<Json<Artifact>, ApiError> {
     let artifact = state
         .reporting()
@@ -376,22 +351,21 @@ pub async fn get_artifact(
     path = "/v1/jobs/{id}/artifact/content",
     tag = "jobs",
     security(("bearer" = [])),
-    params(("id" = String, Path, format = Uuid, description = "The job's id")),
+    params(JobId),
     responses(
         (status = 200, description = "The PDF", content_type = "application/pdf", body = Vec<u8>,
             headers(
                 ("Content-Length" = u64, description = "The PDF's size"),
                 ("Content-Disposition" = String, description = "attachment; filename=\"report-{id}.pdf\""),
             )),
-        (status = 401, description = "No, a bad or an expired access token", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such job, or another user's", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The job has not succeeded (yet)", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such job, or another user's"),
+        (status = 409, description = "The job has not succeeded (yet)"),
     ),
 )]
 pub async fn download_artifact(
     State(state): State<AppState>,
     caller: Authenticated,
-    PathUuid(id): PathUuid,
+    ApiPath(JobId { id }): ApiPath<JobId>,
 ) -> Result<Response, ApiError> {
     let mut chunks = state
         .reporting()
@@ -433,22 +407,19 @@ pub async fn download_artifact(
     path = "/v1/jobs/{id}/events",
     tag = "jobs",
     security(("bearer" = [])),
-    params(("id" = String, Path, format = Uuid, description = "The job's id")),
+    params(JobId),
     responses(
         (status = 200, description = "`event: job` with the job as JSON `data`, per change, until the job is terminal; comments keep the connection alive",
             content_type = "text/event-stream", body = String,
             example = json!("event: job\ndata: {\"id\":\"01936f8e-7b1d-7c42-8e5f-4a3b2c1d0e9f\",\"state\":\"running\",\"progress\":40,…}\n\n")),
-        (status = 401, description = "No, a bad or an expired access token", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such job, or another user's", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "The caller has as many job event streams open as the configured limit allows; see Retry-After",
-            body = Problem, content_type = "application/problem+json",
-            headers(("Retry-After" = u64, description = "Seconds to wait"))),
+        (status = 404, description = "No such job, or another user's"),
+        (status = 429, description = "The caller has as many job event streams open as the configured limit allows; see Retry-After"),
     ),
 )]
 pub async fn job_events(
     State(state): State<AppState>,
     caller: Authenticated,
-    PathUuid(id): PathUuid,
+    ApiPath(JobId { id }): ApiPath<JobId>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
     let updates = state
         .reporting()
@@ -482,8 +453,7 @@ pub async fn job_events(
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The pipeline's state", body = JobStats),
-        (status = 401, description = "No, a bad or an expired access token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The caller is not an admin", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The caller is not an admin"),
     ),
 )]
 pub async fn job_stats(
@@ -501,14 +471,4 @@ pub async fn job_stats(
         dead_lettered: stats.dead_lettered,
         oldest_queued_age_seconds: stats.oldest_queued_age_seconds,
     }))
-}
-
-/// An accepted job: 202 with its `Location`.
-pub fn accepted(job: pb::Job) -> Result<impl IntoResponse, ApiError> {
-    let location = super::header_value(&format!("/v1/jobs/{}", job.id))?;
-    Ok((
-        StatusCode::ACCEPTED,
-        [(header::LOCATION, location)],
-        Json(Job::try_from(job)?),
-    ))
 }

@@ -4,12 +4,17 @@ use axum::{Json, extract::State, http::StatusCode};
 use serde::{Deserialize, Serialize};
 use swatter_proto::issues::v1 as pb;
 use utoipa::ToSchema;
-use uuid::Uuid;
 
-use super::{broken_answer, required_rfc3339, wire::Role};
+use super::{
+    broken_answer, json, no_content,
+    paths::{MemberPath, ProjectKey},
+    required_rfc3339,
+    wire::Role,
+};
 use crate::{
-    error::{ApiError, Problem},
+    error::{ApiError, PROBLEM_JSON, Problem, ProblemKind},
     extract::{ApiJson, ApiPath, Authenticated},
+    openapi::problem_example,
     state::AppState,
 };
 
@@ -69,17 +74,16 @@ pub struct SetMemberRequest {
     path = "/v1/projects/{key}/members",
     tag = "projects",
     security(("bearer" = [])),
-    params(("key" = String, Path, description = "The project's key", example = "SWAT")),
+    params(ProjectKey),
     responses(
         (status = 200, description = "Every member", body = Members),
-        (status = 401, description = "No, a bad or an expired access token", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such project, or the caller is not a member", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such project, or the caller is not a member"),
     ),
 )]
 pub async fn list_members(
     State(state): State<AppState>,
     caller: Authenticated,
-    ApiPath(key): ApiPath<String>,
+    ApiPath(ProjectKey { key }): ApiPath<ProjectKey>,
 ) -> Result<Json<Members>, ApiError> {
     let response = state
         .issues()
@@ -101,46 +105,28 @@ pub async fn list_members(
     path = "/v1/projects/{key}/members/{user_id}",
     tag = "projects",
     security(("bearer" = [])),
-    params(
-        ("key" = String, Path, description = "The project's key", example = "SWAT"),
-        ("user_id" = uuid::Uuid, Path, description = "The user's id"),
-    ),
+    params(MemberPath),
     request_body = SetMemberRequest,
     responses(
         (status = 200, description = "The member, with their new role", body = Member),
-        (status = 400, description = "The body is not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No, a bad or an expired access token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The caller is a member but not an owner", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such project, or the caller is not a member", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "It would leave the project without an owner", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "The body is not sent as JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "An unknown role, or no such user", body = Problem, content_type = "application/problem+json",
-            example = json!({
-                "type": "https://swatter.dev/problems/validation-failed",
-                "title": "Validation failed",
-                "status": 422,
-                "detail": "role: must be owner, maintainer, reporter or viewer",
-                "request_id": "0b5e2c5e-6f0e-4a51-8d0c-2b1f0c1d2e3f",
-                "errors": [{"field": "role", "message": "must be owner, maintainer, reporter or viewer"}]
-            })),
+        (status = 403, description = "The caller is a member but not an owner"),
+        (status = 404, description = "No such project, or the caller is not a member"),
+        (status = 409, description = "It would leave the project without an owner"),
+        (status = 422, description = "An unknown role, or no such user", body = Problem, content_type = PROBLEM_JSON, example = json!(problem_example(ProblemKind::Validation, "role", Role::EXPECTED))),
     ),
 )]
 pub async fn set_member(
     State(state): State<AppState>,
     caller: Authenticated,
-    ApiPath((project_key, user_id)): ApiPath<(String, Uuid)>,
+    ApiPath(member): ApiPath<MemberPath>,
     ApiJson(body): ApiJson<SetMemberRequest>,
 ) -> Result<Json<Member>, ApiError> {
-    let member = state
-        .issues()
-        .set_member(caller.request(pb::SetMemberRequest {
-            project_key,
-            user_id: user_id.to_string(),
-            role: body.role.to_pb(),
-        }))
-        .await?
-        .into_inner();
-    Ok(Json(member.try_into()?))
+    let request = caller.request(pb::SetMemberRequest {
+        project_key: member.key,
+        user_id: member.user_id.to_string(),
+        role: body.role.to_pb(),
+    });
+    json(state.issues().set_member(request).await)
 }
 
 /// Remove a member: owners remove anyone, any member may leave. The last owner can do neither.
@@ -149,36 +135,22 @@ pub async fn set_member(
     path = "/v1/projects/{key}/members/{user_id}",
     tag = "projects",
     security(("bearer" = [])),
-    params(
-        ("key" = String, Path, description = "The project's key", example = "SWAT"),
-        ("user_id" = uuid::Uuid, Path, description = "The user's id"),
-    ),
+    params(MemberPath),
     responses(
         (status = 204, description = "The user is no longer a member"),
-        (status = 401, description = "No, a bad or an expired access token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The caller may not remove others", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such project or member, or the caller is not a member", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "It would leave the project without an owner", body = Problem, content_type = "application/problem+json",
-            example = json!({
-                "type": "https://swatter.dev/problems/conflict",
-                "title": "Conflict",
-                "status": 409,
-                "detail": "a project needs at least one owner",
-                "request_id": "0b5e2c5e-6f0e-4a51-8d0c-2b1f0c1d2e3f"
-            })),
+        (status = 403, description = "The caller may not remove others"),
+        (status = 404, description = "No such project or member, or the caller is not a member"),
+        (status = 409, description = "It would leave the project without an owner", body = Problem, content_type = PROBLEM_JSON, example = json!(problem_example(ProblemKind::Conflict, "", "a project needs at least one owner"))),
     ),
 )]
 pub async fn remove_member(
     State(state): State<AppState>,
     caller: Authenticated,
-    ApiPath((project_key, user_id)): ApiPath<(String, Uuid)>,
+    ApiPath(member): ApiPath<MemberPath>,
 ) -> Result<StatusCode, ApiError> {
-    state
-        .issues()
-        .remove_member(caller.request(pb::RemoveMemberRequest {
-            project_key,
-            user_id: user_id.to_string(),
-        }))
-        .await?;
-    Ok(StatusCode::NO_CONTENT)
+    let request = caller.request(pb::RemoveMemberRequest {
+        project_key: member.key,
+        user_id: member.user_id.to_string(),
+    });
+    no_content(state.issues().remove_member(request).await)
 }

@@ -3,107 +3,93 @@
 pub mod auth;
 pub mod comments;
 pub mod docs;
+pub mod fields;
 pub mod health;
 pub mod issues;
 pub mod jobs;
 pub mod members;
+pub mod paths;
 pub mod projects;
 pub mod reports;
 pub mod users;
 pub mod wire;
 
-use std::{fmt::Display, str::FromStr, time::Duration};
+use std::time::Duration;
 
 use axum::{
-    Router,
+    Json, Router,
     extract::DefaultBodyLimit,
     middleware::{from_fn, from_fn_with_state},
-    routing::{get, patch, post, put},
+    response::{IntoResponse, Response},
 };
 use chrono::{DateTime, SecondsFormat, Utc};
-use http::HeaderValue;
-use serde::{Deserialize, Deserializer, Serialize, de};
+use http::{HeaderValue, StatusCode, header};
+use serde::{Deserialize, Serialize};
 use tower_http::catch_panic::CatchPanicLayer;
-use utoipa::{IntoParams, ToSchema};
+use utoipa::{IntoParams, OpenApi, ToSchema};
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::{
     error::{ApiError, ProblemKind},
     extract::MAX_BODY_BYTES,
     middleware,
+    openapi::{self, ApiDoc},
     state::AppState,
 };
+use fields::empty_as_none;
 
 /// Page size when the client asks for none (docs/api.md).
 pub const DEFAULT_PAGE_SIZE: u32 = 20;
 /// Largest page a client may ask for.
 pub const MAX_PAGE_SIZE: u32 = 100;
 
+/// The REST routes with the OpenAPI description they make up (before `openapi::complete`). A
+/// handler's `#[utoipa::path]` declares its method and path; `routes!` groups the handlers of
+/// one path.
+pub fn api() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(users::sign_up, users::search_users))
+        .routes(routes!(users::get_me, users::update_me))
+        .routes(routes!(users::change_password))
+        .routes(routes!(users::get_user, users::update_user))
+        .routes(routes!(auth::create_token))
+        .routes(routes!(auth::revoke_token))
+        .routes(routes!(auth::jwks))
+        .routes(routes!(projects::create_project, projects::list_projects))
+        .routes(routes!(
+            projects::get_project,
+            projects::update_project,
+            projects::delete_project
+        ))
+        .routes(routes!(members::list_members))
+        .routes(routes!(members::set_member, members::remove_member))
+        .routes(routes!(issues::create_issue, issues::list_project_issues))
+        .routes(routes!(issues::list_issues))
+        .routes(routes!(
+            issues::get_issue,
+            issues::update_issue,
+            issues::delete_issue
+        ))
+        .routes(routes!(issues::list_issue_events))
+        .routes(routes!(comments::create_comment, comments::list_comments))
+        .routes(routes!(comments::update_comment, comments::delete_comment))
+        .routes(routes!(reports::create_report))
+        .routes(routes!(jobs::list_jobs))
+        .routes(routes!(jobs::get_job))
+        .routes(routes!(jobs::cancel_job))
+        .routes(routes!(jobs::retry_job))
+        .routes(routes!(jobs::get_artifact))
+        .routes(routes!(jobs::download_artifact))
+        .routes(routes!(jobs::job_events))
+        .routes(routes!(jobs::job_stats))
+        .routes(routes!(health::healthz))
+        .routes(routes!(health::readyz))
+}
+
 /// Every route of the gateway, with its middleware.
 pub fn router(state: AppState, request_timeout: Duration) -> Router {
-    Router::new()
-        .route("/v1/users", post(users::sign_up).get(users::search_users))
-        .route("/v1/users/me", get(users::get_me).patch(users::update_me))
-        .route("/v1/users/me/password", post(users::change_password))
-        .route(
-            "/v1/users/{id}",
-            get(users::get_user).patch(users::update_user),
-        )
-        .route("/v1/auth/token", post(auth::create_token))
-        .route("/v1/auth/revoke", post(auth::revoke_token))
-        .route("/.well-known/jwks.json", get(auth::jwks))
-        .route(
-            "/v1/projects",
-            post(projects::create_project).get(projects::list_projects),
-        )
-        .route(
-            "/v1/projects/{key}",
-            get(projects::get_project)
-                .patch(projects::update_project)
-                .delete(projects::delete_project),
-        )
-        .route("/v1/projects/{key}/members", get(members::list_members))
-        .route(
-            "/v1/projects/{key}/members/{user_id}",
-            put(members::set_member).delete(members::remove_member),
-        )
-        .route(
-            "/v1/projects/{key}/issues",
-            post(issues::create_issue).get(issues::list_project_issues),
-        )
-        .route("/v1/issues", get(issues::list_issues))
-        .route(
-            "/v1/issues/{issue_key}",
-            get(issues::get_issue)
-                .patch(issues::update_issue)
-                .delete(issues::delete_issue),
-        )
-        .route(
-            "/v1/issues/{issue_key}/events",
-            get(issues::list_issue_events),
-        )
-        .route(
-            "/v1/issues/{issue_key}/comments",
-            post(comments::create_comment).get(comments::list_comments),
-        )
-        .route(
-            "/v1/comments/{id}",
-            patch(comments::update_comment).delete(comments::delete_comment),
-        )
-        .route("/v1/reports", post(reports::create_report))
-        .route("/v1/jobs", get(jobs::list_jobs))
-        .route("/v1/jobs/{id}", get(jobs::get_job))
-        .route("/v1/jobs/{id}/cancel", post(jobs::cancel_job))
-        .route("/v1/jobs/{id}/retry", post(jobs::retry_job))
-        .route("/v1/jobs/{id}/artifact", get(jobs::get_artifact))
-        .route(
-            "/v1/jobs/{id}/artifact/content",
-            get(jobs::download_artifact),
-        )
-        .route("/v1/jobs/{id}/events", get(jobs::job_events))
-        .route("/v1/admin/jobs/stats", get(jobs::job_stats))
-        .route("/healthz", get(health::healthz))
-        .route("/readyz", get(health::readyz))
-        .merge(docs::router())
+    let (api, document) = api().split_for_parts();
+    api.merge(docs::router(openapi::complete(document)))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
@@ -142,6 +128,19 @@ impl<T: ToSchema> Page<T> {
             next_page_token: Some(next_page_token).filter(|token| !token.is_empty()),
         }
     }
+
+    /// The page of a service's items, each converted, and its page token.
+    pub fn json<M>(items: Vec<M>, next_page_token: String) -> Result<Json<Self>, ApiError>
+    where
+        T: TryFrom<M>,
+        ApiError: From<T::Error>,
+    {
+        let items = items
+            .into_iter()
+            .map(T::try_from)
+            .collect::<Result<_, _>>()?;
+        Ok(Json(Page::new(items, next_page_token)))
+    }
 }
 
 /// `?page_size=&page_token=` of a list that has no other parameters.
@@ -157,6 +156,16 @@ pub struct PageQuery {
     pub page_token: Option<String>,
 }
 
+impl PageQuery {
+    /// `page_size` and `page_token` as the services expect them.
+    pub fn into_pb(self) -> Result<(i32, String), ApiError> {
+        Ok((
+            page_size(self.page_size)?,
+            self.page_token.unwrap_or_default(),
+        ))
+    }
+}
+
 /// `page_size` as the services expect it: 1–100, or 0 for their default when absent. An explicit
 /// 0 is refused here because the services cannot tell it from "absent".
 pub fn page_size(requested: Option<u32>) -> Result<i32, ApiError> {
@@ -170,60 +179,30 @@ pub fn page_size(requested: Option<u32>) -> Result<i32, ApiError> {
     }
 }
 
-/// For optional query parameters: a parameter sent empty (`?page_size=`, as HTML forms do)
-/// counts as absent; otherwise it must parse. Use with `#[serde(default, deserialize_with)]`.
-pub fn empty_as_none<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
+/// A service's answer in its JSON form.
+pub fn json<M, T>(answer: Result<tonic::Response<M>, tonic::Status>) -> Result<Json<T>, ApiError>
 where
-    D: Deserializer<'de>,
-    T: FromStr,
-    T::Err: Display,
+    T: TryFrom<M>,
+    ApiError: From<T::Error>,
 {
-    match Option::<String>::deserialize(deserializer)?
-        .as_deref()
-        .map(str::trim)
-    {
-        None | Some("") => Ok(None),
-        Some(raw) => raw.parse().map(Some).map_err(de::Error::custom),
-    }
+    Ok(Json(answer?.into_inner().try_into()?))
 }
 
-/// For optional query parameters that take several values, comma-separated
-/// (`?status=open,in_progress`): absent or empty is no values; each value must parse. Use with
-/// `#[serde(default, deserialize_with)]`.
-pub fn comma_list<'de, D, T>(deserializer: D) -> Result<Vec<T>, D::Error>
-where
-    D: Deserializer<'de>,
-    T: FromStr,
-    T::Err: Display,
-{
-    Option::<String>::deserialize(deserializer)?
-        .unwrap_or_default()
-        .split(',')
-        .map(str::trim)
-        .filter(|value| !value.is_empty())
-        .map(|value| value.parse().map_err(de::Error::custom))
-        .collect()
+/// `204 No Content` once a service has done what it was asked.
+pub fn no_content<M>(
+    answer: Result<tonic::Response<M>, tonic::Status>,
+) -> Result<StatusCode, ApiError> {
+    answer?;
+    Ok(StatusCode::NO_CONTENT)
 }
 
-/// For fields of a `PATCH` body where `null` means something (unassign, clear): absent is
-/// `None`, `null` is `Some(None)`. Use with `#[serde(default, deserialize_with)]`.
-pub fn nullable<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
-where
-    D: Deserializer<'de>,
-    T: Deserialize<'de>,
-{
-    Option::<T>::deserialize(deserializer).map(Some)
-}
-
-/// For optional fields of a `PATCH` body that cannot be removed (a title, a status): absent is
-/// `None`, and `null` is refused naming the field rather than read as "leave it". Use with
-/// `#[serde(default, deserialize_with)]`.
-pub fn not_null<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
-where
-    D: Deserializer<'de>,
-    T: Deserialize<'de>,
-{
-    T::deserialize(deserializer).map(Some)
+/// An answer about a resource just made (`201 Created`, `202 Accepted`), with its `Location`.
+pub fn located(
+    status: StatusCode,
+    location: &str,
+    body: impl IntoResponse,
+) -> Result<Response, ApiError> {
+    Ok((status, [(header::LOCATION, header_value(location)?)], body).into_response())
 }
 
 /// A 500 for a service answer that breaks the contract (a missing timestamp, an enum number
@@ -288,46 +267,6 @@ mod tests {
             nanos: -1,
         };
         assert_eq!(rfc3339(bad), None);
-    }
-
-    #[derive(Debug, Deserialize)]
-    struct Patch {
-        #[serde(default, deserialize_with = "nullable")]
-        assignee: Option<Option<String>>,
-        #[serde(default, deserialize_with = "not_null")]
-        title: Option<String>,
-    }
-
-    #[test]
-    fn patch_fields_tell_absent_from_null() {
-        let absent: Patch = serde_json::from_str("{}").unwrap();
-        assert_eq!(absent.assignee, None);
-        assert_eq!(absent.title, None);
-        let null: Patch = serde_json::from_str(r#"{"assignee": null}"#).unwrap();
-        assert_eq!(null.assignee, Some(None));
-        let set: Patch = serde_json::from_str(r#"{"assignee": "a", "title": "t"}"#).unwrap();
-        assert_eq!(set.assignee, Some(Some("a".into())));
-        assert_eq!(set.title.as_deref(), Some("t"));
-        assert!(serde_json::from_str::<Patch>(r#"{"title": null}"#).is_err());
-    }
-
-    #[test]
-    fn comma_lists_skip_empty_items_and_name_bad_ones() {
-        #[derive(Debug, Deserialize)]
-        struct Query {
-            #[serde(default, deserialize_with = "comma_list")]
-            status: Vec<wire::IssueStatus>,
-        }
-        let query: Query = crate::extract::decode_form(b"status=open,%20in_progress,").unwrap();
-        assert_eq!(
-            query.status,
-            [wire::IssueStatus::Open, wire::IssueStatus::InProgress]
-        );
-        let none: Query = crate::extract::decode_form(b"status=").unwrap();
-        assert!(none.status.is_empty());
-        let error = crate::extract::decode_form::<Query>(b"status=open,done").unwrap_err();
-        assert_eq!(error.errors()[0].field, "status");
-        assert_eq!(error.errors()[0].message, wire::IssueStatus::EXPECTED);
     }
 
     #[test]

@@ -1,22 +1,23 @@
 //! `/v1/projects` and `/v1/projects/{key}`: create, list, read, change and delete projects
 //! (docs/api.md).
 
-use axum::{
-    Json,
-    extract::State,
-    http::{StatusCode, header},
-    response::IntoResponse,
-};
+use axum::{Json, extract::State, http::StatusCode, response::IntoResponse};
 use serde::{Deserialize, Serialize};
 use swatter_proto::issues::v1 as pb;
 use utoipa::ToSchema;
 
 use super::{
-    Page, PageQuery, header_value, not_null, nullable, page_size, required_rfc3339, wire::Role,
+    Page, PageQuery,
+    fields::{not_null, nullable},
+    json, located, no_content,
+    paths::ProjectKey,
+    required_rfc3339,
+    wire::Role,
 };
 use crate::{
-    error::{ApiError, Problem},
+    error::{ApiError, PROBLEM_JSON, Problem, ProblemKind},
     extract::{ApiJson, ApiPath, ApiQuery, Authenticated, IdempotencyKey},
+    openapi::problem_example,
     state::AppState,
 };
 
@@ -105,19 +106,8 @@ pub struct UpdateProjectRequest {
     responses(
         (status = 201, description = "The project was created", body = Project,
             headers(("Location" = String, description = "/v1/projects/{key}"))),
-        (status = 400, description = "The body is not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No, a bad or an expired access token", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "A project with this key exists", body = Problem, content_type = "application/problem+json",
-            example = json!({
-                "type": "https://swatter.dev/problems/conflict",
-                "title": "Conflict",
-                "status": 409,
-                "detail": "a project with this key already exists",
-                "request_id": "0b5e2c5e-6f0e-4a51-8d0c-2b1f0c1d2e3f",
-                "errors": [{"field": "key", "message": "a project with this key already exists"}]
-            })),
-        (status = 415, description = "The body is not sent as JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "A field is invalid, or the Idempotency-Key was used with another body", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "A project with this key exists", body = Problem, content_type = PROBLEM_JSON, example = json!(problem_example(ProblemKind::Conflict, "key", "a project with this key already exists"))),
+        (status = 422, description = "A field is invalid, or the Idempotency-Key was used with another body"),
     ),
 )]
 pub async fn create_project(
@@ -136,12 +126,11 @@ pub async fn create_project(
         }))
         .await?
         .into_inner();
-    let location = header_value(&format!("/v1/projects/{}", project.key))?;
-    Ok((
+    located(
         StatusCode::CREATED,
-        [(header::LOCATION, location)],
+        &format!("/v1/projects/{}", project.key),
         Json(Project::try_from(project)?),
-    ))
+    )
 }
 
 /// The projects the caller is a member of (admins: every project), by key.
@@ -161,8 +150,6 @@ pub async fn create_project(
                 }],
                 "next_page_token": null
             })),
-        (status = 401, description = "No, a bad or an expired access token", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "A bad page size or page token", body = Problem, content_type = "application/problem+json"),
     ),
 )]
 pub async fn list_projects(
@@ -170,20 +157,16 @@ pub async fn list_projects(
     caller: Authenticated,
     ApiQuery(query): ApiQuery<PageQuery>,
 ) -> Result<Json<Page<Project>>, ApiError> {
+    let (page_size, page_token) = query.into_pb()?;
     let response = state
         .issues()
         .list_projects(caller.request(pb::ListProjectsRequest {
-            page_size: page_size(query.page_size)?,
-            page_token: query.page_token.unwrap_or_default(),
+            page_size,
+            page_token,
         }))
         .await?
         .into_inner();
-    let items = response
-        .projects
-        .into_iter()
-        .map(Project::try_from)
-        .collect::<Result<_, _>>()?;
-    Ok(Json(Page::new(items, response.next_page_token)))
+    Page::json(response.projects, response.next_page_token)
 }
 
 /// One project.
@@ -192,24 +175,19 @@ pub async fn list_projects(
     path = "/v1/projects/{key}",
     tag = "projects",
     security(("bearer" = [])),
-    params(("key" = String, Path, description = "The project's key", example = "SWAT")),
+    params(ProjectKey),
     responses(
         (status = 200, description = "The project", body = Project),
-        (status = 401, description = "No, a bad or an expired access token", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such project, or the caller is not a member", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such project, or the caller is not a member"),
     ),
 )]
 pub async fn get_project(
     State(state): State<AppState>,
     caller: Authenticated,
-    ApiPath(key): ApiPath<String>,
+    ApiPath(ProjectKey { key }): ApiPath<ProjectKey>,
 ) -> Result<Json<Project>, ApiError> {
-    let project = state
-        .issues()
-        .get_project(caller.request(pb::GetProjectRequest { key }))
-        .await?
-        .into_inner();
-    Ok(Json(project.try_into()?))
+    let request = caller.request(pb::GetProjectRequest { key });
+    json(state.issues().get_project(request).await)
 }
 
 /// Owners only: rename a project or change its description.
@@ -218,34 +196,26 @@ pub async fn get_project(
     path = "/v1/projects/{key}",
     tag = "projects",
     security(("bearer" = [])),
-    params(("key" = String, Path, description = "The project's key", example = "SWAT")),
+    params(ProjectKey),
     request_body = UpdateProjectRequest,
     responses(
         (status = 200, description = "The changed project", body = Project),
-        (status = 400, description = "The body is not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No, a bad or an expired access token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The caller is a member but not an owner", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such project, or the caller is not a member", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "The body is not sent as JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "A field is invalid", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The caller is a member but not an owner"),
+        (status = 404, description = "No such project, or the caller is not a member"),
     ),
 )]
 pub async fn update_project(
     State(state): State<AppState>,
     caller: Authenticated,
-    ApiPath(key): ApiPath<String>,
+    ApiPath(ProjectKey { key }): ApiPath<ProjectKey>,
     ApiJson(body): ApiJson<UpdateProjectRequest>,
 ) -> Result<Json<Project>, ApiError> {
-    let project = state
-        .issues()
-        .update_project(caller.request(pb::UpdateProjectRequest {
-            key,
-            name: body.name,
-            description: body.description.map(Option::unwrap_or_default),
-        }))
-        .await?
-        .into_inner();
-    Ok(Json(project.try_into()?))
+    let request = caller.request(pb::UpdateProjectRequest {
+        key,
+        name: body.name,
+        description: body.description.map(Option::unwrap_or_default),
+    });
+    json(state.issues().update_project(request).await)
 }
 
 /// Owners only: delete a project with its issues, comments and history. Its key is free again.
@@ -254,22 +224,18 @@ pub async fn update_project(
     path = "/v1/projects/{key}",
     tag = "projects",
     security(("bearer" = [])),
-    params(("key" = String, Path, description = "The project's key", example = "SWAT")),
+    params(ProjectKey),
     responses(
         (status = 204, description = "The project is gone"),
-        (status = 401, description = "No, a bad or an expired access token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The caller is a member but not an owner", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such project, or the caller is not a member", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The caller is a member but not an owner"),
+        (status = 404, description = "No such project, or the caller is not a member"),
     ),
 )]
 pub async fn delete_project(
     State(state): State<AppState>,
     caller: Authenticated,
-    ApiPath(key): ApiPath<String>,
+    ApiPath(ProjectKey { key }): ApiPath<ProjectKey>,
 ) -> Result<StatusCode, ApiError> {
-    state
-        .issues()
-        .delete_project(caller.request(pb::DeleteProjectRequest { key }))
-        .await?;
-    Ok(StatusCode::NO_CONTENT)
+    let request = caller.request(pb::DeleteProjectRequest { key });
+    no_content(state.issues().delete_project(request).await)
 }

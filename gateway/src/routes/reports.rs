@@ -1,17 +1,18 @@
 //! `POST /v1/reports`: ask for a PDF report; it is rendered in the background as a job
 //! (docs/api.md).
 
-use axum::{extract::State, response::IntoResponse};
+use axum::{Json, extract::State, http::StatusCode, response::IntoResponse};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::{Map, Value};
 use swatter_proto::reporting::v1::{self as pb, report_params::Params};
 use utoipa::ToSchema;
 
-use super::{jobs, wire::ReportKind};
+use super::{jobs, located, wire::ReportKind};
 use crate::{
-    error::{ApiError, Problem},
+    error::{ApiError, PROBLEM_JSON, Problem, ProblemKind},
     extract::{ApiJson, Authenticated, IdempotencyKey, decode_value},
+    openapi::problem_example,
     state::AppState,
 };
 
@@ -106,22 +107,9 @@ impl CreateReportRequest {
     responses(
         (status = 202, description = "The job was accepted", body = jobs::Job,
             headers(("Location" = String, description = "/v1/jobs/{id}"))),
-        (status = 400, description = "The body is not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No, a bad or an expired access token", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such project, or the caller is not a member", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "The body is not sent as JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "An unknown kind, a bad period or month, or the Idempotency-Key was used with another body", body = Problem, content_type = "application/problem+json",
-            example = json!({
-                "type": "https://swatter.dev/problems/validation-failed",
-                "title": "Validation failed",
-                "status": 422,
-                "detail": "month: must be a month as YYYY-MM",
-                "request_id": "0b5e2c5e-6f0e-4a51-8d0c-2b1f0c1d2e3f",
-                "errors": [{"field": "month", "message": "must be a month as YYYY-MM"}]
-            })),
-        (status = 429, description = "The caller already has as many jobs queued, running or retrying as the configured limit allows; see Retry-After",
-            body = Problem, content_type = "application/problem+json",
-            headers(("Retry-After" = u64, description = "Seconds to wait"))),
+        (status = 404, description = "No such project, or the caller is not a member"),
+        (status = 422, description = "An unknown kind, a bad period or month, or the Idempotency-Key was used with another body", body = Problem, content_type = PROBLEM_JSON, example = json!(problem_example(ProblemKind::Validation, "month", "must be a month as YYYY-MM"))),
+        (status = 429, description = "The caller already has as many jobs queued, running or retrying as the configured limit allows; see Retry-After"),
     ),
 )]
 pub async fn create_report(
@@ -139,7 +127,11 @@ pub async fn create_report(
         }))
         .await?
         .into_inner();
-    jobs::accepted(job)
+    located(
+        StatusCode::ACCEPTED,
+        &format!("/v1/jobs/{}", job.id),
+        Json(jobs::Job::try_from(job)?),
+    )
 }
 
 #[cfg(test)]

@@ -1,19 +1,15 @@
 //! `/v1/users…`: sign-up, the caller's own account, search, and admin changes (docs/api.md).
 
-use axum::{
-    Json,
-    extract::State,
-    http::{HeaderValue, StatusCode, header},
-    response::IntoResponse,
-};
+use axum::{Json, extract::State, http::StatusCode, response::IntoResponse};
 use serde::{Deserialize, Serialize};
 use swatter_proto::identity::v1 as pb;
 use utoipa::{IntoParams, ToSchema};
 
-use super::{Page, empty_as_none, page_size, rfc3339};
+use super::{Page, PageQuery, json, located, no_content, paths::UserId, rfc3339};
 use crate::{
-    error::{ApiError, Problem},
-    extract::{ApiJson, ApiQuery, Authenticated, ClientAddress, MaybeAuthenticated, PathUuid},
+    error::{ApiError, PROBLEM_JSON, Problem, ProblemKind},
+    extract::{ApiJson, ApiPath, ApiQuery, Authenticated, ClientAddress, MaybeAuthenticated},
+    openapi::problem_example,
     state::AppState,
 };
 
@@ -119,13 +115,6 @@ pub struct SearchUsersQuery {
     /// Username prefix; empty or absent lists everyone.
     #[param(max_length = 32)]
     pub q: Option<String>,
-    /// 1–100, default 20.
-    #[param(minimum = 1, maximum = 100)]
-    #[serde(default, deserialize_with = "empty_as_none")]
-    pub page_size: Option<u32>,
-    /// `next_page_token` of the previous page.
-    #[param(max_length = 512)]
-    pub page_token: Option<String>,
 }
 
 /// Create an account.
@@ -137,22 +126,9 @@ pub struct SearchUsersQuery {
     responses(
         (status = 201, description = "The account was created", body = User,
             headers(("Location" = String, description = "/v1/users/{id}"))),
-        (status = 400, description = "The body is not JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Sign-up is turned off", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The username or email is taken", body = Problem, content_type = "application/problem+json",
-            example = json!({
-                "type": "https://swatter.dev/problems/conflict",
-                "title": "Conflict",
-                "status": 409,
-                "detail": "this username is taken",
-                "request_id": "0b5e2c5e-6f0e-4a51-8d0c-2b1f0c1d2e3f",
-                "errors": [{"field": "username", "message": "this username is taken"}]
-            })),
-        (status = 415, description = "The body is not sent as JSON", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "A field is invalid", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Too many sign-ups from this client address (admins are not counted); see Retry-After",
-            body = Problem, content_type = "application/problem+json",
-            headers(("Retry-After" = u64, description = "Seconds to wait"))),
+        (status = 403, description = "Sign-up is turned off"),
+        (status = 409, description = "The username or email is taken", body = Problem, content_type = PROBLEM_JSON, example = json!(problem_example(ProblemKind::Conflict, "username", "this username is taken"))),
+        (status = 429, description = "Too many sign-ups from this client address (admins are not counted); see Retry-After"),
     ),
 )]
 pub async fn sign_up(
@@ -172,13 +148,11 @@ pub async fn sign_up(
         }))
         .await?
         .into_inner();
-    let location = HeaderValue::from_str(&format!("/v1/users/{}", user.id))
-        .map_err(|_| ApiError::internal())?;
-    Ok((
+    located(
         StatusCode::CREATED,
-        [(header::LOCATION, location)],
+        &format!("/v1/users/{}", user.id),
         Json(User::from(user)),
-    ))
+    )
 }
 
 /// The caller's own account.
@@ -189,19 +163,14 @@ pub async fn sign_up(
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The caller's account, with every field", body = User),
-        (status = 401, description = "No, a bad or an expired access token", body = Problem, content_type = "application/problem+json"),
     ),
 )]
 pub async fn get_me(
     State(state): State<AppState>,
     caller: Authenticated,
 ) -> Result<Json<User>, ApiError> {
-    let user = state
-        .identity()
-        .get_me(caller.request(pb::GetMeRequest {}))
-        .await?
-        .into_inner();
-    Ok(Json(user.into()))
+    let request = caller.request(pb::GetMeRequest {});
+    json(state.identity().get_me(request).await)
 }
 
 /// Change the caller's email or full name.
@@ -213,9 +182,7 @@ pub async fn get_me(
     request_body = UpdateMeRequest,
     responses(
         (status = 200, description = "The updated account", body = User),
-        (status = 401, description = "No, a bad or an expired access token", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The email is taken", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "A field is invalid", body = Problem, content_type = "application/problem+json"),
+        (status = 409, description = "The email is taken"),
     ),
 )]
 pub async fn update_me(
@@ -223,15 +190,11 @@ pub async fn update_me(
     caller: Authenticated,
     ApiJson(body): ApiJson<UpdateMeRequest>,
 ) -> Result<Json<User>, ApiError> {
-    let user = state
-        .identity()
-        .update_me(caller.request(pb::UpdateMeRequest {
-            email: body.email,
-            full_name: body.full_name,
-        }))
-        .await?
-        .into_inner();
-    Ok(Json(user.into()))
+    let request = caller.request(pb::UpdateMeRequest {
+        email: body.email,
+        full_name: body.full_name,
+    });
+    json(state.identity().update_me(request).await)
 }
 
 /// Change the caller's password. Ends every login of the caller (their refresh tokens stop
@@ -244,8 +207,7 @@ pub async fn update_me(
     request_body = ChangePasswordRequest,
     responses(
         (status = 204, description = "The password was changed"),
-        (status = 401, description = "No, a bad or an expired access token", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "The current password is wrong or the new one invalid", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "The current password is wrong or the new one invalid"),
     ),
 )]
 pub async fn change_password(
@@ -253,14 +215,11 @@ pub async fn change_password(
     caller: Authenticated,
     ApiJson(body): ApiJson<ChangePasswordRequest>,
 ) -> Result<StatusCode, ApiError> {
-    state
-        .identity()
-        .change_password(caller.request(pb::ChangePasswordRequest {
-            current_password: body.current_password,
-            new_password: body.new_password,
-        }))
-        .await?;
-    Ok(StatusCode::NO_CONTENT)
+    let request = caller.request(pb::ChangePasswordRequest {
+        current_password: body.current_password,
+        new_password: body.new_password,
+    });
+    no_content(state.identity().change_password(request).await)
 }
 
 /// Search users by username prefix (to pick assignees). Everyone sees `id`, `username` and
@@ -270,35 +229,33 @@ pub async fn change_password(
     path = "/v1/users",
     tag = "users",
     security(("bearer" = [])),
-    params(SearchUsersQuery),
+    params(SearchUsersQuery, PageQuery),
     responses(
         (status = 200, description = "One page of users, ordered by username", body = Page<User>,
             example = json!({
                 "items": [{"id": "01936f8e-6a3c-7b21-9f4e-3c2d1b0a9f8e", "username": "alice", "full_name": "Alice Liddell"}],
                 "next_page_token": null
             })),
-        (status = 401, description = "No, a bad or an expired access token", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "A query over 32 characters or with control characters, a bad page size, or a page token this list did not give out", body = Problem, content_type = "application/problem+json"),
+        (status = 422, description = "A query over 32 characters or with control characters, a bad page size, or a page token this list did not give out"),
     ),
 )]
 pub async fn search_users(
     State(state): State<AppState>,
     caller: Authenticated,
     ApiQuery(query): ApiQuery<SearchUsersQuery>,
+    ApiQuery(page): ApiQuery<PageQuery>,
 ) -> Result<Json<Page<User>>, ApiError> {
+    let (page_size, page_token) = page.into_pb()?;
     let response = state
         .identity()
         .search_users(caller.request(pb::SearchUsersRequest {
             query: query.q.unwrap_or_default(),
-            page_size: page_size(query.page_size)?,
-            page_token: query.page_token.unwrap_or_default(),
+            page_size,
+            page_token,
         }))
         .await?
         .into_inner();
-    Ok(Json(Page::new(
-        response.users.into_iter().map(User::from).collect(),
-        response.next_page_token,
-    )))
+    Page::json(response.users, response.next_page_token)
 }
 
 /// One user's profile: public fields, or every field for admins and the user themself.
@@ -307,24 +264,19 @@ pub async fn search_users(
     path = "/v1/users/{id}",
     tag = "users",
     security(("bearer" = [])),
-    params(("id" = uuid::Uuid, Path, description = "The user's id")),
+    params(UserId),
     responses(
         (status = 200, description = "The user", body = User),
-        (status = 401, description = "No, a bad or an expired access token", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "No such user"),
     ),
 )]
 pub async fn get_user(
     State(state): State<AppState>,
     caller: Authenticated,
-    PathUuid(id): PathUuid,
+    ApiPath(UserId { id }): ApiPath<UserId>,
 ) -> Result<Json<User>, ApiError> {
-    let user = state
-        .identity()
-        .get_user(caller.request(pb::GetUserRequest { id: id.to_string() }))
-        .await?
-        .into_inner();
-    Ok(Json(user.into()))
+    let request = caller.request(pb::GetUserRequest { id: id.to_string() });
+    json(state.identity().get_user(request).await)
 }
 
 /// Admin only: change any user's admin flag, disabled flag, email or full name. Disabling a
@@ -334,33 +286,27 @@ pub async fn get_user(
     path = "/v1/users/{id}",
     tag = "users",
     security(("bearer" = [])),
-    params(("id" = uuid::Uuid, Path, description = "The user's id")),
+    params(UserId),
     request_body = UpdateUserRequest,
     responses(
         (status = 200, description = "The updated user, with every field", body = User),
-        (status = 401, description = "No, a bad or an expired access token", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "The caller is not an admin", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No such user", body = Problem, content_type = "application/problem+json"),
-        (status = 409, description = "The email is taken, or an admin tried to demote or disable themself", body = Problem, content_type = "application/problem+json"),
-        (status = 422, description = "A field is invalid", body = Problem, content_type = "application/problem+json"),
+        (status = 403, description = "The caller is not an admin"),
+        (status = 404, description = "No such user"),
+        (status = 409, description = "The email is taken, or an admin tried to demote or disable themself"),
     ),
 )]
 pub async fn update_user(
     State(state): State<AppState>,
     caller: Authenticated,
-    PathUuid(id): PathUuid,
+    ApiPath(UserId { id }): ApiPath<UserId>,
     ApiJson(body): ApiJson<UpdateUserRequest>,
 ) -> Result<Json<User>, ApiError> {
-    let user = state
-        .identity()
-        .update_user(caller.request(pb::UpdateUserRequest {
-            id: id.to_string(),
-            admin: body.admin,
-            disabled: body.disabled,
-            email: body.email,
-            full_name: body.full_name,
-        }))
-        .await?
-        .into_inner();
-    Ok(Json(user.into()))
+    let request = caller.request(pb::UpdateUserRequest {
+        id: id.to_string(),
+        admin: body.admin,
+        disabled: body.disabled,
+        email: body.email,
+        full_name: body.full_name,
+    });
+    json(state.identity().update_user(request).await)
 }

@@ -8,23 +8,23 @@ use serde::{Deserialize, Serialize};
 use swatter_proto::issues::v1 as pb;
 use utoipa::ToSchema;
 
-macro_rules! wire_enum {
-    (
-        $(#[$doc:meta])*
-        $name:ident, expected $expected:literal {
-            $($(#[$variant_doc:meta])* $variant:ident = $wire:literal),+ $(,)?
-        }
-    ) => {
+/// Declares enums as `Name("message for other values") = [Variant "wire name", …];`.
+macro_rules! wire_enums {
+    ($($(#[$doc:meta])* $name:ident($expected:literal) = [$($variant:ident $wire:literal),+];)+) => {
+        $(
         $(#[$doc])*
         #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
         #[serde(rename_all = "snake_case", try_from = "String")]
         pub enum $name {
-            $($(#[$variant_doc])* $variant),+
+            $($variant),+
         }
 
         impl $name {
             /// The message of a value that is none of these.
             pub const EXPECTED: &'static str = $expected;
+
+            /// Every value, in declaration order.
+            pub const ALL: &'static [Self] = &[$($name::$variant),+];
 
             pub fn as_str(self) -> &'static str {
                 match self {
@@ -72,38 +72,21 @@ macro_rules! wire_enum {
                 f.write_str(self.as_str())
             }
         }
+        )+
     };
 }
 
-wire_enum!(
+wire_enums! {
     /// Where an issue stands. `resolved` and `closed` set `closed_at`; reopening clears it.
-    IssueStatus, expected "must be open, in_progress, resolved or closed" {
-        Open = "open",
-        InProgress = "in_progress",
-        Resolved = "resolved",
-        Closed = "closed",
-    }
-);
-
-wire_enum!(
+    IssueStatus("must be open, in_progress, resolved or closed") =
+        [Open "open", InProgress "in_progress", Resolved "resolved", Closed "closed"];
     /// How urgent an issue is, from `low` to `urgent`.
-    Priority, expected "must be low, medium, high or urgent" {
-        Low = "low",
-        Medium = "medium",
-        High = "high",
-        Urgent = "urgent",
-    }
-);
-
-wire_enum!(
+    Priority("must be low, medium, high or urgent") =
+        [Low "low", Medium "medium", High "high", Urgent "urgent"];
     /// A member's role in a project; each may do what the ones before it may, and more.
-    Role, expected "must be owner, maintainer, reporter or viewer" {
-        Viewer = "viewer",
-        Reporter = "reporter",
-        Maintainer = "maintainer",
-        Owner = "owner",
-    }
-);
+    Role("must be owner, maintainer, reporter or viewer") =
+        [Viewer "viewer", Reporter "reporter", Maintainer "maintainer", Owner "owner"];
+}
 
 pub use reporting::{JobState, ReportKind};
 
@@ -112,25 +95,16 @@ mod reporting {
     use super::*;
     use swatter_proto::reporting::v1 as pb;
 
-    wire_enum!(
+    wire_enums! {
         /// Where a report job stands. `succeeded`, `failed` and `cancelled` are terminal.
-        JobState, expected "must be queued, running, retrying, succeeded, failed or cancelled" {
-            Queued = "queued",
-            Running = "running",
-            Retrying = "retrying",
-            Succeeded = "succeeded",
-            Failed = "failed",
-            Cancelled = "cancelled",
-        }
-    );
-
-    wire_enum!(
+        JobState("must be queued, running, retrying, succeeded, failed or cancelled") = [
+            Queued "queued", Running "running", Retrying "retrying",
+            Succeeded "succeeded", Failed "failed", Cancelled "cancelled"
+        ];
         /// What a report covers: one project, or every project of the user for one month.
-        ReportKind, expected "must be project or user_monthly" {
-            Project = "project",
-            UserMonthly = "user_monthly",
-        }
-    );
+        ReportKind("must be project or user_monthly") =
+            [Project "project", UserMonthly "user_monthly"];
+    }
 }
 
 #[cfg(test)]
@@ -139,25 +113,16 @@ mod tests {
 
     #[test]
     fn serde_names_agree_with_the_wire_names() {
-        for status in [
-            IssueStatus::Open,
-            IssueStatus::InProgress,
-            IssueStatus::Resolved,
-            IssueStatus::Closed,
-        ] {
-            assert_eq!(serde_json::to_value(status).unwrap(), status.as_str());
+        fn check<T: Serialize + fmt::Display>(values: &[T]) {
+            for value in values {
+                assert_eq!(serde_json::to_value(value).unwrap(), value.to_string());
+            }
         }
-        for priority in [
-            Priority::Low,
-            Priority::Medium,
-            Priority::High,
-            Priority::Urgent,
-        ] {
-            assert_eq!(serde_json::to_value(priority).unwrap(), priority.as_str());
-        }
-        for role in [Role::Viewer, Role::Reporter, Role::Maintainer, Role::Owner] {
-            assert_eq!(serde_json::to_value(role).unwrap(), role.as_str());
-        }
+        check(IssueStatus::ALL);
+        check(Priority::ALL);
+        check(Role::ALL);
+        check(JobState::ALL);
+        check(ReportKind::ALL);
     }
 
     #[test]
@@ -183,12 +148,7 @@ mod tests {
 
     #[test]
     fn protobuf_values_round_trip_and_unspecified_is_none() {
-        for status in [
-            IssueStatus::Open,
-            IssueStatus::InProgress,
-            IssueStatus::Resolved,
-            IssueStatus::Closed,
-        ] {
+        for &status in IssueStatus::ALL {
             assert_eq!(IssueStatus::from_pb(status.to_pb()), Some(status));
         }
         assert_eq!(Role::to_pb(Role::Owner), pb::Role::Owner as i32);

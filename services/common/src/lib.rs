@@ -5,6 +5,7 @@
 pub mod auth;
 pub mod client;
 pub mod config;
+#[cfg(feature = "db")]
 pub mod db;
 pub mod input;
 pub mod metrics;

@@ -219,26 +219,28 @@ pub async fn mark_refresh_token_used(db: impl PgExecutor<'_>, id: Uuid) -> sqlx:
     Ok(())
 }
 
+/// Revokes the live refresh tokens of a family; returns how many.
 pub async fn revoke_refresh_family(db: impl PgExecutor<'_>, family_id: Uuid) -> sqlx::Result<u64> {
-    Ok(sqlx::query(
-        "UPDATE refresh_tokens SET revoked_at = now()
-         WHERE family_id = $1 AND revoked_at IS NULL",
-    )
-    .bind(family_id)
-    .execute(db)
-    .await?
-    .rows_affected())
+    revoke_refresh_tokens_where(db, "family_id", family_id).await
 }
 
+/// Revokes every live refresh token of a user; returns how many.
 pub async fn revoke_user_refresh_tokens(
     db: impl PgExecutor<'_>,
     user_id: Uuid,
 ) -> sqlx::Result<u64> {
-    Ok(sqlx::query(
-        "UPDATE refresh_tokens SET revoked_at = now()
-         WHERE user_id = $1 AND revoked_at IS NULL",
-    )
-    .bind(user_id)
+    revoke_refresh_tokens_where(db, "user_id", user_id).await
+}
+
+async fn revoke_refresh_tokens_where(
+    db: impl PgExecutor<'_>,
+    column: &str,
+    id: Uuid,
+) -> sqlx::Result<u64> {
+    Ok(sqlx::query(&format!(
+        "UPDATE refresh_tokens SET revoked_at = now() WHERE {column} = $1 AND revoked_at IS NULL"
+    ))
+    .bind(id)
     .execute(db)
     .await?
     .rows_affected())

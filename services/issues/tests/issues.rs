@@ -1325,3 +1325,47 @@ async fn a_comment_on_an_issue_deleted_meanwhile_is_not_found_rather_than_an_int
     assert_eq!(status.code(), Code::NotFound, "{status:?}");
     assert_eq!(status.message(), "issue not found");
 }
+
+#[tokio::test]
+async fn a_stored_status_role_or_priority_the_service_does_not_know_is_an_internal_error() {
+    let app = TestApp::spawn().await;
+    let owner = app.user("owner").await;
+    app.create_project(&owner, "ODD").await.unwrap();
+    let issue = app.create_issue(&owner, "ODD", "strange").await.unwrap();
+    let sql = |statement: &'static str| sqlx::query(statement).execute(&app.db.pool);
+    let list = pb::ListIssuesRequest {
+        project_key: "ODD".into(),
+        ..Default::default()
+    };
+    let internal = |result: Result<(), tonic::Status>| {
+        let status = result.unwrap_err();
+        assert_eq!(status.code(), Code::Internal, "{status:?}");
+    };
+
+    sql("ALTER TABLE issues DROP CONSTRAINT issues_status_check")
+        .await
+        .unwrap();
+    sql("UPDATE issues SET status = 'wontfix'").await.unwrap();
+    internal(app.get_issue(&owner, &issue.key).await.map(drop));
+    internal(app.list(&owner, list.clone()).await.map(drop));
+
+    sql("UPDATE issues SET status = 'open'").await.unwrap();
+    app.get_issue(&owner, &issue.key).await.unwrap();
+    sql("ALTER TABLE issues DROP CONSTRAINT issues_priority_check")
+        .await
+        .unwrap();
+    sql("UPDATE issues SET priority = 9").await.unwrap();
+    internal(app.get_issue(&owner, &issue.key).await.map(drop));
+
+    // An unknown role is not taken for "not a member" (which would answer 404).
+    sql("ALTER TABLE members DROP CONSTRAINT members_role_check")
+        .await
+        .unwrap();
+    sql("UPDATE members SET role = 'overlord'").await.unwrap();
+    internal(
+        app.client()
+            .get_project(req(pb::GetProjectRequest { key: "ODD".into() }, &owner))
+            .await
+            .map(drop),
+    );
+}

@@ -8,7 +8,8 @@ use serde::{Deserialize, Serialize};
 use swatter_common::status::Violation;
 
 /// Where a job stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, sqlx::Type)]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
 pub enum JobState {
     Queued,
     Running,
@@ -89,7 +90,8 @@ pub enum CancelOutcome {
 }
 
 /// Why a job failed, as clients see it in `error.kind`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::Type)]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
 pub enum FailureKind {
     /// Worth trying again (a dependency was unavailable); shown while `retrying`.
     Transient,
@@ -124,11 +126,34 @@ pub enum ReportParams {
 }
 
 impl ReportParams {
-    pub fn kind(&self) -> &'static str {
+    pub fn kind(&self) -> ReportKind {
         match self {
-            ReportParams::Project { .. } => "project",
-            ReportParams::UserMonthly { .. } => "user_monthly",
+            ReportParams::Project { .. } => ReportKind::Project,
+            ReportParams::UserMonthly { .. } => ReportKind::UserMonthly,
         }
+    }
+}
+
+/// What kind of report a job makes (`jobs.kind`, the tag of its parameters).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::Type)]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
+pub enum ReportKind {
+    Project,
+    UserMonthly,
+}
+
+impl ReportKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReportKind::Project => "project",
+            ReportKind::UserMonthly => "user_monthly",
+        }
+    }
+}
+
+impl fmt::Display for ReportKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 

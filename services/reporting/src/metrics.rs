@@ -76,7 +76,7 @@ pub fn collector(db: PgPool, publisher: Arc<Publisher>) -> Collector {
                     for state in JobState::ALL {
                         let count = counts
                             .iter()
-                            .find(|(s, _)| s == state.as_str())
+                            .find(|(s, _)| *s == state)
                             .map_or(0, |(_, n)| *n);
                         gauge!("swatter_jobs", "state" => state.as_str()).set(count as f64);
                     }

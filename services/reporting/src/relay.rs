@@ -12,7 +12,7 @@ use tokio::sync::watch;
 
 use crate::{
     broker::{JobMessage, Publisher},
-    store::{self, Destination},
+    store,
 };
 
 /// Rows published per transaction.
@@ -29,17 +29,12 @@ pub async fn publish_due(db: &PgPool, publisher: &Publisher) -> anyhow::Result<u
         }
         let mut sent = Vec::with_capacity(rows.len());
         for row in &rows {
-            let destination = if row.destination == "dead" {
-                Destination::Dead
-            } else {
-                Destination::Work
-            };
             let message = JobMessage {
                 job_id: row.job_id,
                 attempt: row.attempt,
             };
             if let Err(error) = publisher
-                .publish(destination, &message, &row.trace_context.0)
+                .publish(row.destination, &message, &row.trace_context.0)
                 .await
             {
                 // Keep what was confirmed; the rest stays in the outbox for the next round.

@@ -4,10 +4,12 @@
 //! attempt it claimed (the fencing token): a worker that lost its lease changes nothing.
 
 use chrono::{DateTime, Utc};
-use sqlx::{PgExecutor, PgPool, Postgres, Transaction, types::Json};
+use sqlx::{
+    PgExecutor, PgPool, Postgres, Transaction, postgres::PgArguments, query::Query, types::Json,
+};
 use uuid::Uuid;
 
-use crate::domain::{FailureKind, JobState, ReportParams};
+use crate::domain::{FailureKind, JobState, ReportKind, ReportParams};
 
 /// A row of `jobs`.
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -15,9 +17,9 @@ pub struct JobRow {
     pub id: Uuid,
     pub owner_id: Uuid,
     pub owner_username: String,
-    pub kind: String,
+    pub kind: ReportKind,
     pub params: Json<ReportParams>,
-    pub state: String,
+    pub state: JobState,
     pub attempts: i32,
     pub max_attempts: i32,
     pub progress: i32,
@@ -28,18 +30,12 @@ pub struct JobRow {
     pub finished_at: Option<DateTime<Utc>>,
     pub next_attempt_at: Option<DateTime<Utc>>,
     pub lease_expires_at: Option<DateTime<Utc>>,
-    pub error_kind: Option<String>,
+    pub error_kind: Option<FailureKind>,
     pub error_message: Option<String>,
     pub artifact_key: Option<String>,
     pub artifact_size: Option<i64>,
     pub artifact_sha256: Option<String>,
     pub artifact_content_type: Option<String>,
-}
-
-impl JobRow {
-    pub fn state(&self) -> JobState {
-        self.state.parse().unwrap_or(JobState::Failed)
-    }
 }
 
 /// A stored artifact.
@@ -57,24 +53,16 @@ pub struct OutboxRow {
     pub id: i64,
     pub job_id: Uuid,
     pub attempt: i32,
-    pub destination: String,
+    pub destination: Destination,
     pub trace_context: Json<std::collections::HashMap<String, String>>,
 }
 
 /// Where an outbox message goes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::Type)]
+#[sqlx(type_name = "text", rename_all = "snake_case")]
 pub enum Destination {
     Work,
     Dead,
-}
-
-impl Destination {
-    fn as_str(self) -> &'static str {
-        match self {
-            Destination::Work => "work",
-            Destination::Dead => "dead",
-        }
-    }
 }
 
 pub async fn insert_job(
@@ -141,7 +129,7 @@ pub async fn insert_outbox(
     )
     .bind(job_id)
     .bind(attempt)
-    .bind(destination.as_str())
+    .bind(destination)
     .bind(not_before)
     .bind(Json(trace_context))
     .execute(db)
@@ -260,27 +248,58 @@ pub async fn claim_job(
     .await
 }
 
-/// Extends the lease and records progress. `None`: the attempt was fenced off; `Some(true)`:
-/// cancellation was requested.
+/// What a heartbeat learnt about the lease of its attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Lease {
+    /// Renewed: the attempt goes on.
+    Renewed,
+    /// Renewed, and the owner asked to cancel: stop at the next checkpoint.
+    CancelRequested,
+    /// Another attempt owns the job now (fenced off): touch nothing.
+    Lost,
+}
+
+/// Extends the lease and records progress.
 pub async fn heartbeat(
     db: impl PgExecutor<'_>,
     id: Uuid,
     attempt: i32,
     lease: std::time::Duration,
     progress: i32,
-) -> sqlx::Result<Option<bool>> {
-    sqlx::query_scalar(
+) -> sqlx::Result<Lease> {
+    let cancel_requested: Option<bool> = sqlx::query_scalar(&format!(
         "UPDATE jobs SET lease_expires_at = now() + $3, progress = GREATEST(progress, $4),
                 updated_at = now()
-         WHERE id = $1 AND attempts = $2 AND state = 'running'
-         RETURNING cancel_requested",
-    )
+         {FENCE} RETURNING cancel_requested"
+    ))
     .bind(id)
     .bind(attempt)
     .bind(lease)
     .bind(progress)
     .fetch_optional(db)
-    .await
+    .await?;
+    Ok(match cancel_requested {
+        None => Lease::Lost,
+        Some(true) => Lease::CancelRequested,
+        Some(false) => Lease::Renewed,
+    })
+}
+
+/// The condition of every write of a worker to its job (`$1`): the job is still running the
+/// attempt (`$2`) the worker claimed.
+const FENCE: &str = "WHERE id = $1 AND attempts = $2 AND state = 'running'";
+
+/// A fenced write that ends the attempt (`UPDATE jobs SET {set}`, the lease released).
+fn end_attempt(set: &str) -> String {
+    format!("UPDATE jobs SET {set}, lease_expires_at = NULL, updated_at = now() {FENCE}")
+}
+
+/// Runs a fenced write; `false` if the attempt was fenced off (nothing changed).
+async fn fenced(
+    db: impl PgExecutor<'_>,
+    query: Query<'_, Postgres, PgArguments>,
+) -> sqlx::Result<bool> {
+    Ok(query.execute(db).await?.rows_affected() == 1)
 }
 
 /// running → succeeded with its artifact; `false` if the attempt was fenced off.
@@ -290,23 +309,19 @@ pub async fn complete_job(
     attempt: i32,
     artifact: &ArtifactRecord<'_>,
 ) -> sqlx::Result<bool> {
-    Ok(sqlx::query(
-        "UPDATE jobs SET state = 'succeeded', progress = 100, finished_at = now(),
-                lease_expires_at = NULL, error_kind = NULL, error_message = NULL,
-                artifact_key = $3, artifact_size = $4, artifact_sha256 = $5,
-                artifact_content_type = $6, updated_at = now()
-         WHERE id = $1 AND attempts = $2 AND state = 'running'",
-    )
-    .bind(id)
-    .bind(attempt)
-    .bind(artifact.key)
-    .bind(artifact.size)
-    .bind(artifact.sha256)
-    .bind(artifact.content_type)
-    .execute(db)
-    .await?
-    .rows_affected()
-        == 1)
+    let sql = end_attempt(
+        "state = 'succeeded', progress = 100, finished_at = now(), error_kind = NULL,
+         error_message = NULL, artifact_key = $3, artifact_size = $4, artifact_sha256 = $5,
+         artifact_content_type = $6",
+    );
+    let query = sqlx::query(&sql)
+        .bind(id)
+        .bind(attempt)
+        .bind(artifact.key)
+        .bind(artifact.size)
+        .bind(artifact.sha256)
+        .bind(artifact.content_type);
+    fenced(db, query).await
 }
 
 /// running → retrying until `next_attempt_at`; `false` if fenced off.
@@ -317,19 +332,15 @@ pub async fn schedule_retry(
     next_attempt_at: DateTime<Utc>,
     message: &str,
 ) -> sqlx::Result<bool> {
-    Ok(sqlx::query(
-        "UPDATE jobs SET state = 'retrying', next_attempt_at = $3, lease_expires_at = NULL,
-                error_kind = 'transient', error_message = $4, updated_at = now()
-         WHERE id = $1 AND attempts = $2 AND state = 'running'",
-    )
-    .bind(id)
-    .bind(attempt)
-    .bind(next_attempt_at)
-    .bind(message)
-    .execute(db)
-    .await?
-    .rows_affected()
-        == 1)
+    let sql = end_attempt(
+        "state = 'retrying', next_attempt_at = $3, error_kind = 'transient', error_message = $4",
+    );
+    let query = sqlx::query(&sql)
+        .bind(id)
+        .bind(attempt)
+        .bind(next_attempt_at)
+        .bind(message);
+    fenced(db, query).await
 }
 
 /// running → failed; `false` if fenced off.
@@ -340,19 +351,19 @@ pub async fn fail_job(
     kind: FailureKind,
     message: &str,
 ) -> sqlx::Result<bool> {
-    Ok(sqlx::query(
-        "UPDATE jobs SET state = 'failed', finished_at = now(), lease_expires_at = NULL,
-                next_attempt_at = NULL, error_kind = $3, error_message = $4, updated_at = now()
-         WHERE id = $1 AND attempts = $2 AND state = 'running'",
+    let sql = end_attempt(
+        "state = 'failed', finished_at = now(), next_attempt_at = NULL, error_kind = $3,
+         error_message = $4",
+    );
+    fenced(
+        db,
+        sqlx::query(&sql)
+            .bind(id)
+            .bind(attempt)
+            .bind(kind)
+            .bind(message),
     )
-    .bind(id)
-    .bind(attempt)
-    .bind(kind.as_str())
-    .bind(message)
-    .execute(db)
-    .await?
-    .rows_affected()
-        == 1)
+    .await
 }
 
 /// running → cancelled (the worker honoured a cancel request); `false` if fenced off.
@@ -361,17 +372,8 @@ pub async fn finish_cancelled(
     id: Uuid,
     attempt: i32,
 ) -> sqlx::Result<bool> {
-    Ok(sqlx::query(
-        "UPDATE jobs SET state = 'cancelled', finished_at = now(), lease_expires_at = NULL,
-                updated_at = now()
-         WHERE id = $1 AND attempts = $2 AND state = 'running'",
-    )
-    .bind(id)
-    .bind(attempt)
-    .execute(db)
-    .await?
-    .rows_affected()
-        == 1)
+    let sql = end_attempt("state = 'cancelled', finished_at = now()");
+    fenced(db, sqlx::query(&sql).bind(id).bind(attempt)).await
 }
 
 /// Running jobs whose lease has lapsed (their worker died or hangs), locked for the sweeper.
@@ -447,7 +449,7 @@ pub async fn next_outbox_due(db: impl PgExecutor<'_>) -> sqlx::Result<Option<Dat
 }
 
 /// Jobs per state.
-pub async fn count_by_state(db: impl PgExecutor<'_>) -> sqlx::Result<Vec<(String, i64)>> {
+pub async fn count_by_state(db: impl PgExecutor<'_>) -> sqlx::Result<Vec<(JobState, i64)>> {
     sqlx::query_as("SELECT state, count(*) FROM jobs GROUP BY state")
         .fetch_all(db)
         .await

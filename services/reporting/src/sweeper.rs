@@ -31,7 +31,7 @@ pub async fn sweep(db: &PgPool, backoff: &Backoff, stale: Duration) -> anyhow::R
         let attempt = job.attempts;
         if job.cancel_requested {
             if store::finish_cancelled(db, job.id, attempt).await? {
-                metrics::finished(&job.kind, JobState::Cancelled);
+                metrics::finished(job.kind.as_str(), JobState::Cancelled);
             }
         } else {
             tracing::warn!(job_id = %job.id, attempt, "lease lapsed; taking the job over");
@@ -46,7 +46,7 @@ pub async fn sweep(db: &PgPool, backoff: &Backoff, stale: Duration) -> anyhow::R
             )
             .await?;
             if ours {
-                metrics::transient_failure(&job.kind, attempt, job.max_attempts);
+                metrics::transient_failure(job.kind.as_str(), attempt, job.max_attempts);
             }
         }
         moved += 1;

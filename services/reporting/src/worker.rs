@@ -34,7 +34,7 @@ use crate::{
     fetch::{FetchError, Sources},
     metrics, outcome, render,
     storage::{Storage, artifact_key},
-    store::{self, ArtifactRecord, JobRow},
+    store::{self, ArtifactRecord, JobRow, Lease},
 };
 
 /// The content type of every artifact.
@@ -97,9 +97,9 @@ impl Attempt {
             return Err(Stop::Released);
         }
         match store::heartbeat(&self.db, self.job_id, self.attempt, self.lease, progress).await {
-            Ok(None) => self.fenced.store(true, Ordering::SeqCst),
-            Ok(Some(true)) => self.cancelled.store(true, Ordering::SeqCst),
-            Ok(Some(false)) => {}
+            Ok(Lease::Lost) => self.fenced.store(true, Ordering::SeqCst),
+            Ok(Lease::CancelRequested) => self.cancelled.store(true, Ordering::SeqCst),
+            Ok(Lease::Renewed) => {}
             // The database is away: keep working; if it stays away the lease lapses.
             Err(error) => tracing::warn!(job_id = %self.job_id, error = %error, "heartbeat failed"),
         }
@@ -120,15 +120,12 @@ impl Attempt {
             loop {
                 tokio::time::sleep(lease / 3).await;
                 match store::heartbeat(&db, job_id, attempt, lease, 0).await {
-                    Ok(None) => {
+                    Ok(Lease::Lost) => {
                         fenced.store(true, Ordering::SeqCst);
                         return;
                     }
-                    Ok(Some(cancel)) => {
-                        if cancel {
-                            cancelled.store(true, Ordering::SeqCst);
-                        }
-                    }
+                    Ok(Lease::CancelRequested) => cancelled.store(true, Ordering::SeqCst),
+                    Ok(Lease::Renewed) => {}
                     Err(error) => tracing::warn!(%job_id, error = %error, "heartbeat failed"),
                 }
             }
@@ -309,7 +306,7 @@ impl Worker {
                     .instrument(tracing::info_span!("report.fetch"))
                     .await?;
                 attempt.checkpoint(40, shutdown).await?;
-                render_blocking(&job.kind, move || render::render_project(&data)).await?
+                render_blocking(job.kind.as_str(), move || render::render_project(&data)).await?
             }
             ReportParams::UserMonthly { month } => {
                 let data = self
@@ -318,7 +315,10 @@ impl Worker {
                     .instrument(tracing::info_span!("report.fetch"))
                     .await?;
                 attempt.checkpoint(40, shutdown).await?;
-                render_blocking(&job.kind, move || render::render_user_monthly(&data)).await?
+                render_blocking(job.kind.as_str(), move || {
+                    render::render_user_monthly(&data)
+                })
+                .await?
             }
         };
         attempt.checkpoint(75, shutdown).await?;
@@ -356,7 +356,7 @@ impl Worker {
                 let ours = store::complete_job(&self.db, job.id, attempt, &record).await?;
                 if ours {
                     tracing::info!(job_id = %job.id, attempt, size = artifact.size, "job succeeded");
-                    metrics::finished(&job.kind, JobState::Succeeded);
+                    metrics::finished(job.kind.as_str(), JobState::Succeeded);
                 }
                 ours
             }
@@ -374,7 +374,7 @@ impl Worker {
                 )
                 .await?;
                 if ours {
-                    metrics::transient_failure(&job.kind, attempt, job.max_attempts);
+                    metrics::transient_failure(job.kind.as_str(), attempt, job.max_attempts);
                 }
                 ours
             }
@@ -385,7 +385,7 @@ impl Worker {
                     store::fail_job(&self.db, job.id, attempt, FailureKind::Permanent, &message)
                         .await?;
                 if ours {
-                    metrics::finished(&job.kind, JobState::Failed);
+                    metrics::finished(job.kind.as_str(), JobState::Failed);
                 }
                 ours
             }
@@ -393,7 +393,7 @@ impl Worker {
                 tracing::info!(job_id = %job.id, attempt, "job cancelled at a checkpoint");
                 let ours = store::finish_cancelled(&self.db, job.id, attempt).await?;
                 if ours {
-                    metrics::finished(&job.kind, JobState::Cancelled);
+                    metrics::finished(job.kind.as_str(), JobState::Cancelled);
                 }
                 ours
             }

@@ -1222,3 +1222,39 @@ async fn job_streams_are_pushed_changes_by_notification_and_never_poll() {
     assert_eq!(update.progress, 11);
     app.cleanup_broker().await;
 }
+
+#[tokio::test]
+async fn a_stored_job_state_the_service_does_not_know_is_an_internal_error() {
+    let app = TestApp::spawn_with(Options {
+        mode: Mode::Api,
+        ..Default::default()
+    })
+    .await;
+    let owner = app.user("owner").await;
+    app.project(&owner, "ODD", &["one"]).await;
+    let job = app.request_project_report(&owner, "ODD").await;
+    let db = &app.reporting_db.pool;
+    sqlx::query("ALTER TABLE jobs DROP CONSTRAINT jobs_state_check")
+        .execute(db)
+        .await
+        .unwrap();
+    sqlx::query("UPDATE jobs SET state = 'paused'")
+        .execute(db)
+        .await
+        .unwrap();
+    let get = app
+        .reporting
+        .clone()
+        .get_job(req(pb::GetJobRequest { id: job.id.clone() }, &owner))
+        .await
+        .unwrap_err();
+    assert_eq!(get.code(), Code::Internal, "{get:?}");
+    let list = app
+        .reporting
+        .clone()
+        .list_jobs(req(pb::ListJobsRequest::default(), &owner))
+        .await
+        .unwrap_err();
+    assert_eq!(list.code(), Code::Internal, "{list:?}");
+    app.cleanup_broker().await;
+}

@@ -69,6 +69,7 @@ impl<S: Service> Error<S> {
     }
 }
 
+#[cfg(feature = "db")]
 impl<S: Service> From<sqlx::Error> for Error<S> {
     fn from(error: sqlx::Error) -> Self {
         if let Some(error) = error

@@ -7,6 +7,7 @@
 
 pub mod downstream;
 mod error;
+#[cfg(feature = "db")]
 pub mod idempotency;
 
 use chrono::{DateTime, Utc};

@@ -183,10 +183,14 @@ macro_rules! wire_enum {
 
 wire_enum!(
     /// A member's role; later variants may do more.
+    #[derive(sqlx::Type)]
+    #[sqlx(type_name = "text", rename_all = "snake_case")]
     Role { Viewer = "viewer", Reporter = "reporter", Maintainer = "maintainer", Owner = "owner" }
 );
 wire_enum!(
     /// Where an issue stands.
+    #[derive(sqlx::Type)]
+    #[sqlx(type_name = "text", rename_all = "snake_case")]
     IssueStatus { Open = "open", InProgress = "in_progress", Resolved = "resolved", Closed = "closed" }
 );
 wire_enum!(
@@ -229,6 +233,14 @@ impl Priority {
 
     pub fn from_rank(rank: i16) -> Option<Self> {
         Priority::ALL.iter().copied().find(|p| p.rank() == rank)
+    }
+}
+
+/// A stored rank: one outside 1 to 4 is an error, never a default.
+impl TryFrom<i16> for Priority {
+    type Error = String;
+    fn try_from(rank: i16) -> Result<Self, String> {
+        Priority::from_rank(rank).ok_or_else(|| format!("unknown priority rank {rank}"))
     }
 }
 

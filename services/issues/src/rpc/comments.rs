@@ -13,9 +13,9 @@ use uuid::Uuid;
 
 use super::{Issues, authorize_locked, caller, check, convert, issues::visible_issue};
 use crate::{
-    domain::{Action, CommentBody, authorize},
+    domain::{Action, Change, CommentBody, authorize},
     error::{IssuesError, Result},
-    store::{self, CommentRow, NewEvent},
+    store::{self, CommentRow},
 };
 
 const NO_COMMENTS: &str = "viewers may not comment";
@@ -35,28 +35,6 @@ async fn comment_to_change(
         .ok_or(IssuesError::NotFound("comment"))
 }
 
-fn comment_event(
-    issue_id: Uuid,
-    actor_id: Uuid,
-    kind: &'static str,
-    comment_id: Uuid,
-) -> NewEvent<'static> {
-    let id = Some(comment_id.to_string());
-    let (old_value, new_value) = if kind == "comment_added" {
-        (None, id)
-    } else {
-        (id, None)
-    };
-    NewEvent {
-        issue_id,
-        actor_id,
-        kind,
-        field: "comment",
-        old_value,
-        new_value,
-    }
-}
-
 pub(super) async fn create_comment(
     issues: &Issues,
     request: Request<pb::CreateCommentRequest>,
@@ -65,11 +43,10 @@ pub(super) async fn create_comment(
     let mut req = request.into_inner();
     let body = CommentBody::parse("body", &req.body).map_err(IssuesError::invalid)?;
     let issue = visible_issue(issues, &req.issue_key, &me).await?;
-    let role = store::role(issue.my_role.as_deref());
     // Early answer (and a replay needs the right too); the check that counts is the one under
     // lock inside the transaction.
     check(
-        authorize(role, me.admin, Action::CreateComment),
+        authorize(issue.my_role, me.admin, Action::CreateComment),
         "issue",
         NO_COMMENTS,
     )?;
@@ -93,7 +70,9 @@ pub(super) async fn create_comment(
     store::touch_issue(&mut *tx, issue.id).await?;
     store::insert_events(
         &mut *tx,
-        &[comment_event(issue.id, me.id, "comment_added", id)],
+        issue.id,
+        me.id,
+        &[Change::comment_added(id)],
         Utc::now(),
     )
     .await?;
@@ -171,12 +150,9 @@ pub(super) async fn delete_comment(
     store::touch_issue(&mut *tx, comment.issue_id).await?;
     store::insert_events(
         &mut *tx,
-        &[comment_event(
-            comment.issue_id,
-            me.id,
-            "comment_removed",
-            comment.id,
-        )],
+        comment.issue_id,
+        me.id,
+        &[Change::comment_removed(comment.id)],
         Utc::now(),
     )
     .await?;

@@ -5,7 +5,7 @@ use swatter_proto::issues::v1 as pb;
 
 use crate::{
     domain::{IssueStatus, Priority, Role},
-    store::{self, CommentRow, EventRow, IssueRow, MemberRow, ProjectRow},
+    store::{CommentRow, EventRow, IssueRow, MemberRow, ProjectRow},
 };
 
 pub fn role_to_pb(role: Option<Role>) -> pb::Role {
@@ -77,7 +77,7 @@ pub fn project(row: ProjectRow) -> pb::Project {
         description: row.description,
         created_at: Some(timestamp(row.created_at)),
         updated_at: Some(timestamp(row.updated_at)),
-        my_role: role_to_pb(store::role(row.my_role.as_deref())) as i32,
+        my_role: role_to_pb(row.my_role) as i32,
     }
 }
 
@@ -85,7 +85,7 @@ pub fn member(row: MemberRow) -> pb::Member {
     pb::Member {
         user_id: row.user_id.to_string(),
         username: row.username,
-        role: role_to_pb(row.role.parse().ok()) as i32,
+        role: role_to_pb(Some(row.role)) as i32,
         added_at: Some(timestamp(row.added_at)),
     }
 }
@@ -97,23 +97,21 @@ pub fn etag(row: &IssueRow) -> String {
 
 pub fn issue(row: IssueRow) -> pb::Issue {
     let etag = etag(&row);
-    let status = row.status.parse().unwrap_or(IssueStatus::Open);
-    let priority = Priority::from_rank(row.priority).unwrap_or(Priority::Medium);
     pb::Issue {
         id: row.id.to_string(),
         key: format!("{}-{}", row.project_key, row.number),
         project_key: row.project_key,
         number: row.number,
-        title: row.title,
-        description: row.description,
-        status: status_to_pb(status) as i32,
-        priority: priority_to_pb(priority) as i32,
-        labels: row.labels,
+        title: row.fields.title,
+        description: row.fields.description,
+        status: status_to_pb(row.fields.status) as i32,
+        priority: priority_to_pb(row.fields.priority) as i32,
+        labels: row.fields.labels,
         author_id: row.author_id.to_string(),
-        assignee_id: row.assignee_id.map(|id| id.to_string()),
+        assignee_id: row.fields.assignee_id.map(|id| id.to_string()),
         created_at: Some(timestamp(row.created_at)),
         updated_at: Some(timestamp(row.updated_at)),
-        closed_at: row.closed_at.map(timestamp),
+        closed_at: row.fields.closed_at.map(timestamp),
         version: row.version,
         etag,
     }

@@ -1,7 +1,7 @@
 //! Handlers for issues: create, read, list and search, update with optimistic concurrency,
 //! delete, history, and the export stream for reports.
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use sqlx::{Postgres, Transaction};
 use swatter_common::{
     auth::UserPrincipal,
@@ -24,10 +24,10 @@ use super::{
 use crate::{
     domain::{
         Action, Description, IssueChange, IssueKey, IssueSort, IssueStatus, IssueTitle, Labels,
-        Priority, Role, authorize, authorize_issue_change, label_filter, search_query,
+        Patch, Priority, Role, authorize, authorize_issue_change, label_filter, search_query,
     },
     error::{IssuesError, IssuesOnly, Result},
-    store::{self, AssigneeFilter, IssueCursor, IssueFilter, IssueRow, NewEvent, NewIssue},
+    store::{self, AssigneeFilter, IssueCursor, IssueFilter, IssueRow, NewIssue},
 };
 
 const REPORTERS_UP: &str = "viewers may not create issues";
@@ -62,8 +62,11 @@ pub(super) async fn visible_issue(
     let issue = store::issue_by_key(&issues.db, key.project.as_str(), key.number, me.id)
         .await?
         .ok_or(IssuesError::NotFound("issue"))?;
-    let role = store::role(issue.my_role.as_deref());
-    check(authorize(role, me.admin, Action::View), "issue", "")?;
+    check(
+        authorize(issue.my_role, me.admin, Action::View),
+        "issue",
+        "",
+    )?;
     Ok(issue)
 }
 
@@ -190,10 +193,6 @@ pub(super) async fn get_issue(
     ))
 }
 
-fn joined(labels: &[String]) -> String {
-    labels.join(", ")
-}
-
 pub(super) async fn update_issue(
     issues: &Issues,
     request: Request<pb::UpdateIssueRequest>,
@@ -202,152 +201,61 @@ pub(super) async fn update_issue(
     let req = request.into_inner();
     let key = issue_key(&req.issue_key)?;
     let mut v = Violations::default();
-    let title = req
-        .title
-        .as_deref()
-        .map(|t| v.check(IssueTitle::parse("title", t)));
-    let description = req
-        .description
-        .as_deref()
-        .map(|d| v.check(Description::parse("description", d)));
-    let status = v.check(status_field(req.status)).flatten();
-    let priority = v.check(priority_field(req.priority)).flatten();
-    let labels = req
-        .labels
-        .as_ref()
-        .map(|l| v.check(Labels::parse(&l.labels)));
-    // Present and empty: unassign.
-    let assignee: Option<Option<Uuid>> = match req.assignee_id.as_deref() {
-        None => None,
-        Some("") => Some(None),
-        Some(raw) => v.check(uuid_field("assignee_id", raw)).map(Some),
+    let patch = Patch {
+        title: req
+            .title
+            .as_deref()
+            .and_then(|t| v.check(IssueTitle::parse("title", t))),
+        description: req
+            .description
+            .as_deref()
+            .and_then(|d| v.check(Description::parse("description", d))),
+        status: v.check(status_field(req.status)).flatten(),
+        priority: v.check(priority_field(req.priority)).flatten(),
+        labels: req
+            .labels
+            .as_ref()
+            .and_then(|l| v.check(Labels::parse(&l.labels))),
+        // Present and empty: unassign.
+        assignee: match req.assignee_id.as_deref() {
+            None => None,
+            Some("") => Some(None),
+            Some(raw) => v.check(uuid_field("assignee_id", raw)).map(Some),
+        },
     };
     v.finish()?;
 
     let mut tx = issues.db.begin().await?;
     let (role, current) = locked_issue(&mut tx, &key, &me).await?;
-
-    let old_status: IssueStatus = current.status.parse().unwrap_or(IssueStatus::Open);
-    let old_priority = Priority::from_rank(current.priority).unwrap_or(Priority::Medium);
-    let new_title = title
-        .flatten()
-        .map(|t| t.as_str().to_owned())
-        .unwrap_or_else(|| current.title.clone());
-    let new_description = description
-        .flatten()
-        .map(|d| d.as_str().to_owned())
-        .unwrap_or_else(|| current.description.clone());
-    let new_status = status.unwrap_or(old_status);
-    let new_priority = priority.unwrap_or(old_priority);
-    let new_labels = labels
-        .flatten()
-        .map(Labels::into_vec)
-        .unwrap_or_else(|| current.labels.clone());
-    let new_assignee = assignee.unwrap_or(current.assignee_id);
-
-    let mut events = Vec::new();
-    let mut event =
-        |kind: &'static str, field: &'static str, old: Option<String>, new: Option<String>| {
-            events.push(NewEvent {
-                issue_id: current.id,
-                actor_id: me.id,
-                kind,
-                field,
-                old_value: old,
-                new_value: new,
-            });
-        };
-    if new_title != current.title {
-        event(
-            "edited",
-            "title",
-            Some(current.title.clone()),
-            Some(new_title.clone()),
-        );
-    }
-    if new_description != current.description {
-        event(
-            "edited",
-            "description",
-            Some(current.description.clone()),
-            Some(new_description.clone()),
-        );
-    }
-    if new_priority != old_priority {
-        event(
-            "edited",
-            "priority",
-            Some(old_priority.to_string()),
-            Some(new_priority.to_string()),
-        );
-    }
-    if new_status != old_status {
-        event(
-            "status",
-            "status",
-            Some(old_status.to_string()),
-            Some(new_status.to_string()),
-        );
-    }
-    if new_assignee != current.assignee_id {
-        event(
-            "assignee",
-            "assignee_id",
-            current.assignee_id.map(|a| a.to_string()),
-            new_assignee.map(|a| a.to_string()),
-        );
-    }
-    if new_labels != current.labels {
-        event(
-            "labels",
-            "labels",
-            Some(joined(&current.labels)),
-            Some(joined(&new_labels)),
-        );
-    }
-
-    let change = IssueChange {
-        text: new_title != current.title || new_description != current.description,
-        status: new_status != old_status,
-        triage: new_priority != old_priority
-            || new_assignee != current.assignee_id
-            || new_labels != current.labels,
-    };
+    let now = Utc::now();
+    let (updated, changes) = patch.apply(&current.fields, now);
     let is_author = current.author_id == me.id;
-    let is_assignee = current.assignee_id == Some(me.id);
+    let is_assignee = current.fields.assignee_id == Some(me.id);
     check(
-        authorize_issue_change(role, me.admin, change, is_author, is_assignee),
+        authorize_issue_change(
+            role,
+            me.admin,
+            IssueChange::of(&changes),
+            is_author,
+            is_assignee,
+        ),
         "issue",
         "your role does not allow this change to this issue",
     )?;
     if !if_match_allows(&req.if_match, &convert::etag(&current)) {
         return Err(IssuesError::Own(IssuesOnly::EtagMismatch));
     }
-    if events.is_empty() {
+    if changes.is_empty() {
         return Ok(convert::issue(current));
     }
-    if let Some(assignee) = new_assignee.filter(|a| Some(*a) != current.assignee_id) {
+    if let Some(assignee) = updated
+        .assignee_id
+        .filter(|a| Some(*a) != current.fields.assignee_id)
+    {
         ensure_member(&mut *tx, current.project_id, assignee).await?;
     }
-    let now = Utc::now();
-    let closed_at: Option<DateTime<Utc>> =
-        old_status.closed_at_after(new_status, current.closed_at, now);
-    store::update_issue(
-        &mut *tx,
-        current.id,
-        &store::IssueUpdate {
-            title: &new_title,
-            description: &new_description,
-            status: new_status,
-            priority: new_priority,
-            labels: &new_labels,
-            assignee_id: new_assignee,
-            closed_at,
-        },
-        now,
-    )
-    .await?;
-    store::insert_events(&mut *tx, &events, now).await?;
+    store::update_issue(&mut *tx, current.id, &updated, now).await?;
+    store::insert_events(&mut *tx, current.id, me.id, &changes, now).await?;
     let row = store::issue_by_key(&mut *tx, key.project.as_str(), key.number, me.id)
         .await?
         .ok_or_else(|| anyhow::anyhow!("updated issue not found"))?;

@@ -90,8 +90,7 @@ pub(super) async fn set_member(
     )
     .await?;
     let current = store::lock_member(&mut tx, project.id, user_id).await?;
-    let demotes_an_owner =
-        current.is_some_and(|m| m.role == Role::Owner.as_str()) && role != Role::Owner;
+    let demotes_an_owner = current.is_some_and(|m| m.role == Role::Owner) && role != Role::Owner;
     if demotes_an_owner && store::count_owners(&mut *tx, project.id).await? <= 1 {
         return Err(IssuesError::FailedPrecondition(LAST_OWNER.into()));
     }
@@ -119,8 +118,7 @@ pub(super) async fn remove_member(
     let member = store::lock_member(&mut tx, project.id, user_id)
         .await?
         .ok_or(IssuesError::NotFound("member"))?;
-    if member.role == Role::Owner.as_str() && store::count_owners(&mut *tx, project.id).await? <= 1
-    {
+    if member.role == Role::Owner && store::count_owners(&mut *tx, project.id).await? <= 1 {
         return Err(IssuesError::FailedPrecondition(LAST_OWNER.into()));
     }
     store::delete_member(&mut *tx, project.id, user_id).await?;

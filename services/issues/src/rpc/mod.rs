@@ -66,9 +66,7 @@ async fn locked_role(
     project_key: &str,
     me: &UserPrincipal,
 ) -> Result<Option<Role>> {
-    Ok(store::role(
-        store::lock_role(tx, project_key, me.id).await?.as_deref(),
-    ))
+    Ok(store::lock_role(tx, project_key, me.id).await?)
 }
 
 /// [`locked_role`] and the verdict on `action` (see [`check`]).

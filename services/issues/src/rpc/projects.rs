@@ -175,8 +175,11 @@ pub(super) async fn project_with_access(
     let project = store::project_by_key(&issues.db, key.as_str(), me.id)
         .await?
         .ok_or(IssuesError::NotFound("project"))?;
-    let role = store::role(project.my_role.as_deref());
-    check(authorize(role, me.admin, action), "project", forbidden)?;
+    check(
+        authorize(project.my_role, me.admin, action),
+        "project",
+        forbidden,
+    )?;
     Ok(project)
 }
 

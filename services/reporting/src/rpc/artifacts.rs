@@ -22,7 +22,7 @@ async fn succeeded_job(
     me: &UserPrincipal,
 ) -> Result<(JobRow, String)> {
     let job = visible_job(reporting, raw_id, me).await?;
-    match (&job.artifact_key, job.state()) {
+    match (&job.artifact_key, job.state) {
         (Some(key), JobState::Succeeded) => {
             let key = key.clone();
             Ok((job, key))

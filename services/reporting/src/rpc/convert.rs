@@ -59,11 +59,11 @@ pub fn job_message(row: &JobRow) -> pb::Job {
         ReportParams::Project { .. } => pb::ReportKind::Project,
         ReportParams::UserMonthly { .. } => pb::ReportKind::UserMonthly,
     };
-    let state = row.state();
+    let state = row.state;
     // While a job waits for its next attempt, or after it ended, its last error is shown.
     let error = match (&row.error_kind, &row.error_message) {
         (Some(kind), Some(message)) if state != JobState::Succeeded => Some(pb::JobError {
-            kind: kind.clone(),
+            kind: kind.as_str().to_owned(),
             message: message.clone(),
         }),
         _ => None,

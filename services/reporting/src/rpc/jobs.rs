@@ -68,10 +68,10 @@ pub(super) async fn cancel_job(
     let me = caller(&request)?;
     let job = visible_job(reporting, &request.get_ref().id, &me).await?;
     let db = &reporting.db;
-    let updated = match job.state().on_cancel() {
+    let updated = match job.state.on_cancel() {
         CancelOutcome::CancelNow => store::cancel_waiting_job(db, job.id)
             .await?
-            .inspect(|row| crate::metrics::finished(&row.kind, JobState::Cancelled)),
+            .inspect(|row| crate::metrics::finished(row.kind.as_str(), JobState::Cancelled)),
         CancelOutcome::AtNextCheckpoint => store::request_cancel(db, job.id).await?,
         CancelOutcome::AlreadyTerminal => None,
     };
@@ -95,7 +95,7 @@ pub(super) async fn retry_job(
 ) -> Result<pb::Job> {
     let me = caller(&request)?;
     let job = visible_job(reporting, &request.get_ref().id, &me).await?;
-    if !job.state().can_retry() {
+    if !job.state.can_retry() {
         return Err(ReportingError::FailedPrecondition(
             format!(
                 "only failed or cancelled jobs can be retried; the job is {}",
@@ -149,7 +149,7 @@ pub(super) async fn watch_job(
         // Held while the stream is open.
         let _slot = slot;
         let mut last = job_message(&job);
-        if tx.send(Ok(last.clone())).await.is_err() || job.state().is_terminal() {
+        if tx.send(Ok(last.clone())).await.is_err() || job.state.is_terminal() {
             return;
         }
         loop {
@@ -175,7 +175,7 @@ pub(super) async fn watch_job(
                 }
                 last = now;
             }
-            if row.state().is_terminal() {
+            if row.state.is_terminal() {
                 return;
             }
         }
@@ -196,7 +196,7 @@ pub(super) async fn job_stats(
         .map(|s| (s.as_str().to_owned(), 0))
         .collect();
     for (state, count) in store::count_by_state(&reporting.db).await? {
-        jobs_by_state.insert(state, count);
+        jobs_by_state.insert(state.to_string(), count);
     }
     let (queue_depth, dead_lettered) = reporting
         .publisher

@@ -1,0 +1,350 @@
+//! Issues: creation with the next number, reads with the caller's role, updates, lists.
+
+use chrono::{DateTime, Utc};
+use sqlx::{PgExecutor, Postgres, QueryBuilder, Transaction};
+use swatter_common::{
+    pagination::{self, CursorTime},
+    status::Violation,
+};
+use uuid::Uuid;
+
+use crate::domain::{IssueFields, IssueSort, IssueStatus, Priority, Role, SortField};
+
+/// An issue with its project's key and the caller's role in that project.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct IssueRow {
+    pub id: Uuid,
+    pub project_id: Uuid,
+    pub project_key: String,
+    pub number: i64,
+    #[sqlx(flatten)]
+    pub fields: IssueFields,
+    pub author_id: Uuid,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+    pub version: i64,
+    pub my_role: Option<Role>,
+}
+
+/// Issues with their project, before the join of the caller's membership `m`.
+const SELECT_ISSUES: &str = "SELECT i.id, i.project_id, p.key AS project_key, i.number, i.title, \
+     i.description, i.status, i.priority, i.labels, i.author_id, i.assignee_id, i.created_at, \
+     i.updated_at, i.closed_at, i.version, m.role AS my_role \
+     FROM issues i JOIN projects p ON p.id = i.project_id";
+
+pub struct NewIssue<'a> {
+    pub id: Uuid,
+    pub project_id: Uuid,
+    pub title: &'a str,
+    pub description: &'a str,
+    pub priority: Priority,
+    pub labels: &'a [String],
+    pub author_id: Uuid,
+    pub assignee_id: Option<Uuid>,
+}
+
+/// Creates an issue in one statement: takes the project's next number from its sequence (never
+/// repeated, never blocking), inserts the issue and its `created` event, and returns the issue as
+/// its author sees it.
+pub async fn create_issue(
+    tx: &mut Transaction<'_, Postgres>,
+    issue: &NewIssue<'_>,
+) -> sqlx::Result<IssueRow> {
+    sqlx::query_as(
+        "WITH n AS (
+             SELECT nextval(issue_number_sequence(id)::regclass) AS number, key
+             FROM projects WHERE id = $1
+         ), i AS (
+             INSERT INTO issues (id, project_id, number, title, description, priority, labels,
+                                 author_id, assignee_id)
+             SELECT $2, $1, n.number, $3, $4, $5, $6, $7, $8 FROM n
+             RETURNING id, project_id, number, title, description, status, priority, labels,
+                       author_id, assignee_id, created_at, updated_at, closed_at, version
+         ), e AS (
+             INSERT INTO issue_events (id, issue_id, actor_id, kind, field, new_value, created_at)
+             SELECT $9, i.id, i.author_id, 'created', '', i.title, i.created_at FROM i
+         )
+         SELECT i.id, i.project_id, n.key AS project_key, i.number, i.title, i.description,
+                i.status, i.priority, i.labels, i.author_id, i.assignee_id, i.created_at,
+                i.updated_at, i.closed_at, i.version, m.role AS my_role
+         FROM i CROSS JOIN n
+         LEFT JOIN members m ON m.project_id = i.project_id AND m.user_id = i.author_id",
+    )
+    .bind(issue.project_id)
+    .bind(issue.id)
+    .bind(issue.title)
+    .bind(issue.description)
+    .bind(issue.priority.rank())
+    .bind(issue.labels)
+    .bind(issue.author_id)
+    .bind(issue.assignee_id)
+    .bind(Uuid::now_v7())
+    .fetch_one(&mut **tx)
+    .await
+}
+
+/// The issue `KEY-number` with the role of `caller` in its project, the row locked by `lock`
+/// (empty, or `FOR …`).
+async fn issue_where_key(
+    db: impl PgExecutor<'_>,
+    project_key: &str,
+    number: i64,
+    caller: Uuid,
+    lock: &str,
+) -> sqlx::Result<Option<IssueRow>> {
+    sqlx::query_as(&format!(
+        "{SELECT_ISSUES}
+         LEFT JOIN members m ON m.project_id = p.id AND m.user_id = $3
+         WHERE p.key = $1 AND i.number = $2 {lock}"
+    ))
+    .bind(project_key)
+    .bind(number)
+    .bind(caller)
+    .fetch_optional(db)
+    .await
+}
+
+/// The issue `KEY-number` with the caller's role in its project.
+pub async fn issue_by_key(
+    db: impl PgExecutor<'_>,
+    project_key: &str,
+    number: i64,
+    caller: Uuid,
+) -> sqlx::Result<Option<IssueRow>> {
+    issue_where_key(db, project_key, number, caller, "").await
+}
+
+/// Like [`issue_by_key`], locking the issue row for an update.
+pub async fn lock_issue_by_key(
+    tx: &mut Transaction<'_, Postgres>,
+    project_key: &str,
+    number: i64,
+    caller: Uuid,
+) -> sqlx::Result<Option<IssueRow>> {
+    issue_where_key(&mut **tx, project_key, number, caller, "FOR UPDATE OF i").await
+}
+
+/// Stores the new state of an issue (every field, already merged).
+pub async fn update_issue(
+    db: impl PgExecutor<'_>,
+    id: Uuid,
+    fields: &IssueFields,
+    now: DateTime<Utc>,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE issues SET title = $2, description = $3, status = $4, priority = $5, labels = $6,
+                assignee_id = $7, closed_at = $8, updated_at = $9, version = version + 1
+         WHERE id = $1",
+    )
+    .bind(id)
+    .bind(&fields.title)
+    .bind(&fields.description)
+    .bind(fields.status)
+    .bind(fields.priority.rank())
+    .bind(&fields.labels)
+    .bind(fields.assignee_id)
+    .bind(fields.closed_at)
+    .bind(now)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+pub async fn delete_issue(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<()> {
+    super::delete_by_id(db, "issues", id).await
+}
+
+/// Bumps `updated_at` and `version` (a comment was added or removed).
+pub async fn touch_issue(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<()> {
+    sqlx::query("UPDATE issues SET updated_at = now(), version = version + 1 WHERE id = $1")
+        .bind(id)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+/// Which assignee a list wants.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AssigneeFilter {
+    Any,
+    Unassigned,
+    User(Uuid),
+}
+
+/// Filters of an issue list, already parsed.
+#[derive(Debug, Clone)]
+pub struct IssueFilter {
+    /// One project, or (`None`) every project visible to the caller.
+    pub project_id: Option<Uuid>,
+    pub caller: Uuid,
+    /// Across projects: only the caller's projects (false for admins).
+    pub member_only: bool,
+    pub statuses: Vec<IssueStatus>,
+    pub priorities: Vec<Priority>,
+    pub assignee: AssigneeFilter,
+    pub author: Option<Uuid>,
+    pub label: Option<String>,
+    pub query: Option<String>,
+}
+
+/// Where the previous page ended: the sort value and the id of its last issue.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct IssueCursor {
+    /// Timestamp (µs since the epoch) or priority rank, by the sort in force.
+    pub value: i64,
+    pub id: Uuid,
+    /// The sort the cursor belongs to; a token is refused under another sort.
+    pub sort: String,
+}
+
+impl IssueCursor {
+    pub fn after(row: &IssueRow, sort: IssueSort) -> Self {
+        let value = match sort.field {
+            SortField::CreatedAt => row.created_at.timestamp_micros(),
+            SortField::UpdatedAt => row.updated_at.timestamp_micros(),
+            SortField::Priority => i64::from(row.fields.priority.rank()),
+        };
+        IssueCursor {
+            value,
+            id: row.id,
+            sort: sort.as_string(),
+        }
+    }
+
+    /// Refuses a cursor made under another sort, or whose value that sort's column cannot hold.
+    pub fn check(&self, sort: IssueSort) -> Result<(), Violation> {
+        if self.sort != sort.as_string() {
+            return Err(Violation::new(
+                "page_token",
+                "belongs to a list in another order",
+            ));
+        }
+        let fits = match sort.field {
+            SortField::Priority => i16::try_from(self.value)
+                .ok()
+                .and_then(Priority::from_rank)
+                .is_some(),
+            SortField::CreatedAt | SortField::UpdatedAt => CursorTime::try_from(self.value).is_ok(),
+        };
+        if fits {
+            Ok(())
+        } else {
+            Err(pagination::bad_token())
+        }
+    }
+}
+
+/// One page of issues matching `filter` in `sort` order after `cursor`.
+pub async fn list_issues(
+    db: impl PgExecutor<'_>,
+    filter: &IssueFilter,
+    sort: IssueSort,
+    cursor: Option<&IssueCursor>,
+    limit: i64,
+) -> sqlx::Result<Vec<IssueRow>> {
+    list_issues_query("", filter, sort, cursor, limit)
+        .build_query_as()
+        .fetch_all(db)
+        .await
+}
+
+/// The query of [`list_issues`], after `prefix` (tests put `EXPLAIN` there to check its plan).
+pub fn list_issues_query<'a>(
+    prefix: &str,
+    filter: &IssueFilter,
+    sort: IssueSort,
+    cursor: Option<&IssueCursor>,
+    limit: i64,
+) -> QueryBuilder<'a, Postgres> {
+    let mut q: QueryBuilder<Postgres> = QueryBuilder::new(format!(
+        "{prefix}{SELECT_ISSUES}
+         LEFT JOIN members m ON m.project_id = p.id AND m.user_id = "
+    ));
+    q.push_bind(filter.caller);
+    q.push(" WHERE true");
+    match filter.project_id {
+        Some(project_id) => {
+            q.push(" AND i.project_id = ").push_bind(project_id);
+        }
+        None if filter.member_only => {
+            q.push(" AND m.user_id IS NOT NULL");
+        }
+        None => {}
+    }
+    if !filter.statuses.is_empty() {
+        let statuses: Vec<&str> = filter.statuses.iter().map(|s| s.as_str()).collect();
+        q.push(" AND i.status = ANY(").push_bind(statuses).push(")");
+    }
+    if !filter.priorities.is_empty() {
+        let ranks: Vec<i16> = filter.priorities.iter().map(|p| p.rank()).collect();
+        q.push(" AND i.priority = ANY(").push_bind(ranks).push(")");
+    }
+    match filter.assignee {
+        AssigneeFilter::Any => {}
+        AssigneeFilter::Unassigned => {
+            q.push(" AND i.assignee_id IS NULL");
+        }
+        AssigneeFilter::User(id) => {
+            q.push(" AND i.assignee_id = ").push_bind(id);
+        }
+    }
+    if let Some(author) = filter.author {
+        q.push(" AND i.author_id = ").push_bind(author);
+    }
+    if let Some(label) = &filter.label {
+        q.push(" AND i.labels @> ARRAY[")
+            .push_bind(label.clone())
+            .push("]::text[]");
+    }
+    if let Some(query) = &filter.query {
+        q.push(" AND i.search @@ plainto_tsquery('simple', ")
+            .push_bind(query.clone())
+            .push(")");
+    }
+    let column = match sort.field {
+        SortField::CreatedAt => "i.created_at",
+        SortField::UpdatedAt => "i.updated_at",
+        SortField::Priority => "i.priority",
+    };
+    let (cmp, dir) = if sort.descending {
+        ("<", "DESC")
+    } else {
+        (">", "ASC")
+    };
+    if let Some(cursor) = cursor {
+        q.push(format!(" AND ({column}, i.id) {cmp} ("));
+        match sort.field {
+            SortField::Priority => {
+                q.push_bind(cursor.value as i16);
+            }
+            SortField::CreatedAt | SortField::UpdatedAt => {
+                q.push_bind(DateTime::<Utc>::from_timestamp_micros(cursor.value));
+            }
+        }
+        q.push(", ").push_bind(cursor.id).push(")");
+    }
+    q.push(format!(" ORDER BY {column} {dir}, i.id {dir} LIMIT "))
+        .push_bind(limit);
+    q
+}
+
+/// Every issue of a project with number above `after`, by number, at most `limit`.
+pub async fn export_issues(
+    db: impl PgExecutor<'_>,
+    project_id: Uuid,
+    after: i64,
+    limit: i64,
+) -> sqlx::Result<Vec<IssueRow>> {
+    sqlx::query_as(&format!(
+        "{SELECT_ISSUES}
+         LEFT JOIN members m ON false
+         WHERE i.project_id = $1 AND i.number > $2
+         ORDER BY i.number
+         LIMIT $3"
+    ))
+    .bind(project_id)
+    .bind(after)
+    .bind(limit)
+    .fetch_all(db)
+    .await
+}
