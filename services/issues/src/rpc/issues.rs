@@ -19,7 +19,7 @@ use uuid::Uuid;
 
 use super::{
     IssueStream, Issues, authorize_locked, caller, check, convert, locked_role,
-    projects::project_with_access,
+    projects::{project_with_access, visible_project},
 };
 use crate::{
     domain::{
@@ -367,7 +367,7 @@ pub(super) async fn list_issues(
     let req = request.into_inner();
     let (mut filter, sort, cursor, limit) = filter_of(&req, &me)?;
     if !req.project_key.is_empty() {
-        let project = project_with_access(issues, &req.project_key, &me, Action::View, "").await?;
+        let project = visible_project(issues, &req.project_key, &me).await?;
         filter.project_id = Some(project.id);
     }
     let mut rows =
@@ -406,14 +406,7 @@ pub(super) async fn export_project_issues(
     request: Request<pb::ExportProjectIssuesRequest>,
 ) -> Result<IssueStream> {
     let me = caller(&request)?;
-    let project = project_with_access(
-        issues,
-        &request.get_ref().project_key,
-        &me,
-        Action::View,
-        "",
-    )
-    .await?;
+    let project = visible_project(issues, &request.get_ref().project_key, &me).await?;
     let db = issues.db.clone();
     let (tx, rx) = tokio::sync::mpsc::channel(EXPORT_BATCH as usize);
     tokio::spawn(async move {

@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 use super::{
     Issues, caller, convert,
-    projects::{locked_project, project_with_access},
+    projects::{locked_project, project_with_access, visible_project},
 };
 use crate::{
     domain::{Action, Role},
@@ -28,14 +28,7 @@ pub(super) async fn list_members(
     request: Request<pb::ListMembersRequest>,
 ) -> Result<pb::ListMembersResponse> {
     let me = caller(&request)?;
-    let project = project_with_access(
-        issues,
-        &request.get_ref().project_key,
-        &me,
-        Action::View,
-        OWNERS_ONLY,
-    )
-    .await?;
+    let project = visible_project(issues, &request.get_ref().project_key, &me).await?;
     let members = store::list_members(&issues.db, project.id).await?;
     Ok(pb::ListMembersResponse {
         members: members.into_iter().map(convert::member).collect(),

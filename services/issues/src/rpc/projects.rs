@@ -97,14 +97,7 @@ pub(super) async fn get_project(
     request: Request<pb::GetProjectRequest>,
 ) -> Result<pb::Project> {
     let me = caller(&request)?;
-    let project = project_with_access(
-        issues,
-        &request.get_ref().key,
-        &me,
-        Action::View,
-        OWNERS_ONLY,
-    )
-    .await?;
+    let project = visible_project(issues, &request.get_ref().key, &me).await?;
     Ok(convert::project(project))
 }
 
@@ -161,6 +154,16 @@ pub(super) async fn delete_project(
 /// A project key from a request that names an existing project: malformed keys name nothing.
 pub(super) fn key_or_not_found(raw: &str) -> Result<ProjectKey> {
     ProjectKey::parse(raw).map_err(|_: Violation| IssuesError::NotFound("project"))
+}
+
+/// Loads a project the caller may see.
+pub(super) async fn visible_project(
+    issues: &Issues,
+    key: &str,
+    me: &swatter_common::auth::UserPrincipal,
+) -> Result<store::ProjectRow> {
+    // Whoever may not see a project is told it does not exist: never forbidden.
+    project_with_access(issues, key, me, Action::View, "").await
 }
 
 /// Loads a project for a member-level action, for the other handler modules.
