@@ -4,7 +4,7 @@
 
 use reqwest::StatusCode;
 use serde_json::json;
-use swatter_common::testing::{
+use swatter_testkit::{
     YEAR_MINUS_100000_MICROS, altered_page_token as flipped, hand_made_page_token as hand_made,
 };
 

@@ -7,8 +7,10 @@ use std::time::Duration;
 use reqwest::{Method, StatusCode, header};
 use serde_json::{Value, json};
 
-use crate::helpers::{ReportingMode, TestApp, assert_problem, error_fields};
-use swatter_common::testing::pdf_text;
+use crate::helpers::{
+    ReportingMode, TestApp, assert_invalid, assert_problem, error_fields, wait_until_terminal,
+};
+use swatter_testkit::pdf_text;
 
 /// `POST /v1/reports` as the holder of `token`, with an `Idempotency-Key` when given.
 async fn post_report(
@@ -38,25 +40,6 @@ async fn accepted_report(app: &TestApp, token: &str, body: &Value) -> Value {
         format!("/v1/jobs/{}", job["id"].as_str().unwrap())
     );
     job
-}
-
-/// Polls `GET /v1/jobs/{id}` until the job is terminal (bounded).
-async fn wait_until_terminal(app: &TestApp, token: &str, id: &str) -> Value {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    loop {
-        let job = app.get_ok(token, &format!("/v1/jobs/{id}")).await;
-        if matches!(
-            job["state"].as_str(),
-            Some("succeeded" | "failed" | "cancelled")
-        ) {
-            return job;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the job did not finish: {job}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }
 
 /// The `job` events of a whole Server-Sent Events stream (it must end within the limit).
@@ -335,8 +318,7 @@ async fn jobs_are_private_admin_lists_are_for_admins_and_bad_requests_name_their
         assert_eq!(error_fields(&problem), [field], "{body}: {problem}");
     }
     let state = app.get_as(&alice.access_token, "/v1/jobs?state=done").await;
-    let problem = assert_problem(state, 422, "validation-failed").await;
-    assert_eq!(error_fields(&problem), ["state"]);
+    assert_invalid(state, &["state"]).await;
 
     // A project the caller cannot see.
     app.create_project(&bob.access_token, "BOB").await;
@@ -365,8 +347,7 @@ async fn jobs_are_private_admin_lists_are_for_admins_and_bad_requests_name_their
         &json!({"kind": "user_monthly", "month": "2026-03"}),
     )
     .await;
-    let problem = assert_problem(other, 422, "validation-failed").await;
-    assert_eq!(error_fields(&problem), ["Idempotency-Key"]);
+    assert_invalid(other, &["Idempotency-Key"]).await;
 
     app.reporting.as_ref().unwrap().cleanup_broker().await;
 }

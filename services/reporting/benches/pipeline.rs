@@ -7,7 +7,8 @@
 //!
 //! Run with `cargo bench -p swatter-reporting --bench pipeline`; `make bench` does.
 
-#[path = "../tests/support/mod.rs"]
+#[path = "../tests/reporting/support.rs"]
+#[allow(dead_code)]
 mod support;
 
 use std::{
