@@ -204,5 +204,5 @@ async fn a_report_request_is_one_trace_from_the_gateway_through_the_queue_to_the
         );
     }
 
-    app.reporting.as_ref().unwrap().cleanup_broker().await;
+    app.cleanup_broker().await;
 }

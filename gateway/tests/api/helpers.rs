@@ -113,6 +113,16 @@ impl TestApp {
         }
     }
 
+    /// Deletes this test's exchanges and queues from the shared broker (reporting runs).
+    pub async fn cleanup_broker(&self) {
+        self.reporting
+            .as_ref()
+            .expect("reporting runs")
+            .broker
+            .cleanup()
+            .await;
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.address)
     }
@@ -495,11 +505,4 @@ pub struct ReportingStack {
     broker: Broker,
     _s3: S3Server,
     _service: Reporting,
-}
-
-impl ReportingStack {
-    /// Deletes this test's exchanges and queues from the shared broker.
-    pub async fn cleanup_broker(&self) {
-        self.broker.cleanup().await;
-    }
 }

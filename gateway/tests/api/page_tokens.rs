@@ -123,5 +123,5 @@ async fn altered_and_hand_made_page_tokens_are_refused_on_the_job_list() {
         &[flipped(&real), ancient_time_cursor()],
     )
     .await;
-    app.reporting.as_ref().unwrap().cleanup_broker().await;
+    app.cleanup_broker().await;
 }

@@ -8,7 +8,8 @@ use reqwest::{Method, StatusCode, header};
 use serde_json::{Value, json};
 
 use crate::helpers::{
-    ReportingMode, TestApp, assert_invalid, assert_problem, error_fields, wait_until_terminal,
+    ReportingMode, TestApp, TestUser, assert_invalid, assert_problem, error_fields,
+    wait_until_terminal,
 };
 use swatter_testkit::pdf_text;
 
@@ -40,6 +41,19 @@ async fn accepted_report(app: &TestApp, token: &str, body: &Value) -> Value {
         format!("/v1/jobs/{}", job["id"].as_str().unwrap())
     );
     job
+}
+
+/// A stack without a worker where Alice has asked for a monthly report: its job stays queued.
+async fn alice_with_a_queued_monthly_report() -> (TestApp, TestUser, Value) {
+    let app = TestApp::spawn_with_reporting(ReportingMode::Api).await;
+    let alice = app.user("alice").await;
+    let job = accepted_report(
+        &app,
+        &alice.access_token,
+        &json!({"kind": "user_monthly", "month": "2026-01"}),
+    )
+    .await;
+    (app, alice, job)
 }
 
 /// The `job` events of a whole Server-Sent Events stream (it must end within the limit).
@@ -180,21 +194,14 @@ async fn a_project_report_is_accepted_rendered_and_downloadable_through_the_gate
     assert_eq!(monthly_done["state"], "succeeded", "{monthly_done}");
     assert_eq!(monthly_done["params"]["kind"], "user_monthly");
 
-    app.reporting.as_ref().unwrap().cleanup_broker().await;
+    app.cleanup_broker().await;
 }
 
 #[tokio::test]
 async fn unfinished_jobs_have_no_artifact_cancel_once_and_retry_only_when_ended() {
     // No worker: jobs stay queued until cancelled.
-    let app = TestApp::spawn_with_reporting(ReportingMode::Api).await;
-    let alice = app.user("alice").await;
+    let (app, alice, job) = alice_with_a_queued_monthly_report().await;
     let token = &alice.access_token;
-    let job = accepted_report(
-        &app,
-        token,
-        &json!({"kind": "user_monthly", "month": "2026-01"}),
-    )
-    .await;
     let id = job["id"].as_str().unwrap().to_owned();
     assert_eq!(job["state"], "queued");
     assert_eq!(
@@ -245,7 +252,7 @@ async fn unfinished_jobs_have_no_artifact_cancel_once_and_retry_only_when_ended(
     assert_eq!(retried["state"], "queued");
     assert_eq!(retried["id"], id.as_str());
 
-    app.reporting.as_ref().unwrap().cleanup_broker().await;
+    app.cleanup_broker().await;
 }
 
 #[tokio::test]
@@ -349,7 +356,7 @@ async fn jobs_are_private_admin_lists_are_for_admins_and_bad_requests_name_their
     .await;
     assert_invalid(other, &["Idempotency-Key"]).await;
 
-    app.reporting.as_ref().unwrap().cleanup_broker().await;
+    app.cleanup_broker().await;
 }
 
 #[tokio::test]
@@ -390,20 +397,13 @@ async fn a_user_with_ten_jobs_in_flight_gets_429_with_retry_after_until_one_fini
     assert_problem(retry, 429, "rate-limited").await;
     assert_eq!(eleventh["state"], "queued");
 
-    app.reporting.as_ref().unwrap().cleanup_broker().await;
+    app.cleanup_broker().await;
 }
 
 #[tokio::test]
 async fn a_user_with_ten_job_event_streams_open_gets_429_for_the_eleventh() {
-    let app = TestApp::spawn_with_reporting(ReportingMode::Api).await;
-    let alice = app.user("alice").await;
+    let (app, alice, job) = alice_with_a_queued_monthly_report().await;
     let token = &alice.access_token;
-    let job = accepted_report(
-        &app,
-        token,
-        &json!({"kind": "user_monthly", "month": "2026-01"}),
-    )
-    .await;
     let path = format!("/v1/jobs/{}/events", job["id"].as_str().unwrap());
     let mut open = Vec::new();
     for _ in 0..10 {
@@ -430,5 +430,5 @@ async fn a_user_with_ten_job_event_streams_open_gets_429_for_the_eleventh() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 
-    app.reporting.as_ref().unwrap().cleanup_broker().await;
+    app.cleanup_broker().await;
 }

@@ -145,7 +145,7 @@ async fn a_disabled_users_old_token_cannot_create_a_project_or_ask_for_a_report(
         .create_report(authed(monthly_report(), token))
         .await
         .unwrap_err();
-    app.reporting.as_ref().unwrap().cleanup_broker().await;
+    app.cleanup_broker().await;
 
     assert_eq!(project.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(report.status(), StatusCode::UNAUTHORIZED);
@@ -204,7 +204,7 @@ async fn a_token_held_for_an_admin_cannot_write_anything_nor_list_everyones_jobs
         .await
         .get_project(authed(ipb::GetProjectRequest { key: "ADM".into() }, &token))
         .await;
-    app.reporting.as_ref().unwrap().cleanup_broker().await;
+    app.cleanup_broker().await;
 
     for (what, response) in [
         ("PATCH user", patch_user),

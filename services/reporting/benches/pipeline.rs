@@ -18,7 +18,6 @@ use std::{
 
 use support::{Options, TestApp, req};
 use swatter_proto::reporting::v1::{self as pb, JobState};
-use swatter_reporting::startup::Mode;
 use tokio_stream::StreamExt;
 
 fn rss_mib(child: &Child) -> (f64, f64) {
@@ -70,11 +69,7 @@ async fn main() {
         );
         return;
     }
-    let app = TestApp::spawn_with(Options {
-        mode: Mode::Api,
-        ..Default::default()
-    })
-    .await;
+    let app = TestApp::spawn_with(Options::without_worker()).await;
     let owner = app.user("owner").await;
     let admin = app.admin().await;
     app.project(&owner, "E2E", &["first"]).await;

@@ -147,9 +147,8 @@ async fn a_monthly_report_covers_the_users_projects() {
 async fn a_worker_killed_mid_job_leaves_a_job_that_still_succeeds_with_exactly_one_object() {
     let (mut app, owner) = TestApp::spawn_with_project(
         Options {
-            mode: Mode::Api,
             lease: Duration::from_secs(2),
-            ..Default::default()
+            ..Options::without_worker()
         },
         "KILL",
         &["first"],
@@ -374,15 +373,8 @@ async fn a_permanent_failure_fails_at_once_without_retrying() {
 
 #[tokio::test]
 async fn a_queued_job_can_be_cancelled_and_a_late_message_does_not_revive_it() {
-    let (app, owner) = TestApp::spawn_with_project(
-        Options {
-            mode: Mode::Api,
-            ..Default::default()
-        },
-        "CAN",
-        &["one"],
-    )
-    .await;
+    let (app, owner) =
+        TestApp::spawn_with_project(Options::without_worker(), "CAN", &["one"]).await;
     let job = app.request_project_report(&owner, "CAN").await;
     let cancelled = app
         .reporting
@@ -435,15 +427,8 @@ async fn a_queued_job_can_be_cancelled_and_a_late_message_does_not_revive_it() {
 
 #[tokio::test]
 async fn watching_a_job_streams_its_changes_until_it_is_done() {
-    let (app, owner) = TestApp::spawn_with_project(
-        Options {
-            mode: Mode::Api,
-            ..Default::default()
-        },
-        "WATCH",
-        &["one"],
-    )
-    .await;
+    let (app, owner) =
+        TestApp::spawn_with_project(Options::without_worker(), "WATCH", &["one"]).await;
     let job = app.request_project_report(&owner, "WATCH").await;
     let mut stream = app.watch(&owner, &job.id).await;
     let first = stream.next().await.unwrap().unwrap();
@@ -473,11 +458,7 @@ async fn watching_a_job_streams_its_changes_until_it_is_done() {
 
 #[tokio::test]
 async fn idempotent_requests_and_visibility_rules_hold() {
-    let app = TestApp::spawn_with(Options {
-        mode: Mode::Api,
-        ..Default::default()
-    })
-    .await;
+    let app = TestApp::spawn_with(Options::without_worker()).await;
     let owner = app.user("owner").await;
     let stranger = app.user("stranger").await;
     app.project(&owner, "VIS", &["one"]).await;
@@ -716,11 +697,7 @@ async fn health_follows_the_database_and_the_broker() {
             .connect_lazy()
     }
 
-    let app = TestApp::spawn_with(Options {
-        mode: Mode::Api,
-        ..Default::default()
-    })
-    .await;
+    let app = TestApp::spawn_with(Options::without_worker()).await;
 
     // A replica whose broker cannot be reached is not ready.
     let mut config = app.config.clone();
@@ -757,15 +734,8 @@ async fn health_follows_the_database_and_the_broker() {
 async fn sigterm_during_a_render_finishes_or_releases_the_job_and_a_new_worker_completes_it() {
     // Kubernetes' default grace period.
     const GRACE: Duration = Duration::from_secs(30);
-    let (mut app, owner) = TestApp::spawn_with_project(
-        Options {
-            mode: Mode::Api,
-            ..Default::default()
-        },
-        "TERM",
-        &["first"],
-    )
-    .await;
+    let (mut app, owner) =
+        TestApp::spawn_with_project(Options::without_worker(), "TERM", &["first"]).await;
     app.seed_issues(&owner, "TERM", 3000).await;
     let mut worker = app.spawn_worker();
     let job = app.request_project_report(&owner, "TERM").await;
@@ -825,15 +795,8 @@ async fn sigterm_during_a_render_finishes_or_releases_the_job_and_a_new_worker_c
 
 #[tokio::test]
 async fn a_job_the_sweeper_takes_over_stays_in_the_trace_of_its_request() {
-    let (app, owner) = TestApp::spawn_with_project(
-        Options {
-            mode: Mode::Api,
-            ..Default::default()
-        },
-        "TRACE",
-        &["first"],
-    )
-    .await;
+    let (app, owner) =
+        TestApp::spawn_with_project(Options::without_worker(), "TRACE", &["first"]).await;
     let job = app.request_project_report(&owner, "TRACE").await;
     let id: uuid::Uuid = job.id.parse().unwrap();
     let db = &app.reporting_db.pool;
@@ -873,15 +836,8 @@ async fn a_job_the_sweeper_takes_over_stays_in_the_trace_of_its_request() {
 
 #[tokio::test]
 async fn report_periods_and_page_tokens_beyond_the_storable_years_are_invalid_arguments() {
-    let (app, owner) = TestApp::spawn_with_project(
-        Options {
-            mode: Mode::Api,
-            ..Options::default()
-        },
-        "OLD",
-        &["An issue"],
-    )
-    .await;
+    let (app, owner) =
+        TestApp::spawn_with_project(Options::without_worker(), "OLD", &["An issue"]).await;
     let at = |seconds: i64| prost_types::Timestamp { seconds, nanos: 0 };
     // The year −100000, and the day after.
     let ancient = YEAR_MINUS_100000_MICROS / 1_000_000;
@@ -975,9 +931,8 @@ async fn report_periods_and_page_tokens_beyond_the_storable_years_are_invalid_ar
 #[tokio::test]
 async fn a_user_may_have_only_so_many_jobs_in_flight_and_a_finished_one_frees_a_slot() {
     let app = TestApp::spawn_with(Options {
-        mode: Mode::Api,
         max_active_jobs_per_user: 3,
-        ..Default::default()
+        ..Options::without_worker()
     })
     .await;
     let owner = app.user("owner").await;
@@ -1090,9 +1045,8 @@ async fn a_user_may_have_only_so_many_jobs_in_flight_and_a_finished_one_frees_a_
 async fn a_user_may_open_only_so_many_job_streams_and_a_closed_one_frees_a_slot() {
     let (app, owner) = TestApp::spawn_with_project(
         Options {
-            mode: Mode::Api,
             max_streams_per_user: 2,
-            ..Default::default()
+            ..Options::without_worker()
         },
         "STR",
         &["one"],
@@ -1162,15 +1116,8 @@ async fn set_progress(app: &TestApp, job: &pb::Job, progress: i32, notify: bool)
 
 #[tokio::test]
 async fn job_streams_are_pushed_changes_by_notification_and_never_poll() {
-    let (app, owner) = TestApp::spawn_with_project(
-        Options {
-            mode: Mode::Api,
-            ..Default::default()
-        },
-        "PUSH",
-        &["one"],
-    )
-    .await;
+    let (app, owner) =
+        TestApp::spawn_with_project(Options::without_worker(), "PUSH", &["one"]).await;
     let job = app.request_project_report(&owner, "PUSH").await;
     let mut stream = app.watch(&owner, &job.id).await;
     assert_eq!(stream.next().await.unwrap().unwrap().progress, 0);

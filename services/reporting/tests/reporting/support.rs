@@ -36,6 +36,16 @@ impl Default for Options {
     }
 }
 
+impl Options {
+    /// No worker in the stack: jobs stay queued until a test starts one.
+    pub fn without_worker() -> Options {
+        Options {
+            mode: Mode::Api,
+            ..Options::default()
+        }
+    }
+}
+
 fn worker(mode: Mode) -> Worker {
     match mode {
         Mode::Api => Worker::Off,
