@@ -30,8 +30,10 @@ pub struct TestApp {
     /// The gRPC addresses of the in-process identity and issues services.
     pub identity_addr: SocketAddr,
     pub issues_addr: SocketAddr,
-    /// The reporting stack, when the test asked for it.
-    pub reporting: Option<ReportingStack>,
+    /// The reporting service, its object store and queue names, when the test asked for them.
+    pub reporting: Option<Reporting>,
+    broker: Option<Broker>,
+    _s3: Option<S3Server>,
     _identity: Identity,
     _issues: Issues,
 }
@@ -83,11 +85,7 @@ impl TestApp {
     /// The services including reporting in `mode` (`WithWorker`: API, relay, sweeper and
     /// worker; `Api`: no worker, so jobs stay queued), and the gateway.
     pub async fn spawn_with_reporting(mode: Mode) -> TestApp {
-        let worker = match mode {
-            Mode::Api => Worker::Off,
-            Mode::WithWorker => Worker::Running,
-        };
-        TestApp::start(Stack::new().reporting(worker).gateway()).await
+        TestApp::start(Stack::new().reporting(Worker::from(mode)).gateway()).await
     }
 
     async fn start(stack: Stack<'_>) -> TestApp {
@@ -95,19 +93,15 @@ impl TestApp {
         let identity = stack.identity.expect("identity runs");
         let issues = stack.issues.expect("issues runs");
         let gateway = stack.gateway.expect("the gateway runs");
-        let reporting = stack.reporting.map(|service| ReportingStack {
-            addr: service.addr,
-            broker: stack.broker.expect("a broker namespace"),
-            _s3: stack.s3.expect("s3s-fs runs"),
-            _service: service,
-        });
         TestApp {
             address: gateway.address,
             metrics_addr: gateway.metrics_addr,
             identity_addr: identity.addr,
             issues_addr: issues.addr,
             client: reqwest::Client::new(),
-            reporting,
+            reporting: stack.reporting,
+            broker: stack.broker,
+            _s3: stack.s3,
             _identity: identity,
             _issues: issues,
         }
@@ -115,10 +109,9 @@ impl TestApp {
 
     /// Deletes this test's exchanges and queues from the shared broker (reporting runs).
     pub async fn cleanup_broker(&self) {
-        self.reporting
+        self.broker
             .as_ref()
             .expect("reporting runs")
-            .broker
             .cleanup()
             .await;
     }
@@ -497,12 +490,4 @@ pub async fn assert_invalid(response: Response, fields: &[&str]) -> Value {
     let problem = assert_problem(response, 422, "validation-failed").await;
     assert_eq!(error_fields(&problem), fields);
     problem
-}
-
-/// The reporting service of a test, with its database, object store and queue names.
-pub struct ReportingStack {
-    pub addr: SocketAddr,
-    broker: Broker,
-    _s3: S3Server,
-    _service: Reporting,
 }

@@ -56,6 +56,16 @@ impl Worker {
     }
 }
 
+#[cfg(feature = "reporting")]
+impl From<swatter_reporting::startup::Mode> for Worker {
+    fn from(mode: swatter_reporting::startup::Mode) -> Worker {
+        match mode {
+            swatter_reporting::startup::Mode::Api => Worker::Off,
+            swatter_reporting::startup::Mode::WithWorker => Worker::Running,
+        }
+    }
+}
+
 /// What to start; see the module documentation.
 #[derive(Default)]
 pub struct Stack<'a> {

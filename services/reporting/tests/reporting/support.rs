@@ -46,13 +46,6 @@ impl Options {
     }
 }
 
-fn worker(mode: Mode) -> Worker {
-    match mode {
-        Mode::Api => Worker::Off,
-        Mode::WithWorker => Worker::Running,
-    }
-}
-
 pub struct TestApp {
     pub identity: Identity,
     pub issues: IssuesServiceClient<Channel>,
@@ -78,7 +71,7 @@ impl TestApp {
 
     pub async fn spawn_with(options: Options) -> TestApp {
         let stack = Stack::new()
-            .reporting_with(worker(options.mode), move |config| {
+            .reporting_with(Worker::from(options.mode), move |config| {
                 config.max_attempts = options.max_attempts;
                 config.lease = options.lease;
                 config.max_active_jobs_per_user = options.max_active_jobs_per_user;
@@ -121,7 +114,7 @@ impl TestApp {
 
     /// Another reporting process-in-process (e.g. a worker) on the same database and queues.
     pub async fn start_another_reporting(&self, mode: Mode) -> oneshot::Sender<()> {
-        self.service.start_another(worker(mode)).await
+        self.service.start_another(Worker::from(mode)).await
     }
 
     /// A `swatter-reporting worker` process joining this stack, ready to spawn.
