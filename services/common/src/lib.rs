@@ -14,5 +14,3 @@ pub mod propagation;
 pub mod server;
 pub mod status;
 pub mod telemetry;
-#[cfg(feature = "test-util")]
-pub mod testing;
