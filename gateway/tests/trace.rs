@@ -10,7 +10,7 @@ mod helpers;
 
 use std::{collections::HashMap, time::Duration};
 
-use helpers::{ReportingMode, TestApp};
+use helpers::{ReportingMode, TestApp, wait_until_terminal};
 use opentelemetry::trace::{SpanId, SpanKind, TraceId};
 use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider, SpanData};
 use reqwest::{Method, StatusCode};
@@ -98,25 +98,6 @@ async fn finished_trace(exporter: &InMemorySpanExporter, provider: &SdkTracerPro
             Trace(spans).names()
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-/// Polls `GET /v1/jobs/{id}` until the job is terminal (bounded).
-async fn wait_until_terminal(app: &TestApp, token: &str, id: &str) -> Value {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    loop {
-        let job = app.get_ok(token, &format!("/v1/jobs/{id}")).await;
-        if matches!(
-            job["state"].as_str(),
-            Some("succeeded" | "failed" | "cancelled")
-        ) {
-            return job;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the job did not finish: {job}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
 
@@ -223,5 +204,5 @@ async fn a_report_request_is_one_trace_from_the_gateway_through_the_queue_to_the
         );
     }
 
-    app.reporting.as_ref().unwrap().cleanup_broker().await;
+    app.cleanup_broker().await;
 }

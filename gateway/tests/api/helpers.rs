@@ -1,38 +1,25 @@
 //! `TestApp`: the real identity and issues services, each with a fresh database, and the
-//! gateway, all in-process on port 0, with a typed client for the REST API. On request
-//! ([`TestApp::spawn_with_reporting`]) the reporting service too, with its worker, the real
-//! RabbitMQ (queue names unique to the test) and an s3s-fs process owned by the test.
+//! gateway, all in-process on port 0 (see `swatter_testkit::Stack`), with a typed client for the
+//! REST API. On request ([`TestApp::spawn_with_reporting`]) the reporting service too, with its
+//! worker, the real RabbitMQ (queue names unique to the test) and an s3s-fs process owned by the
+//! test.
 
-use std::{
-    collections::HashMap,
-    net::SocketAddr,
-    path::PathBuf,
-    process::{Child, Command, Stdio},
-    time::Duration,
-};
+use std::net::SocketAddr;
 
 use reqwest::{Method, RequestBuilder, Response, StatusCode, header};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use swatter_common::testing::TestDatabase;
-use swatter_gateway::{config::GatewayConfig, startup::Application};
-use swatter_identity::{
-    config::{BootstrapAdmin, IdentityConfig, ThrottleConfig},
-    tokens::SigningKey,
-};
-use swatter_issues::config::IssuesConfig;
-use swatter_reporting::{
-    config::{ReportingConfig, S3Config},
-    domain::Backoff,
-    startup::Mode,
-};
+use swatter_gateway::config::GatewayConfig;
+use swatter_identity::config::IdentityConfig;
+use swatter_reporting::startup::Mode;
+use swatter_testkit::{Broker, Identity, Issues, Reporting, S3Server, Stack, Worker};
 
 pub use swatter_reporting::startup::Mode as ReportingMode;
 
-pub const ADMIN_USERNAME: &str = "admin";
-pub const ADMIN_PASSWORD: &str = "swatter-admin";
-pub const SERVICE_CLIENT_ID: &str = "reporting";
-pub const SERVICE_CLIENT_SECRET: &str = "test-reporting-secret-of-32-characters-or-more";
+pub const ADMIN_USERNAME: &str = swatter_testkit::ADMIN.0;
+pub const ADMIN_PASSWORD: &str = swatter_testkit::ADMIN.1;
+pub const SERVICE_CLIENT_ID: &str = swatter_testkit::SERVICE_CLIENT.0;
+pub const SERVICE_CLIENT_SECRET: &str = swatter_testkit::SERVICE_CLIENT.1;
 
 /// The gateway in front of real identity and issues services (and reporting, on request).
 pub struct TestApp {
@@ -43,10 +30,12 @@ pub struct TestApp {
     /// The gRPC addresses of the in-process identity and issues services.
     pub identity_addr: SocketAddr,
     pub issues_addr: SocketAddr,
-    /// The reporting stack, when the test asked for it.
-    pub reporting: Option<ReportingStack>,
-    _identity_database: TestDatabase,
-    _issues_database: TestDatabase,
+    /// The reporting service, its object store and queue names, when the test asked for them.
+    pub reporting: Option<Reporting>,
+    broker: Option<Broker>,
+    _s3: Option<S3Server>,
+    _identity: Identity,
+    _issues: Issues,
 }
 
 /// The answer of a successful token request.
@@ -67,40 +56,9 @@ pub struct TestUser {
     pub refresh_token: String,
 }
 
-/// Settings that make the gateway talk to `identity`, `issues` and `reporting`, with the
-/// production defaults otherwise.
-pub fn gateway_config(
-    identity: SocketAddr,
-    issues: SocketAddr,
-    reporting: SocketAddr,
-) -> GatewayConfig {
-    GatewayConfig {
-        addr: SocketAddr::from(([127, 0, 0, 1], 0)),
-        identity_url: format!("http://{identity}").parse().expect("identity URL"),
-        issues_url: format!("http://{issues}").parse().expect("issues URL"),
-        reporting_url: format!("http://{reporting}")
-            .parse()
-            .expect("reporting URL"),
-        jwt_issuer: "swatter".into(),
-        jwt_audience: "swatter".into(),
-        trusted_proxy_hops: 0,
-        request_timeout: Duration::from_secs(30),
-        metrics_addr: Some(SocketAddr::from(([127, 0, 0, 1], 0))),
-    }
-}
-
 /// Builds the gateway and serves it on a background task; returns its base URL.
 pub async fn spawn_gateway(config: GatewayConfig) -> String {
-    spawn_gateway_with_metrics(config).await.0
-}
-
-/// Like [`spawn_gateway`], also returning where `GET /metrics` listens (unless off).
-pub async fn spawn_gateway_with_metrics(config: GatewayConfig) -> (String, Option<SocketAddr>) {
-    let gateway = Application::build(config).await.expect("build the gateway");
-    let address = format!("http://{}", gateway.local_addr());
-    let metrics = gateway.metrics_addr();
-    tokio::spawn(gateway.run_until(std::future::pending()));
-    (address, metrics)
+    swatter_testkit::Gateway::start(config).await.address
 }
 
 impl TestApp {
@@ -112,101 +70,50 @@ impl TestApp {
     /// The services and a gateway whose settings `customize` may change. Without reporting,
     /// the gateway's reporting upstream is the issues service (so readiness holds; reporting
     /// routes are not usable).
-    pub async fn spawn_with(customize: impl FnOnce(&mut GatewayConfig)) -> TestApp {
-        TestApp::spawn_stack(|_| {}, customize, None).await
+    pub async fn spawn_with(customize: impl FnOnce(&mut GatewayConfig) + Send) -> TestApp {
+        TestApp::start(Stack::new().gateway_with(customize)).await
     }
 
     /// Like [`TestApp::spawn_with`], with identity's settings changed by `identity` too.
     pub async fn spawn_configured(
-        identity: impl FnOnce(&mut IdentityConfig),
-        gateway: impl FnOnce(&mut GatewayConfig),
+        identity: impl FnOnce(&mut IdentityConfig) + Send,
+        gateway: impl FnOnce(&mut GatewayConfig) + Send,
     ) -> TestApp {
-        TestApp::spawn_stack(identity, gateway, None).await
+        TestApp::start(Stack::new().identity_with(identity).gateway_with(gateway)).await
     }
 
     /// The services including reporting in `mode` (`WithWorker`: API, relay, sweeper and
     /// worker; `Api`: no worker, so jobs stay queued), and the gateway.
     pub async fn spawn_with_reporting(mode: Mode) -> TestApp {
-        TestApp::spawn_stack(|_| {}, |_| {}, Some(mode)).await
+        TestApp::start(Stack::new().reporting(Worker::from(mode)).gateway()).await
     }
 
-    async fn spawn_stack(
-        customize_identity: impl FnOnce(&mut IdentityConfig),
-        customize_gateway: impl FnOnce(&mut GatewayConfig),
-        reporting_mode: Option<Mode>,
-    ) -> TestApp {
-        let identity_database = TestDatabase::create(&swatter_identity::MIGRATOR).await;
-        let mut identity_config = IdentityConfig {
-            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
-            database_url: identity_database.url.clone(),
-            database_max_connections: 5,
-            run_migrations: true,
-            signing_key_pem: SigningKey::generate_pem().expect("generate a signing key"),
-            issuer: "swatter".into(),
-            audience: "swatter".into(),
-            access_token_ttl: Duration::from_secs(900),
-            refresh_token_ttl: Duration::from_secs(3600),
-            signup_enabled: true,
-            bootstrap_admin: Some(BootstrapAdmin {
-                username: ADMIN_USERNAME.into(),
-                password: ADMIN_PASSWORD.into(),
-                email: "admin@swatter.local".into(),
-            }),
-            service_clients: HashMap::from([(
-                SERVICE_CLIENT_ID.to_owned(),
-                SERVICE_CLIENT_SECRET.to_owned(),
-            )]),
-            password_hash_concurrency: 2,
-            metrics_addr: None,
-            // Tests sign many users up from one address; the throttling tests set their limits.
-            throttle: ThrottleConfig {
-                signups_per_client_per_hour: 0,
-                ..ThrottleConfig::default()
-            },
-        };
-        customize_identity(&mut identity_config);
-        let identity = swatter_identity::startup::Application::build(identity_config)
-            .await
-            .expect("build identity");
-        let identity_addr = identity.local_addr();
-        tokio::spawn(identity.run_until(std::future::pending()));
-
-        let issues_database = TestDatabase::create(&swatter_issues::MIGRATOR).await;
-        let issues = swatter_issues::startup::Application::build(IssuesConfig {
-            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
-            database_url: issues_database.url.clone(),
-            database_max_connections: 5,
-            run_migrations: true,
-            identity_url: format!("http://{identity_addr}"),
-            issuer: "swatter".into(),
-            audience: "swatter".into(),
-            // Ask identity about sessions at every request: tests see changes at once.
-            session_check_interval: Duration::ZERO,
-            metrics_addr: None,
-        })
-        .await
-        .expect("build issues");
-        let issues_addr = issues.local_addr();
-        tokio::spawn(issues.run_until(std::future::pending()));
-
-        let reporting = match reporting_mode {
-            Some(mode) => Some(ReportingStack::start(identity_addr, issues_addr, mode).await),
-            None => None,
-        };
-        let reporting_addr = reporting.as_ref().map_or(issues_addr, |r| r.addr);
-        let mut config = gateway_config(identity_addr, issues_addr, reporting_addr);
-        customize_gateway(&mut config);
-        let (address, metrics_addr) = spawn_gateway_with_metrics(config).await;
+    async fn start(stack: Stack<'_>) -> TestApp {
+        let stack = stack.start().await;
+        let identity = stack.identity.expect("identity runs");
+        let issues = stack.issues.expect("issues runs");
+        let gateway = stack.gateway.expect("the gateway runs");
         TestApp {
-            address,
-            metrics_addr,
-            identity_addr,
-            issues_addr,
+            address: gateway.address,
+            metrics_addr: gateway.metrics_addr,
+            identity_addr: identity.addr,
+            issues_addr: issues.addr,
             client: reqwest::Client::new(),
-            reporting,
-            _identity_database: identity_database,
-            _issues_database: issues_database,
+            reporting: stack.reporting,
+            broker: stack.broker,
+            _s3: stack.s3,
+            _identity: identity,
+            _issues: issues,
         }
+    }
+
+    /// Deletes this test's exchanges and queues from the shared broker (reporting runs).
+    pub async fn cleanup_broker(&self) {
+        self.broker
+            .as_ref()
+            .expect("reporting runs")
+            .cleanup()
+            .await;
     }
 
     pub fn url(&self, path: &str) -> String {
@@ -509,6 +416,25 @@ impl TestApp {
     }
 }
 
+/// Polls `GET /v1/jobs/{id}` until the job is terminal (bounded).
+pub async fn wait_until_terminal(app: &TestApp, token: &str, id: &str) -> Value {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let job = app.get_ok(token, &format!("/v1/jobs/{id}")).await;
+        if matches!(
+            job["state"].as_str(),
+            Some("succeeded" | "failed" | "cancelled")
+        ) {
+            return job;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the job did not finish: {job}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
+
 /// The `key`s of a page of issues, in order.
 pub fn issue_keys(page: &Value) -> Vec<&str> {
     page["items"]
@@ -558,148 +484,10 @@ pub fn error_fields(problem: &Value) -> Vec<&str> {
         .unwrap_or_default()
 }
 
-/// The broker tests use.
-pub fn amqp_url() -> String {
-    std::env::var("SWATTER_TEST_AMQP_URL")
-        .unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".into())
-}
-
-pub const S3_KEY: &str = "swatter-test";
-pub const S3_SECRET: &str = "swatter-test-secret";
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind a free port")
-        .local_addr()
-        .expect("a bound address")
-        .port()
-}
-
-fn s3s_fs_binary() -> PathBuf {
-    std::env::var_os("PATH")
-        .into_iter()
-        .flat_map(|p| std::env::split_paths(&p).collect::<Vec<_>>())
-        .chain(std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".cargo/bin")))
-        .map(|dir| dir.join("s3s-fs"))
-        .find(|p| p.is_file())
-        .expect("tests need s3s-fs: run them with `make test` (it installs s3s-fs 0.14.1)")
-}
-
-/// An s3s-fs server owned by one test, removed with its folder when dropped.
-pub struct S3Server {
-    pub port: u16,
-    dir: PathBuf,
-    child: Child,
-}
-
-impl S3Server {
-    pub async fn start() -> S3Server {
-        let dir = std::env::temp_dir().join(format!(
-            "swatter-gateway-s3-{}",
-            uuid::Uuid::new_v4().simple()
-        ));
-        std::fs::create_dir_all(&dir).expect("create the s3s-fs folder");
-        let port = free_port();
-        let child = Command::new(s3s_fs_binary())
-            .args(["--host", "127.0.0.1", "--port", &port.to_string()])
-            .args(["--access-key", S3_KEY, "--secret-key", S3_SECRET])
-            .arg(&dir)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start s3s-fs");
-        let server = S3Server { port, dir, child };
-        for _ in 0..100 {
-            if tokio::net::TcpStream::connect(("127.0.0.1", port))
-                .await
-                .is_ok()
-            {
-                return server;
-            }
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        panic!("s3s-fs did not start on port {port}");
-    }
-
-    pub fn endpoint(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
-    }
-}
-
-impl Drop for S3Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
-
-/// The reporting service of a test, with its database, object store and queue names.
-pub struct ReportingStack {
-    pub addr: SocketAddr,
-    pub config: ReportingConfig,
-    _database: TestDatabase,
-    _s3: S3Server,
-}
-
-impl ReportingStack {
-    async fn start(identity: SocketAddr, issues: SocketAddr, mode: Mode) -> ReportingStack {
-        let s3 = S3Server::start().await;
-        let database = TestDatabase::create(&swatter_reporting::MIGRATOR).await;
-        let config = ReportingConfig {
-            addr: SocketAddr::from(([127, 0, 0, 1], 0)),
-            database_url: database.url.clone(),
-            database_max_connections: 5,
-            run_migrations: true,
-            amqp_url: amqp_url(),
-            queue_prefix: format!("swatter.gateway-test.{}", uuid::Uuid::new_v4().simple()),
-            identity_url: format!("http://{identity}"),
-            issues_url: format!("http://{issues}"),
-            issuer: "swatter".into(),
-            audience: "swatter".into(),
-            // Ask identity about sessions at every request: tests see changes at once.
-            session_check_interval: Duration::ZERO,
-            service_client_id: SERVICE_CLIENT_ID.into(),
-            service_client_secret: SERVICE_CLIENT_SECRET.into(),
-            s3: S3Config {
-                endpoint: s3.endpoint(),
-                public_endpoint: s3.endpoint(),
-                region: "us-east-1".into(),
-                bucket: "swatter-reports".into(),
-                access_key: S3_KEY.into(),
-                secret_key: S3_SECRET.into(),
-                presign_ttl: Duration::from_secs(300),
-            },
-            worker_concurrency: 2,
-            max_attempts: 5,
-            backoff: Backoff {
-                base: Duration::from_millis(200),
-                factor: 2,
-                cap: Duration::from_secs(2),
-            },
-            lease: Duration::from_secs(3),
-            sweep_interval: Duration::from_millis(200),
-            max_active_jobs_per_user: 10,
-            max_streams_per_user: 10,
-            metrics_addr: None,
-        };
-        let app = swatter_reporting::startup::Application::build(config.clone(), mode)
-            .await
-            .expect("build reporting");
-        let addr = app.local_addr();
-        tokio::spawn(app.run_until(std::future::pending()));
-        ReportingStack {
-            addr,
-            config,
-            _database: database,
-            _s3: s3,
-        }
-    }
-
-    /// Deletes this test's exchanges and queues from the shared broker.
-    pub async fn cleanup_broker(&self) {
-        swatter_reporting::broker::Topology::new(&self.config.queue_prefix)
-            .delete(&self.config.amqp_url)
-            .await;
-    }
+/// Checks that `response` is a 422 `validation-failed` problem whose `errors` name `fields`, in
+/// order; returns the body.
+pub async fn assert_invalid(response: Response, fields: &[&str]) -> Value {
+    let problem = assert_problem(response, 422, "validation-failed").await;
+    assert_eq!(error_fields(&problem), fields);
+    problem
 }

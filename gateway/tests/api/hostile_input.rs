@@ -397,6 +397,6 @@ async fn hostile_text_in_any_input_of_report_and_job_routes_is_a_client_error() 
 
     let failures = probe(&app, &fixture, &report_and_job_inputs()).await;
 
-    app.reporting.as_ref().unwrap().cleanup_broker().await;
+    app.cleanup_broker().await;
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }

@@ -6,7 +6,7 @@ use std::collections::HashSet;
 use reqwest::{Method, StatusCode, header};
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, TestUser, assert_problem, error_fields, issue_keys};
+use crate::helpers::{TestApp, TestUser, assert_invalid, assert_problem, issue_keys};
 
 /// Alice owns SWAT; Bob is in it with `bob_role`.
 async fn project_with_bob(app: &TestApp, bob_role: &str) -> (TestUser, TestUser) {
@@ -341,20 +341,15 @@ async fn an_unknown_status_or_priority_is_refused_naming_the_field() {
         )
         .await;
 
-    let problem = assert_problem(patch, 422, "validation-failed").await;
-    assert_eq!(error_fields(&problem), ["status"]);
+    let problem = assert_invalid(patch, &["status"]).await;
     assert_eq!(
         problem["errors"][0]["message"],
         "must be open, in_progress, resolved or closed"
     );
-    let problem = assert_problem(create, 422, "validation-failed").await;
-    assert_eq!(error_fields(&problem), ["priority"]);
-    let problem = assert_problem(filter, 422, "validation-failed").await;
-    assert_eq!(error_fields(&problem), ["status"]);
-    let problem = assert_problem(repeated, 422, "validation-failed").await;
-    assert_eq!(error_fields(&problem), ["status"]);
-    let problem = assert_problem(null_status, 422, "validation-failed").await;
-    assert_eq!(error_fields(&problem), ["status"]);
+    assert_invalid(create, &["priority"]).await;
+    assert_invalid(filter, &["status"]).await;
+    assert_invalid(repeated, &["status"]).await;
+    assert_invalid(null_status, &["status"]).await;
 }
 
 #[tokio::test]
@@ -376,10 +371,8 @@ async fn an_unknown_body_field_is_refused_by_name() {
         .patch_issue(&alice.access_token, "SWAT-1", None, &json!({"version": 7}))
         .await;
 
-    let problem = assert_problem(create, 422, "validation-failed").await;
-    assert_eq!(error_fields(&problem), ["severity"]);
-    let problem = assert_problem(patch, 422, "validation-failed").await;
-    assert_eq!(error_fields(&problem), ["version"]);
+    assert_invalid(create, &["severity"]).await;
+    assert_invalid(patch, &["version"]).await;
 }
 
 #[tokio::test]
@@ -491,10 +484,8 @@ async fn a_page_token_walks_every_issue_once_and_only_in_its_own_order() {
 
     assert_eq!(pages, 3);
     assert_eq!(seen, ["SWAT-1", "SWAT-2", "SWAT-3", "SWAT-4", "SWAT-5"]);
-    let problem = assert_problem(other_order, 422, "validation-failed").await;
-    assert_eq!(error_fields(&problem), ["page_token"]);
-    let problem = assert_problem(too_big, 422, "validation-failed").await;
-    assert_eq!(error_fields(&problem), ["page_size"]);
+    assert_invalid(other_order, &["page_token"]).await;
+    assert_invalid(too_big, &["page_size"]).await;
 }
 
 #[tokio::test]
@@ -582,8 +573,7 @@ async fn an_idempotency_key_replays_the_first_issue_and_files_no_other() {
     assert_eq!(etag_of(&replay), etag_of(&first));
     let first: Value = first.json().await.unwrap();
     assert_eq!(replay.json::<Value>().await.unwrap(), first);
-    let problem = assert_problem(other_body, 422, "validation-failed").await;
-    assert_eq!(error_fields(&problem), ["Idempotency-Key"]);
+    assert_invalid(other_body, &["Idempotency-Key"]).await;
     let all = app
         .get_ok(&alice.access_token, "/v1/projects/SWAT/issues")
         .await;

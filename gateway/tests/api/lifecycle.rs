@@ -14,17 +14,10 @@ use tokio::{
 };
 
 use crate::helpers::TestApp;
+use swatter_testkit::free_port;
 
 /// How long a stopping process may take (Kubernetes' default grace period).
 const GRACE: Duration = Duration::from_secs(30);
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind a free port")
-        .local_addr()
-        .expect("a bound address")
-        .port()
-}
 
 /// Kills the child if the test fails half-way.
 struct Process(Child);

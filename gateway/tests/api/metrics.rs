@@ -1,7 +1,7 @@
 //! The gateway's Prometheus endpoint: request counts and latency by route template and status.
 
 use reqwest::StatusCode;
-use swatter_common::metrics::scrape;
+use swatter_testkit::metrics as scrape;
 
 use crate::helpers::TestApp;
 

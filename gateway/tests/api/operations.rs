@@ -8,9 +8,9 @@ use std::{
 use reqwest::{StatusCode, header};
 use serde_json::Value;
 
-use crate::helpers::{
-    ADMIN_PASSWORD, ADMIN_USERNAME, TestApp, assert_problem, gateway_config, spawn_gateway,
-};
+use swatter_testkit::config::gateway_for_tests as gateway_config;
+
+use crate::helpers::{ADMIN_PASSWORD, ADMIN_USERNAME, TestApp, assert_problem, spawn_gateway};
 
 #[tokio::test]
 async fn a_sane_client_request_id_is_echoed_everywhere() {

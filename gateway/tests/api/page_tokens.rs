@@ -4,7 +4,7 @@
 
 use reqwest::StatusCode;
 use serde_json::json;
-use swatter_common::testing::{
+use swatter_testkit::{
     YEAR_MINUS_100000_MICROS, altered_page_token as flipped, hand_made_page_token as hand_made,
 };
 
@@ -123,5 +123,5 @@ async fn altered_and_hand_made_page_tokens_are_refused_on_the_job_list() {
         &[flipped(&real), ancient_time_cursor()],
     )
     .await;
-    app.reporting.as_ref().unwrap().cleanup_broker().await;
+    app.cleanup_broker().await;
 }

@@ -3,7 +3,7 @@
 use reqwest::{Method, StatusCode, header};
 use serde_json::{Value, json};
 
-use crate::helpers::{TestApp, assert_problem, error_fields};
+use crate::helpers::{TestApp, assert_invalid, assert_problem, error_fields};
 
 #[tokio::test]
 async fn creating_a_project_answers_201_with_its_location_and_the_creator_as_owner() {
@@ -74,11 +74,9 @@ async fn an_invalid_project_key_or_a_missing_name_is_refused_by_field() {
         .await;
 
     for response in [lower_case, too_long] {
-        let problem = assert_problem(response, 422, "validation-failed").await;
-        assert_eq!(error_fields(&problem), ["key"]);
+        assert_invalid(response, &["key"]).await;
     }
-    let problem = assert_problem(no_name, 422, "validation-failed").await;
-    assert_eq!(error_fields(&problem), ["name"]);
+    assert_invalid(no_name, &["name"]).await;
 }
 
 #[tokio::test]
@@ -182,8 +180,7 @@ async fn an_owner_renames_a_project_and_clears_its_description_but_a_maintainer_
     let project: Value = renamed.json().await.unwrap();
     assert_eq!(project["name"], "Swatter 2");
     assert_eq!(project["description"], "");
-    let problem = assert_problem(null_name, 422, "validation-failed").await;
-    assert_eq!(error_fields(&problem), ["name"]);
+    assert_invalid(null_name, &["name"]).await;
     assert_problem(by_maintainer, 403, "forbidden").await;
 }
 
@@ -261,8 +258,7 @@ async fn an_unknown_role_is_refused_naming_the_field() {
         .put_member(&alice.access_token, "SWAT", &bob.id, "admin")
         .await;
 
-    let problem = assert_problem(response, 422, "validation-failed").await;
-    assert_eq!(error_fields(&problem), ["role"]);
+    let problem = assert_invalid(response, &["role"]).await;
     assert_eq!(
         problem["errors"][0]["message"],
         "must be owner, maintainer, reporter or viewer"

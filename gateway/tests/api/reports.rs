@@ -7,8 +7,11 @@ use std::time::Duration;
 use reqwest::{Method, StatusCode, header};
 use serde_json::{Value, json};
 
-use crate::helpers::{ReportingMode, TestApp, assert_problem, error_fields};
-use swatter_common::testing::pdf_text;
+use crate::helpers::{
+    ReportingMode, TestApp, TestUser, assert_invalid, assert_problem, error_fields,
+    wait_until_terminal,
+};
+use swatter_testkit::pdf_text;
 
 /// `POST /v1/reports` as the holder of `token`, with an `Idempotency-Key` when given.
 async fn post_report(
@@ -40,23 +43,17 @@ async fn accepted_report(app: &TestApp, token: &str, body: &Value) -> Value {
     job
 }
 
-/// Polls `GET /v1/jobs/{id}` until the job is terminal (bounded).
-async fn wait_until_terminal(app: &TestApp, token: &str, id: &str) -> Value {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    loop {
-        let job = app.get_ok(token, &format!("/v1/jobs/{id}")).await;
-        if matches!(
-            job["state"].as_str(),
-            Some("succeeded" | "failed" | "cancelled")
-        ) {
-            return job;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the job did not finish: {job}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+/// A stack without a worker where Alice has asked for a monthly report: its job stays queued.
+async fn alice_with_a_queued_monthly_report() -> (TestApp, TestUser, Value) {
+    let app = TestApp::spawn_with_reporting(ReportingMode::Api).await;
+    let alice = app.user("alice").await;
+    let job = accepted_report(
+        &app,
+        &alice.access_token,
+        &json!({"kind": "user_monthly", "month": "2026-01"}),
+    )
+    .await;
+    (app, alice, job)
 }
 
 /// The `job` events of a whole Server-Sent Events stream (it must end within the limit).
@@ -197,21 +194,14 @@ async fn a_project_report_is_accepted_rendered_and_downloadable_through_the_gate
     assert_eq!(monthly_done["state"], "succeeded", "{monthly_done}");
     assert_eq!(monthly_done["params"]["kind"], "user_monthly");
 
-    app.reporting.as_ref().unwrap().cleanup_broker().await;
+    app.cleanup_broker().await;
 }
 
 #[tokio::test]
 async fn unfinished_jobs_have_no_artifact_cancel_once_and_retry_only_when_ended() {
     // No worker: jobs stay queued until cancelled.
-    let app = TestApp::spawn_with_reporting(ReportingMode::Api).await;
-    let alice = app.user("alice").await;
+    let (app, alice, job) = alice_with_a_queued_monthly_report().await;
     let token = &alice.access_token;
-    let job = accepted_report(
-        &app,
-        token,
-        &json!({"kind": "user_monthly", "month": "2026-01"}),
-    )
-    .await;
     let id = job["id"].as_str().unwrap().to_owned();
     assert_eq!(job["state"], "queued");
     assert_eq!(
@@ -262,7 +252,7 @@ async fn unfinished_jobs_have_no_artifact_cancel_once_and_retry_only_when_ended(
     assert_eq!(retried["state"], "queued");
     assert_eq!(retried["id"], id.as_str());
 
-    app.reporting.as_ref().unwrap().cleanup_broker().await;
+    app.cleanup_broker().await;
 }
 
 #[tokio::test]
@@ -335,8 +325,7 @@ async fn jobs_are_private_admin_lists_are_for_admins_and_bad_requests_name_their
         assert_eq!(error_fields(&problem), [field], "{body}: {problem}");
     }
     let state = app.get_as(&alice.access_token, "/v1/jobs?state=done").await;
-    let problem = assert_problem(state, 422, "validation-failed").await;
-    assert_eq!(error_fields(&problem), ["state"]);
+    assert_invalid(state, &["state"]).await;
 
     // A project the caller cannot see.
     app.create_project(&bob.access_token, "BOB").await;
@@ -365,10 +354,9 @@ async fn jobs_are_private_admin_lists_are_for_admins_and_bad_requests_name_their
         &json!({"kind": "user_monthly", "month": "2026-03"}),
     )
     .await;
-    let problem = assert_problem(other, 422, "validation-failed").await;
-    assert_eq!(error_fields(&problem), ["Idempotency-Key"]);
+    assert_invalid(other, &["Idempotency-Key"]).await;
 
-    app.reporting.as_ref().unwrap().cleanup_broker().await;
+    app.cleanup_broker().await;
 }
 
 #[tokio::test]
@@ -409,20 +397,13 @@ async fn a_user_with_ten_jobs_in_flight_gets_429_with_retry_after_until_one_fini
     assert_problem(retry, 429, "rate-limited").await;
     assert_eq!(eleventh["state"], "queued");
 
-    app.reporting.as_ref().unwrap().cleanup_broker().await;
+    app.cleanup_broker().await;
 }
 
 #[tokio::test]
 async fn a_user_with_ten_job_event_streams_open_gets_429_for_the_eleventh() {
-    let app = TestApp::spawn_with_reporting(ReportingMode::Api).await;
-    let alice = app.user("alice").await;
+    let (app, alice, job) = alice_with_a_queued_monthly_report().await;
     let token = &alice.access_token;
-    let job = accepted_report(
-        &app,
-        token,
-        &json!({"kind": "user_monthly", "month": "2026-01"}),
-    )
-    .await;
     let path = format!("/v1/jobs/{}/events", job["id"].as_str().unwrap());
     let mut open = Vec::new();
     for _ in 0..10 {
@@ -449,5 +430,5 @@ async fn a_user_with_ten_job_event_streams_open_gets_429_for_the_eleventh() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 
-    app.reporting.as_ref().unwrap().cleanup_broker().await;
+    app.cleanup_broker().await;
 }

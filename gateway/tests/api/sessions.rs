@@ -5,8 +5,6 @@
 //! the interval and what happens while identity is unreachable are unit-tested in
 //! `swatter_common::auth`.
 
-use std::net::SocketAddr;
-
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 use swatter_proto::{
@@ -14,36 +12,20 @@ use swatter_proto::{
     issues::v1 as ipb,
     reporting::v1 as rpb,
 };
-use tonic::{Code, Request, transport::Channel};
+use tonic::{Code, transport::Channel};
 
 use crate::helpers::{ReportingMode, SERVICE_CLIENT_ID, SERVICE_CLIENT_SECRET, TestApp};
-
-fn authed<T>(message: T, token: &str) -> Request<T> {
-    let mut request = Request::new(message);
-    request.metadata_mut().insert(
-        "authorization",
-        format!("Bearer {token}").parse().expect("ascii token"),
-    );
-    request
-}
-
-async fn channel(addr: SocketAddr) -> Channel {
-    Channel::from_shared(format!("http://{addr}"))
-        .unwrap()
-        .connect()
-        .await
-        .expect("connect")
-}
+use swatter_testkit::{authed, connect};
 
 async fn issues(app: &TestApp) -> ipb::issues_service_client::IssuesServiceClient<Channel> {
-    ipb::issues_service_client::IssuesServiceClient::new(channel(app.issues_addr).await)
+    ipb::issues_service_client::IssuesServiceClient::new(connect(app.issues_addr).await)
 }
 
 async fn reporting(
     app: &TestApp,
 ) -> rpb::reporting_service_client::ReportingServiceClient<Channel> {
     let addr = app.reporting.as_ref().expect("reporting runs").addr;
-    rpb::reporting_service_client::ReportingServiceClient::new(channel(addr).await)
+    rpb::reporting_service_client::ReportingServiceClient::new(connect(addr).await)
 }
 
 fn new_project(key: &str) -> ipb::CreateProjectRequest {
@@ -68,7 +50,7 @@ fn monthly_report() -> rpb::CreateReportRequest {
 /// The token the report worker gets for `user_id`, asked of identity's gRPC port (the only
 /// place that grants it).
 async fn delegated_token(app: &TestApp, user_id: &str) -> String {
-    idpb::identity_service_client::IdentityServiceClient::new(channel(app.identity_addr).await)
+    idpb::identity_service_client::IdentityServiceClient::new(connect(app.identity_addr).await)
         .create_token(idpb::CreateTokenRequest {
             grant: Some(Grant::ClientCredentials(idpb::ClientCredentialsGrant {
                 client_id: SERVICE_CLIENT_ID.into(),
@@ -163,7 +145,7 @@ async fn a_disabled_users_old_token_cannot_create_a_project_or_ask_for_a_report(
         .create_report(authed(monthly_report(), token))
         .await
         .unwrap_err();
-    app.reporting.as_ref().unwrap().cleanup_broker().await;
+    app.cleanup_broker().await;
 
     assert_eq!(project.status(), StatusCode::UNAUTHORIZED);
     assert_eq!(report.status(), StatusCode::UNAUTHORIZED);
@@ -222,7 +204,7 @@ async fn a_token_held_for_an_admin_cannot_write_anything_nor_list_everyones_jobs
         .await
         .get_project(authed(ipb::GetProjectRequest { key: "ADM".into() }, &token))
         .await;
-    app.reporting.as_ref().unwrap().cleanup_broker().await;
+    app.cleanup_broker().await;
 
     for (what, response) in [
         ("PATCH user", patch_user),

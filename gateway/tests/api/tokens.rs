@@ -7,7 +7,7 @@ use swatter_identity::config::IdentityConfig;
 
 use crate::helpers::{
     ADMIN_PASSWORD, ADMIN_USERNAME, SERVICE_CLIENT_ID, SERVICE_CLIENT_SECRET, TestApp, Tokens,
-    assert_problem, error_fields,
+    assert_invalid, assert_problem,
 };
 
 #[tokio::test]
@@ -62,8 +62,7 @@ async fn a_password_grant_without_credentials_lists_each_missing_field() {
 
     let response = app.token_form(&[("grant_type", "password")]).await;
 
-    let problem = assert_problem(response, 422, "validation-failed").await;
-    assert_eq!(error_fields(&problem), ["username", "password"]);
+    assert_invalid(response, &["username", "password"]).await;
 }
 
 #[tokio::test]

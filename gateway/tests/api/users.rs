@@ -3,7 +3,7 @@
 use reqwest::{StatusCode, header};
 use serde_json::{Value, json};
 
-use crate::helpers::{ADMIN_USERNAME, TestApp, assert_problem, error_fields};
+use crate::helpers::{ADMIN_USERNAME, TestApp, assert_invalid, assert_problem, error_fields};
 
 #[tokio::test]
 async fn reading_me_without_a_token_is_unauthorized_with_a_challenge() {
@@ -136,8 +136,7 @@ async fn a_wrong_current_password_names_the_field() {
         )
         .await;
 
-    let problem = assert_problem(response, 422, "validation-failed").await;
-    assert_eq!(error_fields(&problem), ["current_password"]);
+    assert_invalid(response, &["current_password"]).await;
 }
 
 #[tokio::test]
@@ -240,8 +239,7 @@ async fn bad_paging_parameters_are_named() {
     let response = app
         .search_users(&admin, &[("page_token", "not-a-token")])
         .await;
-    let problem = assert_problem(response, 422, "validation-failed").await;
-    assert_eq!(error_fields(&problem), ["page_token"]);
+    assert_invalid(response, &["page_token"]).await;
 }
 
 #[tokio::test]

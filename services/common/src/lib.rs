@@ -15,5 +15,3 @@ pub mod rpc;
 pub mod server;
 pub mod status;
 pub mod telemetry;
-#[cfg(feature = "test-util")]
-pub mod testing;

@@ -3,7 +3,7 @@
 //! literals naming `SWATTER_*` or `OTEL_*`, and `RUST_LOG`, which `EnvFilter` reads by itself), with
 //! the default each call site gives (`env.or("NAME", default)`, `env.flag`, `env.seconds`,
 //! `url(env, "NAME", default, ..)`, or `env.required`: no default). Test-only code (`#[cfg(test)]`
-//! items, the `test-util` module, `tests/`) is left out; the variables it reads belong in the
+//! items, the test kit `services/testkit`, `tests/`) is left out; the variables it reads belong in the
 //! second, scripts-and-tests table, with those of `scripts/` and the `Makefile`.
 
 use std::{
@@ -478,6 +478,8 @@ fn scan_code(root: &Path) -> Reads {
     let mut reads = Reads::default();
     for dir in crates(root) {
         let name = dir.file_name().unwrap().to_string_lossy().into_owned();
+        // The test kit is a dev-dependency only: all of it is test code.
+        let test_kit = name == "testkit";
         // A crate with a main.rs is a binary; the others are libraries every binary uses.
         let user = if dir.join("src/main.rs").is_file() {
             reads.binaries.insert(name.clone());
@@ -505,7 +507,7 @@ fn scan_code(root: &Path) -> Reads {
                     source.line_of(offset)
                 )
             };
-            if gated.contains(&path) {
+            if test_kit || gated.contains(&path) {
                 test_files.push(path.clone());
                 continue;
             }

@@ -7,7 +7,8 @@
 //!
 //! Run with `cargo bench -p swatter-reporting --bench pipeline`; `make bench` does.
 
-#[path = "../tests/support/mod.rs"]
+#[path = "../tests/reporting/support.rs"]
+#[allow(dead_code)]
 mod support;
 
 use std::{
@@ -17,7 +18,6 @@ use std::{
 
 use support::{Options, TestApp, req};
 use swatter_proto::reporting::v1::{self as pb, JobState};
-use swatter_reporting::startup::Mode;
 use tokio_stream::StreamExt;
 
 fn rss_mib(child: &Child) -> (f64, f64) {
@@ -69,11 +69,7 @@ async fn main() {
         );
         return;
     }
-    let app = TestApp::spawn_with(Options {
-        mode: Mode::Api,
-        ..Default::default()
-    })
-    .await;
+    let app = TestApp::spawn_with(Options::without_worker()).await;
     let owner = app.user("owner").await;
     let admin = app.admin().await;
     app.project(&owner, "E2E", &["first"]).await;

@@ -2,11 +2,9 @@
 //! meet the limits, every replica shares them, and guessing from one address never locks the
 //! owner out from another.
 
-mod support;
-
 use std::time::{Duration, Instant};
 
-use support::{ADMIN, Options, TestApp, authed};
+use crate::support::{ADMIN, Options, TestApp, authed};
 use swatter_common::server::CLIENT_ADDRESS_HEADER;
 use swatter_identity::config::ThrottleConfig;
 use swatter_proto::identity::v1::{

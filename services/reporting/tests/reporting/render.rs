@@ -1,13 +1,11 @@
 //! The PDF reports as a reader sees them: the text `pdftotext` (poppler-utils) extracts from the
 //! rendered PDFs, their page count and where their words sit on the page.
 
-mod render_fixtures;
-
 use std::io::Write;
 use std::process::{Command, Stdio};
 
+use crate::render_fixtures as fixtures;
 use chrono::TimeDelta;
-use render_fixtures as fixtures;
 use swatter_reporting::render::model::{IssueStatus, Priority, ReportIssue};
 use swatter_reporting::render::{render_project, render_user_monthly};
 

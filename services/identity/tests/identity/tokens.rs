@@ -1,11 +1,9 @@
 //! Access and refresh tokens: claims, rotation, theft detection, revocation, refusal of forged
 //! tokens, and the service credential.
 
-mod support;
-
+use crate::support::{SERVICE_CLIENT, TestApp, authed, fields};
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use chrono::Utc;
-use support::{SERVICE_CLIENT, TestApp, authed, fields};
 use swatter_identity::tokens::{SigningKey, Subject, TokenIssuer};
 use swatter_proto::identity::v1::{self as pb, create_token_request::Grant};
 use tonic::Code;
@@ -165,7 +163,7 @@ async fn expired_tampered_unsigned_and_foreign_tokens_are_refused() {
     };
 
     let expired = TokenIssuer::new(
-        SigningKey::from_pem(&app.signing_key_pem).unwrap(),
+        SigningKey::from_pem(&app.config.signing_key_pem).unwrap(),
         "swatter",
         "swatter",
         60,
@@ -197,7 +195,7 @@ async fn expired_tampered_unsigned_and_foreign_tokens_are_refused() {
     let foreign_with_real_kid = foreign_parts.join(".");
 
     let wrong_audience = TokenIssuer::new(
-        SigningKey::from_pem(&app.signing_key_pem).unwrap(),
+        SigningKey::from_pem(&app.config.signing_key_pem).unwrap(),
         "swatter",
         "somebody-else",
         900,
@@ -273,19 +271,16 @@ async fn disabled_users_are_refused_at_login_and_refresh() {
     let admin = app.admin_token().await;
 
     let updated = app
-        .client
-        .clone()
-        .update_user(authed(
+        .update_user(
+            &admin,
             pb::UpdateUserRequest {
                 id: alice.id.clone(),
                 disabled: Some(true),
                 ..Default::default()
             },
-            &admin,
-        ))
+        )
         .await
-        .unwrap()
-        .into_inner();
+        .unwrap();
     assert_eq!(updated.disabled, Some(true));
 
     assert_eq!(
@@ -306,18 +301,16 @@ async fn disabled_users_are_refused_at_login_and_refresh() {
     );
 
     // Enabled again, the user can log in; the old login stays ended.
-    app.client
-        .clone()
-        .update_user(authed(
-            pb::UpdateUserRequest {
-                id: alice.id,
-                disabled: Some(false),
-                ..Default::default()
-            },
-            &admin,
-        ))
-        .await
-        .unwrap();
+    app.update_user(
+        &admin,
+        pb::UpdateUserRequest {
+            id: alice.id,
+            disabled: Some(false),
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
     app.login("alice", "correct-horse").await.unwrap();
     assert!(app.refresh(&tokens.refresh_token).await.is_err());
 }

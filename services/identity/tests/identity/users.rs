@@ -1,11 +1,9 @@
 //! User accounts: sign-up rules, self-service, search, admin powers, and the server's health and
 //! reflection.
 
-mod support;
-
-use support::{ADMIN, Options, TestApp, authed, fields};
-use swatter_common::testing::{altered_page_token, hand_made_page_token};
+use crate::support::{ADMIN, Options, TestApp, authed, fields};
 use swatter_proto::identity::v1 as pb;
+use swatter_testkit::{altered_page_token, hand_made_page_token};
 use tokio_stream::StreamExt;
 use tonic::Code;
 
@@ -131,16 +129,14 @@ async fn users_change_their_email_and_name_but_not_their_admin_flag() {
     assert_eq!(fields(&invalid), ["email"]);
 
     let self_promotion = app
-        .client
-        .clone()
-        .update_user(authed(
+        .update_user(
+            &tokens.access_token,
             pb::UpdateUserRequest {
                 id: alice.id.clone(),
                 admin: Some(true),
                 ..Default::default()
             },
-            &tokens.access_token,
-        ))
+        )
         .await
         .unwrap_err();
     assert_eq!(self_promotion.code(), Code::PermissionDenied);
@@ -158,20 +154,17 @@ async fn the_configured_admin_exists_and_can_promote_others_but_not_demote_itsel
     assert_eq!(admin.admin, Some(true));
 
     let promoted = app
-        .client
-        .clone()
-        .update_user(authed(
+        .update_user(
+            &admin_token,
             pb::UpdateUserRequest {
                 id: alice.id.clone(),
                 admin: Some(true),
                 full_name: Some("Alice the Admin".into()),
                 ..Default::default()
             },
-            &admin_token,
-        ))
+        )
         .await
-        .unwrap()
-        .into_inner();
+        .unwrap();
     assert_eq!(promoted.admin, Some(true));
     assert_eq!(promoted.full_name, "Alice the Admin");
     let fresh = app.login("alice", "correct-horse").await.unwrap();
@@ -186,31 +179,27 @@ async fn the_configured_admin_exists_and_can_promote_others_but_not_demote_itsel
     );
 
     let self_demotion = app
-        .client
-        .clone()
-        .update_user(authed(
+        .update_user(
+            &admin_token,
             pb::UpdateUserRequest {
                 id: admin.id.clone(),
                 admin: Some(false),
                 ..Default::default()
             },
-            &admin_token,
-        ))
+        )
         .await
         .unwrap_err();
     assert_eq!(self_demotion.code(), Code::FailedPrecondition);
 
     let unknown = app
-        .client
-        .clone()
-        .update_user(authed(
+        .update_user(
+            &admin_token,
             pb::UpdateUserRequest {
                 id: uuid::Uuid::new_v4().to_string(),
                 full_name: Some("Nobody".into()),
                 ..Default::default()
             },
-            &admin_token,
-        ))
+        )
         .await
         .unwrap_err();
     assert_eq!(unknown.code(), Code::NotFound);
@@ -454,7 +443,7 @@ async fn the_server_reports_health_and_offers_both_reflection_versions() {
 
 #[tokio::test]
 async fn readiness_turns_not_serving_while_the_database_is_unreachable_liveness_does_not() {
-    use swatter_common::testing::{allow_connections, health_status, wait_for_health};
+    use swatter_testkit::{allow_connections, health_status, wait_for_health};
     use tonic_health::pb::health_check_response::ServingStatus;
 
     let app = TestApp::spawn().await;

@@ -1,16 +1,12 @@
 //! Issues: unique keys under concurrency, keyset pagination under inserts, optimistic concurrency,
 //! idempotency, hostile input, the status workflow and its history, filters and search.
 
-mod support;
-
 use std::collections::HashSet;
 
-use support::{TestApp, User, req};
-use swatter_common::{
-    status::{is_etag_mismatch, violations},
-    testing::{YEAR_MINUS_100000_MICROS, altered_page_token, hand_made_page_token},
-};
+use crate::support::{TestApp, User, req};
+use swatter_common::status::{is_etag_mismatch, violations};
 use swatter_proto::issues::v1 as pb;
+use swatter_testkit::{YEAR_MINUS_100000_MICROS, altered_page_token, hand_made_page_token};
 use tokio_stream::StreamExt;
 use tonic::Code;
 
@@ -749,138 +745,109 @@ async fn lists_filter_by_status_priority_assignee_author_label_and_text_and_sort
         }
     };
     let d = pb::ListIssuesRequest::default;
-    // Default: most recently updated first.
-    assert_eq!(
-        keys(d(), owner.clone()).await,
-        [export.key.clone(), login.key.clone(), crash.key.clone()]
-    );
-    assert_eq!(
-        keys(
-            pb::ListIssuesRequest {
-                statuses: vec![
-                    pb::IssueStatus::Open as i32,
-                    pb::IssueStatus::InProgress as i32
-                ],
-                ..d()
-            },
-            owner.clone()
-        )
-        .await,
-        [login.key.clone(), crash.key.clone()]
-    );
-    assert_eq!(
-        keys(
+    let [login, export, crash] = [&login.key, &export.key, &crash.key].map(String::clone);
+    let statuses = vec![
+        pb::IssueStatus::Open as i32,
+        pb::IssueStatus::InProgress as i32,
+    ];
+    let sort = |sort: &str| sort.to_owned();
+    let cases = [
+        // Default: most recently updated first.
+        (&owner, d(), vec![&export, &login, &crash]),
+        (
+            &owner,
+            pb::ListIssuesRequest { statuses, ..d() },
+            vec![&login, &crash],
+        ),
+        (
+            &owner,
             pb::ListIssuesRequest {
                 priorities: vec![pb::Priority::Low as i32],
                 ..d()
             },
-            owner.clone()
-        )
-        .await,
-        vec![export.key.clone()]
-    );
-    assert_eq!(
-        keys(
+            vec![&export],
+        ),
+        (
+            &dev,
             pb::ListIssuesRequest {
                 assignee: "me".into(),
                 ..d()
             },
-            dev.clone()
-        )
-        .await,
-        vec![login.key.clone()]
-    );
-    assert_eq!(
-        keys(
+            vec![&login],
+        ),
+        (
+            &owner,
             pb::ListIssuesRequest {
                 assignee: dev.id.clone(),
                 ..d()
             },
-            owner.clone()
-        )
-        .await,
-        vec![login.key.clone()]
-    );
-    assert_eq!(
-        keys(
+            vec![&login],
+        ),
+        (
+            &owner,
             pb::ListIssuesRequest {
                 assignee: "none".into(),
                 ..d()
             },
-            owner.clone()
-        )
-        .await,
-        [export.key.clone(), crash.key.clone()]
-    );
-    assert_eq!(
-        keys(
+            vec![&export, &crash],
+        ),
+        (
+            &owner,
             pb::ListIssuesRequest {
                 author_id: dev.id.clone(),
-                sort: "created_at".into(),
+                sort: sort("created_at"),
                 ..d()
             },
-            owner.clone()
-        )
-        .await,
-        [export.key.clone(), crash.key.clone()]
-    );
-    assert_eq!(
-        keys(
+            vec![&export, &crash],
+        ),
+        (
+            &owner,
             pb::ListIssuesRequest {
                 label: "bug".into(),
-                sort: "created_at".into(),
+                sort: sort("created_at"),
                 ..d()
             },
-            owner.clone()
-        )
-        .await,
-        [login.key.clone(), crash.key.clone()]
-    );
-    assert_eq!(
-        keys(
+            vec![&login, &crash],
+        ),
+        (
+            &owner,
             pb::ListIssuesRequest {
                 query: "crash saving".into(),
                 ..d()
             },
-            owner.clone()
-        )
-        .await,
-        vec![crash.key.clone()]
-    );
-    assert_eq!(
-        keys(
+            vec![&crash],
+        ),
+        (
+            &owner,
             pb::ListIssuesRequest {
                 query: "about".into(),
-                sort: "-created_at".into(),
+                sort: sort("-created_at"),
                 ..d()
             },
-            owner.clone()
-        )
-        .await,
-        [crash.key.clone(), export.key.clone(), login.key.clone()]
-    );
-    assert_eq!(
-        keys(
+            vec![&crash, &export, &login],
+        ),
+        (
+            &owner,
             pb::ListIssuesRequest {
-                sort: "-priority".into(),
+                sort: sort("-priority"),
                 ..d()
             },
-            owner.clone()
-        )
-        .await,
-        [login.key.clone(), crash.key.clone(), export.key.clone()]
-    );
-    assert_eq!(
-        keys(
+            vec![&login, &crash, &export],
+        ),
+        (
+            &owner,
             pb::ListIssuesRequest {
-                sort: "priority".into(),
+                sort: sort("priority"),
                 ..d()
             },
-            owner.clone()
-        )
-        .await,
-        [export.key.clone(), crash.key.clone(), login.key.clone()]
-    );
+            vec![&export, &crash, &login],
+        ),
+    ];
+    for (user, request, want) in cases {
+        let described = format!("{request:?}");
+        let want: Vec<String> = want.into_iter().cloned().collect();
+        assert_eq!(keys(request, user.clone()).await, want, "{described}");
+    }
 
     // A token of one order is refused under another.
     let page = app
@@ -1141,9 +1108,9 @@ async fn rpcs_are_counted_by_service_method_and_status_code_on_the_metrics_endpo
         .unwrap_err();
     assert_eq!(anonymous.code(), Code::Unauthenticated);
 
-    let text = swatter_common::metrics::scrape::text(app.metrics_addr).await;
+    let text = swatter_testkit::metrics::text(app.metrics_addr).await;
     let count = |method: &str, code: &str| {
-        swatter_common::metrics::scrape::value(
+        swatter_testkit::metrics::value(
             &text,
             "swatter_grpc_requests_total",
             &[
@@ -1158,7 +1125,7 @@ async fn rpcs_are_counted_by_service_method_and_status_code_on_the_metrics_endpo
     assert!(count("CreateIssue", "OK") >= 1.0, "{text}");
     assert!(count("GetIssue", "NOT_FOUND") >= 1.0, "{text}");
     assert!(count("ListProjects", "UNAUTHENTICATED") >= 1.0, "{text}");
-    let timed = swatter_common::metrics::scrape::value(
+    let timed = swatter_testkit::metrics::value(
         &text,
         "swatter_grpc_request_duration_seconds_count",
         &[

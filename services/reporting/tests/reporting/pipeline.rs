@@ -1,17 +1,16 @@
 //! The job pipeline's guarantees, against real PostgreSQL, RabbitMQ and an S3 server: every
 //! accepted job reaches a terminal state, whatever crashes; nothing is duplicated.
 
-mod support;
-
 use std::{process::Command, time::Duration};
 
-use support::{Options, TestApp, req};
-use swatter_common::testing::{
-    YEAR_MINUS_100000_MICROS, altered_page_token, hand_made_page_token, pdf_text,
-};
-use swatter_common::{metrics::scrape, status};
+use crate::support::{Options, TestApp, req};
+use swatter_common::status;
 use swatter_proto::reporting::v1::{self as pb, JobState};
 use swatter_reporting::startup::Mode;
+use swatter_testkit::metrics as scrape;
+use swatter_testkit::{
+    YEAR_MINUS_100000_MICROS, altered_page_token, hand_made_page_token, pdf_text,
+};
 use tokio_stream::StreamExt;
 use tonic::Code;
 
@@ -19,10 +18,8 @@ const LIMIT: Duration = Duration::from_secs(60);
 
 #[tokio::test]
 async fn a_project_report_becomes_a_downloadable_pdf_that_lists_the_issues() {
-    let app = TestApp::spawn().await;
-    let owner = app.user("owner").await;
-    app.project(
-        &owner,
+    let (app, owner) = TestApp::spawn_with_project(
+        Options::default(),
         "SWAT",
         &["Login button does nothing", "Crash when saving a draft"],
     )
@@ -90,10 +87,8 @@ async fn a_project_report_becomes_a_downloadable_pdf_that_lists_the_issues() {
 
 #[tokio::test]
 async fn user_text_in_a_report_is_printed_literally_never_run_as_markup() {
-    let app = TestApp::spawn().await;
-    let owner = app.user("owner").await;
-    app.project(
-        &owner,
+    let (app, owner) = TestApp::spawn_with_project(
+        Options::default(),
         "EVIL",
         &[r#"#read("/etc/passwd")"#, "*bold* $x^2$ <label> @ref"],
     )
@@ -113,9 +108,8 @@ async fn user_text_in_a_report_is_printed_literally_never_run_as_markup() {
 
 #[tokio::test]
 async fn a_monthly_report_covers_the_users_projects() {
-    let app = TestApp::spawn().await;
-    let owner = app.user("owner").await;
-    app.project(&owner, "ONE", &["First thing"]).await;
+    let (app, owner) =
+        TestApp::spawn_with_project(Options::default(), "ONE", &["First thing"]).await;
     app.project(&owner, "TWO", &["Second thing"]).await;
     let job = app
         .reporting
@@ -151,22 +145,18 @@ async fn a_monthly_report_covers_the_users_projects() {
 
 #[tokio::test]
 async fn a_worker_killed_mid_job_leaves_a_job_that_still_succeeds_with_exactly_one_object() {
-    let mut app = TestApp::spawn_with(Options {
-        mode: Mode::Api,
-        lease: Duration::from_secs(2),
-        ..Default::default()
-    })
+    let (mut app, owner) = TestApp::spawn_with_project(
+        Options {
+            lease: Duration::from_secs(2),
+            ..Options::without_worker()
+        },
+        "KILL",
+        &["first"],
+    )
     .await;
-    let owner = app.user("owner").await;
-    app.project(&owner, "KILL", &["first"]).await;
     app.seed_issues(&owner, "KILL", 3000).await;
 
-    let spawn_worker = |app: &TestApp| {
-        app.worker_command()
-            .spawn()
-            .expect("start a worker process")
-    };
-    let mut doomed = spawn_worker(&app);
+    let mut doomed = app.spawn_worker();
     let job = app.request_project_report(&owner, "KILL").await;
     app.wait_for(&owner, &job.id, LIMIT, |j| {
         j.state == JobState::Running as i32 && j.progress >= 10
@@ -176,7 +166,7 @@ async fn a_worker_killed_mid_job_leaves_a_job_that_still_succeeds_with_exactly_o
     doomed.kill().unwrap();
     doomed.wait().unwrap();
 
-    let mut survivor = spawn_worker(&app);
+    let mut survivor = app.spawn_worker();
     let done = app
         .wait_for_state(&owner, &job.id, JobState::Succeeded, LIMIT * 2)
         .await;
@@ -193,9 +183,8 @@ async fn a_worker_killed_mid_job_leaves_a_job_that_still_succeeds_with_exactly_o
 
 #[tokio::test]
 async fn with_the_object_store_down_a_job_retries_and_succeeds_once_it_is_back() {
-    let mut app = TestApp::spawn().await;
-    let owner = app.user("owner").await;
-    app.project(&owner, "S3", &["needs storage"]).await;
+    let (mut app, owner) =
+        TestApp::spawn_with_project(Options::default(), "S3", &["needs storage"]).await;
     app.s3.stop();
 
     let job = app.request_project_report(&owner, "S3").await;
@@ -219,9 +208,7 @@ async fn with_the_object_store_down_a_job_retries_and_succeeds_once_it_is_back()
 
 #[tokio::test]
 async fn jobs_complete_when_the_broker_drops_every_connection() {
-    let app = TestApp::spawn().await;
-    let owner = app.user("owner").await;
-    app.project(&owner, "RMQ", &["one"]).await;
+    let (app, owner) = TestApp::spawn_with_project(Options::default(), "RMQ", &["one"]).await;
     let first = app.request_project_report(&owner, "RMQ").await;
     app.wait_for_state(&owner, &first.id, JobState::Succeeded, LIMIT)
         .await;
@@ -248,9 +235,7 @@ async fn jobs_complete_when_the_broker_drops_every_connection() {
 
 #[tokio::test]
 async fn a_duplicate_delivery_creates_no_second_artifact() {
-    let app = TestApp::spawn().await;
-    let owner = app.user("owner").await;
-    app.project(&owner, "DUP", &["one"]).await;
+    let (app, owner) = TestApp::spawn_with_project(Options::default(), "DUP", &["one"]).await;
     let job = app.request_project_report(&owner, "DUP").await;
     app.wait_for_state(&owner, &job.id, JobState::Succeeded, LIMIT)
         .await;
@@ -295,13 +280,15 @@ async fn a_duplicate_delivery_creates_no_second_artifact() {
 
 #[tokio::test]
 async fn exhausted_retries_fail_the_job_and_leave_one_dead_letter() {
-    let mut app = TestApp::spawn_with(Options {
-        max_attempts: 2,
-        ..Default::default()
-    })
+    let (mut app, owner) = TestApp::spawn_with_project(
+        Options {
+            max_attempts: 2,
+            ..Default::default()
+        },
+        "DEAD",
+        &["one"],
+    )
     .await;
-    let owner = app.user("owner").await;
-    app.project(&owner, "DEAD", &["one"]).await;
     app.s3.stop();
     let job = app.request_project_report(&owner, "DEAD").await;
     let failed = app
@@ -356,9 +343,7 @@ async fn exhausted_retries_fail_the_job_and_leave_one_dead_letter() {
 
 #[tokio::test]
 async fn a_permanent_failure_fails_at_once_without_retrying() {
-    let app = TestApp::spawn().await;
-    let owner = app.user("owner").await;
-    app.project(&owner, "GONE", &["one"]).await;
+    let (app, owner) = TestApp::spawn_with_project(Options::default(), "GONE", &["one"]).await;
     // Stop the worker from seeing the project: delete it right after the request is accepted.
     let job = app.request_project_report(&owner, "GONE").await;
     app.issues
@@ -388,13 +373,8 @@ async fn a_permanent_failure_fails_at_once_without_retrying() {
 
 #[tokio::test]
 async fn a_queued_job_can_be_cancelled_and_a_late_message_does_not_revive_it() {
-    let app = TestApp::spawn_with(Options {
-        mode: Mode::Api,
-        ..Default::default()
-    })
-    .await;
-    let owner = app.user("owner").await;
-    app.project(&owner, "CAN", &["one"]).await;
+    let (app, owner) =
+        TestApp::spawn_with_project(Options::without_worker(), "CAN", &["one"]).await;
     let job = app.request_project_report(&owner, "CAN").await;
     let cancelled = app
         .reporting
@@ -447,13 +427,8 @@ async fn a_queued_job_can_be_cancelled_and_a_late_message_does_not_revive_it() {
 
 #[tokio::test]
 async fn watching_a_job_streams_its_changes_until_it_is_done() {
-    let app = TestApp::spawn_with(Options {
-        mode: Mode::Api,
-        ..Default::default()
-    })
-    .await;
-    let owner = app.user("owner").await;
-    app.project(&owner, "WATCH", &["one"]).await;
+    let (app, owner) =
+        TestApp::spawn_with_project(Options::without_worker(), "WATCH", &["one"]).await;
     let job = app.request_project_report(&owner, "WATCH").await;
     let mut stream = app.watch(&owner, &job.id).await;
     let first = stream.next().await.unwrap().unwrap();
@@ -483,11 +458,7 @@ async fn watching_a_job_streams_its_changes_until_it_is_done() {
 
 #[tokio::test]
 async fn idempotent_requests_and_visibility_rules_hold() {
-    let app = TestApp::spawn_with(Options {
-        mode: Mode::Api,
-        ..Default::default()
-    })
-    .await;
+    let app = TestApp::spawn_with(Options::without_worker()).await;
     let owner = app.user("owner").await;
     let stranger = app.user("stranger").await;
     app.project(&owner, "VIS", &["one"]).await;
@@ -615,9 +586,8 @@ async fn idempotent_requests_and_visibility_rules_hold() {
 
 #[tokio::test]
 async fn the_metrics_endpoint_shows_the_pipeline_and_the_rpcs() {
-    let app = TestApp::spawn().await;
-    let owner = app.user("owner").await;
-    app.project(&owner, "METR", &["one", "two"]).await;
+    let (app, owner) =
+        TestApp::spawn_with_project(Options::default(), "METR", &["one", "two"]).await;
     let job = app.request_project_report(&owner, "METR").await;
     app.wait_for_state(&owner, &job.id, JobState::Succeeded, LIMIT)
         .await;
@@ -718,7 +688,7 @@ async fn the_metrics_endpoint_shows_the_pipeline_and_the_rpcs() {
 
 #[tokio::test]
 async fn health_follows_the_database_and_the_broker() {
-    use swatter_common::testing::{allow_connections, health_status, wait_for_health};
+    use swatter_testkit::{allow_connections, health_status, wait_for_health};
     use tonic_health::pb::health_check_response::ServingStatus;
     const SERVICE: &str = "swatter.reporting.v1.ReportingService";
     fn channel(addr: std::net::SocketAddr) -> tonic::transport::Channel {
@@ -727,11 +697,7 @@ async fn health_follows_the_database_and_the_broker() {
             .connect_lazy()
     }
 
-    let app = TestApp::spawn_with(Options {
-        mode: Mode::Api,
-        ..Default::default()
-    })
-    .await;
+    let app = TestApp::spawn_with(Options::without_worker()).await;
 
     // A replica whose broker cannot be reached is not ready.
     let mut config = app.config.clone();
@@ -768,21 +734,10 @@ async fn health_follows_the_database_and_the_broker() {
 async fn sigterm_during_a_render_finishes_or_releases_the_job_and_a_new_worker_completes_it() {
     // Kubernetes' default grace period.
     const GRACE: Duration = Duration::from_secs(30);
-    let mut app = TestApp::spawn_with(Options {
-        mode: Mode::Api,
-        ..Default::default()
-    })
-    .await;
-    let owner = app.user("owner").await;
-    app.project(&owner, "TERM", &["first"]).await;
+    let (mut app, owner) =
+        TestApp::spawn_with_project(Options::without_worker(), "TERM", &["first"]).await;
     app.seed_issues(&owner, "TERM", 3000).await;
-    let spawn_worker = |app: &TestApp| {
-        app.worker_command()
-            .spawn()
-            .expect("start a worker process")
-    };
-
-    let mut worker = spawn_worker(&app);
+    let mut worker = app.spawn_worker();
     let job = app.request_project_report(&owner, "TERM").await;
     // Progress 40: the data is fetched and the typesetting has begun.
     let rendering = app
@@ -816,7 +771,7 @@ async fn sigterm_during_a_render_finishes_or_releases_the_job_and_a_new_worker_c
         _ => panic!("after SIGTERM the job is {after:?} (it was {rendering:?})"),
     };
 
-    let mut next = spawn_worker(&app);
+    let mut next = app.spawn_worker();
     let done = app
         .wait_for_state(&owner, &job.id, JobState::Succeeded, LIMIT * 2)
         .await;
@@ -840,13 +795,8 @@ async fn sigterm_during_a_render_finishes_or_releases_the_job_and_a_new_worker_c
 
 #[tokio::test]
 async fn a_job_the_sweeper_takes_over_stays_in_the_trace_of_its_request() {
-    let app = TestApp::spawn_with(Options {
-        mode: Mode::Api,
-        ..Default::default()
-    })
-    .await;
-    let owner = app.user("owner").await;
-    app.project(&owner, "TRACE", &["first"]).await;
+    let (app, owner) =
+        TestApp::spawn_with_project(Options::without_worker(), "TRACE", &["first"]).await;
     let job = app.request_project_report(&owner, "TRACE").await;
     let id: uuid::Uuid = job.id.parse().unwrap();
     let db = &app.reporting_db.pool;
@@ -886,13 +836,8 @@ async fn a_job_the_sweeper_takes_over_stays_in_the_trace_of_its_request() {
 
 #[tokio::test]
 async fn report_periods_and_page_tokens_beyond_the_storable_years_are_invalid_arguments() {
-    let app = TestApp::spawn_with(Options {
-        mode: Mode::Api,
-        ..Options::default()
-    })
-    .await;
-    let owner = app.user("owner").await;
-    app.project(&owner, "OLD", &["An issue"]).await;
+    let (app, owner) =
+        TestApp::spawn_with_project(Options::without_worker(), "OLD", &["An issue"]).await;
     let at = |seconds: i64| prost_types::Timestamp { seconds, nanos: 0 };
     // The year −100000, and the day after.
     let ancient = YEAR_MINUS_100000_MICROS / 1_000_000;
@@ -986,9 +931,8 @@ async fn report_periods_and_page_tokens_beyond_the_storable_years_are_invalid_ar
 #[tokio::test]
 async fn a_user_may_have_only_so_many_jobs_in_flight_and_a_finished_one_frees_a_slot() {
     let app = TestApp::spawn_with(Options {
-        mode: Mode::Api,
         max_active_jobs_per_user: 3,
-        ..Default::default()
+        ..Options::without_worker()
     })
     .await;
     let owner = app.user("owner").await;
@@ -1099,14 +1043,15 @@ async fn a_user_may_have_only_so_many_jobs_in_flight_and_a_finished_one_frees_a_
 
 #[tokio::test]
 async fn a_user_may_open_only_so_many_job_streams_and_a_closed_one_frees_a_slot() {
-    let app = TestApp::spawn_with(Options {
-        mode: Mode::Api,
-        max_streams_per_user: 2,
-        ..Default::default()
-    })
+    let (app, owner) = TestApp::spawn_with_project(
+        Options {
+            max_streams_per_user: 2,
+            ..Options::without_worker()
+        },
+        "STR",
+        &["one"],
+    )
     .await;
-    let owner = app.user("owner").await;
-    app.project(&owner, "STR", &["one"]).await;
     let job = app.request_project_report(&owner, "STR").await;
     let watch = || app.try_watch(&owner, &job.id);
     // Refused streams hold no slot.
@@ -1171,13 +1116,8 @@ async fn set_progress(app: &TestApp, job: &pb::Job, progress: i32, notify: bool)
 
 #[tokio::test]
 async fn job_streams_are_pushed_changes_by_notification_and_never_poll() {
-    let app = TestApp::spawn_with(Options {
-        mode: Mode::Api,
-        ..Default::default()
-    })
-    .await;
-    let owner = app.user("owner").await;
-    app.project(&owner, "PUSH", &["one"]).await;
+    let (app, owner) =
+        TestApp::spawn_with_project(Options::without_worker(), "PUSH", &["one"]).await;
     let job = app.request_project_report(&owner, "PUSH").await;
     let mut stream = app.watch(&owner, &job.id).await;
     assert_eq!(stream.next().await.unwrap().unwrap().progress, 0);

@@ -2,10 +2,8 @@
 //! effect in identity at once, whatever tokens the user holds; tokens held by a service on a
 //! user's behalf are short, never admin, and read names only.
 
-mod support;
-
+use crate::support::{TestApp, authed};
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
-use support::{TestApp, authed};
 use swatter_proto::identity::v1 as pb;
 use tonic::Code;
 

@@ -2,8 +2,6 @@
 //! query, on 10,000 issues, under every supported filter and order, use indexes and read a bounded
 //! number of rows.
 
-mod support;
-
 use serde_json::Value;
 use swatter_issues::{
     domain::{IssueSort, IssueStatus, Priority},
@@ -34,7 +32,7 @@ fn issue_scans(plan: &Value, out: &mut Vec<(String, f64)>) {
 
 #[tokio::test]
 async fn every_list_query_uses_an_index_and_reads_far_fewer_rows_than_the_project_has() {
-    let app = support::TestApp::spawn().await;
+    let app = crate::support::TestApp::spawn().await;
     let owner = app.user("owner").await;
     app.create_project(&owner, "BIG").await.unwrap();
     app.create_project(&owner, "OTHER").await.unwrap();

@@ -1,14 +1,12 @@
 //! The roles table of docs/api.md, enforced by the issues service itself: every role × action,
 //! plus a non-member (who is never told the project exists) and an admin, through the real RPCs.
 
-mod support;
-
 use std::{
     sync::atomic::{AtomicUsize, Ordering},
     time::{Duration, Instant},
 };
 
-use support::{Cast, TestApp, User, req};
+use crate::support::{Cast, TestApp, User, req};
 use swatter_proto::issues::v1::{self as pb, issues_service_client::IssuesServiceClient};
 use tonic::{Code, transport::Channel};
 
@@ -429,7 +427,7 @@ async fn members_may_leave_but_the_last_owner_may_neither_leave_nor_be_demoted()
     let app = TestApp::spawn().await;
     let cast = app.cast("LEAVE").await;
     let mut client = app.client();
-    let leave = |user: &support::User| {
+    let leave = |user: &User| {
         req(
             pb::RemoveMemberRequest {
                 project_key: "LEAVE".into(),
@@ -488,7 +486,7 @@ async fn members_may_leave_but_the_last_owner_may_neither_leave_nor_be_demoted()
 async fn members_must_exist_in_identity_and_roles_must_be_known() {
     let app = TestApp::spawn().await;
     let cast = app.cast("MEM").await;
-    let ghost = support::User {
+    let ghost = User {
         id: uuid::Uuid::new_v4().to_string(),
         username: "ghost".into(),
         token: String::new(),

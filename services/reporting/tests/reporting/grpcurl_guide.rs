@@ -2,16 +2,14 @@
 //! real services (identity, issues, reporting with its worker, PostgreSQL, RabbitMQ, s3s-fs), and
 //! what they print is checked.
 
-mod support;
-
 use std::{
     path::{Path, PathBuf},
     process::{Command, Stdio},
     time::Duration,
 };
 
-use support::TestApp;
-use swatter_common::testing::pdf_text;
+use crate::support::TestApp;
+use swatter_testkit::pdf_text;
 
 const GUIDE: &str = "docs/grpc.md";
 const LIMIT: Duration = Duration::from_secs(120);

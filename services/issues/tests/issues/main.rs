@@ -1,0 +1,6 @@
+//! The issues service over gRPC, with identity, in-process with fresh databases per test.
+
+mod issues;
+mod permissions;
+mod query_plans;
+mod support;

@@ -1,0 +1,182 @@
+//! Each service's settings for tests, built in one place: every service on 127.0.0.1:0 with
+//! metrics on 127.0.0.1:0, tokens checked against identity at every request (tests see changes
+//! at once), and short timings where the production defaults would make a test wait.
+
+use std::{collections::HashMap, net::SocketAddr, time::Duration};
+
+use swatter_identity::config::{BootstrapAdmin, IdentityConfig, ThrottleConfig};
+#[cfg(feature = "issues")]
+use swatter_issues::config::IssuesConfig;
+
+use crate::{ADMIN, SERVICE_CLIENT};
+
+fn any_port() -> SocketAddr {
+    SocketAddr::from(([127, 0, 0, 1], 0))
+}
+
+/// Identity on `database_url` signing with `signing_key_pem`, with the bootstrap admin
+/// [`ADMIN`], the service client [`SERVICE_CLIENT`] and no sign-up throttle (tests sign many
+/// users up from one address; the throttling tests set their limits).
+pub fn identity_for_tests(database_url: &str, signing_key_pem: &str) -> IdentityConfig {
+    IdentityConfig {
+        addr: any_port(),
+        database_url: database_url.to_owned(),
+        database_max_connections: 5,
+        run_migrations: true,
+        signing_key_pem: signing_key_pem.to_owned(),
+        issuer: "swatter".into(),
+        audience: "swatter".into(),
+        access_token_ttl: Duration::from_secs(900),
+        refresh_token_ttl: Duration::from_secs(3600),
+        signup_enabled: true,
+        bootstrap_admin: Some(BootstrapAdmin {
+            username: ADMIN.0.into(),
+            password: ADMIN.1.into(),
+            email: "admin@swatter.test".into(),
+        }),
+        service_clients: HashMap::from([(
+            SERVICE_CLIENT.0.to_owned(),
+            SERVICE_CLIENT.1.to_owned(),
+        )]),
+        password_hash_concurrency: 2,
+        metrics_addr: Some(any_port()),
+        throttle: ThrottleConfig {
+            signups_per_client_per_hour: 0,
+            ..ThrottleConfig::default()
+        },
+    }
+}
+
+/// Issues on `database_url`, verifying tokens with the identity service at `identity_url`.
+#[cfg(feature = "issues")]
+pub fn issues_for_tests(database_url: &str, identity_url: &str) -> IssuesConfig {
+    IssuesConfig {
+        addr: any_port(),
+        database_url: database_url.to_owned(),
+        database_max_connections: 10,
+        run_migrations: true,
+        identity_url: identity_url.to_owned(),
+        issuer: "swatter".into(),
+        audience: "swatter".into(),
+        session_check_interval: Duration::ZERO,
+        metrics_addr: Some(any_port()),
+    }
+}
+
+/// Reporting on `database_url`, the broker namespace `broker` and the object store at
+/// `s3_endpoint`, calling identity and issues at their URLs as the service client
+/// [`SERVICE_CLIENT`]; retries, leases and sweeps take fractions of a second.
+#[cfg(feature = "reporting")]
+pub fn reporting_for_tests(
+    database_url: &str,
+    broker: &crate::Broker,
+    s3_endpoint: &str,
+    identity_url: &str,
+    issues_url: &str,
+) -> swatter_reporting::config::ReportingConfig {
+    use swatter_reporting::{
+        config::{ReportingConfig, S3Config},
+        domain::Backoff,
+    };
+    ReportingConfig {
+        addr: any_port(),
+        database_url: database_url.to_owned(),
+        database_max_connections: 10,
+        run_migrations: true,
+        amqp_url: broker.amqp_url.clone(),
+        queue_prefix: broker.queue_prefix.clone(),
+        identity_url: identity_url.to_owned(),
+        issues_url: issues_url.to_owned(),
+        issuer: "swatter".into(),
+        audience: "swatter".into(),
+        session_check_interval: Duration::ZERO,
+        service_client_id: SERVICE_CLIENT.0.into(),
+        service_client_secret: SERVICE_CLIENT.1.into(),
+        s3: S3Config {
+            endpoint: s3_endpoint.to_owned(),
+            public_endpoint: s3_endpoint.to_owned(),
+            region: "us-east-1".into(),
+            bucket: "swatter-reports".into(),
+            access_key: crate::S3_KEY.into(),
+            secret_key: crate::S3_SECRET.into(),
+            presign_ttl: Duration::from_secs(300),
+        },
+        worker_concurrency: 2,
+        max_attempts: 5,
+        backoff: Backoff {
+            base: Duration::from_millis(200),
+            factor: 2,
+            cap: Duration::from_secs(2),
+        },
+        lease: Duration::from_secs(3),
+        sweep_interval: Duration::from_millis(200),
+        max_active_jobs_per_user: 10,
+        max_streams_per_user: 10,
+        metrics_addr: Some(any_port()),
+    }
+}
+
+/// The environment a `swatter-reporting` process needs to run with `config` (e.g. a worker
+/// joining a test's stack): the counterpart of [`reporting_for_tests`] for a child process.
+#[cfg(feature = "reporting")]
+pub fn reporting_env(config: &swatter_reporting::config::ReportingConfig) -> Vec<(String, String)> {
+    let c = config;
+    [
+        ("SWATTER_REPORTING_ADDR", "127.0.0.1:0".to_owned()),
+        ("SWATTER_REPORTING_DATABASE_URL", c.database_url.clone()),
+        ("SWATTER_AMQP_URL", c.amqp_url.clone()),
+        ("SWATTER_QUEUE_PREFIX", c.queue_prefix.clone()),
+        ("SWATTER_IDENTITY_URL", c.identity_url.clone()),
+        ("SWATTER_ISSUES_URL", c.issues_url.clone()),
+        ("SWATTER_SERVICE_CLIENT_ID", c.service_client_id.clone()),
+        (
+            "SWATTER_SERVICE_CLIENT_SECRET",
+            c.service_client_secret.clone(),
+        ),
+        ("SWATTER_S3_ENDPOINT", c.s3.endpoint.clone()),
+        ("SWATTER_S3_ACCESS_KEY", c.s3.access_key.clone()),
+        ("SWATTER_S3_SECRET_KEY", c.s3.secret_key.clone()),
+        ("SWATTER_S3_BUCKET", c.s3.bucket.clone()),
+        ("SWATTER_JOB_LEASE_SECS", c.lease.as_secs().to_string()),
+        (
+            "SWATTER_RETRY_BASE_MS",
+            c.backoff.base.as_millis().to_string(),
+        ),
+        (
+            "SWATTER_RETRY_MAX_MS",
+            c.backoff.cap.as_millis().to_string(),
+        ),
+        (
+            "SWATTER_OUTBOX_SWEEP_MS",
+            c.sweep_interval.as_millis().to_string(),
+        ),
+        ("SWATTER_METRICS_ADDR", "127.0.0.1:0".to_owned()),
+        ("RUST_LOG", "warn".to_owned()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect()
+}
+
+/// The gateway in front of identity, issues and reporting at these addresses, with the
+/// production defaults otherwise.
+#[cfg(feature = "gateway")]
+pub fn gateway_for_tests(
+    identity: SocketAddr,
+    issues: SocketAddr,
+    reporting: SocketAddr,
+) -> swatter_gateway::config::GatewayConfig {
+    swatter_gateway::config::GatewayConfig {
+        addr: any_port(),
+        identity_url: format!("http://{identity}").parse().expect("identity URL"),
+        issues_url: format!("http://{issues}").parse().expect("issues URL"),
+        reporting_url: format!("http://{reporting}")
+            .parse()
+            .expect("reporting URL"),
+        jwt_issuer: "swatter".into(),
+        jwt_audience: "swatter".into(),
+        trusted_proxy_hops: 0,
+        request_timeout: Duration::from_secs(30),
+        metrics_addr: Some(any_port()),
+    }
+}
