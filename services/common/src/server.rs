@@ -18,7 +18,7 @@ use tracing::Span;
 
 use crate::{
     auth::AuthLayer,
-    client,
+    client, metrics,
     propagation::{self, HeaderExtractor},
 };
 
@@ -28,6 +28,111 @@ pub const REQUEST_ID_HEADER: &str = "x-request-id";
 /// Metadata in which the gateway passes on the address of the client it serves. Identity believes
 /// it only from peers in `SWATTER_TRUSTED_PROXIES`; for anyone else the TCP peer is the client.
 pub const CLIENT_ADDRESS_HEADER: &str = "x-swatter-client-ip";
+
+/// A generated gRPC service server, as [`serve`] takes it.
+pub trait GrpcService:
+    tower::Service<
+        http::Request<Body>,
+        Response = http::Response<Body>,
+        Error = Infallible,
+        Future: Send + 'static,
+    > + NamedService
+    + Clone
+    + Send
+    + Sync
+    + 'static
+{
+}
+
+impl<S> GrpcService for S where
+    S: tower::Service<
+            http::Request<Body>,
+            Response = http::Response<Body>,
+            Error = Infallible,
+            Future: Send + 'static,
+        > + NamedService
+        + Clone
+        + Send
+        + Sync
+        + 'static
+{
+}
+
+/// A service's listeners, bound when it is built (so tests on port 0 learn the addresses before
+/// it runs): gRPC, unless the process serves no API, and `GET /metrics`, unless it is off.
+pub struct Listeners {
+    grpc: Option<TcpListener>,
+    metrics: Option<metrics::Endpoint>,
+}
+
+impl Listeners {
+    /// Binds `grpc` (`None`: no API in this process) and `metrics` (`None`: off).
+    pub async fn bind(
+        grpc: Option<SocketAddr>,
+        metrics: Option<SocketAddr>,
+    ) -> anyhow::Result<Self> {
+        let grpc = match grpc {
+            Some(addr) => Some(bind(addr).await?),
+            None => None,
+        };
+        let metrics = metrics::Endpoint::bind(metrics).await?;
+        Ok(Listeners { grpc, metrics })
+    }
+
+    /// The same listeners, the metrics endpoint (if any) changed by `f`.
+    pub fn map_metrics(self, f: impl FnOnce(metrics::Endpoint) -> metrics::Endpoint) -> Self {
+        Listeners {
+            metrics: self.metrics.map(f),
+            ..self
+        }
+    }
+
+    /// The address the gRPC server listens on.
+    ///
+    /// # Panics
+    /// When the process serves no API.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.grpc
+            .as_ref()
+            .and_then(|listener| listener.local_addr().ok())
+            .expect("this process serves gRPC on a bound listener")
+    }
+
+    /// The address `GET /metrics` listens on, unless metrics are off.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics.as_ref().map(metrics::Endpoint::local_addr)
+    }
+
+    /// Serves only metrics until `shutdown` resolves (a process that serves no API).
+    pub async fn serve_metrics_until(self, shutdown: impl Future<Output = ()>) {
+        let _metrics = metrics::serve(self.metrics);
+        shutdown.await;
+    }
+
+    /// Serves `service` as [`serve`] does, and metrics, until `shutdown` resolves.
+    pub async fn serve<S: GrpcService>(
+        self,
+        service: S,
+        auth: AuthLayer,
+        readiness: ReadinessProbe,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let Some(listener) = self.grpc else {
+            anyhow::bail!("no gRPC listener was bound for {}", S::NAME);
+        };
+        let _metrics = metrics::serve(self.metrics);
+        tracing::info!(addr = %listener.local_addr()?, service = S::NAME, "listening");
+        serve(listener, service, auth, readiness, shutdown).await
+    }
+}
+
+/// Ready while the database answers.
+pub fn database_probe(db: sqlx::PgPool) -> ReadinessProbe {
+    Arc::new(move || {
+        let db = db.clone();
+        Box::pin(async move { sqlx::query("SELECT 1").execute(&db).await.is_ok() })
+    })
+}
 
 /// Binds `addr` (port 0 picks a free port), naming the address in the error.
 pub async fn bind(addr: SocketAddr) -> anyhow::Result<TcpListener> {
@@ -99,22 +204,13 @@ pub const READINESS_INTERVAL: Duration = Duration::from_secs(5);
 /// Serves `service` (plus health and reflection) on `listener`, callers authenticated by `auth`,
 /// until `shutdown` resolves, then lets in-flight requests finish. Health (`""` and the service's own name) follows `readiness`,
 /// probed every [`READINESS_INTERVAL`], and turns NOT_SERVING as soon as shutdown begins.
-pub async fn serve<S>(
+pub async fn serve<S: GrpcService>(
     listener: TcpListener,
     service: S,
     auth: AuthLayer,
     readiness: ReadinessProbe,
     shutdown: impl Future<Output = ()> + Send + 'static,
-) -> anyhow::Result<()>
-where
-    S: tower::Service<http::Request<Body>, Response = http::Response<Body>, Error = Infallible>
-        + NamedService
-        + Clone
-        + Send
-        + Sync
-        + 'static,
-    S::Future: Send + 'static,
-{
+) -> anyhow::Result<()> {
     let (reporter, health) = tonic_health::server::health_reporter();
     let set = |reporter: HealthReporter, status: ServingStatus| async move {
         reporter.set_service_status("", status).await;
