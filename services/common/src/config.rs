@@ -398,6 +398,11 @@ fn collect_rows(
     }
 }
 
+/// Whether `readme` shows the table of `command` (named after it) that [`reference`] makes.
+pub fn readme_is_current(readme: &str, command: &Command) -> bool {
+    readme_region(readme, command.get_name()) == Some(reference(command).as_str())
+}
+
 /// The region of `readme` between `<!-- config-reference NAME -->` and
 /// `<!-- end config-reference NAME -->` (`make config-reference` writes it).
 pub fn readme_region<'a>(readme: &'a str, name: &str) -> Option<&'a str> {

@@ -29,35 +29,6 @@ pub const REQUEST_ID_HEADER: &str = "x-request-id";
 /// it only from peers in `SWATTER_TRUSTED_PROXIES`; for anyone else the TCP peer is the client.
 pub const CLIENT_ADDRESS_HEADER: &str = "x-swatter-client-ip";
 
-/// A generated gRPC service server, as [`serve`] takes it.
-pub trait GrpcService:
-    tower::Service<
-        http::Request<Body>,
-        Response = http::Response<Body>,
-        Error = Infallible,
-        Future: Send + 'static,
-    > + NamedService
-    + Clone
-    + Send
-    + Sync
-    + 'static
-{
-}
-
-impl<S> GrpcService for S where
-    S: tower::Service<
-            http::Request<Body>,
-            Response = http::Response<Body>,
-            Error = Infallible,
-            Future: Send + 'static,
-        > + NamedService
-        + Clone
-        + Send
-        + Sync
-        + 'static
-{
-}
-
 /// A service's listeners, bound when it is built (so tests on port 0 learn the addresses before
 /// it runs): gRPC, unless the process serves no API, and `GET /metrics`, unless it is off.
 pub struct Listeners {
@@ -109,20 +80,100 @@ impl Listeners {
         shutdown.await;
     }
 
-    /// Serves `service` as [`serve`] does, and metrics, until `shutdown` resolves.
-    pub async fn serve<S: GrpcService>(
+    /// Serves `service` (plus health and reflection), callers authenticated by `auth`, and
+    /// metrics, until `shutdown` resolves, then lets in-flight requests finish. Health (`""` and
+    /// the service's own name) follows `readiness`, probed every [`READINESS_INTERVAL`], and
+    /// turns NOT_SERVING as soon as shutdown begins.
+    pub async fn serve<S>(
         self,
         service: S,
         auth: AuthLayer,
         readiness: ReadinessProbe,
         shutdown: impl Future<Output = ()> + Send + 'static,
-    ) -> anyhow::Result<()> {
+    ) -> anyhow::Result<()>
+    where
+        S: tower::Service<http::Request<Body>, Response = http::Response<Body>, Error = Infallible>
+            + NamedService
+            + Clone
+            + Send
+            + Sync
+            + 'static,
+        S::Future: Send + 'static,
+    {
         let Some(listener) = self.grpc else {
             anyhow::bail!("no gRPC listener was bound for {}", S::NAME);
         };
         let _metrics = metrics::serve(self.metrics);
         tracing::info!(addr = %listener.local_addr()?, service = S::NAME, "listening");
-        serve(listener, service, auth, readiness, shutdown).await
+        let (reporter, health) = tonic_health::server::health_reporter();
+        let set = |reporter: HealthReporter, status: ServingStatus| async move {
+            reporter.set_service_status("", status).await;
+            reporter.set_service_status(S::NAME, status).await;
+        };
+        let initial = if readiness().await {
+            ServingStatus::Serving
+        } else {
+            ServingStatus::NotServing
+        };
+        set(reporter.clone(), initial).await;
+        reporter
+            .set_service_status(LIVENESS_SERVICE, ServingStatus::Serving)
+            .await;
+        let probe_reporter = reporter.clone();
+        let prober = tokio::spawn(async move {
+            let mut last = initial;
+            loop {
+                tokio::time::sleep(READINESS_INTERVAL).await;
+                let now = if readiness().await {
+                    ServingStatus::Serving
+                } else {
+                    ServingStatus::NotServing
+                };
+                if now != last {
+                    tracing::warn!(service = S::NAME, status = ?now, "readiness changed");
+                    set(probe_reporter.clone(), now).await;
+                    last = now;
+                }
+            }
+        });
+        let shutdown_reporter = reporter.clone();
+        let shutdown = async move {
+            shutdown.await;
+            prober.abort();
+            set(shutdown_reporter, ServingStatus::NotServing).await;
+        };
+
+        // The descriptor set holds every swatter service; advertise only what this server serves.
+        let reflection = || {
+            tonic_reflection::server::Builder::configure()
+                .register_encoded_file_descriptor_set(swatter_proto::FILE_DESCRIPTOR_SET)
+                .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+                .register_encoded_file_descriptor_set(tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET)
+                .register_encoded_file_descriptor_set(
+                    tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET,
+                )
+                .with_service_name(S::NAME)
+                .with_service_name("grpc.health.v1.Health")
+                .with_service_name("grpc.reflection.v1.ServerReflection")
+                .with_service_name("grpc.reflection.v1alpha.ServerReflection")
+        };
+        let reflection_v1 = reflection().build_v1()?;
+        let reflection_v1alpha = reflection().build_v1alpha()?;
+        let layers = ServiceBuilder::new()
+            .layer(crate::metrics::GrpcMetricsLayer)
+            .layer(TraceLayer::new_for_grpc().make_span_with(request_span))
+            .layer(auth)
+            .into_inner();
+        let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+        Server::builder()
+            .layer(layers)
+            .add_service(health)
+            .add_service(reflection_v1)
+            .add_service(reflection_v1alpha)
+            .add_service(service)
+            .serve_with_incoming_shutdown(incoming, shutdown)
+            .await?;
+        Ok(())
     }
 }
 
@@ -200,87 +251,6 @@ pub const LIVENESS_SERVICE: &str = "liveness";
 
 /// How often readiness is probed.
 pub const READINESS_INTERVAL: Duration = Duration::from_secs(5);
-
-/// Serves `service` (plus health and reflection) on `listener`, callers authenticated by `auth`,
-/// until `shutdown` resolves, then lets in-flight requests finish. Health (`""` and the service's own name) follows `readiness`,
-/// probed every [`READINESS_INTERVAL`], and turns NOT_SERVING as soon as shutdown begins.
-pub async fn serve<S: GrpcService>(
-    listener: TcpListener,
-    service: S,
-    auth: AuthLayer,
-    readiness: ReadinessProbe,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> anyhow::Result<()> {
-    let (reporter, health) = tonic_health::server::health_reporter();
-    let set = |reporter: HealthReporter, status: ServingStatus| async move {
-        reporter.set_service_status("", status).await;
-        reporter.set_service_status(S::NAME, status).await;
-    };
-    let initial = if readiness().await {
-        ServingStatus::Serving
-    } else {
-        ServingStatus::NotServing
-    };
-    set(reporter.clone(), initial).await;
-    reporter
-        .set_service_status(LIVENESS_SERVICE, ServingStatus::Serving)
-        .await;
-    let probe_reporter = reporter.clone();
-    let prober = tokio::spawn(async move {
-        let mut last = initial;
-        loop {
-            tokio::time::sleep(READINESS_INTERVAL).await;
-            let now = if readiness().await {
-                ServingStatus::Serving
-            } else {
-                ServingStatus::NotServing
-            };
-            if now != last {
-                tracing::warn!(service = S::NAME, status = ?now, "readiness changed");
-                set(probe_reporter.clone(), now).await;
-                last = now;
-            }
-        }
-    });
-    let shutdown_reporter = reporter.clone();
-    let shutdown = async move {
-        shutdown.await;
-        prober.abort();
-        set(shutdown_reporter, ServingStatus::NotServing).await;
-    };
-
-    // The descriptor set holds every swatter service; advertise only what this server serves.
-    let reflection = || {
-        tonic_reflection::server::Builder::configure()
-            .register_encoded_file_descriptor_set(swatter_proto::FILE_DESCRIPTOR_SET)
-            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-            .register_encoded_file_descriptor_set(tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET)
-            .register_encoded_file_descriptor_set(
-                tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET,
-            )
-            .with_service_name(S::NAME)
-            .with_service_name("grpc.health.v1.Health")
-            .with_service_name("grpc.reflection.v1.ServerReflection")
-            .with_service_name("grpc.reflection.v1alpha.ServerReflection")
-    };
-    let reflection_v1 = reflection().build_v1()?;
-    let reflection_v1alpha = reflection().build_v1alpha()?;
-    let layers = ServiceBuilder::new()
-        .layer(crate::metrics::GrpcMetricsLayer)
-        .layer(TraceLayer::new_for_grpc().make_span_with(request_span))
-        .layer(auth)
-        .into_inner();
-    let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
-    Server::builder()
-        .layer(layers)
-        .add_service(health)
-        .add_service(reflection_v1)
-        .add_service(reflection_v1alpha)
-        .add_service(service)
-        .serve_with_incoming_shutdown(incoming, shutdown)
-        .await?;
-    Ok(())
-}
 
 /// The address a listener is bound to, for logs and tests.
 pub fn local_addr(listener: &TcpListener) -> anyhow::Result<SocketAddr> {

@@ -182,10 +182,6 @@ mod tests {
     use super::*;
     use crate::config::{self, ConfigError, Env};
 
-    fn env(pairs: &[(&str, &str)]) -> Env<HashMap<String, String>> {
-        Env::from_pairs(pairs)
-    }
-
     fn trace_export(
         env: &Env<HashMap<String, String>>,
         default_service_name: &str,
@@ -196,12 +192,12 @@ mod tests {
     #[test]
     fn traces_are_exported_only_when_an_endpoint_is_set() {
         assert_eq!(
-            trace_export(&env(&[]), "swatter-issues").unwrap(),
+            trace_export(&Env::from_pairs(&[]), "swatter-issues").unwrap(),
             TraceExport::Off
         );
         assert_eq!(
             trace_export(
-                &env(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://jaeger:4317")]),
+                &Env::from_pairs(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://jaeger:4317")]),
                 "swatter-issues"
             )
             .unwrap(),
@@ -211,7 +207,7 @@ mod tests {
         );
         assert_eq!(
             trace_export(
-                &env(&[
+                &Env::from_pairs(&[
                     (
                         "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
                         "http://127.0.0.1:4317"
@@ -235,7 +231,8 @@ mod tests {
             ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "not a url"),
             ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf"),
         ] {
-            let err = trace_export(&env(&[(name, value)]), "swatter-gateway").unwrap_err();
+            let err =
+                trace_export(&Env::from_pairs(&[(name, value)]), "swatter-gateway").unwrap_err();
             assert!(err.to_string().contains(name), "{err}");
         }
     }

@@ -81,38 +81,33 @@ impl IssuesConfig {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::HashMap;
-
     use super::*;
 
     use clap::CommandFactory;
 
-    fn env(pairs: &[(&str, &str)]) -> Env<HashMap<String, String>> {
-        Env::from_pairs(pairs)
-    }
-
     #[test]
     fn the_readme_lists_these_settings() {
         let readme = include_str!("../../../README.md");
-        assert_eq!(
-            config::readme_region(readme, "swatter-issues"),
-            Some(config::reference(&Cli::command()).as_str()),
+        assert!(
+            config::readme_is_current(readme, &Cli::command()),
             "run `make config-reference`"
         );
     }
 
     #[test]
     fn the_metrics_address_defaults_can_be_turned_off_and_is_named_when_malformed() {
-        let config = IssuesConfig::from_env(&env(&[])).unwrap();
+        let config = IssuesConfig::from_env(&Env::from_pairs(&[])).unwrap();
         assert_eq!(
             config.metrics_addr,
             Some(SocketAddr::from(([127, 0, 0, 1], 9102)))
         );
-        let off = IssuesConfig::from_env(&env(&[("SWATTER_METRICS_ADDR", "off")])).unwrap();
+        let off =
+            IssuesConfig::from_env(&Env::from_pairs(&[("SWATTER_METRICS_ADDR", "off")])).unwrap();
         assert_eq!(off.metrics_addr, None);
-        let err = IssuesConfig::from_env(&env(&[("SWATTER_METRICS_ADDR", "metrics:x")]))
-            .err()
-            .unwrap();
+        let err =
+            IssuesConfig::from_env(&Env::from_pairs(&[("SWATTER_METRICS_ADDR", "metrics:x")]))
+                .err()
+                .unwrap();
         assert!(err.to_string().contains("SWATTER_METRICS_ADDR"), "{err}");
     }
 }

@@ -235,22 +235,15 @@ impl ReportingConfig {
 
 #[cfg(test)]
 mod tests {
-    use std::collections::HashMap;
-
     use super::*;
 
     use clap::CommandFactory;
 
-    fn env(pairs: &[(&str, &str)]) -> Env<HashMap<String, String>> {
-        Env::from_pairs(pairs)
-    }
-
     #[test]
     fn the_readme_lists_these_settings() {
         let readme = include_str!("../../../README.md");
-        assert_eq!(
-            config::readme_region(readme, "swatter-reporting"),
-            Some(config::reference(&Cli::command()).as_str()),
+        assert!(
+            config::readme_is_current(readme, &Cli::command()),
             "run `make config-reference`"
         );
     }
@@ -263,7 +256,7 @@ mod tests {
 
     #[test]
     fn defaults_follow_the_spec() {
-        let config = ReportingConfig::from_env(&env(&REQUIRED)).unwrap();
+        let config = ReportingConfig::from_env(&Env::from_pairs(&REQUIRED)).unwrap();
         assert_eq!(config.max_attempts, 5);
         assert_eq!(config.backoff, Backoff::default());
         assert_eq!(config.s3.public_endpoint, config.s3.endpoint);
@@ -277,7 +270,9 @@ mod tests {
         let mut off = REQUIRED.to_vec();
         off.push(("SWATTER_METRICS_ADDR", "off"));
         assert_eq!(
-            ReportingConfig::from_env(&env(&off)).unwrap().metrics_addr,
+            ReportingConfig::from_env(&Env::from_pairs(&off))
+                .unwrap()
+                .metrics_addr,
             None
         );
     }
@@ -296,10 +291,10 @@ mod tests {
         ] {
             let mut pairs = REQUIRED.to_vec();
             pairs.push((name, value));
-            let err = ReportingConfig::from_env(&env(&pairs)).unwrap_err();
+            let err = ReportingConfig::from_env(&Env::from_pairs(&pairs)).unwrap_err();
             assert!(err.to_string().contains(name), "{err}");
         }
-        let err = ReportingConfig::from_env(&env(&REQUIRED[1..])).unwrap_err();
+        let err = ReportingConfig::from_env(&Env::from_pairs(&REQUIRED[1..])).unwrap_err();
         assert!(err.to_string().contains("SWATTER_SERVICE_CLIENT_SECRET"));
     }
 }
