@@ -153,17 +153,10 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        let Application {
-            listeners,
-            api,
-            worker,
-            publisher,
-            db,
-            config,
-        } = self;
+        let (db, publisher, config) = (self.db, self.publisher, self.config);
         let (stop, stopped) = watch::channel(false);
         let mut tasks = Vec::new();
-        if api.is_some() {
+        if self.api.is_some() {
             tasks.push(tokio::spawn(relay::run(
                 db.clone(),
                 publisher.clone(),
@@ -178,7 +171,7 @@ impl Application {
                 stopped.clone(),
             )));
         }
-        if let Some(worker) = worker {
+        if let Some(worker) = self.worker {
             tracing::info!("reporting worker running");
             tasks.push(tokio::spawn(worker.run(stopped.clone())));
         }
@@ -192,9 +185,9 @@ impl Application {
             shutdown.await;
             let _ = stop.send(true);
         };
-        match api {
+        match self.api {
             Some((rpc, verifier)) => {
-                listeners
+                self.listeners
                     .serve(
                         ReportingServiceServer::new(rpc),
                         // The worker's tokens (held for report owners) read identity and issues,
@@ -205,7 +198,7 @@ impl Application {
                     )
                     .await?
             }
-            None => listeners.serve_metrics_until(shutdown).await,
+            None => self.listeners.serve_metrics_until(shutdown).await,
         }
         for task in tasks {
             let _ = task.await;
