@@ -177,6 +177,29 @@ impl Listeners {
     }
 }
 
+/// The methods every service's `Application` (with a `listeners: Listeners` field and a
+/// `run_until(shutdown)` method) offers: the addresses it is bound to, and running until SIGTERM
+/// or SIGINT. `local_addr` panics in a process that serves no API.
+#[macro_export]
+macro_rules! listener_accessors {
+    () => {
+        /// The address the gRPC server listens on.
+        pub fn local_addr(&self) -> std::net::SocketAddr {
+            self.listeners.local_addr()
+        }
+
+        /// The address `GET /metrics` listens on, unless metrics are off.
+        pub fn metrics_addr(&self) -> Option<std::net::SocketAddr> {
+            self.listeners.metrics_addr()
+        }
+
+        /// Serves until SIGTERM or SIGINT.
+        pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+            self.run_until($crate::server::shutdown_signal()).await
+        }
+    };
+}
+
 /// Ready while the database answers.
 pub fn database_probe(db: sqlx::PgPool) -> ReadinessProbe {
     Arc::new(move || {

@@ -1,7 +1,7 @@
 //! Building and running the identity service: database, migrations, the first admin, keys, and
 //! the gRPC server. Tests start it in-process on port 0 through the same code.
 
-use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
+use std::{future::Future, sync::Arc, time::Duration};
 
 use anyhow::Context;
 use sqlx::PgPool;
@@ -76,15 +76,7 @@ impl Application {
         })
     }
 
-    /// The address the server listens on.
-    pub fn local_addr(&self) -> SocketAddr {
-        self.listeners.local_addr()
-    }
-
-    /// The address `GET /metrics` listens on, unless metrics are off.
-    pub fn metrics_addr(&self) -> Option<SocketAddr> {
-        self.listeners.metrics_addr()
-    }
+    swatter_common::listener_accessors!();
 
     /// Serves until `shutdown` resolves, then finishes in-flight requests.
     pub async fn run_until(
@@ -104,11 +96,6 @@ impl Application {
             .await;
         sweeper.abort();
         served
-    }
-
-    /// Serves until SIGTERM or SIGINT.
-    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
-        self.run_until(server::shutdown_signal()).await
     }
 }
 

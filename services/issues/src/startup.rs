@@ -1,7 +1,7 @@
 //! Building and running the issues service: database, migrations, identity client, token
 //! verifier and the gRPC server. Tests start it in-process on port 0 through the same code.
 
-use std::{future::Future, net::SocketAddr, sync::Arc};
+use std::{future::Future, sync::Arc};
 
 use swatter_common::{
     auth::{AuthLayer, TokenVerifier},
@@ -53,14 +53,7 @@ impl Application {
         })
     }
 
-    pub fn local_addr(&self) -> SocketAddr {
-        self.listeners.local_addr()
-    }
-
-    /// The address `GET /metrics` listens on, unless metrics are off.
-    pub fn metrics_addr(&self) -> Option<SocketAddr> {
-        self.listeners.metrics_addr()
-    }
+    swatter_common::listener_accessors!();
 
     pub async fn run_until(
         self,
@@ -75,9 +68,5 @@ impl Application {
                 shutdown,
             )
             .await
-    }
-
-    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
-        self.run_until(server::shutdown_signal()).await
     }
 }

@@ -2,7 +2,7 @@
 //! sweeper, and the worker, in the combinations of [`Mode`]. Tests start it in-process through the
 //! same code.
 
-use std::{future::Future, net::SocketAddr, sync::Arc};
+use std::{future::Future, sync::Arc};
 
 use swatter_common::{
     auth::{AuthLayer, TokenVerifier},
@@ -134,18 +134,7 @@ impl Application {
         })
     }
 
-    /// The address of the API.
-    ///
-    /// # Panics
-    /// In [`Mode::Worker`], which serves no API.
-    pub fn local_addr(&self) -> SocketAddr {
-        self.listeners.local_addr()
-    }
-
-    /// The address `GET /metrics` listens on, unless metrics are off.
-    pub fn metrics_addr(&self) -> Option<SocketAddr> {
-        self.listeners.metrics_addr()
-    }
+    swatter_common::listener_accessors!();
 
     /// Runs until `shutdown` resolves: stops taking work, lets in-flight requests and jobs
     /// finish (a job that cannot finish is released at its next checkpoint), then returns.
@@ -204,9 +193,5 @@ impl Application {
             let _ = task.await;
         }
         Ok(())
-    }
-
-    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
-        self.run_until(server::shutdown_signal()).await
     }
 }
