@@ -1,5 +1,6 @@
-//! Reading settings from environment variables, declared as clap arguments. A missing or malformed value is an error that
-//! names the variable, so a misconfigured program stops at start with a message that says why.
+//! Settings: declared once as clap arguments, read from environment variables (or the command
+//! line). A missing or malformed value is an error that names the variable, so a misconfigured
+//! program stops at start with a message that says why.
 
 use std::{
     collections::HashMap, ffi::OsString, fmt::Display, num::ParseIntError, str::FromStr,
