@@ -12,7 +12,7 @@ export PATH := $(HOME)/.cargo/bin:$(PATH)
 
 PSQL := psql -w -h 127.0.0.1 -U postgres -d postgres
 
-.PHONY: help run test build fmt lint deps bench demo fuzz clean-run validate-deploy dev-secrets
+.PHONY: help run test build fmt lint deps bench demo fuzz clean-run validate-deploy dev-secrets config-reference
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -45,6 +45,9 @@ deps: ## only make sure PostgreSQL, RabbitMQ, s3s-fs and the databases are up
 
 dev-secrets: ## generate this installation's random credentials (.run/, .env for compose, the k8s dev overlay's)
 	scripts/dev-secrets.sh all
+
+config-reference: ## regenerate the README's configuration tables from the settings declarations
+	scripts/config-reference.sh
 
 validate-deploy: ## kustomize-build and schema-check k8s/, check docker-compose.yml, lint the Dockerfile
 	scripts/validate-deploy.sh

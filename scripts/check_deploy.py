@@ -35,7 +35,6 @@ EXPECTED_GRPC_CALLERS = {
     "identity": {"gateway", "issues", "reporting-api", "report-worker"},
     "issues": {"gateway", "reporting-api", "report-worker"},
     "reporting-api": {"gateway"},
-    "report-worker": set(),
 }
 EXPECTED_DEPLOYMENTS = {"identity", "issues", "reporting-api", "report-worker", "gateway"}
 MIGRATE_COMMANDS = [
@@ -150,6 +149,8 @@ def check_image(where, container):
 
 def check_probes(where, container):
     grpc_port, http_port = port_of(container, "grpc"), port_of(container, "http")
+    # The report worker serves neither: its probes GET /metrics.
+    metrics_only = grpc_port is None and http_port is None and port_of(container, "metrics")
     for kind in ("readinessProbe", "livenessProbe", "startupProbe"):
         probe = container.get(kind)
         if probe is None:
@@ -162,6 +163,9 @@ def check_probes(where, container):
         elif http_port is not None:
             if (probe.get("httpGet") or {}).get("port") not in ("http", http_port):
                 problem(where, f"{kind} must be an httpGet probe on the http port")
+        elif metrics_only:
+            if (probe.get("httpGet") or {}) != {"path": "/metrics", "port": "metrics"}:
+                problem(where, f"{kind} must GET /metrics on the metrics port")
         else:
             problem(where, "exposes neither a grpc nor an http port to probe")
     readiness = container.get("readinessProbe") or {}

@@ -112,6 +112,7 @@ cargo build --workspace --bins
 mkdir -p "$RUN_DIR"
 
 # --- what to start: "name address" in start order; services missing from the build are skipped ---
+# (no subcommand: `serve`; for swatter-reporting that is the API, relay, sweeper and worker in one)
 procs=()
 for entry in "swatter-identity $IDENTITY_ADDR" "swatter-issues $ISSUES_ADDR" "swatter-reporting $REPORTING_ADDR"; do
     name="${entry%% *}"

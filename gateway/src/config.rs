@@ -1,79 +1,115 @@
-//! The gateway's settings, read from the environment. A malformed value stops start with a
-//! message naming the variable.
+//! The gateway's settings: each variable's name, default and help are declared once, below; the
+//! README's table is generated from them (`swatter-gateway config-reference`).
 
 use std::{fmt, net::SocketAddr, str::FromStr, time::Duration};
 
+use clap::ArgAction;
 use http::Uri;
 use swatter_common::{
-    config::{ConfigError, Env, Source},
+    config::{self, ConfigError, Env, Source},
     metrics,
+    telemetry::TelemetrySettings,
 };
 
+/// `swatter-gateway`: the REST face of swatter.
+#[derive(clap::Parser)]
+#[command(name = "swatter-gateway")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub settings: GatewaySettings,
+}
+
+#[derive(clap::Subcommand)]
+pub enum Command {
+    /// Run the gateway (the default).
+    Serve,
+    /// Print the settings as the README's Markdown table.
+    ConfigReference,
+}
+
+/// Everything the gateway reads.
+#[derive(Debug, Clone, clap::Args)]
+pub struct GatewaySettings {
+    #[command(flatten)]
+    pub config: GatewayConfig,
+    /// Proxies in front of the gateway that append to `X-Forwarded-For`; the client address is
+    /// the entry the outermost one added (the n-th from the right; entries left of it are the
+    /// client's own and ignored). `0` (the default): the header is ignored and the TCP peer is
+    /// the client.
+    #[arg(long, env = "SWATTER_TRUSTED_PROXY_HOPS")]
+    trusted_proxy_hops: Option<usize>,
+    /// Older form of the above: `true` means one hop when `SWATTER_TRUSTED_PROXY_HOPS` is unset.
+    #[arg(long, env = "SWATTER_TRUST_FORWARDED_FOR", default_value = "false", value_parser = config::flag, action = ArgAction::Set)]
+    trust_forwarded_for: bool,
+    #[command(flatten)]
+    pub telemetry: TelemetrySettings,
+}
+
+impl GatewaySettings {
+    /// The configuration these settings make.
+    pub fn into_config(self) -> GatewayConfig {
+        GatewayConfig {
+            trusted_proxy_hops: self
+                .trusted_proxy_hops
+                .unwrap_or(usize::from(self.trust_forwarded_for)),
+            ..self.config
+        }
+    }
+}
+
 /// Everything the gateway needs to start.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, clap::Args)]
 pub struct GatewayConfig {
-    /// `SWATTER_GATEWAY_ADDR`, default `127.0.0.1:8080`.
+    /// Listen address (REST).
+    #[arg(
+        long = "gateway-addr",
+        env = "SWATTER_GATEWAY_ADDR",
+        default_value = "127.0.0.1:8080"
+    )]
     pub addr: SocketAddr,
-    /// `SWATTER_IDENTITY_URL`, default `http://127.0.0.1:50051`.
+    /// Identity's gRPC endpoint.
+    #[arg(
+        long,
+        env = "SWATTER_IDENTITY_URL",
+        default_value = "http://127.0.0.1:50051"
+    )]
     pub identity_url: UpstreamUrl,
-    /// `SWATTER_ISSUES_URL`, default `http://127.0.0.1:50052`.
+    /// Issues' gRPC endpoint.
+    #[arg(
+        long,
+        env = "SWATTER_ISSUES_URL",
+        default_value = "http://127.0.0.1:50052"
+    )]
     pub issues_url: UpstreamUrl,
-    /// `SWATTER_REPORTING_URL`, default `http://127.0.0.1:50053`.
+    /// Reporting's gRPC endpoint.
+    #[arg(
+        long,
+        env = "SWATTER_REPORTING_URL",
+        default_value = "http://127.0.0.1:50053"
+    )]
     pub reporting_url: UpstreamUrl,
-    /// `SWATTER_JWT_ISSUER`, default `swatter`.
+    /// `iss` of access tokens (identity writes it, the others check it).
+    #[arg(long, env = "SWATTER_JWT_ISSUER", default_value = "swatter")]
     pub jwt_issuer: String,
-    /// `SWATTER_JWT_AUDIENCE`, default `swatter`.
+    /// `aud` of access tokens.
+    #[arg(long, env = "SWATTER_JWT_AUDIENCE", default_value = "swatter")]
     pub jwt_audience: String,
-    /// `SWATTER_TRUSTED_PROXY_HOPS`: how many proxies in front of the gateway append to
-    /// `X-Forwarded-For`; the client is the entry the outermost of them added (the `n`-th from the
-    /// right). Default 0: the header is ignored and the TCP peer is the client.
-    /// `SWATTER_TRUST_FORWARDED_FOR=true` (the older setting) means 1 when this one is unset.
+    /// `SWATTER_TRUSTED_PROXY_HOPS` (or `SWATTER_TRUST_FORWARDED_FOR`).
+    #[arg(skip)]
     pub trusted_proxy_hops: usize,
-    /// `SWATTER_REQUEST_TIMEOUT_SECS`: longest a request may take, default 30.
+    /// Per-request deadline, in seconds; past it the answer is 504.
+    #[arg(long = "request-timeout-secs", env = "SWATTER_REQUEST_TIMEOUT_SECS", default_value = "30", value_parser = config::positive_seconds)]
     pub request_timeout: Duration,
-    /// `SWATTER_METRICS_ADDR`: where `GET /metrics` listens, default `127.0.0.1:9100`; `off`: nowhere.
-    pub metrics_addr: Option<SocketAddr>,
+    /// Where `GET /metrics` (Prometheus text format) listens; `off`: no endpoint.
+    #[arg(long, env = "SWATTER_METRICS_ADDR", default_value = "127.0.0.1:9100", value_parser = metrics::metrics_addr)]
+    pub metrics_addr: std::option::Option<SocketAddr>,
 }
 
 impl GatewayConfig {
     pub fn from_env<S: Source>(env: &Env<S>) -> Result<Self, ConfigError> {
-        let request_timeout =
-            env.seconds("SWATTER_REQUEST_TIMEOUT_SECS", Duration::from_secs(30))?;
-        if request_timeout.is_zero() {
-            return Err(ConfigError::malformed(
-                "SWATTER_REQUEST_TIMEOUT_SECS",
-                "0",
-                "must be at least 1 second",
-            ));
-        }
-        let trust_forwarded_for = env.flag("SWATTER_TRUST_FORWARDED_FOR", false)?;
-        let trusted_proxy_hops = env.or(
-            "SWATTER_TRUSTED_PROXY_HOPS",
-            usize::from(trust_forwarded_for),
-        )?;
-        Ok(GatewayConfig {
-            addr: env.or(
-                "SWATTER_GATEWAY_ADDR",
-                SocketAddr::from(([127, 0, 0, 1], 8080)),
-            )?,
-            identity_url: env.or(
-                "SWATTER_IDENTITY_URL",
-                UpstreamUrl::from_static("http://127.0.0.1:50051"),
-            )?,
-            issues_url: env.or(
-                "SWATTER_ISSUES_URL",
-                UpstreamUrl::from_static("http://127.0.0.1:50052"),
-            )?,
-            reporting_url: env.or(
-                "SWATTER_REPORTING_URL",
-                UpstreamUrl::from_static("http://127.0.0.1:50053"),
-            )?,
-            jwt_issuer: env.or("SWATTER_JWT_ISSUER", "swatter".to_owned())?,
-            jwt_audience: env.or("SWATTER_JWT_AUDIENCE", "swatter".to_owned())?,
-            trusted_proxy_hops,
-            request_timeout,
-            metrics_addr: metrics::metrics_addr(env, SocketAddr::from(([127, 0, 0, 1], 9100)))?,
-        })
+        Ok(config::from_env::<GatewaySettings>(env)?.into_config())
     }
 }
 
@@ -82,10 +118,6 @@ impl GatewayConfig {
 pub struct UpstreamUrl(Uri);
 
 impl UpstreamUrl {
-    fn from_static(url: &'static str) -> Self {
-        UpstreamUrl(Uri::from_static(url))
-    }
-
     pub fn uri(&self) -> &Uri {
         &self.0
     }
@@ -95,11 +127,10 @@ impl FromStr for UpstreamUrl {
     type Err = String;
 
     fn from_str(raw: &str) -> Result<Self, Self::Err> {
-        let uri: Uri = raw.parse().map_err(|e| format!("not a URL: {e}"))?;
-        match uri.scheme_str() {
-            Some("http" | "https") if uri.authority().is_some() => Ok(UpstreamUrl(uri)),
-            _ => Err("expected http://host:port or https://host:port".to_owned()),
-        }
+        let url = config::http_url(raw)?;
+        Ok(UpstreamUrl(
+            url.parse().map_err(|e| format!("not a URL: {e}"))?,
+        ))
     }
 }
 
@@ -112,18 +143,20 @@ impl fmt::Display for UpstreamUrl {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::HashMap;
+    use clap::CommandFactory;
 
-    fn env(pairs: &[(&str, &str)]) -> Env<HashMap<String, String>> {
-        Env(pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect())
+    #[test]
+    fn the_readme_lists_these_settings() {
+        let readme = include_str!("../../README.md");
+        assert!(
+            config::readme_is_current(readme, &Cli::command()),
+            "run `make config-reference`"
+        );
     }
 
     #[test]
     fn defaults_apply_when_nothing_is_set() {
-        let config = GatewayConfig::from_env(&env(&[])).unwrap();
+        let config = GatewayConfig::from_env(&Env::from_pairs(&[])).unwrap();
         assert_eq!(config.addr, SocketAddr::from(([127, 0, 0, 1], 8080)));
         assert_eq!(config.identity_url.to_string(), "http://127.0.0.1:50051/");
         assert_eq!(config.issues_url.to_string(), "http://127.0.0.1:50052/");
@@ -154,14 +187,14 @@ mod tests {
             ("SWATTER_METRICS_ADDR", "localhost"),
             ("SWATTER_METRICS_ADDR", "9100"),
         ] {
-            let err = GatewayConfig::from_env(&env(&[(name, value)])).unwrap_err();
+            let err = GatewayConfig::from_env(&Env::from_pairs(&[(name, value)])).unwrap_err();
             assert!(err.to_string().contains(name), "{name}={value}: {err}");
         }
     }
 
     #[test]
     fn set_values_are_used() {
-        let config = GatewayConfig::from_env(&env(&[
+        let config = GatewayConfig::from_env(&Env::from_pairs(&[
             ("SWATTER_GATEWAY_ADDR", "0.0.0.0:9000"),
             ("SWATTER_IDENTITY_URL", "https://identity.internal:443"),
             ("SWATTER_ISSUES_URL", "http://issues.internal:50052"),
@@ -186,7 +219,7 @@ mod tests {
     #[test]
     fn trusting_forwarded_for_is_one_hop_unless_the_hops_are_given() {
         let hops = |pairs: &[(&str, &str)]| {
-            GatewayConfig::from_env(&env(pairs))
+            GatewayConfig::from_env(&Env::from_pairs(pairs))
                 .unwrap()
                 .trusted_proxy_hops
         };

@@ -1,25 +1,25 @@
-//! `swatter-gateway`: the REST face of swatter. Configuration comes from the environment (see
-//! `config.rs`); everything else lives in the library.
+//! `swatter-gateway [serve]`: the REST face of swatter; `config-reference` prints the settings
+//! table. Everything else lives in the library.
 
 use std::process::ExitCode;
 
-use swatter_common::{config::Env, telemetry};
-use swatter_gateway::{config::GatewayConfig, startup::Application};
+use swatter_common::{bootstrap, telemetry};
+use swatter_gateway::{
+    config::{Cli, Command},
+    startup::Application,
+};
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    match run().await {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("swatter-gateway: {error:#}");
-            ExitCode::FAILURE
+    bootstrap::run(|Cli { command, settings }: Cli| async move {
+        match command.unwrap_or(Command::Serve) {
+            Command::Serve => {
+                let _telemetry = telemetry::init("swatter-gateway", &settings.telemetry)?;
+                let app = Application::build(settings.into_config()).await?;
+                app.run_until_stopped().await
+            }
+            Command::ConfigReference => bootstrap::print_reference::<Cli>(),
         }
-    }
-}
-
-async fn run() -> anyhow::Result<()> {
-    let env = Env::process();
-    let _telemetry = telemetry::init("swatter-gateway", &env)?;
-    let config = GatewayConfig::from_env(&env)?;
-    Application::build(config).await?.run_until_stopped().await
+    })
+    .await
 }

@@ -35,10 +35,7 @@ use tokio::sync::{Mutex, RwLock};
 use tonic::Status;
 use uuid::Uuid;
 
-use crate::{
-    client::TracedChannel,
-    config::{ConfigError, Env, Source},
-};
+use crate::client::TracedChannel;
 
 /// `typ` of a token that stands for a user (directly or delegated to a service).
 pub const TYP_ACCESS: &str = "access";
@@ -58,16 +55,14 @@ pub const SESSION_CHECK_INTERVAL: Duration = Duration::from_secs(10);
 /// check interval it bounds how late a service notices a disabled user (SPEC: within 30 s).
 pub const SESSION_GRACE: Duration = Duration::from_secs(25);
 
-/// `SWATTER_SESSION_CHECK_SECS`: how often issues and reporting ask identity again about a token
-/// they have seen, default 10 s, at most 25 s so that a disabled user is refused within 30 s.
-pub fn session_check_interval<S: Source>(env: &Env<S>) -> Result<Duration, ConfigError> {
-    let every = env.seconds("SWATTER_SESSION_CHECK_SECS", Duration::from_secs(10))?;
+/// A `SWATTER_SESSION_CHECK_SECS` value: how often issues and reporting ask identity again
+/// about a token they have seen, at most 25 s so that a disabled user is refused within 30 s.
+pub fn session_check_interval(raw: &str) -> Result<Duration, String> {
+    let every = crate::config::seconds(raw)?;
     if every > SESSION_GRACE {
-        return Err(ConfigError::malformed(
-            "SWATTER_SESSION_CHECK_SECS",
-            &every.as_secs().to_string(),
-            "must be at most 25 seconds (disabled users are refused within 30 s)",
-        ));
+        return Err(
+            "must be at most 25 seconds (disabled users are refused within 30 s)".to_owned(),
+        );
     }
     Ok(every)
 }

@@ -1,7 +1,16 @@
-//! Reading settings from environment variables. A missing or malformed value is an error that
-//! names the variable, so a misconfigured program stops at start with a message that says why.
+//! Settings: declared once as clap arguments, read from environment variables (or the command
+//! line). A missing or malformed value is an error that names the variable, so a misconfigured
+//! program stops at start with a message that says why.
 
-use std::{fmt::Display, str::FromStr, time::Duration};
+use std::{
+    collections::HashMap, ffi::OsString, fmt::Display, num::ParseIntError, str::FromStr,
+    time::Duration,
+};
+
+use clap::{
+    Args, Command, FromArgMatches, Parser,
+    error::{ContextKind, ContextValue, ErrorKind},
+};
 
 /// Why a setting could not be read.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -88,13 +97,13 @@ impl Source for ProcessEnv {
     }
 }
 
-impl Source for std::collections::HashMap<String, String> {
+impl Source for HashMap<String, String> {
     fn get(&self, name: &str) -> Option<String> {
         self.get(name).cloned().filter(|v| !v.trim().is_empty())
     }
 }
 
-/// Typed access to a [`Source`].
+/// Raw values of a [`Source`].
 pub struct Env<S: Source = ProcessEnv>(pub S);
 
 impl Env<ProcessEnv> {
@@ -104,86 +113,358 @@ impl Env<ProcessEnv> {
     }
 }
 
-impl<S: Source> Env<S> {
-    /// The raw value, if set.
-    pub fn raw(&self, name: &str) -> Option<String> {
-        self.0.get(name)
-    }
-
-    /// A value parsed with `FromStr`, if set.
-    pub fn optional<T>(&self, name: &str) -> Result<Option<T>, ConfigError>
-    where
-        T: FromStr,
-        T::Err: Display,
-    {
-        match self.0.get(name) {
-            None => Ok(None),
-            Some(raw) => raw
-                .trim()
-                .parse()
-                .map(Some)
-                .map_err(|e| ConfigError::malformed(name, &raw, e)),
-        }
-    }
-
-    /// A value parsed with `FromStr`, or `default` when unset.
-    pub fn or<T>(&self, name: &str, default: T) -> Result<T, ConfigError>
-    where
-        T: FromStr,
-        T::Err: Display,
-    {
-        Ok(self.optional(name)?.unwrap_or(default))
-    }
-
-    /// A value that must be set.
-    pub fn required<T>(&self, name: &str) -> Result<T, ConfigError>
-    where
-        T: FromStr,
-        T::Err: Display,
-    {
-        self.optional(name)?.ok_or_else(|| ConfigError::Missing {
-            name: name.to_owned(),
-        })
-    }
-
-    /// A boolean: `true/false`, `1/0`, `yes/no`, `on/off`.
-    pub fn flag(&self, name: &str, default: bool) -> Result<bool, ConfigError> {
-        match self.0.get(name) {
-            None => Ok(default),
-            Some(raw) => match raw.trim().to_ascii_lowercase().as_str() {
-                "true" | "1" | "yes" | "on" => Ok(true),
-                "false" | "0" | "no" | "off" => Ok(false),
-                _ => Err(ConfigError::malformed(name, &raw, "expected true or false")),
-            },
-        }
-    }
-
-    /// A duration given in whole seconds.
-    pub fn seconds(&self, name: &str, default: Duration) -> Result<Duration, ConfigError> {
-        Ok(self
-            .optional::<u64>(name)?
-            .map(Duration::from_secs)
-            .unwrap_or(default))
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::collections::HashMap;
-
-    fn env(pairs: &[(&str, &str)]) -> Env<HashMap<String, String>> {
+impl Env<HashMap<String, String>> {
+    /// Settings from `(name, value)` pairs, as tests give them.
+    pub fn from_pairs(pairs: &[(&str, &str)]) -> Self {
         Env(pairs
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect())
     }
+}
+
+impl<S: Source> Env<S> {
+    /// The raw value, if set.
+    pub fn raw(&self, name: &str) -> Option<String> {
+        self.0.get(name)
+    }
+}
+
+// ------------------------------------------------------------------------------------------------
+// Settings are clap arguments: each field of an `Args` struct names its variable (`env`), its
+// default and its help (the doc comment) once. They are read from a `Source`, not by clap itself,
+// so that empty values count as unset, values are trimmed, tests need no process environment, and
+// errors name the variable without echoing a secret.
+// ------------------------------------------------------------------------------------------------
+
+/// Parses the command line `args` of `C`, each setting not given there read from `env`. A usage
+/// error (unknown subcommand, `--help`) is printed and ends the process, as clap does.
+pub fn parse<C: Parser>(
+    env: &Env<impl Source>,
+    args: impl IntoIterator<Item = OsString>,
+) -> Result<C, ConfigError> {
+    parse_command(C::command(), env, args)
+}
+
+/// The settings block `A`, read from `env` alone.
+pub fn from_env<A: Args>(env: &Env<impl Source>) -> Result<A, ConfigError> {
+    parse_command(
+        A::augment_args(Command::new("settings")),
+        env,
+        [OsString::from("settings")],
+    )
+}
+
+fn parse_command<T: FromArgMatches, S: Source>(
+    command: Command,
+    env: &Env<S>,
+    args: impl IntoIterator<Item = OsString>,
+) -> Result<T, ConfigError> {
+    let mut names = HashMap::new();
+    let mut command = with_values_from(command, env, &mut names);
+    command.build();
+    let mut variables = HashMap::new();
+    variables_of(&command, &names, &mut variables);
+    command
+        .try_get_matches_from(args)
+        .and_then(|matches| T::from_arg_matches(&matches))
+        .map_err(|error| config_error(error, &variables).unwrap_or_else(|error| error.exit()))
+}
+
+/// `command` with each setting's value from `env` (as its default: the command line wins), and
+/// `names` mapping each setting's argument id to its variable.
+fn with_values_from<S: Source>(
+    command: Command,
+    env: &Env<S>,
+    names: &mut HashMap<String, String>,
+) -> Command {
+    let mut command = command.mut_args(|arg| {
+        let Some(name) = arg
+            .get_env()
+            .and_then(|name| name.to_str())
+            .map(str::to_owned)
+        else {
+            return arg;
+        };
+        names.insert(arg.get_id().to_string(), name.clone());
+        // clap shows the variable in `--help` only when it reads it itself.
+        let help = arg.get_help().map(ToString::to_string).unwrap_or_default();
+        let arg = arg
+            .env(None::<&'static str>)
+            .help(format!("{help} [env: {name}]"));
+        match env.raw(&name) {
+            Some(value) => arg
+                .default_value(value.trim().to_owned())
+                .hide_default_value(true)
+                .required(false),
+            None => arg,
+        }
+    });
+    let subcommands: Vec<String> = command
+        .get_subcommands()
+        .map(|sub| sub.get_name().to_owned())
+        .collect();
+    for name in subcommands {
+        command = command.mut_subcommand(name, |sub| with_values_from(sub, env, &mut *names));
+    }
+    command
+}
+
+/// Maps each setting's argument of the built `command`, as clap names it in errors, to its
+/// variable.
+fn variables_of(
+    command: &Command,
+    names: &HashMap<String, String>,
+    variables: &mut HashMap<String, String>,
+) {
+    for arg in command.get_arguments() {
+        if let Some(name) = names.get(arg.get_id().as_str()) {
+            variables.insert(arg.to_string(), name.clone());
+        }
+    }
+    for sub in command.get_subcommands() {
+        variables_of(sub, names, variables);
+    }
+}
+
+/// The configuration error a clap error stands for, if it is about a setting.
+fn config_error(
+    error: clap::Error,
+    variables: &HashMap<String, String>,
+) -> Result<ConfigError, clap::Error> {
+    let argument = match error.get(ContextKind::InvalidArg) {
+        Some(ContextValue::String(argument)) => Some(argument),
+        Some(ContextValue::Strings(arguments)) => arguments.first(),
+        _ => None,
+    };
+    let Some(name) = argument.and_then(|argument| variables.get(argument)) else {
+        return Err(error);
+    };
+    match error.kind() {
+        ErrorKind::MissingRequiredArgument => Ok(ConfigError::Missing { name: name.clone() }),
+        ErrorKind::ValueValidation | ErrorKind::InvalidValue => {
+            let value = match error.get(ContextKind::InvalidValue) {
+                Some(ContextValue::String(value)) => value.as_str(),
+                _ => "",
+            };
+            let reason = std::error::Error::source(&error)
+                .map_or_else(|| "invalid value".to_owned(), ToString::to_string);
+            Ok(ConfigError::malformed(name, value, reason))
+        }
+        _ => Err(error),
+    }
+}
+
+// ------------------------------------------------------------------------------------------------
+// Value parsers: one for each kind of setting that is more than `FromStr`.
+// ------------------------------------------------------------------------------------------------
+
+/// A boolean: `true/false`, `1/0`, `yes/no`, `on/off` (use with `action = ArgAction::Set`).
+pub fn flag(raw: &str) -> Result<bool, String> {
+    match raw.to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" => Ok(true),
+        "false" | "0" | "no" | "off" => Ok(false),
+        _ => Err("expected true or false".to_owned()),
+    }
+}
+
+/// A duration in whole seconds.
+pub fn seconds(raw: &str) -> Result<Duration, String> {
+    raw.parse()
+        .map(Duration::from_secs)
+        .map_err(|e| format!("{e}"))
+}
+
+/// A duration in whole milliseconds.
+pub fn millis(raw: &str) -> Result<Duration, String> {
+    raw.parse()
+        .map(Duration::from_millis)
+        .map_err(|e| format!("{e}"))
+}
+
+/// A duration of at least one second.
+pub fn positive_seconds(raw: &str) -> Result<Duration, String> {
+    match seconds(raw)? {
+        Duration::ZERO => Err("must be at least 1 second".to_owned()),
+        duration => Ok(duration),
+    }
+}
+
+/// A count of at least one.
+pub fn at_least_one<T: FromStr<Err = ParseIntError> + PartialOrd + From<u8>>(
+    raw: &str,
+) -> Result<T, String> {
+    match raw.parse::<T>() {
+        Ok(n) if n >= T::from(1) => Ok(n),
+        Ok(_) => Err("must be at least 1".to_owned()),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
+/// The `http://` or `https://` address of a service, as given.
+pub fn http_url(raw: &str) -> Result<String, String> {
+    url(raw, &["http", "https"])
+}
+
+/// The `amqp://` or `amqps://` address of a broker, as given.
+pub fn amqp_url(raw: &str) -> Result<String, String> {
+    url(raw, &["amqp", "amqps"])
+}
+
+/// `raw` if it is a URL with a host and one of `schemes`.
+pub fn url(raw: &str, schemes: &[&str]) -> Result<String, String> {
+    let uri: http::Uri = raw.parse().map_err(|e| format!("not a URL: {e}"))?;
+    match uri.scheme_str() {
+        Some(scheme) if schemes.contains(&scheme) && uri.authority().is_some() => {
+            Ok(raw.to_owned())
+        }
+        _ => Err(format!(
+            "expected a URL starting with {}",
+            schemes
+                .iter()
+                .map(|scheme| format!("{scheme}://"))
+                .collect::<Vec<_>>()
+                .join(" or ")
+        )),
+    }
+}
+
+/// A secret of at least [`MIN_SECRET_LEN`] characters.
+pub fn secret(raw: &str) -> Result<String, String> {
+    if raw.chars().count() < MIN_SECRET_LEN {
+        return Err(format!("must be at least {MIN_SECRET_LEN} characters"));
+    }
+    Ok(raw.to_owned())
+}
+
+/// Shortest secret accepted where one is shared between processes (page-token key, service
+/// client secrets): a guessable one would let a caller forge what it protects.
+pub const MIN_SECRET_LEN: usize = 32;
+
+// ------------------------------------------------------------------------------------------------
+// The configuration reference: the README's tables are generated from the clap definitions.
+// ------------------------------------------------------------------------------------------------
+
+/// The Markdown table of the settings `command` (and its subcommands) reads: variable, default
+/// and meaning, in declaration order.
+pub fn reference(command: &Command) -> String {
+    let mut rows = Vec::new();
+    let mut seen = std::collections::HashSet::new();
+    collect_rows(command, &mut seen, &mut rows);
+    let mut table = "| variable | default | meaning |\n|---|---|---|\n".to_owned();
+    for row in rows {
+        table.push_str(&row);
+    }
+    table
+}
+
+fn collect_rows(
+    command: &Command,
+    seen: &mut std::collections::HashSet<String>,
+    rows: &mut Vec<String>,
+) {
+    for arg in command.get_arguments() {
+        let Some(name) = arg.get_env().and_then(|name| name.to_str()) else {
+            continue;
+        };
+        if !seen.insert(name.to_owned()) {
+            continue;
+        }
+        let defaults: Vec<String> = arg
+            .get_default_values()
+            .iter()
+            .map(|value| value.to_string_lossy().into_owned())
+            .filter(|value| !value.is_empty())
+            .collect();
+        let default = if arg.is_required_set() {
+            "— (required)".to_owned()
+        } else if defaults.is_empty() || arg.is_hide_default_value_set() {
+            "—".to_owned()
+        } else {
+            format!("`{}`", defaults.join(","))
+        };
+        let help = arg
+            .get_long_help()
+            .or(arg.get_help())
+            .map(|help| help.to_string())
+            .unwrap_or_default();
+        let help = help.split_whitespace().collect::<Vec<_>>().join(" ");
+        rows.push(format!(
+            "| `{name}` | {default} | {} |\n",
+            help.replace('|', "\\|")
+        ));
+    }
+    for sub in command.get_subcommands() {
+        collect_rows(sub, seen, rows);
+    }
+}
+
+/// Whether `readme` shows the table of `command` (named after it) that [`reference`] makes.
+pub fn readme_is_current(readme: &str, command: &Command) -> bool {
+    readme_region(readme, command.get_name()) == Some(reference(command).as_str())
+}
+
+/// The region of `readme` between `<!-- config-reference NAME -->` and
+/// `<!-- end config-reference NAME -->` (`make config-reference` writes it).
+pub fn readme_region<'a>(readme: &'a str, name: &str) -> Option<&'a str> {
+    let begin = format!("<!-- config-reference {name} -->\n");
+    let end = format!("<!-- end config-reference {name} -->");
+    let start = readme.find(&begin)? + begin.len();
+    let len = readme[start..].find(&end)?;
+    Some(&readme[start..start + len])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::{Arg, ArgMatches, builder::ValueParser};
+
+    /// The matches themselves, for settings built without derive.
+    struct Matches(ArgMatches);
+
+    impl FromArgMatches for Matches {
+        fn from_arg_matches(matches: &ArgMatches) -> Result<Self, clap::Error> {
+            Ok(Matches(matches.clone()))
+        }
+
+        fn update_from_arg_matches(&mut self, matches: &ArgMatches) -> Result<(), clap::Error> {
+            self.0 = matches.clone();
+            Ok(())
+        }
+    }
+
+    /// Reads one setting `name` with `parser` (and `default`) from `pairs`.
+    fn read<T: Clone + Send + Sync + 'static>(
+        pairs: &[(&str, &str)],
+        name: &'static str,
+        parser: impl Into<ValueParser>,
+        default: Option<&'static str>,
+    ) -> Result<T, ConfigError> {
+        let mut arg = Arg::new("value")
+            .long("value")
+            .env(name)
+            .value_parser(parser)
+            .required(default.is_none());
+        if let Some(default) = default {
+            arg = arg.default_value(default);
+        }
+        let Matches(matches) = parse_command(
+            Command::new("test").arg(arg),
+            &Env::from_pairs(pairs),
+            [OsString::from("test")],
+        )?;
+        Ok(matches.get_one::<T>("value").unwrap().clone())
+    }
 
     #[test]
     fn a_malformed_value_names_the_variable() {
-        let err = env(&[("PORT", "eighty")])
-            .or::<u16>("PORT", 80)
-            .unwrap_err();
+        let err = read::<u16>(
+            &[("PORT", "eighty")],
+            "PORT",
+            clap::value_parser!(u16),
+            Some("80"),
+        )
+        .unwrap_err();
         assert!(
             err.to_string().contains("PORT=\"eighty\" is malformed"),
             "{err}"
@@ -192,9 +473,13 @@ mod tests {
 
     #[test]
     fn malformed_values_never_echo_a_url_password() {
-        let err = env(&[("SWATTER_AMQP_URL", "amqp://swatter:hunter2@rabbit:5672/%2f")])
-            .or::<std::net::SocketAddr>("SWATTER_AMQP_URL", ([127, 0, 0, 1], 1).into())
-            .unwrap_err();
+        let err = read::<String>(
+            &[("SWATTER_AMQP_URL", "amqp://swatter:hunter2@rabbit:5672/%2f")],
+            "SWATTER_AMQP_URL",
+            http_url,
+            Some("http://127.0.0.1:1"),
+        )
+        .unwrap_err();
         let shown = err.to_string();
         assert!(!shown.contains("hunter2"), "{shown}");
         assert!(
@@ -228,9 +513,13 @@ mod tests {
             "SWATTER_SERVICE_CLIENTS",
             "SOME_TOKEN",
         ] {
-            let err = env(&[(name, "s3cr3t-value")])
-                .or::<u16>(name, 1)
-                .unwrap_err();
+            let err = read::<u16>(
+                &[(name, "s3cr3t-value")],
+                name,
+                clap::value_parser!(u16),
+                Some("1"),
+            )
+            .unwrap_err();
             let shown = err.to_string();
             assert!(!shown.contains("s3cr3t"), "{shown}");
             assert!(shown.contains(&format!("{name}=\"<redacted>\"")), "{shown}");
@@ -242,7 +531,7 @@ mod tests {
 
     #[test]
     fn a_missing_required_value_names_the_variable() {
-        let err = env(&[]).required::<String>("SECRET").unwrap_err();
+        let err = read::<String>(&[], "SECRET", ValueParser::string(), None).unwrap_err();
         assert_eq!(
             err.to_string(),
             "configuration: SECRET is required but not set"
@@ -251,16 +540,44 @@ mod tests {
 
     #[test]
     fn unset_and_empty_values_fall_back_to_the_default() {
-        let e = env(&[("EMPTY", "  ")]);
-        assert_eq!(e.or("EMPTY", 7u32).unwrap(), 7);
-        assert_eq!(e.or("UNSET", 8u32).unwrap(), 8);
+        let pairs = [("EMPTY", "  "), ("PADDED", " 9 ")];
+        let parser = || clap::value_parser!(u32);
+        assert_eq!(
+            read::<u32>(&pairs, "EMPTY", parser(), Some("7")).unwrap(),
+            7
+        );
+        assert_eq!(
+            read::<u32>(&pairs, "UNSET", parser(), Some("8")).unwrap(),
+            8
+        );
+        assert_eq!(
+            read::<u32>(&pairs, "PADDED", parser(), Some("8")).unwrap(),
+            9
+        );
     }
 
     #[test]
     fn flags_accept_the_usual_spellings_and_refuse_others() {
-        let e = env(&[("A", "yes"), ("B", "0"), ("C", "maybe")]);
-        assert!(e.flag("A", false).unwrap());
-        assert!(!e.flag("B", true).unwrap());
-        assert!(e.flag("C", true).is_err());
+        let pairs = [("A", "yes"), ("B", "0"), ("C", "maybe")];
+        assert!(read::<bool>(&pairs, "A", flag, Some("false")).unwrap());
+        assert!(!read::<bool>(&pairs, "B", flag, Some("true")).unwrap());
+        assert!(read::<bool>(&pairs, "C", flag, Some("true")).is_err());
+    }
+
+    #[test]
+    fn urls_need_a_host_and_one_of_the_schemes() {
+        assert!(http_url("https://identity:50051").is_ok());
+        assert!(amqp_url("amqps://rabbit/%2f").is_ok());
+        for bad in ["identity:50051", "ftp://identity", "http://", "not a url"] {
+            assert!(http_url(bad).is_err(), "{bad}");
+        }
+        assert!(amqp_url("http://rabbit").is_err());
+    }
+
+    #[test]
+    fn the_readme_region_is_found_between_its_markers() {
+        let readme = "x\n<!-- config-reference a -->\n| t |\n<!-- end config-reference a -->\n";
+        assert_eq!(readme_region(readme, "a"), Some("| t |\n"));
+        assert_eq!(readme_region(readme, "b"), None);
     }
 }

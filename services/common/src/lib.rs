@@ -3,6 +3,7 @@
 //! shutdown.
 
 pub mod auth;
+pub mod bootstrap;
 pub mod client;
 pub mod config;
 #[cfg(feature = "db")]

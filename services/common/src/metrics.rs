@@ -21,8 +21,6 @@ use http_body::{Body, Frame, SizeHint};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use tokio::net::TcpListener;
 
-use crate::config::{ConfigError, Env, Source};
-
 /// The setting that names the metrics listener.
 pub const METRICS_ADDR: &str = "SWATTER_METRICS_ADDR";
 
@@ -36,23 +34,14 @@ pub const DURATION_BUCKETS: &[f64] = &[
 /// last values.
 pub const COLLECT_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// Reads `SWATTER_METRICS_ADDR`: `host:port` to listen on, `off` for no endpoint, `default` when
-/// unset. Anything else stops start-up naming the variable.
-pub fn metrics_addr<S: Source>(
-    env: &Env<S>,
-    default: SocketAddr,
-) -> Result<Option<SocketAddr>, ConfigError> {
-    match env.raw(METRICS_ADDR) {
-        None => Ok(Some(default)),
-        Some(raw) if raw.trim().eq_ignore_ascii_case("off") => Ok(None),
-        Some(raw) => raw.trim().parse().map(Some).map_err(|e| {
-            ConfigError::malformed(
-                METRICS_ADDR,
-                &raw,
-                format!("expected host:port or off ({e})"),
-            )
-        }),
+/// A `SWATTER_METRICS_ADDR` value: `host:port` to listen on, `off` for no endpoint.
+pub fn metrics_addr(raw: &str) -> Result<Option<SocketAddr>, String> {
+    if raw.eq_ignore_ascii_case("off") {
+        return Ok(None);
     }
+    raw.parse()
+        .map(Some)
+        .map_err(|e| format!("expected host:port or off ({e})"))
 }
 
 /// The process's recorder, installed on first use, with upkeep on a thread of its own (so it
@@ -411,33 +400,16 @@ impl<B> Drop for MetricsBody<B> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::HashMap;
-
-    fn env(pairs: &[(&str, &str)]) -> Env<HashMap<String, String>> {
-        Env(pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect())
-    }
 
     #[test]
-    fn the_metrics_address_defaults_turns_off_and_names_itself_when_malformed() {
-        let default = SocketAddr::from(([127, 0, 0, 1], 9100));
-        assert_eq!(metrics_addr(&env(&[]), default).unwrap(), Some(default));
+    fn the_metrics_address_turns_off_and_refuses_anything_else() {
+        assert_eq!(metrics_addr("OFF").unwrap(), None);
         assert_eq!(
-            metrics_addr(&env(&[(METRICS_ADDR, "OFF")]), default).unwrap(),
-            None
-        );
-        assert_eq!(
-            metrics_addr(&env(&[(METRICS_ADDR, "0.0.0.0:9200")]), default).unwrap(),
+            metrics_addr("0.0.0.0:9200").unwrap(),
             Some(SocketAddr::from(([0, 0, 0, 0], 9200)))
         );
-        let err = metrics_addr(&env(&[(METRICS_ADDR, "localhost")]), default).unwrap_err();
-        assert!(
-            err.to_string()
-                .contains("SWATTER_METRICS_ADDR=\"localhost\" is malformed"),
-            "{err}"
-        );
+        let err = metrics_addr("localhost").unwrap_err();
+        assert!(err.contains("expected host:port or off"), "{err}");
     }
 
     #[test]

@@ -18,11 +18,7 @@ use serde::{Deserialize, Serialize, de::DeserializeOwned};
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
-use crate::{
-    config::{ConfigError, Env, Source},
-    input,
-    status::Violation,
-};
+use crate::{input, status::Violation};
 
 /// Page size when the client asks for none.
 pub const DEFAULT_PAGE_SIZE: i64 = 20;
@@ -31,10 +27,6 @@ pub const MAX_PAGE_SIZE: i64 = 100;
 /// Longest page token accepted; the tokens this code makes are far shorter.
 pub const MAX_TOKEN_LEN: usize = 512;
 
-/// The setting that holds the key page tokens are signed with.
-pub const PAGE_TOKEN_SECRET: &str = "SWATTER_PAGE_TOKEN_SECRET";
-/// Shortest secret accepted.
-const MIN_SECRET_LEN: usize = 32;
 /// Length of the MAC at the end of a token.
 const TAG_LEN: usize = 32;
 
@@ -42,25 +34,16 @@ type PageMac = Hmac<Sha256>;
 
 static KEY: OnceLock<[u8; 32]> = OnceLock::new();
 
-/// Reads `SWATTER_PAGE_TOKEN_SECRET` (at least 32 characters) and signs this process's page
-/// tokens with it; unset, a random key is drawn on first use. Call once, at start.
-pub fn init<S: Source>(env: &Env<S>) -> Result<(), ConfigError> {
-    let Some(secret) = env.raw(PAGE_TOKEN_SECRET) else {
-        return Ok(());
+/// Signs this process's page tokens with `secret` (`SWATTER_PAGE_TOKEN_SECRET`, checked by
+/// [`crate::config::secret`]); without one, a random key is drawn on first use. Call once, at start.
+pub fn init(secret: Option<&str>) {
+    let Some(secret) = secret else {
+        return;
     };
-    if secret.len() < MIN_SECRET_LEN {
-        // The value is a secret: it is not repeated in the message.
-        return Err(ConfigError::malformed(
-            PAGE_TOKEN_SECRET,
-            "(hidden)",
-            format!("must be at least {MIN_SECRET_LEN} characters"),
-        ));
-    }
     let key: [u8; 32] = Sha256::digest(secret.as_bytes()).into();
     if KEY.set(key).is_err() && KEY.get() != Some(&key) {
         tracing::warn!("page tokens already have another key in this process; keeping it");
     }
-    Ok(())
 }
 
 fn key() -> &'static [u8; 32] {

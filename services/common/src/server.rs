@@ -18,7 +18,7 @@ use tracing::Span;
 
 use crate::{
     auth::AuthLayer,
-    client,
+    client, metrics,
     propagation::{self, HeaderExtractor},
 };
 
@@ -28,6 +28,185 @@ pub const REQUEST_ID_HEADER: &str = "x-request-id";
 /// Metadata in which the gateway passes on the address of the client it serves. Identity believes
 /// it only from peers in `SWATTER_TRUSTED_PROXIES`; for anyone else the TCP peer is the client.
 pub const CLIENT_ADDRESS_HEADER: &str = "x-swatter-client-ip";
+
+/// A service's listeners, bound when it is built (so tests on port 0 learn the addresses before
+/// it runs): gRPC, unless the process serves no API, and `GET /metrics`, unless it is off.
+pub struct Listeners {
+    grpc: Option<TcpListener>,
+    metrics: Option<metrics::Endpoint>,
+}
+
+impl Listeners {
+    /// Binds `grpc` (`None`: no API in this process) and `metrics` (`None`: off).
+    pub async fn bind(
+        grpc: Option<SocketAddr>,
+        metrics: Option<SocketAddr>,
+    ) -> anyhow::Result<Self> {
+        let grpc = match grpc {
+            Some(addr) => Some(bind(addr).await?),
+            None => None,
+        };
+        let metrics = metrics::Endpoint::bind(metrics).await?;
+        Ok(Listeners { grpc, metrics })
+    }
+
+    /// The same listeners, the metrics endpoint (if any) changed by `f`.
+    pub fn map_metrics(self, f: impl FnOnce(metrics::Endpoint) -> metrics::Endpoint) -> Self {
+        Listeners {
+            metrics: self.metrics.map(f),
+            ..self
+        }
+    }
+
+    /// The address the gRPC server listens on.
+    ///
+    /// # Panics
+    /// When the process serves no API.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.grpc
+            .as_ref()
+            .and_then(|listener| listener.local_addr().ok())
+            .expect("this process serves gRPC on a bound listener")
+    }
+
+    /// The address `GET /metrics` listens on, unless metrics are off.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics.as_ref().map(metrics::Endpoint::local_addr)
+    }
+
+    /// Serves only metrics until `shutdown` resolves (a process that serves no API).
+    pub async fn serve_metrics_until(self, shutdown: impl Future<Output = ()>) {
+        let _metrics = metrics::serve(self.metrics);
+        shutdown.await;
+    }
+
+    /// Serves `service` (plus health and reflection), callers authenticated by `auth`, and
+    /// metrics, until `shutdown` resolves, then lets in-flight requests finish. Health (`""` and
+    /// the service's own name) follows `readiness`, probed every [`READINESS_INTERVAL`], and
+    /// turns NOT_SERVING as soon as shutdown begins.
+    pub async fn serve<S>(
+        self,
+        service: S,
+        auth: AuthLayer,
+        readiness: ReadinessProbe,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()>
+    where
+        S: tower::Service<http::Request<Body>, Response = http::Response<Body>, Error = Infallible>
+            + NamedService
+            + Clone
+            + Send
+            + Sync
+            + 'static,
+        S::Future: Send + 'static,
+    {
+        let Some(listener) = self.grpc else {
+            anyhow::bail!("no gRPC listener was bound for {}", S::NAME);
+        };
+        let _metrics = metrics::serve(self.metrics);
+        tracing::info!(addr = %listener.local_addr()?, service = S::NAME, "listening");
+        let (reporter, health) = tonic_health::server::health_reporter();
+        let set = |reporter: HealthReporter, status: ServingStatus| async move {
+            reporter.set_service_status("", status).await;
+            reporter.set_service_status(S::NAME, status).await;
+        };
+        let initial = if readiness().await {
+            ServingStatus::Serving
+        } else {
+            ServingStatus::NotServing
+        };
+        set(reporter.clone(), initial).await;
+        reporter
+            .set_service_status(LIVENESS_SERVICE, ServingStatus::Serving)
+            .await;
+        let probe_reporter = reporter.clone();
+        let prober = tokio::spawn(async move {
+            let mut last = initial;
+            loop {
+                tokio::time::sleep(READINESS_INTERVAL).await;
+                let now = if readiness().await {
+                    ServingStatus::Serving
+                } else {
+                    ServingStatus::NotServing
+                };
+                if now != last {
+                    tracing::warn!(service = S::NAME, status = ?now, "readiness changed");
+                    set(probe_reporter.clone(), now).await;
+                    last = now;
+                }
+            }
+        });
+        let shutdown_reporter = reporter.clone();
+        let shutdown = async move {
+            shutdown.await;
+            prober.abort();
+            set(shutdown_reporter, ServingStatus::NotServing).await;
+        };
+
+        // The descriptor set holds every swatter service; advertise only what this server serves.
+        let reflection = || {
+            tonic_reflection::server::Builder::configure()
+                .register_encoded_file_descriptor_set(swatter_proto::FILE_DESCRIPTOR_SET)
+                .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+                .register_encoded_file_descriptor_set(tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET)
+                .register_encoded_file_descriptor_set(
+                    tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET,
+                )
+                .with_service_name(S::NAME)
+                .with_service_name("grpc.health.v1.Health")
+                .with_service_name("grpc.reflection.v1.ServerReflection")
+                .with_service_name("grpc.reflection.v1alpha.ServerReflection")
+        };
+        let reflection_v1 = reflection().build_v1()?;
+        let reflection_v1alpha = reflection().build_v1alpha()?;
+        let layers = ServiceBuilder::new()
+            .layer(crate::metrics::GrpcMetricsLayer)
+            .layer(TraceLayer::new_for_grpc().make_span_with(request_span))
+            .layer(auth)
+            .into_inner();
+        let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
+        Server::builder()
+            .layer(layers)
+            .add_service(health)
+            .add_service(reflection_v1)
+            .add_service(reflection_v1alpha)
+            .add_service(service)
+            .serve_with_incoming_shutdown(incoming, shutdown)
+            .await?;
+        Ok(())
+    }
+}
+
+/// The methods every service's `Application` (with a `listeners: Listeners` field and a
+/// `run_until(shutdown)` method) offers: the addresses it is bound to, and running until SIGTERM
+/// or SIGINT. `local_addr` panics in a process that serves no API.
+#[macro_export]
+macro_rules! listener_accessors {
+    () => {
+        /// The address the gRPC server listens on.
+        pub fn local_addr(&self) -> std::net::SocketAddr {
+            self.listeners.local_addr()
+        }
+
+        /// The address `GET /metrics` listens on, unless metrics are off.
+        pub fn metrics_addr(&self) -> Option<std::net::SocketAddr> {
+            self.listeners.metrics_addr()
+        }
+
+        /// Serves until SIGTERM or SIGINT.
+        pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+            self.run_until($crate::server::shutdown_signal()).await
+        }
+    };
+}
+
+/// Ready while the database answers.
+pub fn database_probe(db: sqlx::PgPool) -> ReadinessProbe {
+    Arc::new(move || {
+        let db = db.clone();
+        Box::pin(async move { sqlx::query("SELECT 1").execute(&db).await.is_ok() })
+    })
+}
 
 /// Binds `addr` (port 0 picks a free port), naming the address in the error.
 pub async fn bind(addr: SocketAddr) -> anyhow::Result<TcpListener> {
@@ -95,96 +274,6 @@ pub const LIVENESS_SERVICE: &str = "liveness";
 
 /// How often readiness is probed.
 pub const READINESS_INTERVAL: Duration = Duration::from_secs(5);
-
-/// Serves `service` (plus health and reflection) on `listener`, callers authenticated by `auth`,
-/// until `shutdown` resolves, then lets in-flight requests finish. Health (`""` and the service's own name) follows `readiness`,
-/// probed every [`READINESS_INTERVAL`], and turns NOT_SERVING as soon as shutdown begins.
-pub async fn serve<S>(
-    listener: TcpListener,
-    service: S,
-    auth: AuthLayer,
-    readiness: ReadinessProbe,
-    shutdown: impl Future<Output = ()> + Send + 'static,
-) -> anyhow::Result<()>
-where
-    S: tower::Service<http::Request<Body>, Response = http::Response<Body>, Error = Infallible>
-        + NamedService
-        + Clone
-        + Send
-        + Sync
-        + 'static,
-    S::Future: Send + 'static,
-{
-    let (reporter, health) = tonic_health::server::health_reporter();
-    let set = |reporter: HealthReporter, status: ServingStatus| async move {
-        reporter.set_service_status("", status).await;
-        reporter.set_service_status(S::NAME, status).await;
-    };
-    let initial = if readiness().await {
-        ServingStatus::Serving
-    } else {
-        ServingStatus::NotServing
-    };
-    set(reporter.clone(), initial).await;
-    reporter
-        .set_service_status(LIVENESS_SERVICE, ServingStatus::Serving)
-        .await;
-    let probe_reporter = reporter.clone();
-    let prober = tokio::spawn(async move {
-        let mut last = initial;
-        loop {
-            tokio::time::sleep(READINESS_INTERVAL).await;
-            let now = if readiness().await {
-                ServingStatus::Serving
-            } else {
-                ServingStatus::NotServing
-            };
-            if now != last {
-                tracing::warn!(service = S::NAME, status = ?now, "readiness changed");
-                set(probe_reporter.clone(), now).await;
-                last = now;
-            }
-        }
-    });
-    let shutdown_reporter = reporter.clone();
-    let shutdown = async move {
-        shutdown.await;
-        prober.abort();
-        set(shutdown_reporter, ServingStatus::NotServing).await;
-    };
-
-    // The descriptor set holds every swatter service; advertise only what this server serves.
-    let reflection = || {
-        tonic_reflection::server::Builder::configure()
-            .register_encoded_file_descriptor_set(swatter_proto::FILE_DESCRIPTOR_SET)
-            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-            .register_encoded_file_descriptor_set(tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET)
-            .register_encoded_file_descriptor_set(
-                tonic_reflection::pb::v1alpha::FILE_DESCRIPTOR_SET,
-            )
-            .with_service_name(S::NAME)
-            .with_service_name("grpc.health.v1.Health")
-            .with_service_name("grpc.reflection.v1.ServerReflection")
-            .with_service_name("grpc.reflection.v1alpha.ServerReflection")
-    };
-    let reflection_v1 = reflection().build_v1()?;
-    let reflection_v1alpha = reflection().build_v1alpha()?;
-    let layers = ServiceBuilder::new()
-        .layer(crate::metrics::GrpcMetricsLayer)
-        .layer(TraceLayer::new_for_grpc().make_span_with(request_span))
-        .layer(auth)
-        .into_inner();
-    let incoming = TcpIncoming::from(listener).with_nodelay(Some(true));
-    Server::builder()
-        .layer(layers)
-        .add_service(health)
-        .add_service(reflection_v1)
-        .add_service(reflection_v1alpha)
-        .add_service(service)
-        .serve_with_incoming_shutdown(incoming, shutdown)
-        .await?;
-    Ok(())
-}
 
 /// The address a listener is bound to, for logs and tests.
 pub fn local_addr(listener: &TcpListener) -> anyhow::Result<SocketAddr> {

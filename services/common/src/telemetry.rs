@@ -15,8 +15,6 @@ use tracing_subscriber::{
     EnvFilter, Layer, Registry, filter::LevelFilter, fmt, prelude::*, registry::LookupSpan,
 };
 
-use crate::config::{ConfigError, Env, Source};
-
 /// The log output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogFormat {
@@ -35,11 +33,6 @@ impl std::str::FromStr for LogFormat {
     }
 }
 
-/// Reads `SWATTER_LOG_FORMAT`.
-pub fn log_format<S: Source>(env: &Env<S>) -> Result<LogFormat, ConfigError> {
-    env.or("SWATTER_LOG_FORMAT", LogFormat::Pretty)
-}
-
 /// Where spans go.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TraceExport {
@@ -49,53 +42,60 @@ pub enum TraceExport {
     Otlp { service_name: String },
 }
 
-/// The variables that may name the OTLP endpoint, most specific first.
-const ENDPOINT_VARIABLES: [&str; 2] = [
-    "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
-    "OTEL_EXPORTER_OTLP_ENDPOINT",
-];
+/// What every binary reads for logs and traces. Only OTLP over gRPC (plain `http://`, as to a
+/// local collector or Jaeger) is built in, so another protocol or an `https://` endpoint is
+/// refused rather than silently ignored; the exporter reads the other `OTEL_*` variables itself.
+#[derive(Debug, Clone, clap::Args)]
+pub struct TelemetrySettings {
+    /// Log filter (`tracing` directives, e.g. `info,swatter_reporting=debug`).
+    #[arg(long, env = "RUST_LOG", default_value = "info")]
+    pub rust_log: String,
+    /// `pretty` or `json`.
+    #[arg(long, env = "SWATTER_LOG_FORMAT", default_value = "pretty")]
+    pub log_format: LogFormat,
+    /// OTLP/gRPC collector, `http://host:4317`; set it to export traces (see [Tracing](#tracing)).
+    #[arg(long, env = "OTEL_EXPORTER_OTLP_ENDPOINT", value_parser = otlp_endpoint)]
+    pub otlp_endpoint: Option<String>,
+    /// The same, for traces only (wins over the previous).
+    #[arg(long, env = "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", value_parser = otlp_endpoint)]
+    pub otlp_traces_endpoint: Option<String>,
+    /// Only `grpc` is built in; anything else stops the binary at start.
+    #[arg(long, env = "OTEL_EXPORTER_OTLP_PROTOCOL", default_value = "grpc", value_parser = grpc_only)]
+    pub otlp_protocol: String,
+    /// The same, for traces only.
+    #[arg(long, env = "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL", default_value = "grpc", value_parser = grpc_only)]
+    pub otlp_traces_protocol: String,
+    /// `service.name` of the spans; default the binary's name.
+    #[arg(long, env = "OTEL_SERVICE_NAME")]
+    pub otel_service_name: Option<String>,
+}
 
-/// Reads the OpenTelemetry settings; `default_service_name` when `OTEL_SERVICE_NAME` is unset.
-/// Only OTLP over gRPC (plain `http://`, as to a local collector or Jaeger) is built in, so
-/// another protocol or an `https://` endpoint is refused rather than silently ignored.
-pub fn trace_export<S: Source>(
-    env: &Env<S>,
-    default_service_name: &str,
-) -> Result<TraceExport, ConfigError> {
-    let mut enabled = false;
-    for name in ENDPOINT_VARIABLES {
-        if let Some(endpoint) = env.optional::<http::Uri>(name)? {
-            if endpoint.scheme_str() != Some("http") || endpoint.authority().is_none() {
-                return Err(ConfigError::malformed(
-                    name,
-                    &endpoint.to_string(),
-                    "expected http://host:port (OTLP over gRPC without TLS, e.g. http://localhost:4317)",
-                ));
-            }
-            enabled = true;
+fn grpc_only(raw: &str) -> Result<String, String> {
+    match raw {
+        "grpc" => Ok(raw.to_owned()),
+        _ => Err("only grpc is supported".to_owned()),
+    }
+}
+
+fn otlp_endpoint(raw: &str) -> Result<String, String> {
+    crate::config::url(raw, &["http"]).map_err(|_| {
+        "expected http://host:port (OTLP over gRPC without TLS, e.g. http://localhost:4317)"
+            .to_owned()
+    })
+}
+
+impl TelemetrySettings {
+    /// Where spans go; as `default_service_name` when `OTEL_SERVICE_NAME` is unset.
+    pub fn trace_export(&self, default_service_name: &str) -> TraceExport {
+        if self.otlp_endpoint.is_none() && self.otlp_traces_endpoint.is_none() {
+            return TraceExport::Off;
         }
+        let service_name = self
+            .otel_service_name
+            .clone()
+            .unwrap_or_else(|| default_service_name.to_owned());
+        TraceExport::Otlp { service_name }
     }
-    for name in [
-        "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
-        "OTEL_EXPORTER_OTLP_PROTOCOL",
-    ] {
-        if let Some(protocol) = env.raw(name)
-            && protocol.trim() != "grpc"
-        {
-            return Err(ConfigError::malformed(
-                name,
-                &protocol,
-                "only grpc is supported",
-            ));
-        }
-    }
-    if !enabled {
-        return Ok(TraceExport::Off);
-    }
-    let service_name = env
-        .raw("OTEL_SERVICE_NAME")
-        .unwrap_or_else(|| default_service_name.to_owned());
-    Ok(TraceExport::Otlp { service_name })
 }
 
 /// The layer that turns `tracing` spans into OpenTelemetry spans of `provider`. Only spans at
@@ -140,9 +140,8 @@ impl Drop for TelemetryGuard {
 /// Installs the global subscriber (logs, and traces when `OTEL_EXPORTER_OTLP_ENDPOINT` is set)
 /// and the W3C trace-context propagator. Call once, at the top of `main`, inside the Tokio
 /// runtime, and keep the guard until the program ends.
-pub fn init<S: Source>(service_name: &str, env: &Env<S>) -> anyhow::Result<TelemetryGuard> {
-    let format = log_format(env)?;
-    let export = trace_export(env, service_name)?;
+pub fn init(service_name: &str, settings: &TelemetrySettings) -> anyhow::Result<TelemetryGuard> {
+    let export = settings.trace_export(service_name);
     global::set_text_map_propagator(TraceContextPropagator::new());
     let provider = match export {
         TraceExport::Off => None,
@@ -160,8 +159,8 @@ pub fn init<S: Source>(service_name: &str, env: &Env<S>) -> anyhow::Result<Telem
         }
     };
 
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let logs: Box<dyn Layer<Registry> + Send + Sync> = match format {
+    let filter = EnvFilter::try_new(&settings.rust_log).unwrap_or_else(|_| EnvFilter::new("info"));
+    let logs: Box<dyn Layer<Registry> + Send + Sync> = match settings.log_format {
         LogFormat::Json => fmt::layer()
             .json()
             .flatten_event(true)
@@ -181,23 +180,24 @@ mod tests {
     use std::collections::HashMap;
 
     use super::*;
+    use crate::config::{self, ConfigError, Env};
 
-    fn env(pairs: &[(&str, &str)]) -> Env<HashMap<String, String>> {
-        Env(pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect())
+    fn trace_export(
+        env: &Env<HashMap<String, String>>,
+        default_service_name: &str,
+    ) -> Result<TraceExport, ConfigError> {
+        Ok(config::from_env::<TelemetrySettings>(env)?.trace_export(default_service_name))
     }
 
     #[test]
     fn traces_are_exported_only_when_an_endpoint_is_set() {
         assert_eq!(
-            trace_export(&env(&[]), "swatter-issues").unwrap(),
+            trace_export(&Env::from_pairs(&[]), "swatter-issues").unwrap(),
             TraceExport::Off
         );
         assert_eq!(
             trace_export(
-                &env(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://jaeger:4317")]),
+                &Env::from_pairs(&[("OTEL_EXPORTER_OTLP_ENDPOINT", "http://jaeger:4317")]),
                 "swatter-issues"
             )
             .unwrap(),
@@ -207,7 +207,7 @@ mod tests {
         );
         assert_eq!(
             trace_export(
-                &env(&[
+                &Env::from_pairs(&[
                     (
                         "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
                         "http://127.0.0.1:4317"
@@ -231,7 +231,8 @@ mod tests {
             ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", "not a url"),
             ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/protobuf"),
         ] {
-            let err = trace_export(&env(&[(name, value)]), "swatter-gateway").unwrap_err();
+            let err =
+                trace_export(&Env::from_pairs(&[(name, value)]), "swatter-gateway").unwrap_err();
             assert!(err.to_string().contains(name), "{err}");
         }
     }

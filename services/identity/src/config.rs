@@ -1,142 +1,192 @@
-//! Identity's settings, read from the environment (see the README's configuration table).
+//! Identity's settings: each variable's name, default and help are declared once, below; the
+//! README's table is generated from them (`swatter-identity config-reference`).
 
 use std::{
     collections::HashMap,
     net::{IpAddr, SocketAddr},
     num::NonZeroU32,
+    path::PathBuf,
     str::FromStr,
     time::Duration,
 };
 
+use clap::ArgAction;
 use ipnet::IpNet;
 
 use swatter_common::{
-    config::{ConfigError, Env, Source},
+    bootstrap::ServiceSettings,
+    config::{self, ConfigError, Env, MIN_SECRET_LEN, Source},
     metrics,
 };
 
+/// `swatter-identity`: users, sessions and tokens over gRPC.
+#[derive(clap::Parser)]
+#[command(name = "swatter-identity")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub settings: IdentitySettings,
+}
+
+#[derive(clap::Subcommand)]
+pub enum Command {
+    /// Run the service (the default).
+    Serve,
+    /// Write a new Ed25519 signing key to FILE (created, mode 0600).
+    Keygen { file: PathBuf },
+    /// Apply the migrations and exit.
+    Migrate,
+    /// Print the settings as the README's Markdown table.
+    ConfigReference,
+}
+
+/// Everything identity reads: its own settings and those every service reads.
+#[derive(Clone, clap::Args)]
+pub struct IdentitySettings {
+    #[command(flatten)]
+    pub config: IdentityConfig,
+    /// The PKCS#8 PEM Ed25519 signing key inline (wins over the file).
+    #[arg(long, env = "SWATTER_JWT_PRIVATE_KEY", hide_env_values = true)]
+    jwt_private_key: Option<String>,
+    /// File of the PKCS#8 PEM Ed25519 signing key, required unless it is inline;
+    /// `swatter-identity keygen FILE` makes one.
+    #[arg(long, env = "SWATTER_JWT_PRIVATE_KEY_FILE")]
+    jwt_private_key_file: Option<PathBuf>,
+    /// First admin, created at start if missing (with the password: both or neither).
+    #[arg(long, env = "SWATTER_ADMIN_USERNAME")]
+    admin_username: Option<String>,
+    /// Its password.
+    #[arg(long, env = "SWATTER_ADMIN_PASSWORD", hide_env_values = true)]
+    admin_password: Option<String>,
+    /// Its email; default `<username>@swatter.local`.
+    #[arg(long, env = "SWATTER_ADMIN_EMAIL")]
+    admin_email: Option<String>,
+    #[command(flatten)]
+    pub service: ServiceSettings,
+}
+
 /// Everything the identity service needs to start.
-#[derive(Clone)]
+#[derive(Clone, clap::Args)]
 pub struct IdentityConfig {
-    /// `SWATTER_IDENTITY_ADDR`, default `127.0.0.1:50051`.
+    /// Listen address (gRPC).
+    #[arg(
+        long = "identity-addr",
+        env = "SWATTER_IDENTITY_ADDR",
+        default_value = "127.0.0.1:50051"
+    )]
     pub addr: SocketAddr,
-    /// `SWATTER_IDENTITY_DATABASE_URL`.
+    /// Database.
+    #[arg(
+        long = "identity-database-url",
+        env = "SWATTER_IDENTITY_DATABASE_URL",
+        default_value = "postgres://postgres@127.0.0.1:5432/swatter_identity"
+    )]
     pub database_url: String,
-    /// `SWATTER_DATABASE_MAX_CONNECTIONS`, default 10.
+    /// Database pool size.
+    #[arg(long, env = "SWATTER_DATABASE_MAX_CONNECTIONS", default_value = "10")]
     pub database_max_connections: u32,
-    /// `SWATTER_MIGRATE`: run migrations at start, default true.
+    /// Apply migrations at start.
+    #[arg(long = "migrate", env = "SWATTER_MIGRATE", default_value = "true", value_parser = config::flag, action = ArgAction::Set)]
     pub run_migrations: bool,
-    /// PEM of the Ed25519 signing key: `SWATTER_JWT_PRIVATE_KEY` or the file `SWATTER_JWT_PRIVATE_KEY_FILE`.
+    /// PEM of the Ed25519 signing key (`SWATTER_JWT_PRIVATE_KEY` or `SWATTER_JWT_PRIVATE_KEY_FILE`).
+    #[arg(skip)]
     pub signing_key_pem: String,
-    /// `SWATTER_JWT_ISSUER`, default `swatter`.
+    /// `iss` of access tokens (identity writes it, the others check it).
+    #[arg(long, env = "SWATTER_JWT_ISSUER", default_value = "swatter")]
     pub issuer: String,
-    /// `SWATTER_JWT_AUDIENCE`, default `swatter`.
+    /// `aud` of access tokens.
+    #[arg(long, env = "SWATTER_JWT_AUDIENCE", default_value = "swatter")]
     pub audience: String,
-    /// `SWATTER_ACCESS_TOKEN_TTL_SECS`, default 900.
+    /// Access token lifetime, in seconds.
+    #[arg(long, env = "SWATTER_ACCESS_TOKEN_TTL_SECS", default_value = "900", value_parser = config::seconds)]
     pub access_token_ttl: Duration,
-    /// `SWATTER_REFRESH_TOKEN_TTL_SECS`, default 30 days.
+    /// Refresh token lifetime, in seconds (30 days; renewed at each rotation).
+    #[arg(long, env = "SWATTER_REFRESH_TOKEN_TTL_SECS", default_value = "2592000", value_parser = config::seconds)]
     pub refresh_token_ttl: Duration,
-    /// `SWATTER_SIGNUP_ENABLED`, default true.
+    /// `false`: only admins create users.
+    #[arg(long, env = "SWATTER_SIGNUP_ENABLED", default_value = "true", value_parser = config::flag, action = ArgAction::Set)]
     pub signup_enabled: bool,
-    /// `SWATTER_ADMIN_USERNAME` / `SWATTER_ADMIN_PASSWORD` / `SWATTER_ADMIN_EMAIL`.
+    /// The first admin (`SWATTER_ADMIN_USERNAME`, `SWATTER_ADMIN_PASSWORD`, `SWATTER_ADMIN_EMAIL`).
+    #[arg(skip)]
     pub bootstrap_admin: Option<BootstrapAdmin>,
-    /// `SWATTER_SERVICE_CLIENTS`: `id=secret` pairs, comma separated, secrets of at least
-    /// [`MIN_SERVICE_SECRET_LEN`] characters.
+    /// Service credentials, `id=secret,…` (secrets of at least 32 characters; identity refuses to
+    /// start otherwise).
+    #[arg(long, env = "SWATTER_SERVICE_CLIENTS", default_value = "", value_parser = parse_service_clients, hide_env_values = true)]
     pub service_clients: HashMap<String, String>,
-    /// `SWATTER_PASSWORD_HASH_CONCURRENCY`, default half the cores (at least 1).
+    /// Argon2 runs at once, separately for login checks and for hashing new passwords (a flood of
+    /// one cannot starve the other); default half the cores, at least 1.
+    #[arg(long, env = "SWATTER_PASSWORD_HASH_CONCURRENCY", default_value_t = half_the_cores(), hide_default_value = true)]
     pub password_hash_concurrency: usize,
-    /// `SWATTER_METRICS_ADDR`: where `GET /metrics` listens, default `127.0.0.1:9101`; `off`: nowhere.
-    pub metrics_addr: Option<SocketAddr>,
-    /// Limits on password guessing and sign-ups, and whose word on the client address counts.
+    /// Where `GET /metrics` (Prometheus text format) listens; `off`: no endpoint.
+    #[arg(long, env = "SWATTER_METRICS_ADDR", default_value = "127.0.0.1:9101", value_parser = metrics::metrics_addr)]
+    pub metrics_addr: std::option::Option<SocketAddr>,
+    #[command(flatten)]
     pub throttle: ThrottleConfig,
 }
 
-const DEFAULT_LOGIN_FAILURE_WINDOW: Duration = Duration::from_secs(900);
-const DEFAULT_LOGIN_FAILURES_PER_USERNAME_AND_CLIENT: NonZeroU32 = NonZeroU32::new(10).unwrap();
-const DEFAULT_LOGIN_FAILURES_PER_CLIENT: NonZeroU32 = NonZeroU32::new(100).unwrap();
-const DEFAULT_LOGIN_FAILURES_PER_USERNAME: NonZeroU32 = NonZeroU32::new(50).unwrap();
-const DEFAULT_LOGIN_SLOWDOWN_MAX_MS: u64 = 8000;
-const DEFAULT_TRUSTED_PROXIES: &str = "127.0.0.0/8,::1/128";
-const DEFAULT_SIGNUP_RATE_PER_CLIENT: u32 = 10;
+fn half_the_cores() -> usize {
+    (std::thread::available_parallelism().map_or(1, |n| n.get()) / 2).max(1)
+}
 
 /// How identity throttles password guessing and sign-up floods (see `throttle`). Every budget
 /// refills evenly over its window: 10 per 900 s gives one back every 90 s.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, clap::Args)]
 pub struct ThrottleConfig {
-    /// `SWATTER_TRUSTED_PROXIES`: peers whose `x-swatter-client-ip` metadata names the client,
-    /// default loopback only; any other caller is itself the client.
+    /// CIDR blocks (or addresses) of the callers whose `x-swatter-client-ip` metadata names the
+    /// client (the gateway); everyone else is the client itself. In Kubernetes set it to the pod
+    /// network (`k8s/base/config.env`).
+    #[arg(
+        long,
+        env = "SWATTER_TRUSTED_PROXIES",
+        default_value = "127.0.0.0/8,::1/128"
+    )]
     pub trusted_proxies: TrustedProxies,
-    /// `SWATTER_LOGIN_FAILURE_WINDOW_SECS`: the time over which the failure budgets refill,
-    /// default 900.
+    /// Seconds over which the login failure budgets below refill (evenly).
+    #[arg(long, env = "SWATTER_LOGIN_FAILURE_WINDOW_SECS", default_value = "900", value_parser = config::positive_seconds)]
     pub login_failure_window: Duration,
-    /// `SWATTER_LOGIN_FAILURES_PER_USERNAME_AND_CLIENT`: failed logins of one username from one
-    /// client address before that pair is refused, default 10. A success clears the pair.
+    /// Failed logins of one username from one client address before that pair gets 429 /
+    /// `RESOURCE_EXHAUSTED` with a retry delay; a successful login clears it.
+    #[arg(
+        long = "login-failures-per-username-and-client",
+        env = "SWATTER_LOGIN_FAILURES_PER_USERNAME_AND_CLIENT",
+        default_value = "10"
+    )]
     pub failures_per_username_and_client: NonZeroU32,
-    /// `SWATTER_LOGIN_FAILURES_PER_CLIENT`: failed logins from one client address (any username)
-    /// before it is refused, default 100.
+    /// Failed logins from one client address, any username, before it is refused the same way
+    /// (IPv6: per /64).
+    #[arg(
+        long = "login-failures-per-client",
+        env = "SWATTER_LOGIN_FAILURES_PER_CLIENT",
+        default_value = "100"
+    )]
     pub failures_per_client: NonZeroU32,
-    /// `SWATTER_LOGIN_FAILURES_PER_USERNAME`: failed logins of one username from all addresses
-    /// before its answers slow down, default 50. Never refused: that would lock the owner out.
+    /// Failed logins of one username from all addresses before its logins slow down (never
+    /// refused, so nobody can lock the owner out).
+    #[arg(
+        long = "login-failures-per-username",
+        env = "SWATTER_LOGIN_FAILURES_PER_USERNAME",
+        default_value = "50"
+    )]
     pub failures_per_username: NonZeroU32,
-    /// `SWATTER_LOGIN_SLOWDOWN_MAX_MS`: longest wait added to a login of a username over its
-    /// budget, default 8000. The wait starts at 100 ms and doubles with each failure over it.
+    /// Longest wait, in milliseconds, added to a login of a username over its budget (100 ms,
+    /// doubling with each failure over it).
+    #[arg(long = "login-slowdown-max-ms", env = "SWATTER_LOGIN_SLOWDOWN_MAX_MS", default_value = "8000", value_parser = config::millis)]
     pub max_login_slowdown: Duration,
-    /// `SWATTER_SIGNUP_RATE_PER_CLIENT`: sign-ups per client address per hour, default 10;
-    /// 0: no limit. Admins creating users are not counted.
+    /// Sign-ups per client address per hour (429 beyond; admins creating users are not counted);
+    /// `0`: no limit.
+    #[arg(
+        long = "signup-rate-per-client",
+        env = "SWATTER_SIGNUP_RATE_PER_CLIENT",
+        default_value = "10"
+    )]
     pub signups_per_client_per_hour: u32,
 }
 
 impl Default for ThrottleConfig {
+    /// The declared defaults.
     fn default() -> Self {
-        ThrottleConfig {
-            trusted_proxies: TrustedProxies::loopback(),
-            login_failure_window: DEFAULT_LOGIN_FAILURE_WINDOW,
-            failures_per_username_and_client: DEFAULT_LOGIN_FAILURES_PER_USERNAME_AND_CLIENT,
-            failures_per_client: DEFAULT_LOGIN_FAILURES_PER_CLIENT,
-            failures_per_username: DEFAULT_LOGIN_FAILURES_PER_USERNAME,
-            max_login_slowdown: Duration::from_millis(DEFAULT_LOGIN_SLOWDOWN_MAX_MS),
-            signups_per_client_per_hour: DEFAULT_SIGNUP_RATE_PER_CLIENT,
-        }
-    }
-}
-
-impl ThrottleConfig {
-    fn from_env<S: Source>(env: &Env<S>) -> Result<Self, ConfigError> {
-        let login_failure_window = env.seconds(
-            "SWATTER_LOGIN_FAILURE_WINDOW_SECS",
-            DEFAULT_LOGIN_FAILURE_WINDOW,
-        )?;
-        if login_failure_window.is_zero() {
-            return Err(ConfigError::malformed(
-                "SWATTER_LOGIN_FAILURE_WINDOW_SECS",
-                "0",
-                "must be at least 1 second",
-            ));
-        }
-        Ok(ThrottleConfig {
-            trusted_proxies: env.or("SWATTER_TRUSTED_PROXIES", TrustedProxies::loopback())?,
-            login_failure_window,
-            failures_per_username_and_client: env.or(
-                "SWATTER_LOGIN_FAILURES_PER_USERNAME_AND_CLIENT",
-                DEFAULT_LOGIN_FAILURES_PER_USERNAME_AND_CLIENT,
-            )?,
-            failures_per_client: env.or(
-                "SWATTER_LOGIN_FAILURES_PER_CLIENT",
-                DEFAULT_LOGIN_FAILURES_PER_CLIENT,
-            )?,
-            failures_per_username: env.or(
-                "SWATTER_LOGIN_FAILURES_PER_USERNAME",
-                DEFAULT_LOGIN_FAILURES_PER_USERNAME,
-            )?,
-            max_login_slowdown: Duration::from_millis(env.or(
-                "SWATTER_LOGIN_SLOWDOWN_MAX_MS",
-                DEFAULT_LOGIN_SLOWDOWN_MAX_MS,
-            )?),
-            signups_per_client_per_hour: env.or(
-                "SWATTER_SIGNUP_RATE_PER_CLIENT",
-                DEFAULT_SIGNUP_RATE_PER_CLIENT,
-            )?,
-        })
+        config::from_env(&Env::from_pairs(&[])).expect("the default throttle settings parse")
     }
 }
 
@@ -146,20 +196,12 @@ impl ThrottleConfig {
 pub struct TrustedProxies(Vec<IpNet>);
 
 impl TrustedProxies {
-    /// `127.0.0.0/8` and `::1`: a gateway on the same host.
-    pub fn loopback() -> Self {
-        DEFAULT_TRUSTED_PROXIES
-            .parse()
-            .expect("the default trusted proxies parse")
-    }
-
     /// Whether `peer` is one of them (an IPv4-mapped IPv6 address counts as its IPv4 address).
     pub fn contains(&self, peer: IpAddr) -> bool {
         let peer = peer.to_canonical();
         self.0.iter().any(|net| net.contains(&peer))
     }
 }
-
 impl FromStr for TrustedProxies {
     type Err = String;
 
@@ -186,28 +228,24 @@ pub struct BootstrapAdmin {
     pub email: String,
 }
 
-impl IdentityConfig {
-    pub fn from_env<S: Source>(env: &Env<S>) -> Result<Self, ConfigError> {
-        let signing_key_pem = match (
-            env.raw("SWATTER_JWT_PRIVATE_KEY"),
-            env.raw("SWATTER_JWT_PRIVATE_KEY_FILE"),
-        ) {
+impl IdentitySettings {
+    /// The configuration these settings make, or why they make none.
+    pub fn into_config(self) -> Result<IdentityConfig, ConfigError> {
+        let signing_key_pem = match (self.jwt_private_key, self.jwt_private_key_file) {
             (Some(pem), _) => pem,
-            (None, Some(path)) => std::fs::read_to_string(&path)
-                .map_err(|e| ConfigError::malformed("SWATTER_JWT_PRIVATE_KEY_FILE", &path, e))?,
+            (None, Some(path)) => std::fs::read_to_string(&path).map_err(|e| {
+                ConfigError::malformed("SWATTER_JWT_PRIVATE_KEY_FILE", &path.to_string_lossy(), e)
+            })?,
             (None, None) => {
                 return Err(ConfigError::Missing {
                     name: "SWATTER_JWT_PRIVATE_KEY_FILE (or SWATTER_JWT_PRIVATE_KEY)".into(),
                 });
             }
         };
-        let bootstrap_admin = match (
-            env.raw("SWATTER_ADMIN_USERNAME"),
-            env.raw("SWATTER_ADMIN_PASSWORD"),
-        ) {
+        let bootstrap_admin = match (self.admin_username, self.admin_password) {
             (Some(username), Some(password)) => Some(BootstrapAdmin {
-                email: env
-                    .raw("SWATTER_ADMIN_EMAIL")
+                email: self
+                    .admin_email
                     .unwrap_or_else(|| format!("{username}@swatter.local")),
                 username,
                 password,
@@ -224,60 +262,29 @@ impl IdentityConfig {
                 });
             }
         };
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
         Ok(IdentityConfig {
-            addr: env.or(
-                "SWATTER_IDENTITY_ADDR",
-                SocketAddr::from(([127, 0, 0, 1], 50051)),
-            )?,
-            database_url: env.or(
-                "SWATTER_IDENTITY_DATABASE_URL",
-                "postgres://postgres@127.0.0.1:5432/swatter_identity".to_owned(),
-            )?,
-            database_max_connections: env.or("SWATTER_DATABASE_MAX_CONNECTIONS", 10)?,
-            run_migrations: env.flag("SWATTER_MIGRATE", true)?,
             signing_key_pem,
-            issuer: env.or("SWATTER_JWT_ISSUER", "swatter".to_owned())?,
-            audience: env.or("SWATTER_JWT_AUDIENCE", "swatter".to_owned())?,
-            access_token_ttl: env.seconds(
-                "SWATTER_ACCESS_TOKEN_TTL_SECS",
-                Duration::from_secs(15 * 60),
-            )?,
-            refresh_token_ttl: env.seconds(
-                "SWATTER_REFRESH_TOKEN_TTL_SECS",
-                Duration::from_secs(30 * 24 * 3600),
-            )?,
-            signup_enabled: env.flag("SWATTER_SIGNUP_ENABLED", true)?,
             bootstrap_admin,
-            service_clients: parse_service_clients(env.raw("SWATTER_SERVICE_CLIENTS"))?,
-            password_hash_concurrency: env
-                .or("SWATTER_PASSWORD_HASH_CONCURRENCY", (cores / 2).max(1))?,
-            metrics_addr: metrics::metrics_addr(env, SocketAddr::from(([127, 0, 0, 1], 9101)))?,
-            throttle: ThrottleConfig::from_env(env)?,
+            ..self.config
         })
     }
 }
 
-/// Shortest service client secret accepted: a guessable secret would hand out tokens for any
-/// user to whoever reaches identity's gRPC port.
-pub const MIN_SERVICE_SECRET_LEN: usize = 32;
+impl IdentityConfig {
+    pub fn from_env<S: Source>(env: &Env<S>) -> Result<Self, ConfigError> {
+        config::from_env::<IdentitySettings>(env)?.into_config()
+    }
+}
 
-fn parse_service_clients(raw: Option<String>) -> Result<HashMap<String, String>, ConfigError> {
-    let Some(raw) = raw else {
-        return Ok(HashMap::new());
-    };
+fn parse_service_clients(raw: &str) -> Result<HashMap<String, String>, String> {
     raw.split(',')
         .filter(|pair| !pair.trim().is_empty())
         .map(|pair| match pair.trim().split_once('=') {
-            Some((id, secret))
-                if !id.is_empty() && secret.chars().count() >= MIN_SERVICE_SECRET_LEN =>
-            {
+            Some((id, secret)) if !id.is_empty() && config::secret(secret).is_ok() => {
                 Ok((id.to_owned(), secret.to_owned()))
             }
-            _ => Err(ConfigError::malformed(
-                "SWATTER_SERVICE_CLIENTS",
-                "<hidden>",
-                "expected id=secret pairs separated by commas, secrets of 32 characters or more",
+            _ => Err(format!(
+                "expected id=secret pairs separated by commas, secrets of {MIN_SECRET_LEN} characters or more"
             )),
         })
         .collect()
@@ -287,16 +294,22 @@ fn parse_service_clients(raw: Option<String>) -> Result<HashMap<String, String>,
 mod tests {
     use super::*;
 
-    fn env(pairs: &[(&str, &str)]) -> Env<HashMap<String, String>> {
-        Env(pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect())
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_readme_lists_these_settings() {
+        let readme = include_str!("../../../README.md");
+        assert!(
+            config::readme_is_current(readme, &Cli::command()),
+            "run `make config-reference`"
+        );
     }
 
     #[test]
     fn the_signing_key_is_required_and_named() {
-        let err = IdentityConfig::from_env(&env(&[])).err().unwrap();
+        let err = IdentityConfig::from_env(&Env::from_pairs(&[]))
+            .err()
+            .unwrap();
         assert!(
             err.to_string().contains("SWATTER_JWT_PRIVATE_KEY_FILE"),
             "{err}"
@@ -305,7 +318,7 @@ mod tests {
 
     #[test]
     fn an_admin_username_without_password_stops_start() {
-        let err = IdentityConfig::from_env(&env(&[
+        let err = IdentityConfig::from_env(&Env::from_pairs(&[
             ("SWATTER_JWT_PRIVATE_KEY", "pem"),
             ("SWATTER_ADMIN_USERNAME", "admin"),
         ]))
@@ -316,7 +329,7 @@ mod tests {
 
     #[test]
     fn service_clients_are_parsed_and_weak_secrets_refused() {
-        let config = IdentityConfig::from_env(&env(&[
+        let config = IdentityConfig::from_env(&Env::from_pairs(&[
             ("SWATTER_JWT_PRIVATE_KEY", "pem"),
             (
                 "SWATTER_SERVICE_CLIENTS",
@@ -332,7 +345,7 @@ mod tests {
             config.service_clients["other"],
             "abcdefghijklmnopqrstuvwxyz-+0123"
         );
-        let err = IdentityConfig::from_env(&env(&[
+        let err = IdentityConfig::from_env(&Env::from_pairs(&[
             ("SWATTER_JWT_PRIVATE_KEY", "pem"),
             // 31 characters: one short.
             (
@@ -348,7 +361,7 @@ mod tests {
 
     #[test]
     fn a_malformed_address_is_named() {
-        let err = IdentityConfig::from_env(&env(&[
+        let err = IdentityConfig::from_env(&Env::from_pairs(&[
             ("SWATTER_JWT_PRIVATE_KEY", "pem"),
             ("SWATTER_IDENTITY_ADDR", "localhost"),
         ]))
@@ -360,23 +373,28 @@ mod tests {
     #[test]
     fn the_metrics_address_defaults_can_be_turned_off_and_is_named_when_malformed() {
         let pem = ("SWATTER_JWT_PRIVATE_KEY", "pem");
-        let config = IdentityConfig::from_env(&env(&[pem])).unwrap();
+        let config = IdentityConfig::from_env(&Env::from_pairs(&[pem])).unwrap();
         assert_eq!(
             config.metrics_addr,
             Some(SocketAddr::from(([127, 0, 0, 1], 9101)))
         );
-        let off = IdentityConfig::from_env(&env(&[pem, ("SWATTER_METRICS_ADDR", "off")])).unwrap();
+        let off =
+            IdentityConfig::from_env(&Env::from_pairs(&[pem, ("SWATTER_METRICS_ADDR", "off")]))
+                .unwrap();
         assert_eq!(off.metrics_addr, None);
-        let err = IdentityConfig::from_env(&env(&[pem, ("SWATTER_METRICS_ADDR", "9101")]))
-            .err()
-            .unwrap();
+        let err =
+            IdentityConfig::from_env(&Env::from_pairs(&[pem, ("SWATTER_METRICS_ADDR", "9101")]))
+                .err()
+                .unwrap();
         assert!(err.to_string().contains("SWATTER_METRICS_ADDR"), "{err}");
     }
 
     #[test]
     fn throttle_limits_default_parse_and_name_bad_values() {
         let pem = ("SWATTER_JWT_PRIVATE_KEY", "pem");
-        let defaults = IdentityConfig::from_env(&env(&[pem])).unwrap().throttle;
+        let defaults = IdentityConfig::from_env(&Env::from_pairs(&[pem]))
+            .unwrap()
+            .throttle;
         assert!(
             defaults
                 .trusted_proxies
@@ -396,7 +414,7 @@ mod tests {
         assert_eq!(defaults.failures_per_username_and_client.get(), 10);
         assert_eq!(defaults.signups_per_client_per_hour, 10);
 
-        let set = IdentityConfig::from_env(&env(&[
+        let set = IdentityConfig::from_env(&Env::from_pairs(&[
             pem,
             (
                 "SWATTER_TRUSTED_PROXIES",
@@ -430,7 +448,7 @@ mod tests {
             ("SWATTER_LOGIN_SLOWDOWN_MAX_MS", "1s"),
             ("SWATTER_SIGNUP_RATE_PER_CLIENT", "ten"),
         ] {
-            let err = IdentityConfig::from_env(&env(&[pem, (name, value)]))
+            let err = IdentityConfig::from_env(&Env::from_pairs(&[pem, (name, value)]))
                 .err()
                 .unwrap();
             assert!(err.to_string().contains(name), "{name}={value}: {err}");

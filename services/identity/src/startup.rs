@@ -1,16 +1,16 @@
 //! Building and running the identity service: database, migrations, the first admin, keys, and
 //! the gRPC server. Tests start it in-process on port 0 through the same code.
 
-use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
+use std::{future::Future, sync::Arc, time::Duration};
 
 use anyhow::Context;
 use sqlx::PgPool;
 use swatter_common::{
     auth::{AuthLayer, StaticJwks, TokenVerifier},
-    db, metrics, server,
+    bootstrap,
+    server::{self, Listeners},
 };
 use swatter_proto::identity::v1::identity_service_server::IdentityServiceServer;
-use tokio::net::TcpListener;
 use uuid::Uuid;
 
 use crate::{
@@ -26,24 +26,21 @@ use crate::{
 
 /// A built identity service, bound and ready to serve.
 pub struct Application {
-    listener: TcpListener,
+    listeners: Listeners,
     rpc: IdentityRpc,
     verifier: Arc<TokenVerifier>,
-    metrics: Option<metrics::Endpoint>,
 }
 
 impl Application {
     /// Connects, migrates, creates the first admin if configured, and binds the listener.
     pub async fn build(config: IdentityConfig) -> anyhow::Result<Self> {
-        let db = db::connect(
+        let db = bootstrap::database(
             "SWATTER_IDENTITY_DATABASE_URL",
             &config.database_url,
             config.database_max_connections,
+            config.run_migrations.then_some(&MIGRATOR),
         )
         .await?;
-        if config.run_migrations {
-            MIGRATOR.run(&db).await.context("run identity migrations")?;
-        }
         let key = SigningKey::from_pem(&config.signing_key_pem)
             .context("SWATTER_JWT_PRIVATE_KEY(_FILE) does not hold a usable key")?;
         let jwk = key.jwk().clone();
@@ -72,52 +69,33 @@ impl Application {
             throttle: Throttle::new(db.clone(), config.throttle.clone()),
             db,
         };
-        let listener = server::bind(config.addr).await?;
-        let metrics = metrics::Endpoint::bind(config.metrics_addr).await?;
         Ok(Application {
-            listener,
+            listeners: Listeners::bind(Some(config.addr), config.metrics_addr).await?,
             rpc: IdentityRpc(Arc::new(identity)),
             verifier,
-            metrics,
         })
     }
 
-    /// The address the server listens on.
-    pub fn local_addr(&self) -> SocketAddr {
-        self.listener
-            .local_addr()
-            .expect("a bound listener has an address")
-    }
-
-    /// The address `GET /metrics` listens on, unless metrics are off.
-    pub fn metrics_addr(&self) -> Option<SocketAddr> {
-        self.metrics.as_ref().map(metrics::Endpoint::local_addr)
-    }
+    swatter_common::listener_accessors!();
 
     /// Serves until `shutdown` resolves, then finishes in-flight requests.
     pub async fn run_until(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        tracing::info!(addr = %self.local_addr(), "identity service listening");
-        let probe = database_probe(self.rpc.0.db.clone());
-        let _metrics = metrics::serve(self.metrics);
+        let probe = server::database_probe(self.rpc.0.db.clone());
         let sweeper = tokio::spawn(throttle::sweep_periodically(self.rpc.0.db.clone()));
-        let served = server::serve(
-            self.listener,
-            IdentityServiceServer::new(self.rpc),
-            AuthLayer::new(self.verifier, DELEGATED_METHODS),
-            probe,
-            shutdown,
-        )
-        .await;
+        let served = self
+            .listeners
+            .serve(
+                IdentityServiceServer::new(self.rpc),
+                AuthLayer::new(self.verifier, DELEGATED_METHODS),
+                probe,
+                shutdown,
+            )
+            .await;
         sweeper.abort();
         served
-    }
-
-    /// Serves until SIGTERM or SIGINT.
-    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
-        self.run_until(server::shutdown_signal()).await
     }
 }
 
@@ -163,12 +141,4 @@ async fn ensure_admin(
         }
         Err(e) => Err(e.into()),
     }
-}
-
-/// Ready while the database answers.
-fn database_probe(db: sqlx::PgPool) -> server::ReadinessProbe {
-    std::sync::Arc::new(move || {
-        let db = db.clone();
-        Box::pin(async move { crate::store::ping(&db).await.is_ok() })
-    })
 }

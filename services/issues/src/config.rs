@@ -1,90 +1,113 @@
-//! The issues service's settings, read from the environment (see the README's configuration table).
+//! The issues service's settings: each variable's name, default and help are declared once,
+//! below; the README's table is generated from them (`swatter-issues config-reference`).
 
 use std::{net::SocketAddr, time::Duration};
 
+use clap::ArgAction;
 use swatter_common::{
     auth,
-    config::{ConfigError, Env, Source},
+    bootstrap::ServiceSettings,
+    config::{self, ConfigError, Env, Source},
     metrics,
 };
 
-#[derive(Clone)]
+/// `swatter-issues`: projects, issues and comments over gRPC.
+#[derive(clap::Parser)]
+#[command(name = "swatter-issues")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub config: IssuesConfig,
+    #[command(flatten)]
+    pub service: ServiceSettings,
+}
+
+#[derive(clap::Subcommand)]
+pub enum Command {
+    /// Run the service (the default).
+    Serve,
+    /// Apply the migrations and exit.
+    Migrate,
+    /// Print the settings as the README's Markdown table.
+    ConfigReference,
+}
+
+#[derive(Clone, clap::Args)]
 pub struct IssuesConfig {
-    /// `SWATTER_ISSUES_ADDR`, default `127.0.0.1:50052`.
+    /// Listen address (gRPC).
+    #[arg(
+        long = "issues-addr",
+        env = "SWATTER_ISSUES_ADDR",
+        default_value = "127.0.0.1:50052"
+    )]
     pub addr: SocketAddr,
-    /// `SWATTER_ISSUES_DATABASE_URL`.
+    /// Database.
+    #[arg(
+        long = "issues-database-url",
+        env = "SWATTER_ISSUES_DATABASE_URL",
+        default_value = "postgres://postgres@127.0.0.1:5432/swatter_issues"
+    )]
     pub database_url: String,
-    /// `SWATTER_DATABASE_MAX_CONNECTIONS`, default 10.
+    /// Database pool size.
+    #[arg(long, env = "SWATTER_DATABASE_MAX_CONNECTIONS", default_value = "10")]
     pub database_max_connections: u32,
-    /// `SWATTER_MIGRATE`, default true.
+    /// Apply migrations at start.
+    #[arg(long = "migrate", env = "SWATTER_MIGRATE", default_value = "true", value_parser = config::flag, action = ArgAction::Set)]
     pub run_migrations: bool,
-    /// `SWATTER_IDENTITY_URL`, default `http://127.0.0.1:50051`.
+    /// Identity's gRPC endpoint.
+    #[arg(long, env = "SWATTER_IDENTITY_URL", default_value = "http://127.0.0.1:50051", value_parser = config::http_url)]
     pub identity_url: String,
-    /// `SWATTER_JWT_ISSUER` / `SWATTER_JWT_AUDIENCE`, default `swatter`.
+    /// `iss` of access tokens (identity writes it, the others check it).
+    #[arg(long, env = "SWATTER_JWT_ISSUER", default_value = "swatter")]
     pub issuer: String,
+    /// `aud` of access tokens.
+    #[arg(long, env = "SWATTER_JWT_AUDIENCE", default_value = "swatter")]
     pub audience: String,
-    /// `SWATTER_SESSION_CHECK_SECS`, default 10: how often a token's session is asked again.
+    /// How often, in seconds, a token seen before is checked again with identity (disabled user,
+    /// admin rights); at most 25.
+    #[arg(long, env = "SWATTER_SESSION_CHECK_SECS", default_value = "10", value_parser = auth::session_check_interval)]
     pub session_check_interval: Duration,
-    /// `SWATTER_METRICS_ADDR`: where `GET /metrics` listens, default `127.0.0.1:9102`; `off`: nowhere.
-    pub metrics_addr: Option<SocketAddr>,
+    /// Where `GET /metrics` (Prometheus text format) listens; `off`: no endpoint.
+    #[arg(long, env = "SWATTER_METRICS_ADDR", default_value = "127.0.0.1:9102", value_parser = metrics::metrics_addr)]
+    pub metrics_addr: std::option::Option<SocketAddr>,
 }
 
 impl IssuesConfig {
     pub fn from_env<S: Source>(env: &Env<S>) -> Result<Self, ConfigError> {
-        let identity_url: String =
-            env.or("SWATTER_IDENTITY_URL", "http://127.0.0.1:50051".to_owned())?;
-        if !(identity_url.starts_with("http://") || identity_url.starts_with("https://")) {
-            return Err(ConfigError::malformed(
-                "SWATTER_IDENTITY_URL",
-                &identity_url,
-                "expected an http:// or https:// URL",
-            ));
-        }
-        Ok(IssuesConfig {
-            addr: env.or(
-                "SWATTER_ISSUES_ADDR",
-                SocketAddr::from(([127, 0, 0, 1], 50052)),
-            )?,
-            database_url: env.or(
-                "SWATTER_ISSUES_DATABASE_URL",
-                "postgres://postgres@127.0.0.1:5432/swatter_issues".to_owned(),
-            )?,
-            database_max_connections: env.or("SWATTER_DATABASE_MAX_CONNECTIONS", 10)?,
-            run_migrations: env.flag("SWATTER_MIGRATE", true)?,
-            identity_url,
-            issuer: env.or("SWATTER_JWT_ISSUER", "swatter".to_owned())?,
-            audience: env.or("SWATTER_JWT_AUDIENCE", "swatter".to_owned())?,
-            session_check_interval: auth::session_check_interval(env)?,
-            metrics_addr: metrics::metrics_addr(env, SocketAddr::from(([127, 0, 0, 1], 9102)))?,
-        })
+        config::from_env(env)
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use std::collections::HashMap;
-
     use super::*;
 
-    fn env(pairs: &[(&str, &str)]) -> Env<HashMap<String, String>> {
-        Env(pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect())
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_readme_lists_these_settings() {
+        let readme = include_str!("../../../README.md");
+        assert!(
+            config::readme_is_current(readme, &Cli::command()),
+            "run `make config-reference`"
+        );
     }
 
     #[test]
     fn the_metrics_address_defaults_can_be_turned_off_and_is_named_when_malformed() {
-        let config = IssuesConfig::from_env(&env(&[])).unwrap();
+        let config = IssuesConfig::from_env(&Env::from_pairs(&[])).unwrap();
         assert_eq!(
             config.metrics_addr,
             Some(SocketAddr::from(([127, 0, 0, 1], 9102)))
         );
-        let off = IssuesConfig::from_env(&env(&[("SWATTER_METRICS_ADDR", "off")])).unwrap();
+        let off =
+            IssuesConfig::from_env(&Env::from_pairs(&[("SWATTER_METRICS_ADDR", "off")])).unwrap();
         assert_eq!(off.metrics_addr, None);
-        let err = IssuesConfig::from_env(&env(&[("SWATTER_METRICS_ADDR", "metrics:x")]))
-            .err()
-            .unwrap();
+        let err =
+            IssuesConfig::from_env(&Env::from_pairs(&[("SWATTER_METRICS_ADDR", "metrics:x")]))
+                .err()
+                .unwrap();
         assert!(err.to_string().contains("SWATTER_METRICS_ADDR"), "{err}");
     }
 }

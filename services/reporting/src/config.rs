@@ -1,200 +1,251 @@
-//! The reporting service's settings, read from the environment (see the README's table).
+//! The reporting service's settings: each variable's name, default and help are declared once,
+//! below; the README's table is generated from them (`swatter-reporting config-reference`).
 
 use std::{net::SocketAddr, time::Duration};
 
+use clap::ArgAction;
 use swatter_common::{
     auth,
-    config::{ConfigError, Env, Source},
+    bootstrap::ServiceSettings,
+    config::{self, ConfigError, Env, Source},
     metrics,
 };
 
-use crate::domain::Backoff;
+use crate::{domain::Backoff, startup::Mode};
+
+/// `swatter-reporting`: PDF report jobs over gRPC, rendered by workers fed through RabbitMQ.
+#[derive(clap::Parser)]
+#[command(name = "swatter-reporting")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub settings: ReportingSettings,
+}
+
+#[derive(clap::Subcommand)]
+pub enum Command {
+    /// Run everything in one process: the API, the outbox relay, the lease sweeper and the
+    /// worker (the default, and `make run`).
+    Serve,
+    /// Run the API, the outbox relay and the lease sweeper; no rendering.
+    Api,
+    /// Run only the worker: render the jobs from the queue. Binds no API port, only metrics.
+    Worker,
+    /// Apply the migrations and exit.
+    Migrate,
+    /// Print the settings as the README's Markdown table.
+    ConfigReference,
+}
+
+impl Command {
+    /// What runs in this process, for the commands that serve.
+    pub fn mode(&self) -> Option<Mode> {
+        match self {
+            Command::Serve => Some(Mode::WithWorker),
+            Command::Api => Some(Mode::Api),
+            Command::Worker => Some(Mode::Worker),
+            Command::Migrate | Command::ConfigReference => None,
+        }
+    }
+}
+
+/// Everything reporting reads: its own settings and those every service reads.
+#[derive(Clone, clap::Args)]
+pub struct ReportingSettings {
+    #[command(flatten)]
+    pub config: ReportingConfig,
+    /// Reporting's secret at identity (see `SWATTER_SERVICE_CLIENTS`); required.
+    #[arg(long, env = "SWATTER_SERVICE_CLIENT_SECRET", hide_env_values = true)]
+    service_client_secret: Option<String>,
+    /// The host presigned URLs name (must be reachable by clients); default the endpoint.
+    #[arg(long, env = "SWATTER_S3_PUBLIC_ENDPOINT", value_parser = config::http_url)]
+    s3_public_endpoint: Option<String>,
+    /// Object store access key; required.
+    #[arg(long, env = "SWATTER_S3_ACCESS_KEY", hide_env_values = true)]
+    s3_access_key: Option<String>,
+    /// Object store secret key; required.
+    #[arg(long, env = "SWATTER_S3_SECRET_KEY", hide_env_values = true)]
+    s3_secret_key: Option<String>,
+    /// First retry delay, in milliseconds; the delay grows by the factor at each attempt.
+    #[arg(long = "retry-base-ms", env = "SWATTER_RETRY_BASE_MS", default_value = "1000", value_parser = config::millis)]
+    retry_base: Duration,
+    /// Backoff growth factor.
+    #[arg(long, env = "SWATTER_RETRY_FACTOR", default_value = "2")]
+    retry_factor: u32,
+    /// Longest retry delay, in milliseconds (half of each delay is random jitter).
+    #[arg(long = "retry-max-ms", env = "SWATTER_RETRY_MAX_MS", default_value = "60000", value_parser = config::millis)]
+    retry_max: Duration,
+    #[command(flatten)]
+    pub service: ServiceSettings,
+}
+
+impl ReportingSettings {
+    /// The configuration these settings make, or why they make none.
+    pub fn into_config(self) -> Result<ReportingConfig, ConfigError> {
+        let required = |value: Option<String>, name: &str| {
+            value.ok_or_else(|| ConfigError::Missing {
+                name: name.to_owned(),
+            })
+        };
+        let mut config = self.config;
+        config.service_client_secret =
+            required(self.service_client_secret, "SWATTER_SERVICE_CLIENT_SECRET")?;
+        config.s3.access_key = required(self.s3_access_key, "SWATTER_S3_ACCESS_KEY")?;
+        config.s3.secret_key = required(self.s3_secret_key, "SWATTER_S3_SECRET_KEY")?;
+        config.s3.public_endpoint = self
+            .s3_public_endpoint
+            .unwrap_or_else(|| config.s3.endpoint.clone());
+        config.backoff = Backoff {
+            base: self.retry_base,
+            factor: self.retry_factor,
+            cap: self.retry_max,
+        };
+        Ok(config)
+    }
+}
 
 /// Everything the reporting API and worker need.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, clap::Args)]
 pub struct ReportingConfig {
-    /// `SWATTER_REPORTING_ADDR`, default `127.0.0.1:50053`.
+    /// Listen address (gRPC) of the API.
+    #[arg(
+        long = "reporting-addr",
+        env = "SWATTER_REPORTING_ADDR",
+        default_value = "127.0.0.1:50053"
+    )]
     pub addr: SocketAddr,
-    /// `SWATTER_REPORTING_DATABASE_URL`.
+    /// Database.
+    #[arg(
+        long = "reporting-database-url",
+        env = "SWATTER_REPORTING_DATABASE_URL",
+        default_value = "postgres://postgres@127.0.0.1:5432/swatter_reporting"
+    )]
     pub database_url: String,
-    /// `SWATTER_DATABASE_MAX_CONNECTIONS`, default 10.
+    /// Database pool size.
+    #[arg(long, env = "SWATTER_DATABASE_MAX_CONNECTIONS", default_value = "10")]
     pub database_max_connections: u32,
-    /// `SWATTER_MIGRATE`, default true.
+    /// Apply migrations at start.
+    #[arg(long = "migrate", env = "SWATTER_MIGRATE", default_value = "true", value_parser = config::flag, action = ArgAction::Set)]
     pub run_migrations: bool,
-    /// `SWATTER_AMQP_URL`, default `amqp://guest:guest@127.0.0.1:5672/%2f`.
+    /// RabbitMQ (`amqp://` or `amqps://`).
+    #[arg(long, env = "SWATTER_AMQP_URL", default_value = "amqp://guest:guest@127.0.0.1:5672/%2f", value_parser = config::amqp_url)]
     pub amqp_url: String,
-    /// `SWATTER_QUEUE_PREFIX`, default `swatter.reports`: names of the exchanges and queues.
+    /// Names of the exchange and queues (`<prefix>`, `<prefix>.work`, `<prefix>.dlx`,
+    /// `<prefix>.dead`).
+    #[arg(long, env = "SWATTER_QUEUE_PREFIX", default_value = "swatter.reports")]
     pub queue_prefix: String,
-    /// `SWATTER_IDENTITY_URL` / `SWATTER_ISSUES_URL`.
+    /// Identity's gRPC endpoint.
+    #[arg(long, env = "SWATTER_IDENTITY_URL", default_value = "http://127.0.0.1:50051", value_parser = config::http_url)]
     pub identity_url: String,
+    /// Issues' gRPC endpoint.
+    #[arg(long, env = "SWATTER_ISSUES_URL", default_value = "http://127.0.0.1:50052", value_parser = config::http_url)]
     pub issues_url: String,
-    /// `SWATTER_JWT_ISSUER` / `SWATTER_JWT_AUDIENCE`.
+    /// `iss` of access tokens (identity writes it, the others check it).
+    #[arg(long, env = "SWATTER_JWT_ISSUER", default_value = "swatter")]
     pub issuer: String,
+    /// `aud` of access tokens.
+    #[arg(long, env = "SWATTER_JWT_AUDIENCE", default_value = "swatter")]
     pub audience: String,
-    /// `SWATTER_SESSION_CHECK_SECS`, default 10: how often a token's session is asked again.
+    /// How often, in seconds, a token seen before is checked again with identity (disabled user,
+    /// admin rights); at most 25.
+    #[arg(long, env = "SWATTER_SESSION_CHECK_SECS", default_value = "10", value_parser = auth::session_check_interval)]
     pub session_check_interval: Duration,
-    /// `SWATTER_SERVICE_CLIENT_ID` / `SWATTER_SERVICE_CLIENT_SECRET`: the worker's credential.
+    /// Reporting's client id at identity (one of `SWATTER_SERVICE_CLIENTS`).
+    #[arg(long, env = "SWATTER_SERVICE_CLIENT_ID", default_value = "reporting")]
     pub service_client_id: String,
+    /// The worker's credential at identity (`SWATTER_SERVICE_CLIENT_SECRET`).
+    #[arg(skip)]
     pub service_client_secret: String,
+    #[command(flatten)]
     pub s3: S3Config,
-    /// `SWATTER_WORKER_CONCURRENCY`, default 2: renders at once, and the prefetch.
+    /// Renders at once per worker, and the broker prefetch (≥ 1).
+    #[arg(long, env = "SWATTER_WORKER_CONCURRENCY", default_value = "2", value_parser = config::at_least_one::<u16>)]
     pub worker_concurrency: u16,
-    /// `SWATTER_JOB_MAX_ATTEMPTS`, default 5.
+    /// Attempts before a job fails and its message is dead-lettered (≥ 1).
+    #[arg(long = "job-max-attempts", env = "SWATTER_JOB_MAX_ATTEMPTS", default_value = "5", value_parser = config::at_least_one::<i32>)]
     pub max_attempts: i32,
-    /// `SWATTER_RETRY_BASE_MS` (1000), `SWATTER_RETRY_FACTOR` (2), `SWATTER_RETRY_MAX_MS` (60000).
+    /// `SWATTER_RETRY_BASE_MS`, `SWATTER_RETRY_FACTOR`, `SWATTER_RETRY_MAX_MS`.
+    #[arg(skip)]
     pub backoff: Backoff,
-    /// `SWATTER_JOB_LEASE_SECS`, default 30: a running job whose lease lapses is taken over.
+    /// Seconds after which a running job whose lease lapsed (worker gone) is taken over (≥ 2).
+    #[arg(long = "job-lease-secs", env = "SWATTER_JOB_LEASE_SECS", default_value = "30", value_parser = lease)]
     pub lease: Duration,
-    /// `SWATTER_OUTBOX_SWEEP_MS`, default 1000: the relay's and the lease sweeper's safety-net period.
+    /// Period, in milliseconds, of the outbox relay's and lease sweeper's safety-net scans.
+    #[arg(long = "outbox-sweep-ms", env = "SWATTER_OUTBOX_SWEEP_MS", default_value = "1000", value_parser = config::millis)]
     pub sweep_interval: Duration,
-    /// `SWATTER_MAX_ACTIVE_JOBS_PER_USER`, default 10: a user's jobs queued, running or retrying
-    /// at once; more are refused with `RESOURCE_EXHAUSTED` (REST 429).
+    /// Report jobs a user may have queued, running or retrying at once (creating or retrying
+    /// more: 429) (≥ 1).
+    #[arg(long, env = "SWATTER_MAX_ACTIVE_JOBS_PER_USER", default_value = "10", value_parser = config::at_least_one::<u32>)]
     pub max_active_jobs_per_user: u32,
-    /// `SWATTER_MAX_STREAMS_PER_USER`, default 10: a user's `WatchJob` streams (REST: job event
-    /// streams) open at once in one reporting process.
+    /// Job event streams (`WatchJob`, `GET /v1/jobs/{id}/events`) a user may have open at once,
+    /// per reporting process (more: 429) (≥ 1).
+    #[arg(long, env = "SWATTER_MAX_STREAMS_PER_USER", default_value = "10", value_parser = config::at_least_one::<u32>)]
     pub max_streams_per_user: u32,
-    /// `SWATTER_METRICS_ADDR`: where `GET /metrics` listens, default `127.0.0.1:9103`; `off`: nowhere.
-    pub metrics_addr: Option<SocketAddr>,
+    /// Where `GET /metrics` (Prometheus text format) listens; `off`: no endpoint.
+    #[arg(long, env = "SWATTER_METRICS_ADDR", default_value = "127.0.0.1:9103", value_parser = metrics::metrics_addr)]
+    pub metrics_addr: std::option::Option<SocketAddr>,
+}
+
+fn lease(raw: &str) -> Result<Duration, String> {
+    match config::seconds(raw)? {
+        lease if lease < Duration::from_secs(2) => Err("must be at least 2".to_owned()),
+        lease => Ok(lease),
+    }
 }
 
 /// The object store.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, clap::Args)]
 pub struct S3Config {
-    /// `SWATTER_S3_ENDPOINT`: where the services reach the store, default `http://127.0.0.1:9900`.
+    /// Where the service reaches the object store.
+    #[arg(long = "s3-endpoint", env = "SWATTER_S3_ENDPOINT", default_value = "http://127.0.0.1:9900", value_parser = config::http_url)]
     pub endpoint: String,
-    /// `SWATTER_S3_PUBLIC_ENDPOINT`: the host presigned URLs name (reachable by clients), default the endpoint.
+    /// `SWATTER_S3_PUBLIC_ENDPOINT`, default the endpoint.
+    #[arg(skip)]
     pub public_endpoint: String,
-    /// `SWATTER_S3_REGION`, default `us-east-1`.
+    /// Signing region.
+    #[arg(
+        long = "s3-region",
+        env = "SWATTER_S3_REGION",
+        default_value = "us-east-1"
+    )]
     pub region: String,
-    /// `SWATTER_S3_BUCKET`, default `swatter-reports`.
+    /// Bucket of the PDFs (created at start if missing).
+    #[arg(
+        long = "s3-bucket",
+        env = "SWATTER_S3_BUCKET",
+        default_value = "swatter-reports"
+    )]
     pub bucket: String,
     /// `SWATTER_S3_ACCESS_KEY` / `SWATTER_S3_SECRET_KEY`.
+    #[arg(skip)]
     pub access_key: String,
+    #[arg(skip)]
     pub secret_key: String,
-    /// `SWATTER_PRESIGN_TTL_SECS`, default 900.
+    /// Lifetime of presigned download URLs, in seconds.
+    #[arg(long = "presign-ttl-secs", env = "SWATTER_PRESIGN_TTL_SECS", default_value = "900", value_parser = config::seconds)]
     pub presign_ttl: Duration,
-}
-
-fn url<S: Source>(
-    env: &Env<S>,
-    name: &str,
-    default: &str,
-    schemes: &[&str],
-) -> Result<String, ConfigError> {
-    let value: String = env.or(name, default.to_owned())?;
-    if schemes.iter().any(|scheme| value.starts_with(scheme)) {
-        Ok(value)
-    } else {
-        Err(ConfigError::malformed(
-            name,
-            &value,
-            format!("expected a URL starting with {}", schemes.join(" or ")),
-        ))
-    }
 }
 
 impl ReportingConfig {
     pub fn from_env<S: Source>(env: &Env<S>) -> Result<Self, ConfigError> {
-        let http = &["http://", "https://"];
-        let endpoint = url(env, "SWATTER_S3_ENDPOINT", "http://127.0.0.1:9900", http)?;
-        let public_endpoint = match env.raw("SWATTER_S3_PUBLIC_ENDPOINT") {
-            Some(_) => url(env, "SWATTER_S3_PUBLIC_ENDPOINT", "", http)?,
-            None => endpoint.clone(),
-        };
-        let concurrency: u16 = env.or("SWATTER_WORKER_CONCURRENCY", 2)?;
-        if concurrency == 0 {
-            return Err(ConfigError::malformed(
-                "SWATTER_WORKER_CONCURRENCY",
-                "0",
-                "must be at least 1",
-            ));
-        }
-        let max_attempts: i32 = env.or("SWATTER_JOB_MAX_ATTEMPTS", 5)?;
-        if max_attempts < 1 {
-            return Err(ConfigError::malformed(
-                "SWATTER_JOB_MAX_ATTEMPTS",
-                &max_attempts.to_string(),
-                "must be at least 1",
-            ));
-        }
-        let lease = env.seconds("SWATTER_JOB_LEASE_SECS", Duration::from_secs(30))?;
-        if lease < Duration::from_secs(2) {
-            return Err(ConfigError::malformed(
-                "SWATTER_JOB_LEASE_SECS",
-                &lease.as_secs().to_string(),
-                "must be at least 2",
-            ));
-        }
-        let at_least_one = |name: &str, default: u32| -> Result<u32, ConfigError> {
-            let value: u32 = env.or(name, default)?;
-            if value == 0 {
-                return Err(ConfigError::malformed(name, "0", "must be at least 1"));
-            }
-            Ok(value)
-        };
-        let max_active_jobs_per_user = at_least_one("SWATTER_MAX_ACTIVE_JOBS_PER_USER", 10)?;
-        let max_streams_per_user = at_least_one("SWATTER_MAX_STREAMS_PER_USER", 10)?;
-        Ok(ReportingConfig {
-            addr: env.or(
-                "SWATTER_REPORTING_ADDR",
-                SocketAddr::from(([127, 0, 0, 1], 50053)),
-            )?,
-            database_url: env.or(
-                "SWATTER_REPORTING_DATABASE_URL",
-                "postgres://postgres@127.0.0.1:5432/swatter_reporting".to_owned(),
-            )?,
-            database_max_connections: env.or("SWATTER_DATABASE_MAX_CONNECTIONS", 10)?,
-            run_migrations: env.flag("SWATTER_MIGRATE", true)?,
-            amqp_url: url(
-                env,
-                "SWATTER_AMQP_URL",
-                "amqp://guest:guest@127.0.0.1:5672/%2f",
-                &["amqp://", "amqps://"],
-            )?,
-            queue_prefix: env.or("SWATTER_QUEUE_PREFIX", "swatter.reports".to_owned())?,
-            identity_url: url(env, "SWATTER_IDENTITY_URL", "http://127.0.0.1:50051", http)?,
-            issues_url: url(env, "SWATTER_ISSUES_URL", "http://127.0.0.1:50052", http)?,
-            issuer: env.or("SWATTER_JWT_ISSUER", "swatter".to_owned())?,
-            audience: env.or("SWATTER_JWT_AUDIENCE", "swatter".to_owned())?,
-            session_check_interval: auth::session_check_interval(env)?,
-            service_client_id: env.or("SWATTER_SERVICE_CLIENT_ID", "reporting".to_owned())?,
-            service_client_secret: env.required("SWATTER_SERVICE_CLIENT_SECRET")?,
-            s3: S3Config {
-                endpoint,
-                public_endpoint,
-                region: env.or("SWATTER_S3_REGION", "us-east-1".to_owned())?,
-                bucket: env.or("SWATTER_S3_BUCKET", "swatter-reports".to_owned())?,
-                access_key: env.required("SWATTER_S3_ACCESS_KEY")?,
-                secret_key: env.required("SWATTER_S3_SECRET_KEY")?,
-                presign_ttl: env.seconds("SWATTER_PRESIGN_TTL_SECS", Duration::from_secs(900))?,
-            },
-            worker_concurrency: concurrency,
-            max_attempts,
-            backoff: Backoff {
-                base: Duration::from_millis(env.or("SWATTER_RETRY_BASE_MS", 1000)?),
-                factor: env.or("SWATTER_RETRY_FACTOR", 2)?,
-                cap: Duration::from_millis(env.or("SWATTER_RETRY_MAX_MS", 60_000)?),
-            },
-            lease,
-            sweep_interval: Duration::from_millis(env.or("SWATTER_OUTBOX_SWEEP_MS", 1000)?),
-            max_active_jobs_per_user,
-            max_streams_per_user,
-            metrics_addr: metrics::metrics_addr(env, SocketAddr::from(([127, 0, 0, 1], 9103)))?,
-        })
+        config::from_env::<ReportingSettings>(env)?.into_config()
     }
 }
 
 #[cfg(test)]
 mod tests {
-    use std::collections::HashMap;
-
     use super::*;
 
-    fn env(pairs: &[(&str, &str)]) -> Env<HashMap<String, String>> {
-        Env(pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect())
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_readme_lists_these_settings() {
+        let readme = include_str!("../../../README.md");
+        assert!(
+            config::readme_is_current(readme, &Cli::command()),
+            "run `make config-reference`"
+        );
     }
 
     const REQUIRED: [(&str, &str); 3] = [
@@ -205,7 +256,7 @@ mod tests {
 
     #[test]
     fn defaults_follow_the_spec() {
-        let config = ReportingConfig::from_env(&env(&REQUIRED)).unwrap();
+        let config = ReportingConfig::from_env(&Env::from_pairs(&REQUIRED)).unwrap();
         assert_eq!(config.max_attempts, 5);
         assert_eq!(config.backoff, Backoff::default());
         assert_eq!(config.s3.public_endpoint, config.s3.endpoint);
@@ -219,7 +270,9 @@ mod tests {
         let mut off = REQUIRED.to_vec();
         off.push(("SWATTER_METRICS_ADDR", "off"));
         assert_eq!(
-            ReportingConfig::from_env(&env(&off)).unwrap().metrics_addr,
+            ReportingConfig::from_env(&Env::from_pairs(&off))
+                .unwrap()
+                .metrics_addr,
             None
         );
     }
@@ -238,10 +291,10 @@ mod tests {
         ] {
             let mut pairs = REQUIRED.to_vec();
             pairs.push((name, value));
-            let err = ReportingConfig::from_env(&env(&pairs)).unwrap_err();
+            let err = ReportingConfig::from_env(&Env::from_pairs(&pairs)).unwrap_err();
             assert!(err.to_string().contains(name), "{err}");
         }
-        let err = ReportingConfig::from_env(&env(&REQUIRED[1..])).unwrap_err();
+        let err = ReportingConfig::from_env(&Env::from_pairs(&REQUIRED[1..])).unwrap_err();
         assert!(err.to_string().contains("SWATTER_SERVICE_CLIENT_SECRET"));
     }
 }

@@ -1,60 +1,32 @@
-//! `swatter-reporting [serve]` runs the API with the worker; `swatter-reporting api` the API
-//! without rendering; `swatter-reporting migrate` applies migrations and exits.
+//! `swatter-reporting [serve]` runs everything in one process; `api` the API, relay and sweeper
+//! without rendering; `worker` only the worker; `migrate` applies migrations and exits;
+//! `config-reference` prints the settings table.
 
 use std::process::ExitCode;
 
-use swatter_common::{config::Env, pagination, telemetry};
+use swatter_common::bootstrap;
 use swatter_reporting::{
     MIGRATOR,
-    config::ReportingConfig,
-    startup::{Application, Mode},
+    config::{Cli, Command},
+    startup::Application,
 };
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let result = match args
-        .iter()
-        .map(String::as_str)
-        .collect::<Vec<_>>()
-        .as_slice()
-    {
-        [] | ["serve"] | ["worker"] => serve(Mode::WithWorker).await,
-        ["api"] => serve(Mode::Api).await,
-        ["migrate"] => migrate().await,
-        _ => {
-            eprintln!("usage: swatter-reporting [serve | worker | api | migrate]");
-            return ExitCode::from(2);
+    bootstrap::run(|Cli { command, settings }: Cli| async move {
+        let command = command.unwrap_or(Command::Serve);
+        if let Some(mode) = command.mode() {
+            let _telemetry = settings.service.init("swatter-reporting")?;
+            let app = Application::build(settings.into_config()?, mode).await?;
+            return app.run_until_stopped().await;
         }
-    };
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(error) => {
-            eprintln!("swatter-reporting: {error:#}");
-            ExitCode::FAILURE
+        match command {
+            Command::Migrate => {
+                let url = &settings.config.database_url;
+                bootstrap::migrate("SWATTER_REPORTING_DATABASE_URL", url, &MIGRATOR).await
+            }
+            _ => bootstrap::print_reference::<Cli>(),
         }
-    }
-}
-
-async fn serve(mode: Mode) -> anyhow::Result<()> {
-    let env = Env::process();
-    let _telemetry = telemetry::init("swatter-reporting", &env)?;
-    let config = ReportingConfig::from_env(&env)?;
-    pagination::init(&env)?;
-    Application::build(config, mode)
-        .await?
-        .run_until_stopped()
-        .await
-}
-
-async fn migrate() -> anyhow::Result<()> {
-    let env = Env::process();
-    let url: String = env.or(
-        "SWATTER_REPORTING_DATABASE_URL",
-        "postgres://postgres@127.0.0.1:5432/swatter_reporting".to_owned(),
-    )?;
-    let db = swatter_common::db::connect("SWATTER_REPORTING_DATABASE_URL", &url, 1).await?;
-    MIGRATOR.run(&db).await?;
-    println!("reporting migrations applied");
-    Ok(())
+    })
+    .await
 }

@@ -1,21 +1,20 @@
-//! Building and running the reporting service: the gRPC API, the outbox relay, the lease
-//! sweeper, and (unless API-only) the worker. Tests start it in-process through the same code.
+//! Building and running the reporting service: the gRPC API with the outbox relay and the lease
+//! sweeper, and the worker, in the combinations of [`Mode`]. Tests start it in-process through the
+//! same code.
 
-use std::{future::Future, net::SocketAddr, sync::Arc};
+use std::{future::Future, sync::Arc};
 
-use anyhow::Context;
 use swatter_common::{
-    auth::{AuthLayer, GrpcJwks, GrpcSessions, TokenVerifier},
-    client::TracedChannel,
-    db, metrics, server,
+    auth::{AuthLayer, TokenVerifier},
+    bootstrap,
+    server::{self, Listeners},
 };
 use swatter_proto::{
     identity::v1::identity_service_client::IdentityServiceClient,
     issues::v1::issues_service_client::IssuesServiceClient,
     reporting::v1::reporting_service_server::ReportingServiceServer,
 };
-use tokio::{net::TcpListener, sync::watch};
-use tonic::transport::Endpoint;
+use tokio::sync::watch;
 
 use crate::{
     MIGRATOR,
@@ -33,61 +32,44 @@ use crate::{
 /// Which parts run in this process.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mode {
-    /// API, relay and sweeper; no rendering (the reporting API deployment).
+    /// The API, the outbox relay and the lease sweeper; no rendering (`swatter-reporting api`).
     Api,
-    /// Everything, including the worker (the worker deployment, and `make run`).
+    /// Everything: the API, relay and sweeper, and the worker (`swatter-reporting serve`, the
+    /// default, and `make run`).
     WithWorker,
+    /// Only the worker, rendering jobs from the queue (`swatter-reporting worker`): no API port
+    /// is bound, only `GET /metrics`. Relay and sweeper run with the API.
+    Worker,
 }
 
 /// A built reporting service, bound and ready to run.
 pub struct Application {
-    listener: TcpListener,
-    rpc: ReportingRpc,
-    verifier: Arc<TokenVerifier>,
+    listeners: Listeners,
+    /// The API, with the relay and the sweeper; `None` in [`Mode::Worker`].
+    api: Option<(ReportingRpc, Arc<TokenVerifier>)>,
     worker: Option<Worker>,
     publisher: Arc<Publisher>,
+    db: sqlx::PgPool,
     config: ReportingConfig,
-    metrics: Option<metrics::Endpoint>,
-}
-
-fn lazy_channel(url: &str, setting: &str) -> anyhow::Result<TracedChannel> {
-    Ok(TracedChannel::new(
-        Endpoint::from_shared(url.to_owned())
-            .with_context(|| format!("{setting} is not a URL"))?
-            .connect_timeout(std::time::Duration::from_secs(3))
-            .tcp_nodelay(true)
-            .connect_lazy(),
-    ))
 }
 
 impl Application {
     pub async fn build(config: ReportingConfig, mode: Mode) -> anyhow::Result<Self> {
-        let db = db::connect(
+        let db = bootstrap::database(
             "SWATTER_REPORTING_DATABASE_URL",
             &config.database_url,
             config.database_max_connections,
+            config.run_migrations.then_some(&MIGRATOR),
         )
         .await?;
-        if config.run_migrations {
-            MIGRATOR
-                .run(&db)
-                .await
-                .context("run reporting migrations")?;
-        }
-        let identity =
-            IdentityServiceClient::new(lazy_channel(&config.identity_url, "SWATTER_IDENTITY_URL")?);
-        let issues =
-            IssuesServiceClient::new(lazy_channel(&config.issues_url, "SWATTER_ISSUES_URL")?);
-        let verifier = Arc::new(
-            TokenVerifier::new(&config.issuer, &config.audience, GrpcJwks(identity.clone()))
-                .with_sessions(
-                    GrpcSessions(identity.clone()),
-                    config.session_check_interval,
-                ),
-        );
-        if let Err(error) = verifier.refresh().await {
-            tracing::warn!(error = %error, "identity's signing keys are not available yet; will fetch on first use");
-        }
+        let identity = IdentityServiceClient::new(bootstrap::lazy_channel(
+            &config.identity_url,
+            "SWATTER_IDENTITY_URL",
+        )?);
+        let issues = IssuesServiceClient::new(bootstrap::lazy_channel(
+            &config.issues_url,
+            "SWATTER_ISSUES_URL",
+        )?);
         let storage = Storage::new(&config.s3);
         if let Err(error) = storage.ensure_bucket().await {
             tracing::warn!(
@@ -97,7 +79,7 @@ impl Application {
         }
         let topology = Topology::new(&config.queue_prefix);
         let publisher = Arc::new(Publisher::new(&config.amqp_url, topology.clone()));
-        let worker = (mode == Mode::WithWorker).then(|| Worker {
+        let worker = (mode != Mode::Api).then(|| Worker {
             db: db.clone(),
             storage: storage.clone(),
             sources: Sources {
@@ -112,44 +94,47 @@ impl Application {
             topology,
             concurrency: config.worker_concurrency,
         });
-        let listener = server::bind(config.addr).await?;
-        let metrics = metrics::Endpoint::bind(config.metrics_addr)
+        let api = match mode {
+            Mode::Worker => None,
+            Mode::Api | Mode::WithWorker => {
+                let verifier = bootstrap::identity_verifier(
+                    &identity,
+                    &config.issuer,
+                    &config.audience,
+                    config.session_check_interval,
+                )
+                .await;
+                let rpc = ReportingRpc(Arc::new(Reporting {
+                    events: JobEvents::start(db.clone()),
+                    db: db.clone(),
+                    issues,
+                    storage,
+                    publisher: publisher.clone(),
+                    max_attempts: config.max_attempts,
+                    max_active_jobs_per_user: config.max_active_jobs_per_user,
+                    streams: StreamSlots::new(config.max_streams_per_user as usize),
+                }));
+                Some((rpc, verifier))
+            }
+        };
+        let grpc_addr = api.is_some().then_some(config.addr);
+        let listeners = Listeners::bind(grpc_addr, config.metrics_addr)
             .await?
-            .map(|endpoint| {
+            .map_metrics(|endpoint| {
                 crate::metrics::describe();
                 endpoint.with_collector(crate::metrics::collector(db.clone(), publisher.clone()))
             });
-        let rpc = ReportingRpc(Arc::new(Reporting {
-            events: JobEvents::start(db.clone()),
-            db,
-            issues,
-            storage,
-            publisher: publisher.clone(),
-            max_attempts: config.max_attempts,
-            max_active_jobs_per_user: config.max_active_jobs_per_user,
-            streams: StreamSlots::new(config.max_streams_per_user as usize),
-        }));
         Ok(Application {
-            listener,
-            rpc,
-            verifier,
+            listeners,
+            api,
             worker,
             publisher,
+            db,
             config,
-            metrics,
         })
     }
 
-    pub fn local_addr(&self) -> SocketAddr {
-        self.listener
-            .local_addr()
-            .expect("a bound listener has an address")
-    }
-
-    /// The address `GET /metrics` listens on, unless metrics are off.
-    pub fn metrics_addr(&self) -> Option<SocketAddr> {
-        self.metrics.as_ref().map(metrics::Endpoint::local_addr)
-    }
+    swatter_common::listener_accessors!();
 
     /// Runs until `shutdown` resolves: stops taking work, lets in-flight requests and jobs
     /// finish (a job that cannot finish is released at its next checkpoint), then returns.
@@ -157,64 +142,56 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        let Application {
-            listener,
-            rpc,
-            verifier,
-            worker,
-            publisher,
-            config,
-            metrics,
-        } = self;
-        let _metrics = metrics::serve(metrics);
-        let db = rpc.0.db.clone();
+        let (db, publisher, config) = (self.db, self.publisher, self.config);
         let (stop, stopped) = watch::channel(false);
-        let relay = tokio::spawn(relay::run(
-            db.clone(),
-            publisher.clone(),
-            config.sweep_interval,
-            stopped.clone(),
-        ));
-        let sweeper = tokio::spawn(sweeper::run(
-            db.clone(),
-            config.backoff,
-            config.sweep_interval,
-            sweeper::STALE_WAITING,
-            stopped.clone(),
-        ));
-        let worker = worker.map(|w| tokio::spawn(w.run(stopped.clone())));
-        let probe: server::ReadinessProbe = {
+        let mut tasks = Vec::new();
+        if self.api.is_some() {
+            tasks.push(tokio::spawn(relay::run(
+                db.clone(),
+                publisher.clone(),
+                config.sweep_interval,
+                stopped.clone(),
+            )));
+            tasks.push(tokio::spawn(sweeper::run(
+                db.clone(),
+                config.backoff,
+                config.sweep_interval,
+                sweeper::STALE_WAITING,
+                stopped.clone(),
+            )));
+        }
+        if let Some(worker) = self.worker {
+            tracing::info!("reporting worker running");
+            tasks.push(tokio::spawn(worker.run(stopped.clone())));
+        }
+        let probe: server::ReadinessProbe = Arc::new(move || {
             let (db, publisher) = (db.clone(), publisher.clone());
-            Arc::new(move || {
-                let (db, publisher) = (db.clone(), publisher.clone());
-                Box::pin(async move {
-                    crate::store::ping(&db).await.is_ok() && publisher.queue_depths().await.is_ok()
-                })
+            Box::pin(async move {
+                crate::store::ping(&db).await.is_ok() && publisher.queue_depths().await.is_ok()
             })
-        };
-        tracing::info!(addr = %listener.local_addr()?, worker = worker.is_some(), "reporting service listening");
+        });
         let shutdown = async move {
             shutdown.await;
             let _ = stop.send(true);
         };
-        server::serve(
-            listener,
-            ReportingServiceServer::new(rpc),
-            // The worker's tokens (held for report owners) read identity and issues, never this.
-            AuthLayer::new(verifier, &[]),
-            probe,
-            shutdown,
-        )
-        .await?;
-        if let Some(worker) = worker {
-            let _ = worker.await;
+        match self.api {
+            Some((rpc, verifier)) => {
+                self.listeners
+                    .serve(
+                        ReportingServiceServer::new(rpc),
+                        // The worker's tokens (held for report owners) read identity and issues,
+                        // never this.
+                        AuthLayer::new(verifier, &[]),
+                        probe,
+                        shutdown,
+                    )
+                    .await?
+            }
+            None => self.listeners.serve_metrics_until(shutdown).await,
         }
-        let _ = relay.await;
-        let _ = sweeper.await;
+        for task in tasks {
+            let _ = task.await;
+        }
         Ok(())
-    }
-
-    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
-        self.run_until(server::shutdown_signal()).await
     }
 }

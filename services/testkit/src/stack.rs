@@ -62,6 +62,9 @@ impl From<swatter_reporting::startup::Mode> for Worker {
         match mode {
             swatter_reporting::startup::Mode::Api => Worker::Off,
             swatter_reporting::startup::Mode::WithWorker => Worker::Running,
+            swatter_reporting::startup::Mode::Worker => {
+                panic!("a Stack runs reporting with its API; start a `worker` process instead")
+            }
         }
     }
 }
