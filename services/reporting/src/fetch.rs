@@ -62,22 +62,33 @@ fn time(ts: Option<prost_types::Timestamp>) -> Option<DateTime<Utc>> {
     ts.as_ref().and_then(datetime)
 }
 
-fn status_of(raw: i32) -> IssueStatus {
-    match pb::IssueStatus::try_from(raw).unwrap_or(pb::IssueStatus::Open) {
-        pb::IssueStatus::InProgress => IssueStatus::InProgress,
-        pb::IssueStatus::Resolved => IssueStatus::Resolved,
-        pb::IssueStatus::Closed => IssueStatus::Closed,
-        pb::IssueStatus::Open | pb::IssueStatus::Unspecified => IssueStatus::Open,
+/// An issue's status as the issues service sent it; a value this build does not know is a
+/// permanent failure of the report, never a guess.
+fn status_of(raw: i32) -> Result<IssueStatus, FetchError> {
+    match pb::IssueStatus::try_from(raw) {
+        Ok(pb::IssueStatus::Open) => Ok(IssueStatus::Open),
+        Ok(pb::IssueStatus::InProgress) => Ok(IssueStatus::InProgress),
+        Ok(pb::IssueStatus::Resolved) => Ok(IssueStatus::Resolved),
+        Ok(pb::IssueStatus::Closed) => Ok(IssueStatus::Closed),
+        Ok(pb::IssueStatus::Unspecified) | Err(_) => Err(unknown("status", raw)),
     }
 }
 
-fn priority_of(raw: i32) -> Priority {
-    match pb::Priority::try_from(raw).unwrap_or(pb::Priority::Medium) {
-        pb::Priority::Low => Priority::Low,
-        pb::Priority::High => Priority::High,
-        pb::Priority::Urgent => Priority::Urgent,
-        pb::Priority::Medium | pb::Priority::Unspecified => Priority::Medium,
+/// An issue's priority as the issues service sent it (see [`status_of`]).
+fn priority_of(raw: i32) -> Result<Priority, FetchError> {
+    match pb::Priority::try_from(raw) {
+        Ok(pb::Priority::Low) => Ok(Priority::Low),
+        Ok(pb::Priority::Medium) => Ok(Priority::Medium),
+        Ok(pb::Priority::High) => Ok(Priority::High),
+        Ok(pb::Priority::Urgent) => Ok(Priority::Urgent),
+        Ok(pb::Priority::Unspecified) | Err(_) => Err(unknown("priority", raw)),
     }
+}
+
+fn unknown(field: &str, raw: i32) -> FetchError {
+    FetchError::Permanent(format!(
+        "the issues service sent an unknown issue {field} ({raw})"
+    ))
 }
 
 impl Sources {
@@ -169,19 +180,23 @@ impl Sources {
                 .cloned()
                 .unwrap_or_else(|| "(deleted user)".to_owned())
         };
-        Ok(issues
+        issues
             .into_iter()
-            .map(|issue| ReportIssue {
-                title: issue.title,
-                status: status_of(issue.status),
-                priority: priority_of(issue.priority),
-                assignee: issue.assignee_id.as_deref().map(name),
-                author: name(&issue.author_id),
-                created_at: time(issue.created_at).unwrap_or_default(),
-                closed_at: time(issue.closed_at),
-                key: issue.key,
+            .map(|issue| {
+                Ok(ReportIssue {
+                    title: issue.title,
+                    status: status_of(issue.status)?,
+                    priority: priority_of(issue.priority)?,
+                    assignee: issue.assignee_id.as_deref().map(name),
+                    author: name(&issue.author_id),
+                    created_at: time(issue.created_at).ok_or_else(|| {
+                        FetchError::Permanent(format!("issue {} has no created_at", issue.key))
+                    })?,
+                    closed_at: time(issue.closed_at),
+                    key: issue.key,
+                })
             })
-            .collect())
+            .collect()
     }
 
     /// The data of a project report, read as `owner`.

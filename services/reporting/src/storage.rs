@@ -67,14 +67,7 @@ impl Storage {
 
     /// Creates the bucket if it does not exist.
     pub async fn ensure_bucket(&self) -> anyhow::Result<()> {
-        if self
-            .client
-            .head_bucket()
-            .bucket(&self.bucket)
-            .send()
-            .await
-            .is_ok()
-        {
+        if self.bucket_exists().await {
             return Ok(());
         }
         match self
@@ -84,27 +77,17 @@ impl Storage {
             .send()
             .await
         {
-            Ok(_) => Ok(()),
-            Err(error) => {
-                // Created meanwhile by another replica?
-                if self
-                    .client
-                    .head_bucket()
-                    .bucket(&self.bucket)
-                    .send()
-                    .await
-                    .is_ok()
-                {
-                    Ok(())
-                } else {
-                    Err(anyhow::anyhow!(
-                        "create bucket {}: {}",
-                        self.bucket,
-                        aws_sdk_s3::error::DisplayErrorContext(error)
-                    ))
-                }
+            // Created meanwhile by another replica?
+            Err(error) if !self.bucket_exists().await => {
+                Err(s3_error("create bucket", &self.bucket)(error))
             }
+            _ => Ok(()),
         }
+    }
+
+    async fn bucket_exists(&self) -> bool {
+        let request = self.client.head_bucket().bucket(&self.bucket);
+        request.send().await.is_ok()
     }
 
     /// Stores `bytes` at `key` (overwriting: retries of one job write the same object). Creates
@@ -117,42 +100,24 @@ impl Storage {
         content_type: &str,
         sha256_hex: &str,
     ) -> anyhow::Result<()> {
-        match self
-            .put_once(key, bytes.clone(), content_type, sha256_hex)
-            .await
-        {
-            Ok(()) => Ok(()),
-            Err(first) => {
-                if self.ensure_bucket().await.is_err() {
-                    return Err(first);
-                }
-                self.put_once(key, bytes, content_type, sha256_hex).await
-            }
+        let upload = |bytes: Vec<u8>| {
+            self.client
+                .put_object()
+                .bucket(&self.bucket)
+                .key(key)
+                .content_type(content_type)
+                .metadata("sha256", sha256_hex)
+                .body(ByteStream::from(bytes))
+                .send()
+        };
+        let first = match upload(bytes.clone()).await {
+            Ok(_) => return Ok(()),
+            Err(first) => s3_error("upload", key)(first),
+        };
+        if self.ensure_bucket().await.is_err() {
+            return Err(first);
         }
-    }
-
-    async fn put_once(
-        &self,
-        key: &str,
-        bytes: Vec<u8>,
-        content_type: &str,
-        sha256_hex: &str,
-    ) -> anyhow::Result<()> {
-        self.client
-            .put_object()
-            .bucket(&self.bucket)
-            .key(key)
-            .content_type(content_type)
-            .metadata("sha256", sha256_hex)
-            .body(ByteStream::from(bytes))
-            .send()
-            .await
-            .map_err(|e| {
-                anyhow::anyhow!(
-                    "upload {key}: {}",
-                    aws_sdk_s3::error::DisplayErrorContext(e)
-                )
-            })?;
+        upload(bytes).await.map_err(s3_error("upload", key))?;
         Ok(())
     }
 
@@ -169,12 +134,7 @@ impl Storage {
             .key(key)
             .presigned(config)
             .await
-            .map_err(|e| {
-                anyhow::anyhow!(
-                    "presign {key}: {}",
-                    aws_sdk_s3::error::DisplayErrorContext(e)
-                )
-            })?;
+            .map_err(s3_error("presign", key))?;
         let expires_at = Utc::now() + chrono::Duration::from_std(self.presign_ttl)?;
         Ok((request.uri().to_string(), expires_at))
     }
@@ -188,12 +148,7 @@ impl Storage {
             .key(key)
             .send()
             .await
-            .map_err(|e| {
-                anyhow::anyhow!(
-                    "download {key}: {}",
-                    aws_sdk_s3::error::DisplayErrorContext(e)
-                )
-            })?
+            .map_err(s3_error("download", key))?
             .body)
     }
 
@@ -206,16 +161,25 @@ impl Storage {
             .prefix(prefix)
             .send()
             .await
-            .map_err(|e| {
-                anyhow::anyhow!(
-                    "list {prefix}: {}",
-                    aws_sdk_s3::error::DisplayErrorContext(e)
-                )
-            })?;
+            .map_err(s3_error("list", prefix))?;
         Ok(output
             .contents()
             .iter()
             .filter_map(|o| o.key().map(str::to_owned))
             .collect())
+    }
+}
+
+/// Turns an SDK error into one line naming the operation and the object, with the SDK's whole
+/// context (the S3 error code and message), for the logs and the job's failure reason.
+fn s3_error<'a, E: std::error::Error>(
+    operation: &'static str,
+    object: &'a str,
+) -> impl FnOnce(E) -> anyhow::Error + 'a {
+    move |error| {
+        anyhow::anyhow!(
+            "{operation} {object}: {}",
+            aws_sdk_s3::error::DisplayErrorContext(error)
+        )
     }
 }
