@@ -143,15 +143,10 @@ impl fmt::Display for UpstreamUrl {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use clap::CommandFactory;
 
     #[test]
     fn the_readme_lists_these_settings() {
-        let readme = include_str!("../../README.md");
-        assert!(
-            config::readme_is_current(readme, &Cli::command()),
-            "run `make config-reference`"
-        );
+        config::assert_readme_lists::<Cli>(include_str!("../../README.md"));
     }
 
     #[test]

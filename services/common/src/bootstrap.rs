@@ -66,6 +66,45 @@ pub fn print_reference<C: Parser>() -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Declares a service's database settings: its own URL variable (each service owns a database),
+/// and the pool size and migrate-at-start switch every service reads under the same names. The
+/// struct gets `connect` (open the pool, migrate if asked) and `migrate` (the subcommand).
+#[macro_export]
+macro_rules! database_settings {
+    ($name:ident, env = $env:literal, long = $long:literal, default = $default:literal) => {
+        /// The service's database.
+        #[derive(Clone, Debug, clap::Args)]
+        pub struct $name {
+            /// Database.
+            #[arg(long = $long, env = $env, default_value = $default)]
+            pub url: String,
+            /// Database pool size.
+            #[arg(long = "database-max-connections", env = "SWATTER_DATABASE_MAX_CONNECTIONS", default_value = "10")]
+            pub max_connections: u32,
+            /// Apply migrations at start.
+            #[arg(long = "migrate", env = "SWATTER_MIGRATE", default_value = "true", value_parser = ::swatter_common::config::flag, action = clap::ArgAction::Set)]
+            pub run_migrations: bool,
+        }
+
+        impl $name {
+            /// Opens the pool and, when `run_migrations`, applies `migrator`.
+            pub async fn connect(
+                &self,
+                migrator: &::sqlx::migrate::Migrator,
+            ) -> ::anyhow::Result<::sqlx::PgPool> {
+                let migrator = self.run_migrations.then_some(migrator);
+                ::swatter_common::bootstrap::database($env, &self.url, self.max_connections, migrator)
+                    .await
+            }
+
+            /// The `migrate` subcommand: applies `migrator` and exits.
+            pub async fn migrate(&self, migrator: &::sqlx::migrate::Migrator) -> ::anyhow::Result<()> {
+                ::swatter_common::bootstrap::migrate($env, &self.url, migrator).await
+            }
+        }
+    };
+}
+
 /// Connects to the database `url` (read from `setting`) and, when `migrate`, applies `migrator`.
 pub async fn database(
     setting: &str,

@@ -404,6 +404,16 @@ pub fn readme_is_current(readme: &str, command: &Command) -> bool {
     readme_region(readme, command.get_name()) == Some(reference(command).as_str())
 }
 
+/// The test each binary's settings module runs: `readme` shows the current table of `C`.
+pub fn assert_readme_lists<C: clap::CommandFactory>(readme: &str) {
+    let command = C::command();
+    assert!(
+        readme_is_current(readme, &command),
+        "the README's settings table of {} is stale: run `make config-reference`",
+        command.get_name()
+    );
+}
+
 /// The region of `readme` between `<!-- config-reference NAME -->` and
 /// `<!-- end config-reference NAME -->` (`make config-reference` writes it).
 pub fn readme_region<'a>(readme: &'a str, name: &str) -> Option<&'a str> {

@@ -19,6 +19,13 @@ use swatter_common::{
     metrics,
 };
 
+swatter_common::database_settings!(
+    IdentityDatabase,
+    env = "SWATTER_IDENTITY_DATABASE_URL",
+    long = "identity-database-url",
+    default = "postgres://postgres@127.0.0.1:5432/swatter_identity"
+);
+
 /// `swatter-identity`: users, sessions and tokens over gRPC.
 #[derive(clap::Parser)]
 #[command(name = "swatter-identity")]
@@ -76,19 +83,8 @@ pub struct IdentityConfig {
         default_value = "127.0.0.1:50051"
     )]
     pub addr: SocketAddr,
-    /// Database.
-    #[arg(
-        long = "identity-database-url",
-        env = "SWATTER_IDENTITY_DATABASE_URL",
-        default_value = "postgres://postgres@127.0.0.1:5432/swatter_identity"
-    )]
-    pub database_url: String,
-    /// Database pool size.
-    #[arg(long, env = "SWATTER_DATABASE_MAX_CONNECTIONS", default_value = "10")]
-    pub database_max_connections: u32,
-    /// Apply migrations at start.
-    #[arg(long = "migrate", env = "SWATTER_MIGRATE", default_value = "true", value_parser = config::flag, action = ArgAction::Set)]
-    pub run_migrations: bool,
+    #[command(flatten)]
+    pub database: IdentityDatabase,
     /// PEM of the Ed25519 signing key (`SWATTER_JWT_PRIVATE_KEY` or `SWATTER_JWT_PRIVATE_KEY_FILE`).
     #[arg(skip)]
     pub signing_key_pem: String,
@@ -294,15 +290,9 @@ fn parse_service_clients(raw: &str) -> Result<HashMap<String, String>, String> {
 mod tests {
     use super::*;
 
-    use clap::CommandFactory;
-
     #[test]
     fn the_readme_lists_these_settings() {
-        let readme = include_str!("../../../README.md");
-        assert!(
-            config::readme_is_current(readme, &Cli::command()),
-            "run `make config-reference`"
-        );
+        config::assert_readme_lists::<Cli>(include_str!("../../../README.md"));
     }
 
     #[test]

@@ -22,10 +22,7 @@ async fn main() -> ExitCode {
                 app.run_until_stopped().await
             }
             Command::Keygen { file } => keygen(&file),
-            Command::Migrate => {
-                let url = &settings.config.database_url;
-                bootstrap::migrate("SWATTER_IDENTITY_DATABASE_URL", url, &MIGRATOR).await
-            }
+            Command::Migrate => settings.config.database.migrate(&MIGRATOR).await,
             Command::ConfigReference => bootstrap::print_reference::<Cli>(),
         }
     })

@@ -7,7 +7,6 @@ use anyhow::Context;
 use sqlx::PgPool;
 use swatter_common::{
     auth::{AuthLayer, StaticJwks, TokenVerifier},
-    bootstrap,
     server::{self, Listeners},
 };
 use swatter_proto::identity::v1::identity_service_server::IdentityServiceServer;
@@ -34,13 +33,7 @@ pub struct Application {
 impl Application {
     /// Connects, migrates, creates the first admin if configured, and binds the listener.
     pub async fn build(config: IdentityConfig) -> anyhow::Result<Self> {
-        let db = bootstrap::database(
-            "SWATTER_IDENTITY_DATABASE_URL",
-            &config.database_url,
-            config.database_max_connections,
-            config.run_migrations.then_some(&MIGRATOR),
-        )
-        .await?;
+        let db = config.database.connect(&MIGRATOR).await?;
         let key = SigningKey::from_pem(&config.signing_key_pem)
             .context("SWATTER_JWT_PRIVATE_KEY(_FILE) does not hold a usable key")?;
         let jwk = key.jwk().clone();

@@ -3,13 +3,19 @@
 
 use std::{net::SocketAddr, time::Duration};
 
-use clap::ArgAction;
 use swatter_common::{
     auth,
     bootstrap::ServiceSettings,
     config::{self, ConfigError, Env, Source},
     metrics,
 };
+
+swatter_common::database_settings!(
+    IssuesDatabase,
+    env = "SWATTER_ISSUES_DATABASE_URL",
+    long = "issues-database-url",
+    default = "postgres://postgres@127.0.0.1:5432/swatter_issues"
+);
 
 /// `swatter-issues`: projects, issues and comments over gRPC.
 #[derive(clap::Parser)]
@@ -42,19 +48,8 @@ pub struct IssuesConfig {
         default_value = "127.0.0.1:50052"
     )]
     pub addr: SocketAddr,
-    /// Database.
-    #[arg(
-        long = "issues-database-url",
-        env = "SWATTER_ISSUES_DATABASE_URL",
-        default_value = "postgres://postgres@127.0.0.1:5432/swatter_issues"
-    )]
-    pub database_url: String,
-    /// Database pool size.
-    #[arg(long, env = "SWATTER_DATABASE_MAX_CONNECTIONS", default_value = "10")]
-    pub database_max_connections: u32,
-    /// Apply migrations at start.
-    #[arg(long = "migrate", env = "SWATTER_MIGRATE", default_value = "true", value_parser = config::flag, action = ArgAction::Set)]
-    pub run_migrations: bool,
+    #[command(flatten)]
+    pub database: IssuesDatabase,
     /// Identity's gRPC endpoint.
     #[arg(long, env = "SWATTER_IDENTITY_URL", default_value = "http://127.0.0.1:50051", value_parser = config::http_url)]
     pub identity_url: String,
@@ -83,15 +78,9 @@ impl IssuesConfig {
 mod tests {
     use super::*;
 
-    use clap::CommandFactory;
-
     #[test]
     fn the_readme_lists_these_settings() {
-        let readme = include_str!("../../../README.md");
-        assert!(
-            config::readme_is_current(readme, &Cli::command()),
-            "run `make config-reference`"
-        );
+        config::assert_readme_lists::<Cli>(include_str!("../../../README.md"));
     }
 
     #[test]

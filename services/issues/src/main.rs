@@ -21,10 +21,7 @@ async fn main() -> ExitCode {
                     .run_until_stopped()
                     .await
             }
-            Command::Migrate => {
-                let url = &cli.config.database_url;
-                bootstrap::migrate("SWATTER_ISSUES_DATABASE_URL", url, &MIGRATOR).await
-            }
+            Command::Migrate => cli.config.database.migrate(&MIGRATOR).await,
             Command::ConfigReference => bootstrap::print_reference::<Cli>(),
         }
     })

@@ -28,13 +28,7 @@ pub struct Application {
 
 impl Application {
     pub async fn build(config: IssuesConfig) -> anyhow::Result<Self> {
-        let db = bootstrap::database(
-            "SWATTER_ISSUES_DATABASE_URL",
-            &config.database_url,
-            config.database_max_connections,
-            config.run_migrations.then_some(&MIGRATOR),
-        )
-        .await?;
+        let db = config.database.connect(&MIGRATOR).await?;
         let identity = IdentityServiceClient::new(bootstrap::lazy_channel(
             &config.identity_url,
             "SWATTER_IDENTITY_URL",

@@ -3,7 +3,6 @@
 
 use std::{net::SocketAddr, time::Duration};
 
-use clap::ArgAction;
 use swatter_common::{
     auth,
     bootstrap::ServiceSettings,
@@ -12,6 +11,13 @@ use swatter_common::{
 };
 
 use crate::{domain::Backoff, startup::Mode};
+
+swatter_common::database_settings!(
+    ReportingDatabase,
+    env = "SWATTER_REPORTING_DATABASE_URL",
+    long = "reporting-database-url",
+    default = "postgres://postgres@127.0.0.1:5432/swatter_reporting"
+);
 
 /// `swatter-reporting`: PDF report jobs over gRPC, rendered by workers fed through RabbitMQ.
 #[derive(clap::Parser)]
@@ -115,19 +121,8 @@ pub struct ReportingConfig {
         default_value = "127.0.0.1:50053"
     )]
     pub addr: SocketAddr,
-    /// Database.
-    #[arg(
-        long = "reporting-database-url",
-        env = "SWATTER_REPORTING_DATABASE_URL",
-        default_value = "postgres://postgres@127.0.0.1:5432/swatter_reporting"
-    )]
-    pub database_url: String,
-    /// Database pool size.
-    #[arg(long, env = "SWATTER_DATABASE_MAX_CONNECTIONS", default_value = "10")]
-    pub database_max_connections: u32,
-    /// Apply migrations at start.
-    #[arg(long = "migrate", env = "SWATTER_MIGRATE", default_value = "true", value_parser = config::flag, action = ArgAction::Set)]
-    pub run_migrations: bool,
+    #[command(flatten)]
+    pub database: ReportingDatabase,
     /// RabbitMQ (`amqp://` or `amqps://`).
     #[arg(long, env = "SWATTER_AMQP_URL", default_value = "amqp://guest:guest@127.0.0.1:5672/%2f", value_parser = config::amqp_url)]
     pub amqp_url: String,
@@ -237,15 +232,9 @@ impl ReportingConfig {
 mod tests {
     use super::*;
 
-    use clap::CommandFactory;
-
     #[test]
     fn the_readme_lists_these_settings() {
-        let readme = include_str!("../../../README.md");
-        assert!(
-            config::readme_is_current(readme, &Cli::command()),
-            "run `make config-reference`"
-        );
+        config::assert_readme_lists::<Cli>(include_str!("../../../README.md"));
     }
 
     const REQUIRED: [(&str, &str); 3] = [

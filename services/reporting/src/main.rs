@@ -21,10 +21,7 @@ async fn main() -> ExitCode {
             return app.run_until_stopped().await;
         }
         match command {
-            Command::Migrate => {
-                let url = &settings.config.database_url;
-                bootstrap::migrate("SWATTER_REPORTING_DATABASE_URL", url, &MIGRATOR).await
-            }
+            Command::Migrate => settings.config.database.migrate(&MIGRATOR).await,
             _ => bootstrap::print_reference::<Cli>(),
         }
     })

@@ -4,9 +4,9 @@
 
 use std::{collections::HashMap, net::SocketAddr, time::Duration};
 
-use swatter_identity::config::{BootstrapAdmin, IdentityConfig, ThrottleConfig};
+use swatter_identity::config::{BootstrapAdmin, IdentityConfig, IdentityDatabase, ThrottleConfig};
 #[cfg(feature = "issues")]
-use swatter_issues::config::IssuesConfig;
+use swatter_issues::config::{IssuesConfig, IssuesDatabase};
 
 use crate::{ADMIN, SERVICE_CLIENT};
 
@@ -20,9 +20,11 @@ fn any_port() -> SocketAddr {
 pub fn identity_for_tests(database_url: &str, signing_key_pem: &str) -> IdentityConfig {
     IdentityConfig {
         addr: any_port(),
-        database_url: database_url.to_owned(),
-        database_max_connections: 5,
-        run_migrations: true,
+        database: IdentityDatabase {
+            url: database_url.to_owned(),
+            max_connections: 5,
+            run_migrations: true,
+        },
         signing_key_pem: signing_key_pem.to_owned(),
         issuer: "swatter".into(),
         audience: "swatter".into(),
@@ -52,9 +54,11 @@ pub fn identity_for_tests(database_url: &str, signing_key_pem: &str) -> Identity
 pub fn issues_for_tests(database_url: &str, identity_url: &str) -> IssuesConfig {
     IssuesConfig {
         addr: any_port(),
-        database_url: database_url.to_owned(),
-        database_max_connections: 10,
-        run_migrations: true,
+        database: IssuesDatabase {
+            url: database_url.to_owned(),
+            max_connections: 10,
+            run_migrations: true,
+        },
         identity_url: identity_url.to_owned(),
         issuer: "swatter".into(),
         audience: "swatter".into(),
@@ -75,14 +79,16 @@ pub fn reporting_for_tests(
     issues_url: &str,
 ) -> swatter_reporting::config::ReportingConfig {
     use swatter_reporting::{
-        config::{ReportingConfig, S3Config},
+        config::{ReportingConfig, ReportingDatabase, S3Config},
         domain::Backoff,
     };
     ReportingConfig {
         addr: any_port(),
-        database_url: database_url.to_owned(),
-        database_max_connections: 10,
-        run_migrations: true,
+        database: ReportingDatabase {
+            url: database_url.to_owned(),
+            max_connections: 10,
+            run_migrations: true,
+        },
         amqp_url: broker.amqp_url.clone(),
         queue_prefix: broker.queue_prefix.clone(),
         identity_url: identity_url.to_owned(),
@@ -123,7 +129,7 @@ pub fn reporting_env(config: &swatter_reporting::config::ReportingConfig) -> Vec
     let c = config;
     [
         ("SWATTER_REPORTING_ADDR", "127.0.0.1:0".to_owned()),
-        ("SWATTER_REPORTING_DATABASE_URL", c.database_url.clone()),
+        ("SWATTER_REPORTING_DATABASE_URL", c.database.url.clone()),
         ("SWATTER_AMQP_URL", c.amqp_url.clone()),
         ("SWATTER_QUEUE_PREFIX", c.queue_prefix.clone()),
         ("SWATTER_IDENTITY_URL", c.identity_url.clone()),
