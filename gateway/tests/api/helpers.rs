@@ -128,6 +128,19 @@ impl TestApp {
             .expect("send request")
     }
 
+    /// `POST /v1/users` with alice's valid sign-up form plus (or overriding with) `extra`'s fields.
+    pub async fn sign_up_alice_with(&self, extra: Value) -> Response {
+        let mut body = json!({
+            "username": "alice",
+            "email": "alice@example.com",
+            "password": "correct horse battery",
+        });
+        if let (Some(body), Value::Object(extra)) = (body.as_object_mut(), extra) {
+            body.extend(extra);
+        }
+        self.sign_up(&body).await
+    }
+
     pub async fn sign_up(&self, body: &Value) -> Response {
         self.client
             .post(self.url("/v1/users"))

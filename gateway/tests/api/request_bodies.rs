@@ -25,14 +25,7 @@ async fn a_body_that_is_not_json_is_a_bad_request() {
 async fn an_unknown_field_is_refused_by_name() {
     let app = TestApp::spawn().await;
 
-    let response = app
-        .sign_up(&json!({
-            "username": "alice",
-            "email": "alice@example.com",
-            "password": "correct horse battery",
-            "admin": true
-        }))
-        .await;
+    let response = app.sign_up_alice_with(json!({"admin": true})).await;
 
     assert_invalid(response, &["admin"]).await;
 }

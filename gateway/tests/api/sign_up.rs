@@ -8,12 +8,7 @@ async fn signing_up_creates_the_user_and_points_to_it() {
     let app = TestApp::spawn().await;
 
     let response = app
-        .sign_up(&json!({
-            "username": "alice",
-            "email": "alice@example.com",
-            "password": "correct horse battery",
-            "full_name": "Alice Liddell"
-        }))
+        .sign_up_alice_with(json!({"full_name": "Alice Liddell"}))
         .await;
 
     assert_eq!(response.status(), StatusCode::CREATED);

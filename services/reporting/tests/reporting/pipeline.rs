@@ -63,8 +63,7 @@ async fn a_project_report_becomes_a_downloadable_pdf_that_lists_the_issues() {
 
     // The presigned URL works from outside, without credentials.
     let presigned = app
-        .reporting
-        .clone()
+        .api()
         .get_artifact(req(pb::GetArtifactRequest { id: job.id.clone() }, &owner))
         .await
         .unwrap()
@@ -112,8 +111,7 @@ async fn a_monthly_report_covers_the_users_projects() {
         TestApp::spawn_with_project(Options::default(), "ONE", &["First thing"]).await;
     app.project(&owner, "TWO", &["Second thing"]).await;
     let job = app
-        .reporting
-        .clone()
+        .api()
         .create_report(req(
             pb::CreateReportRequest {
                 params: Some(pb::ReportParams {
@@ -328,8 +326,7 @@ async fn exhausted_retries_fail_the_job_and_leave_one_dead_letter() {
     // A retry grants a fresh budget and, with the store back, succeeds.
     app.s3.resume().await;
     let retried = app
-        .reporting
-        .clone()
+        .api()
         .retry_job(req(pb::RetryJobRequest { id: job.id.clone() }, &owner))
         .await
         .unwrap()
@@ -377,8 +374,7 @@ async fn a_queued_job_can_be_cancelled_and_a_late_message_does_not_revive_it() {
         TestApp::spawn_with_project(Options::without_worker(), "CAN", &["one"]).await;
     let job = app.request_project_report(&owner, "CAN").await;
     let cancelled = app
-        .reporting
-        .clone()
+        .api()
         .cancel_job(req(pb::CancelJobRequest { id: job.id.clone() }, &owner))
         .await
         .unwrap()
@@ -386,15 +382,13 @@ async fn a_queued_job_can_be_cancelled_and_a_late_message_does_not_revive_it() {
     assert_eq!(cancelled.state, JobState::Cancelled as i32);
     assert!(cancelled.finished_at.is_some());
     let again = app
-        .reporting
-        .clone()
+        .api()
         .cancel_job(req(pb::CancelJobRequest { id: job.id.clone() }, &owner))
         .await
         .unwrap_err();
     assert_eq!(again.code(), Code::FailedPrecondition);
     let artifact = app
-        .reporting
-        .clone()
+        .api()
         .get_artifact(req(pb::GetArtifactRequest { id: job.id.clone() }, &owner))
         .await
         .unwrap_err();
@@ -475,31 +469,27 @@ async fn idempotent_requests_and_visibility_rules_hold() {
         request_id: key.into(),
     };
     let a = app
-        .reporting
-        .clone()
+        .api()
         .create_report(req(request("k1", "VIS"), &owner))
         .await
         .unwrap()
         .into_inner();
     let b = app
-        .reporting
-        .clone()
+        .api()
         .create_report(req(request("k1", "VIS"), &owner))
         .await
         .unwrap()
         .into_inner();
     assert_eq!(a.id, b.id);
     let other_body = app
-        .reporting
-        .clone()
+        .api()
         .create_report(req(request("k1", "NOPE"), &owner))
         .await
         .unwrap_err();
     assert_eq!(other_body.code(), Code::InvalidArgument);
 
     let hidden = app
-        .reporting
-        .clone()
+        .api()
         .create_report(req(request("", "VIS"), &stranger))
         .await
         .unwrap_err();
@@ -509,15 +499,13 @@ async fn idempotent_requests_and_visibility_rules_hold() {
         "a project the caller cannot see"
     );
     let not_theirs = app
-        .reporting
-        .clone()
+        .api()
         .get_job(req(pb::GetJobRequest { id: a.id.clone() }, &stranger))
         .await
         .unwrap_err();
     assert_eq!(not_theirs.code(), Code::NotFound);
     let bad_month = app
-        .reporting
-        .clone()
+        .api()
         .create_report(req(
             pb::CreateReportRequest {
                 params: Some(pb::ReportParams {
@@ -536,8 +524,7 @@ async fn idempotent_requests_and_visibility_rules_hold() {
     assert_eq!(bad_month.code(), Code::InvalidArgument);
 
     let mine = app
-        .reporting
-        .clone()
+        .api()
         .list_jobs(req(pb::ListJobsRequest::default(), &owner))
         .await
         .unwrap()
@@ -558,8 +545,7 @@ async fn idempotent_requests_and_visibility_rules_hold() {
     );
     let admin = app.admin().await;
     let all = app
-        .reporting
-        .clone()
+        .api()
         .list_jobs(req(
             pb::ListJobsRequest {
                 all: true,
@@ -572,8 +558,7 @@ async fn idempotent_requests_and_visibility_rules_hold() {
         .into_inner();
     assert_eq!(all.jobs.len(), 1);
     let stats = app
-        .reporting
-        .clone()
+        .api()
         .get_job_stats(req(pb::GetJobStatsRequest {}, &admin))
         .await
         .unwrap()
@@ -593,8 +578,7 @@ async fn the_metrics_endpoint_shows_the_pipeline_and_the_rpcs() {
         .await;
     assert!(app.download(&owner, &job.id).await.starts_with(b"%PDF-"));
     let missing = app
-        .reporting
-        .clone()
+        .api()
         .get_job(req(
             pb::GetJobRequest {
                 id: uuid::Uuid::new_v4().to_string(),
@@ -881,8 +865,7 @@ async fn report_periods_and_page_tokens_beyond_the_storable_years_are_invalid_ar
         ),
     ] {
         let status = app
-            .reporting
-            .clone()
+            .api()
             .create_report(req(request, &owner))
             .await
             .unwrap_err();
@@ -904,8 +887,7 @@ async fn report_periods_and_page_tokens_beyond_the_storable_years_are_invalid_ar
         )
     };
     let real = app
-        .reporting
-        .clone()
+        .api()
         .list_jobs(list(String::new()))
         .await
         .unwrap()
@@ -916,12 +898,7 @@ async fn report_periods_and_page_tokens_beyond_the_storable_years_are_invalid_ar
         "01936f8f-0c4e-7d10-a2b3-5c6d7e8f9a0b"
     ]));
     for token in [altered_page_token(&real), hand_made] {
-        let status = app
-            .reporting
-            .clone()
-            .list_jobs(list(token))
-            .await
-            .unwrap_err();
+        let status = app.api().list_jobs(list(token)).await.unwrap_err();
         assert_eq!(status.code(), Code::InvalidArgument);
         assert_eq!(fields(&status), ["page_token"]);
     }
@@ -971,8 +948,7 @@ async fn a_user_may_have_only_so_many_jobs_in_flight_and_a_finished_one_frees_a_
     let fourth = app.request_project_report(&owner, "LIM").await;
     // ... and retrying a finished job takes one again.
     let retry = app
-        .reporting
-        .clone()
+        .api()
         .retry_job(req(
             pb::RetryJobRequest {
                 id: jobs[0].id.clone(),
@@ -993,8 +969,7 @@ async fn a_user_may_have_only_so_many_jobs_in_flight_and_a_finished_one_frees_a_
         .await
         .unwrap();
     let retried = app
-        .reporting
-        .clone()
+        .api()
         .retry_job(req(
             pb::RetryJobRequest {
                 id: jobs[0].id.clone(),
@@ -1183,15 +1158,13 @@ async fn a_stored_job_state_the_service_does_not_know_is_an_internal_error() {
         .await
         .unwrap();
     let get = app
-        .reporting
-        .clone()
+        .api()
         .get_job(req(pb::GetJobRequest { id: job.id.clone() }, &owner))
         .await
         .unwrap_err();
     assert_eq!(get.code(), Code::Internal, "{get:?}");
     let list = app
-        .reporting
-        .clone()
+        .api()
         .list_jobs(req(pb::ListJobsRequest::default(), &owner))
         .await
         .unwrap_err();

@@ -65,6 +65,11 @@ pub struct TestApp {
 }
 
 impl TestApp {
+    /// A client of the reporting service under test (clients are cheap clones of one channel).
+    pub fn api(&self) -> ReportingServiceClient<Channel> {
+        self.reporting.clone()
+    }
+
     pub async fn spawn() -> TestApp {
         Self::spawn_with(Options::default()).await
     }
