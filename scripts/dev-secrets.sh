@@ -3,8 +3,9 @@
 # repository carries a secret. Files that exist are kept (delete one to get new values; a running
 # stack keeps the old ones until it is recreated). `make dev-secrets` runs `all`.
 #
-#   scripts/dev-secrets.sh run       $SWATTER_RUN_DIR/service-client-secret (default .run/): the
-#                                    reporting service's secret at identity, for `make run`
+#   scripts/dev-secrets.sh run       $SWATTER_RUN_DIR/service-client-secret and admin-password
+#                                    (default .run/): the reporting service's secret at identity
+#                                    and the first admin's password, for `make run`
 #   scripts/dev-secrets.sh compose   .env next to docker-compose.yml, which compose reads
 #   scripts/dev-secrets.sh k8s       k8s/overlays/dev/secrets.env and dependencies.env, which the
 #                                    dev overlay's secretGenerators read
@@ -42,6 +43,7 @@ write_new() {
 
 run_secrets() {
     random_secret | write_new "$RUN_DIR/service-client-secret"
+    random_secret | write_new "$RUN_DIR/admin-password"
 }
 
 compose_secrets() {

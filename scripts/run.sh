@@ -36,15 +36,15 @@ export SWATTER_S3_ACCESS_KEY="${SWATTER_S3_ACCESS_KEY:-swatter}"
 export SWATTER_S3_SECRET_KEY="${SWATTER_S3_SECRET_KEY:-swatter-secret}"
 export SWATTER_JWT_PRIVATE_KEY_FILE="${SWATTER_JWT_PRIVATE_KEY_FILE:-$RUN_DIR/jwt-ed25519.pem}"
 export SWATTER_ADMIN_USERNAME="${SWATTER_ADMIN_USERNAME:-admin}"
-export SWATTER_ADMIN_PASSWORD="${SWATTER_ADMIN_PASSWORD:-swatter-admin}"
-# The reporting service's secret at identity: random, generated once per installation under
-# $RUN_DIR (scripts/dev-secrets.sh run), unless set.
+# The first admin's password and the reporting service's secret at identity: random, generated
+# once per installation under $RUN_DIR (scripts/dev-secrets.sh run), unless set.
 export SWATTER_SERVICE_CLIENT_ID="${SWATTER_SERVICE_CLIENT_ID:-reporting}"
-if [[ -z ${SWATTER_SERVICE_CLIENT_SECRET:-} ]]; then
+if [[ -z ${SWATTER_SERVICE_CLIENT_SECRET:-} || -z ${SWATTER_ADMIN_PASSWORD:-} ]]; then
     "$REPO/scripts/dev-secrets.sh" run >/dev/null
-    SWATTER_SERVICE_CLIENT_SECRET="$(cat "$RUN_DIR/service-client-secret")"
 fi
-export SWATTER_SERVICE_CLIENT_SECRET
+SWATTER_SERVICE_CLIENT_SECRET="${SWATTER_SERVICE_CLIENT_SECRET:-$(cat "$RUN_DIR/service-client-secret")}"
+SWATTER_ADMIN_PASSWORD="${SWATTER_ADMIN_PASSWORD:-$(cat "$RUN_DIR/admin-password")}"
+export SWATTER_SERVICE_CLIENT_SECRET SWATTER_ADMIN_PASSWORD
 export SWATTER_SERVICE_CLIENTS="${SWATTER_SERVICE_CLIENTS:-$SWATTER_SERVICE_CLIENT_ID=$SWATTER_SERVICE_CLIENT_SECRET}"
 
 IDENTITY_ADDR="${SWATTER_IDENTITY_ADDR:-127.0.0.1:50051}"
