@@ -177,20 +177,80 @@ impl Listeners {
     }
 }
 
-/// The methods every service's `Application` (with a `listeners: Listeners` field and a
-/// `run_until(shutdown)` method) offers: the addresses it is bound to, and running until SIGTERM
-/// or SIGINT. `local_addr` panics in a process that serves no API.
+/// A gRPC service built and bound, not yet running: its listeners, the service, the layer that
+/// authenticates its callers and the probe its health follows.
+pub struct BoundService<S> {
+    listeners: Listeners,
+    service: S,
+    auth: AuthLayer,
+    readiness: ReadinessProbe,
+}
+
+impl<S> BoundService<S>
+where
+    S: tower::Service<http::Request<Body>, Response = http::Response<Body>, Error = Infallible>
+        + NamedService
+        + Clone
+        + Send
+        + Sync
+        + 'static,
+    S::Future: Send + 'static,
+{
+    /// Binds gRPC on `addr` and metrics on `metrics` (`None`: off) for `service`.
+    pub async fn bind(
+        addr: SocketAddr,
+        metrics: Option<SocketAddr>,
+        service: S,
+        auth: AuthLayer,
+        readiness: ReadinessProbe,
+    ) -> anyhow::Result<Self> {
+        Ok(BoundService {
+            listeners: Listeners::bind(Some(addr), metrics).await?,
+            service,
+            auth,
+            readiness,
+        })
+    }
+
+    /// The address the gRPC server listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listeners.local_addr()
+    }
+
+    /// The address `GET /metrics` listens on, unless metrics are off.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.listeners.metrics_addr()
+    }
+
+    /// Serves until `shutdown` resolves, then lets in-flight requests finish; see
+    /// [`Listeners::serve`].
+    pub async fn serve(
+        self,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        self.listeners
+            .serve(self.service, self.auth, self.readiness, shutdown)
+            .await
+    }
+}
+
+/// The methods every service's `Application` (with a `Listeners` or [`BoundService`] field, named
+/// `listeners` unless given, and a `run_until(shutdown)` method) offers: the addresses it is bound
+/// to, and running until SIGTERM or SIGINT. `local_addr` panics in a process that serves no API.
 #[macro_export]
 macro_rules! listener_accessors {
     () => {
+        $crate::listener_accessors!(listeners);
+    };
+    ($field:ident) => {
         /// The address the gRPC server listens on.
         pub fn local_addr(&self) -> std::net::SocketAddr {
-            self.listeners.local_addr()
+            self.$field.local_addr()
         }
 
         /// The address `GET /metrics` listens on, unless metrics are off.
         pub fn metrics_addr(&self) -> Option<std::net::SocketAddr> {
-            self.listeners.metrics_addr()
+            self.$field.metrics_addr()
         }
 
         /// Serves until SIGTERM or SIGINT.
