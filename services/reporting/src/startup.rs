@@ -171,14 +171,14 @@ impl Application {
         match self.api {
             Some((rpc, verifier)) => {
                 self.listeners
-                    .serve(
+                    .with_service(
                         ReportingServiceServer::new(rpc),
                         // The worker's tokens (held for report owners) read identity and issues,
                         // never this.
                         AuthLayer::new(verifier, &[]),
                         probe,
-                        shutdown,
                     )
+                    .serve(shutdown)
                     .await?
             }
             None => self.listeners.serve_metrics_until(shutdown).await,
