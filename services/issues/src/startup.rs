@@ -31,13 +31,7 @@ impl Application {
             &config.identity_url,
             "SWATTER_IDENTITY_URL",
         )?);
-        let verifier = bootstrap::identity_verifier(
-            &identity,
-            &config.issuer,
-            &config.audience,
-            config.session_check_interval,
-        )
-        .await;
+        let verifier = bootstrap::identity_verifier(&identity, &config.tokens).await;
         let probe = server::database_probe(db.clone());
         let rpc = IssuesRpc(Arc::new(Issues { db, identity }));
         Ok(Application {

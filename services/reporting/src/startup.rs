@@ -91,13 +91,7 @@ impl Application {
         let api = match mode {
             Mode::Worker => None,
             Mode::Api | Mode::WithWorker => {
-                let verifier = bootstrap::identity_verifier(
-                    &identity,
-                    &config.issuer,
-                    &config.audience,
-                    config.session_check_interval,
-                )
-                .await;
+                let verifier = bootstrap::identity_verifier(&identity, &config.tokens).await;
                 let rpc = ReportingRpc(Arc::new(Reporting {
                     events: JobEvents::start(db.clone()),
                     db: db.clone(),
