@@ -140,18 +140,38 @@ pub fn lazy_channel(url: &str, setting: &str) -> anyhow::Result<TracedChannel> {
     ))
 }
 
+/// How a service other than identity checks the access tokens identity writes.
+#[derive(Debug, Clone, clap::Args)]
+pub struct TokenSettings {
+    /// `iss` of access tokens (identity writes it, the others check it).
+    #[arg(long, env = "SWATTER_JWT_ISSUER", default_value = "swatter")]
+    pub issuer: String,
+    /// `aud` of access tokens.
+    #[arg(long, env = "SWATTER_JWT_AUDIENCE", default_value = "swatter")]
+    pub audience: String,
+    /// How often, in seconds, a token seen before is checked again with identity (disabled user,
+    /// admin rights); at most 25.
+    #[arg(long, env = "SWATTER_SESSION_CHECK_SECS", default_value = "10", value_parser = crate::auth::session_check_interval)]
+    pub session_check_interval: Duration,
+}
+
 /// The token verifier of a service other than identity: signing keys from `identity`, and each
 /// token's session asked again every `session_check_interval`. Identity may not be up yet: its
 /// keys are then fetched on first use.
 pub async fn identity_verifier(
     identity: &IdentityServiceClient<TracedChannel>,
-    issuer: &str,
-    audience: &str,
-    session_check_interval: Duration,
+    settings: &TokenSettings,
 ) -> Arc<TokenVerifier> {
     let verifier = Arc::new(
-        TokenVerifier::new(issuer, audience, GrpcJwks(identity.clone()))
-            .with_sessions(GrpcSessions(identity.clone()), session_check_interval),
+        TokenVerifier::new(
+            &settings.issuer,
+            &settings.audience,
+            GrpcJwks(identity.clone()),
+        )
+        .with_sessions(
+            GrpcSessions(identity.clone()),
+            settings.session_check_interval,
+        ),
     );
     if let Err(error) = verifier.refresh().await {
         tracing::warn!(error = %error, "identity's signing keys are not available yet; will fetch on first use");

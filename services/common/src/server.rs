@@ -80,30 +80,83 @@ impl Listeners {
         shutdown.await;
     }
 
-    /// Serves `service` (plus health and reflection), callers authenticated by `auth`, and
-    /// metrics, until `shutdown` resolves, then lets in-flight requests finish. Health (`""` and
-    /// the service's own name) follows `readiness`, probed every [`READINESS_INTERVAL`], and
-    /// turns NOT_SERVING as soon as shutdown begins.
-    pub async fn serve<S>(
+    /// These listeners serving `service`, callers authenticated by `auth`, health following
+    /// `readiness`; see [`BoundService::serve`].
+    pub fn with_service<S>(
         self,
         service: S,
         auth: AuthLayer,
         readiness: ReadinessProbe,
+    ) -> BoundService<S> {
+        BoundService {
+            listeners: self,
+            service,
+            auth,
+            readiness,
+        }
+    }
+}
+
+/// A gRPC service built and bound, not yet running: its listeners, the service, the layer that
+/// authenticates its callers and the probe its health follows.
+pub struct BoundService<S> {
+    listeners: Listeners,
+    service: S,
+    auth: AuthLayer,
+    readiness: ReadinessProbe,
+}
+
+impl<S> BoundService<S>
+where
+    S: tower::Service<http::Request<Body>, Response = http::Response<Body>, Error = Infallible>
+        + NamedService
+        + Clone
+        + Send
+        + Sync
+        + 'static,
+    S::Future: Send + 'static,
+{
+    /// Binds gRPC on `addr` and metrics on `metrics` (`None`: off) for `service`.
+    pub async fn bind(
+        addr: SocketAddr,
+        metrics: Option<SocketAddr>,
+        service: S,
+        auth: AuthLayer,
+        readiness: ReadinessProbe,
+    ) -> anyhow::Result<Self> {
+        Ok(Listeners::bind(Some(addr), metrics)
+            .await?
+            .with_service(service, auth, readiness))
+    }
+
+    /// The address the gRPC server listens on.
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listeners.local_addr()
+    }
+
+    /// The address `GET /metrics` listens on, unless metrics are off.
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.listeners.metrics_addr()
+    }
+
+    /// Serves the service (plus health and reflection), callers authenticated by the auth layer,
+    /// and metrics, until `shutdown` resolves, then lets in-flight requests finish. Health (`""` and
+    /// the service's own name) follows `readiness`, probed every [`READINESS_INTERVAL`], and
+    /// turns NOT_SERVING as soon as shutdown begins.
+    pub async fn serve(
+        self,
         shutdown: impl Future<Output = ()> + Send + 'static,
-    ) -> anyhow::Result<()>
-    where
-        S: tower::Service<http::Request<Body>, Response = http::Response<Body>, Error = Infallible>
-            + NamedService
-            + Clone
-            + Send
-            + Sync
-            + 'static,
-        S::Future: Send + 'static,
-    {
-        let Some(listener) = self.grpc else {
+    ) -> anyhow::Result<()> {
+        let BoundService {
+            listeners,
+            service,
+            auth,
+            readiness,
+        } = self;
+        let Some(listener) = listeners.grpc else {
             anyhow::bail!("no gRPC listener was bound for {}", S::NAME);
         };
-        let _metrics = metrics::serve(self.metrics);
+        let _metrics = metrics::serve(listeners.metrics);
         tracing::info!(addr = %listener.local_addr()?, service = S::NAME, "listening");
         let (reporter, health) = tonic_health::server::health_reporter();
         let set = |reporter: HealthReporter, status: ServingStatus| async move {
@@ -177,20 +230,23 @@ impl Listeners {
     }
 }
 
-/// The methods every service's `Application` (with a `listeners: Listeners` field and a
-/// `run_until(shutdown)` method) offers: the addresses it is bound to, and running until SIGTERM
-/// or SIGINT. `local_addr` panics in a process that serves no API.
+/// The methods every service's `Application` (with a `Listeners` or [`BoundService`] field, named
+/// `listeners` unless given, and a `run_until(shutdown)` method) offers: the addresses it is bound
+/// to, and running until SIGTERM or SIGINT. `local_addr` panics in a process that serves no API.
 #[macro_export]
 macro_rules! listener_accessors {
     () => {
+        $crate::listener_accessors!(listeners);
+    };
+    ($field:ident) => {
         /// The address the gRPC server listens on.
         pub fn local_addr(&self) -> std::net::SocketAddr {
-            self.listeners.local_addr()
+            self.$field.local_addr()
         }
 
         /// The address `GET /metrics` listens on, unless metrics are off.
         pub fn metrics_addr(&self) -> Option<std::net::SocketAddr> {
-            self.listeners.metrics_addr()
+            self.$field.metrics_addr()
         }
 
         /// Serves until SIGTERM or SIGINT.

@@ -7,7 +7,7 @@ use anyhow::Context;
 use sqlx::PgPool;
 use swatter_common::{
     auth::{AuthLayer, StaticJwks, TokenVerifier},
-    server::{self, Listeners},
+    server::{self, BoundService},
 };
 use swatter_proto::identity::v1::identity_service_server::IdentityServiceServer;
 use uuid::Uuid;
@@ -25,9 +25,8 @@ use crate::{
 
 /// A built identity service, bound and ready to serve.
 pub struct Application {
-    listeners: Listeners,
-    rpc: IdentityRpc,
-    verifier: Arc<TokenVerifier>,
+    grpc: BoundService<IdentityServiceServer<IdentityRpc>>,
+    db: PgPool,
 }
 
 impl Application {
@@ -60,33 +59,30 @@ impl Application {
             signup_enabled: config.signup_enabled,
             service_clients: config.service_clients.clone(),
             throttle: Throttle::new(db.clone(), config.throttle.clone()),
-            db,
+            db: db.clone(),
         };
         Ok(Application {
-            listeners: Listeners::bind(Some(config.addr), config.metrics_addr).await?,
-            rpc: IdentityRpc(Arc::new(identity)),
-            verifier,
+            grpc: BoundService::bind(
+                config.addr,
+                config.metrics_addr,
+                IdentityServiceServer::new(IdentityRpc(Arc::new(identity))),
+                AuthLayer::new(verifier, DELEGATED_METHODS),
+                server::database_probe(db.clone()),
+            )
+            .await?,
+            db,
         })
     }
 
-    swatter_common::listener_accessors!();
+    swatter_common::listener_accessors!(grpc);
 
     /// Serves until `shutdown` resolves, then finishes in-flight requests.
     pub async fn run_until(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        let probe = server::database_probe(self.rpc.0.db.clone());
-        let sweeper = tokio::spawn(throttle::sweep_periodically(self.rpc.0.db.clone()));
-        let served = self
-            .listeners
-            .serve(
-                IdentityServiceServer::new(self.rpc),
-                AuthLayer::new(self.verifier, DELEGATED_METHODS),
-                probe,
-                shutdown,
-            )
-            .await;
+        let sweeper = tokio::spawn(throttle::sweep_periodically(self.db));
+        let served = self.grpc.serve(shutdown).await;
         sweeper.abort();
         served
     }

@@ -1,11 +1,10 @@
 //! The issues service's settings: each variable's name, default and help are declared once,
 //! below; the README's table is generated from them (`swatter-issues config-reference`).
 
-use std::{net::SocketAddr, time::Duration};
+use std::net::SocketAddr;
 
 use swatter_common::{
-    auth,
-    bootstrap::ServiceSettings,
+    bootstrap::{ServiceSettings, TokenSettings},
     config::{self, ConfigError, Env, Source},
     metrics,
 };
@@ -53,16 +52,8 @@ pub struct IssuesConfig {
     /// Identity's gRPC endpoint.
     #[arg(long, env = "SWATTER_IDENTITY_URL", default_value = "http://127.0.0.1:50051", value_parser = config::http_url)]
     pub identity_url: String,
-    /// `iss` of access tokens (identity writes it, the others check it).
-    #[arg(long, env = "SWATTER_JWT_ISSUER", default_value = "swatter")]
-    pub issuer: String,
-    /// `aud` of access tokens.
-    #[arg(long, env = "SWATTER_JWT_AUDIENCE", default_value = "swatter")]
-    pub audience: String,
-    /// How often, in seconds, a token seen before is checked again with identity (disabled user,
-    /// admin rights); at most 25.
-    #[arg(long, env = "SWATTER_SESSION_CHECK_SECS", default_value = "10", value_parser = auth::session_check_interval)]
-    pub session_check_interval: Duration,
+    #[command(flatten)]
+    pub tokens: TokenSettings,
     /// Where `GET /metrics` (Prometheus text format) listens; `off`: no endpoint.
     #[arg(long, env = "SWATTER_METRICS_ADDR", default_value = "127.0.0.1:9102", value_parser = metrics::metrics_addr)]
     pub metrics_addr: std::option::Option<SocketAddr>,

@@ -4,9 +4,9 @@
 use std::{future::Future, sync::Arc};
 
 use swatter_common::{
-    auth::{AuthLayer, TokenVerifier},
+    auth::AuthLayer,
     bootstrap,
-    server::{self, Listeners},
+    server::{self, BoundService},
 };
 use swatter_proto::{
     identity::v1::identity_service_client::IdentityServiceClient,
@@ -21,9 +21,7 @@ use crate::{
 
 /// A built issues service, bound and ready to serve.
 pub struct Application {
-    listeners: Listeners,
-    rpc: IssuesRpc,
-    verifier: Arc<TokenVerifier>,
+    grpc: BoundService<IssuesServiceServer<IssuesRpc>>,
 }
 
 impl Application {
@@ -33,34 +31,27 @@ impl Application {
             &config.identity_url,
             "SWATTER_IDENTITY_URL",
         )?);
-        let verifier = bootstrap::identity_verifier(
-            &identity,
-            &config.issuer,
-            &config.audience,
-            config.session_check_interval,
-        )
-        .await;
+        let verifier = bootstrap::identity_verifier(&identity, &config.tokens).await;
+        let probe = server::database_probe(db.clone());
+        let rpc = IssuesRpc(Arc::new(Issues { db, identity }));
         Ok(Application {
-            listeners: Listeners::bind(Some(config.addr), config.metrics_addr).await?,
-            rpc: IssuesRpc(Arc::new(Issues { db, identity })),
-            verifier,
+            grpc: BoundService::bind(
+                config.addr,
+                config.metrics_addr,
+                IssuesServiceServer::new(rpc),
+                AuthLayer::new(verifier, DELEGATED_METHODS),
+                probe,
+            )
+            .await?,
         })
     }
 
-    swatter_common::listener_accessors!();
+    swatter_common::listener_accessors!(grpc);
 
     pub async fn run_until(
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
-        let probe = server::database_probe(self.rpc.0.db.clone());
-        self.listeners
-            .serve(
-                IssuesServiceServer::new(self.rpc),
-                AuthLayer::new(self.verifier, DELEGATED_METHODS),
-                probe,
-                shutdown,
-            )
-            .await
+        self.grpc.serve(shutdown).await
     }
 }

@@ -4,8 +4,7 @@
 use std::{net::SocketAddr, time::Duration};
 
 use swatter_common::{
-    auth,
-    bootstrap::ServiceSettings,
+    bootstrap::{ServiceSettings, TokenSettings},
     config::{self, ConfigError, Env, Source},
     metrics,
 };
@@ -136,16 +135,8 @@ pub struct ReportingConfig {
     /// Issues' gRPC endpoint.
     #[arg(long, env = "SWATTER_ISSUES_URL", default_value = "http://127.0.0.1:50052", value_parser = config::http_url)]
     pub issues_url: String,
-    /// `iss` of access tokens (identity writes it, the others check it).
-    #[arg(long, env = "SWATTER_JWT_ISSUER", default_value = "swatter")]
-    pub issuer: String,
-    /// `aud` of access tokens.
-    #[arg(long, env = "SWATTER_JWT_AUDIENCE", default_value = "swatter")]
-    pub audience: String,
-    /// How often, in seconds, a token seen before is checked again with identity (disabled user,
-    /// admin rights); at most 25.
-    #[arg(long, env = "SWATTER_SESSION_CHECK_SECS", default_value = "10", value_parser = auth::session_check_interval)]
-    pub session_check_interval: Duration,
+    #[command(flatten)]
+    pub tokens: TokenSettings,
     /// Reporting's client id at identity (one of `SWATTER_SERVICE_CLIENTS`).
     #[arg(long, env = "SWATTER_SERVICE_CLIENT_ID", default_value = "reporting")]
     pub service_client_id: String,

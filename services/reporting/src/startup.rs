@@ -91,13 +91,7 @@ impl Application {
         let api = match mode {
             Mode::Worker => None,
             Mode::Api | Mode::WithWorker => {
-                let verifier = bootstrap::identity_verifier(
-                    &identity,
-                    &config.issuer,
-                    &config.audience,
-                    config.session_check_interval,
-                )
-                .await;
+                let verifier = bootstrap::identity_verifier(&identity, &config.tokens).await;
                 let rpc = ReportingRpc(Arc::new(Reporting {
                     events: JobEvents::start(db.clone()),
                     db: db.clone(),
@@ -171,14 +165,14 @@ impl Application {
         match self.api {
             Some((rpc, verifier)) => {
                 self.listeners
-                    .serve(
+                    .with_service(
                         ReportingServiceServer::new(rpc),
                         // The worker's tokens (held for report owners) read identity and issues,
                         // never this.
                         AuthLayer::new(verifier, &[]),
                         probe,
-                        shutdown,
                     )
+                    .serve(shutdown)
                     .await?
             }
             None => self.listeners.serve_metrics_until(shutdown).await,

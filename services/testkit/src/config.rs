@@ -4,6 +4,8 @@
 
 use std::{collections::HashMap, net::SocketAddr, time::Duration};
 
+#[cfg(any(feature = "issues", feature = "reporting"))]
+use swatter_common::bootstrap::TokenSettings;
 use swatter_identity::config::{BootstrapAdmin, IdentityConfig, IdentityDatabase, ThrottleConfig};
 #[cfg(feature = "issues")]
 use swatter_issues::config::{IssuesConfig, IssuesDatabase};
@@ -60,9 +62,11 @@ pub fn issues_for_tests(database_url: &str, identity_url: &str) -> IssuesConfig 
             run_migrations: true,
         },
         identity_url: identity_url.to_owned(),
-        issuer: "swatter".into(),
-        audience: "swatter".into(),
-        session_check_interval: Duration::ZERO,
+        tokens: TokenSettings {
+            issuer: "swatter".into(),
+            audience: "swatter".into(),
+            session_check_interval: Duration::ZERO,
+        },
         metrics_addr: Some(any_port()),
     }
 }
@@ -93,9 +97,11 @@ pub fn reporting_for_tests(
         queue_prefix: broker.queue_prefix.clone(),
         identity_url: identity_url.to_owned(),
         issues_url: issues_url.to_owned(),
-        issuer: "swatter".into(),
-        audience: "swatter".into(),
-        session_check_interval: Duration::ZERO,
+        tokens: TokenSettings {
+            issuer: "swatter".into(),
+            audience: "swatter".into(),
+            session_check_interval: Duration::ZERO,
+        },
         service_client_id: SERVICE_CLIENT.0.into(),
         service_client_secret: SERVICE_CLIENT.1.into(),
         s3: S3Config {

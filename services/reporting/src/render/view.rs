@@ -6,7 +6,8 @@ use serde::Serialize;
 
 use super::model::{ProjectReport, UserMonthlyReport};
 use super::summary::{
-    self, AssigneeCount, AssigneeGroup, PriorityStatusMatrix, StatusCounts, WeekBucket,
+    self, AssigneeCount, AssigneeGroup, MonthlyProjectSummary, PriorityStatusMatrix, StatusCounts,
+    WeekBucket,
 };
 
 /// The JSON document of `templates/project.typ`.
@@ -56,15 +57,13 @@ pub struct MonthlyDocument<'a> {
     pub projects: Vec<MonthlyProjectView<'a>>,
 }
 
-/// One project of the monthly report.
+/// One project of the monthly report: its key and name, then its numbers.
 #[derive(Debug, Serialize)]
 pub struct MonthlyProjectView<'a> {
     pub key: &'a str,
     pub name: &'a str,
-    pub open: usize,
-    pub created_in_month: usize,
-    pub closed_in_month: usize,
-    pub open_groups: Vec<AssigneeGroup<'a>>,
+    #[serde(flatten)]
+    pub summary: MonthlyProjectSummary<'a>,
 }
 
 /// Most week labels a chart shows before it starts skipping some.
@@ -100,21 +99,15 @@ impl<'a> MonthlyDocument<'a> {
         let projects = report
             .projects
             .iter()
-            .map(|project| {
-                let s = summary::monthly_project_summary(
+            .map(|project| MonthlyProjectView {
+                key: &project.key,
+                name: &project.name,
+                summary: summary::monthly_project_summary(
                     &project.issues,
                     report.month_start,
                     report.month_end,
                     report.generated_at,
-                );
-                MonthlyProjectView {
-                    key: &project.key,
-                    name: &project.name,
-                    open: s.open,
-                    created_in_month: s.created_in_month,
-                    closed_in_month: s.closed_in_month,
-                    open_groups: s.open_groups,
-                }
+                ),
             })
             .collect();
         Self {
