@@ -246,6 +246,36 @@ impl<S: Send + Sync> FromRequestParts<S> for IfMatch {
     }
 }
 
+/// The `If-None-Match` header of a conditional read (docs/api.md): the entity tags the client
+/// already holds. `None` when absent; `*` matches any existing resource.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IfNoneMatch(Option<String>);
+
+impl IfNoneMatch {
+    /// Whether the client already holds `etag`: `*`, or one of its comma-separated tags equals it
+    /// by the weak comparison RFC 9110 prescribes for this header (a `W/` prefix is ignored).
+    pub fn matches(&self, etag: &str) -> bool {
+        let Some(header) = &self.0 else {
+            return false;
+        };
+        let opaque = |tag: &str| tag.trim().trim_start_matches("W/").to_owned();
+        let current = opaque(etag);
+        header.trim() == "*" || header.split(',').any(|tag| opaque(tag) == current)
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for IfNoneMatch {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        // A value that is not even text holds no tag of ours: it matches nothing.
+        let header = parts.headers.get(header::IF_NONE_MATCH);
+        Ok(IfNoneMatch(
+            header.and_then(|v| v.to_str().ok()).map(str::to_owned),
+        ))
+    }
+}
+
 /// Decodes a JSON object, telling malformed bytes (400) from a body of the wrong shape (422).
 /// Other JSON values are refused up front, as serde would otherwise read a struct from an array.
 pub fn decode_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
@@ -754,6 +784,23 @@ mod tests {
             assert_eq!(error.kind(), ProblemKind::Validation);
             assert_eq!(error.errors()[0].field, "Idempotency-Key");
         }
+    }
+
+    #[tokio::test]
+    async fn if_none_match_matches_a_listed_tag_weakly_or_a_star() {
+        let matches = |value: &'static str| async move {
+            header_extract::<IfNoneMatch>("if-none-match", Some(HeaderValue::from_static(value)))
+                .await
+                .unwrap()
+                .matches("\"0193-2\"")
+        };
+        assert!(matches("\"0193-2\"").await);
+        assert!(matches("\"0193-1\", W/\"0193-2\"").await);
+        assert!(matches("*").await);
+        assert!(!matches("\"0193-1\"").await);
+        assert!(!matches("0193-2").await);
+        let absent = header_extract::<IfNoneMatch>("if-none-match", None).await;
+        assert!(!absent.unwrap().matches("\"0193-2\""));
     }
 
     #[tokio::test]

@@ -21,7 +21,7 @@ use super::{
 };
 use crate::{
     error::{ApiError, PROBLEM_JSON, Problem, ProblemKind},
-    extract::{ApiJson, ApiPath, ApiQuery, Authenticated, IdempotencyKey, IfMatch},
+    extract::{ApiJson, ApiPath, ApiQuery, Authenticated, IdempotencyKey, IfMatch, IfNoneMatch},
     openapi::problem_example,
     state::AppState,
 };
@@ -429,16 +429,24 @@ pub async fn list_issues(
     find_issues(state, caller, query.into_pb(String::new())?).await
 }
 
-/// One issue, with its entity tag.
+/// One issue, with its entity tag. With `If-None-Match`, 304 and no body when the caller already
+/// holds the current version.
 #[utoipa::path(
     get,
     path = "/v1/issues/{issue_key}",
     tag = "issues",
     security(("bearer" = [])),
-    params(IssueKey),
+    params(
+        IssueKey,
+        ("If-None-Match" = Option<String>, Header,
+            description = "ETags the caller holds (comma-separated, or `*`); 304 if one is current",
+            example = "\"01936f8f0c4e-3\""),
+    ),
     responses(
         (status = 200, description = "The issue", body = Issue,
             headers(("ETag" = String, description = "The issue's entity tag, for If-Match"))),
+        (status = 304, description = "Not modified: the caller's copy (If-None-Match) is current",
+            headers(("ETag" = String, description = "The issue's entity tag"))),
         (status = 404, description = "No such issue, or the caller is not a member of its project"),
     ),
 )]
@@ -446,13 +454,18 @@ pub async fn get_issue(
     State(state): State<AppState>,
     caller: Authenticated,
     ApiPath(IssueKey { issue_key }): ApiPath<IssueKey>,
-) -> Result<TaggedIssue, ApiError> {
+    if_none_match: IfNoneMatch,
+) -> Result<Response, ApiError> {
     let issue = state
         .issues()
         .get_issue(caller.request(pb::GetIssueRequest { issue_key }))
         .await?
         .into_inner();
-    issue.try_into()
+    if if_none_match.matches(&issue.etag) {
+        let etag = header_value(&issue.etag)?;
+        return Ok((StatusCode::NOT_MODIFIED, [(header::ETAG, etag)]).into_response());
+    }
+    Ok(TaggedIssue::try_from(issue)?.into_response())
 }
 
 /// Change an issue. With `If-Match`, only if nobody changed it since the caller read it.

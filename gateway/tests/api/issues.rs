@@ -123,6 +123,49 @@ async fn a_malformed_issue_key_names_nothing() {
 }
 
 #[tokio::test]
+async fn a_current_if_none_match_answers_304_without_a_body_and_a_changed_issue_200() {
+    let app = TestApp::spawn().await;
+    let alice = app.user("alice").await;
+    app.create_project(&alice.access_token, "SWAT").await;
+    app.create_issue(&alice.access_token, "SWAT", &json!({"title": "Old"}))
+        .await;
+    let etag = etag_of(&app.get_as(&alice.access_token, "/v1/issues/SWAT-1").await);
+    let get_if_none_match = |tags: String| {
+        app.authed(Method::GET, "/v1/issues/SWAT-1", &alice.access_token)
+            .header(header::IF_NONE_MATCH, tags)
+            .send()
+    };
+
+    let current = get_if_none_match(etag.clone()).await.unwrap();
+    let weak_in_a_list = get_if_none_match(format!("\"other\", W/{etag}"))
+        .await
+        .unwrap();
+    let star = get_if_none_match("*".into()).await.unwrap();
+    let other = get_if_none_match("\"other\"".into()).await.unwrap();
+    app.patch_issue(
+        &alice.access_token,
+        "SWAT-1",
+        None,
+        &json!({"title": "New"}),
+    )
+    .await;
+    let after_a_change = get_if_none_match(etag.clone()).await.unwrap();
+
+    for response in [current, weak_in_a_list, star] {
+        assert_eq!(response.status(), StatusCode::NOT_MODIFIED);
+        assert_eq!(etag_of(&response), etag);
+        assert!(response.bytes().await.unwrap().is_empty());
+    }
+    assert_eq!(other.status(), StatusCode::OK);
+    assert_eq!(after_a_change.status(), StatusCode::OK);
+    assert_ne!(etag_of(&after_a_change), etag);
+    assert_eq!(
+        after_a_change.json::<Value>().await.unwrap()["title"],
+        "New"
+    );
+}
+
+#[tokio::test]
 async fn a_stale_if_match_is_refused_with_412_and_the_current_one_applies() {
     let app = TestApp::spawn().await;
     let alice = app.user("alice").await;
