@@ -5,7 +5,6 @@ use std::{future::Future, process::ExitCode, sync::Arc, time::Duration};
 
 use anyhow::Context;
 use clap::Parser;
-use sqlx::{PgPool, migrate::Migrator};
 use swatter_proto::identity::v1::identity_service_client::IdentityServiceClient;
 use tonic::transport::Endpoint;
 
@@ -13,7 +12,7 @@ use crate::{
     auth::{GrpcJwks, GrpcSessions, TokenVerifier},
     client::TracedChannel,
     config::{self, Env},
-    db, pagination,
+    pagination,
     telemetry::{self, TelemetryGuard, TelemetrySettings},
 };
 
@@ -63,69 +62,6 @@ where
 /// Prints the settings table of binary `C` (its `config-reference` subcommand).
 pub fn print_reference<C: Parser>() -> anyhow::Result<()> {
     print!("{}", config::reference(&C::command()));
-    Ok(())
-}
-
-/// Declares a service's database settings: its own URL variable (each service owns a database),
-/// and the pool size and migrate-at-start switch every service reads under the same names. The
-/// struct gets `connect` (open the pool, migrate if asked) and `migrate` (the subcommand).
-#[macro_export]
-macro_rules! database_settings {
-    ($name:ident, env = $env:literal, long = $long:literal, default = $default:literal) => {
-        /// The service's database.
-        #[derive(Clone, Debug, clap::Args)]
-        pub struct $name {
-            /// Database.
-            #[arg(long = $long, env = $env, default_value = $default)]
-            pub url: String,
-            /// Database pool size.
-            #[arg(long = "database-max-connections", env = "SWATTER_DATABASE_MAX_CONNECTIONS", default_value = "10")]
-            pub max_connections: u32,
-            /// Apply migrations at start.
-            #[arg(long = "migrate", env = "SWATTER_MIGRATE", default_value = "true", value_parser = ::swatter_common::config::flag, action = clap::ArgAction::Set)]
-            pub run_migrations: bool,
-        }
-
-        impl $name {
-            /// Opens the pool and, when `run_migrations`, applies `migrator`.
-            pub async fn connect(
-                &self,
-                migrator: &::sqlx::migrate::Migrator,
-            ) -> ::anyhow::Result<::sqlx::PgPool> {
-                let migrator = self.run_migrations.then_some(migrator);
-                ::swatter_common::bootstrap::database($env, &self.url, self.max_connections, migrator)
-                    .await
-            }
-
-            /// The `migrate` subcommand: applies `migrator` and exits.
-            pub async fn migrate(&self, migrator: &::sqlx::migrate::Migrator) -> ::anyhow::Result<()> {
-                ::swatter_common::bootstrap::migrate($env, &self.url, migrator).await
-            }
-        }
-    };
-}
-
-/// Connects to the database `url` (read from `setting`) and, when `migrate`, applies `migrator`.
-pub async fn database(
-    setting: &str,
-    url: &str,
-    max_connections: u32,
-    migrator: Option<&Migrator>,
-) -> anyhow::Result<PgPool> {
-    let db = db::connect(setting, url, max_connections).await?;
-    if let Some(migrator) = migrator {
-        migrator
-            .run(&db)
-            .await
-            .with_context(|| format!("run the migrations of {setting}"))?;
-    }
-    Ok(db)
-}
-
-/// The `migrate` subcommand: applies `migrator` to the database `url` and exits.
-pub async fn migrate(setting: &str, url: &str, migrator: &Migrator) -> anyhow::Result<()> {
-    database(setting, url, 1, Some(migrator)).await?;
-    println!("migrations applied ({setting})");
     Ok(())
 }
 

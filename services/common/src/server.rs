@@ -256,14 +256,6 @@ macro_rules! listener_accessors {
     };
 }
 
-/// Ready while the database answers.
-pub fn database_probe(db: sqlx::PgPool) -> ReadinessProbe {
-    Arc::new(move || {
-        let db = db.clone();
-        Box::pin(async move { sqlx::query("SELECT 1").execute(&db).await.is_ok() })
-    })
-}
-
 /// Binds `addr` (port 0 picks a free port), naming the address in the error.
 pub async fn bind(addr: SocketAddr) -> anyhow::Result<TcpListener> {
     TcpListener::bind(addr)

@@ -7,7 +7,7 @@ use anyhow::Context;
 use sqlx::PgPool;
 use swatter_common::{
     auth::{AuthLayer, StaticJwks, TokenVerifier},
-    server::{self, BoundService},
+    server::BoundService,
 };
 use swatter_proto::identity::v1::identity_service_server::IdentityServiceServer;
 use uuid::Uuid;
@@ -67,7 +67,7 @@ impl Application {
                 config.metrics_addr,
                 IdentityServiceServer::new(IdentityRpc(Arc::new(identity))),
                 AuthLayer::new(verifier, DELEGATED_METHODS),
-                server::database_probe(db.clone()),
+                swatter_common::db::readiness_probe(db.clone()),
             )
             .await?,
             db,

@@ -3,11 +3,7 @@
 
 use std::{future::Future, sync::Arc};
 
-use swatter_common::{
-    auth::AuthLayer,
-    bootstrap,
-    server::{self, BoundService},
-};
+use swatter_common::{auth::AuthLayer, bootstrap, server::BoundService};
 use swatter_proto::{
     identity::v1::identity_service_client::IdentityServiceClient,
     issues::v1::issues_service_server::IssuesServiceServer,
@@ -32,7 +28,7 @@ impl Application {
             "SWATTER_IDENTITY_URL",
         )?);
         let verifier = bootstrap::identity_verifier(&identity, &config.tokens).await;
-        let probe = server::database_probe(db.clone());
+        let probe = swatter_common::db::readiness_probe(db.clone());
         let rpc = IssuesRpc(Arc::new(Issues { db, identity }));
         Ok(Application {
             grpc: BoundService::bind(
