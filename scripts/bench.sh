@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # `make bench`: a reproducible load benchmark of the REST API. Builds in release, starts identity,
-# issues and the gateway on their own ports with their own databases, seeds a project with 10,000
-# issues and 50,000 comments, then drives each scenario with wrk (32 connections, 20 s) and records
-# req/s, p50, p99, errors and every process's peak RSS; then the reporting benchmarks (typst render
+# issues and the gateway on their own ports with their own databases, seeds a project with 100,000
+# issues and 50,000 comments, measures `pgbench -S -c 32` in the same run as the yardstick, then
+# drives each scenario with wrk (32 connections, 20 s) and records req/s, its ratio to pgbench, p50,
+# p99, errors, the target and every process's peak RSS; then the reporting benchmarks (typst render
 # times, end-to-end pipeline latency, throughput and worker memory). All of it goes to BENCHMARKS.md.
 set -euo pipefail
 
@@ -10,10 +11,12 @@ REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$REPO"
 export PATH="$HOME/.cargo/bin:$PATH"
 RUN_DIR="$REPO/.run/bench"
-BIN_DIR="${CARGO_TARGET_DIR:-$REPO/target}/release"
+# SWATTER_BENCH_BIN_DIR: benchmark binaries built elsewhere (another commit, to compare) instead of
+# building this tree.
+BIN_DIR="${SWATTER_BENCH_BIN_DIR:-${CARGO_TARGET_DIR:-$REPO/target}/release}"
 DURATION="${SWATTER_BENCH_DURATION:-20s}"
 CONNECTIONS="${SWATTER_BENCH_CONNECTIONS:-32}"
-ISSUES=10000
+ISSUES=100000
 COMMENTS=50000
 GATEWAY=127.0.0.1:18080
 IDENTITY=127.0.0.1:15051
@@ -30,14 +33,17 @@ if ! command -v wrk >/dev/null; then
     apt-get install -y -qq wrk >/dev/null 2>&1 || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; } \
         || { dpkg --configure -a; apt-get install -y -qq wrk >/dev/null; }
 fi
+command -v pgbench >/dev/null || die "pgbench (postgresql-contrib / postgresql-client) is missing"
 command -v jq >/dev/null || apt-get install -y -qq jq >/dev/null 2>&1 || { dpkg --configure -a; apt-get install -y -qq jq >/dev/null; }
 
 for addr in $GATEWAY $IDENTITY $ISSUES_ADDR; do
     port_open "$addr" && die "$addr is in use (a previous bench still running?)"
 done
 
-log "building release binaries"
-cargo build --release --bins -p swatter-identity -p swatter-issues -p swatter-gateway
+if [[ -z "${SWATTER_BENCH_BIN_DIR:-}" ]]; then
+    log "building release binaries"
+    cargo build --release --bins -p swatter-identity -p swatter-issues -p swatter-gateway
+fi
 
 mkdir -p "$RUN_DIR"
 for db in swatter_bench_identity swatter_bench_issues; do
@@ -90,7 +96,11 @@ for n in $(seq 1 8); do
 done
 admin_id=$(api "http://$GATEWAY/v1/users/me" | jq -r .id)
 members="{$(IFS=,; echo "${member_ids[*]}")}"
+# Statistics as autovacuum may leave them: taken while the table was empty, then 100,000 rows
+# arrive in one statement and nobody analyzes (autovacuum is held off until the stale run is done).
 "${PSQL[@]}" -d swatter_bench_issues <<SQL
+ANALYZE issues;
+ALTER TABLE issues SET (autovacuum_enabled = false, toast.autovacuum_enabled = false);
 INSERT INTO issues (id, project_id, number, title, description, status, priority, labels, author_id,
                     assignee_id, created_at, updated_at, closed_at)
 SELECT gen_random_uuid(), p.id, n, 'Issue ' || n || ': something is wrong with part ' || (n % 97),
@@ -105,29 +115,124 @@ SELECT setval(issue_number_sequence(id)::regclass, $ISSUES) FROM projects WHERE 
 INSERT INTO comments (id, issue_id, author_id, body, created_at, updated_at)
 SELECT gen_random_uuid(), i.id, '$admin_id', 'Comment ' || c || ' on issue ' || i.number,
        i.created_at + c * interval '1 minute', i.created_at + c * interval '1 minute'
-FROM issues i, generate_series(1, $COMMENTS / $ISSUES) c;
-ANALYZE;
+FROM issues i, generate_series(1, 5) c WHERE i.number <= $COMMENTS / 5;
+ANALYZE comments;
 SQL
+# The 304 scenario sends each issue's current ETag: the first 10,000 issues' tags, one per line.
+"${PSQL[@]}" -d swatter_bench_issues -c "SELECT '\"' || replace(id::text, '-', '') || '-' || version || '\"'
+    FROM issues WHERE number <= 10000 ORDER BY number" >"$RUN_DIR/etags.txt"
+export SWATTER_BENCH_ETAGS="$RUN_DIR/etags.txt"
 export SWATTER_BENCH_TOKEN="$TOKEN" SWATTER_BENCH_ISSUES=$ISSUES
 
+# The yardstick, measured in this run on this machine: PostgreSQL answering single-row selects by
+# primary key (`pgbench -S`, 32 clients). Every scenario is also reported as a ratio to it.
+log "pgbench -S -c $CONNECTIONS -T ${DURATION%s} (yardstick)"
+"${PSQL[@]}" -d postgres -c "DROP DATABASE IF EXISTS swatter_bench_pgbench WITH (FORCE)"
+"${PSQL[@]}" -d postgres -c "CREATE DATABASE swatter_bench_pgbench"
+pgbench -h 127.0.0.1 -U postgres -i -q -s 10 swatter_bench_pgbench >"$RUN_DIR/pgbench-init.txt" 2>&1
+pgbench_out=$(pgbench -h 127.0.0.1 -U postgres -S -n -c "$CONNECTIONS" -j 2 -T "${DURATION%s}" swatter_bench_pgbench 2>&1)
+echo "$pgbench_out" >"$RUN_DIR/pgbench.txt"
+PGBENCH_TPS=$(awk '/^tps = / {printf "%.0f", $3; exit}' <<<"$pgbench_out")
+[[ -n "$PGBENCH_TPS" && "$PGBENCH_TPS" -gt 0 ]] || die "pgbench gave no tps: $pgbench_out"
+echo "    $PGBENCH_TPS tps"
+
+# wrk prints latencies as 950.00us, 6.25ms or 1.07s: in milliseconds.
+to_ms() { awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /us$/) n /= 1000; else if (v ~ /[0-9]s$/ && v !~ /ms$/) n *= 1000; printf "%.2f", n }'; }
+
+# CPU time (ms) a set of processes has used: utime + stime from /proc, in clock ticks.
+TICK_MS=$(awk -v hz="$(getconf CLK_TCK)" 'BEGIN { print 1000 / hz }')
+cpu_ms() {
+    local total=0 pid
+    for pid in "$@"; do
+        [[ -r /proc/$pid/stat ]] || continue
+        total=$((total + $(awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$pid/stat")))
+    done
+    awk -v t="$total" -v ms="$TICK_MS" 'BEGIN { printf "%.0f", t * ms }'
+}
+# The processes whose CPU each scenario is charged: the gateway, issues, identity, PostgreSQL
+# (every backend of the server).
+cpu_groups() { echo "${pids[2]}" "${pids[1]}" "${pids[0]}"; }
+postgres_pids() { pgrep -x postgres | tr '\n' ' '; }
+
 results=()
+cpu_rows=()
+declare -A RPS
+# run NAME SCRIPT TARGET: TARGET is `ratio:X` (req/s ≥ X × pgbench), `rps:N`, `rps-of:NAME`
+# (at least that scenario's rate) or empty; reads (`read` as a 4th argument) must also have
+# p99 ≤ 15 ms.
 run() {
-    local name="$1" script="$2"
+    local name="$1" script="$2" target="${3:-}" kind="${4:-}"
     log "$name: wrk -c$CONNECTIONS -d$DURATION"
-    local out
+    local out before=() after=() group
+    read -r -a groups <<<"$(cpu_groups)"
+    for group in "${groups[@]}"; do before+=("$(cpu_ms "$group")"); done
+    before+=("$(cpu_ms $(postgres_pids))")
+    local perf=""
+    if [[ "${SWATTER_BENCH_PROFILE:-0}" == 1 && "$script" == get_issue.lua ]]; then
+        # The whole machine for 10 s in the middle of the run, with call stacks (DWARF: release
+        # builds keep line tables, not frame pointers).
+        (sleep 5 && perf record -q -a -F 199 --call-graph dwarf,16384 -o "$RUN_DIR/perf.data" -- sleep 10 \
+            >"$RUN_DIR/perf-record.log" 2>&1) &
+        perf=$!
+    fi
     out=$(wrk -t2 -c"$CONNECTIONS" -d"$DURATION" --latency -s "$REPO/scripts/bench/$script" "http://$GATEWAY")
-    echo "$out" >"$RUN_DIR/$script.txt"
-    local rps p50 p99 errors
+    if [[ -n "$perf" ]]; then
+        wait "$perf"
+        perf report -i "$RUN_DIR/perf.data" --no-children --sort comm,dso,sym --stdio 2>/dev/null \
+            >"$RUN_DIR/perf-report.txt" || true
+        perf report -i "$RUN_DIR/perf.data" --no-children --sort comm --stdio -g none 2>/dev/null \
+            >"$RUN_DIR/perf-by-process.txt" || true
+        log "profile of $name: $RUN_DIR/perf-report.txt (by process: perf-by-process.txt)"
+    fi
+    for group in "${groups[@]}"; do after+=("$(cpu_ms "$group")"); done
+    after+=("$(cpu_ms $(postgres_pids))")
+    echo "$out" >"$RUN_DIR/$script.$(tr -c 'a-z0-9' _ <<<"$name").txt"
+    local rps p50 p99 errors ratio goal="" met=yes
     rps=$(awk '/Requests\/sec/ {printf "%.0f", $2}' <<<"$out")
     p50=$(awk '$1 == "50%" {print $2}' <<<"$out")
     p99=$(awk '$1 == "99%" {print $2}' <<<"$out")
     errors=$(awk '/Non-2xx/ {print $NF}' <<<"$out")
-    results+=("| $name | $rps | $p50 | $p99 | ${errors:-0} |")
-    echo "    $rps req/s, p50 $p50, p99 $p99, non-2xx ${errors:-0}"
+    RPS[$name]=$rps
+    # CPU per request (µs) of gateway, issues, identity, PostgreSQL.
+    local requests cpu=()
+    requests=$(awk '/requests in/ {print $1}' <<<"$out")
+    for i in 0 1 2 3; do
+        cpu+=("$(awk -v a="${before[i]}" -v b="${after[i]}" -v n="$requests" 'BEGIN { printf "%.0f", (b - a) * 1000 / n }')")
+    done
+    cpu_rows+=("| $name | ${cpu[0]} | ${cpu[1]} | ${cpu[2]} | ${cpu[3]} | $((cpu[0] + cpu[1] + cpu[2] + cpu[3])) |")
+    ratio=$(awk -v a="$rps" -v b="$PGBENCH_TPS" 'BEGIN { printf "%.3f", a / b }')
+    case "$target" in
+        ratio:*) goal="≥ ${target#ratio:} × pgbench"
+                 awk -v r="$ratio" -v t="${target#ratio:}" 'BEGIN { exit !(r >= t) }' || met=no ;;
+        rps:*) goal="≥ ${target#rps:} req/s"
+               [[ "$rps" -ge "${target#rps:}" ]] || met=no ;;
+        rps-of:*) goal="≥ ${target#rps-of:} (${RPS[${target#rps-of:}]})"
+                  [[ "$rps" -ge "${RPS[${target#rps-of:}]}" ]] || met=no ;;
+        *) met="" ;;
+    esac
+    if [[ "$kind" == read ]]; then
+        goal="${goal:+$goal, }p99 ≤ 15 ms"
+        awk -v p="$(to_ms "$p99")" 'BEGIN { exit !(p <= 15) }' || met=no
+        [[ -n "$met" ]] || met=yes
+    fi
+    [[ "${errors:-0}" == 0 ]] || met=no
+    results+=("| $name | $rps | $ratio | $p50 | $p99 | ${errors:-0} | ${goal:-—} | ${met:-—} |")
+    echo "    $rps req/s (${ratio} × pgbench), p50 $p50, p99 $p99, non-2xx ${errors:-0}${goal:+, target $goal: $met}"
 }
-run "GET /v1/issues/{key}" get_issue.lua
-run "GET /v1/projects/{key}/issues?status=open,in_progress" list_issues.lua
-run "POST /v1/projects/{key}/issues" create_issue.lua
+get_name="GET /v1/issues/{key}"
+run "$get_name" get_issue.lua ratio:0.15 read
+etag=$(head -1 "$RUN_DIR/etags.txt")
+code=$(curl -s -o /dev/null -w '%{http_code}' -H "authorization: Bearer $TOKEN" -H "if-none-match: $etag" "http://$GATEWAY/v1/issues/BENCH-1")
+[[ "$code" == 304 ]] || die "GET with a current If-None-Match answered $code, not 304"
+run "GET /v1/issues/{key} with a current If-None-Match (304)" get_issue_304.lua "rps-of:$get_name" read
+# Lists: first with the statistics taken while the table was empty (autovacuum held off), then
+# after an ANALYZE; the plan, and so the cost of a page, must not depend on which.
+run "GET /v1/projects/{key}/issues?status=open,in_progress, stale statistics" list_issues.lua rps:3000 read
+"${PSQL[@]}" -d swatter_bench_issues -c "ANALYZE issues" \
+    -c "ALTER TABLE issues RESET (autovacuum_enabled, toast.autovacuum_enabled)"
+run "GET /v1/projects/{key}/issues?status=open,in_progress, fresh statistics" list_issues.lua rps:3000 read
+run "GET /v1/projects/{key}/issues?status=open (one value)" list_open_issues.lua rps:3000 read
+run "POST /v1/projects/{key}/issues" create_issue.lua rps:2500
 run "POST /v1/issues/{key}/comments" create_comment.lua
 
 # A login flood must not slow other requests: argon2 runs off the async runtime, at most
@@ -179,9 +284,19 @@ mem=$(awk '/MemTotal/ {printf "%.0f GiB", $2/1024/1024}' /proc/meminfo)
     echo "(2 threads, $CONNECTIONS connections, $DURATION per scenario), the gateway, identity and issues (release)."
     echo "Data: one project with $ISSUES issues and $COMMENTS comments, 9 members."
     echo
-    echo "| scenario | req/s | p50 | p99 | non-2xx |"
-    echo "|---|---|---|---|---|"
+    echo "Yardstick, same run: \`pgbench -S -c $CONNECTIONS -j 2\` (scale 10) = **$PGBENCH_TPS tps**. \"× pgbench\" is"
+    echo "req/s divided by that."
+    echo
+    echo "| scenario | req/s | × pgbench | p50 | p99 | non-2xx | target | met |"
+    echo "|---|---|---|---|---|---|---|---|"
     printf '%s\n' "${results[@]}"
+    echo
+    echo "CPU time per request (µs), from /proc of each process over the scenario (PostgreSQL: all its"
+    echo "processes; wrk not counted):"
+    echo
+    echo "| scenario | gateway | issues | identity | PostgreSQL | total |"
+    echo "|---|---|---|---|---|---|"
+    printf '%s\n' "${cpu_rows[@]}"
     echo
     echo "Login flood (correct password, so no throttling):"
     echo

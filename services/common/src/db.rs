@@ -4,12 +4,16 @@ use std::time::Duration;
 
 use anyhow::Context;
 use sqlx::{
+    Connection,
     PgPool,
     migrate::Migrator,
     postgres::{PgConnectOptions, PgPoolOptions},
 };
 
 use crate::server::ReadinessProbe;
+
+/// How long a pooled connection may sit idle before it is checked with a ping when handed out.
+const PING_WHEN_IDLE_FOR: Duration = Duration::from_secs(5);
 
 /// Connects to `url` (read from the setting `setting`); errors name host and database, never the
 /// password.
@@ -26,6 +30,19 @@ pub async fn connect(setting: &str, url: &str, max_connections: u32) -> anyhow::
     PgPoolOptions::new()
         .max_connections(max_connections)
         .acquire_timeout(Duration::from_secs(5))
+        // sqlx pings every connection it hands out by default: a second round trip for every
+        // one-query request. A connection used within the last few seconds is alive; only one
+        // that sat idle longer is pinged (a dead one is dropped and another taken), and a query
+        // on a connection that died in between fails as unavailable (503) like any other.
+        .test_before_acquire(false)
+        .before_acquire(|conn, meta| {
+            Box::pin(async move {
+                if meta.idle_for > PING_WHEN_IDLE_FOR {
+                    conn.ping().await?;
+                }
+                Ok(true)
+            })
+        })
         .connect_with(options)
         .await
         .with_context(|| format!("cannot connect to PostgreSQL at {target} ({setting})"))
