@@ -338,7 +338,12 @@ pub fn list_issues_query<'a>(
     let mut ranks: Vec<i16> = filter.priorities.iter().map(|p| p.rank()).collect();
     ranks.sort_unstable();
     ranks.dedup();
-    let project_arms = drive == Drive::Arms && across;
+    // The project of an arm is a value from the arm's source even in a one-project list: the
+    // planner then estimates its rows from the column's number of distinct values, never from
+    // statistics taken before the project had issues (which say "one row", and with one row
+    // expected every index with the right leading columns, plus a sort, looks as cheap as the
+    // ordered one).
+    let project_arms = drive == Drive::Arms;
     // Every arm is by status, all four when the list is not filtered by status: then each
     // (project, status, sort) index is the only one that gives an arm's rows in order, whatever
     // the statistics say about the status (indexes without it could tie with it, and be read
@@ -368,12 +373,17 @@ pub fn list_issues_query<'a>(
     let mut arms = Vec::new();
     if project_arms {
         match scope {
+            ListScope::Project { id, .. } => {
+                q.push("unnest(ARRAY[")
+                    .push_bind(*id)
+                    .push("]::uuid[]) AS pa(v) CROSS JOIN ");
+            }
             ListScope::Projects(ids) => {
                 q.push("unnest(")
                     .push_bind(ids.clone())
                     .push("::uuid[]) AS pa(v) CROSS JOIN ");
             }
-            ListScope::Project { .. } | ListScope::All => {
+            ListScope::All => {
                 q.push("(SELECT id FROM projects) AS pa(v) CROSS JOIN ");
             }
         }
@@ -399,9 +409,6 @@ pub fn list_issues_query<'a>(
         q.push(format!(" AND {arm}"));
     }
     match (drive, scope) {
-        (Drive::Arms, ListScope::Project { id, .. }) => {
-            q.push(" AND i.project_id = ").push_bind(*id);
-        }
         (Drive::Person(column, id), _) => {
             q.push(format!(" AND {column} = ")).push_bind(id);
         }
