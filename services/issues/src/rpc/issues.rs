@@ -27,7 +27,7 @@ use crate::{
         Patch, Priority, Role, authorize, authorize_issue_change, label_filter, search_query,
     },
     error::{IssuesError, IssuesOnly, Result},
-    store::{self, AssigneeFilter, IssueCursor, IssueFilter, IssueRow, NewIssue},
+    store::{self, AssigneeFilter, IssueCursor, IssueFilter, IssueRow, ListScope, NewIssue},
 };
 
 const REPORTERS_UP: &str = "viewers may not create issues";
@@ -346,9 +346,6 @@ fn filter_of(
     }
     v.finish()?;
     let filter = IssueFilter {
-        project_id: None,
-        caller: me.id,
-        member_only: !me.admin,
         statuses,
         priorities,
         assignee,
@@ -365,13 +362,28 @@ pub(super) async fn list_issues(
 ) -> Result<pb::ListIssuesResponse> {
     let me = caller(&request)?;
     let req = request.into_inner();
-    let (mut filter, sort, cursor, limit) = filter_of(&req, &me)?;
-    if !req.project_key.is_empty() {
+    let (filter, sort, cursor, limit) = filter_of(&req, &me)?;
+    // The caller's right to see what is listed is checked here, once, not per row.
+    let scope = if !req.project_key.is_empty() {
         let project = visible_project(issues, &req.project_key, &me).await?;
-        filter.project_id = Some(project.id);
-    }
-    let mut rows =
-        store::list_issues(&issues.db, &filter, sort, cursor.as_ref(), limit + 1).await?;
+        ListScope::Project {
+            id: project.id,
+            key: project.key,
+        }
+    } else if me.admin {
+        ListScope::All
+    } else {
+        ListScope::Projects(store::member_project_ids(&issues.db, me.id).await?)
+    };
+    let mut rows = store::list_issues(
+        &issues.db,
+        &scope,
+        &filter,
+        sort,
+        cursor.as_ref(),
+        limit + 1,
+    )
+    .await?;
     let next_page_token =
         pagination::next_token(&mut rows, limit, |row| IssueCursor::after(row, sort));
     Ok(pb::ListIssuesResponse {

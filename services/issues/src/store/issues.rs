@@ -171,14 +171,20 @@ pub enum AssigneeFilter {
     User(Uuid),
 }
 
+/// Which projects a list reads.
+#[derive(Debug, Clone)]
+pub enum ListScope {
+    /// One project the caller may see (checked before), with its key.
+    Project { id: Uuid, key: String },
+    /// These projects: those the caller is a member of, looked up once per request.
+    Projects(Vec<Uuid>),
+    /// Every project (administrators).
+    All,
+}
+
 /// Filters of an issue list, already parsed.
 #[derive(Debug, Clone)]
 pub struct IssueFilter {
-    /// One project, or (`None`) every project visible to the caller.
-    pub project_id: Option<Uuid>,
-    pub caller: Uuid,
-    /// Across projects: only the caller's projects (false for admins).
-    pub member_only: bool,
     pub statuses: Vec<IssueStatus>,
     pub priorities: Vec<Priority>,
     pub assignee: AssigneeFilter,
@@ -234,73 +240,76 @@ impl IssueCursor {
     }
 }
 
-/// One page of issues matching `filter` in `sort` order after `cursor`.
+/// The columns of a listed issue (`i`).
+const LIST_COLUMNS: &str = "i.id, i.project_id, i.number, i.title, i.description, i.status, \
+     i.priority, i.labels, i.author_id, i.assignee_id, i.created_at, i.updated_at, i.closed_at, \
+     i.version";
+
+/// The projects the caller is a member of (the scope of their lists across projects).
+pub async fn member_project_ids(db: impl PgExecutor<'_>, user_id: Uuid) -> sqlx::Result<Vec<Uuid>> {
+    sqlx::query_scalar("SELECT project_id FROM members WHERE user_id = $1")
+        .bind(user_id)
+        .fetch_all(db)
+        .await
+}
+
+/// One page of issues of `scope` matching `filter` in `sort` order after `cursor`. The rows'
+/// `my_role` is `None`: a list is authorized once, for its scope, before it is read.
 pub async fn list_issues(
     db: impl PgExecutor<'_>,
+    scope: &ListScope,
     filter: &IssueFilter,
     sort: IssueSort,
     cursor: Option<&IssueCursor>,
     limit: i64,
 ) -> sqlx::Result<Vec<IssueRow>> {
-    list_issues_query("", filter, sort, cursor, limit)
+    list_issues_query("", scope, filter, sort, cursor, limit)
         .build_query_as()
         .fetch_all(db)
         .await
 }
 
+/// What drives a list query: the index it reads, and so how much a page costs.
+#[derive(Clone, Copy, PartialEq)]
+enum Drive {
+    /// Ordered scans of (project, status[, priority], sort) indexes, one per combination of
+    /// values (an arm), merged: about a page per arm.
+    Arms,
+    /// Across projects, by last update: one person's (`assignee_id` or `author_id`,
+    /// `updated_at`) index in order.
+    Person(&'static str, Uuid),
+    /// Full-text: the GIN index's matches, sorted: cost in proportion to the issues holding
+    /// the words.
+    Text,
+}
+
 /// The query of [`list_issues`], after `prefix` (tests put `EXPLAIN` there to check its plan).
+///
+/// A page must cost the same in a project of 100 issues and of 100,000, whatever the planner's
+/// statistics say (none right after a bulk load, wrong ones when they were taken while the table
+/// was small). So the query is shaped to leave the planner one sensible plan, [`Drive`]:
+///
+/// - Arms: one per combination of the values of the equalities an index leads with (project,
+///   status — every status when the list has no status filter — and, by priority, priority), each
+///   an ordered index scan that stops after `limit` rows (`CROSS JOIN LATERAL (… ORDER BY …
+///   LIMIT n)`); an outer `ORDER BY … LIMIT n` merges them. The arms are disjoint, so the first
+///   `limit` rows of the union are among the first `limit` of each.
+/// - The other filters are checked on the rows the driving scan reads, inside one `CASE`, which
+///   no index can answer and which the planner guesses keeps half of the rows. Plain, with its
+///   usual guess (0.5 % per equality) and no statistics, the planner would expect fewer rows than
+///   the `LIMIT`, plan to read everything, and find a bitmap scan of the whole project and a sort
+///   cheaper than the ordered scan. An arm then reads about `limit` ÷ (the share of its rows that
+///   pass those filters).
+/// - Full-text lists are driven by the GIN index alone (rare words are what people search for;
+///   an ordered scan would read the whole project to find them), everything else in the `CASE`.
 pub fn list_issues_query<'a>(
     prefix: &str,
+    scope: &ListScope,
     filter: &IssueFilter,
     sort: IssueSort,
     cursor: Option<&IssueCursor>,
     limit: i64,
 ) -> QueryBuilder<'a, Postgres> {
-    let mut q: QueryBuilder<Postgres> = QueryBuilder::new(format!(
-        "{prefix}{SELECT_ISSUES}
-         LEFT JOIN members m ON m.project_id = p.id AND m.user_id = "
-    ));
-    q.push_bind(filter.caller);
-    q.push(" WHERE true");
-    match filter.project_id {
-        Some(project_id) => {
-            q.push(" AND i.project_id = ").push_bind(project_id);
-        }
-        None if filter.member_only => {
-            q.push(" AND m.user_id IS NOT NULL");
-        }
-        None => {}
-    }
-    if !filter.statuses.is_empty() {
-        let statuses: Vec<&str> = filter.statuses.iter().map(|s| s.as_str()).collect();
-        q.push(" AND i.status = ANY(").push_bind(statuses).push(")");
-    }
-    if !filter.priorities.is_empty() {
-        let ranks: Vec<i16> = filter.priorities.iter().map(|p| p.rank()).collect();
-        q.push(" AND i.priority = ANY(").push_bind(ranks).push(")");
-    }
-    match filter.assignee {
-        AssigneeFilter::Any => {}
-        AssigneeFilter::Unassigned => {
-            q.push(" AND i.assignee_id IS NULL");
-        }
-        AssigneeFilter::User(id) => {
-            q.push(" AND i.assignee_id = ").push_bind(id);
-        }
-    }
-    if let Some(author) = filter.author {
-        q.push(" AND i.author_id = ").push_bind(author);
-    }
-    if let Some(label) = &filter.label {
-        q.push(" AND i.labels @> ARRAY[")
-            .push_bind(label.clone())
-            .push("]::text[]");
-    }
-    if let Some(query) = &filter.query {
-        q.push(" AND i.search @@ plainto_tsquery('simple', ")
-            .push_bind(query.clone())
-            .push(")");
-    }
     let column = match sort.field {
         SortField::CreatedAt => "i.created_at",
         SortField::UpdatedAt => "i.updated_at",
@@ -311,6 +320,105 @@ pub fn list_issues_query<'a>(
     } else {
         (">", "ASC")
     };
+    let order = format!(" ORDER BY {column} {dir}, i.id {dir}");
+    let across = !matches!(scope, ListScope::Project { .. });
+    let drive = match (filter.assignee, filter.author) {
+        _ if filter.query.is_some() => Drive::Text,
+        (AssigneeFilter::User(id), _) if across && sort.field == SortField::UpdatedAt => {
+            Drive::Person("i.assignee_id", id)
+        }
+        (_, Some(id)) if across && sort.field == SortField::UpdatedAt => {
+            Drive::Person("i.author_id", id)
+        }
+        _ => Drive::Arms,
+    };
+    let mut statuses: Vec<&str> = filter.statuses.iter().map(|s| s.as_str()).collect();
+    statuses.sort_unstable();
+    statuses.dedup();
+    let mut ranks: Vec<i16> = filter.priorities.iter().map(|p| p.rank()).collect();
+    ranks.sort_unstable();
+    ranks.dedup();
+    // The project of an arm is a value from the arm's source even in a one-project list: the
+    // planner then estimates its rows from the column's number of distinct values, never from
+    // statistics taken before the project had issues (which say "one row", and with one row
+    // expected every index with the right leading columns, plus a sort, looks as cheap as the
+    // ordered one).
+    let project_arms = drive == Drive::Arms;
+    // Every arm is by status, all four when the list is not filtered by status: then each
+    // (project, status, sort) index is the only one that gives an arm's rows in order, whatever
+    // the statistics say about the status (indexes without it could tie with it, and be read
+    // with a filter), and the project-wide ones need not be kept up to date on every write.
+    let status_arms = drive == Drive::Arms;
+    let arm_statuses: Vec<&str> = if statuses.is_empty() {
+        IssueStatus::ALL.iter().map(|s| s.as_str()).collect()
+    } else {
+        statuses.clone()
+    };
+    // By priority, one arm per priority value too ((project, status, priority, id) gives each
+    // in order), so that a filter on priority does not read through the other priorities first.
+    let priority_arms = status_arms && !ranks.is_empty() && sort.field == SortField::Priority;
+
+    let mut q: QueryBuilder<Postgres> =
+        QueryBuilder::new(format!("{prefix}SELECT {LIST_COLUMNS}, "));
+    match scope {
+        ListScope::Project { key, .. } => {
+            q.push_bind(key.clone());
+        }
+        ListScope::Projects(_) | ListScope::All => {
+            q.push("p.key");
+        }
+    }
+    q.push(" AS project_key, NULL::text AS my_role FROM (SELECT i.* FROM ");
+    // The arms' values, each source binding one column.
+    let mut arms = Vec::new();
+    if project_arms {
+        match scope {
+            ListScope::Project { id, .. } => {
+                q.push("unnest(ARRAY[")
+                    .push_bind(*id)
+                    .push("]::uuid[]) AS pa(v) CROSS JOIN ");
+            }
+            ListScope::Projects(ids) => {
+                q.push("unnest(")
+                    .push_bind(ids.clone())
+                    .push("::uuid[]) AS pa(v) CROSS JOIN ");
+            }
+            ListScope::All => {
+                q.push("(SELECT id FROM projects) AS pa(v) CROSS JOIN ");
+            }
+        }
+        arms.push("i.project_id = pa.v");
+    }
+    if status_arms {
+        q.push("unnest(")
+            .push_bind(arm_statuses)
+            .push("::text[]) AS sa(v) CROSS JOIN ");
+        arms.push("i.status = sa.v");
+    }
+    if priority_arms {
+        q.push("unnest(")
+            .push_bind(ranks.clone())
+            .push("::smallint[]) AS ra(v) CROSS JOIN ");
+        arms.push("i.priority = ra.v");
+    }
+    q.push(format!(
+        "LATERAL (SELECT {LIST_COLUMNS} FROM issues i WHERE true"
+    ));
+    // What the driving index answers: equalities on its leading columns, and the cursor.
+    for arm in &arms {
+        q.push(format!(" AND {arm}"));
+    }
+    match (drive, scope) {
+        (Drive::Person(column, id), _) => {
+            q.push(format!(" AND {column} = ")).push_bind(id);
+        }
+        (Drive::Text, _) => {
+            q.push(" AND i.search @@ plainto_tsquery('simple', ")
+                .push_bind(filter.query.clone())
+                .push(")");
+        }
+        (Drive::Arms, _) => {}
+    }
     if let Some(cursor) = cursor {
         q.push(format!(" AND ({column}, i.id) {cmp} ("));
         match sort.field {
@@ -323,8 +431,54 @@ pub fn list_issues_query<'a>(
         }
         q.push(", ").push_bind(cursor.id).push(")");
     }
-    q.push(format!(" ORDER BY {column} {dir}, i.id {dir} LIMIT "))
+    // The other filters, checked on the rows the driving scan reads.
+    q.push(" AND CASE WHEN true");
+    match (drive, scope) {
+        (Drive::Arms, _) | (_, ListScope::All) => {}
+        (_, ListScope::Project { id, .. }) => {
+            q.push(" AND i.project_id = ").push_bind(*id);
+        }
+        (_, ListScope::Projects(ids)) => {
+            q.push(" AND i.project_id = ANY(")
+                .push_bind(ids.clone())
+                .push(")");
+        }
+    }
+    if !status_arms && !statuses.is_empty() {
+        q.push(" AND i.status = ANY(").push_bind(statuses).push(")");
+    }
+    if !priority_arms && !ranks.is_empty() {
+        q.push(" AND i.priority = ANY(").push_bind(ranks).push(")");
+    }
+    match filter.assignee {
+        AssigneeFilter::User(id) if drive != Drive::Person("i.assignee_id", id) => {
+            q.push(" AND i.assignee_id = ").push_bind(id);
+        }
+        AssigneeFilter::Unassigned => {
+            q.push(" AND i.assignee_id IS NULL");
+        }
+        AssigneeFilter::User(_) | AssigneeFilter::Any => {}
+    }
+    match filter.author {
+        Some(id) if drive != Drive::Person("i.author_id", id) => {
+            q.push(" AND i.author_id = ").push_bind(id);
+        }
+        Some(_) | None => {}
+    }
+    if let Some(label) = &filter.label {
+        q.push(" AND i.labels @> ARRAY[")
+            .push_bind(label.clone())
+            .push("]::text[]");
+    }
+    q.push(format!(" THEN true END{order} LIMIT "))
         .push_bind(limit);
+    q.push(format!(") i{order} LIMIT ")).push_bind(limit);
+    q.push(") i");
+    if across {
+        // The key of each listed issue's project, joined after the limit: once per row shown.
+        q.push(" JOIN projects p ON p.id = i.project_id");
+    }
+    q.push(order);
     q
 }
 

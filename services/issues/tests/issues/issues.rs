@@ -1314,7 +1314,6 @@ async fn a_stored_status_role_or_priority_the_service_does_not_know_is_an_intern
         .unwrap();
     sql("UPDATE issues SET status = 'wontfix'").await.unwrap();
     internal(app.get_issue(&owner, &issue.key).await.map(drop));
-    internal(app.list(&owner, list.clone()).await.map(drop));
 
     sql("UPDATE issues SET status = 'open'").await.unwrap();
     app.get_issue(&owner, &issue.key).await.unwrap();
@@ -1323,6 +1322,9 @@ async fn a_stored_status_role_or_priority_the_service_does_not_know_is_an_intern
         .unwrap();
     sql("UPDATE issues SET priority = 9").await.unwrap();
     internal(app.get_issue(&owner, &issue.key).await.map(drop));
+    // Lists read one index range per known status (the check constraint holds them), so they
+    // meet a stored value they do not know in the other columns.
+    internal(app.list(&owner, list).await.map(drop));
 
     // An unknown role is not taken for "not a member" (which would answer 404).
     sql("ALTER TABLE members DROP CONSTRAINT members_role_check")
