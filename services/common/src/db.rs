@@ -4,8 +4,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use sqlx::{
-    Connection,
-    PgPool,
+    Connection, PgPool,
     migrate::Migrator,
     postgres::{PgConnectOptions, PgPoolOptions},
 };
@@ -15,12 +14,19 @@ use crate::server::ReadinessProbe;
 /// How long a pooled connection may sit idle before it is checked with a ping when handed out.
 const PING_WHEN_IDLE_FOR: Duration = Duration::from_secs(5);
 
-/// Connects to `url` (read from the setting `setting`); errors name host and database, never the
+/// Connects to `url` (read from the setting `setting`) with the server settings `session` on every
+/// connection (sent at connect, no extra round trip); errors name host and database, never the
 /// password.
-pub async fn connect(setting: &str, url: &str, max_connections: u32) -> anyhow::Result<PgPool> {
+pub async fn connect(
+    setting: &str,
+    url: &str,
+    max_connections: u32,
+    session: &[(&str, &str)],
+) -> anyhow::Result<PgPool> {
     let options: PgConnectOptions = url
-        .parse()
-        .with_context(|| format!("{setting} is not a PostgreSQL URL"))?;
+        .parse::<PgConnectOptions>()
+        .with_context(|| format!("{setting} is not a PostgreSQL URL"))?
+        .options(session.iter().copied());
     let target = format!(
         "{}:{}/{}",
         options.get_host(),
@@ -83,9 +89,24 @@ macro_rules! database_settings {
                 &self,
                 migrator: &::sqlx::migrate::Migrator,
             ) -> ::anyhow::Result<::sqlx::PgPool> {
+                self.connect_with(migrator, &[]).await
+            }
+
+            /// [`Self::connect`] with server settings for every connection of the pool.
+            pub async fn connect_with(
+                &self,
+                migrator: &::sqlx::migrate::Migrator,
+                session: &[(&str, &str)],
+            ) -> ::anyhow::Result<::sqlx::PgPool> {
                 let migrator = self.run_migrations.then_some(migrator);
-                ::swatter_common::db::connect_and_migrate($env, &self.url, self.max_connections, migrator)
-                    .await
+                ::swatter_common::db::connect_and_migrate(
+                    $env,
+                    &self.url,
+                    self.max_connections,
+                    session,
+                    migrator,
+                )
+                .await
             }
 
             /// The `migrate` subcommand: applies `migrator` and exits.
@@ -101,9 +122,10 @@ pub async fn connect_and_migrate(
     setting: &str,
     url: &str,
     max_connections: u32,
+    session: &[(&str, &str)],
     migrator: Option<&Migrator>,
 ) -> anyhow::Result<PgPool> {
-    let db = connect(setting, url, max_connections).await?;
+    let db = connect(setting, url, max_connections, session).await?;
     if let Some(migrator) = migrator {
         migrator
             .run(&db)
@@ -115,7 +137,7 @@ pub async fn connect_and_migrate(
 
 /// The `migrate` subcommand: applies `migrator` to the database `url` and exits.
 pub async fn migrate(setting: &str, url: &str, migrator: &Migrator) -> anyhow::Result<()> {
-    connect_and_migrate(setting, url, 1, Some(migrator)).await?;
+    connect_and_migrate(setting, url, 1, &[], Some(migrator)).await?;
     println!("migrations applied ({setting})");
     Ok(())
 }

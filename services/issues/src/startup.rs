@@ -22,7 +22,10 @@ pub struct Application {
 
 impl Application {
     pub async fn build(config: IssuesConfig) -> anyhow::Result<Self> {
-        let db = config.database.connect(&MIGRATOR).await?;
+        let db = config
+            .database
+            .connect_with(&MIGRATOR, crate::store::SESSION_SETTINGS)
+            .await?;
         let identity = IdentityServiceClient::new(bootstrap::lazy_channel(
             &config.identity_url,
             "SWATTER_IDENTITY_URL",
