@@ -139,20 +139,24 @@ echo "    $PGBENCH_TPS tps"
 # wrk prints latencies as 950.00us, 6.25ms or 1.07s: in milliseconds.
 to_ms() { awk -v v="$1" 'BEGIN { n = v + 0; if (v ~ /us$/) n /= 1000; else if (v ~ /[0-9]s$/ && v !~ /ms$/) n *= 1000; printf "%.2f", n }'; }
 
-# CPU time (ms) a set of processes has used: utime + stime from /proc, in clock ticks.
+# CPU time (ticks) of each process: "pid ticks" lines, utime + stime from /proc.
 TICK_MS=$(awk -v hz="$(getconf CLK_TCK)" 'BEGIN { print 1000 / hz }')
-cpu_ms() {
-    local total=0 pid
+cpu_snapshot() {
+    local pid
     for pid in "$@"; do
         [[ -r /proc/$pid/stat ]] || continue
-        total=$((total + $(awk '{ sub(/^.*\) /, ""); print $12 + $13 }' "/proc/$pid/stat")))
+        awk -v pid="$pid" '{ sub(/^.*\) /, ""); print pid, $12 + $13 }' "/proc/$pid/stat" 2>/dev/null || true
     done
-    awk -v t="$total" -v ms="$TICK_MS" 'BEGIN { printf "%.0f", t * ms }'
 }
-# The processes whose CPU each scenario is charged: the gateway, issues, identity, PostgreSQL
-# (every backend of the server).
-cpu_groups() { echo "${pids[2]}" "${pids[1]}" "${pids[0]}"; }
-postgres_pids() { pgrep -x postgres | tr '\n' ' '; }
+# CPU (ms) used between two snapshots by the processes alive at the second: a process that started
+# in between counts from zero; one that exited in between is not counted (its time is gone).
+cpu_delta_ms() {
+    awk -v ms="$TICK_MS" 'NR == FNR { before[$1] = $2; next } { total += $2 - before[$1] }
+        END { printf "%.0f", total * ms }' <(echo "$1") <(echo "$2")
+}
+# The processes each scenario is charged: the gateway, issues, identity, PostgreSQL (every
+# process of the server).
+cpu_groups() { echo "${pids[2]}" "${pids[1]}" "${pids[0]}" "$(pgrep -d, -x postgres)"; }
 
 results=()
 cpu_rows=()
@@ -162,13 +166,19 @@ declare -A RPS
 # p99 ≤ 15 ms.
 run() {
     local name="$1" script="$2" target="${3:-}" kind="${4:-}"
+    # SWATTER_BENCH_ONLY: a pattern (grep -E) of the scenarios to run; the others are skipped.
+    if [[ -n "${SWATTER_BENCH_ONLY:-}" ]] && ! grep -qE "$SWATTER_BENCH_ONLY" <<<"$name"; then
+        return 0
+    fi
     log "$name: wrk -c$CONNECTIONS -d$DURATION"
-    local out before=() after=() group
+    local out before=() after=() group groups
     read -r -a groups <<<"$(cpu_groups)"
-    for group in "${groups[@]}"; do before+=("$(cpu_ms "$group")"); done
-    before+=("$(cpu_ms $(postgres_pids))")
+    for group in "${groups[@]}"; do before+=("$(cpu_snapshot ${group//,/ })"); done
     local perf=""
-    if [[ "${SWATTER_BENCH_PROFILE:-0}" == 1 && "$script" == get_issue.lua ]]; then
+    # SWATTER_BENCH_PROFILE=1 profiles the GET scenario; another value names the script to profile.
+    local profiled="${SWATTER_BENCH_PROFILE:-0}"
+    [[ "$profiled" == 1 ]] && profiled=get_issue.lua
+    if [[ "$profiled" == "$script" ]]; then
         # The whole machine for 10 s in the middle of the run, with call stacks (DWARF: release
         # builds keep line tables, not frame pointers).
         (sleep 5 && perf record -q -a -F 199 --call-graph dwarf,16384 -o "$RUN_DIR/perf.data" -- sleep 10 \
@@ -178,14 +188,14 @@ run() {
     out=$(wrk -t2 -c"$CONNECTIONS" -d"$DURATION" --latency -s "$REPO/scripts/bench/$script" "http://$GATEWAY")
     if [[ -n "$perf" ]]; then
         wait "$perf"
-        perf report -i "$RUN_DIR/perf.data" --no-children --sort comm,dso,sym --stdio 2>/dev/null \
+        perf report -i "$RUN_DIR/perf.data" --no-inline --no-children --sort comm,dso,sym --stdio -g none --percent-limit 0.3 2>/dev/null \
             >"$RUN_DIR/perf-report.txt" || true
-        perf report -i "$RUN_DIR/perf.data" --no-children --sort comm --stdio -g none 2>/dev/null \
+        perf report -i "$RUN_DIR/perf.data" --no-inline --no-children --sort comm --stdio -g none 2>/dev/null \
             >"$RUN_DIR/perf-by-process.txt" || true
         log "profile of $name: $RUN_DIR/perf-report.txt (by process: perf-by-process.txt)"
     fi
-    for group in "${groups[@]}"; do after+=("$(cpu_ms "$group")"); done
-    after+=("$(cpu_ms $(postgres_pids))")
+    read -r -a groups <<<"$(cpu_groups)"
+    for group in "${groups[@]}"; do after+=("$(cpu_snapshot ${group//,/ })"); done
     echo "$out" >"$RUN_DIR/$script.$(tr -c 'a-z0-9' _ <<<"$name").txt"
     local rps p50 p99 errors ratio goal="" met=yes
     rps=$(awk '/Requests\/sec/ {printf "%.0f", $2}' <<<"$out")
@@ -197,7 +207,7 @@ run() {
     local requests cpu=()
     requests=$(awk '/requests in/ {print $1}' <<<"$out")
     for i in 0 1 2 3; do
-        cpu+=("$(awk -v a="${before[i]}" -v b="${after[i]}" -v n="$requests" 'BEGIN { printf "%.0f", (b - a) * 1000 / n }')")
+        cpu+=("$(awk -v ms="$(cpu_delta_ms "${before[i]}" "${after[i]}")" -v n="$requests" 'BEGIN { printf "%.0f", ms * 1000 / n }')")
     done
     cpu_rows+=("| $name | ${cpu[0]} | ${cpu[1]} | ${cpu[2]} | ${cpu[3]} | $((cpu[0] + cpu[1] + cpu[2] + cpu[3])) |")
     ratio=$(awk -v a="$rps" -v b="$PGBENCH_TPS" 'BEGIN { printf "%.3f", a / b }')
@@ -237,22 +247,25 @@ run "POST /v1/issues/{key}/comments" create_comment.lua
 
 # A login flood must not slow other requests: argon2 runs off the async runtime, at most
 # SWATTER_PASSWORD_HASH_CONCURRENCY (half the cores) at a time.
-log "GET /v1/users/me alone, then while POST /v1/auth/token is flooded"
-me_alone=$(wrk -t1 -c16 -d10s --latency -s "$REPO/scripts/bench/me.lua" "http://$GATEWAY")
-wrk -t1 -c16 -d14s --latency -s "$REPO/scripts/bench/login.lua" "http://$GATEWAY" >"$RUN_DIR/login.txt" &
-flood=$!
-sleep 2
-me_flood=$(wrk -t1 -c16 -d10s --latency -s "$REPO/scripts/bench/me.lua" "http://$GATEWAY")
-wait $flood
-pct() { awk -v p="$2" '$1 == p {print $2}' <<<"$1"; }
-rate() { awk '/Requests\/sec/ {printf "%.0f", $2}' <<<"$1"; }
-login_out=$(cat "$RUN_DIR/login.txt")
-flood_rows=(
-    "| GET /v1/users/me, alone (16 conns) | $(rate "$me_alone") | $(pct "$me_alone" 50%) | $(pct "$me_alone" 99%) |"
-    "| GET /v1/users/me during the login flood (16 conns) | $(rate "$me_flood") | $(pct "$me_flood" 50%) | $(pct "$me_flood" 99%) |"
-    "| POST /v1/auth/token, the flood (16 conns, argon2id) | $(rate "$login_out") | $(pct "$login_out" 50%) | $(pct "$login_out" 99%) |"
-)
-printf '    %s\n' "${flood_rows[@]}"
+flood_rows=()
+if [[ -z "${SWATTER_BENCH_ONLY:-}" ]]; then
+    log "GET /v1/users/me alone, then while POST /v1/auth/token is flooded"
+    me_alone=$(wrk -t1 -c16 -d10s --latency -s "$REPO/scripts/bench/me.lua" "http://$GATEWAY")
+    wrk -t1 -c16 -d14s --latency -s "$REPO/scripts/bench/login.lua" "http://$GATEWAY" >"$RUN_DIR/login.txt" &
+    flood=$!
+    sleep 2
+    me_flood=$(wrk -t1 -c16 -d10s --latency -s "$REPO/scripts/bench/me.lua" "http://$GATEWAY")
+    wait $flood
+    pct() { awk -v p="$2" '$1 == p {print $2}' <<<"$1"; }
+    rate() { awk '/Requests\/sec/ {printf "%.0f", $2}' <<<"$1"; }
+    login_out=$(cat "$RUN_DIR/login.txt")
+    flood_rows=(
+        "| GET /v1/users/me, alone (16 conns) | $(rate "$me_alone") | $(pct "$me_alone" 50%) | $(pct "$me_alone" 99%) |"
+        "| GET /v1/users/me during the login flood (16 conns) | $(rate "$me_flood") | $(pct "$me_flood" 50%) | $(pct "$me_flood" 99%) |"
+        "| POST /v1/auth/token, the flood (16 conns, argon2id) | $(rate "$login_out") | $(pct "$login_out" 50%) | $(pct "$login_out" 99%) |"
+    )
+    printf '    %s\n' "${flood_rows[@]}"
+fi
 
 rss=()
 for i in "${!pids[@]}"; do
@@ -274,12 +287,15 @@ if [[ "${SWATTER_BENCH_REPORTING:-1}" == 1 ]]; then
     echo "$pipeline_out"
 fi
 
+# A partial run, or one of binaries built elsewhere, does not replace the committed figures.
+OUT="$REPO/BENCHMARKS.md"
+[[ -z "${SWATTER_BENCH_ONLY:-}${SWATTER_BENCH_BIN_DIR:-}" ]] || OUT="$RUN_DIR/BENCHMARKS.md"
 cpu=$(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)
 mem=$(awk '/MemTotal/ {printf "%.0f GiB", $2/1024/1024}' /proc/meminfo)
 {
     echo "# Benchmarks"
     echo
-    echo "Measured by \`make bench\` ($(date -u +%Y-%m-%dT%H:%MZ), commit $(git rev-parse --short HEAD 2>/dev/null || echo '?'))."
+    echo "Measured by \`make bench\` ($(date -u +%Y-%m-%dT%H:%MZ), ${SWATTER_BENCH_LABEL:-commit $(git rev-parse --short HEAD 2>/dev/null || echo '?')})."
     echo "Machine: $(nproc) cores ($cpu), $mem. Everything on this one machine: PostgreSQL, wrk"
     echo "(2 threads, $CONNECTIONS connections, $DURATION per scenario), the gateway, identity and issues (release)."
     echo "Data: one project with $ISSUES issues and $COMMENTS comments, 9 members."
@@ -322,6 +338,6 @@ mem=$(awk '/MemTotal/ {printf "%.0f GiB", $2/1024/1024}' /proc/meminfo)
         echo "$pipeline_out"
     fi
     if [[ -f "$REPO/docs/benchmark-notes.md" ]]; then echo; cat "$REPO/docs/benchmark-notes.md"; fi
-} >"$REPO/BENCHMARKS.md"
-log "wrote BENCHMARKS.md"
-cat "$REPO/BENCHMARKS.md"
+} >"$OUT"
+log "wrote $OUT"
+cat "$OUT"
