@@ -6,5 +6,7 @@ mod permissions;
 mod values;
 
 pub use patch::{Change, IssueFields, Patch};
-pub use permissions::{Access, Action, IssueChange, authorize, authorize_issue_change};
+pub use permissions::{
+    Access, Action, IssueChange, authorize, authorize_issue_change, roles_allowed,
+};
 pub use values::*;

@@ -71,6 +71,15 @@ pub fn authorize(role: Option<Role>, admin: bool, action: Action) -> Access {
     })
 }
 
+/// The roles whose members may take `action` (admins aside).
+pub fn roles_allowed(action: Action) -> Vec<Role> {
+    Role::ALL
+        .iter()
+        .copied()
+        .filter(|role| authorize(Some(*role), false, action) == Access::Allowed)
+        .collect()
+}
+
 /// May a caller change an issue this way? Reporters edit the text of issues they wrote and the
 /// status of issues assigned to them; maintainers and owners change anything.
 pub fn authorize_issue_change(
@@ -100,6 +109,16 @@ pub fn authorize_issue_change(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reporters_maintainers_and_owners_create_issues_and_only_owners_manage_projects() {
+        assert_eq!(
+            roles_allowed(Action::CreateIssue),
+            [Role::Reporter, Role::Maintainer, Role::Owner]
+        );
+        assert_eq!(roles_allowed(Action::ManageProject), [Role::Owner]);
+        assert_eq!(roles_allowed(Action::View), Role::ALL);
+    }
     use Access::*;
 
     const ROLES: [Option<Role>; 5] = [

@@ -34,7 +34,6 @@ const SELECT_ISSUES: &str = "SELECT i.id, i.project_id, p.key AS project_key, i.
 
 pub struct NewIssue<'a> {
     pub id: Uuid,
-    pub project_id: Uuid,
     pub title: &'a str,
     pub description: &'a str,
     pub priority: Priority,
@@ -43,21 +42,18 @@ pub struct NewIssue<'a> {
     pub assignee_id: Option<Uuid>,
 }
 
-/// Creates an issue in one statement: takes the project's next number from its sequence (never
-/// repeated, never blocking), inserts the issue and its `created` event, and returns the issue as
-/// its author sees it.
-pub async fn create_issue(
-    tx: &mut Transaction<'_, Postgres>,
-    issue: &NewIssue<'_>,
-) -> sqlx::Result<IssueRow> {
-    sqlx::query_as(
-        "WITH n AS (
-             SELECT nextval(issue_number_sequence(id)::regclass) AS number, key
-             FROM projects WHERE id = $1
+/// The statement that creates an issue in the project `target` yields (a CTE of `id, key, role`):
+/// takes the project's next number from its sequence (never repeated, never blocking), inserts
+/// the issue and its `created` event, and returns the issue. `$2`… are the issue's values.
+fn create_issue_statement(target: &str) -> String {
+    format!(
+        "WITH target AS ({target}), n AS (
+             SELECT nextval(issue_number_sequence(id)::regclass) AS number, id, key, role
+             FROM target
          ), i AS (
              INSERT INTO issues (id, project_id, number, title, description, priority, labels,
                                  author_id, assignee_id)
-             SELECT $2, $1, n.number, $3, $4, $5, $6, $7, $8 FROM n
+             SELECT $2, n.id, n.number, $3, $4, $5, $6, $7, $8 FROM n
              RETURNING id, project_id, number, title, description, status, priority, labels,
                        author_id, assignee_id, created_at, updated_at, closed_at, version
          ), e AS (
@@ -66,21 +62,66 @@ pub async fn create_issue(
          )
          SELECT i.id, i.project_id, n.key AS project_key, i.number, i.title, i.description,
                 i.status, i.priority, i.labels, i.author_id, i.assignee_id, i.created_at,
-                i.updated_at, i.closed_at, i.version, m.role AS my_role
-         FROM i CROSS JOIN n
-         LEFT JOIN members m ON m.project_id = i.project_id AND m.user_id = i.author_id",
+                i.updated_at, i.closed_at, i.version, n.role AS my_role
+         FROM i CROSS JOIN n"
     )
-    .bind(issue.project_id)
-    .bind(issue.id)
-    .bind(issue.title)
-    .bind(issue.description)
-    .bind(issue.priority.rank())
-    .bind(issue.labels)
-    .bind(issue.author_id)
-    .bind(issue.assignee_id)
-    .bind(Uuid::now_v7())
-    .fetch_one(&mut **tx)
-    .await
+}
+
+/// Binds `$2`… of [`create_issue_statement`].
+fn bind_new_issue<'q>(
+    query: sqlx::query::QueryAs<'q, Postgres, IssueRow, sqlx::postgres::PgArguments>,
+    issue: &'q NewIssue<'q>,
+) -> sqlx::query::QueryAs<'q, Postgres, IssueRow, sqlx::postgres::PgArguments> {
+    query
+        .bind(issue.id)
+        .bind(issue.title)
+        .bind(issue.description)
+        .bind(issue.priority.rank())
+        .bind(issue.labels)
+        .bind(issue.author_id)
+        .bind(issue.assignee_id)
+        .bind(Uuid::now_v7())
+}
+
+/// Creates an issue in the project `project_id` in one statement (see [`create_issue_statement`]),
+/// inside the caller's transaction, and returns it as its author sees it.
+pub async fn create_issue(
+    tx: &mut Transaction<'_, Postgres>,
+    project_id: Uuid,
+    issue: &NewIssue<'_>,
+) -> sqlx::Result<IssueRow> {
+    let statement = create_issue_statement(
+        "SELECT p.id, p.key, m.role FROM projects p
+         LEFT JOIN members m ON m.project_id = p.id AND m.user_id = $7
+         WHERE p.id = $1",
+    );
+    bind_new_issue(sqlx::query_as(&statement).bind(project_id), issue)
+        .fetch_one(&mut **tx)
+        .await
+}
+
+/// Creates an issue in the project `project_key` if its author is a member with one of `roles`,
+/// all in one statement and one round trip: the membership is read under the same locks as
+/// [`lock_role`] takes (project `FOR KEY SHARE`, then membership `FOR SHARE`), so a concurrent
+/// removal or demotion is ordered before or after the whole creation. `None` when the author is
+/// not such a member (nothing is created and no number is taken).
+pub async fn create_issue_as_member(
+    db: impl PgExecutor<'_>,
+    project_key: &str,
+    roles: &[Role],
+    issue: &NewIssue<'_>,
+) -> sqlx::Result<Option<IssueRow>> {
+    let statement = create_issue_statement(
+        "SELECT p.id, p.key, m.role FROM projects p
+         JOIN members m ON m.project_id = p.id AND m.user_id = $7
+         WHERE p.key = $1 AND m.role = ANY($10)
+         FOR KEY SHARE OF p FOR SHARE OF m",
+    );
+    let roles: Vec<&str> = roles.iter().map(|role| role.as_str()).collect();
+    bind_new_issue(sqlx::query_as(&statement).bind(project_key), issue)
+        .bind(roles)
+        .fetch_optional(db)
+        .await
 }
 
 /// The issue `KEY-number` with the role of `caller` in its project, the row locked by `lock`
