@@ -2,6 +2,9 @@
 //! RabbitMQ and s3s-fs, and one worker as a separate process.
 //! - latency: `CreateReport` → `succeeded` (seen on the `WatchJob` stream) for a 100-issue project,
 //!   one request at a time on an idle stack;
+//! - big projects: the same for a 1,000-issue project (45 % open) and a 20,000-issue backlog
+//!   (94 % open, 8 assignees), with the PDF's size and pages and where the time went (the
+//!   worker's fetch, render and upload histograms);
 //! - throughput: small reports per minute through one worker (concurrency 2);
 //! - memory: the worker's resident set after 1,000 reports.
 //!
@@ -60,6 +63,31 @@ async fn wait_all_done(app: &TestApp, admin: &support::User, total: i64) {
     }
 }
 
+/// Seconds the worker spent so far fetching, rendering and uploading (its histograms' sums).
+async fn stage_sums(metrics_addr: std::net::SocketAddr) -> [f64; 3] {
+    let text = reqwest::get(format!("http://{metrics_addr}/metrics"))
+        .await
+        .expect("the worker serves its metrics")
+        .text()
+        .await
+        .unwrap();
+    ["fetch", "render", "upload"].map(|stage| {
+        let name = format!("swatter_{stage}_duration_seconds_sum");
+        text.lines()
+            .filter(|line| line.starts_with(&name))
+            .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum()
+    })
+}
+
+/// Pages of a PDF typst wrote: its page objects (typst writes no object streams).
+fn page_count(pdf: &[u8]) -> usize {
+    let needle = b"/Type/Page";
+    pdf.windows(needle.len() + 1)
+        .filter(|w| w.starts_with(needle) && !w[needle.len()].is_ascii_alphabetic())
+        .count()
+}
+
 #[tokio::main]
 async fn main() {
     // `cargo test --all-targets` runs bench binaries without `--bench`: 1,000 reports are not a test.
@@ -69,7 +97,12 @@ async fn main() {
         );
         return;
     }
-    let app = TestApp::spawn_with(Options::without_worker()).await;
+    // The throughput part keeps hundreds of jobs in flight for one user.
+    let app = TestApp::spawn_with(Options {
+        max_active_jobs_per_user: 2_000,
+        ..Options::without_worker()
+    })
+    .await;
     let owner = app.user("owner").await;
     let admin = app.admin().await;
     app.project(&owner, "E2E", &["first"]).await;
@@ -77,9 +110,25 @@ async fn main() {
     app.project(&owner, "SMALL", &["one", "two", "three"]).await;
     app.seed_issues(&owner, "SMALL", 7).await;
 
+    let mut people = Vec::new();
+    for i in 1..=8 {
+        people.push(app.user(&format!("dev{i}")).await);
+    }
+    let people: Vec<&support::User> = people.iter().collect();
+    let big = [("K1", 1_000, 45), ("K20", 20_000, 94)];
+    for (key, issues, open_percent) in big {
+        app.project(&owner, key, &[]).await;
+        app.seed_backlog(&owner, key, issues, open_percent, &people)
+            .await;
+    }
+
+    let metrics_addr = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port for the worker's metrics");
     let mut worker = app
         .worker_command()
         .env("SWATTER_WORKER_CONCURRENCY", "2")
+        .env("SWATTER_METRICS_ADDR", metrics_addr.to_string())
         .spawn()
         .expect("start the worker");
     // Warm up: connections, JWKS, fonts.
@@ -106,6 +155,41 @@ async fn main() {
     }
     latencies.sort();
     let mut done: i64 = 31;
+
+    let mut big_rows = Vec::new();
+    for (key, issues, open_percent) in big {
+        let runs = if issues > 10_000 { 3 } else { 10 };
+        let mut times = Vec::new();
+        let before = stage_sums(metrics_addr).await;
+        let mut pdf = Vec::new();
+        for _ in 0..runs {
+            let started = Instant::now();
+            let job = create(&app, &owner, key).await;
+            let mut stream = app.watch(&owner, &job.id).await;
+            while let Some(update) = stream.next().await {
+                if update.unwrap().state == JobState::Succeeded as i32 {
+                    break;
+                }
+            }
+            times.push(started.elapsed());
+            pdf = app.download(&owner, &job.id).await;
+        }
+        done += runs as i64;
+        times.sort();
+        let after = stage_sums(metrics_addr).await;
+        let mean_ms = |i: usize| (after[i] - before[i]) / runs as f64 * 1000.0;
+        big_rows.push(format!(
+            "| POST report → succeeded, {issues}-issue project ({open_percent} % open), idle stack ({runs} runs) | p50 {:.0} ms, max {:.0} ms; mean fetch {:.0} ms, render {:.0} ms, upload {:.0} ms; PDF {:.0} KiB, {} pages |",
+            percentile(&times, 0.5).as_secs_f64() * 1000.0,
+            times.last().unwrap().as_secs_f64() * 1000.0,
+            mean_ms(0),
+            mean_ms(1),
+            mean_ms(2),
+            pdf.len() as f64 / 1024.0,
+            page_count(&pdf),
+        ));
+        eprintln!("{}", big_rows.last().unwrap());
+    }
 
     let batch = 300;
     let started = Instant::now();
@@ -135,6 +219,9 @@ async fn main() {
         percentile(&latencies, 0.9).as_secs_f64() * 1000.0,
         latencies.last().unwrap().as_secs_f64() * 1000.0
     );
+    for row in &big_rows {
+        println!("{row}");
+    }
     println!(
         "| small reports (10 issues) per minute, one worker, concurrency 2 | {per_minute:.0} |"
     );

@@ -19,8 +19,16 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             render_project(&fixtures::project(0, 7))?,
         ),
         (
+            "project-1k.pdf",
+            render_project(&fixtures::project(1_000, 7))?,
+        ),
+        (
             "project-10k.pdf",
             render_project(&fixtures::project(10_000, 7))?,
+        ),
+        (
+            "project-20k-backlog.pdf",
+            render_project(&fixtures::backlog(20_000, 7))?,
         ),
         (
             "monthly.pdf",

@@ -132,7 +132,12 @@ impl Sources {
             .into_inner();
         let mut issues = Vec::new();
         while let Some(issue) = stream.next().await {
-            issues.push(issue.map_err(|s| classify(&s, &format!("issues of {key}")))?);
+            let mut issue = issue.map_err(|s| classify(&s, &format!("issues of {key}")))?;
+            // Reports show neither descriptions nor labels: free them as issues arrive, so a
+            // 20,000-issue project's are never all held at once.
+            issue.description = String::new();
+            issue.labels = Vec::new();
+            issues.push(issue);
         }
         Ok(issues)
     }

@@ -40,6 +40,11 @@ pub fn describe() {
         "How long the oldest due, unpublished outbox message has been due (0 when none)"
     );
     describe_histogram!(
+        "swatter_fetch_duration_seconds",
+        Unit::Seconds,
+        "Time to gather one report's data from the issues and identity services, by kind"
+    );
+    describe_histogram!(
         "swatter_render_duration_seconds",
         Unit::Seconds,
         "Time to typeset one report, by kind"
@@ -120,6 +125,12 @@ pub struct Timer(Instant);
 impl Timer {
     pub fn start() -> Self {
         Timer(Instant::now())
+    }
+
+    /// Gathering the data of a `kind` report ended (whether or not it worked).
+    pub fn fetched(self, kind: &str) {
+        histogram!("swatter_fetch_duration_seconds", "kind" => kind.to_owned())
+            .record(self.0.elapsed().as_secs_f64());
     }
 
     /// A render of a `kind` report ended (whether or not it worked).

@@ -294,6 +294,7 @@ impl Worker {
         shutdown: &watch::Receiver<bool>,
     ) -> Result<ArtifactInfo, Stop> {
         attempt.checkpoint(10, shutdown).await?;
+        let fetch = metrics::Timer::start();
         let pdf = match &job.params.0 {
             ReportParams::Project {
                 project_key,
@@ -304,7 +305,9 @@ impl Worker {
                     .sources
                     .project_report(job.owner_id, &job.owner_username, project_key, *from, *to)
                     .instrument(tracing::info_span!("report.fetch"))
-                    .await?;
+                    .await;
+                fetch.fetched(job.kind.as_str());
+                let data = data?;
                 attempt.checkpoint(40, shutdown).await?;
                 render_blocking(job.kind.as_str(), move || render::render_project(&data)).await?
             }
@@ -313,7 +316,9 @@ impl Worker {
                     .sources
                     .monthly_report(job.owner_id, &job.owner_username, month)
                     .instrument(tracing::info_span!("report.fetch"))
-                    .await?;
+                    .await;
+                fetch.fetched(job.kind.as_str());
+                let data = data?;
                 attempt.checkpoint(40, shutdown).await?;
                 render_blocking(job.kind.as_str(), move || {
                     render::render_user_monthly(&data)

@@ -88,11 +88,22 @@ pub struct OpenIssueRow<'a> {
     pub author: &'a str,
 }
 
-/// The open issues of one assignee (`None`: unassigned), most urgent first, then by key number.
+/// How many open issues a report lists per assignee: enough for the work in front of someone
+/// (about a page), not a catalogue; the rest are counted ("and N more"), and the project's issue
+/// list (filtered or exported) has them all. Counts and the chart always cover every issue.
+pub const LISTED_PER_ASSIGNEE: usize = 25;
+
+/// The open issues of one assignee (`None`: unassigned): all of them counted, the first
+/// [`LISTED_PER_ASSIGNEE`] listed, most urgent first, then oldest first.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct AssigneeGroup<'a> {
     pub assignee: Option<&'a str>,
+    /// Every open issue of the assignee, listed or not.
+    pub open: usize,
+    /// The listed ones, in report order.
     pub issues: Vec<OpenIssueRow<'a>>,
+    /// Open issues counted in `open` but not listed (`open - issues.len()`).
+    pub not_listed: usize,
 }
 
 /// Everything a project report counts.
@@ -130,7 +141,7 @@ pub fn project_summary<'a>(
     for issue in issues {
         status.add(issue.status);
     }
-    let open_groups = open_issues_by_assignee(issues, now);
+    let open_groups = open_issues_by_assignee(issues, now, LISTED_PER_ASSIGNEE);
     ProjectSummary {
         status,
         created_in_period: count_created(issues, &period),
@@ -140,7 +151,7 @@ pub fn project_summary<'a>(
             .iter()
             .map(|group| AssigneeCount {
                 assignee: group.assignee,
-                open: group.issues.len(),
+                open: group.open,
             })
             .collect(),
         weeks: weekly_buckets(issues, from, to),
@@ -160,7 +171,7 @@ pub fn monthly_project_summary<'a>(
         open: issues.iter().filter(|issue| issue.status.is_open()).count(),
         created_in_month: count_created(issues, &month),
         closed_in_month: count_closed(issues, &month),
-        open_groups: open_issues_by_assignee(issues, now),
+        open_groups: open_issues_by_assignee(issues, now, LISTED_PER_ASSIGNEE),
     }
 }
 
@@ -249,10 +260,12 @@ pub fn weekly_buckets(
 }
 
 /// The open issues grouped by assignee: groups by size (largest first), then by name with
-/// "Unassigned" after named people; inside a group most urgent first, then by key number.
+/// "Unassigned" after named people. Each group lists at most `listed` issues: most urgent first,
+/// then oldest (creation time, then key number, so the order is total and stable).
 pub fn open_issues_by_assignee(
     issues: &[ReportIssue],
     now: DateTime<Utc>,
+    listed: usize,
 ) -> Vec<AssigneeGroup<'_>> {
     let mut groups: HashMap<Option<&str>, Vec<&ReportIssue>> = HashMap::new();
     for issue in issues.iter().filter(|issue| issue.status.is_open()) {
@@ -270,15 +283,18 @@ pub fn open_issues_by_assignee(
     groups
         .into_iter()
         .map(|(assignee, mut issues)| {
-            issues.sort_by_cached_key(|issue| {
-                (
-                    Reverse(issue.priority),
-                    key_number(&issue.key).unwrap_or(u64::MAX),
-                    issue.key.as_str(),
-                )
-            });
+            let open = issues.len();
+            // Only the first `listed` need to be in order: partition around the cut (linear),
+            // then sort just the listed ones, so a 20,000-issue group costs no full sort.
+            if listed < open {
+                issues.select_nth_unstable_by_key(listed, listing_order);
+                issues.truncate(listed);
+            }
+            issues.sort_unstable_by_key(listing_order);
             AssigneeGroup {
                 assignee,
+                open,
+                not_listed: open - issues.len(),
                 issues: issues
                     .into_iter()
                     .map(|issue| OpenIssueRow {
@@ -293,6 +309,17 @@ pub fn open_issues_by_assignee(
             }
         })
         .collect()
+}
+
+/// Most urgent first, then oldest; creation ties go by key number, then key, so the order is
+/// total and a report lists the same issues every time.
+fn listing_order<'a>(issue: &&'a ReportIssue) -> (Reverse<Priority>, DateTime<Utc>, u64, &'a str) {
+    (
+        Reverse(issue.priority),
+        issue.created_at,
+        key_number(&issue.key).unwrap_or(u64::MAX),
+        &issue.key,
+    )
 }
 
 fn by_name_unassigned_last(a: Option<&str>, b: Option<&str>) -> Ordering {
@@ -513,9 +540,100 @@ mod tests {
             issue("P-2", Open, Medium, None, t, None),
             issue("P-11", Open, Urgent, None, t, None),
         ];
-        let groups = open_issues_by_assignee(&issues, t);
+        let groups = open_issues_by_assignee(&issues, t, LISTED_PER_ASSIGNEE);
         let keys: Vec<_> = groups[0].issues.iter().map(|i| i.key).collect();
         assert_eq!(keys, ["P-11", "P-100", "P-2", "P-9", "P-10"]);
+    }
+
+    #[test]
+    fn a_group_lists_the_most_urgent_then_oldest_and_counts_the_rest() {
+        let day = |d: u32| at(d, 0);
+        // (key, priority, created): deliberately out of order; P-5 and P-6 tie on priority and
+        // creation time, so the key number decides; P-30 is older than P-4 despite its number.
+        let mine = [
+            ("P-4", High, day(4)),
+            ("P-6", Urgent, day(2)),
+            ("P-1", Low, day(1)),
+            ("P-5", Urgent, day(2)),
+            ("P-30", High, day(3)),
+            ("P-2", Medium, day(1)),
+        ];
+        let issues: Vec<_> = mine
+            .iter()
+            .map(|&(key, priority, created)| issue(key, Open, priority, Some("ann"), created, None))
+            .collect();
+        let in_order = ["P-5", "P-6", "P-30", "P-4", "P-2", "P-1"];
+        let table: [(usize, usize); 6] = [
+            // (listed at most, listed), for a group of 6 issues
+            (0, 0),
+            (1, 1),
+            (5, 5),
+            (6, 6),
+            (7, 6),
+            (LISTED_PER_ASSIGNEE, 6),
+        ];
+        for (limit, listed) in table {
+            let groups = open_issues_by_assignee(&issues, day(20), limit);
+            let group = &groups[0];
+            let keys: Vec<_> = group.issues.iter().map(|i| i.key).collect();
+            assert_eq!(keys, in_order[..listed], "at most {limit}");
+            assert_eq!(
+                group.open, 6,
+                "at most {limit}: every open issue is counted"
+            );
+            assert_eq!(group.not_listed, 6 - listed, "at most {limit}");
+        }
+    }
+
+    #[test]
+    fn every_group_is_bounded_alone_and_keeps_its_full_count_for_the_summary() {
+        let t = at(1, 0);
+        let mut issues = Vec::new();
+        let mut number = 0;
+        let mut add = |assignee: Option<&str>, status: IssueStatus, n: usize| {
+            for _ in 0..n {
+                number += 1;
+                issues.push(issue(
+                    &format!("P-{number}"),
+                    status,
+                    Low,
+                    assignee,
+                    t,
+                    None,
+                ));
+            }
+        };
+        add(Some("ann"), Open, LISTED_PER_ASSIGNEE + 1);
+        add(Some("bob"), InProgress, LISTED_PER_ASSIGNEE);
+        add(None, Open, LISTED_PER_ASSIGNEE + 40);
+        // Done issues are neither listed nor counted as open.
+        add(Some("bob"), Closed, 10);
+        let summary = project_summary(&issues, t, t, t);
+        let groups: Vec<_> = summary
+            .open_groups
+            .iter()
+            .map(|g| (g.assignee, g.open, g.issues.len(), g.not_listed))
+            .collect();
+        let n = LISTED_PER_ASSIGNEE;
+        assert_eq!(
+            groups,
+            [
+                (None, n + 40, n, 40),
+                (Some("ann"), n + 1, n, 1),
+                (Some("bob"), n, n, 0)
+            ]
+        );
+        let counts: Vec<_> = summary
+            .open_per_assignee
+            .iter()
+            .map(|c| (c.assignee, c.open))
+            .collect();
+        assert_eq!(
+            counts,
+            [(None, n + 40), (Some("ann"), n + 1), (Some("bob"), n)]
+        );
+        let monthly = monthly_project_summary(&issues, t, t, t);
+        assert_eq!(monthly.open_groups, summary.open_groups);
     }
 
     #[test]
@@ -531,7 +649,7 @@ mod tests {
         for (created, days) in table {
             let issues = [issue("P-1", Open, Low, None, created, None)];
             assert_eq!(
-                open_issues_by_assignee(&issues, now)[0].issues[0].age_days,
+                open_issues_by_assignee(&issues, now, 1)[0].issues[0].age_days,
                 days,
                 "created {created}"
             );

@@ -25,6 +25,8 @@ pub struct ProjectDocument<'a> {
     pub open_per_assignee: Vec<AssigneeCount<'a>>,
     pub chart: WeeklyChart,
     pub open_groups: Vec<AssigneeGroup<'a>>,
+    /// The bound on each group's list, for the report to state.
+    pub listed_per_assignee: usize,
 }
 
 /// The created-vs-closed bar chart: one entry per 7-day bucket and a y axis with round ticks.
@@ -55,6 +57,8 @@ pub struct MonthlyDocument<'a> {
     pub month: String,
     pub generated_at: String,
     pub projects: Vec<MonthlyProjectView<'a>>,
+    /// The bound on each group's list, for the report to state.
+    pub listed_per_assignee: usize,
 }
 
 /// One project of the monthly report: its key and name, then its numbers.
@@ -89,6 +93,7 @@ impl<'a> ProjectDocument<'a> {
             open_per_assignee: summary.open_per_assignee,
             chart: WeeklyChart::new(&summary.weeks),
             open_groups: summary.open_groups,
+            listed_per_assignee: summary::LISTED_PER_ASSIGNEE,
         }
     }
 }
@@ -115,6 +120,7 @@ impl<'a> MonthlyDocument<'a> {
             month: report.month_start.format("%B %Y").to_string(),
             generated_at: format_instant(report.generated_at),
             projects,
+            listed_per_assignee: summary::LISTED_PER_ASSIGNEE,
         }
     }
 }

@@ -128,6 +128,20 @@ pub fn project(n: usize, seed: u64) -> ProjectReport {
     }
 }
 
+/// A project report like [`project`] whose backlog was never worked off: about 94 % of its
+/// issues are open or in progress (as in the 18,805-open of 20,000 project of issue 11).
+pub fn backlog(n: usize, seed: u64) -> ProjectReport {
+    let mut report = project(n, seed);
+    let mut rng = Rng::new(seed ^ 0x0B4C_4106);
+    for issue in &mut report.issues {
+        if issue.status.is_done() && rng.below(100) < 89 {
+            issue.status = IssueStatus::Open;
+            issue.closed_at = None;
+        }
+    }
+    report
+}
+
 /// A monthly report of March 2026 for `alice` with the given number of issues per project.
 pub fn monthly(issue_counts: &[usize], seed: u64) -> UserMonthlyReport {
     let now = generated_at();

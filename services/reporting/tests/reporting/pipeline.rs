@@ -642,6 +642,10 @@ async fn the_metrics_endpoint_shows_the_pipeline_and_the_rpcs() {
         );
     };
     at_least_one(
+        "swatter_fetch_duration_seconds_count",
+        &[("kind", "project")],
+    );
+    at_least_one(
         "swatter_render_duration_seconds_count",
         &[("kind", "project")],
     );

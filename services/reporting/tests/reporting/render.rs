@@ -1,12 +1,14 @@
 //! The PDF reports as a reader sees them: the text `pdftotext` (poppler-utils) extracts from the
 //! rendered PDFs, their page count and where their words sit on the page.
 
+use std::collections::HashMap;
 use std::io::Write;
 use std::process::{Command, Stdio};
 
 use crate::render_fixtures as fixtures;
 use chrono::TimeDelta;
 use swatter_reporting::render::model::{IssueStatus, Priority, ReportIssue};
+use swatter_reporting::render::summary::LISTED_PER_ASSIGNEE;
 use swatter_reporting::render::{render_project, render_user_monthly};
 
 /// Runs a poppler tool on `pdf` (given on stdin) and returns what it prints.
@@ -267,33 +269,110 @@ fn hostile_text_in_a_monthly_report_prints_literally() {
     }
 }
 
-#[test]
-fn a_project_of_ten_thousand_issues_renders_over_many_pages() {
-    let mut report = fixtures::project(10_000, 5);
-    for issue in &mut report.issues {
-        issue.status = IssueStatus::Open;
-        issue.closed_at = None;
+/// Open issues per assignee (`None`: unassigned) of `issues`.
+fn open_per_assignee(issues: &[ReportIssue]) -> HashMap<Option<&str>, usize> {
+    let mut open = HashMap::new();
+    for issue in issues.iter().filter(|i| i.status.is_open()) {
+        *open.entry(issue.assignee.as_deref()).or_default() += 1;
     }
+    open
+}
 
-    let pdf = render_project(&report).expect("a 10,000-issue report renders");
+#[test]
+fn a_backlog_of_twenty_thousand_issues_lists_a_few_per_assignee_and_counts_the_rest() {
+    let report = fixtures::backlog(20_000, 5);
+    let open = open_per_assignee(&report.issues);
+    assert!(
+        open.values().all(|&n| n > LISTED_PER_ASSIGNEE),
+        "every group is bounded: {open:?}"
+    );
+
+    let pdf = render_project(&report).expect("a 20,000-issue report renders");
     let (text, pages) = pdf_text(&pdf);
 
-    assert!(pages > 100, "10,000 rows need many pages, got {pages}");
-    assert_shows(&text, &format!("Page {pages} of {pages}"));
-    for key in ["SWAT-1 ", "SWAT-5000 ", "SWAT-10000 "] {
-        assert!(text.contains(key), "{key} is listed");
-    }
-    // The group's caption and the column header repeat on every page a group spans.
-    let headers = text
-        .matches("Key Title Priority Status Age (d) Author")
-        .count();
+    // Six groups of 25 rows fit on a handful of pages, not hundreds.
+    assert!(pages <= 8, "{pages} pages");
     assert!(
-        headers >= pages - 1,
-        "{headers} column headers on {pages} pages"
+        pdf.len() <= 5 * 1024 * 1024,
+        "{} bytes for 20,000 issues",
+        pdf.len()
     );
+    assert_shows(&text, &format!("Page {pages} of {pages}"));
+    assert_eq!(
+        text.matches("SWAT-").count(),
+        open.len() * LISTED_PER_ASSIGNEE,
+        "{LISTED_PER_ASSIGNEE} rows per assignee"
+    );
+    assert_shows(
+        &text,
+        &format!("at most {LISTED_PER_ASSIGNEE} listed per assignee"),
+    );
+    for (assignee, &n) in &open {
+        let more = n - LISTED_PER_ASSIGNEE;
+        match assignee {
+            Some(name) => {
+                assert_shows(&text, &format!("{name} · {n} open"));
+                assert_shows(
+                    &text,
+                    &format!("… and {more} more open issues of {name} not listed here"),
+                );
+            }
+            None => {
+                assert_shows(&text, &format!("Unassigned · {n} open"));
+                assert_shows(
+                    &text,
+                    &format!("… and {more} more unassigned open issues not listed here"),
+                );
+            }
+        }
+    }
+    assert_shows(
+        &text,
+        "The project's issue list has them all: GET /v1/projects/SWAT/issues?status=open,in_progress.",
+    );
+    // The counts still cover every issue.
+    let total_open: usize = open.values().sum();
+    let (in_progress, resolved_or_closed) = report.issues.iter().fold((0, 0), |(p, d), i| {
+        (
+            p + usize::from(i.status == IssueStatus::InProgress),
+            d + usize::from(i.status.is_done()),
+        )
+    });
+    assert_shows(
+        &text,
+        &format!(
+            "{} Open {in_progress} In progress",
+            total_open - in_progress
+        ),
+    );
+    assert_eq!(total_open + resolved_or_closed, 20_000);
+}
+
+#[test]
+fn a_monthly_report_bounds_each_projects_groups_too() {
+    let report = fixtures::monthly(&[600, 4], 11);
+    let open = open_per_assignee(&report.projects[0].issues);
+    let alice = open[&Some("alice")];
+    assert!(alice > LISTED_PER_ASSIGNEE, "{open:?}");
+
+    let (text, _) = pdf_text(&render_user_monthly(&report).expect("renders"));
+
+    assert_shows(&text, &format!("alice · {alice} open"));
+    assert_shows(
+        &text,
+        &format!(
+            "… and {} more open issues of alice not listed here",
+            alice - LISTED_PER_ASSIGNEE
+        ),
+    );
+    assert_shows(
+        &text,
+        "GET /v1/projects/SWAT/issues?status=open,in_progress",
+    );
+    // The small project lists all its open issues and has nothing more to say.
     assert!(
-        text.matches("alice · ").count() > 10,
-        "alice's caption repeats"
+        !text.contains("/v1/projects/MOB/"),
+        "no note for a group listed in full"
     );
 }
 

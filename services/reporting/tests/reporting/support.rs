@@ -190,6 +190,49 @@ impl TestApp {
         .unwrap();
     }
 
+    /// Adds `count` issues to project `key` straight in its database, shaped like a real backlog:
+    /// `open_percent` % open or in progress, the rest done, every priority, assigned in turn to
+    /// `assignees` and to nobody, each with a paragraph of description.
+    #[allow(dead_code)] // only the pipeline benchmark seeds projects this big
+    pub async fn seed_backlog(
+        &self,
+        owner: &User,
+        key: &str,
+        count: i64,
+        open_percent: i32,
+        assignees: &[&User],
+    ) {
+        let project_id: uuid::Uuid = sqlx::query_scalar("SELECT id FROM projects WHERE key = $1")
+            .bind(key)
+            .fetch_one(&self.issues_db.pool)
+            .await
+            .unwrap();
+        let assignees: Vec<uuid::Uuid> = assignees
+            .iter()
+            .map(|user| uuid::Uuid::parse_str(&user.id).unwrap())
+            .collect();
+        sqlx::query(
+            "INSERT INTO issues (id, project_id, number, title, description, status, priority, author_id, assignee_id, created_at, closed_at)
+             SELECT gen_random_uuid(), $1, n, 'Backlog issue ' || n || ': the export times out behind the proxy',
+                    repeat('Steps to reproduce, what happened and what was expected. ', 6),
+                    CASE WHEN n * 37 % 100 < $4 THEN (ARRAY['open','in_progress'])[1 + n % 2]
+                         ELSE (ARRAY['resolved','closed'])[1 + n % 2] END,
+                    1 + n % 4, $2,
+                    ($5::uuid[])[1 + n % (cardinality($5::uuid[]) + 1)],
+                    now() - n * interval '10 minutes',
+                    CASE WHEN n * 37 % 100 >= $4 THEN now() - n * interval '5 minutes' END
+             FROM generate_series(1, $3::int) n",
+        )
+        .bind(project_id)
+        .bind(uuid::Uuid::parse_str(&owner.id).unwrap())
+        .bind(count as i32)
+        .bind(open_percent)
+        .bind(&assignees)
+        .execute(&self.issues_db.pool)
+        .await
+        .unwrap();
+    }
+
     pub async fn request_project_report(&self, user: &User, key: &str) -> pb::Job {
         self.try_request_project_report(user, key).await.unwrap()
     }
