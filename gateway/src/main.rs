@@ -9,6 +9,12 @@ use swatter_gateway::{
     startup::Application,
 };
 
+
+/// mimalloc instead of glibc's allocator: a request allocates and frees many small buffers
+/// (protobuf, JSON, rows), which glibc spent a fifth of this process's time on.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> ExitCode {
     bootstrap::run(|Cli { command, settings }: Cli| async move {

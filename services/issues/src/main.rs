@@ -10,6 +10,12 @@ use swatter_issues::{
     startup::Application,
 };
 
+
+/// mimalloc instead of glibc's allocator: a request allocates and frees many small buffers
+/// (protobuf, JSON, rows), which glibc spent a fifth of this process's time on.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[tokio::main]
 async fn main() -> ExitCode {
     bootstrap::run(|cli: Cli| async move {
