@@ -56,7 +56,7 @@ config-reference: ## regenerate the README's configuration tables from the setti
 validate-deploy: ## kustomize-build and schema-check k8s/, check docker-compose.yml, lint the Dockerfile
 	scripts/validate-deploy.sh
 
-bench: ## release build, seed 10,000 issues, load the REST API with wrk, write BENCHMARKS.md
+bench: ## release build, seed 100,000 issues, pgbench -S yardstick, load the REST API with wrk, write BENCHMARKS.md
 	scripts/bench.sh
 
 demo: ## seed a realistic data set through the REST API, ask for both reports, save the PDFs
