@@ -171,9 +171,12 @@ run() {
         return 0
     fi
     log "$name: wrk -c$CONNECTIONS -d$DURATION"
-    local out before=() after=() group groups
+    local out before=() after=() group groups members
     read -r -a groups <<<"$(cpu_groups)"
-    for group in "${groups[@]}"; do before+=("$(cpu_snapshot ${group//,/ })"); done
+    for group in "${groups[@]}"; do
+        IFS=, read -r -a members <<<"$group"
+        before+=("$(cpu_snapshot "${members[@]}")")
+    done
     local perf=""
     # SWATTER_BENCH_PROFILE=1 profiles the GET scenario; another value names the script to profile.
     local profiled="${SWATTER_BENCH_PROFILE:-0}"
@@ -195,7 +198,10 @@ run() {
         log "profile of $name: $RUN_DIR/perf-report.txt (by process: perf-by-process.txt)"
     fi
     read -r -a groups <<<"$(cpu_groups)"
-    for group in "${groups[@]}"; do after+=("$(cpu_snapshot ${group//,/ })"); done
+    for group in "${groups[@]}"; do
+        IFS=, read -r -a members <<<"$group"
+        after+=("$(cpu_snapshot "${members[@]}")")
+    done
     echo "$out" >"$RUN_DIR/$script.$(tr -c 'a-z0-9' _ <<<"$name").txt"
     local rps p50 p99 errors ratio goal="" met=yes
     rps=$(awk '/Requests\/sec/ {printf "%.0f", $2}' <<<"$out")
@@ -204,12 +210,12 @@ run() {
     errors=$(awk '/Non-2xx/ {print $NF}' <<<"$out")
     RPS[$name]=$rps
     # CPU per request (µs) of gateway, issues, identity, PostgreSQL.
-    local requests cpu=()
+    local requests cpu_us=()
     requests=$(awk '/requests in/ {print $1}' <<<"$out")
     for i in 0 1 2 3; do
-        cpu+=("$(awk -v ms="$(cpu_delta_ms "${before[i]}" "${after[i]}")" -v n="$requests" 'BEGIN { printf "%.0f", ms * 1000 / n }')")
+        cpu_us+=("$(awk -v ms="$(cpu_delta_ms "${before[i]}" "${after[i]}")" -v n="$requests" 'BEGIN { printf "%.0f", ms * 1000 / n }')")
     done
-    cpu_rows+=("| $name | ${cpu[0]} | ${cpu[1]} | ${cpu[2]} | ${cpu[3]} | $((cpu[0] + cpu[1] + cpu[2] + cpu[3])) |")
+    cpu_rows+=("| $name | ${cpu_us[0]} | ${cpu_us[1]} | ${cpu_us[2]} | ${cpu_us[3]} | $((cpu_us[0] + cpu_us[1] + cpu_us[2] + cpu_us[3])) |")
     ratio=$(awk -v a="$rps" -v b="$PGBENCH_TPS" 'BEGIN { printf "%.3f", a / b }')
     case "$target" in
         ratio:*) goal="≥ ${target#ratio:} × pgbench"
