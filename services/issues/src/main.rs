@@ -10,7 +10,6 @@ use swatter_issues::{
     startup::Application,
 };
 
-
 /// mimalloc instead of glibc's allocator: a request allocates and frees many small buffers
 /// (protobuf, JSON, rows), which glibc spent a fifth of this process's time on.
 #[global_allocator]
