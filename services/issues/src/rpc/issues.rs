@@ -1,6 +1,8 @@
 //! Handlers for issues: create, read, list and search, update with optimistic concurrency,
 //! delete, history, and the export stream for reports.
 
+use std::sync::LazyLock;
+
 use chrono::Utc;
 use sqlx::{Postgres, Transaction};
 use swatter_common::{
@@ -32,6 +34,9 @@ use crate::{
 };
 
 const REPORTERS_UP: &str = "viewers may not create issues";
+
+/// The roles whose members may file issues, from the permission table, worked out once.
+static CREATORS: LazyLock<Vec<Role>> = LazyLock::new(|| roles_allowed(Action::CreateIssue));
 
 fn uuid_field(field: &str, raw: &str) -> std::result::Result<Uuid, Violation> {
     raw.parse()
@@ -145,9 +150,8 @@ pub(super) async fn create_issue(
     // which also gives the right refusal.
     if req.request_id.is_empty() && assignee.is_none() {
         let key = key_or_not_found(&req.project_key)?;
-        let creators = roles_allowed(Action::CreateIssue);
         if let Some(row) =
-            store::create_issue_as_member(&issues.db, key.as_str(), &creators, &new).await?
+            store::create_issue_as_member(&issues.db, key.as_str(), &CREATORS, &new).await?
         {
             return Ok(convert::issue(row));
         }

@@ -379,17 +379,16 @@ pub fn list_issues_query<'a>(
     let mut ranks: Vec<i16> = filter.priorities.iter().map(|p| p.rank()).collect();
     ranks.sort_unstable();
     ranks.dedup();
-    // The project of an arm is a value from the arm's source even in a one-project list: the
-    // planner then estimates its rows from the column's number of distinct values, never from
-    // statistics taken before the project had issues (which say "one row", and with one row
-    // expected every index with the right leading columns, plus a sort, looks as cheap as the
-    // ordered one).
-    let project_arms = drive == Drive::Arms;
-    // Every arm is by status, all four when the list is not filtered by status: then each
-    // (project, status, sort) index is the only one that gives an arm's rows in order, whatever
-    // the statistics say about the status (indexes without it could tie with it, and be read
-    // with a filter), and the project-wide ones need not be kept up to date on every write.
-    let status_arms = drive == Drive::Arms;
+    // Arms are by project and by status. The project of an arm is a value from the arm's source
+    // even in a one-project list: the planner then estimates its rows from the column's number
+    // of distinct values, never from statistics taken before the project had issues (which say
+    // "one row", and with one row expected every index with the right leading columns, plus a
+    // sort, looks as cheap as the ordered one). Every arm is by status, all four when the list
+    // is not filtered by status: then each (project, status, sort) index is the only one that
+    // gives an arm's rows in order, whatever the statistics say about the status (indexes
+    // without it could tie with it, and be read with a filter), and the project-wide ones need
+    // not be kept up to date on every write.
+    let by_arms = drive == Drive::Arms;
     let arm_statuses: Vec<&str> = if statuses.is_empty() {
         IssueStatus::ALL.iter().map(|s| s.as_str()).collect()
     } else {
@@ -397,7 +396,7 @@ pub fn list_issues_query<'a>(
     };
     // By priority, one arm per priority value too ((project, status, priority, id) gives each
     // in order), so that a filter on priority does not read through the other priorities first.
-    let priority_arms = status_arms && !ranks.is_empty() && sort.field == SortField::Priority;
+    let priority_arms = by_arms && !ranks.is_empty() && sort.field == SortField::Priority;
 
     let mut q: QueryBuilder<Postgres> =
         QueryBuilder::new(format!("{prefix}SELECT {LIST_COLUMNS}, "));
@@ -412,7 +411,7 @@ pub fn list_issues_query<'a>(
     q.push(" AS project_key, NULL::text AS my_role FROM (SELECT i.* FROM ");
     // The arms' values, each source binding one column.
     let mut arms = Vec::new();
-    if project_arms {
+    if by_arms {
         match scope {
             ListScope::Project { id, .. } => {
                 q.push("unnest(ARRAY[")
@@ -430,7 +429,7 @@ pub fn list_issues_query<'a>(
         }
         arms.push("i.project_id = pa.v");
     }
-    if status_arms {
+    if by_arms {
         q.push("unnest(")
             .push_bind(arm_statuses)
             .push("::text[]) AS sa(v) CROSS JOIN ");
@@ -449,16 +448,16 @@ pub fn list_issues_query<'a>(
     for arm in &arms {
         q.push(format!(" AND {arm}"));
     }
-    match (drive, scope) {
-        (Drive::Person(column, id), _) => {
+    match drive {
+        Drive::Person(column, id) => {
             q.push(format!(" AND {column} = ")).push_bind(id);
         }
-        (Drive::Text, _) => {
+        Drive::Text => {
             q.push(" AND i.search @@ plainto_tsquery('simple', ")
                 .push_bind(filter.query.clone())
                 .push(")");
         }
-        (Drive::Arms, _) => {}
+        Drive::Arms => {}
     }
     if let Some(cursor) = cursor {
         q.push(format!(" AND ({column}, i.id) {cmp} ("));
@@ -485,7 +484,7 @@ pub fn list_issues_query<'a>(
                 .push(")");
         }
     }
-    if !status_arms && !statuses.is_empty() {
+    if !by_arms && !statuses.is_empty() {
         q.push(" AND i.status = ANY(").push_bind(statuses).push(")");
     }
     if !priority_arms && !ranks.is_empty() {
