@@ -12,7 +12,7 @@ export PATH := $(HOME)/.cargo/bin:$(PATH)
 
 PSQL := psql -w -h 127.0.0.1 -U postgres -d postgres
 
-.PHONY: help run test build fmt lint deps bench demo fuzz clean-run validate-deploy dev-secrets config-reference
+.PHONY: help run test build fmt lint deps bench demo ecosystem fuzz clean-run validate-deploy dev-secrets config-reference
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
@@ -20,7 +20,7 @@ help: ## list the targets
 run: ## start (or install) PostgreSQL, RabbitMQ, s3s-fs, build, run every service and the gateway
 	scripts/run.sh
 
-test: deps ## every test of the workspace against the real dependencies, the deployment checks, 90 s of fuzzing
+test: deps ## every test of the workspace against the real dependencies, the deployment checks, the ecosystem checks, 90 s of fuzzing
 	@echo "[test] dropping leftover test databases (swatter_test_%)"
 	@# Several at a time: each DROP DATABASE waits for a checkpoint, and PostgreSQL merges the
 	@# checkpoints of concurrent drops.
@@ -33,6 +33,7 @@ test: deps ## every test of the workspace against the real dependencies, the dep
 	@# turns it on for everyone): this is what keeps database code behind that feature.
 	cargo check -p swatter-gateway
 	cargo test --workspace --all-targets
+	scripts/ecosystem.sh
 	SWATTER_FUZZ_MAX_TIME=$${SWATTER_FUZZ_MAX_TIME:-90} scripts/fuzz.sh
 
 build: ## compile the workspace (debug)
@@ -61,6 +62,9 @@ bench: ## release build, seed 100,000 issues, pgbench -S yardstick, load the RES
 
 demo: ## seed a realistic data set through the REST API, ask for both reports, save the PDFs
 	scripts/demo.sh
+
+ecosystem: ## third-party clients and tools (tests/ecosystem) against a stack of their own
+	scripts/ecosystem.sh
 
 fuzz: ## schemathesis against a stack of its own on free ports; fails on any 5xx (SWATTER_FUZZ_*)
 	scripts/fuzz.sh

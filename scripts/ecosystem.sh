@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# `make test`'s ecosystem checks: third-party tools and client libraries (generated OpenAPI
+# clients, OAuth2 and JWT libraries, ...) driven against a whole stack of its own
+# (scripts/with-stack.sh), by the pytest suite in tests/ecosystem. Arguments go to pytest
+# (`scripts/ecosystem.sh -k oauth` runs a part). The Python tools are pinned in
+# scripts/ecosystem-tools.txt and installed into a virtualenv under $SWATTER_TOOLS_DIR
+# (default .run/tools), once.
+set -euo pipefail
+
+REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$REPO"
+TOOLS_DIR="${SWATTER_TOOLS_DIR:-$REPO/.run/tools}"
+VENV="$TOOLS_DIR/ecosystem"
+
+if [[ -z ${SWATTER_STACK_URL:-} ]]; then
+    scripts/ensure-venv.sh "$VENV" scripts/ecosystem-tools.txt
+    exec scripts/with-stack.sh ecosystem "$0" "$@"
+fi
+
+export SWATTER_TOOLS_DIR="$TOOLS_DIR"
+"$VENV/bin/python" -m pytest -p no:cacheprovider -q tests/ecosystem "$@"

@@ -1,0 +1,67 @@
+"""Fixtures of the ecosystem checks: the stack scripts/with-stack.sh started, and fresh users.
+
+Run through scripts/ecosystem.sh, which starts the stack and sets SWATTER_STACK_*.
+"""
+
+import os
+import secrets
+from dataclasses import dataclass
+
+import pytest
+import requests
+
+
+@dataclass(frozen=True)
+class Stack:
+    """A running swatter stack: its gateway, gRPC servers and first admin."""
+
+    url: str
+    identity_addr: str
+    issues_addr: str
+    reporting_addr: str
+    admin_username: str
+    admin_password: str
+    run_dir: str
+
+
+@dataclass(frozen=True)
+class User:
+    """A signed-up user and the password that logs them in."""
+
+    id: str
+    username: str
+    password: str
+
+
+@pytest.fixture(scope="session")
+def stack() -> Stack:
+    env = os.environ
+    if "SWATTER_STACK_URL" not in env:
+        pytest.exit("run the ecosystem checks through scripts/ecosystem.sh", returncode=2)
+    return Stack(
+        url=env["SWATTER_STACK_URL"],
+        identity_addr=env["SWATTER_STACK_IDENTITY_ADDR"],
+        issues_addr=env["SWATTER_STACK_ISSUES_ADDR"],
+        reporting_addr=env["SWATTER_STACK_REPORTING_ADDR"],
+        admin_username=env["SWATTER_STACK_ADMIN_USERNAME"],
+        admin_password=env["SWATTER_STACK_ADMIN_PASSWORD"],
+        run_dir=env["SWATTER_STACK_RUN_DIR"],
+    )
+
+
+@pytest.fixture
+def new_user(stack: Stack):
+    """Signs up a user with a unique name and a random password (plain REST, no client library)."""
+
+    def sign_up() -> User:
+        username = "u" + secrets.token_hex(6)
+        password = secrets.token_urlsafe(18)
+        response = requests.post(
+            f"{stack.url}/v1/users",
+            json={"username": username, "email": f"{username}@example.com", "password": password},
+            timeout=10,
+        )
+        assert response.status_code == 201, response.text
+        return User(id=response.json()["id"], username=username, password=password)
+
+    return sign_up
