@@ -106,8 +106,12 @@ port_open 127.0.0.1 "$SWATTER_S3_PORT" && s3_was_up=1
 
 "$REPO/scripts/ensure-deps.sh"
 
-log "building the workspace (cargo build --workspace --bins)"
-cargo build --workspace --bins
+if [[ ${SWATTER_SKIP_BUILD:-0} == 1 ]]; then
+    log "not building (SWATTER_SKIP_BUILD=1): running what $BIN_DIR holds"
+else
+    log "building the workspace (cargo build --workspace --bins)"
+    cargo build --workspace --bins
+fi
 
 mkdir -p "$RUN_DIR"
 

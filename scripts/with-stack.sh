@@ -100,8 +100,11 @@ for db in identity issues reporting; do
 done
 
 # Built here, in sight, so that the wait for /readyz below only waits for the programs to start.
-log "building the workspace (cargo build --workspace --bins)"
-(cd "$REPO" && cargo build --workspace --bins)
+# With --all-targets, as `cargo test --workspace --all-targets` builds them: the same features
+# (dev-dependencies turn some on), so after make test's cargo test this build has nothing to do.
+log "building the workspace (cargo build --workspace --all-targets)"
+(cd "$REPO" && cargo build --workspace --all-targets)
+export SWATTER_SKIP_BUILD=1
 
 log "starting a stack on $GATEWAY (scripts/run.sh; logs in $RUN_DIR)"
 "$REPO/scripts/run.sh" >"$RUN_DIR/stack.log" 2>&1 </dev/null &
