@@ -66,6 +66,7 @@ export SWATTER_QUEUE_PREFIX="$QUEUE_PREFIX"
 export RUST_LOG="${RUST_LOG:-warn}"
 
 stack_pid=""
+# shellcheck disable=SC2329 # called by the EXIT trap below
 cleanup() {
     local status=$?
     trap - EXIT INT TERM
