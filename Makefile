@@ -54,7 +54,7 @@ dev-secrets: ## generate this installation's random credentials (.run/, .env for
 config-reference: ## regenerate the README's configuration tables from the settings declarations
 	scripts/config-reference.sh
 
-validate-deploy: ## kustomize-build and schema-check k8s/, check docker-compose.yml, lint the Dockerfile
+validate-deploy: ## kustomize-build, schema-check and policy-lint (checkov) k8s/, check docker-compose.yml, lint the Dockerfile
 	scripts/validate-deploy.sh
 
 bench: ## release build, seed 100,000 issues, pgbench -S yardstick, load the REST API with wrk, write BENCHMARKS.md

@@ -2,9 +2,9 @@
 # Container health check without curl or grpc_health_probe, for docker compose (bash only):
 #   swatter-healthcheck tcp PORT         something accepts TCP connections on 127.0.0.1:PORT
 #   swatter-healthcheck http PORT PATH   GET http://127.0.0.1:PORT/PATH answers 200
-# The gRPC services get the TCP check; the gateway's /readyz answers 200 only when identity,
-# issues and reporting all report SERVING on grpc.health.v1, so a healthy gateway means a ready
-# system. Kubernetes does not use this: it probes gRPC health natively.
+# The gRPC services get the TCP check; the gateway's /readyz?strict=true answers 200 only when
+# identity, issues and reporting all report SERVING on grpc.health.v1, so a healthy gateway means
+# a ready system. Kubernetes does not use this: it probes gRPC health natively.
 set -euo pipefail
 
 usage() {

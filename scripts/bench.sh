@@ -82,7 +82,7 @@ start swatter-issues "$ISSUES_ADDR" "${common[@]}" SWATTER_ISSUES_ADDR=$ISSUES_A
 # request really reaches argon2.
 start swatter-gateway "$GATEWAY" SWATTER_JWT_ISSUER=swatter SWATTER_JWT_AUDIENCE=swatter \
     SWATTER_GATEWAY_ADDR=$GATEWAY SWATTER_IDENTITY_URL=http://$IDENTITY SWATTER_ISSUES_URL=http://$ISSUES_ADDR
-for _ in $(seq 1 50); do curl -sf "http://$GATEWAY/readyz" >/dev/null && break; sleep 0.2; done
+for _ in $(seq 1 50); do curl -sf "http://$GATEWAY/readyz?strict=true" >/dev/null && break; sleep 0.2; done
 
 api() { curl -sf -H "authorization: Bearer ${TOKEN:-}" -H 'content-type: application/json' "$@"; }
 log "seeding: users, project BENCH, $ISSUES issues, $COMMENTS comments"

@@ -1,14 +1,19 @@
 #!/usr/bin/env python3
 """Checks on swatter's deployment files that a schema cannot express (run by validate-deploy.sh).
 
-  check_deploy.py k8s BUILT.yaml SECRET_EXAMPLE.yaml   the output of `kubectl kustomize`
+  check_deploy.py k8s [--digests] BUILT.yaml SECRET_EXAMPLE.yaml   the output of `kubectl kustomize`
   check_deploy.py compose docker-compose.yml
+  check_deploy.py without-kinds KIND[,KIND...] < BUILT.yaml    the build less those kinds
 
 Kubernetes: every swatter workload has resources, probes of the right kind on the right port and
 a locked-down security context; listen and metrics addresses match the container ports; every
-Deployment has a PodDisruptionBudget; the worker has an HPA and no fixed replica count; Services
-select pods and name their ports; referenced Secret keys exist (in the build or in the example);
-and the NetworkPolicies, evaluated, let exactly the intended callers reach each gRPC port.
+Deployment has its own ServiceAccount (no token mounted), a spread over nodes, a PodDisruptionBudget
+and, when it uses a database, a `migrate` init container; the worker has an HPA and no fixed
+replica count; Services select pods and name their ports; secrets reach the programs as files
+only (`*_FILE` naming a key of a mounted Secret that exists in the build or in the example); the
+NetworkPolicies, evaluated, let exactly the intended callers reach each gRPC port and each program
+call exactly what it needs; a ServiceMonitor covers every program's metrics port. With
+--digests, every image is named by digest.
 Compose: dependencies exist and have what their condition needs, swatter containers are locked
 down and health-checked, settings point at services that exist, and no credential is written in
 the file (each is a required `${VAR:?message}` from the generated .env).
@@ -17,12 +22,20 @@ the file (each is a required `${VAR:?message}` from the generated .env).
 
 Kustomizations: no secretGenerator carries literal values (they come from generated env files).
 
+  check_deploy.py policy CHECKOV.json EXCEPTIONS.yaml
+
+Policy findings: every check checkov failed (its JSON report over files named after their builds,
+`overlays-dev.yaml` for overlays/dev) is accepted by an entry of EXCEPTIONS.yaml, and every entry
+still accepts a finding.
+
 Prints every problem found and exits 1 if there was any.
 """
 
+import json
 import re
 import shlex
 import sys
+from fnmatch import fnmatchcase
 from pathlib import Path
 
 import yaml
@@ -37,11 +50,32 @@ EXPECTED_GRPC_CALLERS = {
     "reporting-api": {"gateway"},
 }
 EXPECTED_DEPLOYMENTS = {"identity", "issues", "reporting-api", "report-worker", "gateway"}
+# What the compose file's migrate service runs, in order.
 MIGRATE_COMMANDS = [
     ["swatter-identity", "migrate"],
     ["swatter-issues", "migrate"],
     ["swatter-reporting", "migrate"],
 ]
+# Whom each component may open connections to, among swatter's own pods (component, port).
+EXPECTED_GRPC_CALLEES = {
+    "gateway": {("identity", 50051), ("issues", 50052), ("reporting-api", 50053)},
+    "issues": {("identity", 50051)},
+    "reporting-api": {("identity", 50051), ("issues", 50052)},
+    "report-worker": {("identity", 50051), ("issues", 50052)},
+    "identity": set(),
+}
+# Ports each component may reach outside swatter's pods (DNS and OTLP for every one, PostgreSQL
+# for those with a database; network-policies-egress.yaml). The reporting programs also reach the
+# broker and the object store, whose ports differ per environment: theirs are only checked to be
+# limited to named ports.
+EXPECTED_EXTERNAL_PORTS = {
+    "gateway": {53, 4317},
+    "identity": {53, 4317, 5432},
+    "issues": {53, 4317, 5432},
+    "reporting-api": None,
+    "report-worker": None,
+}
+DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")
 
 problems = []
 
@@ -142,9 +176,12 @@ def check_resources(where, container):
 
 def check_image(where, container):
     image = container.get("image", "")
-    name, _, tag = image.rpartition(":") if ":" in image else (image, "", "")
+    if DIGEST.search(image):
+        name, tag = image.split("@")[0], "by digest"
+    else:
+        name, _, tag = image.rpartition(":") if ":" in image else (image, "", "")
     if not name.endswith("swatter") or not tag or tag == "latest":
-        problem(where, f"image {image!r} must be the swatter image with a pinned tag")
+        problem(where, f"image {image!r} must be the swatter image, by digest or a pinned tag")
 
 
 def check_probes(where, container):
@@ -210,16 +247,48 @@ def secret_refs(workload):
             if "secretRef" in source:
                 refs.append((source["secretRef"]["name"], None, False))
     for volume in spec.get("volumes") or []:
-        if "secret" in volume:
-            refs.append((volume["secret"]["secretName"], None, False))
+        secret = volume.get("secret")
+        if secret:
+            optional = bool(secret.get("optional"))
+            items = secret.get("items") or []
+            refs += [(secret["secretName"], item["key"], optional) for item in items]
+            if not items:
+                refs.append((secret["secretName"], None, optional))
     return refs
+
+
+def check_secret_files(where, spec, container):
+    """Secrets reach the program as files: no secret in an environment variable, and every
+    `*_FILE` variable names a file that a mounted Secret volume provides."""
+    for var in container.get("env") or []:
+        if "secretKeyRef" in (var.get("valueFrom") or {}):
+            name = var["name"]
+            problem(where, f"{name} comes from a Secret: mount it and set {name}_FILE")
+    for source in container.get("envFrom") or []:
+        if "secretRef" in source:
+            problem(where, "envFrom a Secret puts every key in the environment: mount it instead")
+    volumes = {v["name"]: v.get("secret") for v in spec.get("volumes") or []}
+    files = {}
+    for mount in container.get("volumeMounts") or []:
+        secret = volumes.get(mount["name"])
+        if secret is not None:
+            paths = [item["path"] for item in secret.get("items") or []]
+            files[mount["mountPath"].rstrip("/")] = paths or None
+    for var in container.get("env") or []:
+        if not var["name"].endswith("_FILE"):
+            continue
+        directory, _, file = (var.get("value") or "").rpartition("/")
+        if directory not in files:
+            problem(where, f"{var['name']}={var.get('value')} is not in a mounted Secret")
+        elif files[directory] is not None and file not in files[directory]:
+            problem(where, f"{var['name']}: the Secret volume at {directory} has no item {file}")
 
 
 def secret_keys(secret):
     return set((secret.get("data") or {}).keys()) | set((secret.get("stringData") or {}).keys())
 
 
-def check_k8s(built_path, example_path):
+def check_k8s(built_path, example_path, digests=False):
     docs = load_all(built_path)
     examples = {d["metadata"]["name"]: d for d in load_all(example_path) if d["kind"] == "Secret"}
     by_kind = {}
@@ -236,6 +305,14 @@ def check_k8s(built_path, example_path):
     deployments = {w["metadata"]["name"]: w for w in workloads if w["kind"] == "Deployment"}
     if set(deployments) != EXPECTED_DEPLOYMENTS:
         problem(built_path, f"Deployments {sorted(deployments)} != {sorted(EXPECTED_DEPLOYMENTS)}")
+    if digests:
+        for doc in docs:
+            if doc["kind"] in ("Deployment", "Job", "StatefulSet", "DaemonSet"):
+                for role, container in containers(pod_spec(doc)):
+                    where = f"{doc['kind']}/{doc['metadata']['name']} {role} {container['name']}"
+                    if not DIGEST.search(container.get("image", "")):
+                        problem(where, f"image {container.get('image')!r} must be named by digest")
+    accounts = {d["metadata"]["name"]: d for d in by_kind.get("ServiceAccount", [])}
 
     for workload in workloads:
         kind, name = workload["kind"], workload["metadata"]["name"]
@@ -243,16 +320,22 @@ def check_k8s(built_path, example_path):
         template = workload["spec"]["template"]["metadata"]
         if spec.get("automountServiceAccountToken") is not False:
             problem(f"{kind}/{name}", "automountServiceAccountToken must be false")
+        account = accounts.get(spec.get("serviceAccountName", "default"))
+        if account is None:
+            problem(f"{kind}/{name}", "needs a ServiceAccount of its own, in the build")
+        elif account.get("automountServiceAccountToken") is not False:
+            problem(f"ServiceAccount/{account['metadata']['name']}", "must not automount a token")
         for role, container in containers(spec):
             where = f"{kind}/{name} {role} {container['name']}"
             check_security(where, spec, container)
             check_resources(where, container)
             check_image(where, container)
+            check_secret_files(where, spec, container)
             for source in container.get("envFrom") or []:
                 ref = (source.get("configMapRef") or {}).get("name")
                 if ref and ref not in config_maps:
                     problem(where, f"envFrom names ConfigMap {ref}, which the build lacks")
-            if kind == "Deployment":
+            if kind == "Deployment" and role == "container":
                 check_probes(where, container)
                 check_addresses(where, container, template.get("annotations") or {})
                 mounts = {m["mountPath"] for m in container.get("volumeMounts") or []}
@@ -269,6 +352,8 @@ def check_k8s(built_path, example_path):
             else:
                 problem(where, f"Secret {secret} is neither built nor in secret.example.yaml")
         if kind == "Deployment":
+            check_migrate_step(f"Deployment/{name}", spec)
+            check_spread(f"Deployment/{name}", spec, pod_labels(workload))
             selector = workload["spec"]["selector"]
             if not selector_matches(selector, pod_labels(workload)):
                 problem(f"Deployment/{name}", "selector does not match its pod labels")
@@ -282,16 +367,9 @@ def check_k8s(built_path, example_path):
                     f"Deployment/{name}", f"needs exactly one PodDisruptionBudget, has {len(pdbs)}"
                 )
 
-    migrate = [w for w in workloads if w["kind"] == "Job"]
-    commands = [
-        c.get("command", []) + c.get("args", [])
-        for w in migrate
-        for _, c in sorted(containers(pod_spec(w)), key=lambda rc: rc[0] != "initContainer")
-    ]
-    if commands != MIGRATE_COMMANDS:
-        problem(
-            built_path, f"the migration Job must run {MIGRATE_COMMANDS} in order, runs {commands}"
-        )
+    service_accounts = [pod_spec(d).get("serviceAccountName") for d in deployments.values()]
+    if len(set(service_accounts)) != len(service_accounts):
+        problem(built_path, f"Deployments share ServiceAccounts: {sorted(service_accounts)}")
 
     hpas = by_kind.get("HorizontalPodAutoscaler", [])
     targets = {
@@ -313,6 +391,131 @@ def check_k8s(built_path, example_path):
     check_services(services, workloads)
     check_config(config_maps, services, workloads)
     check_network_policies(by_kind.get("NetworkPolicy", []), deployments)
+    check_egress(by_kind.get("NetworkPolicy", []), deployments)
+    for monitor in by_kind.get("ServiceMonitor", []):
+        check_service_monitor(monitor, services, deployments)
+
+
+def check_migrate_step(where, spec):
+    """A Deployment that uses a database applies its migrations in an init container first."""
+    main = spec["containers"][0]
+    database = [v for v in main.get("env") or [] if v["name"].endswith("_DATABASE_URL_FILE")]
+    if not database:
+        return
+    steps = [c for c in spec.get("initContainers") or [] if c["name"] == "migrate"]
+    expected = [main["command"][0], "migrate"]
+    if len(steps) != 1 or steps[0].get("command", []) + steps[0].get("args", []) != expected:
+        problem(where, f"needs an init container `migrate` running {expected}")
+    elif not all(v in (steps[0].get("env") or []) for v in database):
+        problem(where, "the migrate init container must use the service's own database")
+
+
+def check_spread(where, spec, labels):
+    """Replicas spread over nodes: a node lost takes at most its share of them."""
+    by_node = [
+        c
+        for c in spec.get("topologySpreadConstraints") or []
+        if c.get("topologyKey") == "kubernetes.io/hostname"
+        and selector_matches(c.get("labelSelector"), labels)
+    ]
+    if not by_node:
+        problem(where, "needs a topologySpreadConstraint over kubernetes.io/hostname for its pods")
+
+
+def allowed_destinations(policies, source_labels, components):
+    """(component or '<outside>', port) pairs a pod may open connections to; None if no egress
+    policy isolates it. '<outside>' is anything but swatter's own pods (a namespace or ipBlock
+    peer, a pod of another application, or no peer at all); '<any>' a rule without ports."""
+    selecting = [
+        p
+        for p in policies
+        if "Egress" in (p["spec"].get("policyTypes") or [])
+        and selector_matches(p["spec"]["podSelector"], source_labels)
+    ]
+    if not selecting:
+        return None
+    allowed = set()
+    for policy in selecting:
+        for rule in policy["spec"].get("egress") or []:
+            ports = [p.get("port") for p in rule.get("ports") or []] or ["<any>"]
+            peers = rule.get("to") or []
+            for port in ports:
+                if not peers:
+                    allowed |= {(c, port) for c in components} | {("<outside>", port)}
+                for peer in peers:
+                    matched = set()
+                    if "podSelector" in peer and "namespaceSelector" not in peer:
+                        matched = {
+                            (c, port)
+                            for c, labels in components.items()
+                            if selector_matches(peer["podSelector"], labels)
+                        }
+                    allowed |= matched or {("<outside>", port)}
+    return allowed
+
+
+def check_egress(policies, deployments):
+    components = {pod_labels(d).get(COMPONENT): pod_labels(d) for d in deployments.values()}
+    for component, callees in EXPECTED_GRPC_CALLEES.items():
+        deployment = deployments.get(component)
+        if deployment is None:
+            continue
+        allowed = allowed_destinations(policies, pod_labels(deployment), components)
+        if allowed is None:
+            problem("NetworkPolicy", f"no egress policy isolates {component}")
+            continue
+        if any(port == "<any>" for _, port in allowed):
+            problem("NetworkPolicy", f"{component} may open connections on any port")
+        own = {(c, p) for c, p in allowed if c != "<outside>" and p in {50051, 50052, 50053}}
+        calls = {(c, p) for c, p in own if c in components and port_is_grpc_of(c, p, deployments)}
+        if calls != callees:
+            problem(
+                "NetworkPolicy",
+                f"{component} may call {sorted(calls)}, expected exactly {sorted(callees)}",
+            )
+        outside = {p for c, p in allowed if c == "<outside>"}
+        expected = EXPECTED_EXTERNAL_PORTS[component]
+        if expected is not None and outside != expected:
+            problem(
+                "NetworkPolicy",
+                f"{component} may leave for ports {sorted(outside)}, "
+                f"expected {sorted(expected)}",
+            )
+
+
+def port_is_grpc_of(component, port, deployments):
+    for deployment in deployments.values():
+        if pod_labels(deployment).get(COMPONENT) == component:
+            return port_of(pod_spec(deployment)["containers"][0], "grpc") == port
+    return False
+
+
+def check_service_monitor(monitor, services, deployments):
+    """The ServiceMonitor (schema not checked: its CRD is not among Kubernetes' schemas) selects
+    Services whose `metrics` port leads to every swatter program's metrics port."""
+    where = f"ServiceMonitor/{monitor['metadata']['name']}"
+    if monitor.get("apiVersion") != "monitoring.coreos.com/v1":
+        problem(where, "apiVersion must be monitoring.coreos.com/v1")
+    spec = monitor.get("spec") or {}
+    ports = {e.get("port") for e in spec.get("endpoints") or []}
+    if ports != {"metrics"}:
+        problem(where, f"endpoints must scrape the port named metrics, scrape {sorted(ports)}")
+    selected = [
+        s
+        for s in services
+        if selector_matches(spec.get("selector"), s["metadata"].get("labels") or {})
+    ]
+    covered = set()
+    for service in selected:
+        if "metrics" not in {p.get("name") for p in service["spec"]["ports"]}:
+            name = service["metadata"]["name"]
+            problem(where, f"selects Service/{name}, which has no metrics port")
+        for name, deployment in deployments.items():
+            selector = {"matchLabels": service["spec"].get("selector")}
+            if selector_matches(selector, pod_labels(deployment)):
+                covered.add(name)
+    if covered != set(deployments):
+        problem(where, f"scrapes {sorted(covered)}, not every program {sorted(deployments)}")
 
 
 def check_services(services, workloads):
@@ -353,7 +556,8 @@ def check_config(config_maps, services, workloads):
         data = config_maps[cm_name].get("data") or {}
         if data.get("SWATTER_MIGRATE") != "false":
             problem(
-                f"ConfigMap/{cm_name}", "SWATTER_MIGRATE must be false (the migrate Job migrates)"
+                f"ConfigMap/{cm_name}",
+                "SWATTER_MIGRATE must be false (the migrate init containers migrate)",
             )
         for key in ("SWATTER_IDENTITY_URL", "SWATTER_ISSUES_URL", "SWATTER_REPORTING_URL"):
             match = re.fullmatch(r"https?://([a-z0-9-]+):(\d+)", data.get(key, ""))
@@ -556,11 +760,65 @@ def check_compose(path):
                     problem(f"{path} {source}", f"does not create {db}")
 
 
+# ---------------------------------------------------------------------------------------------
+# Policy findings (checkov)
+# ---------------------------------------------------------------------------------------------
+
+
+def check_policy(report_path, exceptions_path):
+    with open(report_path, encoding="utf-8") as f:
+        reports = json.load(f)
+    if isinstance(reports, dict):
+        reports = [reports]
+    exceptions = load_all(exceptions_path)[0]
+    used = [False] * len(exceptions)
+    passed = failed = 0
+    for report in reports:
+        if report.get("check_type") != "kubernetes":
+            continue
+        passed += report["summary"]["passed"]
+        for finding in report["results"]["failed_checks"]:
+            failed += 1
+            build = Path(finding["file_path"]).stem.replace("-", "/", 1)
+            check, resource = finding["check_id"], finding["resource"]
+            accepted = [
+                i
+                for i, e in enumerate(exceptions)
+                if check in e["checks"]
+                and build in e["builds"]
+                and any(fnmatchcase(resource, pattern) for pattern in e["resources"])
+            ]
+            for i in accepted:
+                used[i] = True
+            if not accepted:
+                problem(f"{build} {resource}", f"{check} {finding['check_name']}")
+    for entry, was_used in zip(exceptions, used):
+        if not was_used:
+            problem(
+                exceptions_path,
+                f"the entry for {entry['checks']} in {entry['builds']} accepts no finding any"
+                " more: remove it",
+            )
+    if passed == 0:
+        problem(report_path, "checkov checked nothing")
+    print(f"checkov: {passed} checks pass; {failed} findings, each accepted by {exceptions_path}"
+          if not problems else f"checkov: {passed} checks pass; {failed} findings")
+
+
 def main(argv):
     if len(argv) == 4 and argv[1] == "k8s":
         check_k8s(argv[2], argv[3])
+    elif len(argv) == 5 and argv[1:3] == ["k8s", "--digests"]:
+        check_k8s(argv[3], argv[4], digests=True)
+    elif len(argv) == 3 and argv[1] == "without-kinds":
+        kinds = set(argv[2].split(","))
+        docs = [d for d in yaml.safe_load_all(sys.stdin) if d and d["kind"] not in kinds]
+        yaml.safe_dump_all(docs, sys.stdout, sort_keys=False)
+        return 0
     elif len(argv) == 3 and argv[1] == "compose":
         check_compose(argv[2])
+    elif len(argv) == 4 and argv[1] == "policy":
+        check_policy(argv[2], argv[3])
     elif len(argv) >= 3 and argv[1] == "kustomization":
         for path in argv[2:]:
             check_kustomization(path)

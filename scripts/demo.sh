@@ -18,14 +18,14 @@ die() { echo "[demo] ERROR: $*" >&2; exit 1; }
 command -v jq >/dev/null || { apt-get install -y -qq jq >/dev/null 2>&1 || { dpkg --configure -a; apt-get install -y -qq jq >/dev/null; }; }
 
 started=""
-if ! curl -sf "$G/readyz" >/dev/null 2>&1; then
+if ! curl -sf "$G/readyz?strict=true" >/dev/null 2>&1; then
     log "no stack at $G; starting one (make run) for the demo"
     mkdir -p "$REPO/.run"
     setsid "$REPO/scripts/run.sh" >"$REPO/.run/demo-stack.log" 2>&1 &
     started=$!
     trap '[[ -n $started ]] && kill -INT -- -"$started" 2>/dev/null; wait 2>/dev/null || true' EXIT
-    for _ in $(seq 1 600); do curl -sf "$G/readyz" >/dev/null 2>&1 && break; sleep 1; done
-    curl -sf "$G/readyz" >/dev/null || { tail -30 "$REPO/.run/demo-stack.log"; die "the stack did not come up"; }
+    for _ in $(seq 1 600); do curl -sf "$G/readyz?strict=true" >/dev/null 2>&1 && break; sleep 1; done
+    curl -sf "$G/readyz?strict=true" >/dev/null || { tail -30 "$REPO/.run/demo-stack.log"; die "the stack did not come up"; }
 fi
 
 # request ARGS...: runs curl with ARGS against the gateway, appending the status on a last line;

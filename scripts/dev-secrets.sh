@@ -62,6 +62,11 @@ k8s_secrets() {
     local postgres rabbitmq minio service admin
     if [[ -s $K8S_DEV/secrets.env && -s $K8S_DEV/dependencies.env ]]; then
         log "keeping $K8S_DEV/secrets.env and dependencies.env"
+        # A key added to the manifests since the file was generated.
+        if ! grep -q '^SWATTER_PAGE_TOKEN_SECRET=' "$K8S_DEV/secrets.env"; then
+            echo "SWATTER_PAGE_TOKEN_SECRET=$(random_secret)" >>"$K8S_DEV/secrets.env"
+            log "added SWATTER_PAGE_TOKEN_SECRET to $K8S_DEV/secrets.env"
+        fi
         return
     fi
     # Both files share the dependencies' passwords: written together, or not at all.
@@ -89,6 +94,7 @@ SWATTER_SERVICE_CLIENTS=reporting=$service
 SWATTER_SERVICE_CLIENT_SECRET=$service
 SWATTER_ADMIN_USERNAME=admin
 SWATTER_ADMIN_PASSWORD=$admin
+SWATTER_PAGE_TOKEN_SECRET=$(random_secret)
 EOF
 }
 

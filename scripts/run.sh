@@ -179,10 +179,10 @@ for entry in "${procs[@]}"; do
     start "${entry%% *}" "${entry#* }"
 done
 
-log "waiting for $GATEWAY_URL/readyz"
+log "waiting for $GATEWAY_URL/readyz?strict=true (every service serving)"
 ready=0
 for ((i = 0; i < 60; i++)); do
-    code="$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$GATEWAY_URL/readyz" || true)"
+    code="$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$GATEWAY_URL/readyz?strict=true" || true)"
     if [[ $code == 200 ]]; then
         ready=1
         break

@@ -66,6 +66,7 @@ export SWATTER_QUEUE_PREFIX="$QUEUE_PREFIX"
 export RUST_LOG="${RUST_LOG:-warn}"
 
 stack_pid=""
+# shellcheck disable=SC2329 # called by the EXIT trap below
 cleanup() {
     local status=$?
     trap - EXIT INT TERM
@@ -99,7 +100,7 @@ for db in identity issues reporting; do
     "${PSQL[@]}" -c "DROP DATABASE IF EXISTS ${DB_PREFIX}_$db WITH (FORCE)" -c "CREATE DATABASE ${DB_PREFIX}_$db" >/dev/null
 done
 
-# Built here, in sight, so that the wait for /readyz below only waits for the programs to start.
+# Built here, in sight, so that the wait for /readyz?strict=true below only waits for the programs to start.
 # With --all-targets, as `cargo test --workspace --all-targets` builds them: the same features
 # (dev-dependencies turn some on), so after make test's cargo test this build has nothing to do.
 log "building the workspace (cargo build --workspace --all-targets)"
@@ -112,7 +113,7 @@ stack_pid=$!
 
 ready=0
 for ((i = 0; i < 180; i++)); do
-    if curl -sf --max-time 2 "$GATEWAY/readyz" >/dev/null 2>&1; then
+    if curl -sf --max-time 2 "$GATEWAY/readyz?strict=true" >/dev/null 2>&1; then
         ready=1
         break
     fi
@@ -121,7 +122,7 @@ for ((i = 0; i < 180; i++)); do
 done
 if [[ $ready -eq 0 ]]; then
     tail -n 40 "$RUN_DIR/stack.log" >&2
-    die "the stack did not become ready at $GATEWAY/readyz (log above, in $RUN_DIR/stack.log)"
+    die "the stack did not become ready at $GATEWAY/readyz?strict=true (log above, in $RUN_DIR/stack.log)"
 fi
 log "the stack is ready at $GATEWAY"
 

@@ -1,18 +1,22 @@
-//! Liveness (`/healthz`: the process answers) and readiness (`/readyz`: every service the
-//! gateway needs answers `SERVING` on `grpc.health.v1.Health`).
+//! Liveness (`/healthz`: the process answers) and readiness (`/readyz`: the gateway takes
+//! traffic, with the state of each service it calls). Readiness does not follow the services: a
+//! gateway whose one backend is down still answers the other backends' routes, and the broken
+//! one's with 503 problem+json (docs/decisions.md); `/readyz?strict=true` is 503 until every
+//! service serves, for whoever waits for a whole stack.
 
 use std::{collections::BTreeMap, time::Duration};
 
 use axum::{Json, extract::State};
 use futures::future::join_all;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tonic_health::pb::{
     HealthCheckRequest, health_check_response::ServingStatus, health_client::HealthClient,
 };
-use utoipa::ToSchema;
+use utoipa::{IntoParams, ToSchema};
 
 use crate::{
     error::{ApiError, ProblemKind},
+    extract::ApiQuery,
     state::{AppState, Upstream},
 };
 
@@ -36,12 +40,22 @@ pub enum ServiceState {
     Unreachable,
 }
 
+/// Whether every service the gateway calls is serving.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ReadinessStatus {
+    /// Every service serves.
+    Ready,
+    /// At least one does not: its routes answer 503 until it is back; the others work.
+    Degraded,
+}
+
 /// Readiness, with the state of each service.
 #[derive(Debug, Serialize, ToSchema)]
-#[schema(example = json!({"status": "ready", "services": {"identity": "serving"}}))]
+#[schema(example = json!({"status": "degraded", "services": {"identity": "serving", "issues": "serving", "reporting": "unreachable"}}))]
 pub struct Readiness {
-    /// Always `ready` (otherwise the answer is a 503 problem).
-    pub status: &'static str,
+    /// `ready`, or `degraded` while a service is down.
+    pub status: ReadinessStatus,
     /// Each service and its health.
     pub services: BTreeMap<&'static str, ServiceState>,
 }
@@ -57,17 +71,28 @@ pub async fn healthz() -> Json<Health> {
     Json(Health { status: "ok" })
 }
 
-/// Every service the gateway needs is serving.
+/// Query of `/readyz`.
+#[derive(Debug, Deserialize, IntoParams)]
+pub struct ReadyzQuery {
+    /// `true`: 503 unless every service serves (what scripts waiting for a whole stack ask).
+    pub strict: Option<bool>,
+}
+
+/// The gateway takes traffic; the body says which services serve.
 #[utoipa::path(
     get,
     path = "/readyz",
     tag = "operations",
+    params(ReadyzQuery),
     responses(
-        (status = 200, description = "Ready to take traffic", body = Readiness),
-        (status = 503, description = "A service is down; the detail names it"),
+        (status = 200, description = "Takes traffic; `degraded` while a service is down (its routes answer 503)", body = Readiness),
+        (status = 503, description = "`strict=true` and a service is down; the detail names it"),
     ),
 )]
-pub async fn readyz(State(state): State<AppState>) -> Result<Json<Readiness>, ApiError> {
+pub async fn readyz(
+    State(state): State<AppState>,
+    ApiQuery(query): ApiQuery<ReadyzQuery>,
+) -> Result<Json<Readiness>, ApiError> {
     let upstreams = state.upstreams.all();
     let states = join_all(upstreams.iter().map(|upstream| check(upstream))).await;
     let services: BTreeMap<_, _> = upstreams
@@ -84,16 +109,21 @@ pub async fn readyz(State(state): State<AppState>) -> Result<Json<Readiness>, Ap
         })
         .collect();
     if down.is_empty() {
-        Ok(Json(Readiness {
-            status: "ready",
+        return Ok(Json(Readiness {
+            status: ReadinessStatus::Ready,
             services,
-        }))
-    } else {
-        Err(ApiError::new(
+        }));
+    }
+    if query.strict == Some(true) {
+        return Err(ApiError::new(
             ProblemKind::Unavailable,
             format!("not ready: {}", down.join(", ")),
-        ))
+        ));
     }
+    Ok(Json(Readiness {
+        status: ReadinessStatus::Degraded,
+        services,
+    }))
 }
 
 async fn check(upstream: &Upstream) -> ServiceState {

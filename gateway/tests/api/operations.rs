@@ -68,10 +68,11 @@ async fn liveness_always_answers_ok() {
 }
 
 #[tokio::test]
-async fn the_gateway_is_ready_when_identity_and_issues_serve() {
+async fn the_gateway_is_ready_and_strictly_ready_when_every_service_serves() {
     let app = TestApp::spawn().await;
 
     let response = app.get("/readyz").await;
+    let strict = app.get("/readyz?strict=true").await;
 
     assert_eq!(response.status(), StatusCode::OK);
     let body: Value = response.json().await.unwrap();
@@ -82,10 +83,11 @@ async fn the_gateway_is_ready_when_identity_and_issues_serve() {
             "services": {"identity": "serving", "issues": "serving", "reporting": "serving"}
         })
     );
+    assert_eq!(strict.status(), StatusCode::OK);
 }
 
 #[tokio::test]
-async fn without_the_services_the_gateway_starts_but_is_not_ready_and_answers_503() {
+async fn without_the_services_the_gateway_takes_traffic_answers_503_and_is_not_strictly_ready() {
     let closed_port = {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         listener.local_addr().unwrap().port()
@@ -96,6 +98,11 @@ async fn without_the_services_the_gateway_starts_but_is_not_ready_and_answers_50
 
     let ready = client
         .get(format!("{address}/readyz"))
+        .send()
+        .await
+        .unwrap();
+    let strictly_ready = client
+        .get(format!("{address}/readyz?strict=true"))
         .send()
         .await
         .unwrap();
@@ -111,7 +118,16 @@ async fn without_the_services_the_gateway_starts_but_is_not_ready_and_answers_50
         .await
         .unwrap();
 
-    let problem = assert_problem(ready, 503, "service-unavailable").await;
+    assert_eq!(ready.status(), StatusCode::OK);
+    let body: Value = ready.json().await.unwrap();
+    assert_eq!(
+        body,
+        serde_json::json!({
+            "status": "degraded",
+            "services": {"identity": "unreachable", "issues": "unreachable", "reporting": "unreachable"}
+        })
+    );
+    let problem = assert_problem(strictly_ready, 503, "service-unavailable").await;
     assert_eq!(
         problem["detail"],
         "not ready: identity is unreachable, issues is unreachable, reporting is unreachable"
@@ -128,7 +144,7 @@ async fn without_the_services_the_gateway_starts_but_is_not_ready_and_answers_50
 }
 
 #[tokio::test]
-async fn without_issues_the_gateway_is_not_ready_and_issue_routes_answer_503() {
+async fn with_issues_down_identity_routes_keep_answering_and_issue_routes_answer_503() {
     let closed_port = {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         listener.local_addr().unwrap().port()
@@ -141,11 +157,58 @@ async fn without_issues_the_gateway_is_not_ready_and_issue_routes_answer_503() {
 
     let ready = app.get("/readyz").await;
     let projects = app.get_as(&alice.access_token, "/v1/projects").await;
+    let issue = app.get_as(&alice.access_token, "/v1/issues/APP-1").await;
     let me = app.get_me(&alice.access_token).await;
 
-    let problem = assert_problem(ready, 503, "service-unavailable").await;
-    assert_eq!(problem["detail"], "not ready: issues is unreachable");
+    assert_eq!(ready.status(), StatusCode::OK);
+    let body: Value = ready.json().await.unwrap();
+    assert_eq!(
+        body,
+        serde_json::json!({
+            "status": "degraded",
+            "services": {"identity": "serving", "issues": "unreachable", "reporting": "serving"}
+        })
+    );
     assert_problem(projects, 503, "service-unavailable").await;
+    assert_problem(issue, 503, "service-unavailable").await;
+    assert_eq!(me.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn with_reporting_down_identity_and_issues_routes_keep_answering_and_report_routes_answer_503()
+ {
+    let closed_port = {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        listener.local_addr().unwrap().port()
+    };
+    let app = TestApp::spawn_with(|config| {
+        config.reporting_url = format!("http://127.0.0.1:{closed_port}").parse().unwrap();
+    })
+    .await;
+    let alice = app.user("alice").await;
+
+    let ready = app.get("/readyz").await;
+    let jobs = app.get_as(&alice.access_token, "/v1/jobs").await;
+    let report = app
+        .client
+        .post(app.url("/v1/reports"))
+        .bearer_auth(&alice.access_token)
+        .json(&serde_json::json!({"kind": "user_monthly"}))
+        .send()
+        .await
+        .unwrap();
+    let project = app.create_project(&alice.access_token, "APP").await;
+    let projects = app.get_as(&alice.access_token, "/v1/projects").await;
+    let me = app.get_me(&alice.access_token).await;
+
+    assert_eq!(ready.status(), StatusCode::OK);
+    let body: Value = ready.json().await.unwrap();
+    assert_eq!(body["status"], "degraded");
+    assert_eq!(body["services"]["reporting"], "unreachable");
+    assert_problem(jobs, 503, "service-unavailable").await;
+    assert_problem(report, 503, "service-unavailable").await;
+    assert_eq!(project["key"], "APP");
+    assert_eq!(projects.status(), StatusCode::OK);
     assert_eq!(me.status(), StatusCode::OK);
 }
 

@@ -1,9 +1,18 @@
 //! Settings: declared once as clap arguments, read from environment variables (or the command
 //! line). A missing or malformed value is an error that names the variable, so a misconfigured
 //! program stops at start with a message that says why.
+//!
+//! A secret setting (declared with `hide_env_values = true`) can instead be read from a file:
+//! `NAME_FILE` names it (a mounted Kubernetes Secret, a Docker secret), so the secret need not sit
+//! in the process environment, where `/proc/PID/environ`, crash reports and `docker inspect` show
+//! it. Setting both `NAME` and `NAME_FILE` is an error.
 
 use std::{
-    collections::HashMap, ffi::OsString, fmt::Display, num::ParseIntError, str::FromStr,
+    collections::{HashMap, HashSet},
+    ffi::OsString,
+    fmt::Display,
+    num::ParseIntError,
+    str::FromStr,
     time::Duration,
 };
 
@@ -161,7 +170,12 @@ fn parse_command<T: FromArgMatches, S: Source>(
     args: impl IntoIterator<Item = OsString>,
 ) -> Result<T, ConfigError> {
     let mut names = HashMap::new();
-    let mut command = with_values_from(command, env, &mut names);
+    let declared = declared_variables(&command);
+    let mut error = None;
+    let mut command = with_values_from(command, env, &declared, &mut names, &mut error);
+    if let Some(error) = error {
+        return Err(error);
+    }
     command.build();
     let mut variables = HashMap::new();
     variables_of(&command, &names, &mut variables);
@@ -172,11 +186,14 @@ fn parse_command<T: FromArgMatches, S: Source>(
 }
 
 /// `command` with each setting's value from `env` (as its default: the command line wins), and
-/// `names` mapping each setting's argument id to its variable.
+/// `names` mapping each setting's argument id to its variable. A secret's value may come from
+/// the file its `NAME_FILE` names; `error` gets the first one that cannot be read.
 fn with_values_from<S: Source>(
     command: Command,
     env: &Env<S>,
+    declared: &HashSet<String>,
     names: &mut HashMap<String, String>,
+    error: &mut Option<ConfigError>,
 ) -> Command {
     let mut command = command.mut_args(|arg| {
         let Some(name) = arg
@@ -187,12 +204,24 @@ fn with_values_from<S: Source>(
             return arg;
         };
         names.insert(arg.get_id().to_string(), name.clone());
+        let file_variant = file_variant(&arg, &name, declared);
         // clap shows the variable in `--help` only when it reads it itself.
         let help = arg.get_help().map(ToString::to_string).unwrap_or_default();
+        let variables = match &file_variant {
+            Some(file_name) => format!("{name} or {file_name}"),
+            None => name.clone(),
+        };
         let arg = arg
             .env(None::<&'static str>)
-            .help(format!("{help} [env: {name}]"));
-        match env.raw(&name) {
+            .help(format!("{help} [env: {variables}]"));
+        let value = match file_variant {
+            Some(file_name) => value_or_file(env, &name, &file_name).unwrap_or_else(|e| {
+                error.get_or_insert(e);
+                None
+            }),
+            None => env.raw(&name),
+        };
+        match value {
             Some(value) => arg
                 .default_value(value.trim().to_owned())
                 .hide_default_value(true)
@@ -205,9 +234,55 @@ fn with_values_from<S: Source>(
         .map(|sub| sub.get_name().to_owned())
         .collect();
     for name in subcommands {
-        command = command.mut_subcommand(name, |sub| with_values_from(sub, env, &mut *names));
+        command = command.mut_subcommand(name, |sub| {
+            with_values_from(sub, env, declared, &mut *names, &mut *error)
+        });
     }
     command
+}
+
+/// Every variable `command` and its subcommands declare.
+fn declared_variables(command: &Command) -> HashSet<String> {
+    let mut variables: HashSet<String> = command
+        .get_arguments()
+        .filter_map(|arg| arg.get_env()?.to_str().map(str::to_owned))
+        .collect();
+    for sub in command.get_subcommands() {
+        variables.extend(declared_variables(sub));
+    }
+    variables
+}
+
+/// `NAME_FILE` for a secret setting `name` (declared `hide_env_values`), unless that variable is
+/// a setting of its own (`SWATTER_JWT_PRIVATE_KEY_FILE` has its own meaning).
+fn file_variant(arg: &clap::Arg, name: &str, declared: &HashSet<String>) -> Option<String> {
+    let file_name = format!("{name}_FILE");
+    (arg.is_hide_env_values_set() && !declared.contains(&file_name)).then_some(file_name)
+}
+
+/// The value of `name`, or the contents of the file `file_name` names (trailing newline and all
+/// surrounding whitespace dropped); neither set: `None`.
+fn value_or_file<S: Source>(
+    env: &Env<S>,
+    name: &str,
+    file_name: &str,
+) -> Result<Option<String>, ConfigError> {
+    match (env.raw(name), env.raw(file_name)) {
+        (Some(_), Some(path)) => Err(ConfigError::malformed(
+            file_name,
+            &path,
+            format!("{name} is set too; set one of them"),
+        )),
+        (value, None) => Ok(value),
+        (None, Some(path)) => match std::fs::read_to_string(path.trim()) {
+            Ok(contents) => Ok(Some(contents).filter(|value| !value.trim().is_empty())),
+            Err(e) => Err(ConfigError::malformed(
+                file_name,
+                &path,
+                format!("cannot read it: {e}"),
+            )),
+        },
+    }
 }
 
 /// Maps each setting's argument of the built `command`, as clap names it in errors, to its
@@ -349,8 +424,8 @@ pub const MIN_SECRET_LEN: usize = 32;
 /// and meaning, in declaration order.
 pub fn reference(command: &Command) -> String {
     let mut rows = Vec::new();
-    let mut seen = std::collections::HashSet::new();
-    collect_rows(command, &mut seen, &mut rows);
+    let mut seen = HashSet::new();
+    collect_rows(command, &declared_variables(command), &mut seen, &mut rows);
     let mut table = "| variable | default | meaning |\n|---|---|---|\n".to_owned();
     for row in rows {
         table.push_str(&row);
@@ -360,7 +435,8 @@ pub fn reference(command: &Command) -> String {
 
 fn collect_rows(
     command: &Command,
-    seen: &mut std::collections::HashSet<String>,
+    declared: &HashSet<String>,
+    seen: &mut HashSet<String>,
     rows: &mut Vec<String>,
 ) {
     for arg in command.get_arguments() {
@@ -389,13 +465,17 @@ fn collect_rows(
             .map(|help| help.to_string())
             .unwrap_or_default();
         let help = help.split_whitespace().collect::<Vec<_>>().join(" ");
+        let variables = match file_variant(arg, name, declared) {
+            Some(file_name) => format!("`{name}` or `{file_name}`"),
+            None => format!("`{name}`"),
+        };
         rows.push(format!(
-            "| `{name}` | {default} | {} |\n",
+            "| {variables} | {default} | {} |\n",
             help.replace('|', "\\|")
         ));
     }
     for sub in command.get_subcommands() {
-        collect_rows(sub, seen, rows);
+        collect_rows(sub, declared, seen, rows);
     }
 }
 
@@ -537,6 +617,92 @@ mod tests {
         // A file setting names a path, which is worth showing.
         let err = ConfigError::malformed("SWATTER_JWT_PRIVATE_KEY_FILE", "/etc/key.pem", "gone");
         assert!(err.to_string().contains("/etc/key.pem"), "{err}");
+    }
+
+    /// Reads the secret setting `name` (and, when given, a setting `NAME_FILE` of its own)
+    /// from `pairs`.
+    fn read_secret(
+        pairs: &[(&str, &str)],
+        name: &'static str,
+        own_file_setting: Option<&'static str>,
+    ) -> Result<Option<String>, ConfigError> {
+        let mut command = Command::new("test").arg(
+            Arg::new("value")
+                .long("value")
+                .env(name)
+                .hide_env_values(true),
+        );
+        if let Some(file_name) = own_file_setting {
+            command = command.arg(Arg::new("file").long("file").env(file_name));
+        }
+        let Matches(matches) =
+            parse_command(command, &Env::from_pairs(pairs), [OsString::from("test")])?;
+        Ok(matches.get_one::<String>("value").cloned())
+    }
+
+    /// A file under the temporary directory holding `contents`, named after `test`.
+    fn secret_file(test: &str, contents: &str) -> String {
+        let path =
+            std::env::temp_dir().join(format!("swatter-config-{test}-{}", std::process::id()));
+        std::fs::write(&path, contents).unwrap();
+        path.to_str().unwrap().to_owned()
+    }
+
+    #[test]
+    fn a_secret_is_read_from_the_file_its_file_variable_names() {
+        let path = secret_file("read", "postgres://u:pw@db/x\n");
+
+        let value = read_secret(&[("DB_URL_FILE", &path)], "DB_URL", None).unwrap();
+        let inline = read_secret(&[("DB_URL", "postgres://db/y")], "DB_URL", None).unwrap();
+
+        assert_eq!(value.as_deref(), Some("postgres://u:pw@db/x"));
+        assert_eq!(inline.as_deref(), Some("postgres://db/y"));
+        std::fs::remove_file(path).unwrap();
+    }
+
+    #[test]
+    fn a_secret_set_both_ways_or_in_an_unreadable_file_is_refused_naming_the_file_variable() {
+        let path = secret_file("both", "s3cr3t-from-file");
+        let missing = "/nonexistent/swatter/secret";
+
+        let both = read_secret(
+            &[("TOKEN", "s3cr3t-inline"), ("TOKEN_FILE", &path)],
+            "TOKEN",
+            None,
+        )
+        .unwrap_err();
+        let unreadable = read_secret(&[("TOKEN_FILE", missing)], "TOKEN", None).unwrap_err();
+
+        let both = both.to_string();
+        assert!(
+            both.contains("TOKEN_FILE") && both.contains("TOKEN is set too"),
+            "{both}"
+        );
+        assert!(!both.contains("s3cr3t"), "{both}");
+        let unreadable = unreadable.to_string();
+        assert!(
+            unreadable.contains(&format!("TOKEN_FILE=\"{missing}\"")),
+            "{unreadable}"
+        );
+        std::fs::remove_file(path).unwrap();
+    }
+
+    #[test]
+    fn a_file_variable_that_is_a_setting_of_its_own_or_names_no_secret_is_not_read_as_a_file() {
+        let path = secret_file("own", "from the file");
+
+        let own = read_secret(&[("KEY_FILE", &path)], "KEY", Some("KEY_FILE")).unwrap();
+        let plain = read::<String>(
+            &[("PORT_FILE", &path)],
+            "PORT",
+            ValueParser::string(),
+            Some("80"),
+        )
+        .unwrap();
+
+        assert_eq!(own, None);
+        assert_eq!(plain, "80");
+        std::fs::remove_file(path).unwrap();
     }
 
     #[test]

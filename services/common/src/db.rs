@@ -72,8 +72,8 @@ macro_rules! database_settings {
         /// The service's database.
         #[derive(Clone, Debug, clap::Args)]
         pub struct $name {
-            /// Database.
-            #[arg(long = $long, env = $env, default_value = $default)]
+            /// Database (its URL holds the password).
+            #[arg(long = $long, env = $env, default_value = $default, hide_env_values = true)]
             pub url: String,
             /// Database pool size.
             #[arg(long = "database-max-connections", env = "SWATTER_DATABASE_MAX_CONNECTIONS", default_value = "10")]

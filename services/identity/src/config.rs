@@ -61,7 +61,7 @@ pub struct IdentitySettings {
     #[arg(long, env = "SWATTER_JWT_PRIVATE_KEY_FILE")]
     jwt_private_key_file: Option<PathBuf>,
     /// First admin, created at start if missing (with the password: both or neither).
-    #[arg(long, env = "SWATTER_ADMIN_USERNAME")]
+    #[arg(long, env = "SWATTER_ADMIN_USERNAME", hide_env_values = true)]
     admin_username: Option<String>,
     /// Its password.
     #[arg(long, env = "SWATTER_ADMIN_PASSWORD", hide_env_values = true)]

@@ -123,7 +123,7 @@ pub struct ReportingConfig {
     #[command(flatten)]
     pub database: ReportingDatabase,
     /// RabbitMQ (`amqp://` or `amqps://`).
-    #[arg(long, env = "SWATTER_AMQP_URL", default_value = "amqp://guest:guest@127.0.0.1:5672/%2f", value_parser = config::amqp_url)]
+    #[arg(long, env = "SWATTER_AMQP_URL", default_value = "amqp://guest:guest@127.0.0.1:5672/%2f", value_parser = config::amqp_url, hide_env_values = true)]
     pub amqp_url: String,
     /// Names of the exchange and queues (`<prefix>`, `<prefix>.work`, `<prefix>.dlx`,
     /// `<prefix>.dead`).
