@@ -201,7 +201,7 @@ pub(super) fn get_jwks(
     _request: Request<pb::GetJwksRequest>,
 ) -> Result<pb::Jwks> {
     Ok(pb::Jwks {
-        keys: vec![identity.tokens.key().jwk().clone()],
+        keys: identity.tokens.jwks(),
     })
 }
 
