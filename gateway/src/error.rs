@@ -22,8 +22,16 @@ const PROBLEM_TYPE_BASE: &str = "https://swatter.dev/problems/";
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ProblemKind {
     MalformedBody,
+    /// A token or revocation request that is malformed or misses a parameter (RFC 6749 §5.2).
+    InvalidRequest,
+    /// Credentials or a refresh token that are not (or no longer) good, at the token endpoint.
+    InvalidGrant,
+    /// Client authentication at the token endpoint, which has only public clients.
+    InvalidClient,
     /// A token request with a grant the public API does not offer (RFC 6749 §5.2).
     UnsupportedGrantType,
+    /// A revocation of a token that cannot be revoked: access tokens (RFC 7009 §2.2.1).
+    UnsupportedTokenType,
     /// No credentials where they are needed.
     Unauthenticated,
     /// Credentials that are not (or no longer) good.
@@ -45,10 +53,14 @@ pub enum ProblemKind {
 impl ProblemKind {
     pub fn status(self) -> StatusCode {
         match self {
-            ProblemKind::MalformedBody | ProblemKind::UnsupportedGrantType => {
-                StatusCode::BAD_REQUEST
-            }
-            ProblemKind::Unauthenticated | ProblemKind::InvalidToken => StatusCode::UNAUTHORIZED,
+            ProblemKind::MalformedBody
+            | ProblemKind::InvalidRequest
+            | ProblemKind::InvalidGrant
+            | ProblemKind::UnsupportedGrantType
+            | ProblemKind::UnsupportedTokenType => StatusCode::BAD_REQUEST,
+            ProblemKind::Unauthenticated
+            | ProblemKind::InvalidToken
+            | ProblemKind::InvalidClient => StatusCode::UNAUTHORIZED,
             ProblemKind::Forbidden => StatusCode::FORBIDDEN,
             ProblemKind::NotFound => StatusCode::NOT_FOUND,
             ProblemKind::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
@@ -68,7 +80,11 @@ impl ProblemKind {
     pub fn slug(self) -> &'static str {
         match self {
             ProblemKind::MalformedBody => "malformed-body",
+            ProblemKind::InvalidRequest => "invalid-request",
+            ProblemKind::InvalidGrant => "invalid-grant",
+            ProblemKind::InvalidClient => "invalid-client",
             ProblemKind::UnsupportedGrantType => "unsupported-grant-type",
+            ProblemKind::UnsupportedTokenType => "unsupported-token-type",
             ProblemKind::Unauthenticated => "unauthenticated",
             ProblemKind::InvalidToken => "invalid-token",
             ProblemKind::Forbidden => "forbidden",
@@ -89,7 +105,11 @@ impl ProblemKind {
     pub fn title(self) -> &'static str {
         match self {
             ProblemKind::MalformedBody => "Malformed request body",
+            ProblemKind::InvalidRequest => "Invalid request",
+            ProblemKind::InvalidGrant => "Invalid grant",
+            ProblemKind::InvalidClient => "Client authentication failed",
             ProblemKind::UnsupportedGrantType => "Unsupported grant type",
+            ProblemKind::UnsupportedTokenType => "Unsupported token type",
             ProblemKind::Unauthenticated => "Authentication required",
             ProblemKind::InvalidToken => "Invalid access token",
             ProblemKind::Forbidden => "Forbidden",
@@ -111,6 +131,8 @@ impl ProblemKind {
         match self {
             ProblemKind::Unauthenticated => Some("Bearer"),
             ProblemKind::InvalidToken => Some(r#"Bearer error="invalid_token""#),
+            // RFC 6749 §5.2: the scheme a client may authenticate with (none is accepted).
+            ProblemKind::InvalidClient => Some(r#"Basic realm="swatter""#),
             _ => None,
         }
     }
@@ -159,9 +181,46 @@ pub struct Problem {
     /// The invalid fields (validation failures and conflicts only).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<FieldError>,
-    /// The OAuth2 error code (RFC 6749 §5.2), on token endpoint refusals that have one.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub error: Option<String>,
+}
+
+/// The error codes of the OAuth2 endpoints.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum OAuthError {
+    /// RFC 6749 §5.2: a parameter is missing or malformed, or the body is not a form or JSON.
+    InvalidRequest,
+    /// RFC 6749 §5.2: client authentication was sent; the public endpoints have no clients.
+    InvalidClient,
+    /// RFC 6749 §5.2: bad credentials, a disabled account, or a refresh token that is invalid,
+    /// expired, revoked or already used.
+    InvalidGrant,
+    /// RFC 6749 §5.2: a grant other than `password` and `refresh_token`.
+    UnsupportedGrantType,
+    /// RFC 7009 §2.2.1: an access token sent for revocation (they expire instead).
+    UnsupportedTokenType,
+    /// RFC 8628 §3.5: too many failed logins; wait as `Retry-After` says.
+    SlowDown,
+}
+
+/// An error of the OAuth2 endpoints (`/v1/auth/token`, `/v1/auth/revoke`): RFC 6749 §5.2's
+/// `error` and `error_description`, which OAuth2 client libraries read, alongside the members of
+/// every problem.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+#[schema(example = json!({
+    "error": "invalid_grant",
+    "error_description": "invalid username or password",
+    "type": "https://swatter.dev/problems/invalid-grant",
+    "title": "Invalid grant",
+    "status": 400,
+    "detail": "invalid username or password",
+    "request_id": "0b5e2c5e-6f0e-4a51-8d0c-2b1f0c1d2e3f"
+}))]
+pub struct OAuthProblem {
+    pub error: OAuthError,
+    /// The problem's `detail`, repeated.
+    pub error_description: String,
+    #[serde(flatten)]
+    pub problem: Problem,
 }
 
 /// An error answer of the gateway.
@@ -171,6 +230,8 @@ pub struct ApiError {
     detail: String,
     errors: Vec<FieldError>,
     retry_after: Option<Duration>,
+    /// Set on answers of the OAuth2 endpoints ([`ApiError::oauth`]).
+    oauth: Option<OAuthError>,
 }
 
 impl ApiError {
@@ -180,6 +241,36 @@ impl ApiError {
             detail: detail.into(),
             errors: Vec::new(),
             retry_after: None,
+            oauth: None,
+        }
+    }
+
+    /// This error as the OAuth2 endpoints answer it (RFC 6749 §5.2, RFC 7009 §2.2.1): whatever
+    /// is wrong with the request itself (body, media type, size, fields) is 400
+    /// `invalid_request`, refused credentials are 400 `invalid_grant`, throttling stays 429 with
+    /// `slow_down`; the detail and field errors are kept. Server errors carry no OAuth2 code.
+    pub fn oauth(self) -> Self {
+        let kind = match self.kind {
+            ProblemKind::MalformedBody
+            | ProblemKind::UnsupportedMediaType
+            | ProblemKind::PayloadTooLarge
+            | ProblemKind::Validation => ProblemKind::InvalidRequest,
+            ProblemKind::Unauthenticated | ProblemKind::InvalidToken => ProblemKind::InvalidGrant,
+            kind => kind,
+        };
+        let oauth = match kind {
+            ProblemKind::InvalidRequest => Some(OAuthError::InvalidRequest),
+            ProblemKind::InvalidGrant => Some(OAuthError::InvalidGrant),
+            ProblemKind::InvalidClient => Some(OAuthError::InvalidClient),
+            ProblemKind::UnsupportedGrantType => Some(OAuthError::UnsupportedGrantType),
+            ProblemKind::UnsupportedTokenType => Some(OAuthError::UnsupportedTokenType),
+            ProblemKind::RateLimited => Some(OAuthError::SlowDown),
+            _ => None,
+        };
+        ApiError {
+            kind,
+            oauth,
+            ..self
         }
     }
 
@@ -318,8 +409,6 @@ impl ApiError {
             detail: self.detail.clone(),
             request_id: middleware::current_request_id().map(|id| id.as_str().to_owned()),
             errors: self.errors.clone(),
-            error: (self.kind == ProblemKind::UnsupportedGrantType)
-                .then(|| "unsupported_grant_type".to_owned()),
         }
     }
 }
@@ -346,7 +435,15 @@ fn retry_after_secs(wait: Duration) -> u64 {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let problem = self.problem();
-        let body = match serde_json::to_vec(&problem) {
+        let rendered = match self.oauth {
+            Some(error) => serde_json::to_vec(&OAuthProblem {
+                error,
+                error_description: problem.detail.clone(),
+                problem,
+            }),
+            None => serde_json::to_vec(&problem),
+        };
+        let body = match rendered {
             Ok(body) => body,
             Err(error) => {
                 tracing::error!(%error, "could not render a problem body");
@@ -453,6 +550,48 @@ mod tests {
         assert_eq!(retry_after_secs(Duration::from_millis(1)), 1);
         assert_eq!(retry_after_secs(Duration::from_millis(5_001)), 6);
         assert_eq!(retry_after_secs(Duration::from_secs(6)), 6);
+    }
+
+    #[tokio::test]
+    async fn at_the_oauth2_endpoints_each_refusal_has_its_rfc_6749_code_and_status() {
+        let cases = [
+            (ProblemKind::Validation, 400, Some("invalid_request")),
+            (ProblemKind::MalformedBody, 400, Some("invalid_request")),
+            (
+                ProblemKind::UnsupportedMediaType,
+                400,
+                Some("invalid_request"),
+            ),
+            (ProblemKind::PayloadTooLarge, 400, Some("invalid_request")),
+            (ProblemKind::Unauthenticated, 400, Some("invalid_grant")),
+            (
+                ProblemKind::UnsupportedGrantType,
+                400,
+                Some("unsupported_grant_type"),
+            ),
+            (
+                ProblemKind::UnsupportedTokenType,
+                400,
+                Some("unsupported_token_type"),
+            ),
+            (ProblemKind::InvalidClient, 401, Some("invalid_client")),
+            (ProblemKind::RateLimited, 429, Some("slow_down")),
+            (ProblemKind::Unavailable, 503, None),
+            (ProblemKind::Internal, 500, None),
+        ];
+        for (kind, status, code) in cases {
+            let response = ApiError::new(kind, "why").oauth().into_response();
+
+            assert_eq!(response.status().as_u16(), status, "{kind:?}");
+            let body = axum::body::to_bytes(response.into_body(), usize::MAX)
+                .await
+                .unwrap();
+            let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
+            assert_eq!(body["status"], status, "{kind:?}");
+            assert_eq!(body["error"].as_str(), code, "{kind:?}");
+            let description = code.map(|_| "why");
+            assert_eq!(body["error_description"].as_str(), description, "{kind:?}");
+        }
     }
 
     #[test]

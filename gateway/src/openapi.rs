@@ -13,7 +13,7 @@ use utoipa::{
 };
 
 use crate::{
-    error::{ApiError, FieldError, PROBLEM_JSON, Problem, ProblemKind},
+    error::{ApiError, FieldError, OAuthError, OAuthProblem, PROBLEM_JSON, Problem, ProblemKind},
     routes,
 };
 
@@ -27,7 +27,7 @@ use crate::{
             Get a token at `POST /v1/auth/token` and send it as `Authorization: Bearer <token>`.",
         license(name = "MIT", identifier = "MIT"),
     ),
-    components(schemas(Problem, FieldError)),
+    components(schemas(Problem, FieldError, OAuthProblem, OAuthError)),
     modifiers(&BearerSecurity),
     tags(
         (name = "users", description = "Accounts: sign-up, your own profile, search, admin changes"),
@@ -97,6 +97,14 @@ impl Modify for BearerSecurity {
 /// response.
 struct CommonResponses;
 
+/// Tag of the OAuth2 endpoints, which answer every fault of a request as 400 `invalid_request`
+/// (RFC 6749 §5.2) and declare it themselves, with the [`OAuthProblem`] body.
+const OAUTH_TAG: &str = "auth";
+
+fn is_oauth(operation: &Operation) -> bool {
+    operation.tags.iter().flatten().any(|tag| tag == OAUTH_TAG)
+}
+
 /// The answers an operation gives without declaring them, by what it takes.
 fn shared_answers(operation: &Operation) -> Vec<(&'static str, &'static str)> {
     let mut answers = Vec::new();
@@ -107,7 +115,7 @@ fn shared_answers(operation: &Operation) -> Vec<(&'static str, &'static str)> {
         .request_body
         .as_ref()
         .is_some_and(|body| body.content.contains_key("application/json"));
-    if json_body {
+    if json_body && !is_oauth(operation) {
         answers.push(("400", "The body is not JSON"));
         answers.push(("415", "The body is not sent as JSON"));
         answers.push(("422", "A field is invalid"));
@@ -244,9 +252,15 @@ mod tests {
         let operations = doc["paths"].as_object().unwrap().values();
         for operation in operations.flat_map(|item| item.as_object().unwrap().values()) {
             let responses = operation["responses"].as_object().unwrap();
+            let oauth = operation["tags"][0] == OAUTH_TAG;
             for (status, response) in responses.iter().filter(|(s, _)| s.as_str() >= "400") {
                 let problem = &response["content"][PROBLEM_JSON]["schema"]["$ref"];
-                assert_eq!(problem, "#/components/schemas/Problem", "{status}");
+                let expected = if oauth && status.starts_with('4') {
+                    "#/components/schemas/OAuthProblem"
+                } else {
+                    "#/components/schemas/Problem"
+                };
+                assert_eq!(problem, expected, "{status}");
                 let retry_after = response["headers"]["Retry-After"].is_object();
                 assert_eq!(retry_after, status == "429", "{status}");
             }
@@ -254,6 +268,31 @@ mod tests {
                 assert!(responses.contains_key("401"));
             }
         }
+    }
+
+    #[test]
+    fn the_oauth2_endpoints_declare_rfc_6749_errors_and_no_422_or_415() {
+        let doc = serde_json::to_value(document()).unwrap();
+        for path in ["/v1/auth/token", "/v1/auth/revoke"] {
+            let responses = doc["paths"][path]["post"]["responses"].as_object().unwrap();
+            assert!(responses.contains_key("400"), "{path}");
+            assert!(!responses.contains_key("415"), "{path}");
+            assert!(!responses.contains_key("422"), "{path}");
+        }
+        let schemas = &doc["components"]["schemas"];
+        assert_eq!(
+            schemas["OAuthError"]["enum"],
+            serde_json::json!([
+                "invalid_request",
+                "invalid_client",
+                "invalid_grant",
+                "unsupported_grant_type",
+                "unsupported_token_type",
+                "slow_down"
+            ])
+        );
+        let required = schemas["OAuthProblem"].to_string();
+        assert!(required.contains("error_description"), "{required}");
     }
 
     #[test]

@@ -4,7 +4,7 @@
 use axum::{
     Json,
     extract::State,
-    http::{StatusCode, header},
+    http::{HeaderMap, StatusCode, header},
     response::IntoResponse,
 };
 use serde::{Deserialize, Serialize};
@@ -13,8 +13,8 @@ use utoipa::ToSchema;
 
 use super::no_content;
 use crate::{
-    error::{ApiError, FieldError},
-    extract::{Anonymous, ApiJson, ClientAddress, JsonOrForm},
+    error::{ApiError, FieldError, OAuthProblem, PROBLEM_JSON, ProblemKind},
+    extract::{Anonymous, ClientAddress, JsonOrForm},
     state::AppState,
 };
 
@@ -39,7 +39,8 @@ pub struct TokenRequest {
 }
 
 impl TokenRequest {
-    /// The grant, 400 `unsupported_grant_type` for any other, or 422 naming each missing field.
+    /// The grant, `unsupported_grant_type` for any other, or a validation error naming each
+    /// missing field (`invalid_request` once [`ApiError::oauth`] has seen it).
     fn into_grant(self) -> Result<Grant, ApiError> {
         let mut missing = Vec::new();
         let mut require = |field: &'static str, value: Option<String>| {
@@ -101,13 +102,31 @@ impl From<pb::TokenResponse> for TokenResponse {
     }
 }
 
-/// A login to end.
+/// A login to end: the refresh token as RFC 7009 names it (`token`) or under its own name.
+/// Other parameters (`token_type_hint`, `client_id`) are ignored, as RFC 7009 §2.1 allows: the
+/// token itself says what it is.
 #[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-#[schema(example = json!({"refresh_token": "mS3Qz6bX0kq2b7n1yV8wZ4rT9uE5pA1cD3fG7hJ2kL0"}))]
+#[schema(example = json!({"token": "mS3Qz6bX0kq2b7n1yV8wZ4rT9uE5pA1cD3fG7hJ2kL0"}))]
 pub struct RevokeRequest {
-    #[schema(max_length = 256)]
-    pub refresh_token: String,
+    /// The refresh token (RFC 7009).
+    pub token: Option<String>,
+    /// The same, under the name the token endpoint uses; either this or `token`.
+    pub refresh_token: Option<String>,
+}
+
+impl RevokeRequest {
+    /// The token to revoke, or 400 `invalid_request` when there is none or two differ.
+    fn into_token(self) -> Result<String, ApiError> {
+        match (self.token, self.refresh_token) {
+            (Some(token), None) | (None, Some(token)) => Ok(token),
+            (Some(token), Some(same)) if token == same => Ok(token),
+            (Some(_), Some(_)) => Err(ApiError::new(
+                ProblemKind::InvalidRequest,
+                "token and refresh_token differ; send one",
+            )),
+            (None, None) => Err(ApiError::invalid_field("token", "is required")),
+        }
+    }
 }
 
 /// A public signing key (RFC 7517, OKP / Ed25519).
@@ -134,7 +153,8 @@ pub struct Jwks {
 
 /// Get tokens: log in with a password, exchange a refresh token (it is rotated: the one sent
 /// stops working, and sending it again ends the whole login). Service credentials are not
-/// accepted here.
+/// accepted here. Errors carry RFC 6749 §5.2's `error` and `error_description` alongside the
+/// problem members, so OAuth2 client libraries recognise them.
 #[utoipa::path(
     post,
     path = "/v1/auth/token",
@@ -148,25 +168,25 @@ pub struct Jwks {
     ),
     responses(
         (status = 200, description = "Tokens; sent with Cache-Control: no-store", body = TokenResponse),
-        (status = 400, description = "A grant_type other than password or refresh_token (`\"error\": \"unsupported_grant_type\"`, RFC 6749 §5.2), or a body that is not a form or JSON at all"),
-        (status = 401, description = "Bad credentials, a disabled account, or a refresh token that is invalid, expired, revoked or already used"),
-        (status = 415, description = "The body is neither a form nor JSON"),
-        (status = 422, description = "A field the grant needs is missing or not text"),
-        (status = 429, description = "Too many failed logins from this client address, or for this username from it; see Retry-After"),
+        (status = 400, description = "`invalid_grant`: bad credentials, a disabled account, or a refresh token that is invalid, expired, revoked or already used. `unsupported_grant_type`: a grant_type other than password or refresh_token. `invalid_request`: a field the grant needs is missing or not text (listed in `errors`), or the body is not a form or JSON", body = OAuthProblem, content_type = PROBLEM_JSON),
+        (status = 401, description = "`invalid_client`: the request carries client authentication (`Authorization: Basic`); the endpoint has public clients only", body = OAuthProblem, content_type = PROBLEM_JSON),
+        (status = 429, description = "`slow_down`: too many failed logins from this client address, or for this username from it; see Retry-After", body = OAuthProblem, content_type = PROBLEM_JSON),
     ),
 )]
 pub async fn create_token(
     State(state): State<AppState>,
     Anonymous(forwarded): Anonymous,
     client: ClientAddress,
-    JsonOrForm(body): JsonOrForm<TokenRequest>,
+    headers: HeaderMap,
+    body: Result<JsonOrForm<TokenRequest>, ApiError>,
 ) -> Result<impl IntoResponse, ApiError> {
-    let grant = body.into_grant()?;
+    let grant = token_grant(&headers, body).map_err(ApiError::oauth)?;
     let forwarded = forwarded.with_client(client);
     let response = state
         .identity()
         .create_token(forwarded.request(pb::CreateTokenRequest { grant: Some(grant) }))
-        .await?
+        .await
+        .map_err(|status| ApiError::from(status).oauth())?
         .into_inner();
     Ok((
         [
@@ -177,28 +197,67 @@ pub async fn create_token(
     ))
 }
 
-/// End the login a refresh token belongs to (its whole rotation family). Unknown tokens are
-/// accepted too (RFC 7009): either way the token no longer works. Text that no refresh token can
-/// be (over 256 characters, control characters) is refused.
+/// The grant a token request asks for, refusing client authentication first (RFC 6749 §2.3: a
+/// client the server does not know cannot authenticate, and the public API knows none). Only
+/// HTTP Basic is client authentication; a bearer token that a client sends with every request
+/// is ignored here, as on the other anonymous routes.
+fn token_grant(
+    headers: &HeaderMap,
+    body: Result<JsonOrForm<TokenRequest>, ApiError>,
+) -> Result<Grant, ApiError> {
+    let basic = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.split_whitespace().next())
+        .is_some_and(|scheme| scheme.eq_ignore_ascii_case("basic"));
+    if basic {
+        return Err(ApiError::new(
+            ProblemKind::InvalidClient,
+            "the token endpoint takes no client authentication: send client_id alone, if at all",
+        ));
+    }
+    let JsonOrForm(body) = body?;
+    body.into_grant()
+}
+
+/// End the login a refresh token belongs to (its whole rotation family), as RFC 7009 asks:
+/// the token as `token` in a form, or as `refresh_token` in JSON. A token that is unknown,
+/// expired or no token at all is accepted too (RFC 7009 §2.2): either way it does not work.
 #[utoipa::path(
     post,
     path = "/v1/auth/revoke",
     tag = "auth",
-    request_body = RevokeRequest,
+    request_body(
+        description = "The refresh token, as an RFC 7009 form or as JSON",
+        content(
+            (RevokeRequest = "application/x-www-form-urlencoded"),
+            (RevokeRequest = "application/json"),
+        ),
+    ),
     responses(
-        (status = 204, description = "The login is over"),
-        (status = 422, description = "refresh_token is missing, longer than 256 characters or holds control characters"),
+        (status = 204, description = "The login is over, or the token was not one"),
+        (status = 400, description = "`invalid_request`: no token, two different ones, or a body that is not a form or JSON. `unsupported_token_type`: a live access token (they cannot be revoked; they expire)", body = OAuthProblem, content_type = PROBLEM_JSON),
     ),
 )]
 pub async fn revoke_token(
     State(state): State<AppState>,
     Anonymous(forwarded): Anonymous,
-    ApiJson(body): ApiJson<RevokeRequest>,
+    body: Result<JsonOrForm<RevokeRequest>, ApiError>,
 ) -> Result<StatusCode, ApiError> {
+    let token = body
+        .and_then(|JsonOrForm(body)| body.into_token())
+        .map_err(ApiError::oauth)?;
+    if state.verifier.verify(&token).await.is_ok() {
+        return Err(ApiError::new(
+            ProblemKind::UnsupportedTokenType,
+            "access tokens cannot be revoked; they expire within minutes. Revoke the refresh token",
+        )
+        .oauth());
+    }
     let request = forwarded.request(pb::RevokeTokenRequest {
-        refresh_token: body.refresh_token,
+        refresh_token: token,
     });
-    no_content(state.identity().revoke_token(request).await)
+    no_content(state.identity().revoke_token(request).await).map_err(ApiError::oauth)
 }
 
 /// The public keys that verify access tokens (JWK set).

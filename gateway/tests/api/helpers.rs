@@ -489,6 +489,17 @@ pub async fn assert_problem(response: Response, status: u16, slug: &str) -> Valu
     body
 }
 
+/// Checks that `response` is an error of the OAuth2 endpoints: a problem with `status` whose
+/// RFC 6749 §5.2 `error` is `error` (the problem type is its kebab-case form) and whose
+/// `error_description` repeats the detail; returns the body.
+pub async fn assert_oauth_error(response: Response, status: u16, error: &str) -> Value {
+    let problem = assert_problem(response, status, &error.replace('_', "-")).await;
+    assert_eq!(problem["error"], error, "{problem}");
+    assert_eq!(problem["error_description"], problem["detail"], "{problem}");
+    assert!(problem.get("access_token").is_none(), "{problem}");
+    problem
+}
+
 /// The `field`s of a problem's `errors`, in order.
 pub fn error_fields(problem: &Value) -> Vec<&str> {
     problem["errors"]

@@ -2,8 +2,9 @@
 //! characters, a lone surrogate (`"\ud800"` in JSON; its UTF-8-style bytes, which are not UTF-8,
 //! in URLs and headers), bytes that are not UTF-8, and 20,001 characters (past every limit, the
 //! 20,000 of descriptions included). No answer is a 5xx: a field is refused as 422 naming it, a
-//! path segment names nothing (404), a login is a wrong credential (401), and JSON that is not
-//! valid (a lone surrogate) is a malformed body (400).
+//! path segment names nothing (404), a login is a wrong credential (400 `invalid_grant`), a
+//! revocation is of a token that does not exist (204), and JSON that is not valid (a lone
+//! surrogate) is a malformed body (400).
 
 use reqwest::{Method, Response, StatusCode, header::HeaderValue};
 use serde_json::json;
@@ -248,13 +249,14 @@ fn identity_and_issues_inputs() -> Vec<Input> {
         input("POST", "/v1/users", Json(r#"{"username": "hostile", "email": "h@example.com", "password": "HOSTILE"}"#, "password"), Named),
         input("POST", "/v1/users", Json(r#"{"username": "hostile", "email": "h@example.com", "password": "long-enough-1", "full_name": "HOSTILE"}"#, "full_name"), Named),
         input("POST", "/v1/auth/token", Form("grant_type=HOSTILE&username=nobody&password=whatever-1"), ClientError),
-        input("POST", "/v1/auth/token", Form("grant_type=password&username=HOSTILE&password=whatever-1"), Status(401)),
-        input("POST", "/v1/auth/token", Form("grant_type=password&username=nobody&password=HOSTILE"), Status(401)),
-        input("POST", "/v1/auth/token", Form("grant_type=refresh_token&refresh_token=HOSTILE"), Status(401)),
-        input("POST", "/v1/auth/token", Json(r#"{"grant_type": "password", "username": "HOSTILE", "password": "whatever-1"}"#, "username"), Status(401)),
-        input("POST", "/v1/auth/token", Json(r#"{"grant_type": "password", "username": "nobody-else", "password": "HOSTILE"}"#, "password"), Status(401)),
-        input("POST", "/v1/auth/token", Json(r#"{"grant_type": "refresh_token", "refresh_token": "HOSTILE"}"#, "refresh_token"), Status(401)),
-        input("POST", "/v1/auth/revoke", Json(r#"{"refresh_token": "HOSTILE"}"#, "refresh_token"), Named),
+        input("POST", "/v1/auth/token", Form("grant_type=password&username=HOSTILE&password=whatever-1"), Status(400)),
+        input("POST", "/v1/auth/token", Form("grant_type=password&username=nobody&password=HOSTILE"), Status(400)),
+        input("POST", "/v1/auth/token", Form("grant_type=refresh_token&refresh_token=HOSTILE"), Status(400)),
+        input("POST", "/v1/auth/token", Json(r#"{"grant_type": "password", "username": "HOSTILE", "password": "whatever-1"}"#, "username"), Status(400)),
+        input("POST", "/v1/auth/token", Json(r#"{"grant_type": "password", "username": "nobody-else", "password": "HOSTILE"}"#, "password"), Status(400)),
+        input("POST", "/v1/auth/token", Json(r#"{"grant_type": "refresh_token", "refresh_token": "HOSTILE"}"#, "refresh_token"), Status(400)),
+        input("POST", "/v1/auth/revoke", Json(r#"{"refresh_token": "HOSTILE"}"#, "refresh_token"), Status(204)),
+        input("POST", "/v1/auth/revoke", Form("token=HOSTILE"), Status(204)),
         input("GET", "/v1/users/me", Header("Authorization", None), Status(401)),
         input("PATCH", "/v1/users/me", Json(r#"{"email": "HOSTILE"}"#, "email"), Named),
         input("PATCH", "/v1/users/me", Json(r#"{"full_name": "HOSTILE"}"#, "full_name"), Named),

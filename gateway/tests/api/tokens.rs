@@ -7,7 +7,7 @@ use swatter_identity::config::IdentityConfig;
 
 use crate::helpers::{
     ADMIN_PASSWORD, ADMIN_USERNAME, SERVICE_CLIENT_ID, SERVICE_CLIENT_SECRET, TestApp, Tokens,
-    assert_invalid, assert_problem,
+    assert_oauth_error, assert_problem, error_fields,
 };
 
 #[tokio::test]
@@ -46,27 +46,55 @@ async fn logging_in_with_json_works_like_the_form() {
 }
 
 #[tokio::test]
-async fn a_wrong_password_is_unauthorized_with_a_bearer_challenge() {
+async fn a_wrong_password_is_an_invalid_grant_as_rfc_6749_says() {
     let app = TestApp::spawn().await;
 
     let response = app.login(ADMIN_USERNAME, "not-the-password").await;
 
-    assert_eq!(response.headers()[header::WWW_AUTHENTICATE], "Bearer");
-    let problem = assert_problem(response, 401, "unauthenticated").await;
-    assert_eq!(problem["detail"], "invalid username or password");
+    assert!(response.headers().get(header::WWW_AUTHENTICATE).is_none());
+    let problem = assert_oauth_error(response, 400, "invalid_grant").await;
+    assert_eq!(problem["error_description"], "invalid username or password");
 }
 
 #[tokio::test]
-async fn a_password_grant_without_credentials_lists_each_missing_field() {
+async fn a_password_grant_without_credentials_is_an_invalid_request_listing_each_missing_field() {
     let app = TestApp::spawn().await;
 
     let response = app.token_form(&[("grant_type", "password")]).await;
 
-    assert_invalid(response, &["username", "password"]).await;
+    let problem = assert_oauth_error(response, 400, "invalid_request").await;
+    assert_eq!(error_fields(&problem), ["username", "password"]);
 }
 
 #[tokio::test]
-async fn a_token_request_that_is_neither_form_nor_json_is_unsupported() {
+async fn client_authentication_is_refused_as_an_invalid_client_and_a_bearer_token_ignored() {
+    let app = TestApp::spawn().await;
+    let login = [
+        ("grant_type", "password"),
+        ("username", ADMIN_USERNAME),
+        ("password", ADMIN_PASSWORD),
+    ];
+    let send = |authorization: &'static str| {
+        app.client
+            .post(app.url("/v1/auth/token"))
+            .header(header::AUTHORIZATION, authorization)
+            .form(&login)
+            .send()
+    };
+
+    let basic = send("Basic c3dhdHRlci13ZWI6c2VjcmV0").await.unwrap();
+    let bearer = send("Bearer left-over-access-token").await.unwrap();
+
+    assert_eq!(
+        basic.headers()[header::WWW_AUTHENTICATE],
+        r#"Basic realm="swatter""#
+    );
+    assert_oauth_error(basic, 401, "invalid_client").await;
+    assert_eq!(bearer.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_token_request_that_is_neither_form_nor_json_is_an_invalid_request() {
     let app = TestApp::spawn().await;
 
     let response = app
@@ -78,7 +106,7 @@ async fn a_token_request_that_is_neither_form_nor_json_is_unsupported() {
         .await
         .unwrap();
 
-    assert_problem(response, 415, "unsupported-media-type").await;
+    assert_oauth_error(response, 400, "invalid_request").await;
 }
 
 #[tokio::test]
@@ -100,9 +128,9 @@ async fn a_refresh_token_is_rotated_and_reusing_it_ends_the_whole_login() {
     assert_eq!(me["username"], "alice");
 
     let reuse = app.refresh(&alice.refresh_token).await;
-    assert_problem(reuse, 401, "unauthenticated").await;
+    assert_oauth_error(reuse, 400, "invalid_grant").await;
     let after_reuse = app.refresh(&rotated_refresh).await;
-    assert_problem(after_reuse, 401, "unauthenticated").await;
+    assert_oauth_error(after_reuse, 400, "invalid_grant").await;
 }
 
 #[tokio::test]
@@ -114,21 +142,72 @@ async fn a_revoked_refresh_token_stops_working() {
 
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
     assert_eq!(response.text().await.unwrap(), "");
-    assert_problem(
+    assert_oauth_error(
         app.refresh(&alice.refresh_token).await,
-        401,
-        "unauthenticated",
+        400,
+        "invalid_grant",
     )
     .await;
 }
 
 #[tokio::test]
-async fn revoking_an_unknown_token_is_accepted() {
+async fn revoking_with_an_rfc_7009_form_ends_the_login() {
     let app = TestApp::spawn().await;
+    let alice = app.user("alice").await;
 
-    let response = app.revoke("never-issued").await;
+    let response = app
+        .client
+        .post(app.url("/v1/auth/revoke"))
+        .form(&[
+            ("token", alice.refresh_token.as_str()),
+            ("token_type_hint", "refresh_token"),
+            ("client_id", "swatter-cli"),
+        ])
+        .send()
+        .await
+        .unwrap();
 
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
+    assert_oauth_error(
+        app.refresh(&alice.refresh_token).await,
+        400,
+        "invalid_grant",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn revoking_an_unknown_token_or_text_no_token_can_be_is_accepted() {
+    let app = TestApp::spawn().await;
+
+    for token in ["never-issued".to_owned(), "x".repeat(300)] {
+        let response = app.revoke(&token).await;
+
+        assert_eq!(response.status(), StatusCode::NO_CONTENT, "{token}");
+    }
+}
+
+#[tokio::test]
+async fn revoking_without_a_token_or_an_access_token_is_refused_with_an_oauth_error() {
+    let app = TestApp::spawn().await;
+    let alice = app.user("alice").await;
+
+    let empty = app
+        .client
+        .post(app.url("/v1/auth/revoke"))
+        .form(&[("token_type_hint", "refresh_token")])
+        .send()
+        .await
+        .unwrap();
+    let access = app.revoke(&alice.access_token).await;
+
+    let problem = assert_oauth_error(empty, 400, "invalid_request").await;
+    assert_eq!(error_fields(&problem), ["token"]);
+    assert_oauth_error(access, 400, "unsupported_token_type").await;
+    assert_eq!(
+        app.get_me(&alice.access_token).await.status(),
+        StatusCode::OK
+    );
 }
 
 #[tokio::test]
@@ -158,9 +237,7 @@ async fn the_service_grant_is_not_offered_by_the_public_api_even_with_the_real_s
     let made_up = app.token_form(&[("grant_type", "implicit")]).await;
 
     for response in [probe, as_json, made_up] {
-        let problem = assert_problem(response, 400, "unsupported-grant-type").await;
-        assert_eq!(problem["error"], "unsupported_grant_type", "{problem}");
-        assert!(problem.get("access_token").is_none(), "{problem}");
+        assert_oauth_error(response, 400, "unsupported_grant_type").await;
     }
 }
 
@@ -177,7 +254,7 @@ async fn password_guessing_through_rest_is_refused_by_identity_with_retry_after(
 
     for _ in 0..2 {
         let response = app.login(ADMIN_USERNAME, "guess").await;
-        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(response.status(), StatusCode::BAD_REQUEST);
     }
     let limited = app.login(ADMIN_USERNAME, ADMIN_PASSWORD).await;
     let other_user = app.login("someone-else", "guess").await;
@@ -190,7 +267,9 @@ async fn password_guessing_through_rest_is_refused_by_identity_with_retry_after(
     assert!((1..=900).contains(&retry_after), "{retry_after}");
     let problem = assert_problem(limited, 429, "rate-limited").await;
     assert!(problem["detail"].as_str().unwrap().contains("username"));
-    assert_eq!(other_user.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(problem["error"], "slow_down", "{problem}");
+    assert_eq!(problem["error_description"], problem["detail"]);
+    assert_eq!(other_user.status(), StatusCode::BAD_REQUEST);
 }
 
 /// A password grant sent through a proxy that appended `client` to `X-Forwarded-For`, after
@@ -227,7 +306,7 @@ async fn behind_a_trusted_proxy_guesses_from_one_client_do_not_lock_out_another(
 
     for _ in 0..2 {
         let guess = login_via_proxy(&app, None, "203.0.113.1", "guess").await;
-        assert_eq!(guess.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(guess.status(), StatusCode::BAD_REQUEST);
     }
     let attacker = login_via_proxy(&app, None, "203.0.113.1", ADMIN_PASSWORD).await;
     let owner = login_via_proxy(&app, None, "203.0.113.2", ADMIN_PASSWORD).await;
@@ -245,7 +324,7 @@ async fn a_client_supplied_left_most_forwarded_entry_does_not_change_its_bucket(
 
     for spoofed in ["198.51.100.1", "198.51.100.2"] {
         let guess = login_via_proxy(&app, Some(spoofed), "203.0.113.1", "guess").await;
-        assert_eq!(guess.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(guess.status(), StatusCode::BAD_REQUEST);
     }
     let spoofing_again = login_via_proxy(&app, Some("198.51.100.3"), "203.0.113.1", "guess").await;
 

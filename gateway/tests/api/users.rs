@@ -3,7 +3,9 @@
 use reqwest::{StatusCode, header};
 use serde_json::{Value, json};
 
-use crate::helpers::{ADMIN_USERNAME, TestApp, assert_invalid, assert_problem, error_fields};
+use crate::helpers::{
+    ADMIN_USERNAME, TestApp, assert_invalid, assert_oauth_error, assert_problem, error_fields,
+};
 
 #[tokio::test]
 async fn reading_me_without_a_token_is_unauthorized_with_a_challenge() {
@@ -103,18 +105,18 @@ async fn changing_the_password_ends_old_logins_and_the_new_one_works() {
         .await;
 
     assert_eq!(response.status(), StatusCode::NO_CONTENT);
-    assert_problem(
+    assert_oauth_error(
         app.refresh(&alice.refresh_token).await,
-        401,
-        "unauthenticated",
+        400,
+        "invalid_grant",
     )
     .await;
     let second_refresh = second_login.refresh_token.unwrap();
-    assert_problem(app.refresh(&second_refresh).await, 401, "unauthenticated").await;
-    assert_problem(
+    assert_oauth_error(app.refresh(&second_refresh).await, 400, "invalid_grant").await;
+    assert_oauth_error(
         app.login("alice", &alice.password).await,
-        401,
-        "unauthenticated",
+        400,
+        "invalid_grant",
     )
     .await;
     assert_eq!(
@@ -307,16 +309,16 @@ async fn a_disabled_user_can_neither_log_in_nor_refresh() {
     assert_eq!(response.status(), StatusCode::OK);
     let updated: Value = response.json().await.unwrap();
     assert_eq!(updated["disabled"], true);
-    assert_problem(
+    assert_oauth_error(
         app.login("alice", &alice.password).await,
-        401,
-        "unauthenticated",
+        400,
+        "invalid_grant",
     )
     .await;
-    assert_problem(
+    assert_oauth_error(
         app.refresh(&alice.refresh_token).await,
-        401,
-        "unauthenticated",
+        400,
+        "invalid_grant",
     )
     .await;
     assert_problem(

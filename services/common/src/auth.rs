@@ -1,8 +1,10 @@
 //! Access-token verification shared by every service.
 //!
 //! Identity signs access tokens with an Ed25519 key (EdDSA) and publishes the public half as a JWK
-//! set. Everyone else holds only those public keys: [`TokenVerifier`] fetches them at start and again
-//! when a token names an unknown `kid` (key rotation), at most once per [`REFRESH_COOLDOWN`].
+//! set, with the previous key during a rotation. Everyone else holds only those public keys:
+//! [`TokenVerifier`] fetches them at start, again when a token names an unknown `kid` (a new
+//! signing key), at most once per [`REFRESH_COOLDOWN`], and again when the keys held are older
+//! than [`KEYS_MAX_AGE`], so that a key removed from the set stops verifying.
 //! [`AuthLayer`] runs in front of every gRPC service: a request without `authorization` passes
 //! through anonymous, one with a valid bearer token carries a [`Principal`] in its extensions, and
 //! one with a bad token is refused with `UNAUTHENTICATED` before any handler runs.
@@ -43,6 +45,10 @@ pub const TYP_ACCESS: &str = "access";
 pub const TYP_SERVICE: &str = "service";
 /// Shortest time between two JWKS fetches triggered by unknown key ids.
 pub const REFRESH_COOLDOWN: Duration = Duration::from_secs(5);
+/// How long fetched keys serve before the next verification fetches them again (as the
+/// gateway's `Cache-Control` on the JWK set says). Bounds how long a key removed from identity's
+/// set still verifies tokens here.
+pub const KEYS_MAX_AGE: Duration = Duration::from_secs(300);
 /// Shortest time before trying again after a fetch failed (identity down): short, so a service
 /// that started before identity recovers quickly, but not zero, so it does not hammer identity.
 pub const RETRY_AFTER_FAILED_FETCH: Duration = Duration::from_secs(1);
@@ -276,6 +282,8 @@ pub struct TokenVerifier {
     keys: RwLock<HashMap<String, DecodingKey>>,
     /// When keys were last fetched, and whether that worked.
     last_fetch: Mutex<Option<(Instant, bool)>>,
+    refresh_cooldown: Duration,
+    keys_max_age: Duration,
     validation: Validation,
     /// Tokens already verified: a client sends the same token with every request, and an
     /// Ed25519 verification (or a question to identity) costs far more than a lookup.
@@ -312,6 +320,8 @@ impl TokenVerifier {
             source: Box::new(source),
             keys: RwLock::new(HashMap::new()),
             last_fetch: Mutex::new(None),
+            refresh_cooldown: REFRESH_COOLDOWN,
+            keys_max_age: KEYS_MAX_AGE,
             validation,
             verified: std::sync::RwLock::new(HashMap::new()),
             sessions: None,
@@ -339,6 +349,13 @@ impl TokenVerifier {
         self
     }
 
+    /// [`REFRESH_COOLDOWN`] and [`KEYS_MAX_AGE`] replaced (tests).
+    pub fn with_key_refresh(mut self, cooldown: Duration, max_age: Duration) -> Self {
+        self.refresh_cooldown = cooldown;
+        self.keys_max_age = max_age;
+        self
+    }
+
     /// Fetches the key set now, replacing the keys held.
     pub async fn refresh(&self) -> anyhow::Result<usize> {
         let mut last = self.last_fetch.lock().await;
@@ -356,8 +373,43 @@ impl TokenVerifier {
             }
         }
         let count = keys.len();
-        *self.keys.write().await = keys;
+        let mut held = self.keys.write().await;
+        let removed = held.keys().any(|kid| !keys.contains_key(kid));
+        *held = keys;
+        drop(held);
+        // Tokens verified with a key that is gone must be verified again (and refused).
+        if removed && let Ok(mut verified) = self.verified.write() {
+            verified.clear();
+        }
         Ok(count)
+    }
+
+    /// Fetches the keys again when those held are older than the maximum age (or the last
+    /// fetch failed a while ago). A request that finds another one fetching goes on with the
+    /// keys held rather than wait.
+    async fn refresh_when_stale(&self) {
+        let Ok(mut last) = self.last_fetch.try_lock() else {
+            return;
+        };
+        let stale = last.is_some_and(|(at, ok)| {
+            let max_age = if ok {
+                self.keys_max_age
+            } else {
+                RETRY_AFTER_FAILED_FETCH
+            };
+            at.elapsed() >= max_age
+        });
+        if !stale {
+            return;
+        }
+        let fetched = match self.fetch_into_cache().await {
+            Ok(_) => true,
+            Err(error) => {
+                tracing::warn!(error = %error, "could not fetch signing keys again");
+                false
+            }
+        };
+        *last = Some((Instant::now(), fetched));
     }
 
     /// Refreshes when the cooldown has passed; returns whether a fetch happened.
@@ -365,7 +417,7 @@ impl TokenVerifier {
         let mut last = self.last_fetch.lock().await;
         let cooling_down = last.is_some_and(|(at, ok)| {
             let cooldown = if ok {
-                REFRESH_COOLDOWN
+                self.refresh_cooldown
             } else {
                 RETRY_AFTER_FAILED_FETCH
             };
@@ -429,6 +481,7 @@ impl TokenVerifier {
     /// change to it is a different key and gets the full verification), as long as its session
     /// answer is fresh.
     pub async fn authenticate(&self, token: &str) -> Result<Principal, VerifyError> {
+        self.refresh_when_stale().await;
         let now = chrono_now();
         let (entry, verified_now) = match self.cached(token) {
             Some(entry) if entry.exp > now => (entry, false),
@@ -672,19 +725,29 @@ MC4CAQAwBQYDK2VwBCIEIOXp0JjoKvHYUreFtKQa+EAUoDr8Dra1cQgGv9j/bBc7
 -----END PRIVATE KEY-----
 ";
     const TEST_KEY_X: &str = "1xulpbU5oVtHuf_iaJV5RRbkVNQakQqDBq8EOFfRUvY";
+    /// A second one, the next signing key of the rotation tests.
+    const NEXT_KEY_PEM: &str = "-----BEGIN PRIVATE KEY-----
+MC4CAQAwBQYDK2VwBCIEIOC8ShODqa2lJEvGxfLpSF2OZc/XPi50DOGy0RBLtyOV
+-----END PRIVATE KEY-----
+";
+    const NEXT_KEY_X: &str = "dTEAY9bV7JOUGMYj4QgJOtswzgpUCgn8LkjBQihlHz0";
+
+    fn jwk(kid: &str, x: &str) -> Jwk {
+        Jwk {
+            kty: "OKP".into(),
+            crv: "Ed25519".into(),
+            x: x.into(),
+            kid: kid.into(),
+            alg: "EdDSA".into(),
+            r#use: "sig".into(),
+        }
+    }
 
     fn verifier() -> TokenVerifier {
         TokenVerifier::new(
             "swatter",
             "swatter",
-            StaticJwks(vec![Jwk {
-                kty: "OKP".into(),
-                crv: "Ed25519".into(),
-                x: TEST_KEY_X.into(),
-                kid: "test".into(),
-                alg: "EdDSA".into(),
-                r#use: "sig".into(),
-            }]),
+            StaticJwks(vec![jwk("test", TEST_KEY_X)]),
         )
     }
 
@@ -706,10 +769,84 @@ MC4CAQAwBQYDK2VwBCIEIOXp0JjoKvHYUreFtKQa+EAUoDr8Dra1cQgGv9j/bBc7
     }
 
     fn sign(claims: &Claims) -> String {
+        sign_with(TEST_KEY_PEM, "test", claims)
+    }
+
+    fn sign_with(pem: &str, kid: &str, claims: &Claims) -> String {
         let mut header = jsonwebtoken::Header::new(Algorithm::EdDSA);
-        header.kid = Some("test".into());
-        let key = jsonwebtoken::EncodingKey::from_ed_pem(TEST_KEY_PEM.as_bytes()).unwrap();
+        header.kid = Some(kid.into());
+        let key = jsonwebtoken::EncodingKey::from_ed_pem(pem.as_bytes()).unwrap();
         jsonwebtoken::encode(&header, claims, &key).unwrap()
+    }
+
+    /// The JWK set identity publishes, as the test changes it through a rotation.
+    #[derive(Clone, Default)]
+    struct Published(Arc<std::sync::Mutex<Vec<Jwk>>>);
+
+    impl Published {
+        fn set(&self, keys: Vec<Jwk>) {
+            *self.0.lock().unwrap() = keys;
+        }
+    }
+
+    #[async_trait]
+    impl JwksSource for Published {
+        async fn fetch(&self) -> anyhow::Result<Vec<Jwk>> {
+            Ok(self.0.lock().unwrap().clone())
+        }
+    }
+
+    #[tokio::test]
+    async fn through_a_key_rotation_old_tokens_verify_until_they_expire_or_their_key_is_withdrawn()
+    {
+        let published = Published::default();
+        published.set(vec![jwk("old", TEST_KEY_X)]);
+        let verifier = TokenVerifier::new("swatter", "swatter", published.clone())
+            .with_key_refresh(Duration::ZERO, Duration::from_millis(300));
+        verifier.refresh().await.unwrap();
+        let before = sign_with(TEST_KEY_PEM, "old", &admin_claims(0));
+        let mut lapsed = admin_claims(-900);
+        lapsed.exp = chrono_now() - LEEWAY_SECS - 60;
+        let lapsed = sign_with(TEST_KEY_PEM, "old", &lapsed);
+        assert!(verifier.authenticate(&before).await.is_ok());
+
+        // Identity signs with the new key and publishes both: the new kid fetches them.
+        published.set(vec![jwk("new", NEXT_KEY_X), jwk("old", TEST_KEY_X)]);
+        let after = sign_with(NEXT_KEY_PEM, "new", &admin_claims(0));
+        assert!(verifier.authenticate(&after).await.is_ok());
+        assert!(verifier.authenticate(&before).await.is_ok());
+        assert_eq!(
+            verifier.authenticate(&lapsed).await,
+            Err(VerifyError::Expired)
+        );
+
+        // The old key is withdrawn: once the keys held are stale, its tokens are refused, even
+        // one verified (and remembered) before.
+        published.set(vec![jwk("new", NEXT_KEY_X)]);
+        tokio::time::sleep(Duration::from_millis(350)).await;
+        assert_eq!(
+            verifier.authenticate(&before).await,
+            Err(VerifyError::Invalid)
+        );
+        assert!(verifier.authenticate(&after).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn an_unknown_kid_fetches_the_keys_at_most_once_per_cooldown() {
+        let published = Published::default();
+        published.set(vec![jwk("old", TEST_KEY_X)]);
+        let verifier = TokenVerifier::new("swatter", "swatter", published.clone())
+            .with_key_refresh(Duration::from_millis(300), KEYS_MAX_AGE);
+        verifier.refresh().await.unwrap();
+        published.set(vec![jwk("new", NEXT_KEY_X), jwk("old", TEST_KEY_X)]);
+        let after = sign_with(NEXT_KEY_PEM, "new", &admin_claims(0));
+
+        let cooling_down = verifier.authenticate(&after).await;
+        tokio::time::sleep(Duration::from_millis(350)).await;
+        let cooled_down = verifier.authenticate(&after).await;
+
+        assert_eq!(cooling_down, Err(VerifyError::Invalid));
+        assert!(cooled_down.is_ok(), "{cooled_down:?}");
     }
 
     fn admin_of(principal: &Principal) -> bool {

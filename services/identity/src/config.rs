@@ -5,7 +5,7 @@ use std::{
     collections::HashMap,
     net::{IpAddr, SocketAddr},
     num::NonZeroU32,
-    path::PathBuf,
+    path::{Path, PathBuf},
     str::FromStr,
     time::Duration,
 };
@@ -60,6 +60,12 @@ pub struct IdentitySettings {
     /// `swatter-identity keygen FILE` makes one.
     #[arg(long, env = "SWATTER_JWT_PRIVATE_KEY_FILE")]
     jwt_private_key_file: Option<PathBuf>,
+    /// Ed25519 keys that the JWK set publishes and whose tokens verify but that never sign (the
+    /// previous signing key through a rotation, docs/deploy.md): files, or folders whose `*.pem`
+    /// files count, comma-separated. Each a PKCS#8 private or SPKI public key PEM; the signing
+    /// key may be among them.
+    #[arg(long, env = "SWATTER_JWT_VERIFY_KEY_PATHS", value_delimiter = ',')]
+    jwt_verify_key_paths: Vec<PathBuf>,
     /// First admin, created at start if missing (with the password: both or neither).
     #[arg(long, env = "SWATTER_ADMIN_USERNAME", hide_env_values = true)]
     admin_username: Option<String>,
@@ -88,6 +94,9 @@ pub struct IdentityConfig {
     /// PEM of the Ed25519 signing key (`SWATTER_JWT_PRIVATE_KEY` or `SWATTER_JWT_PRIVATE_KEY_FILE`).
     #[arg(skip)]
     pub signing_key_pem: String,
+    /// PEMs of the verification-only keys (`SWATTER_JWT_VERIFY_KEY_PATHS`).
+    #[arg(skip)]
+    pub verify_key_pems: Vec<String>,
     /// `iss` of access tokens (identity writes it, the others check it).
     #[arg(long, env = "SWATTER_JWT_ISSUER", default_value = "swatter")]
     pub issuer: String,
@@ -238,6 +247,21 @@ impl IdentitySettings {
                 });
             }
         };
+        let verify_key_pems = self
+            .jwt_verify_key_paths
+            .iter()
+            .filter(|path| !path.as_os_str().is_empty())
+            .map(|path| {
+                read_key_files(path).map_err(|e| {
+                    ConfigError::malformed(
+                        "SWATTER_JWT_VERIFY_KEY_PATHS",
+                        &path.to_string_lossy(),
+                        e,
+                    )
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?
+            .concat();
         let bootstrap_admin = match (self.admin_username, self.admin_password) {
             (Some(username), Some(password)) => Some(BootstrapAdmin {
                 email: self
@@ -260,6 +284,7 @@ impl IdentitySettings {
         };
         Ok(IdentityConfig {
             signing_key_pem,
+            verify_key_pems,
             bootstrap_admin,
             ..self.config
         })
@@ -270,6 +295,24 @@ impl IdentityConfig {
     pub fn from_env<S: Source>(env: &Env<S>) -> Result<Self, ConfigError> {
         config::from_env::<IdentitySettings>(env)?.into_config()
     }
+}
+
+/// The PEM of a key file, or of each `*.pem` file in a folder, by name (hidden entries, such as
+/// the `..data` of a mounted Kubernetes Secret, are skipped).
+fn read_key_files(path: &Path) -> std::io::Result<Vec<String>> {
+    if !path.is_dir() {
+        return Ok(vec![std::fs::read_to_string(path)?]);
+    }
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(path)? {
+        let name = entry?.file_name();
+        let name = name.to_string_lossy();
+        if name.ends_with(".pem") && !name.starts_with('.') {
+            files.push(path.join(name.as_ref()));
+        }
+    }
+    files.sort();
+    files.iter().map(std::fs::read_to_string).collect()
 }
 
 fn parse_service_clients(raw: &str) -> Result<HashMap<String, String>, String> {
@@ -304,6 +347,42 @@ mod tests {
             err.to_string().contains("SWATTER_JWT_PRIVATE_KEY_FILE"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn verification_keys_are_read_from_files_and_folders_and_a_missing_one_is_named() {
+        let folder = std::env::temp_dir().join(format!("swatter-keys-{}", std::process::id()));
+        std::fs::create_dir_all(&folder).unwrap();
+        std::fs::write(folder.join("b.pem"), "pem b").unwrap();
+        std::fs::write(folder.join("a.pem"), "pem a").unwrap();
+        std::fs::write(folder.join("notes.txt"), "not a key").unwrap();
+        std::fs::write(folder.join(".hidden.pem"), "hidden").unwrap();
+        let single = std::env::temp_dir().join(format!("swatter-key-{}.pem", std::process::id()));
+        std::fs::write(&single, "pem single").unwrap();
+        let paths = format!("{},{}", single.display(), folder.display());
+
+        let config = IdentityConfig::from_env(&Env::from_pairs(&[
+            ("SWATTER_JWT_PRIVATE_KEY", "pem"),
+            ("SWATTER_JWT_VERIFY_KEY_PATHS", &paths),
+        ]))
+        .unwrap();
+        let missing = IdentityConfig::from_env(&Env::from_pairs(&[
+            ("SWATTER_JWT_PRIVATE_KEY", "pem"),
+            ("SWATTER_JWT_VERIFY_KEY_PATHS", "/nonexistent/previous.pem"),
+        ]))
+        .err()
+        .unwrap();
+        std::fs::remove_dir_all(&folder).unwrap();
+        std::fs::remove_file(&single).unwrap();
+
+        assert_eq!(config.verify_key_pems, ["pem single", "pem a", "pem b"]);
+        assert!(
+            missing.to_string().contains("SWATTER_JWT_VERIFY_KEY_PATHS"),
+            "{missing}"
+        );
+        let none =
+            IdentityConfig::from_env(&Env::from_pairs(&[("SWATTER_JWT_PRIVATE_KEY", "pem")]));
+        assert!(none.unwrap().verify_key_pems.is_empty());
     }
 
     #[test]

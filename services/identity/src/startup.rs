@@ -20,7 +20,7 @@ use crate::{
     sessions::DbSessions,
     store::{self, NewUser},
     throttle::{self, Throttle},
-    tokens::{SigningKey, TokenIssuer},
+    tokens::{SigningKey, TokenIssuer, verification_jwk},
 };
 
 /// A built identity service, bound and ready to serve.
@@ -35,7 +35,19 @@ impl Application {
         let db = config.database.connect(&MIGRATOR).await?;
         let key = SigningKey::from_pem(&config.signing_key_pem)
             .context("SWATTER_JWT_PRIVATE_KEY(_FILE) does not hold a usable key")?;
-        let jwk = key.jwk().clone();
+        let verify_keys = config
+            .verify_key_pems
+            .iter()
+            .map(|pem| verification_jwk(pem))
+            .collect::<anyhow::Result<Vec<_>>>()
+            .context("SWATTER_JWT_VERIFY_KEY_PATHS names a file that holds no usable key")?;
+        let tokens = TokenIssuer::new(
+            key,
+            &config.issuer,
+            &config.audience,
+            config.access_token_ttl.as_secs() as i64,
+        )
+        .with_verification_keys(verify_keys);
         let passwords = PasswordHasherPool::new(config.password_hash_concurrency);
         if let Some(admin) = &config.bootstrap_admin {
             ensure_admin(&db, &passwords, admin).await?;
@@ -43,17 +55,12 @@ impl Application {
         // Identity asks its own database at every request: its decisions (admin operations
         // above all) follow the account as it is now, not as the token remembers it.
         let verifier = Arc::new(
-            TokenVerifier::new(&config.issuer, &config.audience, StaticJwks(vec![jwk]))
+            TokenVerifier::new(&config.issuer, &config.audience, StaticJwks(tokens.jwks()))
                 .with_sessions(DbSessions(db.clone()), Duration::ZERO),
         );
         verifier.refresh().await?;
         let identity = Identity {
-            tokens: TokenIssuer::new(
-                key,
-                &config.issuer,
-                &config.audience,
-                config.access_token_ttl.as_secs() as i64,
-            ),
+            tokens,
             passwords,
             refresh_ttl: chrono::Duration::from_std(config.refresh_token_ttl)?,
             signup_enabled: config.signup_enabled,

@@ -1,13 +1,15 @@
 //! Token minting: EdDSA access tokens (JWT) and opaque refresh tokens.
 //!
 //! Only identity holds the private key; the JWK set it publishes is all anyone needs to verify.
-//! Refresh tokens are 256 random bits; only their SHA-256 is stored.
+//! One key signs; the set also publishes verification-only keys, so that tokens signed by the
+//! previous key keep working through a rotation (docs/deploy.md). Refresh tokens are 256 random
+//! bits; only their SHA-256 is stored.
 
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
 use chrono::{DateTime, Utc};
 use ed25519_dalek::{
-    SigningKey as DalekKey,
-    pkcs8::{DecodePrivateKey, EncodePrivateKey, spki::der::pem::LineEnding},
+    SigningKey as DalekKey, VerifyingKey,
+    pkcs8::{DecodePrivateKey, DecodePublicKey, EncodePrivateKey, spki::der::pem::LineEnding},
 };
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use rand::RngCore;
@@ -28,18 +30,9 @@ impl SigningKey {
     pub fn from_pem(pem: &str) -> anyhow::Result<Self> {
         let key = DalekKey::from_pkcs8_pem(pem)
             .map_err(|e| anyhow::anyhow!("not a PKCS#8 PEM Ed25519 private key: {e}"))?;
-        let public = key.verifying_key().to_bytes();
-        let kid = URL_SAFE_NO_PAD.encode(&Sha256::digest(public)[..12]);
         Ok(SigningKey {
             encoding: EncodingKey::from_ed_pem(pem.as_bytes())?,
-            jwk: Jwk {
-                kty: "OKP".into(),
-                crv: "Ed25519".into(),
-                x: URL_SAFE_NO_PAD.encode(public),
-                kid,
-                alg: "EdDSA".into(),
-                r#use: "sig".into(),
-            },
+            jwk: public_jwk(&key.verifying_key()),
         })
     }
 
@@ -62,6 +55,32 @@ impl SigningKey {
     }
 }
 
+/// The JWK of an Ed25519 public key; its `kid` is derived from the key, so the same key has the
+/// same id wherever it is loaded.
+fn public_jwk(key: &VerifyingKey) -> Jwk {
+    let public = key.to_bytes();
+    Jwk {
+        kty: "OKP".into(),
+        crv: "Ed25519".into(),
+        x: URL_SAFE_NO_PAD.encode(public),
+        kid: URL_SAFE_NO_PAD.encode(&Sha256::digest(public)[..12]),
+        alg: "EdDSA".into(),
+        r#use: "sig".into(),
+    }
+}
+
+/// The public JWK of a verification-only key, from its PKCS#8 private key PEM (the previous
+/// signing key file as it is) or its SPKI public key PEM (`openssl pkey -pubout`).
+pub fn verification_jwk(pem: &str) -> anyhow::Result<Jwk> {
+    let key = match DalekKey::from_pkcs8_pem(pem) {
+        Ok(private) => private.verifying_key(),
+        Err(_) => VerifyingKey::from_public_key_pem(pem).map_err(|e| {
+            anyhow::anyhow!("neither a PKCS#8 private nor an SPKI public Ed25519 key PEM: {e}")
+        })?,
+    };
+    Ok(public_jwk(&key))
+}
+
 /// Seconds a token held by a service on a user's behalf lives: long enough to gather one report,
 /// short enough that a leaked one is soon worthless.
 pub const DELEGATED_TOKEN_TTL_SECS: i64 = 120;
@@ -69,6 +88,8 @@ pub const DELEGATED_TOKEN_TTL_SECS: i64 = 120;
 /// Issues access tokens for one issuer and audience.
 pub struct TokenIssuer {
     key: SigningKey,
+    /// Published and accepted, never used to sign.
+    verification_only: Vec<Jwk>,
     issuer: String,
     audience: String,
     access_ttl_secs: i64,
@@ -92,14 +113,38 @@ impl TokenIssuer {
     pub fn new(key: SigningKey, issuer: &str, audience: &str, access_ttl_secs: i64) -> Self {
         TokenIssuer {
             key,
+            verification_only: Vec::new(),
             issuer: issuer.to_owned(),
             audience: audience.to_owned(),
             access_ttl_secs,
         }
     }
 
+    /// Also publishes (and so accepts tokens of) `keys`, without signing with them; the signing
+    /// key and repeated keys are listed once.
+    pub fn with_verification_keys(mut self, keys: Vec<Jwk>) -> Self {
+        for key in keys {
+            let known = key.kid == self.key.kid()
+                || self
+                    .verification_only
+                    .iter()
+                    .any(|held| held.kid == key.kid);
+            if !known {
+                self.verification_only.push(key);
+            }
+        }
+        self
+    }
+
     pub fn key(&self) -> &SigningKey {
         &self.key
+    }
+
+    /// The JWK set: the signing key first, then the verification-only keys.
+    pub fn jwks(&self) -> Vec<Jwk> {
+        std::iter::once(self.key.jwk().clone())
+            .chain(self.verification_only.iter().cloned())
+            .collect()
     }
 
     /// Seconds an access token for `subject` lives.
@@ -172,6 +217,8 @@ pub fn hash_refresh_token(token: &str) -> Vec<u8> {
 
 #[cfg(test)]
 mod tests {
+    use ed25519_dalek::pkcs8::EncodePublicKey;
+
     use super::*;
 
     #[test]
@@ -188,6 +235,36 @@ mod tests {
     #[test]
     fn garbage_is_not_a_key() {
         assert!(SigningKey::from_pem("not a key").is_err());
+        assert!(verification_jwk("not a key").is_err());
+    }
+
+    #[test]
+    fn a_verification_key_has_the_same_jwk_from_its_private_or_public_pem() {
+        let pem = SigningKey::generate_pem().unwrap();
+        let signing = SigningKey::from_pem(&pem).unwrap();
+        let public_pem = DalekKey::from_pkcs8_pem(&pem)
+            .unwrap()
+            .verifying_key()
+            .to_public_key_pem(LineEnding::LF)
+            .unwrap();
+
+        assert_eq!(&verification_jwk(&pem).unwrap(), signing.jwk());
+        assert_eq!(&verification_jwk(&public_pem).unwrap(), signing.jwk());
+    }
+
+    #[test]
+    fn the_jwk_set_lists_the_signing_key_first_and_each_key_once() {
+        let current = SigningKey::from_pem(&SigningKey::generate_pem().unwrap()).unwrap();
+        let current_jwk = current.jwk().clone();
+        let previous = verification_jwk(&SigningKey::generate_pem().unwrap()).unwrap();
+        let issuer =
+            TokenIssuer::new(current, "swatter", "swatter", 900).with_verification_keys(vec![
+                previous.clone(),
+                current_jwk.clone(),
+                previous.clone(),
+            ]);
+
+        assert_eq!(issuer.jwks(), [current_jwk, previous]);
     }
 
     #[test]

@@ -28,6 +28,7 @@ pub fn identity_for_tests(database_url: &str, signing_key_pem: &str) -> Identity
             run_migrations: true,
         },
         signing_key_pem: signing_key_pem.to_owned(),
+        verify_key_pems: Vec::new(),
         issuer: "swatter".into(),
         audience: "swatter".into(),
         access_token_ttl: Duration::from_secs(900),

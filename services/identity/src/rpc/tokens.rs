@@ -201,7 +201,7 @@ pub(super) fn get_jwks(
     _request: Request<pb::GetJwksRequest>,
 ) -> Result<pb::Jwks> {
     Ok(pb::Jwks {
-        keys: vec![identity.tokens.key().jwk().clone()],
+        keys: identity.tokens.jwks(),
     })
 }
 
@@ -210,10 +210,12 @@ pub(super) async fn revoke_token(
     request: Request<pb::RevokeTokenRequest>,
 ) -> Result<()> {
     let token = request.into_inner().refresh_token;
-    // Text that no refresh token can be is refused like any malformed input.
-    check_refresh_token(&token).map_err(IdentityError::invalid)?;
+    // RFC 7009 §2.2: an invalid token is not an error; the client's goal (it is unusable)
+    // holds. Text that no refresh token can be never reaches the database.
+    if check_refresh_token(&token).is_err() {
+        return Ok(());
+    }
     let hash = hash_refresh_token(&token);
-    // RFC 7009: an unknown token is not an error; the client's goal (it is unusable) holds.
     if let Some(family_id) = store::family_of_refresh_token(&identity.db, &hash).await? {
         let revoked = store::revoke_refresh_family(&identity.db, family_id).await?;
         tracing::info!(%family_id, revoked, "login revoked");
