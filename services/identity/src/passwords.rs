@@ -87,6 +87,15 @@ impl PasswordHasherPool {
 
 /// Records `swatter_password_hash_duration_seconds{op}` when dropped: the CPU time of one hash
 /// or verification, without the wait for a permit.
+/// Describes the password metric (its `# HELP` line). Call once the recorder is installed.
+pub fn describe_metrics() {
+    metrics::describe_histogram!(
+        "swatter_password_hash_duration_seconds",
+        metrics::Unit::Seconds,
+        "Time of one argon2 hash or verification (without the wait for a free hasher), by op"
+    );
+}
+
 struct HashTimer {
     op: &'static str,
     started: std::time::Instant,

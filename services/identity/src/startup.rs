@@ -68,17 +68,17 @@ impl Application {
             throttle: Throttle::new(db.clone(), config.throttle.clone()),
             db: db.clone(),
         };
-        Ok(Application {
-            grpc: BoundService::bind(
-                config.addr,
-                config.metrics_addr,
-                IdentityServiceServer::new(IdentityRpc(Arc::new(identity))),
-                AuthLayer::new(verifier, DELEGATED_METHODS),
-                swatter_common::db::readiness_probe(db.clone()),
-            )
-            .await?,
-            db,
-        })
+        let grpc = BoundService::bind(
+            config.addr,
+            config.metrics_addr,
+            IdentityServiceServer::new(IdentityRpc(Arc::new(identity))),
+            AuthLayer::new(verifier, DELEGATED_METHODS),
+            swatter_common::db::readiness_probe(db.clone()),
+        )
+        .await?;
+        // Binding the metrics endpoint installed the recorder the description goes to.
+        crate::passwords::describe_metrics();
+        Ok(Application { grpc, db })
     }
 
     swatter_common::listener_accessors!(grpc);

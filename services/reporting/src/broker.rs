@@ -6,9 +6,10 @@ use std::collections::HashMap;
 use lapin::{
     BasicProperties, Channel, Connection, ConnectionProperties, ExchangeKind,
     options::{
-        BasicPublishOptions, ConfirmSelectOptions, ExchangeDeclareOptions, QueueBindOptions,
-        QueueDeclareOptions,
+        BasicAckOptions, BasicGetOptions, BasicPublishOptions, ConfirmSelectOptions,
+        ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions, QueueDeleteOptions,
     },
+    protocol::{AMQPErrorKind, AMQPSoftError},
     types::{AMQPValue, FieldTable, LongString, ShortString},
 };
 use serde::{Deserialize, Serialize};
@@ -24,11 +25,12 @@ use crate::store::Destination;
 pub struct Topology {
     /// Direct exchange the relay publishes work to (routing key `work`).
     pub exchange: String,
-    /// Durable work queue; rejected messages dead-letter to `dead_exchange`.
+    /// Durable quorum work queue; rejected messages, and those delivered [`DELIVERY_LIMIT`]
+    /// times, dead-letter to `dead_exchange`.
     pub work_queue: String,
     /// Direct exchange of dead letters (routing key `dead`).
     pub dead_exchange: String,
-    /// Durable queue of exhausted (and poison) jobs.
+    /// Durable quorum queue of exhausted (and poison) jobs.
     pub dead_queue: String,
 }
 
@@ -96,13 +98,22 @@ pub async fn connect(url: &str) -> lapin::Result<Connection> {
     .await
 }
 
-/// Declares (idempotently) every exchange and queue, durable.
-pub async fn declare(channel: &Channel, topology: &Topology) -> lapin::Result<()> {
+/// Deliveries of one message after which the broker stops handing it out and dead-letters it.
+///
+/// The worker acknowledges every message it could read once the job's outcome is committed, and
+/// retries are new messages with a new attempt number, so a message comes back only when a
+/// worker lost it unacknowledged: the process died or its connection dropped mid-job, or it shut
+/// down with the message prefetched. A message that has come back this often is one that takes
+/// workers down (a poison message); without a limit it would do so for ever. Its job is not
+/// lost: the sweeper takes over the job when its lease lapses or it waits too long.
+pub const DELIVERY_LIMIT: i32 = 10;
+
+/// Declares (idempotently) every exchange and queue: durable exchanges and replicated quorum
+/// queues. A queue of the same name declared with other arguments (a classic queue, as versions
+/// before quorum queues declared) is replaced, its messages moved across (see [`replace_queue`]).
+pub async fn declare(connection: &Connection, topology: &Topology) -> anyhow::Result<()> {
+    let channel = connection.create_channel().await?;
     let durable_exchange = ExchangeDeclareOptions {
-        durable: true,
-        ..Default::default()
-    };
-    let durable_queue = QueueDeclareOptions {
         durable: true,
         ..Default::default()
     };
@@ -122,13 +133,15 @@ pub async fn declare(channel: &Channel, topology: &Topology) -> lapin::Result<()
             FieldTable::default(),
         )
         .await?;
-    channel
-        .queue_declare(
-            topology.dead_queue.as_str().into(),
-            durable_queue,
-            FieldTable::default(),
-        )
-        .await?;
+    let _ = channel.close(200, "declared".into()).await;
+    declare_quorum_queue(connection, &topology.dead_queue, dead_queue_arguments()).await?;
+    declare_quorum_queue(
+        connection,
+        &topology.work_queue,
+        work_queue_arguments(topology),
+    )
+    .await?;
+    let channel = connection.create_channel().await?;
     channel
         .queue_bind(
             topology.dead_queue.as_str().into(),
@@ -136,22 +149,6 @@ pub async fn declare(channel: &Channel, topology: &Topology) -> lapin::Result<()
             "dead".into(),
             QueueBindOptions::default(),
             FieldTable::default(),
-        )
-        .await?;
-    let mut work_args = FieldTable::default();
-    work_args.insert(
-        ShortString::from("x-dead-letter-exchange"),
-        AMQPValue::LongString(LongString::from(topology.dead_exchange.as_str())),
-    );
-    work_args.insert(
-        ShortString::from("x-dead-letter-routing-key"),
-        AMQPValue::LongString(LongString::from("dead")),
-    );
-    channel
-        .queue_declare(
-            topology.work_queue.as_str().into(),
-            durable_queue,
-            work_args,
         )
         .await?;
     channel
@@ -163,6 +160,190 @@ pub async fn declare(channel: &Channel, topology: &Topology) -> lapin::Result<()
             FieldTable::default(),
         )
         .await?;
+    let _ = channel.close(200, "declared".into()).await;
+    Ok(())
+}
+
+/// The dead-letter queue: replicated, and nothing more (what lands there stays for an operator).
+fn dead_queue_arguments() -> FieldTable {
+    let mut arguments = FieldTable::default();
+    arguments.insert(ShortString::from("x-queue-type"), text("quorum"));
+    arguments
+}
+
+/// The work queue: replicated, with a delivery limit, dead-lettering (rejected messages and those
+/// over the limit) to the dead-letter exchange. At-least-once dead-lettering has the broker keep a
+/// dead letter until the dead-letter queue has confirmed it (the default would drop it if that
+/// queue's leader were away); it needs `reject-publish` overflow, which only matters with a length
+/// limit, and the work queue has none.
+fn work_queue_arguments(topology: &Topology) -> FieldTable {
+    let mut arguments = dead_queue_arguments();
+    arguments.insert(
+        ShortString::from("x-dead-letter-exchange"),
+        text(&topology.dead_exchange),
+    );
+    arguments.insert(ShortString::from("x-dead-letter-routing-key"), text("dead"));
+    arguments.insert(
+        ShortString::from("x-delivery-limit"),
+        AMQPValue::LongInt(DELIVERY_LIMIT),
+    );
+    arguments.insert(
+        ShortString::from("x-dead-letter-strategy"),
+        text("at-least-once"),
+    );
+    arguments.insert(ShortString::from("x-overflow"), text("reject-publish"));
+    arguments
+}
+
+fn text(value: &str) -> AMQPValue {
+    AMQPValue::LongString(LongString::from(value))
+}
+
+fn durable_queue() -> QueueDeclareOptions {
+    QueueDeclareOptions {
+        durable: true,
+        ..Default::default()
+    }
+}
+
+/// Declares quorum queue `name`, replacing a queue of that name that has other arguments.
+async fn declare_quorum_queue(
+    connection: &Connection,
+    name: &str,
+    arguments: FieldTable,
+) -> anyhow::Result<()> {
+    let channel = connection.create_channel().await?;
+    match channel
+        .queue_declare(name.into(), durable_queue(), arguments.clone())
+        .await
+    {
+        Ok(_) => {
+            let _ = channel.close(200, "declared".into()).await;
+        }
+        // The broker refuses to declare a queue again with other arguments (and closes the
+        // channel): the queue of that name is one an earlier version declared.
+        Err(error) if is_precondition_failed(&error) => {
+            tracing::warn!(
+                queue = name,
+                "the queue was declared with other arguments (a classic queue?); replacing it"
+            );
+            replace_queue(connection, name, arguments)
+                .await
+                .map_err(|e| e.context(format!("replacing the queue {name}")))?;
+        }
+        Err(error) => return Err(error.into()),
+    }
+    // A replacement that stopped half-way left messages in the holding queue: bring them home.
+    // Declaring the holding queue is the check (a passive declare of a missing queue would be an
+    // error the client logs at every start); it is deleted again at once.
+    let holding = holding_queue(name);
+    let channel = connection.create_channel().await?;
+    let waiting = channel
+        .queue_declare(
+            holding.as_str().into(),
+            durable_queue(),
+            FieldTable::default(),
+        )
+        .await?
+        .message_count();
+    if waiting > 0 {
+        channel
+            .confirm_select(ConfirmSelectOptions::default())
+            .await?;
+        move_messages(&channel, &holding, name).await?;
+    }
+    channel
+        .queue_delete(
+            holding.as_str().into(),
+            QueueDeleteOptions {
+                if_empty: true,
+                ..Default::default()
+            },
+        )
+        .await?;
+    let _ = channel.close(200, "declared".into()).await;
+    Ok(())
+}
+
+fn is_precondition_failed(error: &lapin::Error) -> bool {
+    matches!(
+        error.kind(),
+        lapin::ErrorKind::ProtocolError(e)
+            if *e.kind() == AMQPErrorKind::Soft(AMQPSoftError::PRECONDITIONFAILED)
+    )
+}
+
+/// Where [`replace_queue`] keeps the messages of `name` while it swaps the queue.
+fn holding_queue(name: &str) -> String {
+    format!("{name}.migrating")
+}
+
+/// Replaces queue `name` by a quorum queue with `arguments`, keeping its messages: they move to
+/// a durable holding queue, the old queue is deleted and declared anew ([`declare_quorum_queue`]
+/// then moves them back). Every move is confirmed before the original is acknowledged, so a crash
+/// loses nothing (at worst a message is copied twice, and a second delivery of a job claims
+/// nothing), and the next start finishes the move. While the queue is away a publish finds no
+/// queue and fails, and the outbox publishes it again later.
+async fn replace_queue(
+    connection: &Connection,
+    name: &str,
+    arguments: FieldTable,
+) -> anyhow::Result<()> {
+    let holding = holding_queue(name);
+    let channel = connection.create_channel().await?;
+    channel
+        .confirm_select(ConfirmSelectOptions::default())
+        .await?;
+    channel
+        .queue_declare(
+            holding.as_str().into(),
+            durable_queue(),
+            FieldTable::default(),
+        )
+        .await?;
+    move_messages(&channel, name, &holding).await?;
+    channel
+        .queue_delete(
+            name.into(),
+            QueueDeleteOptions {
+                if_empty: true,
+                ..Default::default()
+            },
+        )
+        .await?;
+    channel
+        .queue_declare(name.into(), durable_queue(), arguments)
+        .await?;
+    let _ = channel.close(200, "replaced".into()).await;
+    Ok(())
+}
+
+/// Moves every message of queue `from` to queue `to` on `channel` (in confirm mode): each is
+/// republished with its properties and acknowledged once the broker has confirmed the copy.
+async fn move_messages(channel: &Channel, from: &str, to: &str) -> anyhow::Result<()> {
+    while let Some(message) = channel
+        .basic_get(from.into(), BasicGetOptions::default())
+        .await?
+    {
+        let delivery = message.delivery;
+        let confirm = channel
+            .basic_publish(
+                "".into(),
+                to.into(),
+                BasicPublishOptions {
+                    mandatory: true,
+                    ..Default::default()
+                },
+                &delivery.data,
+                delivery.properties.clone(),
+            )
+            .await?
+            .await?;
+        if !confirm.is_ack() || confirm.take_message().is_some() {
+            anyhow::bail!("the broker did not take the message moved from {from} to {to}");
+        }
+        delivery.ack(BasicAckOptions::default()).await?;
+    }
     Ok(())
 }
 
@@ -196,8 +377,8 @@ impl Publisher {
             return Ok(channel.clone());
         }
         let connection = connect(&self.url).await?;
+        declare(&connection, &self.topology).await?;
         let channel = connection.create_channel().await?;
-        declare(&channel, &self.topology).await?;
         channel
             .confirm_select(ConfirmSelectOptions::default())
             .await?;

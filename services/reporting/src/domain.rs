@@ -143,6 +143,8 @@ pub enum ReportKind {
 }
 
 impl ReportKind {
+    pub const ALL: [ReportKind; 2] = [ReportKind::Project, ReportKind::UserMonthly];
+
     pub fn as_str(self) -> &'static str {
         match self {
             ReportKind::Project => "project",

@@ -14,9 +14,16 @@ use metrics::{
 use sqlx::PgPool;
 use swatter_common::metrics::Collector;
 
-use crate::{broker::Publisher, domain::JobState, store};
+use crate::{
+    broker::Publisher,
+    domain::{JobState, ReportKind},
+    store,
+};
 
-/// Describes the metrics (their `# HELP` lines). Call once the recorder is installed.
+/// Describes the metrics (their `# HELP` lines) and registers every series of the counters at 0,
+/// so that a fresh process already shows them: `rate()` and `increase()` need a sample from
+/// before the first event, and an alert on a counter that does not exist yet never fires. Call
+/// once the recorder is installed.
 pub fn describe() {
     describe_gauge!("swatter_jobs", Unit::Count, "Report jobs in each state");
     describe_gauge!(
@@ -69,6 +76,17 @@ pub fn describe() {
         Unit::Count,
         "Jobs that reached a terminal state, by kind and state"
     );
+    counter!("swatter_jobs_dead_lettered_total").increment(0);
+    for kind in ReportKind::ALL {
+        counter!("swatter_job_retries_total", "kind" => kind.as_str()).increment(0);
+        for state in JobState::ALL
+            .into_iter()
+            .filter(|state| state.is_terminal())
+        {
+            counter!("swatter_jobs_finished_total", "kind" => kind.as_str(), "state" => state.as_str())
+                .increment(0);
+        }
+    }
 }
 
 /// Reads the gauges from the database and the broker; what cannot be read keeps its last value.
@@ -166,4 +184,61 @@ pub fn transient_failure(kind: &str, attempt: i32, max_attempts: i32) {
 /// A job (or a message that names none) went to the dead-letter queue.
 pub fn dead_lettered() {
     counter!("swatter_jobs_dead_lettered_total").increment(1);
+}
+
+#[cfg(test)]
+mod tests {
+    use swatter_testkit::metrics as scrape;
+
+    use super::*;
+
+    #[test]
+    fn a_fresh_process_shows_every_documented_counter_at_zero_and_passes_promtool() {
+        let recorder = swatter_common::metrics::recorder();
+        let handle = recorder.handle();
+        ::metrics::with_local_recorder(&recorder, || {
+            swatter_common::metrics::describe();
+            describe();
+        });
+        let text = handle.render();
+
+        scrape::assert_promtool_clean(&text);
+        let counters: Vec<String> = scrape::documented("reporting")
+            .into_iter()
+            .filter(|metric| metric.kind == "counter")
+            // Labelled by the calls themselves: it appears with the first call.
+            .filter(|metric| metric.name != "swatter_grpc_requests_total")
+            .map(|metric| metric.name)
+            .collect();
+        assert_eq!(counters.len(), 3, "{counters:?}");
+        for name in &counters {
+            assert_eq!(
+                scrape::value(&text, name, &[]),
+                Some(0.0),
+                "{name}:\n{text}"
+            );
+        }
+        for kind in ReportKind::ALL {
+            assert_eq!(
+                scrape::value(
+                    &text,
+                    "swatter_job_retries_total",
+                    &[("kind", kind.as_str())]
+                ),
+                Some(0.0),
+                "{text}"
+            );
+            for state in ["succeeded", "failed", "cancelled"] {
+                assert_eq!(
+                    scrape::value(
+                        &text,
+                        "swatter_jobs_finished_total",
+                        &[("kind", kind.as_str()), ("state", state)]
+                    ),
+                    Some(0.0),
+                    "{text}"
+                );
+            }
+        }
+    }
 }

@@ -165,8 +165,8 @@ impl Worker {
         in_flight: &mut JoinSet<()>,
     ) -> anyhow::Result<()> {
         let connection = broker::connect(&self.amqp_url).await?;
+        broker::declare(&connection, &self.topology).await?;
         let channel = connection.create_channel().await?;
-        broker::declare(&channel, &self.topology).await?;
         channel
             .basic_qos(self.concurrency, BasicQosOptions::default())
             .await?;

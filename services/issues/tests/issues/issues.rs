@@ -1095,6 +1095,14 @@ async fn the_export_stream_yields_every_issue_of_a_project_in_key_order() {
 #[tokio::test]
 async fn rpcs_are_counted_by_service_method_and_status_code_on_the_metrics_endpoint() {
     let app = TestApp::spawn().await;
+    swatter_testkit::metrics::assert_operator_ready(
+        &swatter_testkit::metrics::text(app.metrics_addr).await,
+        "issues",
+        &[
+            "swatter_grpc_requests_total",
+            "swatter_grpc_request_duration_seconds",
+        ],
+    );
     let owner = app.user("owner").await;
     app.create_project(&owner, "MTR").await.unwrap();
     app.create_issue(&owner, "MTR", "counted").await.unwrap();
@@ -1138,6 +1146,7 @@ async fn rpcs_are_counted_by_service_method_and_status_code_on_the_metrics_endpo
         text.contains("# TYPE swatter_grpc_request_duration_seconds histogram"),
         "{text}"
     );
+    swatter_testkit::metrics::assert_operator_ready(&text, "issues", &[]);
 }
 
 #[tokio::test]

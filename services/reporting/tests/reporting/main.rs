@@ -8,3 +8,4 @@ mod render;
 #[path = "../render_fixtures/mod.rs"]
 mod render_fixtures;
 mod support;
+mod topology;

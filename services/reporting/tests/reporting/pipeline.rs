@@ -573,6 +573,19 @@ async fn idempotent_requests_and_visibility_rules_hold() {
 async fn the_metrics_endpoint_shows_the_pipeline_and_the_rpcs() {
     let (app, owner) =
         TestApp::spawn_with_project(Options::default(), "METR", &["one", "two"]).await;
+    // Before any job: the counters are there at 0 (registered at start), only what is observed
+    // per call or per job stage is not yet.
+    scrape::assert_operator_ready(
+        &scrape::text(app.metrics_addr).await,
+        "reporting",
+        &[
+            "swatter_grpc_requests_total",
+            "swatter_grpc_request_duration_seconds",
+            "swatter_fetch_duration_seconds",
+            "swatter_render_duration_seconds",
+            "swatter_upload_duration_seconds",
+        ],
+    );
     let job = app.request_project_report(&owner, "METR").await;
     app.wait_for_state(&owner, &job.id, JobState::Succeeded, LIMIT)
         .await;
@@ -671,6 +684,7 @@ async fn the_metrics_endpoint_shows_the_pipeline_and_the_rpcs() {
         "swatter_grpc_request_duration_seconds_count",
         &[("service", reporting), ("method", "CreateReport")],
     );
+    scrape::assert_operator_ready(&text, "reporting", &[]);
     app.cleanup_broker().await;
 }
 
