@@ -139,8 +139,8 @@ pub struct Jwks {
     post,
     path = "/v1/auth/token",
     tag = "auth",
-    // Only the form is declared: from two bodies, client generators build no working
-    // operation (docs/decisions.md).
+    // Only the form is declared: from two bodies, openapi-python-client emits a module that
+    // does not import (docs/decisions.md).
     request_body(
         description = "The grant, as an OAuth2 form. A JSON object with the same fields \
             (`Content-Type: application/json`) is accepted too.",
