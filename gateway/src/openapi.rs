@@ -2,12 +2,15 @@
 //! `#[utoipa::path]` and registered with its route (`routes::api`); this module adds the API's
 //! own description and what every operation shares.
 
+use std::collections::BTreeSet;
+
 use utoipa::{
     Modify, OpenApi,
     openapi::{
         ContentBuilder, HeaderBuilder, KnownFormat, ObjectBuilder, Ref, RefOr, ResponseBuilder,
-        SchemaFormat, Type,
+        Schema, SchemaFormat, Type,
         path::Operation,
+        schema::ArrayItems,
         security::{HttpAuthScheme, HttpBuilder, SecurityScheme},
     },
 };
@@ -50,6 +53,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
 /// Adds what every operation shares to the operations the routes declared.
 pub fn complete(mut document: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
     CommonResponses.modify(&mut document);
+    PageItemsByReference.modify(&mut document);
     document
 }
 
@@ -88,6 +92,35 @@ impl Modify for BearerSecurity {
                     .build(),
             ),
         );
+    }
+}
+
+/// Points the items of each page (`Page_Issue`, from `routes::Page<Issue>`) at the component
+/// of their own name. utoipa writes a generic type's parameter out in full, a copy of `Issue`
+/// inside `Page_Issue`, from which client generators make a second type for list items,
+/// unrelated to the one a single `GET` answers.
+struct PageItemsByReference;
+
+impl Modify for PageItemsByReference {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let Some(components) = openapi.components.as_mut() else {
+            return;
+        };
+        let names: BTreeSet<String> = components.schemas.keys().cloned().collect();
+        for (name, page) in &mut components.schemas {
+            let Some(item) = name
+                .strip_prefix("Page_")
+                .filter(|item| names.contains(*item))
+            else {
+                continue;
+            };
+            let RefOr::T(Schema::Object(page)) = page else {
+                continue;
+            };
+            if let Some(RefOr::T(Schema::Array(items))) = page.properties.get_mut("items") {
+                items.items = ArrayItems::RefOrSchema(Box::new(Ref::from_schema_name(item).into()));
+            }
+        }
     }
 }
 
@@ -293,6 +326,62 @@ mod tests {
         );
         let required = schemas["OAuthProblem"].to_string();
         assert!(required.contains("error_description"), "{required}");
+    }
+
+    #[test]
+    fn client_generators_get_one_token_body_a_binary_pdf_shared_items_and_named_report_kinds() {
+        let doc = serde_json::to_value(document()).unwrap();
+        let schemas = &doc["components"]["schemas"];
+        let token = &doc["paths"]["/v1/auth/token"]["post"]["requestBody"]["content"];
+        let token_bodies: Vec<&String> = token.as_object().unwrap().keys().collect();
+        assert_eq!(token_bodies, ["application/x-www-form-urlencoded"]);
+        let pdf = &doc["paths"]["/v1/jobs/{id}/artifact/content"]["get"]["responses"]["200"];
+        let pdf = &pdf["content"]["application/pdf"]["schema"];
+        assert_eq!(
+            (&pdf["type"], &pdf["format"]),
+            (&"string".into(), &"binary".into())
+        );
+        let pages = schemas.as_object().unwrap().iter();
+        let pages: Vec<_> = pages
+            .filter(|(name, _)| name.starts_with("Page_"))
+            .collect();
+        assert!(pages.len() >= 6, "{pages:?}");
+        for (name, page) in pages {
+            let item = format!("#/components/schemas/{}", &name["Page_".len()..]);
+            assert_eq!(page["properties"]["items"]["items"]["$ref"], item, "{name}");
+        }
+        for (union, variants) in [
+            (
+                "CreateReportRequest",
+                ["ProjectReportRequest", "UserMonthlyReportRequest"],
+            ),
+            (
+                "ReportParams",
+                ["ProjectReportParams", "UserMonthlyReportParams"],
+            ),
+        ] {
+            let refs = variants.map(|variant| format!("#/components/schemas/{variant}"));
+            let one_of = &schemas[union]["oneOf"];
+            assert_eq!(
+                one_of,
+                &serde_json::json!(refs.clone().map(|r| serde_json::json!({"$ref": r})))
+            );
+            let discriminator = &schemas[union]["discriminator"];
+            assert_eq!(discriminator["propertyName"], "kind");
+            for (kind, (variant, reference)) in ["project", "user_monthly"]
+                .iter()
+                .zip(variants.iter().zip(&refs))
+            {
+                assert_eq!(&discriminator["mapping"][kind], reference);
+                assert_eq!(schemas[variant]["properties"]["kind"]["const"], *kind);
+                assert!(
+                    schemas[variant]["required"]
+                        .as_array()
+                        .unwrap()
+                        .contains(&"kind".into())
+                );
+            }
+        }
     }
 
     #[test]

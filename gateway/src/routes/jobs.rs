@@ -24,7 +24,7 @@ use super::{
     json,
     paths::JobId,
     required_rfc3339, rfc3339,
-    wire::{JobState, ReportKind},
+    wire::{self, JobState, ReportKind},
 };
 use crate::{
     error::ApiError,
@@ -35,34 +35,56 @@ use crate::{
 /// How often an idle event stream sends a comment, so proxies keep it open.
 const KEEP_ALIVE: Duration = Duration::from_secs(15);
 
-/// What a report covers, as it was asked for (defaults filled in).
+/// What a report covers, as it was asked for (defaults filled in), by `kind`.
+// Serialized as the variant's own fields, its `kind` among them; the schema is a `oneOf` of the
+// named kinds with a `kind` discriminator, as for `reports::CreateReportRequest`.
 #[derive(Debug, Serialize, ToSchema)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[serde(untagged)]
+#[schema(discriminator(property_name = "kind", mapping(
+    ("project" = "#/components/schemas/ProjectReportParams"),
+    ("user_monthly" = "#/components/schemas/UserMonthlyReportParams"),
+)))]
 pub enum ReportParams {
-    /// One project over a period.
-    Project {
-        project_key: String,
-        #[schema(format = DateTime)]
-        from: Option<String>,
-        #[schema(format = DateTime)]
-        to: Option<String>,
-    },
-    /// Every project of the user, for one month.
-    UserMonthly {
-        /// `YYYY-MM`.
-        month: String,
-    },
+    Project(ProjectReportParams),
+    UserMonthly(UserMonthlyReportParams),
+}
+
+/// One project over a period.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ProjectReportParams {
+    #[schema(schema_with = wire::project_kind)]
+    pub kind: ReportKind,
+    pub project_key: String,
+    #[schema(format = DateTime)]
+    pub from: Option<String>,
+    #[schema(format = DateTime)]
+    pub to: Option<String>,
+}
+
+/// Every project of the user, for one month.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserMonthlyReportParams {
+    #[schema(schema_with = wire::user_monthly_kind)]
+    pub kind: ReportKind,
+    /// `YYYY-MM`.
+    pub month: String,
 }
 
 impl ReportParams {
     fn from_pb(params: Option<pb::ReportParams>) -> Result<Self, ApiError> {
         match params.and_then(|p| p.params) {
-            Some(Params::Project(p)) => Ok(ReportParams::Project {
+            Some(Params::Project(p)) => Ok(ReportParams::Project(ProjectReportParams {
+                kind: ReportKind::Project,
                 project_key: p.project_key,
                 from: p.from.and_then(rfc3339),
                 to: p.to.and_then(rfc3339),
-            }),
-            Some(Params::UserMonthly(m)) => Ok(ReportParams::UserMonthly { month: m.month }),
+            })),
+            Some(Params::UserMonthly(m)) => {
+                Ok(ReportParams::UserMonthly(UserMonthlyReportParams {
+                    kind: ReportKind::UserMonthly,
+                    month: m.month,
+                }))
+            }
             None => Err(broken_answer("job.params")),
         }
     }
@@ -182,6 +204,13 @@ pub struct Artifact {
     pub sha256: String,
     pub content_type: String,
 }
+
+/// The PDF's bytes.
+// The schema of `GET /v1/jobs/{id}/artifact/content`: a binary string, which client generators
+// turn into a file or a blob (`Vec<u8>` would be an array of numbers).
+#[derive(ToSchema)]
+#[schema(value_type = String, format = Binary)]
+pub struct Pdf(pub Vec<u8>);
 
 /// The state of the job pipeline.
 #[derive(Debug, Serialize, ToSchema)]
@@ -353,7 +382,7 @@ pub async fn get_artifact(
     security(("bearer" = [])),
     params(JobId),
     responses(
-        (status = 200, description = "The PDF", content_type = "application/pdf", body = Vec<u8>,
+        (status = 200, description = "The PDF", content_type = "application/pdf", body = inline(Pdf),
             headers(
                 ("Content-Length" = u64, description = "The PDF's size"),
                 ("Content-Disposition" = String, description = "attachment; filename=\"report-{id}.pdf\""),

@@ -8,7 +8,10 @@ use serde_json::{Map, Value};
 use swatter_proto::reporting::v1::{self as pb, report_params::Params};
 use utoipa::ToSchema;
 
-use super::{jobs, located, wire::ReportKind};
+use super::{
+    jobs, located,
+    wire::{self, ReportKind},
+};
 use crate::{
     error::{ApiError, PROBLEM_JSON, Problem, ProblemKind},
     extract::{ApiJson, Authenticated, IdempotencyKey, decode_value},
@@ -17,26 +20,45 @@ use crate::{
 };
 
 /// The report to render, by `kind`.
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+// `decode` reads the body, by `kind`. `untagged` is read by utoipa only: the schema is then a
+// `oneOf` of the named kinds with a `kind` discriminator, from which client generators make one
+// named type per kind.
+#[derive(Debug, ToSchema)]
+#[serde(untagged)]
+#[schema(discriminator(property_name = "kind", mapping(
+    ("project" = "#/components/schemas/ProjectReportRequest"),
+    ("user_monthly" = "#/components/schemas/UserMonthlyReportRequest"),
+)))]
 #[schema(example = json!({"kind": "project", "project_key": "SWAT", "from": "2026-10-01T00:00:00Z"}))]
 pub enum CreateReportRequest {
-    /// One project over a period (default: the last 30 days). The caller must see the project.
-    Project {
-        project_key: String,
-        /// RFC 3339; default 30 days before `to`.
-        #[schema(format = DateTime)]
-        from: Option<String>,
-        /// RFC 3339; default now.
-        #[schema(format = DateTime)]
-        to: Option<String>,
-    },
-    /// Every project the caller belongs to, for one month.
-    UserMonthly {
-        /// `YYYY-MM`; default the current month.
-        #[schema(example = "2026-11")]
-        month: Option<String>,
-    },
+    Project(ProjectReportRequest),
+    UserMonthly(UserMonthlyReportRequest),
+}
+
+/// One project over a period (default: the last 30 days). The caller must see the project.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ProjectReportRequest {
+    #[schema(schema_with = wire::project_kind)]
+    pub kind: ReportKind,
+    pub project_key: String,
+    /// RFC 3339; default 30 days before `to`.
+    #[schema(format = DateTime)]
+    pub from: Option<String>,
+    /// RFC 3339; default now.
+    #[schema(format = DateTime)]
+    pub to: Option<String>,
+}
+
+/// Every project the caller belongs to, for one month.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UserMonthlyReportRequest {
+    #[schema(schema_with = wire::user_monthly_kind)]
+    pub kind: ReportKind,
+    /// `YYYY-MM`; default the current month.
+    #[schema(example = "2026-11")]
+    pub month: Option<String>,
 }
 
 fn timestamp(
@@ -58,28 +80,28 @@ fn timestamp(
 impl CreateReportRequest {
     /// Reads the body: `kind` first (so an unknown kind is named as such), then that kind's fields.
     fn decode(body: Map<String, Value>) -> Result<Self, ApiError> {
-        match body.get("kind") {
+        let kind = match body.get("kind") {
             None => return Err(ApiError::invalid_field("kind", "is required")),
-            Some(Value::String(kind)) if kind.parse::<ReportKind>().is_ok() => {}
-            Some(_) => return Err(ApiError::invalid_field("kind", ReportKind::EXPECTED)),
+            Some(Value::String(kind)) => kind.parse::<ReportKind>().ok(),
+            Some(_) => None,
+        };
+        let body = Value::Object(body);
+        match kind.ok_or_else(|| ApiError::invalid_field("kind", ReportKind::EXPECTED))? {
+            ReportKind::Project => decode_value(body).map(CreateReportRequest::Project),
+            ReportKind::UserMonthly => decode_value(body).map(CreateReportRequest::UserMonthly),
         }
-        decode_value(Value::Object(body))
     }
 
     fn into_pb(self) -> Result<pb::ReportParams, ApiError> {
         let params = match self {
-            CreateReportRequest::Project {
-                project_key,
-                from,
-                to,
-            } => Params::Project(pb::ProjectReportParams {
-                project_key,
-                from: timestamp("from", from)?,
-                to: timestamp("to", to)?,
+            CreateReportRequest::Project(project) => Params::Project(pb::ProjectReportParams {
+                project_key: project.project_key,
+                from: timestamp("from", project.from)?,
+                to: timestamp("to", project.to)?,
             }),
-            CreateReportRequest::UserMonthly { month } => {
+            CreateReportRequest::UserMonthly(monthly) => {
                 Params::UserMonthly(pb::UserMonthlyReportParams {
-                    month: month.unwrap_or_default(),
+                    month: monthly.month.unwrap_or_default(),
                 })
             }
         };
@@ -153,11 +175,11 @@ mod tests {
     fn both_kinds_are_read() {
         assert!(matches!(
             decode(serde_json::json!({"kind": "project", "project_key": "SWAT"})).unwrap(),
-            CreateReportRequest::Project { .. }
+            CreateReportRequest::Project(_)
         ));
         assert!(matches!(
             decode(serde_json::json!({"kind": "user_monthly"})).unwrap(),
-            CreateReportRequest::UserMonthly { month: None }
+            CreateReportRequest::UserMonthly(UserMonthlyReportRequest { month: None, .. })
         ));
     }
 

@@ -6,7 +6,10 @@ use std::{fmt, str::FromStr};
 
 use serde::{Deserialize, Serialize};
 use swatter_proto::issues::v1 as pb;
-use utoipa::ToSchema;
+use utoipa::{
+    ToSchema,
+    openapi::{Object, ObjectBuilder, Type, extensions::Extensions},
+};
 
 /// Declares enums as `Name("message for other values") = [Variant "wire name", …];`.
 macro_rules! wire_enums {
@@ -105,6 +108,29 @@ mod reporting {
         ReportKind("must be project or user_monthly") =
             [Project "project", UserMonthly "user_monthly"];
     }
+}
+
+impl ReportKind {
+    /// The schema of a `kind` field that holds this kind and no other: a JSON Schema `const`
+    /// (OpenAPI 3.1), by which generated clients tell the kinds of report apart (a one-value
+    /// `enum` would make them a type per kind). utoipa has no builder for `const`; the schema's
+    /// extension map is written out as it is, so it goes in there.
+    fn only(self) -> Object {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .extensions(Some(Extensions::from_iter([("const", self.as_str())])))
+            .build()
+    }
+}
+
+/// The `kind` of a project report, request or parameters (`schema_with`).
+pub fn project_kind() -> Object {
+    ReportKind::Project.only()
+}
+
+/// The `kind` of a monthly user report, request or parameters (`schema_with`).
+pub fn user_monthly_kind() -> Object {
+    ReportKind::UserMonthly.only()
 }
 
 #[cfg(test)]
