@@ -8,7 +8,7 @@ use utoipa::ToSchema;
 use super::{
     Page, PageQuery, json, located, no_content,
     paths::{CommentId, IssueKey},
-    required_rfc3339,
+    required_rfc3339, update_mask,
 };
 use crate::{
     error::ApiError,
@@ -165,6 +165,7 @@ pub async fn update_comment(
     let request = caller.request(pb::UpdateCommentRequest {
         id: id.to_string(),
         body: body.body,
+        update_mask: update_mask([("body", true)]),
     });
     json(state.issues().update_comment(request).await)
 }

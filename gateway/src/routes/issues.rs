@@ -16,7 +16,7 @@ use super::{
     fields::{comma_list, empty_as_none, not_null, nullable},
     header_value, located, no_content, page_size,
     paths::{IssueKey, ProjectKey},
-    required_rfc3339, rfc3339,
+    required_rfc3339, rfc3339, update_mask,
     wire::{IssueStatus, Priority},
 };
 use crate::{
@@ -181,8 +181,8 @@ pub struct UpdateIssueRequest {
 }
 
 impl UpdateIssueRequest {
-    /// The update, in the protobuf's encoding of "absent" and "remove" (an empty assignee, an
-    /// empty label set).
+    /// The update: the fields the body carries are the `update_mask`, so a `null` (named in the
+    /// mask, unset) removes the assignee, the labels or the description.
     fn into_pb(
         self,
         issue_key: String,
@@ -195,19 +195,24 @@ impl UpdateIssueRequest {
                     "must be a user id, or null to unassign",
                 ));
             }
-            Some(id) => Some(id.unwrap_or_default()),
-            None => None,
+            other => other,
         };
         Ok(pb::UpdateIssueRequest {
             issue_key,
+            update_mask: update_mask([
+                ("title", self.title.is_some()),
+                ("description", self.description.is_some()),
+                ("status", self.status.is_some()),
+                ("priority", self.priority.is_some()),
+                ("assignee_id", assignee_id.is_some()),
+                ("labels", self.labels.is_some()),
+            ]),
             title: self.title,
-            description: self.description.map(Option::unwrap_or_default),
+            description: self.description.flatten(),
             status: self.status.map_or(0, IssueStatus::to_pb),
             priority: self.priority.map_or(0, Priority::to_pb),
-            assignee_id,
-            labels: self.labels.map(|labels| pb::LabelSet {
-                labels: labels.unwrap_or_default(),
-            }),
+            assignee_id: assignee_id.flatten(),
+            labels: self.labels.flatten().map(|labels| pb::LabelSet { labels }),
             if_match,
         })
     }
@@ -572,6 +577,10 @@ mod tests {
         decode_json::<UpdateIssueRequest>(raw.as_bytes())?.into_pb("SWAT-1".into(), String::new())
     }
 
+    fn masked(raw: &str) -> Vec<String> {
+        update(raw).unwrap().update_mask.unwrap_or_default().paths
+    }
+
     fn field_of(error: ApiError) -> String {
         error
             .errors()
@@ -583,10 +592,10 @@ mod tests {
     #[test]
     fn an_absent_assignee_is_left_and_null_unassigns() {
         assert_eq!(update("{}").unwrap().assignee_id, None);
-        assert_eq!(
-            update(r#"{"assignee_id": null}"#).unwrap().assignee_id,
-            Some(String::new())
-        );
+        assert!(masked("{}").is_empty());
+        let unassign = update(r#"{"assignee_id": null}"#).unwrap();
+        assert_eq!(unassign.assignee_id, None);
+        assert_eq!(unassign.update_mask.unwrap().paths, ["assignee_id"]);
         let id = "01936f8e-9d2a-7e31-b4c5-6d7e8f9a0b1c";
         assert_eq!(
             update(&format!(r#"{{"assignee_id": "{id}"}}"#))
@@ -605,22 +614,28 @@ mod tests {
     fn empty_or_null_labels_clear_them_and_absent_labels_stay() {
         assert_eq!(update("{}").unwrap().labels, None);
         for raw in [r#"{"labels": []}"#, r#"{"labels": null}"#] {
+            let request = update(raw).unwrap();
             assert_eq!(
-                update(raw).unwrap().labels,
-                Some(pb::LabelSet { labels: vec![] })
+                request.labels.unwrap_or_default().labels,
+                Vec::<String>::new()
             );
+            assert_eq!(request.update_mask.unwrap().paths, ["labels"]);
         }
     }
 
     #[test]
-    fn null_description_clears_it_but_null_title_or_status_is_refused() {
+    fn the_mask_names_exactly_the_fields_of_the_body() {
         assert_eq!(
-            update(r#"{"description": null}"#)
-                .unwrap()
-                .description
-                .as_deref(),
-            Some("")
+            masked(r#"{"title": "t", "status": "closed", "description": null}"#),
+            ["title", "description", "status"]
         );
+    }
+
+    #[test]
+    fn null_description_clears_it_but_null_title_or_status_is_refused() {
+        let clear = update(r#"{"description": null}"#).unwrap();
+        assert_eq!(clear.description, None);
+        assert_eq!(clear.update_mask.unwrap().paths, ["description"]);
         assert_eq!(field_of(update(r#"{"title": null}"#).unwrap_err()), "title");
         assert_eq!(
             field_of(update(r#"{"status": null}"#).unwrap_err()),

@@ -6,7 +6,7 @@ use swatter_proto::issues::v1 as pb;
 use utoipa::ToSchema;
 
 use super::{
-    broken_answer, json, no_content,
+    MAX_PAGE_SIZE, broken_answer, json, no_content,
     paths::{MemberPath, ProjectKey},
     required_rfc3339,
     wire::Role,
@@ -85,16 +85,27 @@ pub async fn list_members(
     caller: Authenticated,
     ApiPath(ProjectKey { key }): ApiPath<ProjectKey>,
 ) -> Result<Json<Members>, ApiError> {
-    let response = state
-        .issues()
-        .list_members(caller.request(pb::ListMembersRequest { project_key: key }))
-        .await?
-        .into_inner();
-    let items = response
-        .members
-        .into_iter()
-        .map(Member::try_from)
-        .collect::<Result<_, _>>()?;
+    // REST answers every member at once; gRPC pages, so read every page.
+    let mut items = Vec::new();
+    let mut page_token = String::new();
+    loop {
+        let page = state
+            .issues()
+            .list_members(caller.request(pb::ListMembersRequest {
+                project_key: key.clone(),
+                page_size: MAX_PAGE_SIZE as i32,
+                page_token,
+            }))
+            .await?
+            .into_inner();
+        for member in page.members {
+            items.push(Member::try_from(member)?);
+        }
+        if page.next_page_token.is_empty() {
+            break;
+        }
+        page_token = page.next_page_token;
+    }
     Ok(Json(Members { items }))
 }
 

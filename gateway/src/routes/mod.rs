@@ -179,6 +179,19 @@ pub fn page_size(requested: Option<u32>) -> Result<i32, ApiError> {
     }
 }
 
+/// The `update_mask` of a `PATCH`: the fields its body carries, `null` included (which clears a
+/// field: a masked field the request leaves unset takes its empty value), so the service changes
+/// exactly those.
+pub fn update_mask<const N: usize>(fields: [(&str, bool); N]) -> Option<prost_types::FieldMask> {
+    Some(prost_types::FieldMask {
+        paths: fields
+            .into_iter()
+            .filter(|(_, present)| *present)
+            .map(|(path, _)| path.to_owned())
+            .collect(),
+    })
+}
+
 /// A service's answer in its JSON form.
 pub fn json<M, T>(answer: Result<tonic::Response<M>, tonic::Status>) -> Result<Json<T>, ApiError>
 where

@@ -11,7 +11,7 @@ use super::{
     fields::{not_null, nullable},
     json, located, no_content,
     paths::ProjectKey,
-    required_rfc3339,
+    required_rfc3339, update_mask,
     wire::Role,
 };
 use crate::{
@@ -212,8 +212,12 @@ pub async fn update_project(
 ) -> Result<Json<Project>, ApiError> {
     let request = caller.request(pb::UpdateProjectRequest {
         key,
+        update_mask: update_mask([
+            ("name", body.name.is_some()),
+            ("description", body.description.is_some()),
+        ]),
         name: body.name,
-        description: body.description.map(Option::unwrap_or_default),
+        description: body.description.flatten(),
     });
     json(state.issues().update_project(request).await)
 }

@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 use swatter_proto::identity::v1 as pb;
 use utoipa::{IntoParams, ToSchema};
 
-use super::{Page, PageQuery, json, located, no_content, paths::UserId, rfc3339};
+use super::{Page, PageQuery, json, located, no_content, paths::UserId, rfc3339, update_mask};
 use crate::{
     error::{ApiError, PROBLEM_JSON, Problem, ProblemKind},
     extract::{ApiJson, ApiPath, ApiQuery, Authenticated, ClientAddress, MaybeAuthenticated},
@@ -191,6 +191,10 @@ pub async fn update_me(
     ApiJson(body): ApiJson<UpdateMeRequest>,
 ) -> Result<Json<User>, ApiError> {
     let request = caller.request(pb::UpdateMeRequest {
+        update_mask: update_mask([
+            ("email", body.email.is_some()),
+            ("full_name", body.full_name.is_some()),
+        ]),
         email: body.email,
         full_name: body.full_name,
     });
@@ -303,6 +307,12 @@ pub async fn update_user(
 ) -> Result<Json<User>, ApiError> {
     let request = caller.request(pb::UpdateUserRequest {
         id: id.to_string(),
+        update_mask: update_mask([
+            ("admin", body.admin.is_some()),
+            ("disabled", body.disabled.is_some()),
+            ("email", body.email.is_some()),
+            ("full_name", body.full_name.is_some()),
+        ]),
         admin: body.admin,
         disabled: body.disabled,
         email: body.email,

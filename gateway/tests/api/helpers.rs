@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 use swatter_gateway::config::GatewayConfig;
 use swatter_identity::config::IdentityConfig;
 use swatter_reporting::startup::Mode;
-use swatter_testkit::{Broker, Identity, Issues, Reporting, S3Server, Stack, Worker};
+use swatter_testkit::{Broker, Identity, Issues, Reporting, S3Server, Stack, TestDatabase, Worker};
 
 pub use swatter_reporting::startup::Mode as ReportingMode;
 
@@ -105,6 +105,11 @@ impl TestApp {
             _identity: identity,
             _issues: issues,
         }
+    }
+
+    /// The issues service's database, for arranging more rows than requests would make cheaply.
+    pub fn issues_db(&self) -> &TestDatabase {
+        &self._issues.db
     }
 
     /// Deletes this test's exchanges and queues from the shared broker (reporting runs).

@@ -41,6 +41,43 @@ async fn creating_a_project_answers_201_with_its_location_and_the_creator_as_own
 }
 
 #[tokio::test]
+async fn the_member_list_holds_every_member_even_beyond_one_page_of_list_members() {
+    let app = TestApp::spawn().await;
+    let alice = app.user("alice").await;
+    let project = app.create_project(&alice.access_token, "SWAT").await;
+    // 150 more members than the 100 of one `ListMembers` page, written straight to the issues
+    // database (signing up 150 users would cost 150 password hashes).
+    let project_id = project["id"].as_str().unwrap().parse().unwrap();
+    for n in 0..150 {
+        swatter_issues::store::upsert_member(
+            &app.issues_db().pool,
+            project_id,
+            uuid::Uuid::new_v4(),
+            &format!("member{n:03}"),
+            swatter_issues::domain::Role::Viewer,
+        )
+        .await
+        .unwrap();
+    }
+
+    let members = app
+        .get_ok(&alice.access_token, "/v1/projects/SWAT/members")
+        .await;
+
+    let names: Vec<&str> = members["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["username"].as_str().unwrap())
+        .collect();
+    let expected: Vec<String> = std::iter::once("alice".to_owned())
+        .chain((0..150).map(|n| format!("member{n:03}")))
+        .collect();
+    assert_eq!(names, expected);
+    assert!(members.get("next_page_token").is_none(), "{members}");
+}
+
+#[tokio::test]
 async fn a_taken_project_key_is_a_conflict_naming_the_key() {
     let app = TestApp::spawn().await;
     let alice = app.user("alice").await;

@@ -197,9 +197,12 @@ where
         };
 
         // The descriptor set holds every swatter service; advertise only what this server serves.
+        // `google.rpc` (status, error details) is there so that grpcurl and buf decode the
+        // `BadRequest`, `ErrorInfo` and `RetryInfo` details of errors.
         let reflection = || {
             tonic_reflection::server::Builder::configure()
                 .register_encoded_file_descriptor_set(swatter_proto::FILE_DESCRIPTOR_SET)
+                .register_encoded_file_descriptor_set(tonic_types::pb::FILE_DESCRIPTOR_SET)
                 .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
                 .register_encoded_file_descriptor_set(tonic_reflection::pb::v1::FILE_DESCRIPTOR_SET)
                 .register_encoded_file_descriptor_set(

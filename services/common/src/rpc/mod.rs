@@ -2,13 +2,15 @@
 //! its state and a trait impl whose methods only forward, `respond(group::handler(&state,
 //! request).await)`, to one function per RPC in a file per group. Those functions parse their
 //! request with [`Violations`] and [`pagination`](crate::pagination), answer with [`Error`],
-//! convert times with [`timestamp`], call other services through [`downstream`] and make create
-//! operations replayable with [`idempotency`].
+//! convert times with [`timestamp`], call other services through [`downstream`], make create
+//! operations replayable with [`idempotency`] and read which fields an update changes with
+//! [`update_mask`].
 
 pub mod downstream;
 mod error;
 #[cfg(feature = "db")]
 pub mod idempotency;
+pub mod update_mask;
 
 use chrono::{DateTime, Utc};
 use tonic::{Request, Response, Status};
@@ -19,6 +21,7 @@ use crate::{
 };
 
 pub use error::{Error, Service};
+pub use update_mask::UpdateMask;
 
 /// What a generated service trait method returns.
 pub type RpcResult<T> = Result<Response<T>, Status>;

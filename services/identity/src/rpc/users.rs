@@ -4,7 +4,7 @@ use swatter_common::{
     auth::{self, Principal},
     input::{self, Lines},
     pagination,
-    rpc::Violations,
+    rpc::{UpdateMask, Violations, update_mask::Fields},
     status::Violation,
 };
 use swatter_proto::identity::v1 as pb;
@@ -23,6 +23,18 @@ use crate::{
 const MAX_BATCH: usize = 1000;
 /// Longest username prefix a search takes (no username is longer).
 const MAX_SEARCH_LEN: usize = 32;
+
+/// What `UpdateMe`'s `update_mask` may name: users change their own profile, not their rights.
+const ME_FIELDS: Fields = Fields {
+    updatable: &["email", "full_name"],
+    fixed: &["id", "username", "created_at", "admin", "disabled"],
+};
+
+/// What `UpdateUser`'s `update_mask` may name.
+const USER_FIELDS: Fields = Fields {
+    updatable: &["admin", "disabled", "email", "full_name"],
+    fixed: &["id", "username", "created_at"],
+};
 
 fn parse_user_id(field: &str, raw: &str) -> Result<Uuid> {
     raw.parse()
@@ -130,7 +142,12 @@ pub(super) async fn update_me(
 ) -> Result<pb::User> {
     let me = auth::user(&request)?.id;
     let req = request.into_inner();
-    let (email, full_name) = profile_changes(req.email.as_deref(), req.full_name.as_deref())?;
+    let mask =
+        UpdateMask::parse(req.update_mask.as_ref(), ME_FIELDS).map_err(IdentityError::invalid)?;
+    let (email, full_name) = profile_changes(
+        mask.value("email", req.email).as_deref(),
+        mask.value("full_name", req.full_name).as_deref(),
+    )?;
     current_user(identity, me).await?;
     let changes = UserChanges {
         email: email.as_ref().map(Email::as_str),
@@ -276,8 +293,15 @@ pub(super) async fn update_user(
     }
     let req = request.into_inner();
     let id = parse_user_id("id", &req.id)?;
-    let (email, full_name) = profile_changes(req.email.as_deref(), req.full_name.as_deref())?;
-    if id == caller.id && (req.admin == Some(false) || req.disabled == Some(true)) {
+    let mask =
+        UpdateMask::parse(req.update_mask.as_ref(), USER_FIELDS).map_err(IdentityError::invalid)?;
+    let (email, full_name) = profile_changes(
+        mask.value("email", req.email).as_deref(),
+        mask.value("full_name", req.full_name).as_deref(),
+    )?;
+    let admin = mask.value("admin", req.admin);
+    let disabled = mask.value("disabled", req.disabled);
+    if id == caller.id && (admin == Some(false) || disabled == Some(true)) {
         return Err(IdentityError::FailedPrecondition(
             "admins cannot remove their own admin rights or disable themselves".into(),
         ));
@@ -285,22 +309,22 @@ pub(super) async fn update_user(
     let changes = UserChanges {
         email: email.as_ref().map(Email::as_str),
         full_name: full_name.as_ref().map(FullName::as_str),
-        admin: req.admin,
-        disabled: req.disabled,
+        admin,
+        disabled,
     };
     let mut tx = identity.db.begin().await?;
     let user = store::update_user(&mut *tx, id, &changes)
         .await?
         .ok_or(IdentityError::NotFound("user"))?;
-    if req.disabled == Some(true) {
+    if disabled == Some(true) {
         store::revoke_user_refresh_tokens(&mut *tx, id).await?;
     }
     tx.commit().await?;
     tracing::info!(
         admin_id = %caller.id,
         user_id = %id,
-        admin = ?req.admin,
-        disabled = ?req.disabled,
+        admin = ?admin,
+        disabled = ?disabled,
         "user updated by admin"
     );
     Ok(user_message(user, View::Full))

@@ -105,6 +105,7 @@ async fn users_change_their_email_and_name_but_not_their_admin_flag() {
             pb::UpdateMeRequest {
                 email: Some("alice@new.example.org".into()),
                 full_name: Some("Alice Liddell".into()),
+                update_mask: None,
             },
             &tokens.access_token,
         ))
@@ -121,6 +122,7 @@ async fn users_change_their_email_and_name_but_not_their_admin_flag() {
             pb::UpdateMeRequest {
                 email: Some("nope".into()),
                 full_name: None,
+                update_mask: None,
             },
             &tokens.access_token,
         ))
@@ -203,6 +205,122 @@ async fn the_configured_admin_exists_and_can_promote_others_but_not_demote_itsel
         .await
         .unwrap_err();
     assert_eq!(unknown.code(), Code::NotFound);
+}
+
+fn mask(paths: &[&str]) -> Option<prost_types::FieldMask> {
+    Some(prost_types::FieldMask {
+        paths: paths.iter().map(|p| (*p).to_owned()).collect(),
+    })
+}
+
+#[tokio::test]
+async fn an_update_mask_changes_only_the_named_fields_and_clears_named_unset_ones() {
+    let app = TestApp::spawn().await;
+    let (_, tokens) = app.user("alice").await;
+    let update_me = |request: pb::UpdateMeRequest| {
+        let mut client = app.client.clone();
+        let token = tokens.access_token.clone();
+        async move { client.update_me(authed(request, &token)).await }
+    };
+
+    let renamed = update_me(pb::UpdateMeRequest {
+        email: Some("ignored@example.org".into()),
+        full_name: Some("Alice Liddell".into()),
+        update_mask: mask(&["full_name"]),
+    })
+    .await
+    .unwrap()
+    .into_inner();
+    assert_eq!(renamed.full_name, "Alice Liddell");
+    assert_eq!(renamed.email.as_deref(), Some("alice@example.com"));
+
+    let cleared = update_me(pb::UpdateMeRequest {
+        update_mask: mask(&["full_name"]),
+        ..Default::default()
+    })
+    .await
+    .unwrap()
+    .into_inner();
+    assert_eq!(cleared.full_name, "");
+
+    let no_email = update_me(pb::UpdateMeRequest {
+        update_mask: mask(&["email"]),
+        ..Default::default()
+    })
+    .await
+    .unwrap_err();
+    assert_eq!(fields(&no_email), ["email"]);
+    let me = app.get_me(&tokens.access_token).await.unwrap();
+    assert_eq!(me.email.as_deref(), Some("alice@example.com"));
+}
+
+#[tokio::test]
+async fn an_update_mask_naming_a_field_users_cannot_change_is_an_invalid_mask() {
+    let app = TestApp::spawn().await;
+    let (alice, tokens) = app.user("alice").await;
+    for paths in [&["admin"][..], &["full_name", "username"], &["nickname"]] {
+        let status = app
+            .client
+            .clone()
+            .update_me(authed(
+                pb::UpdateMeRequest {
+                    full_name: Some("Mallory".into()),
+                    update_mask: mask(paths),
+                    ..Default::default()
+                },
+                &tokens.access_token,
+            ))
+            .await
+            .unwrap_err();
+        assert_eq!(status.code(), Code::InvalidArgument, "{paths:?}");
+        assert_eq!(fields(&status), ["update_mask"], "{paths:?}");
+    }
+    let admin_token = app.admin_token().await;
+    let unknown = app
+        .update_user(
+            &admin_token,
+            pb::UpdateUserRequest {
+                id: alice.id.clone(),
+                full_name: Some("Mallory".into()),
+                update_mask: mask(&["created_at"]),
+                ..Default::default()
+            },
+        )
+        .await
+        .unwrap_err();
+    assert_eq!(fields(&unknown), ["update_mask"]);
+    let me = app.get_me(&tokens.access_token).await.unwrap();
+    assert_eq!(me.full_name, "alice Example");
+}
+
+#[tokio::test]
+async fn an_admin_re_enables_a_user_by_naming_disabled_in_the_mask() {
+    let app = TestApp::spawn().await;
+    let (alice, _) = app.user("alice").await;
+    let admin_token = app.admin_token().await;
+    let update = |request: pb::UpdateUserRequest| app.update_user(&admin_token, request);
+    let disabled = update(pb::UpdateUserRequest {
+        id: alice.id.clone(),
+        disabled: Some(true),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    assert_eq!(disabled.disabled, Some(true));
+    assert!(app.login("alice", "correct-horse").await.is_err());
+
+    // Named and unset: the empty value, `false`; `admin` is set but not named, so it stays.
+    let enabled = update(pb::UpdateUserRequest {
+        id: alice.id.clone(),
+        admin: Some(true),
+        update_mask: mask(&["disabled"]),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    assert_eq!(enabled.disabled, Some(false));
+    assert_eq!(enabled.admin, Some(false));
+    app.login("alice", "correct-horse").await.unwrap();
 }
 
 #[tokio::test]

@@ -5,7 +5,11 @@ use sqlx::{Postgres, Transaction};
 use swatter_common::{
     auth::UserPrincipal,
     pagination,
-    rpc::idempotency::{self, Begin},
+    rpc::{
+        UpdateMask,
+        idempotency::{self, Begin},
+        update_mask::Fields,
+    },
 };
 use swatter_proto::issues::v1 as pb;
 use tonic::Request;
@@ -19,6 +23,12 @@ use crate::{
 };
 
 const NO_COMMENTS: &str = "viewers may not comment";
+
+/// What `UpdateComment`'s `update_mask` may name.
+const COMMENT_FIELDS: Fields = Fields {
+    updatable: &["body"],
+    fixed: &["id", "issue_key", "author_id", "created_at", "updated_at"],
+};
 
 /// Loads a comment to edit or delete inside `tx`; malformed ids name nothing. Who may is decided
 /// by the caller with [`authorize_locked`] (which hides it from non-members).
@@ -108,6 +118,8 @@ pub(super) async fn update_comment(
 ) -> Result<pb::Comment> {
     let me = caller(&request)?;
     let req = request.into_inner();
+    // A comment has one field to change, so every valid mask names it.
+    UpdateMask::parse(req.update_mask.as_ref(), COMMENT_FIELDS).map_err(IssuesError::invalid)?;
     let body = CommentBody::parse("body", &req.body).map_err(IssuesError::invalid)?;
     let mut tx = issues.db.begin().await?;
     let comment = comment_to_change(&mut tx, &req.id, &me).await?;

@@ -9,8 +9,9 @@ use swatter_common::{
     auth::UserPrincipal,
     pagination,
     rpc::{
-        Violations,
+        UpdateMask, Violations,
         idempotency::{self, Begin},
+        update_mask::Fields,
     },
     status::Violation,
 };
@@ -52,6 +53,47 @@ fn status_field(raw: i32) -> std::result::Result<Option<IssueStatus>, Violation>
     convert::status_from_pb(raw)
         .map_err(|_| Violation::new("status", "must be open, in_progress, resolved or closed"))
 }
+
+/// A priority that has to be given (unspecified is refused).
+fn given_priority(raw: i32) -> std::result::Result<Priority, Violation> {
+    priority_field(raw)?
+        .ok_or_else(|| Violation::new("priority", "must be low, medium, high or urgent"))
+}
+
+/// A status that has to be given (unspecified is refused).
+fn given_status(raw: i32) -> std::result::Result<IssueStatus, Violation> {
+    status_field(raw)?
+        .ok_or_else(|| Violation::new("status", "must be open, in_progress, resolved or closed"))
+}
+
+/// An enum field as an update reads it: unspecified (0) is unset.
+fn enum_set(raw: i32) -> Option<i32> {
+    (raw != 0).then_some(raw)
+}
+
+/// What `UpdateIssue`'s `update_mask` may name.
+const ISSUE_FIELDS: Fields = Fields {
+    updatable: &[
+        "title",
+        "description",
+        "status",
+        "priority",
+        "assignee_id",
+        "labels",
+    ],
+    fixed: &[
+        "id",
+        "key",
+        "project_key",
+        "number",
+        "author_id",
+        "created_at",
+        "updated_at",
+        "closed_at",
+        "version",
+        "etag",
+    ],
+};
 
 /// An issue key from a request: malformed keys name no issue.
 fn issue_key(raw: &str) -> Result<IssueKey> {
@@ -216,23 +258,27 @@ pub(super) async fn update_issue(
     let req = request.into_inner();
     let key = issue_key(&req.issue_key)?;
     let mut v = Violations::default();
+    let mask = v
+        .check(UpdateMask::parse(req.update_mask.as_ref(), ISSUE_FIELDS))
+        .unwrap_or(UpdateMask::Populated);
     let patch = Patch {
-        title: req
-            .title
-            .as_deref()
-            .and_then(|t| v.check(IssueTitle::parse("title", t))),
-        description: req
-            .description
-            .as_deref()
-            .and_then(|d| v.check(Description::parse("description", d))),
-        status: v.check(status_field(req.status)).flatten(),
-        priority: v.check(priority_field(req.priority)).flatten(),
-        labels: req
-            .labels
-            .as_ref()
+        title: mask
+            .value("title", req.title)
+            .and_then(|t| v.check(IssueTitle::parse("title", &t))),
+        description: mask
+            .value("description", req.description)
+            .and_then(|d| v.check(Description::parse("description", &d))),
+        status: mask
+            .value("status", enum_set(req.status))
+            .and_then(|raw| v.check(given_status(raw))),
+        priority: mask
+            .value("priority", enum_set(req.priority))
+            .and_then(|raw| v.check(given_priority(raw))),
+        labels: mask
+            .value("labels", req.labels)
             .and_then(|l| v.check(Labels::parse(&l.labels))),
-        // Present and empty: unassign.
-        assignee: match req.assignee_id.as_deref() {
+        // Empty: unassign.
+        assignee: match mask.value("assignee_id", req.assignee_id).as_deref() {
             None => None,
             Some("") => Some(None),
             Some(raw) => v.check(uuid_field("assignee_id", raw)).map(Some),
@@ -312,25 +358,11 @@ fn filter_of(
     let mut v = Violations::default();
     let mut statuses = Vec::new();
     for raw in &req.statuses {
-        match status_field(*raw) {
-            Ok(Some(status)) => statuses.push(status),
-            Ok(None) => v.push(Violation::new(
-                "status",
-                "must be open, in_progress, resolved or closed",
-            )),
-            Err(violation) => v.push(violation),
-        }
+        statuses.extend(v.check(given_status(*raw)));
     }
     let mut priorities = Vec::new();
     for raw in &req.priorities {
-        match priority_field(*raw) {
-            Ok(Some(priority)) => priorities.push(priority),
-            Ok(None) => v.push(Violation::new(
-                "priority",
-                "must be low, medium, high or urgent",
-            )),
-            Err(violation) => v.push(violation),
-        }
+        priorities.extend(v.check(given_priority(*raw)));
     }
     let assignee = match req.assignee.as_str() {
         "" => AssigneeFilter::Any,

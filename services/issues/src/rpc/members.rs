@@ -1,6 +1,6 @@
 //! Handlers for project membership.
 
-use swatter_common::{rpc::downstream, status::Violation};
+use swatter_common::{pagination, rpc::downstream, status::Violation};
 use swatter_proto::{identity::v1::GetUserRequest, issues::v1 as pb};
 use tonic::Request;
 use uuid::Uuid;
@@ -28,10 +28,17 @@ pub(super) async fn list_members(
     request: Request<pb::ListMembersRequest>,
 ) -> Result<pb::ListMembersResponse> {
     let me = caller(&request)?;
-    let project = visible_project(issues, &request.get_ref().project_key, &me).await?;
-    let members = store::list_members(&issues.db, project.id).await?;
+    let req = request.get_ref();
+    let (limit, after) = pagination::page::<store::MemberCursor>(req.page_size, &req.page_token)
+        .map_err(IssuesError::invalid)?;
+    let project = visible_project(issues, &req.project_key, &me).await?;
+    let mut members =
+        store::list_members(&issues.db, project.id, after.as_ref(), limit + 1).await?;
+    let next_page_token =
+        pagination::next_token(&mut members, limit, |m| (m.username.clone(), m.user_id));
     Ok(pb::ListMembersResponse {
         members: members.into_iter().map(convert::member).collect(),
+        next_page_token,
     })
 }
 

@@ -4,8 +4,9 @@ use sqlx::{Postgres, Transaction};
 use swatter_common::{
     pagination,
     rpc::{
-        Violations,
+        UpdateMask, Violations,
         idempotency::{self, Begin},
+        update_mask::Fields,
     },
     status::Violation,
 };
@@ -16,6 +17,12 @@ use uuid::Uuid;
 use super::{Issues, authorize_locked, caller, check, convert};
 
 const OWNERS_ONLY: &str = "only the project's owners may do this";
+
+/// What `UpdateProject`'s `update_mask` may name.
+const PROJECT_FIELDS: Fields = Fields {
+    updatable: &["name", "description"],
+    fixed: &["id", "key", "created_at", "updated_at", "my_role"],
+};
 use crate::{
     domain::{Action, Description, ProjectKey, ProjectName, Role, authorize},
     error::{IssuesError, Result},
@@ -108,11 +115,14 @@ pub(super) async fn update_project(
     let me = caller(&request)?;
     let req = request.into_inner();
     let mut violations = Violations::default();
-    let name = req.name.as_deref().map(|n| ProjectName::parse("name", n));
-    let name = violations.check(name.transpose()).flatten();
-    let description = req.description.as_deref();
-    let description = description.map(|d| Description::parse("description", d));
-    let description = violations.check(description.transpose()).flatten();
+    let mask = violations
+        .check(UpdateMask::parse(req.update_mask.as_ref(), PROJECT_FIELDS))
+        .unwrap_or(UpdateMask::Populated);
+    let name = mask.value("name", req.name);
+    let name = name.and_then(|n| violations.check(ProjectName::parse("name", &n)));
+    let description = mask.value("description", req.description);
+    let description =
+        description.and_then(|d| violations.check(Description::parse("description", &d)));
     violations.finish()?;
     let mut tx = issues.db.begin().await?;
     let project =

@@ -16,14 +16,26 @@ pub struct MemberRow {
 
 const MEMBER_COLUMNS: &str = "user_id, username, role, added_at";
 
+/// Where a page of members starts: after this username and user id.
+pub type MemberCursor = (String, Uuid);
+
+/// Up to `limit` members of the project by username (then user id), those after `after`.
 pub async fn list_members(
     db: impl PgExecutor<'_>,
     project_id: Uuid,
+    after: Option<&MemberCursor>,
+    limit: i64,
 ) -> sqlx::Result<Vec<MemberRow>> {
     sqlx::query_as(&format!(
-        "SELECT {MEMBER_COLUMNS} FROM members WHERE project_id = $1 ORDER BY username"
+        "SELECT {MEMBER_COLUMNS} FROM members
+         WHERE project_id = $1 AND ($2::text IS NULL OR (username, user_id) > ($2, $3))
+         ORDER BY username, user_id
+         LIMIT $4"
     ))
     .bind(project_id)
+    .bind(after.map(|(username, _)| username.as_str()))
+    .bind(after.map(|(_, user_id)| *user_id))
+    .bind(limit)
     .fetch_all(db)
     .await
 }

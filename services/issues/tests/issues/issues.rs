@@ -1008,6 +1008,7 @@ async fn comments_list_oldest_first_in_pages_and_their_author_may_edit_them() {
             pb::UpdateCommentRequest {
                 id: written[0].clone(),
                 body: "  edited  ".into(),
+                update_mask: None,
             },
             &owner,
         ))
@@ -1021,6 +1022,7 @@ async fn comments_list_oldest_first_in_pages_and_their_author_may_edit_them() {
             pb::UpdateCommentRequest {
                 id: written[0].clone(),
                 body: " ".into(),
+                update_mask: None,
             },
             &owner,
         ))

@@ -4,3 +4,4 @@ mod issues;
 mod permissions;
 mod query_plans;
 mod support;
+mod update_masks;

@@ -273,6 +273,7 @@ async fn perform(app: &TestApp, cast: &Cast, actor: &User, action: Action) -> Co
                         pb::UpdateCommentRequest {
                             id: own.id,
                             body: "edited".into(),
+                            update_mask: None,
                         },
                         actor,
                     ))
@@ -285,6 +286,7 @@ async fn perform(app: &TestApp, cast: &Cast, actor: &User, action: Action) -> Co
                     pb::UpdateCommentRequest {
                         id: others_comment.id,
                         body: "edited".into(),
+                        update_mask: None,
                     },
                     actor,
                 ))
@@ -315,6 +317,7 @@ async fn perform(app: &TestApp, cast: &Cast, actor: &User, action: Action) -> Co
                         key,
                         name: Some("Renamed".into()),
                         description: None,
+                        update_mask: None,
                     },
                     actor,
                 ))
@@ -467,6 +470,7 @@ async fn members_may_leave_but_the_last_owner_may_neither_leave_nor_be_demoted()
         .list_members(req(
             pb::ListMembersRequest {
                 project_key: "LEAVE".into(),
+                ..Default::default()
             },
             &cast.maintainer,
         ))
@@ -551,6 +555,7 @@ impl RacingWrite {
                         key,
                         name: Some("renamed".into()),
                         description: None,
+                        update_mask: None,
                     },
                     &actor,
                 ))

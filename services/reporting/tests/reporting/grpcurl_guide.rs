@@ -143,9 +143,14 @@ async fn every_command_of_the_grpcurl_guide_works_against_the_real_services() {
         "swatter.issues.v1.IssuesService.CreateIssue\n",
         "rpc WatchJob ( .swatter.reporting.v1.WatchJobRequest ) returns ( stream .swatter.reporting.v1.Job );",
         "message ListIssuesRequest {",
+        "string key = 2 [(.google.api.field_behavior) = OUTPUT_ONLY];",
+        "message FieldViolation {",
         "\"username\": \"ada\"",
         "\"myRole\": \"ROLE_OWNER\"",
         "\"key\": \"SWAT-3\"",
+        // The refused mask: its BadRequest decoded, naming `update_mask` and the immutable path.
+        "Code: InvalidArgument",
+        r#"{"@type":"type.googleapis.com/google.rpc.BadRequest","fieldViolations":[{"field":"update_mask","description":"cannot change key;"#,
     ] {
         assert!(
             stdout.contains(expected),
@@ -167,6 +172,16 @@ async fn every_command_of_the_grpcurl_guide_works_against_the_real_services() {
         "{report}"
     );
     assert!(
+        lines.contains(
+            &r#"{"key":"SWAT-2","title":"Typo in the help text","status":"ISSUE_STATUS_IN_PROGRESS","labels":["docs"]}"#
+        ),
+        "the masked update did not change exactly status and labels:\n{report}"
+    );
+    assert!(
+        lines.contains(&"member ada ROLE_OWNER"),
+        "ListMembers did not list the owner:\n{report}"
+    );
+    assert!(
         lines.contains(&r#"{"state":"JOB_STATE_SUCCEEDED","progress":100}"#),
         "WatchJob did not stream the finished job:\n{report}"
     );
@@ -183,6 +198,20 @@ async fn every_command_of_the_grpcurl_guide_works_against_the_real_services() {
         .await
         .unwrap();
     assert_eq!(issues, 3);
+    let (title, status, labels): (String, String, Vec<String>) =
+        sqlx::query_as("SELECT title, status, labels FROM issues WHERE number = 2")
+            .fetch_one(&app.issues_db.pool)
+            .await
+            .unwrap();
+    assert_eq!(
+        (title.as_str(), status.as_str(), labels.as_slice()),
+        (
+            "Typo in the help text",
+            "in_progress",
+            &["docs".to_owned()][..]
+        ),
+        "the refused mask changed nothing, the accepted one status and labels"
+    );
     let succeeded: i64 = sqlx::query_scalar("SELECT count(*) FROM jobs WHERE state = 'succeeded'")
         .fetch_one(&app.reporting_db.pool)
         .await
