@@ -4,8 +4,9 @@
 # (scripts/with-stack.sh), by the pytest suite in tests/ecosystem. Arguments go to pytest
 # (`scripts/ecosystem.sh -k oauth` runs a part). The Python tools are pinned in
 # scripts/ecosystem-tools.txt and installed into a virtualenv under $SWATTER_TOOLS_DIR
-# (default .run/tools), once; the npm tools of the TypeScript checks are pinned in
-# tests/ecosystem/typescript/package-lock.json and installed into $SWATTER_TOOLS_DIR/typescript.
+# (default .run/tools), once; the npm tools are pinned in tests/ecosystem/typescript (the
+# TypeScript client check) and tests/ecosystem/buf (`buf curl`), each package-lock.json installed
+# into $SWATTER_TOOLS_DIR/<folder>.
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -16,6 +17,7 @@ VENV="$TOOLS_DIR/ecosystem"
 if [[ -z ${SWATTER_STACK_URL:-} ]]; then
     scripts/ensure-venv.sh "$VENV" scripts/ecosystem-tools.txt
     scripts/ensure-node-tools.sh "$TOOLS_DIR/typescript" tests/ecosystem/typescript
+    scripts/ensure-node-tools.sh "$TOOLS_DIR/buf" tests/ecosystem/buf
     exec scripts/with-stack.sh ecosystem "$0" "$@"
 fi
 

@@ -3,7 +3,7 @@
 # package folder PACKAGE pins (its package.json and package-lock.json, copied into DIR), installed
 # from the npm registry with `npm ci`: once, and again whenever either file changes (a hash of
 # both is kept in DIR). Installs nodejs and npm (apt, as root) when npm is missing. Used by
-# ecosystem.sh for the TypeScript client check.
+# ecosystem.sh for the TypeScript client check and buf curl.
 set -euo pipefail
 
 DIR="$1"

@@ -62,6 +62,8 @@ export SWATTER_IDENTITY_DATABASE_URL="postgres://postgres@127.0.0.1:5432/${DB_PR
 export SWATTER_ISSUES_DATABASE_URL="postgres://postgres@127.0.0.1:5432/${DB_PREFIX}_issues"
 export SWATTER_REPORTING_DATABASE_URL="postgres://postgres@127.0.0.1:5432/${DB_PREFIX}_reporting"
 export SWATTER_QUEUE_PREFIX="$QUEUE_PREFIX"
+# The checks sign up more users from one address than a public stack lets through in an hour.
+export SWATTER_SIGNUP_RATE_PER_CLIENT="${SWATTER_SIGNUP_RATE_PER_CLIENT:-0}"
 # Request lines are logged at info, 5xx at warn: the gateway's log then lists only the 5xx.
 export RUST_LOG="${RUST_LOG:-warn}"
 

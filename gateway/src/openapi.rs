@@ -236,6 +236,26 @@ mod tests {
     use super::*;
 
     #[test]
+    fn every_path_parameter_is_in_its_path_and_every_template_is_a_parameter() {
+        let doc = serde_json::to_value(document()).unwrap();
+        for (path, operations) in doc["paths"].as_object().unwrap() {
+            for (method, operation) in operations.as_object().unwrap() {
+                let parameters = operation["parameters"].as_array().cloned().unwrap_or_default();
+                let in_path: Vec<&str> = parameters
+                    .iter()
+                    .filter(|parameter| parameter["in"] == "path")
+                    .map(|parameter| parameter["name"].as_str().unwrap())
+                    .collect();
+                let templated: Vec<&str> = path
+                    .split('/')
+                    .filter_map(|part| part.strip_prefix('{')?.strip_suffix('}'))
+                    .collect();
+                assert_eq!(in_path, templated, "{method} {path}");
+            }
+        }
+    }
+
+    #[test]
     fn the_description_is_openapi_3_1_and_lists_every_route() {
         let doc = serde_json::to_value(document()).unwrap();
         assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"));

@@ -73,6 +73,7 @@ pub async fn healthz() -> Json<Health> {
 
 /// Query of `/readyz`.
 #[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ReadyzQuery {
     /// `true`: 503 unless every service serves (what scripts waiting for a whole stack ask).
     pub strict: Option<bool>,
