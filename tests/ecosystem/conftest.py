@@ -33,6 +33,18 @@ class User:
     password: str
 
 
+def log_in(stack: Stack, user: User) -> str:
+    """An access token of the user, from the password grant (plain REST, no client library)."""
+    response = requests.post(
+        f"{stack.url}/v1/auth/token",
+        data={"grant_type": "password", "username": user.username, "password": user.password},
+        timeout=10,
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["token_type"] == "Bearer"
+    return response.json()["access_token"]
+
+
 @pytest.fixture(scope="session")
 def stack() -> Stack:
     env = os.environ

@@ -14,6 +14,7 @@ import subprocess
 
 import pytest
 import requests
+from conftest import log_in
 from google.rpc import error_details_pb2
 
 BUF = os.path.join(os.environ.get("SWATTER_TOOLS_DIR", ".run/tools"), "buf/node_modules/.bin/buf")
@@ -37,6 +38,7 @@ def buf_curl(stack, token, method, body):
             json.dumps(body),
             f"http://{stack.issues_addr}/{ISSUES}/{method}",
         ],
+        check=False,
         capture_output=True,
         text=True,
         timeout=60,
@@ -47,12 +49,7 @@ def buf_curl(stack, token, method, body):
 @pytest.fixture
 def issue(stack, new_user):
     """A fresh user's token and an issue of theirs with a description and labels (over REST)."""
-    user = new_user()
-    token = requests.post(
-        f"{stack.url}/v1/auth/token",
-        data={"grant_type": "password", "username": user.username, "password": user.password},
-        timeout=10,
-    ).json()["access_token"]
+    token = log_in(stack, new_user())
     auth = {"Authorization": f"Bearer {token}"}
     key = "B" + secrets.token_hex(3).upper()
     response = requests.post(
