@@ -7,13 +7,17 @@ use utoipa::{
     openapi::{
         ContentBuilder, HeaderBuilder, KnownFormat, ObjectBuilder, Ref, RefOr, ResponseBuilder,
         SchemaFormat, Type,
-        path::Operation,
-        security::{HttpAuthScheme, HttpBuilder, SecurityScheme},
+        path::{Operation, ParameterIn},
+        security::{
+            Flow, HttpAuthScheme, HttpBuilder, OAuth2, Password, Scopes, SecurityRequirement,
+            SecurityScheme,
+        },
     },
 };
 
 use crate::{
     error::{ApiError, FieldError, PROBLEM_JSON, Problem, ProblemKind},
+    extract::IDEMPOTENCY_KEY_HEADER,
     routes,
 };
 
@@ -28,7 +32,7 @@ use crate::{
         license(name = "MIT", identifier = "MIT"),
     ),
     components(schemas(Problem, FieldError)),
-    modifiers(&BearerSecurity),
+    modifiers(&Security),
     tags(
         (name = "users", description = "Accounts: sign-up, your own profile, search, admin changes"),
         (name = "auth", description = "Tokens: log in, refresh, revoke, and the public signing keys"),
@@ -50,6 +54,7 @@ pub fn document() -> utoipa::openapi::OpenApi {
 /// Adds what every operation shares to the operations the routes declared.
 pub fn complete(mut document: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
     CommonResponses.modify(&mut document);
+    LoginAlternative.modify(&mut document);
     document
 }
 
@@ -70,14 +75,20 @@ pub fn problem_example(kind: ProblemKind, field: &str, message: &str) -> Problem
     }
 }
 
-/// Declares the `bearer` security scheme the operations refer to.
-struct BearerSecurity;
+/// The security scheme handlers name (`bearer`: an access token, however it was obtained).
+const BEARER: &str = "bearer";
+/// The same access token, as the OAuth2 password flow obtains it: tools that know the flow
+/// (Swagger UI's Authorize) log in with a username and password instead of a pasted token.
+const OAUTH2: &str = "oauth2";
 
-impl Modify for BearerSecurity {
+/// Declares the security schemes the operations refer to.
+struct Security;
+
+impl Modify for Security {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         let components = openapi.components.get_or_insert_with(Default::default);
         components.add_security_scheme(
-            "bearer",
+            BEARER,
             SecurityScheme::Http(
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
@@ -88,13 +99,52 @@ impl Modify for BearerSecurity {
                     .build(),
             ),
         );
+        components.add_security_scheme(
+            OAUTH2,
+            SecurityScheme::OAuth2(OAuth2::with_description(
+                [Flow::Password(Password::new(
+                    "/v1/auth/token",
+                    Scopes::new(),
+                ))],
+                "Log in with a username and password (OAuth2 password grant at \
+                 POST /v1/auth/token); the access token is then sent as a bearer token",
+            )),
+        );
+    }
+}
+
+/// Lets every operation that takes a bearer token take it from the OAuth2 password flow too
+/// (either requirement satisfies it: they name the same token).
+struct LoginAlternative;
+
+impl Modify for LoginAlternative {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let bearer = SecurityRequirement::new(BEARER, Vec::<String>::new());
+        for item in openapi.paths.paths.values_mut() {
+            let operations = [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+            ];
+            for operation in operations.into_iter().flatten() {
+                if let Some(security) = &mut operation.security
+                    && security.contains(&bearer)
+                {
+                    security.push(SecurityRequirement::new(OAUTH2, Vec::<String>::new()));
+                }
+            }
+        }
     }
 }
 
 /// What operations share, so that handlers declare only their own answers: 401 on secured
-/// operations, 400/415/422 on JSON bodies, 422 on pages, server errors, a problem body on every
+/// operations, 404 on those with path parameters, 400/413/415/422 on those with a body, 422 on
+/// those with query parameters or an `Idempotency-Key`, server errors, a problem body on every
 /// error answer that declares none, `Retry-After` on 429, and the `X-Request-ID` header on each
-/// response.
+/// response. Every status the gateway can answer is declared, so that clients and tools need
+/// not guess.
 struct CommonResponses;
 
 /// The answers an operation gives without declaring them, by what it takes.
@@ -103,22 +153,27 @@ fn shared_answers(operation: &Operation) -> Vec<(&'static str, &'static str)> {
     if operation.security.as_ref().is_some_and(|s| !s.is_empty()) {
         answers.push(("401", "No, a bad or an expired access token"));
     }
-    let json_body = operation
-        .request_body
-        .as_ref()
-        .is_some_and(|body| body.content.contains_key("application/json"));
-    if json_body {
-        answers.push(("400", "The body is not JSON"));
+    let parameters = || operation.parameters.iter().flatten();
+    if parameters().any(|p| p.parameter_in == ParameterIn::Path) {
+        answers.push(("404", "No such resource, or the caller may not see it"));
+    }
+    if operation.request_body.is_some() {
+        answers.push(("400", "The body is not JSON (or not a form)"));
+        answers.push(("413", "The body is over 1 MiB"));
         answers.push(("415", "The body is not sent as JSON"));
         answers.push(("422", "A field is invalid"));
     }
-    let paged = operation
-        .parameters
-        .iter()
-        .flatten()
-        .any(|parameter| parameter.name == "page_token");
-    if paged {
-        answers.push(("422", "A bad page size or page token"));
+    if parameters().any(|p| p.parameter_in == ParameterIn::Query) {
+        answers.push((
+            "422",
+            "A query parameter is invalid, repeated, or holds control characters",
+        ));
+    }
+    if parameters().any(|p| p.name == IDEMPOTENCY_KEY_HEADER) {
+        answers.push((
+            "422",
+            "The Idempotency-Key is blank, too long or not printable",
+        ));
     }
     answers.push((
         "5XX",

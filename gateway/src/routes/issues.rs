@@ -14,7 +14,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::{
     Page, PageQuery, broken_answer,
     fields::{comma_list, empty_as_none, not_null, nullable},
-    header_value, located, no_content, page_size,
+    header_value, limits, located, no_content, page_size,
     paths::{IssueKey, ProjectKey},
     required_rfc3339, rfc3339,
     wire::{IssueStatus, Priority},
@@ -134,16 +134,16 @@ impl IntoResponse for TaggedIssue {
     "labels": ["bug", "auth"]
 }))]
 pub struct CreateIssueRequest {
-    /// 1–200 characters.
+    #[schema(schema_with = limits::title)]
     pub title: String,
-    /// At most 20,000 characters.
+    #[schema(schema_with = limits::description)]
     pub description: Option<String>,
     /// Default `medium`.
     pub priority: Option<Priority>,
     /// A member of the project; assigning is for maintainers and owners.
     #[schema(format = Uuid)]
     pub assignee_id: Option<String>,
-    /// At most 20, each 1–50 characters.
+    #[schema(schema_with = limits::labels)]
     pub labels: Option<Vec<String>>,
 }
 
@@ -154,13 +154,13 @@ pub struct CreateIssueRequest {
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"status": "resolved", "assignee_id": null, "labels": ["bug"]}))]
 pub struct UpdateIssueRequest {
-    /// 1–200 characters; may not be `null`.
+    /// May not be `null`.
     #[serde(default, deserialize_with = "not_null")]
-    #[schema(value_type = String, required = false)]
+    #[schema(schema_with = limits::title, required = false)]
     pub title: Option<String>,
-    /// At most 20,000 characters; `null` clears it.
+    /// `null` clears it.
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>, required = false)]
+    #[schema(schema_with = limits::description, required = false)]
     pub description: Option<Option<String>>,
     /// May not be `null`.
     #[serde(default, deserialize_with = "not_null")]
@@ -176,7 +176,7 @@ pub struct UpdateIssueRequest {
     pub assignee_id: Option<Option<String>>,
     /// Replaces the labels; `[]` or `null` removes them all.
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<Vec<String>>, required = false)]
+    #[schema(schema_with = limits::labels, required = false)]
     pub labels: Option<Option<Vec<String>>>,
 }
 
@@ -231,15 +231,11 @@ pub struct ListIssuesQuery {
     /// `me` or a user id.
     #[param(max_length = 36)]
     pub author: Option<String>,
-    /// Issues carrying this label (exactly, case matters).
-    #[param(max_length = 50)]
+    #[param(schema_with = limits::label_filter)]
     pub label: Option<String>,
-    /// Full-text search over title and description; every word must match.
-    #[param(max_length = 200)]
+    #[param(schema_with = limits::issue_query)]
     pub q: Option<String>,
-    /// `created_at`, `updated_at` or `priority`, with a leading `-` for descending. Default
-    /// `-updated_at`.
-    #[param(example = "-priority")]
+    #[param(schema_with = limits::issue_sort)]
     pub sort: Option<String>,
     /// 1–100, default 20.
     #[param(minimum = 1, maximum = 100)]
@@ -340,8 +336,7 @@ async fn find_issues(
     security(("bearer" = [])),
     params(
         ProjectKey,
-        ("Idempotency-Key" = Option<String>, Header,
-            description = "Sending the same key and body again answers the first response again and creates nothing; the same key with another body is 422"),
+        IdempotencyKey,
     ),
     request_body = CreateIssueRequest,
     responses(

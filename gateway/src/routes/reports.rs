@@ -8,7 +8,7 @@ use serde_json::{Map, Value};
 use swatter_proto::reporting::v1::{self as pb, report_params::Params};
 use utoipa::ToSchema;
 
-use super::{jobs, located, wire::ReportKind};
+use super::{jobs, limits, located, wire::ReportKind};
 use crate::{
     error::{ApiError, PROBLEM_JSON, Problem, ProblemKind},
     extract::{ApiJson, Authenticated, IdempotencyKey, decode_value},
@@ -23,6 +23,7 @@ use crate::{
 pub enum CreateReportRequest {
     /// One project over a period (default: the last 30 days). The caller must see the project.
     Project {
+        #[schema(schema_with = limits::project_key)]
         project_key: String,
         /// RFC 3339; default 30 days before `to`.
         #[schema(format = DateTime)]
@@ -33,8 +34,8 @@ pub enum CreateReportRequest {
     },
     /// Every project the caller belongs to, for one month.
     UserMonthly {
-        /// `YYYY-MM`; default the current month.
-        #[schema(example = "2026-11")]
+        /// `YYYY-MM`, from 2000 on and not in the future; default the current month.
+        #[schema(pattern = "^[2-9][0-9]{3}-(0[1-9]|1[0-2])$", example = "2026-11")]
         month: Option<String>,
     },
 }
@@ -97,8 +98,7 @@ impl CreateReportRequest {
     tag = "reports",
     security(("bearer" = [])),
     params(
-        ("Idempotency-Key" = Option<String>, Header,
-            description = "Sending the same key and body again answers the same job and starts nothing; the same key with another body is 422"),
+        IdempotencyKey,
     ),
     request_body(content = CreateReportRequest, examples(
         ("project" = (summary = "A project over a period", value = json!({"kind": "project", "project_key": "SWAT", "from": "2026-10-01T00:00:00Z", "to": "2026-11-01T00:00:00Z"}))),
