@@ -55,7 +55,39 @@ pub fn document() -> utoipa::openapi::OpenApi {
 pub fn complete(mut document: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
     CommonResponses.modify(&mut document);
     LoginAlternative.modify(&mut document);
+    EmptyQueryValues.modify(&mut document);
     document
+}
+
+/// Marks every query parameter `allowEmptyValue`: the gateway reads `?page_size=` (as HTML forms
+/// send it) like an absent parameter, whatever the parameter's type.
+struct EmptyQueryValues;
+
+impl Modify for EmptyQueryValues {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for item in openapi.paths.paths.values_mut() {
+            let operations = [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+            ];
+            let parameters = operations
+                .into_iter()
+                .flatten()
+                .flat_map(|operation| operation.parameters.iter_mut().flatten())
+                .filter(|parameter| parameter.parameter_in == ParameterIn::Query);
+            for parameter in parameters {
+                // utoipa has no field for this keyword (deprecated in OpenAPI, still read by
+                // tools); it goes in as an extra key of the parameter.
+                parameter
+                    .extensions
+                    .get_or_insert_with(Default::default)
+                    .insert("allowEmptyValue".to_owned(), serde_json::Value::Bool(true));
+            }
+        }
+    }
 }
 
 /// A sample problem body for an operation's description: a `kind` problem about `field` (none

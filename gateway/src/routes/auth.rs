@@ -14,7 +14,7 @@ use utoipa::{
     openapi::{Object, ObjectBuilder, Type},
 };
 
-use super::no_content;
+use super::{limits, no_content};
 use crate::{
     error::{ApiError, FieldError},
     extract::{Anonymous, ApiJson, ClientAddress, JsonOrForm},
@@ -119,7 +119,7 @@ impl From<pb::TokenResponse> for TokenResponse {
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"refresh_token": "mS3Qz6bX0kq2b7n1yV8wZ4rT9uE5pA1cD3fG7hJ2kL0"}))]
 pub struct RevokeRequest {
-    #[schema(max_length = 256)]
+    #[schema(schema_with = limits::refresh_token)]
     pub refresh_token: String,
 }
 

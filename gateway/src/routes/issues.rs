@@ -140,8 +140,7 @@ pub struct CreateIssueRequest {
     pub description: Option<String>,
     /// Default `medium`.
     pub priority: Option<Priority>,
-    /// A member of the project; assigning is for maintainers and owners.
-    #[schema(format = Uuid)]
+    #[schema(schema_with = limits::assignee_id)]
     pub assignee_id: Option<String>,
     #[schema(schema_with = limits::labels)]
     pub labels: Option<Vec<String>>,
@@ -170,9 +169,9 @@ pub struct UpdateIssueRequest {
     #[serde(default, deserialize_with = "not_null")]
     #[schema(value_type = Priority, required = false)]
     pub priority: Option<Priority>,
-    /// A member of the project; `null` unassigns.
+    /// `null` unassigns.
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>, format = Uuid, required = false)]
+    #[schema(schema_with = limits::assignee_id, required = false)]
     pub assignee_id: Option<Option<String>>,
     /// Replaces the labels; `[]` or `null` removes them all.
     #[serde(default, deserialize_with = "nullable")]
@@ -225,11 +224,9 @@ pub struct ListIssuesQuery {
     #[param(value_type = Option<Vec<Priority>>, style = Form, explode = false, example = "high,urgent")]
     #[serde(default, deserialize_with = "comma_list")]
     pub priority: Vec<Priority>,
-    /// `me`, `none` (unassigned) or a user id.
-    #[param(example = "me", max_length = 36)]
+    #[param(schema_with = limits::assignee_filter)]
     pub assignee: Option<String>,
-    /// `me` or a user id.
-    #[param(max_length = 36)]
+    #[param(schema_with = limits::author_filter)]
     pub author: Option<String>,
     #[param(schema_with = limits::label_filter)]
     pub label: Option<String>,
@@ -248,7 +245,9 @@ pub struct ListIssuesQuery {
 
 impl ListIssuesQuery {
     fn into_pb(self, project_key: String) -> Result<pb::ListIssuesRequest, ApiError> {
-        let text = |value: Option<String>| value.map(|v| v.trim().to_owned()).unwrap_or_default();
+        // As sent: the services trim `q` and `label` themselves and measure them untrimmed, as
+        // the schema's maxLength says; the other values are matched exactly.
+        let text = |value: Option<String>| value.unwrap_or_default();
         Ok(pb::ListIssuesRequest {
             project_key,
             statuses: self.status.into_iter().map(IssueStatus::to_pb).collect(),
@@ -358,6 +357,13 @@ pub async fn create_issue(
     IdempotencyKey(request_id): IdempotencyKey,
     ApiJson(body): ApiJson<CreateIssueRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
+    // An empty id is no user (the service would read it as "nobody"); absent or null is that.
+    if body.assignee_id.as_deref() == Some("") {
+        return Err(ApiError::invalid_field(
+            "assignee_id",
+            "must be a user id, or absent or null for nobody",
+        ));
+    }
     let issue = state
         .issues()
         .create_issue(caller.request(pb::CreateIssueRequest {
@@ -652,7 +658,7 @@ mod tests {
         assert_eq!(request.priorities, [pb::Priority::High as i32]);
         assert_eq!(request.assignee, "me");
         assert_eq!(request.author_id, "me");
-        assert_eq!(request.query, "login");
+        assert_eq!(request.query, " login ");
         assert_eq!(request.sort, "-priority");
         assert_eq!(request.page_size, 5);
         assert_eq!(request.project_key, "SWAT");

@@ -2,12 +2,11 @@
 //! description accepts exactly what the services accept. Fields use them with
 //! `#[schema(schema_with = limits::…)]` (bodies) or `#[param(schema_with = limits::…)]` (query).
 //!
-//! The services trim texts before they check them, and allow no control characters in what is
-//! left (line breaks and tabs in descriptions and comments only). The patterns say the same:
-//! whitespace at either end (the characters Rust's `str::trim` removes, control ones included),
-//! then a core without forbidden characters. `minLength`/`maxLength` count characters as the
-//! services do; a text padded with whitespace past `maxLength` is the one thing a client could
-//! send that the schema refuses and a service would take.
+//! The services measure a text as sent (`maxLength`), then trim it, and allow no control
+//! characters in what is left (line breaks and tabs in descriptions and comments only). The
+//! patterns say the same: whitespace at either end (the characters Rust's `str::trim` removes,
+//! control ones included), then a core without forbidden characters, not empty where a text is
+//! required.
 
 use utoipa::openapi::{
     ArrayBuilder, KnownFormat, ObjectBuilder, RefOr, Schema, SchemaFormat, Type, schema::SchemaType,
@@ -225,6 +224,52 @@ pub fn label_filter() -> RefOr<Schema> {
     ))
 }
 
+/// A user id as the services read one (`uuid`'s parser): hyphenated, simple, braced or URN.
+const UUID: &str = "[0-9a-fA-F]{32}|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\
+    |\\{[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\\}\
+    |urn:uuid:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}";
+
+/// The user an issue is assigned to; `null` is nobody (or unassigns).
+pub fn assignee_id() -> RefOr<Schema> {
+    schema(
+        string(true)
+            .pattern(Some(format!("^({UUID})$")))
+            .description(Some(
+                "A member of the project (a user id); assigning is for maintainers and owners",
+            ))
+            .examples(["01936f8e-9d2a-7e31-b4c5-6d7e8f9a0b1c"]),
+    )
+}
+
+/// The assignee filter of issue lists.
+pub fn assignee_filter() -> RefOr<Schema> {
+    schema(
+        string(false)
+            .pattern(Some(format!("^(me|none|{UUID})$")))
+            .description(Some("`me`, `none` (unassigned) or a user id"))
+            .examples(["me"]),
+    )
+}
+
+/// The author filter of issue lists.
+pub fn author_filter() -> RefOr<Schema> {
+    schema(
+        string(false)
+            .pattern(Some(format!("^(me|{UUID})$")))
+            .description(Some("`me` or a user id")),
+    )
+}
+
+/// A refresh token to revoke: text no refresh token can be is refused.
+pub fn refresh_token() -> RefOr<Schema> {
+    schema(
+        string(false)
+            .max_length(Some(256))
+            .pattern(Some(format!("^[^{CONTROL}]*$")))
+            .description(Some("The refresh token (at most 256 characters)")),
+    )
+}
+
 /// The order of issue lists.
 pub fn issue_sort() -> RefOr<Schema> {
     schema(
@@ -251,6 +296,29 @@ mod tests {
 
     fn regex_of(pattern: &str) -> regex::Regex {
         regex::Regex::new(pattern).unwrap()
+    }
+
+    #[test]
+    fn user_id_patterns_take_every_form_the_uuid_parser_takes() {
+        let assignee = regex_of(&format!("^(me|none|{UUID})$"));
+        let id = "01936f8e-9d2a-7e31-b4c5-6d7e8f9a0b1c";
+        for ok in [
+            "me".to_owned(),
+            "none".to_owned(),
+            id.to_owned(),
+            id.to_uppercase(),
+            id.replace('-', ""),
+            format!("{{{id}}}"),
+            format!("urn:uuid:{id}"),
+        ] {
+            assert!(assignee.is_match(&ok), "{ok}");
+            if ok != "me" && ok != "none" {
+                assert!(ok.parse::<uuid::Uuid>().is_ok(), "{ok}");
+            }
+        }
+        for bad in ["", "you", " me", &id[1..], &format!("{id}0")] {
+            assert!(!assignee.is_match(bad), "{bad}");
+        }
     }
 
     #[test]
