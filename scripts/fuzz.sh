@@ -25,6 +25,10 @@ MAX_EXAMPLES="${SWATTER_FUZZ_MAX_EXAMPLES:-100}"
 MAX_TIME="${SWATTER_FUZZ_MAX_TIME:-600}"
 SEED="${SWATTER_FUZZ_SEED:-20261130}"
 CHECKS="${SWATTER_FUZZ_CHECKS:-all}"
+# ensure_resource_availability (a resource just created must be found) cannot hold with
+# Idempotency-Key: schemathesis repeats keys, and a repeated create answers its first 201 again,
+# also when that resource has since been deleted (docs/api.md), so the "created" one is 404.
+EXCLUDE_CHECKS="${SWATTER_FUZZ_EXCLUDE_CHECKS:-ensure_resource_availability}"
 WORKERS="${SWATTER_FUZZ_WORKERS:-1}"
 
 export PATH="$HOME/.cargo/bin:$PATH"
@@ -50,13 +54,14 @@ GATEWAY="$SWATTER_STACK_URL"
 RUN_DIR="$SWATTER_STACK_RUN_DIR"
 token="$SWATTER_STACK_TOKEN"
 
-log "schemathesis: checks $CHECKS, seed $SEED, at most $MAX_EXAMPLES examples per operation and ${MAX_TIME}s"
+log "schemathesis: checks $CHECKS${EXCLUDE_CHECKS:+ but $EXCLUDE_CHECKS}, seed $SEED, at most $MAX_EXAMPLES examples per operation and ${MAX_TIME}s"
 status=0
 # From the run folder: schemathesis keeps a cache of what it found in .schemathesis/ of the
 # current folder, and each run starts from the seed alone.
 cd "$RUN_DIR"
 "$VENV/bin/schemathesis" --config-file "$REPO/scripts/schemathesis.toml" run "$GATEWAY/openapi.json" \
     --checks "$CHECKS" \
+    ${EXCLUDE_CHECKS:+--exclude-checks "$EXCLUDE_CHECKS"} \
     --seed "$SEED" \
     --max-examples "$MAX_EXAMPLES" \
     --max-time "$MAX_TIME" \

@@ -193,35 +193,38 @@ pub fn labels() -> RefOr<Schema> {
 
 /// The user search text: a username prefix.
 pub fn user_query() -> RefOr<Schema> {
+    query_text(
+        32,
+        "A username prefix of at most 32 characters; empty lists everyone",
+    )
+}
+
+/// A query parameter's text: the gateway refuses control characters anywhere in a query
+/// parameter (before any trimming), so only non-control whitespace is trimmed from these.
+fn query_text(max: usize, description: &str) -> RefOr<Schema> {
     schema(
         string(false)
-            .max_length(Some(32))
+            .max_length(Some(max))
             .pattern(Some(format!("^[^{CONTROL}]*$")))
-            .description(Some(
-                "A username prefix of at most 32 characters; empty lists everyone",
-            )),
+            .description(Some(description)),
     )
 }
 
 /// The full-text filter of issue lists.
 pub fn issue_query() -> RefOr<Schema> {
-    schema(line(
-        0,
+    query_text(
         200,
-        false,
         "Full-text search over title and description, at most 200 characters (trimmed); \
          every word must match",
-    ))
+    )
 }
 
 /// The label filter of issue lists.
 pub fn label_filter() -> RefOr<Schema> {
-    schema(line(
-        0,
+    query_text(
         50,
-        false,
         "Issues carrying this label (exactly, case matters; trimmed)",
-    ))
+    )
 }
 
 /// A user id as the services read one (`uuid`'s parser): hyphenated, simple, braced or URN.
