@@ -24,6 +24,13 @@ use swatter_common::{
     server::{CLIENT_ADDRESS_HEADER, REQUEST_ID_HEADER},
 };
 use tonic::metadata::AsciiMetadataValue;
+use utoipa::{
+    IntoParams,
+    openapi::{
+        ObjectBuilder, Required, Type,
+        path::{Parameter, ParameterBuilder, ParameterIn},
+    },
+};
 
 use crate::{
     error::{ApiError, FieldError, ProblemKind},
@@ -223,6 +230,33 @@ impl<S: Send + Sync> FromRequestParts<S> for IdempotencyKey {
         let key = input::idempotency_key(key)
             .map_err(|v| ApiError::invalid_field(IDEMPOTENCY_KEY_HEADER, v.message))?;
         Ok(IdempotencyKey(key.to_owned()))
+    }
+}
+
+/// How the header is described in the OpenAPI description: the key rule above as a schema
+/// (hyper strips the whitespace around a header value, so what reaches the rule is already
+/// trimmed).
+impl IntoParams for IdempotencyKey {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        let schema = ObjectBuilder::new()
+            .schema_type(Type::String)
+            .min_length(Some(1))
+            .max_length(Some(input::MAX_IDEMPOTENCY_KEY_LEN))
+            .pattern(Some("^[!-~]([ -~]*[!-~])?$"))
+            .examples(["3f2c6a4e-create-login-bug"]);
+        vec![
+            ParameterBuilder::new()
+                .name(IDEMPOTENCY_KEY_HEADER)
+                .parameter_in(ParameterIn::Header)
+                .required(Required::False)
+                .description(Some(
+                    "1–200 printable ASCII characters. Sending the same key and body again \
+                     answers the first response again and creates nothing; the same key with \
+                     another body is 422",
+                ))
+                .schema(Some(schema))
+                .build(),
+        ]
     }
 }
 

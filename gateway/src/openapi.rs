@@ -9,14 +9,18 @@ use utoipa::{
     openapi::{
         ContentBuilder, HeaderBuilder, KnownFormat, ObjectBuilder, Ref, RefOr, ResponseBuilder,
         Schema, SchemaFormat, Type,
-        path::Operation,
+        path::{Operation, ParameterIn},
         schema::ArrayItems,
-        security::{HttpAuthScheme, HttpBuilder, SecurityScheme},
+        security::{
+            Flow, HttpAuthScheme, HttpBuilder, OAuth2, Password, Scopes, SecurityRequirement,
+            SecurityScheme,
+        },
     },
 };
 
 use crate::{
     error::{ApiError, FieldError, OAuthError, OAuthProblem, PROBLEM_JSON, Problem, ProblemKind},
+    extract::IDEMPOTENCY_KEY_HEADER,
     routes,
 };
 
@@ -31,7 +35,7 @@ use crate::{
         license(name = "MIT", identifier = "MIT"),
     ),
     components(schemas(Problem, FieldError, OAuthProblem, OAuthError)),
-    modifiers(&BearerSecurity),
+    modifiers(&Security),
     tags(
         (name = "users", description = "Accounts: sign-up, your own profile, search, admin changes"),
         (name = "auth", description = "Tokens: log in, refresh, revoke, and the public signing keys"),
@@ -54,7 +58,40 @@ pub fn document() -> utoipa::openapi::OpenApi {
 pub fn complete(mut document: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
     CommonResponses.modify(&mut document);
     PageItemsByReference.modify(&mut document);
+    LoginAlternative.modify(&mut document);
+    EmptyQueryValues.modify(&mut document);
     document
+}
+
+/// Marks every query parameter `allowEmptyValue`: the gateway reads `?page_size=` (as HTML forms
+/// send it) like an absent parameter, whatever the parameter's type.
+struct EmptyQueryValues;
+
+impl Modify for EmptyQueryValues {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for item in openapi.paths.paths.values_mut() {
+            let operations = [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+            ];
+            let parameters = operations
+                .into_iter()
+                .flatten()
+                .flat_map(|operation| operation.parameters.iter_mut().flatten())
+                .filter(|parameter| parameter.parameter_in == ParameterIn::Query);
+            for parameter in parameters {
+                // utoipa has no field for this keyword (deprecated in OpenAPI, still read by
+                // tools); it goes in as an extra key of the parameter.
+                parameter
+                    .extensions
+                    .get_or_insert_with(Default::default)
+                    .insert("allowEmptyValue".to_owned(), serde_json::Value::Bool(true));
+            }
+        }
+    }
 }
 
 /// A sample problem body for an operation's description: a `kind` problem about `field` (none
@@ -74,14 +111,20 @@ pub fn problem_example(kind: ProblemKind, field: &str, message: &str) -> Problem
     }
 }
 
-/// Declares the `bearer` security scheme the operations refer to.
-struct BearerSecurity;
+/// The security scheme handlers name (`bearer`: an access token, however it was obtained).
+const BEARER: &str = "bearer";
+/// The same access token, as the OAuth2 password flow obtains it: tools that know the flow
+/// (Swagger UI's Authorize) log in with a username and password instead of a pasted token.
+const OAUTH2: &str = "oauth2";
 
-impl Modify for BearerSecurity {
+/// Declares the security schemes the operations refer to.
+struct Security;
+
+impl Modify for Security {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         let components = openapi.components.get_or_insert_with(Default::default);
         components.add_security_scheme(
-            "bearer",
+            BEARER,
             SecurityScheme::Http(
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
@@ -92,6 +135,43 @@ impl Modify for BearerSecurity {
                     .build(),
             ),
         );
+        components.add_security_scheme(
+            OAUTH2,
+            SecurityScheme::OAuth2(OAuth2::with_description(
+                [Flow::Password(Password::new(
+                    "/v1/auth/token",
+                    Scopes::new(),
+                ))],
+                "Log in with a username and password (OAuth2 password grant at \
+                 POST /v1/auth/token); the access token is then sent as a bearer token",
+            )),
+        );
+    }
+}
+
+/// Lets every operation that takes a bearer token take it from the OAuth2 password flow too
+/// (either requirement satisfies it: they name the same token).
+struct LoginAlternative;
+
+impl Modify for LoginAlternative {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let bearer = SecurityRequirement::new(BEARER, Vec::<String>::new());
+        for item in openapi.paths.paths.values_mut() {
+            let operations = [
+                &mut item.get,
+                &mut item.put,
+                &mut item.post,
+                &mut item.delete,
+                &mut item.patch,
+            ];
+            for operation in operations.into_iter().flatten() {
+                if let Some(security) = &mut operation.security
+                    && security.contains(&bearer)
+                {
+                    security.push(SecurityRequirement::new(OAUTH2, Vec::<String>::new()));
+                }
+            }
+        }
     }
 }
 
@@ -125,9 +205,11 @@ impl Modify for PageItemsByReference {
 }
 
 /// What operations share, so that handlers declare only their own answers: 401 on secured
-/// operations, 400/415/422 on JSON bodies, 422 on pages, server errors, a problem body on every
+/// operations, 404 on those with path parameters, 400/413/415/422 on those with a body, 422 on
+/// those with query parameters or an `Idempotency-Key`, server errors, a problem body on every
 /// error answer that declares none, `Retry-After` on 429, and the `X-Request-ID` header on each
-/// response.
+/// response. Every status the gateway can answer is declared, so that clients and tools need
+/// not guess.
 struct CommonResponses;
 
 /// Tag of the OAuth2 endpoints, which answer every fault of a request as 400 `invalid_request`
@@ -144,22 +226,27 @@ fn shared_answers(operation: &Operation) -> Vec<(&'static str, &'static str)> {
     if operation.security.as_ref().is_some_and(|s| !s.is_empty()) {
         answers.push(("401", "No, a bad or an expired access token"));
     }
-    let json_body = operation
-        .request_body
-        .as_ref()
-        .is_some_and(|body| body.content.contains_key("application/json"));
-    if json_body && !is_oauth(operation) {
+    let parameters = || operation.parameters.iter().flatten();
+    if parameters().any(|p| p.parameter_in == ParameterIn::Path) {
+        answers.push(("404", "No such resource, or the caller may not see it"));
+    }
+    if operation.request_body.is_some() && !is_oauth(operation) {
         answers.push(("400", "The body is not JSON"));
+        answers.push(("413", "The body is over 1 MiB"));
         answers.push(("415", "The body is not sent as JSON"));
         answers.push(("422", "A field is invalid"));
     }
-    let paged = operation
-        .parameters
-        .iter()
-        .flatten()
-        .any(|parameter| parameter.name == "page_token");
-    if paged {
-        answers.push(("422", "A bad page size or page token"));
+    if parameters().any(|p| p.parameter_in == ParameterIn::Query) {
+        answers.push((
+            "422",
+            "A query parameter is invalid, repeated, or holds control characters",
+        ));
+    }
+    if parameters().any(|p| p.name == IDEMPOTENCY_KEY_HEADER) {
+        answers.push((
+            "422",
+            "The Idempotency-Key is blank, too long or not printable",
+        ));
     }
     answers.push((
         "5XX",

@@ -9,9 +9,12 @@ use axum::{
 };
 use serde::{Deserialize, Serialize};
 use swatter_proto::identity::v1::{self as pb, create_token_request::Grant};
-use utoipa::ToSchema;
+use utoipa::{
+    ToSchema,
+    openapi::{Object, ObjectBuilder, Type},
+};
 
-use super::no_content;
+use super::{limits, no_content};
 use crate::{
     error::{ApiError, FieldError, OAuthProblem, PROBLEM_JSON, ProblemKind},
     extract::{Anonymous, ClientAddress, JsonOrForm},
@@ -29,13 +32,23 @@ use crate::{
     "password": "correct horse battery staple"
 }))]
 pub struct TokenRequest {
-    /// `password` or `refresh_token`.
+    #[schema(schema_with = grant_types)]
     pub grant_type: String,
     pub username: Option<String>,
     pub password: Option<String>,
     pub refresh_token: Option<String>,
     /// Accepted for OAuth2 clients that always send it; swatter has no scopes.
     pub scope: Option<String>,
+}
+
+/// The schema of `grant_type`: the grants taken. The field itself stays text, so that any other
+/// grant is the 400 `unsupported_grant_type` RFC 6749 asks for rather than a 422.
+fn grant_types() -> Object {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some(["password", "refresh_token"]))
+        .description(Some("`password` or `refresh_token`"))
+        .build()
 }
 
 impl TokenRequest {
@@ -109,8 +122,10 @@ impl From<pb::TokenResponse> for TokenResponse {
 #[schema(example = json!({"token": "mS3Qz6bX0kq2b7n1yV8wZ4rT9uE5pA1cD3fG7hJ2kL0"}))]
 pub struct RevokeRequest {
     /// The refresh token (RFC 7009).
+    #[schema(schema_with = limits::refresh_token)]
     pub token: Option<String>,
     /// The same, under the name the token endpoint uses; either this or `token`.
+    #[schema(schema_with = limits::refresh_token)]
     pub refresh_token: Option<String>,
 }
 

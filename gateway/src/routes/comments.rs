@@ -6,7 +6,7 @@ use swatter_proto::issues::v1 as pb;
 use utoipa::ToSchema;
 
 use super::{
-    Page, PageQuery, json, located, no_content,
+    Page, PageQuery, json, limits, located, no_content,
     paths::{CommentId, IssueKey},
     required_rfc3339, update_mask,
 };
@@ -60,7 +60,7 @@ impl TryFrom<pb::Comment> for Comment {
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"body": "Reproduced on the latest build."}))]
 pub struct CommentRequest {
-    /// 1–10,000 characters.
+    #[schema(schema_with = limits::comment_body)]
     pub body: String,
 }
 
@@ -72,8 +72,7 @@ pub struct CommentRequest {
     security(("bearer" = [])),
     params(
         IssueKey,
-        ("Idempotency-Key" = Option<String>, Header,
-            description = "Sending the same key and body again answers the first response again and creates nothing; the same key with another body is 422"),
+        IdempotencyKey,
     ),
     request_body = CommentRequest,
     responses(

@@ -14,7 +14,7 @@ use utoipa::{IntoParams, ToSchema};
 use super::{
     Page, PageQuery, broken_answer,
     fields::{comma_list, empty_as_none, not_null, nullable},
-    header_value, located, no_content, page_size,
+    header_value, limits, located, no_content, page_size,
     paths::{IssueKey, ProjectKey},
     required_rfc3339, rfc3339, update_mask,
     wire::{IssueStatus, Priority},
@@ -134,16 +134,15 @@ impl IntoResponse for TaggedIssue {
     "labels": ["bug", "auth"]
 }))]
 pub struct CreateIssueRequest {
-    /// 1–200 characters.
+    #[schema(schema_with = limits::title)]
     pub title: String,
-    /// At most 20,000 characters.
+    #[schema(schema_with = limits::description)]
     pub description: Option<String>,
     /// Default `medium`.
     pub priority: Option<Priority>,
-    /// A member of the project; assigning is for maintainers and owners.
-    #[schema(format = Uuid)]
+    #[schema(schema_with = limits::assignee_id)]
     pub assignee_id: Option<String>,
-    /// At most 20, each 1–50 characters.
+    #[schema(schema_with = limits::labels)]
     pub labels: Option<Vec<String>>,
 }
 
@@ -154,13 +153,13 @@ pub struct CreateIssueRequest {
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"status": "resolved", "assignee_id": null, "labels": ["bug"]}))]
 pub struct UpdateIssueRequest {
-    /// 1–200 characters; may not be `null`.
+    /// May not be `null`.
     #[serde(default, deserialize_with = "not_null")]
-    #[schema(value_type = String, required = false)]
+    #[schema(schema_with = limits::title, required = false)]
     pub title: Option<String>,
-    /// At most 20,000 characters; `null` clears it.
+    /// `null` clears it.
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>, required = false)]
+    #[schema(schema_with = limits::description, required = false)]
     pub description: Option<Option<String>>,
     /// May not be `null`.
     #[serde(default, deserialize_with = "not_null")]
@@ -170,13 +169,13 @@ pub struct UpdateIssueRequest {
     #[serde(default, deserialize_with = "not_null")]
     #[schema(value_type = Priority, required = false)]
     pub priority: Option<Priority>,
-    /// A member of the project; `null` unassigns.
+    /// `null` unassigns.
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>, format = Uuid, required = false)]
+    #[schema(schema_with = limits::assignee_id, required = false)]
     pub assignee_id: Option<Option<String>>,
     /// Replaces the labels; `[]` or `null` removes them all.
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<Vec<String>>, required = false)]
+    #[schema(schema_with = limits::labels, required = false)]
     pub labels: Option<Option<Vec<String>>>,
 }
 
@@ -230,21 +229,15 @@ pub struct ListIssuesQuery {
     #[param(value_type = Option<Vec<Priority>>, style = Form, explode = false, example = "high,urgent")]
     #[serde(default, deserialize_with = "comma_list")]
     pub priority: Vec<Priority>,
-    /// `me`, `none` (unassigned) or a user id.
-    #[param(example = "me", max_length = 36)]
+    #[param(schema_with = limits::assignee_filter)]
     pub assignee: Option<String>,
-    /// `me` or a user id.
-    #[param(max_length = 36)]
+    #[param(schema_with = limits::author_filter)]
     pub author: Option<String>,
-    /// Issues carrying this label (exactly, case matters).
-    #[param(max_length = 50)]
+    #[param(schema_with = limits::label_filter)]
     pub label: Option<String>,
-    /// Full-text search over title and description; every word must match.
-    #[param(max_length = 200)]
+    #[param(schema_with = limits::issue_query)]
     pub q: Option<String>,
-    /// `created_at`, `updated_at` or `priority`, with a leading `-` for descending. Default
-    /// `-updated_at`.
-    #[param(example = "-priority")]
+    #[param(schema_with = limits::issue_sort)]
     pub sort: Option<String>,
     /// 1–100, default 20.
     #[param(minimum = 1, maximum = 100)]
@@ -257,7 +250,9 @@ pub struct ListIssuesQuery {
 
 impl ListIssuesQuery {
     fn into_pb(self, project_key: String) -> Result<pb::ListIssuesRequest, ApiError> {
-        let text = |value: Option<String>| value.map(|v| v.trim().to_owned()).unwrap_or_default();
+        // As sent: the services trim `q` and `label` themselves and measure them untrimmed, as
+        // the schema's maxLength says; the other values are matched exactly.
+        let text = |value: Option<String>| value.unwrap_or_default();
         Ok(pb::ListIssuesRequest {
             project_key,
             statuses: self.status.into_iter().map(IssueStatus::to_pb).collect(),
@@ -345,8 +340,7 @@ async fn find_issues(
     security(("bearer" = [])),
     params(
         ProjectKey,
-        ("Idempotency-Key" = Option<String>, Header,
-            description = "Sending the same key and body again answers the first response again and creates nothing; the same key with another body is 422"),
+        IdempotencyKey,
     ),
     request_body = CreateIssueRequest,
     responses(
@@ -368,6 +362,13 @@ pub async fn create_issue(
     IdempotencyKey(request_id): IdempotencyKey,
     ApiJson(body): ApiJson<CreateIssueRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
+    // An empty id is no user (the service would read it as "nobody"); absent or null is that.
+    if body.assignee_id.as_deref() == Some("") {
+        return Err(ApiError::invalid_field(
+            "assignee_id",
+            "must be a user id, or absent or null for nobody",
+        ));
+    }
     let issue = state
         .issues()
         .create_issue(caller.request(pb::CreateIssueRequest {
@@ -672,7 +673,7 @@ mod tests {
         assert_eq!(request.priorities, [pb::Priority::High as i32]);
         assert_eq!(request.assignee, "me");
         assert_eq!(request.author_id, "me");
-        assert_eq!(request.query, "login");
+        assert_eq!(request.query, " login ");
         assert_eq!(request.sort, "-priority");
         assert_eq!(request.page_size, 5);
         assert_eq!(request.project_key, "SWAT");

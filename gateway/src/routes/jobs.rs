@@ -16,7 +16,10 @@ use axum::{
 use futures::{Stream, StreamExt, future::ready};
 use serde::{Deserialize, Serialize};
 use swatter_proto::reporting::v1::{self as pb, report_params::Params};
-use utoipa::{IntoParams, ToSchema};
+use utoipa::{
+    IntoParams, PartialSchema, ToSchema,
+    openapi::{ObjectBuilder, RefOr, Schema, Type, extensions::Extensions},
+};
 
 use super::{
     Page, PageQuery, broken_answer,
@@ -235,7 +238,7 @@ pub struct JobStats {
 #[into_params(parameter_in = Query)]
 pub struct ListJobsQuery {
     /// Only jobs in these states (comma-separated).
-    #[param(value_type = Option<String>, example = "queued,running")]
+    #[param(value_type = Option<Vec<JobState>>, style = Form, explode = false, example = "queued,running")]
     #[serde(default, deserialize_with = "comma_list")]
     pub state: Vec<JobState>,
     /// Admins only: every user's jobs.
@@ -431,6 +434,42 @@ pub async fn download_artifact(
 
 /// The job's state and progress as Server-Sent Events: one `job` event with the job per change,
 /// starting with its current state; the stream ends once the job is terminal.
+/// One Server-Sent Event of a job's stream, described as OpenAPI 3.1 tools read the schema of
+/// an event stream: one event, its `data` the job as JSON.
+pub struct JobEvent;
+
+/// The `event:` name of every event of a job's stream.
+const JOB_EVENT: &str = "job";
+
+impl PartialSchema for JobEvent {
+    fn schema() -> RefOr<Schema> {
+        // utoipa has no builder for `contentSchema` (and its extension builder prefixes `x-`): the
+        // keyword goes in as an extra key of the schema.
+        let mut job = Extensions::default();
+        job.insert(
+            "contentSchema".to_owned(),
+            serde_json::json!({"$ref": "#/components/schemas/Job"}),
+        );
+        let data = ObjectBuilder::new()
+            .schema_type(Type::String)
+            .content_media_type("application/json")
+            .extensions(Some(job))
+            .description(Some("The whole job (a Job), as JSON"));
+        let event = ObjectBuilder::new()
+            .schema_type(Type::String)
+            .enum_values(Some([JOB_EVENT]));
+        ObjectBuilder::new()
+            .property("event", event)
+            .required("event")
+            .property("data", data)
+            .required("data")
+            .description(Some("One event of a job's stream"))
+            .into()
+    }
+}
+
+impl ToSchema for JobEvent {}
+
 #[utoipa::path(
     get,
     path = "/v1/jobs/{id}/events",
@@ -438,9 +477,8 @@ pub async fn download_artifact(
     security(("bearer" = [])),
     params(JobId),
     responses(
-        (status = 200, description = "`event: job` with the job as JSON `data`, per change, until the job is terminal; comments keep the connection alive",
-            content_type = "text/event-stream", body = String,
-            example = json!("event: job\ndata: {\"id\":\"01936f8e-7b1d-7c42-8e5f-4a3b2c1d0e9f\",\"state\":\"running\",\"progress\":40,…}\n\n")),
+        (status = 200, description = "Server-Sent Events: `event: job` with the whole job as JSON `data`, first its current state and then one per change, until the job is terminal; comments keep the connection alive. The schema describes one event",
+            content_type = "text/event-stream", body = JobEvent),
         (status = 404, description = "No such job, or another user's"),
         (status = 429, description = "The caller has as many job event streams open as the configured limit allows; see Retry-After"),
     ),
@@ -467,7 +505,7 @@ pub async fn job_events(
                 update
                     .ok()
                     .and_then(|job| Job::try_from(job).ok())
-                    .and_then(|job| Event::default().event("job").json_data(job).ok())
+                    .and_then(|job| Event::default().event(JOB_EVENT).json_data(job).ok())
                     .map(Ok),
             )
         });

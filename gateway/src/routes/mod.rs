@@ -7,6 +7,7 @@ pub mod fields;
 pub mod health;
 pub mod issues;
 pub mod jobs;
+pub mod limits;
 pub mod members;
 pub mod paths;
 pub mod projects;

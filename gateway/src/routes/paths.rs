@@ -5,12 +5,14 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 use uuid::Uuid;
 
+use super::limits;
+
 /// `{key}`: a project.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Path)]
 pub struct ProjectKey {
     /// The project's key
-    #[param(example = "SWAT")]
+    #[param(schema_with = limits::project_key)]
     pub key: String,
 }
 
@@ -19,7 +21,7 @@ pub struct ProjectKey {
 #[into_params(parameter_in = Path)]
 pub struct MemberPath {
     /// The project's key
-    #[param(example = "SWAT")]
+    #[param(schema_with = limits::project_key)]
     pub key: String,
     /// The user's id
     pub user_id: Uuid,
@@ -30,7 +32,7 @@ pub struct MemberPath {
 #[into_params(parameter_in = Path)]
 pub struct IssueKey {
     /// `KEY-n`
-    #[param(example = "SWAT-42")]
+    #[param(schema_with = limits::issue_key)]
     pub issue_key: String,
 }
 

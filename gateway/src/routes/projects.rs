@@ -9,7 +9,7 @@ use utoipa::ToSchema;
 use super::{
     Page, PageQuery,
     fields::{not_null, nullable},
-    json, located, no_content,
+    json, limits, located, no_content,
     paths::ProjectKey,
     required_rfc3339, update_mask,
     wire::Role,
@@ -69,11 +69,11 @@ impl TryFrom<pb::Project> for Project {
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"key": "SWAT", "name": "Swatter", "description": "The bug tracker itself"}))]
 pub struct CreateProjectRequest {
-    /// 2–10 characters: an upper-case letter, then upper-case letters or digits.
+    #[schema(schema_with = limits::project_key)]
     pub key: String,
-    /// 1–200 characters.
+    #[schema(schema_with = limits::title)]
     pub name: String,
-    /// At most 20,000 characters.
+    #[schema(schema_with = limits::description)]
     pub description: Option<String>,
 }
 
@@ -82,13 +82,13 @@ pub struct CreateProjectRequest {
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"name": "Swatter backend"}))]
 pub struct UpdateProjectRequest {
-    /// 1–200 characters; may not be `null`.
+    /// May not be `null`.
     #[serde(default, deserialize_with = "not_null")]
-    #[schema(value_type = String, required = false)]
+    #[schema(schema_with = limits::title, required = false)]
     pub name: Option<String>,
-    /// At most 20,000 characters; `null` clears it.
+    /// `null` clears it.
     #[serde(default, deserialize_with = "nullable")]
-    #[schema(value_type = Option<String>, required = false)]
+    #[schema(schema_with = limits::description, required = false)]
     pub description: Option<Option<String>>,
 }
 
@@ -99,8 +99,7 @@ pub struct UpdateProjectRequest {
     tag = "projects",
     security(("bearer" = [])),
     params(
-        ("Idempotency-Key" = Option<String>, Header,
-            description = "Sending the same key and body again answers the first response again and creates nothing; the same key with another body is 422"),
+        IdempotencyKey,
     ),
     request_body = CreateProjectRequest,
     responses(

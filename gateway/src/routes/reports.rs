@@ -9,7 +9,7 @@ use swatter_proto::reporting::v1::{self as pb, report_params::Params};
 use utoipa::ToSchema;
 
 use super::{
-    jobs, located,
+    jobs, limits, located,
     wire::{self, ReportKind},
 };
 use crate::{
@@ -41,6 +41,7 @@ pub enum CreateReportRequest {
 pub struct ProjectReportRequest {
     #[schema(schema_with = wire::project_kind)]
     pub kind: ReportKind,
+    #[schema(schema_with = limits::project_key)]
     pub project_key: String,
     /// RFC 3339; default 30 days before `to`.
     #[schema(format = DateTime)]
@@ -56,8 +57,8 @@ pub struct ProjectReportRequest {
 pub struct UserMonthlyReportRequest {
     #[schema(schema_with = wire::user_monthly_kind)]
     pub kind: ReportKind,
-    /// `YYYY-MM`; default the current month.
-    #[schema(example = "2026-11")]
+    /// `YYYY-MM`, from 2000 on and not in the future; default the current month.
+    #[schema(pattern = "^[2-9][0-9]{3}-(0[1-9]|1[0-2])$", example = "2026-11")]
     pub month: Option<String>,
 }
 
@@ -119,8 +120,7 @@ impl CreateReportRequest {
     tag = "reports",
     security(("bearer" = [])),
     params(
-        ("Idempotency-Key" = Option<String>, Header,
-            description = "Sending the same key and body again answers the same job and starts nothing; the same key with another body is 422"),
+        IdempotencyKey,
     ),
     request_body(content = CreateReportRequest, examples(
         ("project" = (summary = "A project over a period", value = json!({"kind": "project", "project_key": "SWAT", "from": "2026-10-01T00:00:00Z", "to": "2026-11-01T00:00:00Z"}))),

@@ -5,7 +5,9 @@ use serde::{Deserialize, Serialize};
 use swatter_proto::identity::v1 as pb;
 use utoipa::{IntoParams, ToSchema};
 
-use super::{Page, PageQuery, json, located, no_content, paths::UserId, rfc3339, update_mask};
+use super::{
+    Page, PageQuery, json, limits, located, no_content, paths::UserId, rfc3339, update_mask,
+};
 use crate::{
     error::{ApiError, PROBLEM_JSON, Problem, ProblemKind},
     extract::{ApiJson, ApiPath, ApiQuery, Authenticated, ClientAddress, MaybeAuthenticated},
@@ -65,12 +67,13 @@ impl From<pb::User> for User {
     "full_name": "Alice Liddell"
 }))]
 pub struct SignUpRequest {
-    /// 3–32 characters of `a-z`, `0-9`, `_`, `.`, `-`.
+    #[schema(schema_with = limits::username)]
     pub username: String,
+    #[schema(schema_with = limits::email)]
     pub email: String,
-    /// 8–128 characters.
+    #[schema(schema_with = limits::password)]
     pub password: String,
-    /// At most 100 characters.
+    #[schema(schema_with = limits::full_name)]
     pub full_name: Option<String>,
 }
 
@@ -79,7 +82,9 @@ pub struct SignUpRequest {
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"full_name": "Alice P. Liddell"}))]
 pub struct UpdateMeRequest {
+    #[schema(schema_with = limits::optional_email)]
     pub email: Option<String>,
+    #[schema(schema_with = limits::full_name)]
     pub full_name: Option<String>,
 }
 
@@ -92,7 +97,7 @@ pub struct UpdateMeRequest {
 }))]
 pub struct ChangePasswordRequest {
     pub current_password: String,
-    /// 8–128 characters.
+    #[schema(schema_with = limits::password)]
     pub new_password: String,
 }
 
@@ -104,7 +109,9 @@ pub struct UpdateUserRequest {
     pub admin: Option<bool>,
     /// Disabling ends every login of the user.
     pub disabled: Option<bool>,
+    #[schema(schema_with = limits::optional_email)]
     pub email: Option<String>,
+    #[schema(schema_with = limits::full_name)]
     pub full_name: Option<String>,
 }
 
@@ -112,8 +119,7 @@ pub struct UpdateUserRequest {
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct SearchUsersQuery {
-    /// Username prefix; empty or absent lists everyone.
-    #[param(max_length = 32)]
+    #[param(schema_with = limits::user_query)]
     pub q: Option<String>,
 }
 

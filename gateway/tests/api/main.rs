@@ -2,6 +2,7 @@
 //! PostgreSQL, RabbitMQ and s3s-fs.
 
 mod comments;
+mod documentation;
 mod helpers;
 mod hostile_input;
 mod issues;

@@ -28,6 +28,16 @@ pub fn is_forbidden(c: char, lines: Lines) -> bool {
 /// Refuses a text of more than `max` characters or with a character [`is_forbidden`] in it,
 /// naming `field`.
 pub fn check_text(field: &str, raw: &str, max: usize, lines: Lines) -> Result<(), Violation> {
+    check_length(field, raw, max)?;
+    if raw.chars().any(|c| is_forbidden(c, lines)) {
+        return Err(Violation::new(field, "must not contain control characters"));
+    }
+    Ok(())
+}
+
+/// Refuses a text of more than `max` characters, naming `field`. Texts that are trimmed are
+/// measured as sent, before trimming: the limit is then one a schema can state (`maxLength`).
+pub fn check_length(field: &str, raw: &str, max: usize) -> Result<(), Violation> {
     // Counting stops past the limit, so a huge input costs no more than a long valid one.
     if raw.chars().nth(max).is_some() {
         return Err(Violation::new(
@@ -35,10 +45,22 @@ pub fn check_text(field: &str, raw: &str, max: usize, lines: Lines) -> Result<()
             format!("must be at most {max} characters long"),
         ));
     }
-    if raw.chars().any(|c| is_forbidden(c, lines)) {
-        return Err(Violation::new(field, "must not contain control characters"));
-    }
     Ok(())
+}
+
+/// A text as sent, trimmed, once it is at most `max` characters long as sent and has no
+/// character [`is_forbidden`] between its ends (line breaks and tabs at the ends are trimmed
+/// away, whatever `lines` says).
+pub fn trimmed_text<'a>(
+    field: &str,
+    raw: &'a str,
+    max: usize,
+    lines: Lines,
+) -> Result<&'a str, Violation> {
+    check_length(field, raw, max)?;
+    let text = raw.trim();
+    check_text(field, text, max, lines)?;
+    Ok(text)
 }
 
 /// An `Idempotency-Key` (`request_id` over gRPC), trimmed: not blank, and at most
@@ -103,6 +125,14 @@ mod tests {
         }
         let error = check_text("title", "a\u{0}", 10, Lines::One).unwrap_err();
         assert_eq!(error.field, "title");
+    }
+
+    #[test]
+    fn trimmed_texts_are_measured_as_sent_and_checked_between_their_ends() {
+        assert_eq!(trimmed_text("t", " \tab\n", 5, Lines::One), Ok("ab"));
+        assert!(trimmed_text("t", "  abcd", 5, Lines::One).is_err());
+        assert!(trimmed_text("t", "a\tb", 5, Lines::One).is_err());
+        assert_eq!(trimmed_text("t", "a\tb\n", 5, Lines::Many), Ok("a\tb"));
     }
 
     #[test]

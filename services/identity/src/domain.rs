@@ -103,14 +103,13 @@ impl fmt::Debug for Password {
     }
 }
 
-/// A display name: at most 100 characters, no control characters, trimmed. May be empty.
+/// A display name: at most 100 characters as sent, no control characters, trimmed. May be empty.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FullName(String);
 
 impl FullName {
     pub fn parse(raw: &str) -> Result<Self, Violation> {
-        let trimmed = raw.trim();
-        input::check_text("full_name", trimmed, 100, Lines::One)?;
+        let trimmed = input::trimmed_text("full_name", raw, 100, Lines::One)?;
         Ok(FullName(trimmed.to_owned()))
     }
 
@@ -193,6 +192,7 @@ mod tests {
             "Ada Lovelace"
         );
         assert!(FullName::parse(&"n".repeat(101)).is_err());
+        assert!(FullName::parse(&format!("{}  ", "n".repeat(99))).is_err());
         assert!(FullName::parse("bad\u{0007}name").is_err());
         assert!(FullName::parse("nul\u{0}name").is_err());
     }

@@ -75,11 +75,10 @@ fn bounded_text(
     max: usize,
     lines: Lines,
 ) -> Result<String, Violation> {
-    let text = raw.trim();
+    let text = input::trimmed_text(field, raw, max, lines)?;
     if text.chars().count() < min {
         return Err(Violation::new(field, "must not be empty"));
     }
-    input::check_text(field, text, max, lines)?;
     Ok(text.to_owned())
 }
 
@@ -308,15 +307,13 @@ impl IssueSort {
 /// The full-text query: at most 200 characters on one line; matched as plain words, never as
 /// syntax.
 pub fn search_query(raw: &str) -> Result<Option<String>, Violation> {
-    let text = raw.trim();
-    input::check_text("q", text, 200, Lines::One)?;
+    let text = input::trimmed_text("q", raw, 200, Lines::One)?;
     Ok((!text.is_empty()).then(|| text.to_owned()))
 }
 
 /// The label filter of an issue list: empty for none, else one label as [`Labels`] holds them.
 pub fn label_filter(raw: &str) -> Result<Option<String>, Violation> {
-    let text = raw.trim();
-    input::check_text("label", text, Labels::MAX_LEN, Lines::One)?;
+    let text = input::trimmed_text("label", raw, Labels::MAX_LEN, Lines::One)?;
     Ok((!text.is_empty()).then(|| text.to_owned()))
 }
 
@@ -362,6 +359,9 @@ mod tests {
         assert!(IssueTitle::parse("title", "   ").is_err());
         assert!(IssueTitle::parse("title", &"t".repeat(200)).is_ok());
         assert!(IssueTitle::parse("title", &"t".repeat(201)).is_err());
+        // Measured as sent, as the OpenAPI schema's maxLength says.
+        assert!(IssueTitle::parse("title", &format!(" {}", "t".repeat(200))).is_err());
+        assert!(IssueTitle::parse("title", "\ttab at the ends\n").is_ok());
         assert!(IssueTitle::parse("title", "two\nlines").is_err());
         assert!(Description::parse("description", "").is_ok());
         assert!(Description::parse("description", "line\nline").is_ok());

@@ -1,0 +1,354 @@
+//! The limits of text inputs (docs/api.md, *Limits*) as JSON Schemas, so that the OpenAPI
+//! description accepts exactly what the services accept. Fields use them with
+//! `#[schema(schema_with = limits::…)]` (bodies) or `#[param(schema_with = limits::…)]` (query).
+//!
+//! The services measure a text as sent (`maxLength`), then trim it, and allow no control
+//! characters in what is left (line breaks and tabs in descriptions and comments only). The
+//! patterns say the same: whitespace at either end (the characters Rust's `str::trim` removes,
+//! control ones included), then a core without forbidden characters, not empty where a text is
+//! required.
+
+use utoipa::openapi::{
+    ArrayBuilder, KnownFormat, ObjectBuilder, RefOr, Schema, SchemaFormat, Type, schema::SchemaType,
+};
+
+/// What `str::trim` removes: Unicode `White_Space` (written out, as `\s` differs between the
+/// regex dialects tools use).
+const TRIMMED: &str =
+    r"\t\n\u000b\u000c\r \u0085\u00a0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000";
+/// Control characters (Unicode `Cc`): refused in one-line texts.
+const CONTROL: &str = r"\u0000-\u001f\u007f-\u009f";
+/// Control characters but `\t`, `\n` and `\r`: refused in multi-line texts.
+const CONTROL_BUT_LINES: &str = r"\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f";
+
+/// A trimmed text whose core has no character of `forbidden`; `required` when it may not be
+/// empty (or whitespace only).
+fn text_pattern(forbidden: &str, required: bool) -> String {
+    if required {
+        format!("^[{TRIMMED}]*[^{forbidden}{TRIMMED}][^{forbidden}]*[{TRIMMED}]*$")
+    } else {
+        format!("^[{TRIMMED}]*[^{forbidden}]*[{TRIMMED}]*$")
+    }
+}
+
+/// A string, or also `null` when `nullable`.
+fn string(nullable: bool) -> ObjectBuilder {
+    let schema_type = if nullable {
+        SchemaType::from_iter([Type::String, Type::Null])
+    } else {
+        SchemaType::new(Type::String)
+    };
+    ObjectBuilder::new().schema_type(schema_type)
+}
+
+/// A one-line text of `min`–`max` characters after trimming (`min` 0 or 1).
+fn line(min: usize, max: usize, nullable: bool, description: &str) -> ObjectBuilder {
+    string(nullable)
+        .min_length((min > 0).then_some(min))
+        .max_length(Some(max))
+        .pattern(Some(text_pattern(CONTROL, min > 0)))
+        .description(Some(description))
+}
+
+/// A text of `min`–`max` characters after trimming that may span lines.
+fn lines(min: usize, max: usize, nullable: bool, description: &str) -> ObjectBuilder {
+    string(nullable)
+        .min_length((min > 0).then_some(min))
+        .max_length(Some(max))
+        .pattern(Some(text_pattern(CONTROL_BUT_LINES, min > 0)))
+        .description(Some(description))
+}
+
+fn schema(builder: ObjectBuilder) -> RefOr<Schema> {
+    RefOr::T(Schema::Object(builder.build()))
+}
+
+/// A username: 3–32 characters of `a-z`, `0-9`, `_`, `.`, `-` (not trimmed).
+pub fn username() -> RefOr<Schema> {
+    schema(
+        string(false)
+            .min_length(Some(3))
+            .max_length(Some(32))
+            .pattern(Some("^[a-z0-9_.-]+$"))
+            .description(Some("3–32 characters of `a-z`, `0-9`, `_`, `.`, `-`"))
+            .examples(["alice"]),
+    )
+}
+
+fn email_builder(nullable: bool) -> ObjectBuilder {
+    string(nullable)
+        .format(Some(SchemaFormat::KnownFormat(KnownFormat::Email)))
+        .max_length(Some(254))
+        .description(Some(
+            "An email address (`local@domain.tld`); unique regardless of case",
+        ))
+        .examples(["alice@example.com"])
+}
+
+/// An email address.
+pub fn email() -> RefOr<Schema> {
+    schema(email_builder(false))
+}
+
+/// An email address to change to; absent or `null` leaves it.
+pub fn optional_email() -> RefOr<Schema> {
+    schema(email_builder(true))
+}
+
+/// A new password: 8–128 characters, none of them a control character (not trimmed).
+pub fn password() -> RefOr<Schema> {
+    schema(
+        string(false)
+            .min_length(Some(8))
+            .max_length(Some(128))
+            .pattern(Some(format!("^[^{CONTROL}]*$")))
+            .description(Some("8–128 characters, no control characters")),
+    )
+}
+
+/// A display name; absent or `null` is none (sign-up) or leaves it (changes).
+pub fn full_name() -> RefOr<Schema> {
+    schema(
+        line(
+            0,
+            100,
+            true,
+            "At most 100 characters (trimmed), on one line",
+        )
+        .examples(["Alice Liddell"]),
+    )
+}
+
+/// A project key: 2–10 characters, an upper-case letter then upper-case letters or digits.
+pub fn project_key() -> RefOr<Schema> {
+    schema(project_key_builder())
+}
+
+fn project_key_builder() -> ObjectBuilder {
+    string(false)
+        .min_length(Some(2))
+        .max_length(Some(10))
+        .pattern(Some("^[A-Z][A-Z0-9]*$"))
+        .description(Some(
+            "2–10 characters: an upper-case letter, then upper-case letters or digits",
+        ))
+        .examples(["SWAT"])
+}
+
+/// An issue key, `KEY-n`.
+pub fn issue_key() -> RefOr<Schema> {
+    schema(
+        string(false)
+            .pattern(Some("^[A-Z][A-Z0-9]{1,9}-[1-9][0-9]{0,17}$"))
+            .description(Some("The project's key, `-`, the issue's number"))
+            .examples(["SWAT-42"]),
+    )
+}
+
+/// A project name or an issue title: 1–200 characters on one line.
+pub fn title() -> RefOr<Schema> {
+    schema(line(
+        1,
+        200,
+        false,
+        "1–200 characters (trimmed), on one line",
+    ))
+}
+
+/// A project or issue description; `null` is none (or clears it).
+pub fn description() -> RefOr<Schema> {
+    schema(lines(
+        0,
+        20_000,
+        true,
+        "At most 20,000 characters (trimmed); may span lines",
+    ))
+}
+
+/// A comment's text.
+pub fn comment_body() -> RefOr<Schema> {
+    schema(lines(
+        1,
+        10_000,
+        false,
+        "1–10,000 characters (trimmed); may span lines",
+    ))
+}
+
+/// The labels of an issue; `null` is none (or clears them).
+pub fn labels() -> RefOr<Schema> {
+    RefOr::T(Schema::Array(
+        ArrayBuilder::new()
+            .schema_type(SchemaType::from_iter([Type::Array, Type::Null]))
+            .items(line(1, 50, false, "1–50 characters (trimmed), on one line"))
+            .max_items(Some(20))
+            .description(Some(
+                "At most 20 labels, each 1–50 characters (trimmed); kept sorted, without \
+                 duplicates; case matters",
+            ))
+            .examples([serde_json::json!(["bug", "auth"])])
+            .build(),
+    ))
+}
+
+/// The user search text: a username prefix.
+pub fn user_query() -> RefOr<Schema> {
+    query_text(
+        32,
+        "A username prefix of at most 32 characters; empty lists everyone",
+    )
+}
+
+/// A query parameter's text: the gateway refuses control characters anywhere in a query
+/// parameter (before any trimming), so only non-control whitespace is trimmed from these.
+fn query_text(max: usize, description: &str) -> RefOr<Schema> {
+    schema(
+        string(false)
+            .max_length(Some(max))
+            .pattern(Some(format!("^[^{CONTROL}]*$")))
+            .description(Some(description)),
+    )
+}
+
+/// The full-text filter of issue lists.
+pub fn issue_query() -> RefOr<Schema> {
+    query_text(
+        200,
+        "Full-text search over title and description, at most 200 characters (trimmed); \
+         every word must match",
+    )
+}
+
+/// The label filter of issue lists.
+pub fn label_filter() -> RefOr<Schema> {
+    query_text(
+        50,
+        "Issues carrying this label (exactly, case matters; trimmed)",
+    )
+}
+
+/// A user id as the services read one (`uuid`'s parser): hyphenated, simple, braced or URN.
+const UUID: &str = "[0-9a-fA-F]{32}|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\
+    |\\{[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\\}\
+    |urn:uuid:[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}";
+
+/// The user an issue is assigned to; `null` is nobody (or unassigns).
+pub fn assignee_id() -> RefOr<Schema> {
+    schema(
+        string(true)
+            .pattern(Some(format!("^({UUID})$")))
+            .description(Some(
+                "A member of the project (a user id); assigning is for maintainers and owners",
+            ))
+            .examples(["01936f8e-9d2a-7e31-b4c5-6d7e8f9a0b1c"]),
+    )
+}
+
+/// The assignee filter of issue lists.
+pub fn assignee_filter() -> RefOr<Schema> {
+    schema(
+        string(false)
+            .pattern(Some(format!("^(me|none|{UUID})$")))
+            .description(Some("`me`, `none` (unassigned) or a user id"))
+            .examples(["me"]),
+    )
+}
+
+/// The author filter of issue lists.
+pub fn author_filter() -> RefOr<Schema> {
+    schema(
+        string(false)
+            .pattern(Some(format!("^(me|{UUID})$")))
+            .description(Some("`me` or a user id")),
+    )
+}
+
+/// A refresh token to revoke: text no refresh token can be is refused.
+pub fn refresh_token() -> RefOr<Schema> {
+    schema(
+        string(false)
+            .max_length(Some(256))
+            .pattern(Some(format!("^[^{CONTROL}]*$")))
+            .description(Some("The refresh token (at most 256 characters)")),
+    )
+}
+
+/// The order of issue lists.
+pub fn issue_sort() -> RefOr<Schema> {
+    schema(
+        string(false)
+            .enum_values(Some([
+                "-updated_at",
+                "updated_at",
+                "-created_at",
+                "created_at",
+                "-priority",
+                "priority",
+            ]))
+            .description(Some(
+                "`created_at`, `updated_at` or `priority`, with a leading `-` for descending. \
+                 Default `-updated_at`",
+            ))
+            .examples(["-priority"]),
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn regex_of(pattern: &str) -> regex::Regex {
+        regex::Regex::new(pattern).unwrap()
+    }
+
+    #[test]
+    fn user_id_patterns_take_every_form_the_uuid_parser_takes() {
+        let assignee = regex_of(&format!("^(me|none|{UUID})$"));
+        let id = "01936f8e-9d2a-7e31-b4c5-6d7e8f9a0b1c";
+        for ok in [
+            "me".to_owned(),
+            "none".to_owned(),
+            id.to_owned(),
+            id.to_uppercase(),
+            id.replace('-', ""),
+            format!("{{{id}}}"),
+            format!("urn:uuid:{id}"),
+        ] {
+            assert!(assignee.is_match(&ok), "{ok}");
+            if ok != "me" && ok != "none" {
+                assert!(ok.parse::<uuid::Uuid>().is_ok(), "{ok}");
+            }
+        }
+        for bad in ["", "you", " me", &id[1..], &format!("{id}0")] {
+            assert!(!assignee.is_match(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn text_patterns_describe_the_services_trimming_and_character_rules() {
+        // The Rust regex crate reads these patterns as tools' ECMA-262 engines do.
+        let required = regex_of(&text_pattern(CONTROL, true));
+        let optional = regex_of(&text_pattern(CONTROL_BUT_LINES, false));
+        for (text, ok) in [
+            ("Login fails", true),
+            ("  padded\t", true),
+            ("\u{3000}ideographic space\u{85}", true),
+            ("", false),
+            ("   ", false),
+            ("tab\tinside", false),
+            ("nul\u{0}", false),
+            ("line\nbreak", false),
+        ] {
+            assert_eq!(required.is_match(text), ok, "{text:?}");
+        }
+        for (text, ok) in [
+            ("", true),
+            ("two\nlines\r\n\tindented", true),
+            ("\u{b}vertical tab at the ends\u{c}", true),
+            ("vertical\u{b}tab inside", false),
+            ("bell\u{7}", false),
+        ] {
+            assert_eq!(optional.is_match(text), ok, "{text:?}");
+        }
+    }
+}
