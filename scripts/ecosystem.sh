@@ -5,8 +5,9 @@
 # (`scripts/ecosystem.sh -k oauth` runs a part). The Python tools are pinned in
 # scripts/ecosystem-tools.txt and installed into a virtualenv under $SWATTER_TOOLS_DIR
 # (default .run/tools), once; the npm tools are pinned in tests/ecosystem/typescript (the
-# TypeScript client check) and tests/ecosystem/buf (`buf curl`), each package-lock.json installed
-# into $SWATTER_TOOLS_DIR/<folder>.
+# TypeScript client check), tests/ecosystem/buf (`buf curl`) and tests/ecosystem/browser
+# (playwright-core, driving Debian's chromium, which scripts/ensure-browser.sh installs), each
+# package-lock.json installed into $SWATTER_TOOLS_DIR/<folder>.
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -18,6 +19,8 @@ if [[ -z ${SWATTER_STACK_URL:-} ]]; then
     scripts/ensure-venv.sh "$VENV" scripts/ecosystem-tools.txt
     scripts/ensure-node-tools.sh "$TOOLS_DIR/typescript" tests/ecosystem/typescript
     scripts/ensure-node-tools.sh "$TOOLS_DIR/buf" tests/ecosystem/buf
+    scripts/ensure-node-tools.sh "$TOOLS_DIR/browser" tests/ecosystem/browser
+    scripts/ensure-browser.sh
     exec scripts/with-stack.sh ecosystem "$0" "$@"
 fi
 

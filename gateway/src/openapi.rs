@@ -7,8 +7,8 @@ use std::collections::BTreeSet;
 use utoipa::{
     Modify, OpenApi,
     openapi::{
-        ContentBuilder, HeaderBuilder, KnownFormat, ObjectBuilder, Ref, RefOr, ResponseBuilder,
-        Schema, SchemaFormat, Type,
+        ContentBuilder, HeaderBuilder, KnownFormat, ObjectBuilder, Ref, RefOr, Required,
+        ResponseBuilder, Schema, SchemaFormat, Type,
         path::{Operation, ParameterIn},
         schema::ArrayItems,
         security::{
@@ -59,15 +59,17 @@ pub fn complete(mut document: utoipa::openapi::OpenApi) -> utoipa::openapi::Open
     CommonResponses.modify(&mut document);
     PageItemsByReference.modify(&mut document);
     LoginAlternative.modify(&mut document);
-    EmptyQueryValues.modify(&mut document);
+    ParameterRules.modify(&mut document);
     document
 }
 
 /// Marks every query parameter `allowEmptyValue`: the gateway reads `?page_size=` (as HTML forms
-/// send it) like an absent parameter, whatever the parameter's type.
-struct EmptyQueryValues;
+/// send it) like an absent parameter, whatever the parameter's type. And every path parameter
+/// `required`, as OpenAPI demands (utoipa leaves it out where a parameter's schema is written by
+/// hand, and client generators then skip the operation).
+struct ParameterRules;
 
-impl Modify for EmptyQueryValues {
+impl Modify for ParameterRules {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         for item in openapi.paths.paths.values_mut() {
             let operations = [
@@ -80,15 +82,20 @@ impl Modify for EmptyQueryValues {
             let parameters = operations
                 .into_iter()
                 .flatten()
-                .flat_map(|operation| operation.parameters.iter_mut().flatten())
-                .filter(|parameter| parameter.parameter_in == ParameterIn::Query);
+                .flat_map(|operation| operation.parameters.iter_mut().flatten());
             for parameter in parameters {
-                // utoipa has no field for this keyword (deprecated in OpenAPI, still read by
-                // tools); it goes in as an extra key of the parameter.
-                parameter
-                    .extensions
-                    .get_or_insert_with(Default::default)
-                    .insert("allowEmptyValue".to_owned(), serde_json::Value::Bool(true));
+                match parameter.parameter_in {
+                    // utoipa has no field for this keyword (deprecated in OpenAPI, still read by
+                    // tools); it goes in as an extra key of the parameter.
+                    ParameterIn::Query => {
+                        parameter
+                            .extensions
+                            .get_or_insert_with(Default::default)
+                            .insert("allowEmptyValue".to_owned(), serde_json::Value::Bool(true));
+                    }
+                    ParameterIn::Path => parameter.required = Required::True,
+                    ParameterIn::Header | ParameterIn::Cookie => {}
+                }
             }
         }
     }
@@ -323,14 +330,18 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_path_parameter_is_in_its_path_and_every_template_is_a_parameter() {
+    fn every_path_parameter_is_required_and_in_its_path_and_every_template_is_a_parameter() {
         let doc = serde_json::to_value(document()).unwrap();
         for (path, operations) in doc["paths"].as_object().unwrap() {
             for (method, operation) in operations.as_object().unwrap() {
-                let parameters = operation["parameters"].as_array().cloned().unwrap_or_default();
+                let parameters = operation["parameters"]
+                    .as_array()
+                    .cloned()
+                    .unwrap_or_default();
                 let in_path: Vec<&str> = parameters
                     .iter()
                     .filter(|parameter| parameter["in"] == "path")
+                    .inspect(|parameter| assert_eq!(parameter["required"], true, "{path}"))
                     .map(|parameter| parameter["name"].as_str().unwrap())
                     .collect();
                 let templated: Vec<&str> = path

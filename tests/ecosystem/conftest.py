@@ -13,7 +13,7 @@ import requests
 
 @dataclass(frozen=True)
 class Stack:
-    """A running swatter stack: its gateway, gRPC servers and first admin."""
+    """A running swatter stack: its gateway, gRPC servers, first admin and a signed-up user."""
 
     url: str
     identity_addr: str
@@ -21,6 +21,8 @@ class Stack:
     reporting_addr: str
     admin_username: str
     admin_password: str
+    username: str
+    password: str
     run_dir: str
 
 
@@ -57,6 +59,8 @@ def stack() -> Stack:
         reporting_addr=env["SWATTER_STACK_REPORTING_ADDR"],
         admin_username=env["SWATTER_STACK_ADMIN_USERNAME"],
         admin_password=env["SWATTER_STACK_ADMIN_PASSWORD"],
+        username=env["SWATTER_STACK_USERNAME"],
+        password=env["SWATTER_STACK_PASSWORD"],
         run_dir=env["SWATTER_STACK_RUN_DIR"],
     )
 

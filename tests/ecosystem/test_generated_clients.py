@@ -89,7 +89,9 @@ def test_a_generated_python_client_goes_from_sign_up_to_the_pdf(stack, client):
     assert answer(sign_up, 201).username == username
     login = client("api.auth.create_token").sync_detailed(
         client=anonymous,
-        body=models.TokenRequest(grant_type="password", username=username, password=password),
+        body=models.TokenRequest(
+            grant_type=models.TokenRequestGrantType.PASSWORD, username=username, password=password
+        ),
     )
     tokens = answer(login, 200)
     assert isinstance(tokens, models.TokenResponse)

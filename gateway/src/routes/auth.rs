@@ -184,7 +184,7 @@ pub struct Jwks {
     responses(
         (status = 200, description = "Tokens; sent with Cache-Control: no-store", body = TokenResponse),
         (status = 400, description = "`invalid_grant`: bad credentials, a disabled account, or a refresh token that is invalid, expired, revoked or already used. `unsupported_grant_type`: a grant_type other than password or refresh_token. `invalid_request`: a field the grant needs is missing or not text (listed in `errors`), or the body is not a form or JSON", body = OAuthProblem, content_type = PROBLEM_JSON),
-        (status = 401, description = "`invalid_client`: the request carries client authentication (`Authorization: Basic`); the endpoint has public clients only", body = OAuthProblem, content_type = PROBLEM_JSON),
+        (status = 401, description = "`invalid_client`: the request carries client authentication (`Authorization: Basic` with a secret); the endpoint has public clients only", body = OAuthProblem, content_type = PROBLEM_JSON),
         (status = 429, description = "`slow_down`: too many failed logins from this client address, or for this username from it; see Retry-After", body = OAuthProblem, content_type = PROBLEM_JSON),
     ),
 )]
@@ -214,18 +214,15 @@ pub async fn create_token(
 
 /// The grant a token request asks for, refusing client authentication first (RFC 6749 §2.3: a
 /// client the server does not know cannot authenticate, and the public API knows none). Only
-/// HTTP Basic is client authentication; a bearer token that a client sends with every request
-/// is ignored here, as on the other anonymous routes.
+/// HTTP Basic with a secret is client authentication; Basic with an empty secret is a public
+/// client naming itself (RFC 6749 §2.3.1; Swagger UI's Authorize sends `Basic Og==`, an empty
+/// id and secret, by default) and is ignored like `client_id`; so is a bearer token that a
+/// client sends with every request, as on the other anonymous routes.
 fn token_grant(
     headers: &HeaderMap,
     body: Result<JsonOrForm<TokenRequest>, ApiError>,
 ) -> Result<Grant, ApiError> {
-    let basic = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.split_whitespace().next())
-        .is_some_and(|scheme| scheme.eq_ignore_ascii_case("basic"));
-    if basic {
+    if authenticates_a_client(headers) {
         return Err(ApiError::new(
             ProblemKind::InvalidClient,
             "the token endpoint takes no client authentication: send client_id alone, if at all",
@@ -233,6 +230,28 @@ fn token_grant(
     }
     let JsonOrForm(body) = body?;
     body.into_grant()
+}
+
+/// Whether `Authorization` is HTTP Basic with a client secret (or not decodable as Basic).
+fn authenticates_a_client(headers: &HeaderMap) -> bool {
+    use base64::Engine as _;
+    let Some(value) = headers.get(header::AUTHORIZATION) else {
+        return false;
+    };
+    let Some(("basic" | "Basic" | "BASIC", credentials)) = value
+        .to_str()
+        .ok()
+        .and_then(|value| value.trim().split_once(' '))
+    else {
+        return false;
+    };
+    let Ok(decoded) = base64::engine::general_purpose::STANDARD.decode(credentials.trim()) else {
+        return true;
+    };
+    match decoded.iter().position(|&byte| byte == b':') {
+        Some(colon) => colon + 1 < decoded.len(),
+        None => true,
+    }
 }
 
 /// End the login a refresh token belongs to (its whole rotation family), as RFC 7009 asks:

@@ -67,7 +67,7 @@ async fn a_password_grant_without_credentials_is_an_invalid_request_listing_each
 }
 
 #[tokio::test]
-async fn client_authentication_is_refused_as_an_invalid_client_and_a_bearer_token_ignored() {
+async fn a_client_secret_is_an_invalid_client_and_public_clients_and_bearers_log_in() {
     let app = TestApp::spawn().await;
     let login = [
         ("grant_type", "password"),
@@ -84,13 +84,20 @@ async fn client_authentication_is_refused_as_an_invalid_client_and_a_bearer_toke
 
     let basic = send("Basic c3dhdHRlci13ZWI6c2VjcmV0").await.unwrap();
     let bearer = send("Bearer left-over-access-token").await.unwrap();
+    // `swatter-web:` (a public client naming itself) and `:` (what Swagger UI sends).
+    let public_client = send("Basic c3dhdHRlci13ZWI6").await.unwrap();
+    let swagger_ui = send("basic Og==").await.unwrap();
+    let not_base64 = send("Basic !!!").await.unwrap();
 
     assert_eq!(
         basic.headers()[header::WWW_AUTHENTICATE],
         r#"Basic realm="swatter""#
     );
     assert_oauth_error(basic, 401, "invalid_client").await;
+    assert_oauth_error(not_base64, 401, "invalid_client").await;
     assert_eq!(bearer.status(), StatusCode::OK);
+    assert_eq!(public_client.status(), StatusCode::OK);
+    assert_eq!(swagger_ui.status(), StatusCode::OK);
 }
 
 #[tokio::test]
