@@ -217,11 +217,11 @@ impl UpdateIssueRequest {
 #[into_params(parameter_in = Query)]
 pub struct ListIssuesQuery {
     /// Any of these statuses, comma-separated.
-    #[param(schema_with = limits::comma_list::<IssueStatus>, style = Form, explode = false, example = "open,in_progress")]
+    #[param(value_type = Option<Vec<IssueStatus>>, style = Form, explode = false, example = "open,in_progress")]
     #[serde(default, deserialize_with = "comma_list")]
     pub status: Vec<IssueStatus>,
     /// Any of these priorities, comma-separated.
-    #[param(schema_with = limits::comma_list::<Priority>, style = Form, explode = false, example = "high,urgent")]
+    #[param(value_type = Option<Vec<Priority>>, style = Form, explode = false, example = "high,urgent")]
     #[serde(default, deserialize_with = "comma_list")]
     pub priority: Vec<Priority>,
     #[param(schema_with = limits::assignee_filter)]

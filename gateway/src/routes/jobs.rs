@@ -24,7 +24,7 @@ use utoipa::{
 use super::{
     Page, PageQuery, broken_answer,
     fields::{comma_list, empty_as_none},
-    json, limits,
+    json,
     paths::JobId,
     required_rfc3339, rfc3339,
     wire::{JobState, ReportKind},
@@ -209,7 +209,7 @@ pub struct JobStats {
 #[into_params(parameter_in = Query)]
 pub struct ListJobsQuery {
     /// Only jobs in these states (comma-separated).
-    #[param(schema_with = limits::comma_list::<JobState>, style = Form, explode = false, example = "queued,running")]
+    #[param(value_type = Option<Vec<JobState>>, style = Form, explode = false, example = "queued,running")]
     #[serde(default, deserialize_with = "comma_list")]
     pub state: Vec<JobState>,
     /// Admins only: every user's jobs.

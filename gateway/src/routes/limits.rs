@@ -8,12 +8,8 @@
 //! control ones included), then a core without forbidden characters, not empty where a text is
 //! required.
 
-use utoipa::{
-    ToSchema,
-    openapi::{
-        ArrayBuilder, KnownFormat, ObjectBuilder, Ref, RefOr, Schema, SchemaFormat, Type,
-        schema::{AnyOfBuilder, SchemaType},
-    },
+use utoipa::openapi::{
+    ArrayBuilder, KnownFormat, ObjectBuilder, RefOr, Schema, SchemaFormat, Type, schema::SchemaType,
 };
 
 /// What `str::trim` removes: Unicode `White_Space` (written out, as `\s` differs between the
@@ -275,15 +271,6 @@ pub fn refresh_token() -> RefOr<Schema> {
             .pattern(Some(format!("^[^{CONTROL}]*$")))
             .description(Some("The refresh token (at most 256 characters)")),
     )
-}
-
-/// A comma-separated list of `T`'s values (`style: form`, `explode: false`). Empty items are
-/// skipped (`?status=open,`), so an item may be empty too.
-pub fn comma_list<T: ToSchema>() -> RefOr<Schema> {
-    let item = AnyOfBuilder::new()
-        .item(Ref::from_schema_name(T::name()))
-        .item(string(false).enum_values(Some([""])));
-    RefOr::T(Schema::Array(ArrayBuilder::new().items(item).build()))
 }
 
 /// The order of issue lists.

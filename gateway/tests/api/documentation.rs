@@ -102,9 +102,10 @@ async fn the_description_carries_every_input_limit() {
         ])
     );
     let state = parameter(&doc, "/v1/jobs", "get", "state");
-    let item = &state["schema"]["items"]["anyOf"];
-    assert_eq!(item[0]["$ref"], "#/components/schemas/JobState");
-    assert_eq!(item[1]["enum"], json!([""]));
+    assert_eq!(
+        state["schema"]["items"]["$ref"],
+        "#/components/schemas/JobState"
+    );
     let key = parameter(&doc, "/v1/projects", "post", "Idempotency-Key");
     assert_eq!(
         (&key["in"], &key["schema"]["minLength"]),
