@@ -23,21 +23,22 @@ where
 }
 
 /// For optional query parameters that take several values, comma-separated
-/// (`?status=open,in_progress`): absent or empty is no values; each value must parse. Use with
-/// `#[serde(default, deserialize_with)]`.
+/// (`?status=open,in_progress`): absent or empty is no values; otherwise each item must parse as
+/// it is, so an empty item (`open,`) or a padded one (`open, closed`) is refused, as the OpenAPI
+/// description's list of enum values says. Use with `#[serde(default, deserialize_with)]`.
 pub fn comma_list<'de, D, T>(deserializer: D) -> Result<Vec<T>, D::Error>
 where
     D: Deserializer<'de>,
     T: FromStr,
     T::Err: Display,
 {
-    Option::<String>::deserialize(deserializer)?
-        .unwrap_or_default()
-        .split(',')
-        .map(str::trim)
-        .filter(|value| !value.is_empty())
-        .map(|value| value.parse().map_err(de::Error::custom))
-        .collect()
+    match Option::<String>::deserialize(deserializer)?.as_deref() {
+        None | Some("") => Ok(Vec::new()),
+        Some(list) => list
+            .split(',')
+            .map(|value| value.parse().map_err(de::Error::custom))
+            .collect(),
+    }
 }
 
 /// For fields of a `PATCH` body where `null` means something (unassign, clear): absent is
@@ -88,21 +89,28 @@ mod tests {
     }
 
     #[test]
-    fn comma_lists_skip_empty_items_and_name_bad_ones() {
+    fn comma_lists_refuse_empty_and_padded_items_and_name_bad_ones() {
         #[derive(Debug, Deserialize)]
         struct Query {
             #[serde(default, deserialize_with = "comma_list")]
             status: Vec<wire::IssueStatus>,
         }
-        let query: Query = crate::extract::decode_form(b"status=open,%20in_progress,").unwrap();
+        let query: Query = crate::extract::decode_form(b"status=open,in_progress").unwrap();
         assert_eq!(
             query.status,
             [wire::IssueStatus::Open, wire::IssueStatus::InProgress]
         );
         let none: Query = crate::extract::decode_form(b"status=").unwrap();
         assert!(none.status.is_empty());
-        let error = crate::extract::decode_form::<Query>(b"status=open,done").unwrap_err();
-        assert_eq!(error.errors()[0].field, "status");
-        assert_eq!(error.errors()[0].message, wire::IssueStatus::EXPECTED);
+        for refused in [
+            &b"status=open,done"[..],
+            b"status=open,",
+            b"status=,",
+            b"status=open,%20closed",
+        ] {
+            let error = crate::extract::decode_form::<Query>(refused).unwrap_err();
+            assert_eq!(error.errors()[0].field, "status");
+            assert_eq!(error.errors()[0].message, wire::IssueStatus::EXPECTED);
+        }
     }
 }
