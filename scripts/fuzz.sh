@@ -9,7 +9,8 @@
 # stack's login throttles and sign-up limit are raised for the run (they would otherwise answer
 # most of it with 429). What a schema cannot say (a page token is tamper-proof, a current
 # password must be the current one, ...) is in scripts/schemathesis.toml, with the reason.
-# `make test` runs a short round (SWATTER_FUZZ_MAX_TIME=90). Logs, the JUnit report and the
+# Arguments go to schemathesis (`scripts/fuzz.sh --include-path /v1/auth/revoke` fuzzes one
+# operation). `make test` runs a short round (SWATTER_FUZZ_MAX_TIME=90). Logs, the JUnit report and the
 # stack's files are kept in .run/fuzz/ until the next run.
 #
 # schemathesis comes from PyPI, pinned with its dependencies in scripts/fuzz-tools.txt, into a
@@ -70,7 +71,7 @@ cd "$RUN_DIR"
     --header "Authorization: Bearer $token" \
     --generation-database none \
     --report junit --report-dir "$RUN_DIR/report" \
-    --no-color || status=$?
+    --no-color "$@" || status=$?
 if [[ $status -ne 0 ]]; then
     log "schemathesis found failures (above; JUnit report in $RUN_DIR/report; the 5xx answers are in $RUN_DIR/swatter-gateway.log)"
     exit "$status"

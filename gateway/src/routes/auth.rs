@@ -8,13 +8,14 @@ use axum::{
     response::IntoResponse,
 };
 use serde::{Deserialize, Serialize};
+use serde_json::json;
 use swatter_proto::identity::v1::{self as pb, create_token_request::Grant};
 use utoipa::{
-    ToSchema,
-    openapi::{Object, ObjectBuilder, Type},
+    PartialSchema, ToSchema,
+    openapi::{AllOfBuilder, Object, ObjectBuilder, RefOr, Schema, Type, schema::AnyOfBuilder},
 };
 
-use super::{limits, no_content};
+use super::no_content;
 use crate::{
     error::{ApiError, FieldError, OAuthProblem, PROBLEM_JSON, ProblemKind},
     extract::{Anonymous, ClientAddress, JsonOrForm},
@@ -115,34 +116,46 @@ impl From<pb::TokenResponse> for TokenResponse {
     }
 }
 
-/// A login to end: the refresh token as RFC 7009 names it (`token`) or under its own name.
-/// Other parameters (`token_type_hint`, `client_id`) are ignored, as RFC 7009 §2.1 allows: the
-/// token itself says what it is.
-#[derive(Debug, Deserialize, ToSchema)]
-#[schema(example = json!({"token": "mS3Qz6bX0kq2b7n1yV8wZ4rT9uE5pA1cD3fG7hJ2kL0"}))]
+/// A login to end: the refresh token as RFC 7009 names it (`token`) or under its own name
+/// (read only without `token`). Other parameters (`token_type_hint`, `client_id`) are ignored,
+/// as RFC 7009 §2.1 allows: the token itself says what it is.
+#[derive(Debug, Deserialize)]
 pub struct RevokeRequest {
-    /// The refresh token (RFC 7009).
-    #[schema(schema_with = limits::refresh_token)]
     pub token: Option<String>,
-    /// The same, under the name the token endpoint uses; either this or `token`.
-    #[schema(schema_with = limits::refresh_token)]
     pub refresh_token: Option<String>,
 }
 
 impl RevokeRequest {
-    /// The token to revoke, or 400 `invalid_request` when there is none or two differ.
+    /// The token to revoke, or 400 `invalid_request` when there is none. Any text is a token
+    /// here: one that is not a live refresh token is revoked already (RFC 7009 §2.2).
     fn into_token(self) -> Result<String, ApiError> {
-        match (self.token, self.refresh_token) {
-            (Some(token), None) | (None, Some(token)) => Ok(token),
-            (Some(token), Some(same)) if token == same => Ok(token),
-            (Some(_), Some(_)) => Err(ApiError::new(
-                ProblemKind::InvalidRequest,
-                "token and refresh_token differ; send one",
-            )),
-            (None, None) => Err(ApiError::invalid_field("token", "is required")),
-        }
+        self.token
+            .or(self.refresh_token)
+            .ok_or_else(|| ApiError::invalid_field("token", "is required"))
     }
 }
+
+/// Either field, one of them required (`anyOf`). Any text: what is not a live refresh token
+/// is revoked already, so the schema sets no limit the server would have to refuse.
+impl PartialSchema for RevokeRequest {
+    fn schema() -> RefOr<Schema> {
+        let text = || ObjectBuilder::new().schema_type(Type::String);
+        let fields = ObjectBuilder::new()
+            .property("token", text())
+            .property("refresh_token", text())
+            .description(Some(
+                "The refresh token, as `token` (RFC 7009) or as `refresh_token` (read only \
+                 without `token`); other parameters (`token_type_hint`, `client_id`) are ignored",
+            ))
+            .examples([json!({"token": "mS3Qz6bX0kq2b7n1yV8wZ4rT9uE5pA1cD3fG7hJ2kL0"})]);
+        let one_of_them = AnyOfBuilder::new()
+            .item(ObjectBuilder::new().required("token"))
+            .item(ObjectBuilder::new().required("refresh_token"));
+        AllOfBuilder::new().item(fields).item(one_of_them).into()
+    }
+}
+
+impl ToSchema for RevokeRequest {}
 
 /// A public signing key (RFC 7517, OKP / Ed25519).
 #[derive(Debug, Serialize, ToSchema)]
@@ -270,7 +283,7 @@ fn authenticates_a_client(headers: &HeaderMap) -> bool {
     ),
     responses(
         (status = 204, description = "The login is over, or the token was not one"),
-        (status = 400, description = "`invalid_request`: no token, two different ones, or a body that is not a form or JSON. `unsupported_token_type`: a live access token (they cannot be revoked; they expire)", body = OAuthProblem, content_type = PROBLEM_JSON),
+        (status = 400, description = "`invalid_request`: no token, or a body that is not a form or JSON. `unsupported_token_type`: a live access token (they cannot be revoked; they expire)", body = OAuthProblem, content_type = PROBLEM_JSON),
     ),
 )]
 pub async fn revoke_token(

@@ -6,17 +6,15 @@ use std::{fmt::Display, str::FromStr};
 use serde::{Deserialize, Deserializer, de};
 
 /// For optional query parameters: a parameter sent empty (`?page_size=`, as HTML forms do)
-/// counts as absent; otherwise it must parse. Use with `#[serde(default, deserialize_with)]`.
+/// counts as absent; otherwise it must parse as it is (`?page_size=%205` is refused, as the
+/// description's integer says). Use with `#[serde(default, deserialize_with)]`.
 pub fn empty_as_none<'de, D, T>(deserializer: D) -> Result<Option<T>, D::Error>
 where
     D: Deserializer<'de>,
     T: FromStr,
     T::Err: Display,
 {
-    match Option::<String>::deserialize(deserializer)?
-        .as_deref()
-        .map(str::trim)
-    {
+    match Option::<String>::deserialize(deserializer)?.as_deref() {
         None | Some("") => Ok(None),
         Some(raw) => raw.parse().map(Some).map_err(de::Error::custom),
     }

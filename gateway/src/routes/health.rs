@@ -76,6 +76,7 @@ pub async fn healthz() -> Json<Health> {
 #[into_params(parameter_in = Query)]
 pub struct ReadyzQuery {
     /// `true`: 503 unless every service serves (what scripts waiting for a whole stack ask).
+    #[serde(default, deserialize_with = "super::fields::empty_as_none")]
     pub strict: Option<bool>,
 }
 

@@ -263,16 +263,6 @@ pub fn author_filter() -> RefOr<Schema> {
     )
 }
 
-/// A refresh token to revoke: text no refresh token can be is refused.
-pub fn refresh_token() -> RefOr<Schema> {
-    schema(
-        string(false)
-            .max_length(Some(256))
-            .pattern(Some(format!("^[^{CONTROL}]*$")))
-            .description(Some("The refresh token (at most 256 characters)")),
-    )
-}
-
 /// The order of issue lists.
 pub fn issue_sort() -> RefOr<Schema> {
     schema(
