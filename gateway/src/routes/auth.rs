@@ -121,7 +121,10 @@ impl From<pb::TokenResponse> for TokenResponse {
 /// as RFC 7009 §2.1 allows: the token itself says what it is.
 #[derive(Debug, Deserialize)]
 pub struct RevokeRequest {
+    /// `null` is refused naming the field, as the schema's `string` says.
+    #[serde(default, deserialize_with = "super::fields::not_null")]
     pub token: Option<String>,
+    #[serde(default, deserialize_with = "super::fields::not_null")]
     pub refresh_token: Option<String>,
 }
 

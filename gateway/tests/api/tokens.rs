@@ -208,7 +208,17 @@ async fn revoking_without_a_token_or_an_access_token_is_refused_with_an_oauth_er
         .unwrap();
     let access = app.revoke(&alice.access_token).await;
 
+    let null = app
+        .client
+        .post(app.url("/v1/auth/revoke"))
+        .json(&serde_json::json!({"token": null, "refresh_token": "never-issued"}))
+        .send()
+        .await
+        .unwrap();
+
     let problem = assert_oauth_error(empty, 400, "invalid_request").await;
+    assert_eq!(error_fields(&problem), ["token"]);
+    let problem = assert_oauth_error(null, 400, "invalid_request").await;
     assert_eq!(error_fields(&problem), ["token"]);
     assert_oauth_error(access, 400, "unsupported_token_type").await;
     assert_eq!(
