@@ -9,7 +9,7 @@ use utoipa::{
     openapi::{
         ContentBuilder, HeaderBuilder, KnownFormat, ObjectBuilder, Ref, RefOr, Required,
         ResponseBuilder, Schema, SchemaFormat, Type,
-        path::{Operation, ParameterIn},
+        path::{Operation, ParameterIn, PathItem},
         schema::ArrayItems,
         security::{
             Flow, HttpAuthScheme, HttpBuilder, OAuth2, Password, Scopes, SecurityRequirement,
@@ -63,6 +63,21 @@ pub fn complete(mut document: utoipa::openapi::OpenApi) -> utoipa::openapi::Open
     document
 }
 
+/// Every operation of the description, for the modifiers that complete them all.
+fn operations_mut(openapi: &mut utoipa::openapi::OpenApi) -> impl Iterator<Item = &mut Operation> {
+    openapi.paths.paths.values_mut().flat_map(|item| {
+        let PathItem {
+            get,
+            put,
+            post,
+            delete,
+            patch,
+            ..
+        } = item;
+        [get, put, post, delete, patch].into_iter().flatten()
+    })
+}
+
 /// Marks every query parameter `allowEmptyValue`: the gateway reads `?page_size=` (as HTML forms
 /// send it) like an absent parameter, whatever the parameter's type. And every path parameter
 /// `required`, as OpenAPI demands (utoipa leaves it out where a parameter's schema is written by
@@ -71,31 +86,20 @@ struct ParameterRules;
 
 impl Modify for ParameterRules {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        for item in openapi.paths.paths.values_mut() {
-            let operations = [
-                &mut item.get,
-                &mut item.put,
-                &mut item.post,
-                &mut item.delete,
-                &mut item.patch,
-            ];
-            let parameters = operations
-                .into_iter()
-                .flatten()
-                .flat_map(|operation| operation.parameters.iter_mut().flatten());
-            for parameter in parameters {
-                match parameter.parameter_in {
-                    // utoipa has no field for this keyword (deprecated in OpenAPI, still read by
-                    // tools); it goes in as an extra key of the parameter.
-                    ParameterIn::Query => {
-                        parameter
-                            .extensions
-                            .get_or_insert_with(Default::default)
-                            .insert("allowEmptyValue".to_owned(), serde_json::Value::Bool(true));
-                    }
-                    ParameterIn::Path => parameter.required = Required::True,
-                    ParameterIn::Header | ParameterIn::Cookie => {}
+        let parameters =
+            operations_mut(openapi).flat_map(|operation| operation.parameters.iter_mut().flatten());
+        for parameter in parameters {
+            match parameter.parameter_in {
+                // utoipa has no field for this keyword (deprecated in OpenAPI, still read by
+                // tools); it goes in as an extra key of the parameter.
+                ParameterIn::Query => {
+                    parameter
+                        .extensions
+                        .get_or_insert_with(Default::default)
+                        .insert("allowEmptyValue".to_owned(), serde_json::Value::Bool(true));
                 }
+                ParameterIn::Path => parameter.required = Required::True,
+                ParameterIn::Header | ParameterIn::Cookie => {}
             }
         }
     }
@@ -163,20 +167,11 @@ struct LoginAlternative;
 impl Modify for LoginAlternative {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
         let bearer = SecurityRequirement::new(BEARER, Vec::<String>::new());
-        for item in openapi.paths.paths.values_mut() {
-            let operations = [
-                &mut item.get,
-                &mut item.put,
-                &mut item.post,
-                &mut item.delete,
-                &mut item.patch,
-            ];
-            for operation in operations.into_iter().flatten() {
-                if let Some(security) = &mut operation.security
-                    && security.contains(&bearer)
-                {
-                    security.push(SecurityRequirement::new(OAUTH2, Vec::<String>::new()));
-                }
+        for operation in operations_mut(openapi) {
+            if let Some(security) = &mut operation.security
+                && security.contains(&bearer)
+            {
+                security.push(SecurityRequirement::new(OAUTH2, Vec::<String>::new()));
             }
         }
     }
@@ -283,43 +278,34 @@ impl Modify for CommonResponses {
         let problem = ContentBuilder::new()
             .schema(Some(Ref::from_schema_name("Problem")))
             .build();
-        for item in openapi.paths.paths.values_mut() {
-            let operations = [
-                &mut item.get,
-                &mut item.put,
-                &mut item.post,
-                &mut item.delete,
-                &mut item.patch,
-            ];
-            for operation in operations.into_iter().flatten() {
-                for (status, description) in shared_answers(operation) {
-                    operation
-                        .responses
-                        .responses
-                        .entry(status.to_owned())
-                        .or_insert_with(|| {
-                            RefOr::T(ResponseBuilder::new().description(description).build())
-                        });
+        for operation in operations_mut(openapi) {
+            for (status, description) in shared_answers(operation) {
+                operation
+                    .responses
+                    .responses
+                    .entry(status.to_owned())
+                    .or_insert_with(|| {
+                        RefOr::T(ResponseBuilder::new().description(description).build())
+                    });
+            }
+            for (status, response) in &mut operation.responses.responses {
+                let RefOr::T(response) = response else {
+                    continue;
+                };
+                let error = !status.starts_with(['1', '2', '3']);
+                if error && response.content.is_empty() {
+                    response
+                        .content
+                        .insert(PROBLEM_JSON.to_owned(), problem.clone());
                 }
-                for (status, response) in &mut operation.responses.responses {
-                    let RefOr::T(response) = response else {
-                        continue;
-                    };
-                    let error = !status.starts_with(['1', '2', '3']);
-                    if error && response.content.is_empty() {
-                        response
-                            .content
-                            .insert(PROBLEM_JSON.to_owned(), problem.clone());
-                    }
-                    if status == "429" {
-                        response
-                            .headers
-                            .insert("Retry-After".to_owned(), retry_after.clone());
-                    }
+                if status == "429" {
                     response
                         .headers
-                        .insert("X-Request-ID".to_owned(), request_id.clone());
+                        .insert("Retry-After".to_owned(), retry_after.clone());
                 }
+                response
+                    .headers
+                    .insert("X-Request-ID".to_owned(), request_id.clone());
             }
         }
     }
