@@ -7,6 +7,7 @@ const PROTOS: &[&str] = &[
     "swatter/identity/v1/identity.proto",
     "swatter/issues/v1/issues.proto",
     "swatter/reporting/v1/reporting.proto",
+    "swatter/webhooks/v1/webhooks.proto",
 ];
 
 /// Imported by the swatter protos from this folder rather than from protox's built-in files.

@@ -21,3 +21,9 @@ pub mod reporting {
         tonic::include_proto!("swatter.reporting.v1");
     }
 }
+
+pub mod webhooks {
+    pub mod v1 {
+        tonic::include_proto!("swatter.webhooks.v1");
+    }
+}

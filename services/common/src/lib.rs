@@ -8,6 +8,7 @@ pub mod client;
 pub mod config;
 #[cfg(feature = "db")]
 pub mod db;
+pub mod events;
 pub mod input;
 pub mod metrics;
 pub mod pagination;
