@@ -6,7 +6,10 @@ use std::{convert::Infallible, time::Duration};
 use axum::response::{IntoResponse, Response};
 use http::{HeaderValue, StatusCode, header};
 use serde::Serialize;
-use swatter_common::status::{self, Violation};
+use swatter_common::{
+    auth::VerifyError,
+    status::{self, Violation},
+};
 use tonic::{Code, Status};
 use utoipa::ToSchema;
 
@@ -36,6 +39,12 @@ pub enum ProblemKind {
     Unauthenticated,
     /// Credentials that are not (or no longer) good.
     InvalidToken,
+    /// A personal access token past its expiry.
+    TokenExpired,
+    /// A personal access token its owner or an admin revoked.
+    TokenRevoked,
+    /// A personal access token whose user is disabled.
+    AccountDisabled,
     Forbidden,
     NotFound,
     MethodNotAllowed,
@@ -60,6 +69,9 @@ impl ProblemKind {
             | ProblemKind::UnsupportedTokenType => StatusCode::BAD_REQUEST,
             ProblemKind::Unauthenticated
             | ProblemKind::InvalidToken
+            | ProblemKind::TokenExpired
+            | ProblemKind::TokenRevoked
+            | ProblemKind::AccountDisabled
             | ProblemKind::InvalidClient => StatusCode::UNAUTHORIZED,
             ProblemKind::Forbidden => StatusCode::FORBIDDEN,
             ProblemKind::NotFound => StatusCode::NOT_FOUND,
@@ -87,6 +99,9 @@ impl ProblemKind {
             ProblemKind::UnsupportedTokenType => "unsupported-token-type",
             ProblemKind::Unauthenticated => "unauthenticated",
             ProblemKind::InvalidToken => "invalid-token",
+            ProblemKind::TokenExpired => "token-expired",
+            ProblemKind::TokenRevoked => "token-revoked",
+            ProblemKind::AccountDisabled => "account-disabled",
             ProblemKind::Forbidden => "forbidden",
             ProblemKind::NotFound => "not-found",
             ProblemKind::MethodNotAllowed => "method-not-allowed",
@@ -112,6 +127,9 @@ impl ProblemKind {
             ProblemKind::UnsupportedTokenType => "Unsupported token type",
             ProblemKind::Unauthenticated => "Authentication required",
             ProblemKind::InvalidToken => "Invalid access token",
+            ProblemKind::TokenExpired => "Personal access token expired",
+            ProblemKind::TokenRevoked => "Personal access token revoked",
+            ProblemKind::AccountDisabled => "Account disabled",
             ProblemKind::Forbidden => "Forbidden",
             ProblemKind::NotFound => "Not found",
             ProblemKind::MethodNotAllowed => "Method not allowed",
@@ -131,6 +149,15 @@ impl ProblemKind {
         match self {
             ProblemKind::Unauthenticated => Some("Bearer"),
             ProblemKind::InvalidToken => Some(r#"Bearer error="invalid_token""#),
+            ProblemKind::TokenExpired => Some(
+                r#"Bearer error="invalid_token", error_description="the personal access token has expired""#,
+            ),
+            ProblemKind::TokenRevoked => Some(
+                r#"Bearer error="invalid_token", error_description="the personal access token has been revoked""#,
+            ),
+            ProblemKind::AccountDisabled => Some(
+                r#"Bearer error="invalid_token", error_description="the account of the personal access token is disabled""#,
+            ),
             // RFC 6749 §5.2: the scheme a client may authenticate with (none is accepted).
             ProblemKind::InvalidClient => Some(r#"Basic realm="swatter""#),
             _ => None,
@@ -314,6 +341,26 @@ impl ApiError {
         )
     }
 
+    /// 401 for a personal access token refused for a reason its owner should know: its `type`
+    /// (`token-expired`, `token-revoked`, `account-disabled`) and detail say which.
+    pub fn token_refused(error: VerifyError) -> Self {
+        match error {
+            VerifyError::TokenExpired => ApiError::new(
+                ProblemKind::TokenExpired,
+                "the personal access token has expired; create a new one",
+            ),
+            VerifyError::TokenRevoked => ApiError::new(
+                ProblemKind::TokenRevoked,
+                "the personal access token has been revoked",
+            ),
+            VerifyError::AccountDisabled => ApiError::new(
+                ProblemKind::AccountDisabled,
+                "the account this personal access token belongs to is disabled",
+            ),
+            other => ApiError::new(ProblemKind::InvalidToken, other.to_string()),
+        }
+    }
+
     /// 400: the body is not what it claims to be (not JSON at all, unreadable).
     pub fn malformed_body(detail: impl Into<String>) -> Self {
         ApiError::new(ProblemKind::MalformedBody, detail)
@@ -380,7 +427,14 @@ impl ApiError {
                 ApiError::new(ProblemKind::Conflict, message).with_errors(field_errors())
             }
             Code::PermissionDenied => ApiError::new(ProblemKind::Forbidden, message),
-            Code::Unauthenticated => ApiError::new(ProblemKind::Unauthenticated, message),
+            Code::Unauthenticated => match VerifyError::from_status(status) {
+                Some(
+                    refused @ (VerifyError::TokenExpired
+                    | VerifyError::TokenRevoked
+                    | VerifyError::AccountDisabled),
+                ) => ApiError::token_refused(refused),
+                _ => ApiError::new(ProblemKind::Unauthenticated, message),
+            },
             Code::ResourceExhausted => {
                 let retry_after = status::retry_delay(status).unwrap_or(Duration::from_secs(1));
                 ApiError::rate_limited(message, retry_after)

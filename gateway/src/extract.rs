@@ -550,6 +550,9 @@ async fn verify_bearer(
             VerifyError::Expired => invalid("the access token is expired"),
             VerifyError::Invalid => invalid("the access token is invalid"),
             VerifyError::SessionEnded => invalid("the session has ended; log in again"),
+            VerifyError::TokenExpired
+            | VerifyError::TokenRevoked
+            | VerifyError::AccountDisabled => ApiError::token_refused(error),
         })?;
     let forwarded = AsciiMetadataValue::try_from(value.as_bytes())
         .map_err(|_| invalid("the access token is invalid"))?;

@@ -5,7 +5,7 @@ use std::{future::Future, net::SocketAddr, sync::Arc, time::Duration};
 
 use axum::Router;
 use swatter_common::{
-    auth::{GrpcJwks, TokenVerifier},
+    auth::{GrpcJwks, GrpcPersonalTokens, PERSONAL_TOKEN_CHECK_INTERVAL, TokenVerifier},
     metrics, server,
 };
 use swatter_proto::identity::v1::identity_service_client::IdentityServiceClient;
@@ -38,13 +38,17 @@ impl Application {
             issues: Upstream::connect_lazy("issues", &config.issues_url),
             reporting: Upstream::connect_lazy("reporting", &config.reporting_url),
         };
-        let verifier = Arc::new(TokenVerifier::new(
-            &config.jwt_issuer,
-            &config.jwt_audience,
-            GrpcJwks(IdentityServiceClient::new(
-                upstreams.identity.channel.clone(),
-            )),
-        ));
+        let identity = IdentityServiceClient::new(upstreams.identity.channel.clone());
+        // Personal access tokens are checked here too (every 2 s per token), so that a refused
+        // one gets its 401 saying why before any service is asked.
+        let verifier = Arc::new(
+            TokenVerifier::new(
+                &config.jwt_issuer,
+                &config.jwt_audience,
+                GrpcJwks(identity.clone()),
+            )
+            .with_personal_tokens(GrpcPersonalTokens(identity), PERSONAL_TOKEN_CHECK_INTERVAL),
+        );
         match tokio::time::timeout(KEY_FETCH_TIMEOUT, verifier.refresh()).await {
             Ok(Ok(count)) => tracing::info!(count, "fetched the token signing keys"),
             Ok(Err(error)) => tracing::warn!(

@@ -35,9 +35,11 @@ use swatter_proto::identity::v1::{
 };
 use tokio::sync::{Mutex, RwLock};
 use tonic::Status;
+use tonic_types::{ErrorDetails, StatusExt};
 use uuid::Uuid;
 
-use crate::client::TracedChannel;
+pub use crate::personal_token::{Scope, TokenLimits};
+use crate::{client::TracedChannel, personal_token};
 
 /// `typ` of a token that stands for a user (directly or delegated to a service).
 pub const TYP_ACCESS: &str = "access";
@@ -111,15 +113,51 @@ pub enum Principal {
 pub struct UserPrincipal {
     pub id: Uuid,
     pub username: String,
+    /// Whether the caller has admin rights now: an admin's password login, or an admin's
+    /// personal access token with the `admin` scope.
     pub admin: bool,
     /// The service client acting for the user, for delegated tokens.
     pub acting_service: Option<String>,
+    /// The limits of the personal access token the user called with; `None` for a password login
+    /// (an access token from `/v1/auth/token`), which may do all the user may.
+    pub token: Option<Arc<TokenLimits>>,
 }
 
 impl UserPrincipal {
     /// Whether a service holds this token on the user's behalf.
     pub fn is_delegated(&self) -> bool {
         self.acting_service.is_some()
+    }
+
+    /// Whether the caller used a personal access token (rather than a password login).
+    pub fn is_personal_token(&self) -> bool {
+        self.token.is_some()
+    }
+
+    /// Whether the caller's token lets them see the project `key` at all (their role in it is
+    /// another question). Every service that shows a project's data asks this first; a project a
+    /// token may not see is answered as one that does not exist, and is left out of every list.
+    pub fn may_access_project(&self, key: &str) -> bool {
+        self.token
+            .as_ref()
+            .is_none_or(|limits| limits.may_access_project(key))
+    }
+
+    /// The only projects the caller's token may see, for lists to filter on; `None`: no limit.
+    pub fn project_limit(&self) -> Option<&[String]> {
+        self.token.as_ref()?.projects.as_deref()
+    }
+
+    /// `PERMISSION_DENIED` for a personal access token: what only a password login may do
+    /// (managing tokens, changing the password or email), so that a limited token can never
+    /// make itself an unlimited one.
+    pub fn require_password_login(&self, what: &str) -> Result<(), Status> {
+        if self.is_personal_token() {
+            return Err(Status::permission_denied(format!(
+                "{what} needs a password login, not a personal access token"
+            )));
+        }
+        Ok(())
     }
 }
 
@@ -132,6 +170,7 @@ impl Principal {
                 // A token held by a service on a user's behalf never carries admin power.
                 admin: claims.admin && claims.act.is_none(),
                 acting_service: claims.act.map(|a| a.sub),
+                token: None,
             })),
             TYP_SERVICE => Ok(Principal::Service {
                 client_id: claims
@@ -163,8 +202,10 @@ pub fn user<T>(request: &tonic::Request<T>) -> Result<&UserPrincipal, Status> {
     }
 }
 
-/// Why a token was refused. Deliberately coarse: callers learn only that the token is not good.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+/// Why a token was refused. Deliberately coarse for JWTs: callers learn only that the token is not
+/// good. A personal access token's owner learns whether it expired or was revoked, so they know to
+/// make a new one.
+#[derive(Debug, Clone, Copy, thiserror::Error, PartialEq, Eq)]
 pub enum VerifyError {
     #[error("the access token is expired")]
     Expired,
@@ -176,7 +217,22 @@ pub enum VerifyError {
     SessionEnded,
     #[error("the session cannot be confirmed with identity right now")]
     SessionUnconfirmed,
+    #[error("the personal access token has expired")]
+    TokenExpired,
+    #[error("the personal access token has been revoked")]
+    TokenRevoked,
+    #[error("the account this personal access token belongs to is disabled")]
+    AccountDisabled,
 }
+
+/// `google.rpc.ErrorInfo` reasons of refused tokens, so that a client (and a service asking
+/// identity) can tell them apart without reading messages.
+const REFUSAL_REASONS: [(VerifyError, &str); 4] = [
+    (VerifyError::TokenExpired, "TOKEN_EXPIRED"),
+    (VerifyError::TokenRevoked, "TOKEN_REVOKED"),
+    (VerifyError::AccountDisabled, "ACCOUNT_DISABLED"),
+    (VerifyError::SessionEnded, "SESSION_ENDED"),
+];
 
 impl VerifyError {
     /// The gRPC answer to a request whose token was refused.
@@ -185,10 +241,40 @@ impl VerifyError {
             VerifyError::KeysUnavailable | VerifyError::SessionUnconfirmed => {
                 Status::unavailable(self.to_string())
             }
-            VerifyError::Expired | VerifyError::Invalid | VerifyError::SessionEnded => {
+            VerifyError::Expired | VerifyError::Invalid => {
                 Status::unauthenticated(self.to_string())
             }
+            VerifyError::SessionEnded
+            | VerifyError::TokenExpired
+            | VerifyError::TokenRevoked
+            | VerifyError::AccountDisabled => {
+                let reason = REFUSAL_REASONS
+                    .iter()
+                    .find(|(error, _)| error == self)
+                    .map_or("INVALID_TOKEN", |(_, reason)| reason);
+                Status::with_error_details(
+                    tonic::Code::Unauthenticated,
+                    self.to_string(),
+                    ErrorDetails::with_error_info(
+                        reason,
+                        crate::status::ERROR_DOMAIN,
+                        HashMap::<String, String>::new(),
+                    ),
+                )
+            }
         }
+    }
+
+    /// The refusal an `UNAUTHENTICATED` status carries in its `ErrorInfo`, if it names one.
+    pub fn from_status(status: &Status) -> Option<VerifyError> {
+        if status.code() != tonic::Code::Unauthenticated {
+            return None;
+        }
+        let info = status.get_details_error_info()?;
+        REFUSAL_REASONS
+            .into_iter()
+            .find(|(_, reason)| *reason == info.reason)
+            .map(|(error, _)| error)
     }
 }
 
@@ -235,6 +321,94 @@ impl SessionSource for GrpcSessions {
             )),
         }
     }
+}
+
+/// What identity says about a personal access token now.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TokenStatus {
+    /// Good: its user, admin rights and limits as they are now; `expires_at` in seconds (`None`:
+    /// never).
+    Active {
+        user: UserPrincipal,
+        expires_at: Option<i64>,
+    },
+    /// Expired, revoked, its user disabled or deleted, or no such token ([`VerifyError`] says
+    /// which).
+    Refused(VerifyError),
+}
+
+/// Where the state of personal access tokens comes from.
+#[async_trait]
+pub trait PersonalTokenSource: Send + Sync {
+    /// The state of `token` (well formed). An error means the question could not be answered.
+    async fn introspect(&self, token: &str) -> anyhow::Result<TokenStatus>;
+}
+
+/// Identity's `CheckSession` RPC, asked with the personal access token itself: identity
+/// authenticates it from its database and answers with the token's limits, or refuses it saying
+/// why.
+pub struct GrpcPersonalTokens(pub IdentityServiceClient<TracedChannel>);
+
+#[async_trait]
+impl PersonalTokenSource for GrpcPersonalTokens {
+    async fn introspect(&self, token: &str) -> anyhow::Result<TokenStatus> {
+        let mut request = tonic::Request::new(CheckSessionRequest {});
+        request
+            .metadata_mut()
+            .insert("authorization", format!("Bearer {token}").parse()?);
+        let answer = match self.0.clone().check_session(request).await {
+            Ok(answer) => answer.into_inner(),
+            Err(status) if status.code() == tonic::Code::Unauthenticated => {
+                return Ok(TokenStatus::Refused(
+                    VerifyError::from_status(&status).unwrap_or(VerifyError::Invalid),
+                ));
+            }
+            Err(status) => {
+                return Err(anyhow::anyhow!(
+                    "identity did not answer about a personal access token: {status}"
+                ));
+            }
+        };
+        let grant = answer.personal_token.ok_or_else(|| {
+            anyhow::anyhow!("identity answered about a personal access token without its limits")
+        })?;
+        let scopes = grant
+            .scopes
+            .iter()
+            .map(|raw| Scope::parse("scopes", raw).map_err(|v| anyhow::anyhow!(v.message)))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        let user = UserPrincipal {
+            id: answer.user_id.parse()?,
+            username: answer.username,
+            admin: answer.admin,
+            acting_service: None,
+            token: Some(Arc::new(TokenLimits {
+                token_id: grant.id.parse()?,
+                scopes,
+                projects: grant.projects.map(|p| p.keys.into()),
+                expires_at: grant.expires_at.as_ref().map(|at| at.seconds),
+            })),
+        };
+        Ok(TokenStatus::Active {
+            user,
+            expires_at: grant.expires_at.map(|at| at.seconds),
+        })
+    }
+}
+
+/// How often a service asks identity again about a personal access token it has seen: revoking
+/// a token or disabling its user takes effect everywhere within this (SPEC: within 5 s).
+pub const PERSONAL_TOKEN_CHECK_INTERVAL: Duration = Duration::from_secs(2);
+/// How long identity's last answer about a personal access token holds while identity cannot be
+/// asked: then its requests are refused (`UNAVAILABLE`), so a revocation is never missed by more
+/// than 5 s.
+pub const PERSONAL_TOKEN_GRACE: Duration = Duration::from_secs(5);
+
+/// How a verifier checks personal access tokens.
+struct PersonalTokenChecks {
+    source: Box<dyn PersonalTokenSource>,
+    every: Duration,
+    grace: Duration,
 }
 
 /// How a verifier re-checks sessions.
@@ -289,6 +463,8 @@ pub struct TokenVerifier {
     /// Ed25519 verification (or a question to identity) costs far more than a lookup.
     verified: std::sync::RwLock<HashMap<String, Verified>>,
     sessions: Option<SessionChecks>,
+    /// Without it, personal access tokens are refused as invalid.
+    personal_tokens: Option<PersonalTokenChecks>,
 }
 
 /// A verified token, remembered.
@@ -325,6 +501,7 @@ impl TokenVerifier {
             validation,
             verified: std::sync::RwLock::new(HashMap::new()),
             sessions: None,
+            personal_tokens: None,
         }
     }
 
@@ -345,6 +522,22 @@ impl TokenVerifier {
             source: Box::new(source),
             every,
             grace,
+        });
+        self
+    }
+
+    /// Accepts personal access tokens, asking `source` about each when first seen and again once
+    /// its last answer is older than `every` (zero: at every request). While `source` cannot
+    /// answer, the last answer holds for [`PERSONAL_TOKEN_GRACE`].
+    pub fn with_personal_tokens(
+        mut self,
+        source: impl PersonalTokenSource + 'static,
+        every: Duration,
+    ) -> Self {
+        self.personal_tokens = Some(PersonalTokenChecks {
+            source: Box::new(source),
+            every,
+            grace: PERSONAL_TOKEN_GRACE.max(every),
         });
         self
     }
@@ -481,6 +674,9 @@ impl TokenVerifier {
     /// change to it is a different key and gets the full verification), as long as its session
     /// answer is fresh.
     pub async fn authenticate(&self, token: &str) -> Result<Principal, VerifyError> {
+        if personal_token::looks_personal(token) {
+            return self.authenticate_personal(token).await;
+        }
         self.refresh_when_stale().await;
         let now = chrono_now();
         let (entry, verified_now) = match self.cached(token) {
@@ -545,6 +741,67 @@ impl TokenVerifier {
         }
     }
 
+    /// A personal access token: refused at once when it is not well formed, answered from
+    /// memory while identity's last answer is fresh, otherwise asked about.
+    async fn authenticate_personal(&self, token: &str) -> Result<Principal, VerifyError> {
+        let Some(checks) = &self.personal_tokens else {
+            return Err(VerifyError::Invalid);
+        };
+        if !personal_token::well_formed(token) {
+            return Err(VerifyError::Invalid);
+        }
+        let now = chrono_now();
+        let held = self.cached(token);
+        if let Some(entry) = &held
+            && entry.exp <= now
+        {
+            self.forget(token);
+            return Err(VerifyError::TokenExpired);
+        }
+        let fresh = held.as_ref().filter(|entry| {
+            entry
+                .confirmed_at
+                .is_some_and(|at| at.elapsed() < checks.grace)
+        });
+        if let Some(entry) = fresh {
+            if Instant::now() < entry.check_at {
+                return Ok(entry.principal.clone());
+            }
+            // Claim the check, so that concurrent requests use the answer held meanwhile.
+            self.update(token, |held| {
+                held.check_at = Instant::now() + RETRY_AFTER_FAILED_FETCH;
+            });
+        }
+        match checks.source.introspect(token).await {
+            Ok(TokenStatus::Active { user, expires_at }) => {
+                let principal = Principal::User(user);
+                let entry = Verified {
+                    principal: principal.clone(),
+                    exp: expires_at.unwrap_or(i64::MAX),
+                    iat: now,
+                    confirmed_at: Some(Instant::now()),
+                    check_at: Instant::now() + checks.every,
+                };
+                self.remember(token, entry, now);
+                Ok(principal)
+            }
+            Ok(TokenStatus::Refused(error)) => {
+                self.forget(token);
+                Err(error)
+            }
+            Err(error) => {
+                tracing::warn!(
+                    error = format!("{error:#}"),
+                    "could not check a personal access token"
+                );
+                match fresh {
+                    Some(entry) => Ok(entry.principal.clone()),
+                    None => Err(VerifyError::SessionUnconfirmed),
+                }
+            }
+        }
+    }
+
     fn cached(&self, token: &str) -> Option<Verified> {
         self.verified.read().ok()?.get(token).cloned()
     }
@@ -595,16 +852,27 @@ pub fn bearer_token(value: &str) -> Option<&str> {
 pub struct AuthLayer {
     verifier: Arc<TokenVerifier>,
     delegated_methods: &'static [&'static str],
+    read_methods: &'static [&'static str],
 }
 
 impl AuthLayer {
     /// Authenticates with `verifier`; tokens held by a service on a user's behalf may call only
-    /// `delegated_methods` (gRPC paths, `/package.Service/Method`).
+    /// `delegated_methods` (gRPC paths, `/package.Service/Method`). Until
+    /// [`AuthLayer::with_read_methods`] says which methods only read, every method counts as a
+    /// change (a personal access token needs `write` for it).
     pub fn new(verifier: Arc<TokenVerifier>, delegated_methods: &'static [&'static str]) -> Self {
         AuthLayer {
             verifier,
             delegated_methods,
+            read_methods: &[],
         }
+    }
+
+    /// The methods of this server that change nothing: a personal access token with the `read`
+    /// scope may call them; every other method needs `write`.
+    pub fn with_read_methods(mut self, read_methods: &'static [&'static str]) -> Self {
+        self.read_methods = read_methods;
+        self
     }
 }
 
@@ -619,20 +887,36 @@ impl<S> tower::Layer<S> for AuthLayer {
 }
 
 /// Whether `principal` may call the method at `path` on a server that lets delegated tokens call
-/// `delegated_methods`.
+/// `delegated_methods` and whose `read_methods` change nothing. Health and reflection
+/// (`/grpc.…`) only read.
 pub fn may_call(
     principal: &Principal,
     path: &str,
     delegated_methods: &[&str],
+    read_methods: &[&str],
 ) -> Result<(), Status> {
-    match principal {
-        Principal::User(user) if user.is_delegated() && !delegated_methods.contains(&path) => {
-            Err(Status::permission_denied(
-                "a token held by a service on a user's behalf may only read what a report needs",
-            ))
-        }
-        _ => Ok(()),
+    let Principal::User(user) = principal else {
+        return Ok(());
+    };
+    if user.is_delegated() && !delegated_methods.contains(&path) {
+        return Err(Status::permission_denied(
+            "a token held by a service on a user's behalf may only read what a report needs",
+        ));
     }
+    if let Some(limits) = &user.token {
+        let reads = path.starts_with("/grpc.") || read_methods.contains(&path);
+        let (allowed, missing) = if reads {
+            (limits.may_read(), "read")
+        } else {
+            (limits.may_write(), "write")
+        };
+        if !allowed {
+            return Err(Status::permission_denied(format!(
+                "this personal access token lacks the `{missing}` scope this method needs"
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// The service made by [`AuthLayer`].
@@ -666,6 +950,7 @@ where
         let AuthLayer {
             verifier,
             delegated_methods,
+            read_methods,
         } = self.layer.clone();
         Box::pin(async move {
             request.extensions_mut().remove::<Principal>();
@@ -679,7 +964,8 @@ where
                     Ok(principal) => principal,
                     Err(error) => return Ok(error.status().into_http()),
                 };
-                if let Err(status) = may_call(&principal, request.uri().path(), delegated_methods) {
+                let path = request.uri().path();
+                if let Err(status) = may_call(&principal, path, delegated_methods, read_methods) {
                     return Ok(status.into_http());
                 }
                 request.extensions_mut().insert(principal);
@@ -968,18 +1254,20 @@ MC4CAQAwBQYDK2VwBCIEIOC8ShODqa2lJEvGxfLpSF2OZc/XPi50DOGy0RBLtyOV
 
         assert!(!admin_of(&delegated));
         let listed = ["/swatter.issues.v1.IssuesService/GetProject"];
-        assert!(may_call(&delegated, listed[0], &listed).is_ok());
+        assert!(may_call(&delegated, listed[0], &listed, &[]).is_ok());
         let refused = may_call(
             &delegated,
             "/swatter.issues.v1.IssuesService/CreateProject",
             &listed,
+            &[],
         );
         assert_eq!(refused.unwrap_err().code(), tonic::Code::PermissionDenied);
         assert!(
             may_call(
                 &direct,
                 "/swatter.issues.v1.IssuesService/CreateProject",
-                &listed
+                &listed,
+                &[]
             )
             .is_ok()
         );

@@ -9,7 +9,9 @@ use swatter_proto::identity::v1::identity_service_client::IdentityServiceClient;
 use tonic::transport::Endpoint;
 
 use crate::{
-    auth::{GrpcJwks, GrpcSessions, TokenVerifier},
+    auth::{
+        GrpcJwks, GrpcPersonalTokens, GrpcSessions, PERSONAL_TOKEN_CHECK_INTERVAL, TokenVerifier,
+    },
     client::TracedChannel,
     config::{self, Env},
     pagination,
@@ -91,8 +93,9 @@ pub struct TokenSettings {
     pub session_check_interval: Duration,
 }
 
-/// The token verifier of a service other than identity: signing keys from `identity`, and each
-/// token's session asked again every `session_check_interval`. Identity may not be up yet: its
+/// The token verifier of a service other than identity: signing keys from `identity`, each
+/// token's session asked again every `session_check_interval`, and personal access tokens asked
+/// about every [`PERSONAL_TOKEN_CHECK_INTERVAL`]. Identity may not be up yet: its
 /// keys are then fetched on first use.
 pub async fn identity_verifier(
     identity: &IdentityServiceClient<TracedChannel>,
@@ -107,6 +110,10 @@ pub async fn identity_verifier(
         .with_sessions(
             GrpcSessions(identity.clone()),
             settings.session_check_interval,
+        )
+        .with_personal_tokens(
+            GrpcPersonalTokens(identity.clone()),
+            PERSONAL_TOKEN_CHECK_INTERVAL,
         ),
     );
     if let Err(error) = verifier.refresh().await {

@@ -12,6 +12,7 @@ pub mod events;
 pub mod input;
 pub mod metrics;
 pub mod pagination;
+pub mod personal_token;
 pub mod propagation;
 pub mod rpc;
 pub mod server;

@@ -112,6 +112,10 @@ pub struct IdentityConfig {
     /// `false`: only admins create users.
     #[arg(long, env = "SWATTER_SIGNUP_ENABLED", default_value = "true", value_parser = config::flag, action = ArgAction::Set)]
     pub signup_enabled: bool,
+    /// `true`: users may create personal access tokens that never expire; otherwise every token
+    /// expires within a year.
+    #[arg(long = "pat-allow-no-expiry", env = "SWATTER_PAT_ALLOW_NO_EXPIRY", default_value = "false", value_parser = config::flag, action = ArgAction::Set)]
+    pub pat_allow_no_expiry: bool,
     /// The first admin (`SWATTER_ADMIN_USERNAME`, `SWATTER_ADMIN_PASSWORD`, `SWATTER_ADMIN_EMAIL`).
     #[arg(skip)]
     pub bootstrap_admin: Option<BootstrapAdmin>,

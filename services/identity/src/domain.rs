@@ -4,6 +4,7 @@
 use std::fmt;
 
 use swatter_common::{
+    auth::Scope,
     input::{self, Lines},
     status::Violation,
 };
@@ -118,6 +119,149 @@ impl FullName {
     }
 }
 
+/// Most projects one personal access token may be limited to.
+pub const MAX_TOKEN_PROJECTS: usize = 100;
+/// Days a personal access token lives unless asked otherwise.
+pub const DEFAULT_TOKEN_DAYS: i32 = 90;
+/// Most days a personal access token may live.
+pub const MAX_TOKEN_DAYS: i32 = 365;
+
+/// A valid request for a personal access token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenRequest {
+    /// 1–100 characters, trimmed, one line.
+    pub name: String,
+    /// Sorted, without repeats, at least one.
+    pub scopes: Vec<Scope>,
+    /// Project keys, sorted, without repeats; `None`: no limit.
+    pub projects: Option<Vec<String>>,
+    /// `None`: never expires.
+    pub lifetime_days: Option<i32>,
+}
+
+/// What a request for a personal access token asks for, as sent.
+pub struct RawTokenRequest<'a> {
+    pub name: &'a str,
+    pub scopes: &'a [String],
+    pub projects: Option<&'a [String]>,
+    pub expires_in_days: Option<i32>,
+    pub never_expires: bool,
+}
+
+/// Whether a project key has the form of one (issues decides whether it names a project).
+fn project_key_form(raw: &str) -> bool {
+    (2..=10).contains(&raw.len())
+        && raw.starts_with(|c: char| c.is_ascii_uppercase())
+        && raw
+            .chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+}
+
+impl TokenRequest {
+    /// Checks every field, naming each invalid one: `admin` only for an admin (`caller_is_admin`),
+    /// no expiry only where `allow_no_expiry`.
+    pub fn parse(
+        raw: &RawTokenRequest<'_>,
+        caller_is_admin: bool,
+        allow_no_expiry: bool,
+    ) -> Result<Self, Vec<Violation>> {
+        let mut violations = Vec::new();
+        let name = match input::trimmed_text("name", raw.name, 100, Lines::One) {
+            Ok("") => {
+                violations.push(Violation::new("name", "must not be empty"));
+                String::new()
+            }
+            Ok(name) => name.to_owned(),
+            Err(violation) => {
+                violations.push(violation);
+                String::new()
+            }
+        };
+        if raw.scopes.is_empty() {
+            violations.push(Violation::new(
+                "scopes",
+                "must name at least one of read, write, admin",
+            ));
+        }
+        let mut scopes = Vec::new();
+        for (i, scope) in raw.scopes.iter().enumerate() {
+            let field = format!("scopes[{i}]");
+            match Scope::parse(&field, scope) {
+                Ok(Scope::Admin) if !caller_is_admin => violations.push(Violation::new(
+                    field,
+                    "only admins may grant the admin scope",
+                )),
+                Ok(scope) => scopes.push(scope),
+                Err(violation) => violations.push(violation),
+            }
+        }
+        scopes.sort();
+        scopes.dedup();
+        let projects = raw.projects.map(|keys| {
+            if keys.is_empty() {
+                violations.push(Violation::new(
+                    "projects",
+                    "must name at least one project (leave it out for every project)",
+                ));
+            }
+            if keys.len() > MAX_TOKEN_PROJECTS {
+                violations.push(Violation::new(
+                    "projects",
+                    format!("at most {MAX_TOKEN_PROJECTS} projects"),
+                ));
+            }
+            for (i, key) in keys.iter().enumerate() {
+                if !project_key_form(key) {
+                    violations.push(Violation::new(
+                        format!("projects[{i}]"),
+                        "is not a project key",
+                    ));
+                }
+            }
+            let mut keys = keys.to_vec();
+            keys.sort();
+            keys.dedup();
+            keys
+        });
+        let lifetime_days = match (raw.never_expires, raw.expires_in_days) {
+            (true, Some(_)) => {
+                violations.push(Violation::new(
+                    "expires_in_days",
+                    "must be left out when the token never expires",
+                ));
+                None
+            }
+            (true, None) if !allow_no_expiry => {
+                violations.push(Violation::new(
+                    "never_expires",
+                    "this server does not allow tokens that never expire",
+                ));
+                None
+            }
+            (true, None) => None,
+            (false, days) => {
+                let days = days.unwrap_or(DEFAULT_TOKEN_DAYS);
+                if !(1..=MAX_TOKEN_DAYS).contains(&days) {
+                    violations.push(Violation::new(
+                        "expires_in_days",
+                        format!("must be 1 to {MAX_TOKEN_DAYS} days"),
+                    ));
+                }
+                Some(days)
+            }
+        };
+        if !violations.is_empty() {
+            return Err(violations);
+        }
+        Ok(TokenRequest {
+            name,
+            scopes,
+            projects,
+            lifetime_days,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -182,6 +326,100 @@ mod tests {
         assert_eq!(
             format!("{:?}", Password::parse("p", "hunter2hunter2").unwrap()),
             "Password(***)"
+        );
+    }
+
+    fn token_request(scopes: &[&str], days: Option<i32>, never: bool) -> RawTokenRequest<'static> {
+        let scopes: Vec<String> = scopes.iter().map(|s| s.to_string()).collect();
+        RawTokenRequest {
+            name: "ci",
+            scopes: Vec::leak(scopes),
+            projects: None,
+            expires_in_days: days,
+            never_expires: never,
+        }
+    }
+
+    fn fields(result: Result<TokenRequest, Vec<Violation>>) -> Vec<String> {
+        result.unwrap_err().into_iter().map(|v| v.field).collect()
+    }
+
+    #[test]
+    fn token_requests_name_each_invalid_field() {
+        let ok = TokenRequest::parse(
+            &token_request(&["write", "read", "read"], None, false),
+            false,
+            false,
+        )
+        .unwrap();
+        assert_eq!(ok.scopes, vec![Scope::Read, Scope::Write]);
+        assert_eq!(ok.lifetime_days, Some(DEFAULT_TOKEN_DAYS));
+
+        let cases: [(RawTokenRequest<'static>, bool, bool, &[&str]); 7] = [
+            (token_request(&[], None, false), false, false, &["scopes"]),
+            (
+                token_request(&["read", "delete"], None, false),
+                false,
+                false,
+                &["scopes[1]"],
+            ),
+            (
+                token_request(&["admin"], None, false),
+                false,
+                false,
+                &["scopes[0]"],
+            ),
+            (
+                token_request(&["read"], Some(366), false),
+                false,
+                false,
+                &["expires_in_days"],
+            ),
+            (
+                token_request(&["read"], Some(0), false),
+                false,
+                false,
+                &["expires_in_days"],
+            ),
+            (
+                token_request(&["read"], None, true),
+                false,
+                false,
+                &["never_expires"],
+            ),
+            (
+                token_request(&["read"], Some(5), true),
+                false,
+                true,
+                &["expires_in_days"],
+            ),
+        ];
+        for (raw, admin, allow, expected) in cases {
+            assert_eq!(fields(TokenRequest::parse(&raw, admin, allow)), expected);
+        }
+        assert!(TokenRequest::parse(&token_request(&["admin"], None, false), true, false).is_ok());
+        let forever =
+            TokenRequest::parse(&token_request(&["read"], None, true), false, true).unwrap();
+        assert_eq!(forever.lifetime_days, None);
+
+        let keys = ["ABC".to_owned(), "abc".to_owned()];
+        let mut limited = token_request(&["read"], None, false);
+        limited.projects = Some(&keys);
+        assert_eq!(
+            fields(TokenRequest::parse(&limited, false, false)),
+            ["projects[1]"]
+        );
+        let none: [String; 0] = [];
+        limited.projects = Some(&none);
+        assert_eq!(
+            fields(TokenRequest::parse(&limited, false, false)),
+            ["projects"]
+        );
+        let mut unnamed = token_request(&["read"], None, false);
+        unnamed.name = "  ";
+        assert_eq!(
+            fields(TokenRequest::parse(&unnamed, false, false)),
+            ["name"]
         );
     }
 

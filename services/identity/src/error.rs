@@ -15,6 +15,10 @@ impl rpc::Service for IdentityOnly {
         let (field, message) = match name {
             "users_username_key" => ("username", "this username is taken"),
             "users_email_key" => ("email", "this email address is already registered"),
+            "personal_access_tokens_live_name_key" => (
+                "name",
+                "you have a personal access token with this name; revoke it or choose another",
+            ),
             _ => return None,
         };
         Some(IdentityError::Conflict { field, message })

@@ -2,12 +2,20 @@
 //! the source identity's verifier asks at every request, so that disabling a user or taking admin
 //! away takes effect in identity at once. `CheckSession` answers other services with the same.
 
+use std::sync::Arc;
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
-use swatter_common::auth::{Session, SessionSource, UserPrincipal};
+use swatter_common::{
+    auth::{
+        PersonalTokenSource, Scope, Session, SessionSource, TokenLimits, TokenStatus,
+        UserPrincipal, VerifyError,
+    },
+    personal_token,
+};
 
-use crate::store::{self, UserRow};
+use crate::store::{self, PersonalTokenRow, UserRow};
 
 /// The session of a token issued at `issued_at` (seconds) to the user `account` (`None`: deleted),
 /// held by a service on the user's behalf when `delegated`.
@@ -56,6 +64,67 @@ impl SessionSource for DbSessions {
     ) -> anyhow::Result<Session> {
         let account = store::user_by_id(&self.0, user.id).await?;
         Ok(session_of(account.as_ref(), issued_at, user.is_delegated()))
+    }
+}
+
+/// The state at `now` of the personal access token `token` of `account`: revoked, expired and a
+/// disabled account are told apart, in that order; otherwise the token's limits, with admin rights
+/// only for an admin's token with the `admin` scope.
+pub fn personal_token_status(
+    token: &PersonalTokenRow,
+    account: &UserRow,
+    now: DateTime<Utc>,
+) -> anyhow::Result<TokenStatus> {
+    if token.revoked_at.is_some() {
+        return Ok(TokenStatus::Refused(VerifyError::TokenRevoked));
+    }
+    if token.expires_at.is_some_and(|at| at <= now) {
+        return Ok(TokenStatus::Refused(VerifyError::TokenExpired));
+    }
+    if account.disabled {
+        return Ok(TokenStatus::Refused(VerifyError::AccountDisabled));
+    }
+    let scopes = token
+        .scopes
+        .iter()
+        .map(|raw| Scope::parse("scopes", raw))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|v| anyhow::anyhow!("a stored token has {}", v.message))?;
+    let admin = account.admin && scopes.contains(&Scope::Admin);
+    Ok(TokenStatus::Active {
+        user: UserPrincipal {
+            id: account.id,
+            username: account.username.clone(),
+            admin,
+            acting_service: None,
+            token: Some(Arc::new(TokenLimits {
+                token_id: token.id,
+                scopes,
+                projects: token.project_keys.clone().map(Into::into),
+                expires_at: token.expires_at.map(|at| at.timestamp()),
+            })),
+        },
+        expires_at: token.expires_at.map(|at| at.timestamp()),
+    })
+}
+
+/// Identity's own database as a [`PersonalTokenSource`]: looked up by hash at every request,
+/// noting its use (to the minute).
+pub struct DbPersonalTokens(pub PgPool);
+
+#[async_trait]
+impl PersonalTokenSource for DbPersonalTokens {
+    async fn introspect(&self, token: &str) -> anyhow::Result<TokenStatus> {
+        let Some((row, account)) =
+            store::personal_token_by_hash(&self.0, &personal_token::hash(token)).await?
+        else {
+            return Ok(TokenStatus::Refused(VerifyError::Invalid));
+        };
+        let status = personal_token_status(&row, &account, Utc::now())?;
+        if matches!(status, TokenStatus::Active { .. }) {
+            store::touch_personal_token(&self.0, row.id).await?;
+        }
+        Ok(status)
     }
 }
 

@@ -16,8 +16,8 @@ use crate::{
     MIGRATOR,
     config::{BootstrapAdmin, IdentityConfig},
     passwords::PasswordHasherPool,
-    rpc::{DELEGATED_METHODS, Identity, IdentityRpc},
-    sessions::DbSessions,
+    rpc::{DELEGATED_METHODS, Identity, IdentityRpc, READ_METHODS},
+    sessions::{DbPersonalTokens, DbSessions},
     store::{self, NewUser},
     throttle::{self, Throttle},
     tokens::{SigningKey, TokenIssuer, verification_jwk},
@@ -56,7 +56,8 @@ impl Application {
         // above all) follow the account as it is now, not as the token remembers it.
         let verifier = Arc::new(
             TokenVerifier::new(&config.issuer, &config.audience, StaticJwks(tokens.jwks()))
-                .with_sessions(DbSessions(db.clone()), Duration::ZERO),
+                .with_sessions(DbSessions(db.clone()), Duration::ZERO)
+                .with_personal_tokens(DbPersonalTokens(db.clone()), Duration::ZERO),
         );
         verifier.refresh().await?;
         let identity = Identity {
@@ -64,6 +65,7 @@ impl Application {
             passwords,
             refresh_ttl: chrono::Duration::from_std(config.refresh_token_ttl)?,
             signup_enabled: config.signup_enabled,
+            pat_allow_no_expiry: config.pat_allow_no_expiry,
             service_clients: config.service_clients.clone(),
             throttle: Throttle::new(db.clone(), config.throttle.clone()),
             db: db.clone(),
@@ -72,7 +74,7 @@ impl Application {
             config.addr,
             config.metrics_addr,
             IdentityServiceServer::new(IdentityRpc(Arc::new(identity))),
-            AuthLayer::new(verifier, DELEGATED_METHODS),
+            AuthLayer::new(verifier, DELEGATED_METHODS).with_read_methods(READ_METHODS),
             swatter_common::db::readiness_probe(db.clone()),
         )
         .await?;

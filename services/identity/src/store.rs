@@ -246,6 +246,147 @@ async fn revoke_refresh_tokens_where(
     .rows_affected())
 }
 
+/// A row of `personal_access_tokens`.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct PersonalTokenRow {
+    pub id: Uuid,
+    pub user_id: Uuid,
+    pub name: String,
+    pub prefix: String,
+    pub scopes: Vec<String>,
+    pub project_keys: Option<Vec<String>>,
+    pub created_at: DateTime<Utc>,
+    pub expires_at: Option<DateTime<Utc>>,
+    pub last_used_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+/// A new personal access token.
+pub struct NewPersonalToken<'a> {
+    pub user_id: Uuid,
+    pub name: &'a str,
+    pub token_hash: &'a [u8],
+    pub prefix: &'a str,
+    pub scopes: &'a [String],
+    pub project_keys: Option<&'a [String]>,
+    pub expires_at: Option<DateTime<Utc>>,
+}
+
+const PERSONAL_TOKEN_COLUMNS: &str = "id, user_id, name, prefix, scopes, project_keys, created_at, expires_at, last_used_at, revoked_at";
+
+pub async fn insert_personal_token(
+    db: impl PgExecutor<'_>,
+    token: &NewPersonalToken<'_>,
+) -> sqlx::Result<PersonalTokenRow> {
+    sqlx::query_as(&format!(
+        "INSERT INTO personal_access_tokens
+             (id, user_id, name, token_hash, prefix, scopes, project_keys, expires_at)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+         RETURNING {PERSONAL_TOKEN_COLUMNS}"
+    ))
+    .bind(Uuid::now_v7())
+    .bind(token.user_id)
+    .bind(token.name)
+    .bind(token.token_hash)
+    .bind(token.prefix)
+    .bind(token.scopes)
+    .bind(token.project_keys)
+    .bind(token.expires_at)
+    .fetch_one(db)
+    .await
+}
+
+/// A user's tokens that are not revoked, newest first.
+pub async fn live_personal_tokens(
+    db: impl PgExecutor<'_>,
+    user_id: Uuid,
+) -> sqlx::Result<Vec<PersonalTokenRow>> {
+    sqlx::query_as(&format!(
+        "SELECT {PERSONAL_TOKEN_COLUMNS} FROM personal_access_tokens
+         WHERE user_id = $1 AND revoked_at IS NULL
+         ORDER BY created_at DESC, id DESC"
+    ))
+    .bind(user_id)
+    .fetch_all(db)
+    .await
+}
+
+/// Revokes the token `id` of `user_id` (kept as it is when revoked already); `None`: no such token.
+pub async fn revoke_personal_token(
+    db: impl PgExecutor<'_>,
+    user_id: Uuid,
+    id: Uuid,
+) -> sqlx::Result<Option<PersonalTokenRow>> {
+    sqlx::query_as(&format!(
+        "UPDATE personal_access_tokens SET revoked_at = COALESCE(revoked_at, now())
+         WHERE id = $1 AND user_id = $2
+         RETURNING {PERSONAL_TOKEN_COLUMNS}"
+    ))
+    .bind(id)
+    .bind(user_id)
+    .fetch_optional(db)
+    .await
+}
+
+/// The token with this hash and its user, as a verification needs them.
+pub async fn personal_token_by_hash(
+    db: impl PgExecutor<'_>,
+    token_hash: &[u8],
+) -> sqlx::Result<Option<(PersonalTokenRow, UserRow)>> {
+    let row: Option<PersonalTokenWithUser> = sqlx::query_as(
+        "SELECT t.id, t.user_id, t.name, t.prefix, t.scopes, t.project_keys, t.created_at,
+                t.expires_at, t.last_used_at, t.revoked_at,
+                u.username, u.email, u.full_name, u.password_hash, u.admin, u.disabled,
+                u.created_at AS user_created_at, u.tokens_valid_after
+         FROM personal_access_tokens t JOIN users u ON u.id = t.user_id
+         WHERE t.token_hash = $1",
+    )
+    .bind(token_hash)
+    .fetch_optional(db)
+    .await?;
+    Ok(row.map(|row| {
+        let user = UserRow {
+            id: row.token.user_id,
+            username: row.username,
+            email: row.email,
+            full_name: row.full_name,
+            password_hash: row.password_hash,
+            admin: row.admin,
+            disabled: row.disabled,
+            created_at: row.user_created_at,
+            tokens_valid_after: row.tokens_valid_after,
+        };
+        (row.token, user)
+    }))
+}
+
+#[derive(sqlx::FromRow)]
+struct PersonalTokenWithUser {
+    #[sqlx(flatten)]
+    token: PersonalTokenRow,
+    username: String,
+    email: String,
+    full_name: String,
+    password_hash: String,
+    admin: bool,
+    disabled: bool,
+    user_created_at: DateTime<Utc>,
+    tokens_valid_after: Option<DateTime<Utc>>,
+}
+
+/// Notes that the token `id` was used, at most once a minute (a write per request would cost
+/// more than the request).
+pub async fn touch_personal_token(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE personal_access_tokens SET last_used_at = date_trunc('minute', now())
+         WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < date_trunc('minute', now()))",
+    )
+    .bind(id)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
 /// Counts one event in the throttle bucket `(scope, key)`, pushing its `tat` `interval` seconds
 /// ahead, unless that would put it more than `window` seconds ahead of now. `None` when counted;
 /// otherwise the seconds until the bucket has room again.

@@ -12,7 +12,7 @@ use swatter_proto::{
 use crate::{
     MIGRATOR,
     config::IssuesConfig,
-    rpc::{DELEGATED_METHODS, Issues, IssuesRpc},
+    rpc::{DELEGATED_METHODS, Issues, IssuesRpc, READ_METHODS},
 };
 
 /// A built issues service, bound and ready to serve.
@@ -38,7 +38,7 @@ impl Application {
                 config.addr,
                 config.metrics_addr,
                 IssuesServiceServer::new(rpc),
-                AuthLayer::new(verifier, DELEGATED_METHODS),
+                AuthLayer::new(verifier, DELEGATED_METHODS).with_read_methods(READ_METHODS),
                 probe,
             )
             .await?,

@@ -23,7 +23,7 @@ use crate::{
     events::{JobEvents, StreamSlots},
     fetch::Sources,
     relay,
-    rpc::{Reporting, ReportingRpc},
+    rpc::{READ_METHODS, Reporting, ReportingRpc},
     storage::Storage,
     sweeper,
     worker::Worker,
@@ -169,7 +169,7 @@ impl Application {
                         ReportingServiceServer::new(rpc),
                         // The worker's tokens (held for report owners) read identity and issues,
                         // never this.
-                        AuthLayer::new(verifier, &[]),
+                        AuthLayer::new(verifier, &[]).with_read_methods(READ_METHODS),
                         probe,
                     )
                     .serve(shutdown)

@@ -163,15 +163,18 @@ pub async fn job_by_id(db: impl PgExecutor<'_>, id: Uuid) -> sqlx::Result<Option
 pub async fn list_jobs(
     db: impl PgExecutor<'_>,
     owner_id: Option<Uuid>,
+    only_projects: Option<&[String]>,
     states: &[&str],
     after: Option<(DateTime<Utc>, Uuid)>,
     limit: i64,
 ) -> sqlx::Result<Vec<JobRow>> {
+    // `only_projects`: the reports of these projects only (a token limited to them).
     sqlx::query_as(
         "SELECT * FROM jobs
          WHERE ($1::uuid IS NULL OR owner_id = $1)
            AND (cardinality($2::text[]) = 0 OR state = ANY($2))
            AND ($3::timestamptz IS NULL OR (created_at, id) < ($3, $4))
+           AND ($6::text[] IS NULL OR (kind = 'project' AND params->>'project_key' = ANY($6)))
          ORDER BY created_at DESC, id DESC
          LIMIT $5",
     )
@@ -180,6 +183,7 @@ pub async fn list_jobs(
     .bind(after.map(|a| a.0))
     .bind(after.map(|a| a.1))
     .bind(limit)
+    .bind(only_projects)
     .fetch_all(db)
     .await
 }

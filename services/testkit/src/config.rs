@@ -34,6 +34,7 @@ pub fn identity_for_tests(database_url: &str, signing_key_pem: &str) -> Identity
         access_token_ttl: Duration::from_secs(900),
         refresh_token_ttl: Duration::from_secs(3600),
         signup_enabled: true,
+        pat_allow_no_expiry: false,
         bootstrap_admin: Some(BootstrapAdmin {
             username: ADMIN.0.into(),
             password: ADMIN.1.into(),

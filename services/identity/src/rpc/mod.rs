@@ -1,6 +1,7 @@
 //! The gRPC layer: one handler per RPC, each parsing its request, checking who may call it, and
 //! calling storage; `users` and `tokens` group them. The trait impl below only forwards.
 
+mod personal_tokens;
 mod tokens;
 mod users;
 
@@ -22,6 +23,18 @@ pub const DELEGATED_METHODS: &[&str] = &[
     "/swatter.identity.v1.IdentityService/CheckSession",
 ];
 
+/// The methods here that change nothing: a personal access token with only the `read` scope may
+/// call them.
+pub const READ_METHODS: &[&str] = &[
+    "/swatter.identity.v1.IdentityService/GetMe",
+    "/swatter.identity.v1.IdentityService/SearchUsers",
+    "/swatter.identity.v1.IdentityService/GetUser",
+    "/swatter.identity.v1.IdentityService/BatchGetUsers",
+    "/swatter.identity.v1.IdentityService/GetJwks",
+    "/swatter.identity.v1.IdentityService/CheckSession",
+    "/swatter.identity.v1.IdentityService/ListPersonalAccessTokens",
+];
+
 /// Shared state of the identity handlers.
 pub struct Identity {
     pub db: PgPool,
@@ -29,6 +42,7 @@ pub struct Identity {
     pub passwords: PasswordHasherPool,
     pub refresh_ttl: chrono::Duration,
     pub signup_enabled: bool,
+    pub pat_allow_no_expiry: bool,
     pub service_clients: HashMap<String, String>,
     pub throttle: Throttle,
 }
@@ -86,6 +100,24 @@ impl IdentityService for IdentityRpc {
     }
     async fn get_jwks(&self, r: Request<pb::GetJwksRequest>) -> RpcResult<pb::Jwks> {
         respond(tokens::get_jwks(&self.0, r))
+    }
+    async fn create_personal_access_token(
+        &self,
+        r: Request<pb::CreatePersonalAccessTokenRequest>,
+    ) -> RpcResult<pb::CreatedPersonalAccessToken> {
+        respond(personal_tokens::create(&self.0, r).await)
+    }
+    async fn list_personal_access_tokens(
+        &self,
+        r: Request<pb::ListPersonalAccessTokensRequest>,
+    ) -> RpcResult<pb::ListPersonalAccessTokensResponse> {
+        respond(personal_tokens::list(&self.0, r).await)
+    }
+    async fn revoke_personal_access_token(
+        &self,
+        r: Request<pb::RevokePersonalAccessTokenRequest>,
+    ) -> RpcResult<pb::PersonalAccessToken> {
+        respond(personal_tokens::revoke(&self.0, r).await)
     }
 }
 

@@ -190,9 +190,25 @@ pub(super) fn check_session(
     request: Request<pb::CheckSessionRequest>,
 ) -> Result<pb::SessionStatus> {
     let user = auth::user(&request)?;
+    let personal_token = user.token.as_ref().map(|limits| pb::PersonalTokenGrant {
+        id: limits.token_id.to_string(),
+        scopes: limits
+            .scopes
+            .iter()
+            .map(|scope| scope.as_str().to_owned())
+            .collect(),
+        projects: limits.projects.as_ref().map(|keys| pb::ProjectKeys {
+            keys: keys.to_vec(),
+        }),
+        expires_at: limits
+            .expires_at
+            .map(|seconds| prost_types::Timestamp { seconds, nanos: 0 }),
+    });
     Ok(pb::SessionStatus {
         user_id: user.id.to_string(),
         admin: user.admin,
+        username: user.username.clone(),
+        personal_token,
     })
 }
 

@@ -140,7 +140,9 @@ pub(super) async fn update_me(
     identity: &Identity,
     request: Request<pb::UpdateMeRequest>,
 ) -> Result<pb::User> {
-    let me = auth::user(&request)?.id;
+    let caller = auth::user(&request)?;
+    caller.require_password_login("changing your profile")?;
+    let me = caller.id;
     let req = request.into_inner();
     let mask =
         UpdateMask::parse(req.update_mask.as_ref(), ME_FIELDS).map_err(IdentityError::invalid)?;
@@ -166,7 +168,9 @@ pub(super) async fn change_password(
     identity: &Identity,
     request: Request<pb::ChangePasswordRequest>,
 ) -> Result<()> {
-    let me = auth::user(&request)?.id;
+    let caller = auth::user(&request)?;
+    caller.require_password_login("changing your password")?;
+    let me = caller.id;
     let req = request.into_inner();
     let new_password =
         Password::parse("new_password", &req.new_password).map_err(IdentityError::invalid)?;

@@ -23,6 +23,7 @@ use uuid::Uuid;
 use super::{
     IssueStream, Issues, authorize_locked, caller, check, convert, locked_role,
     projects::{key_or_not_found, project_with_access, visible_project},
+    within_token,
 };
 use crate::{
     domain::{
@@ -107,6 +108,7 @@ pub(super) async fn visible_issue(
     me: &UserPrincipal,
 ) -> Result<IssueRow> {
     let key = issue_key(raw_key)?;
+    within_token(me, key.project.as_str(), "issue")?;
     let issue = store::issue_by_key(&issues.db, key.project.as_str(), key.number, me.id)
         .await?
         .ok_or(IssuesError::NotFound("issue"))?;
@@ -126,6 +128,7 @@ async fn locked_issue(
     key: &IssueKey,
     me: &UserPrincipal,
 ) -> Result<(Option<Role>, IssueRow)> {
+    within_token(me, key.project.as_str(), "issue")?;
     let role = locked_role(tx, key.project.as_str(), me).await?;
     check(authorize(role, me.admin, Action::View), "issue", "")?;
     let issue = store::lock_issue_by_key(tx, key.project.as_str(), key.number, me.id)
@@ -192,6 +195,7 @@ pub(super) async fn create_issue(
     // which also gives the right refusal.
     if req.request_id.is_empty() && assignee.is_none() {
         let key = key_or_not_found(&req.project_key)?;
+        within_token(&me, key.as_str(), "project")?;
         if let Some(row) =
             store::create_issue_as_member(&issues.db, key.as_str(), &CREATORS, &new).await?
         {
@@ -417,6 +421,9 @@ pub(super) async fn list_issues(
             id: project.id,
             key: project.key,
         }
+    } else if let Some(keys) = me.project_limit() {
+        // A token limited to some projects lists only those, even for an admin.
+        ListScope::Projects(store::project_ids_by_keys(&issues.db, me.id, !me.admin, keys).await?)
     } else if me.admin {
         ListScope::All
     } else {

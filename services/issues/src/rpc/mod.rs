@@ -38,6 +38,19 @@ pub const DELEGATED_METHODS: &[&str] = &[
     "/swatter.issues.v1.IssuesService/ExportProjectIssues",
 ];
 
+/// The methods here that change nothing: a personal access token with only the `read` scope may
+/// call them; every other method needs `write`.
+pub const READ_METHODS: &[&str] = &[
+    "/swatter.issues.v1.IssuesService/ListProjects",
+    "/swatter.issues.v1.IssuesService/GetProject",
+    "/swatter.issues.v1.IssuesService/ListMembers",
+    "/swatter.issues.v1.IssuesService/ListIssues",
+    "/swatter.issues.v1.IssuesService/GetIssue",
+    "/swatter.issues.v1.IssuesService/ListIssueEvents",
+    "/swatter.issues.v1.IssuesService/ListComments",
+    "/swatter.issues.v1.IssuesService/ExportProjectIssues",
+];
+
 /// Shared state of the issues handlers.
 pub struct Issues {
     pub db: PgPool,
@@ -54,6 +67,16 @@ fn check(access: Access, hidden: &'static str, forbidden: &'static str) -> Resul
         Access::Allowed => Ok(()),
         Access::Hidden => Err(IssuesError::NotFound(hidden)),
         Access::Forbidden => Err(IssuesError::Forbidden(forbidden)),
+    }
+}
+
+/// `NOT_FOUND` (named `hidden`) for a project the caller's personal access token is not limited
+/// to: to such a token, the project does not exist.
+fn within_token(me: &UserPrincipal, project_key: &str, hidden: &'static str) -> Result<()> {
+    if me.may_access_project(project_key) {
+        Ok(())
+    } else {
+        Err(IssuesError::NotFound(hidden))
     }
 }
 
@@ -78,6 +101,7 @@ async fn authorize_locked(
     hidden: &'static str,
     forbidden: &'static str,
 ) -> Result<Option<Role>> {
+    within_token(me, project_key, hidden)?;
     let role = locked_role(tx, project_key, me).await?;
     check(authorize(role, me.admin, action), hidden, forbidden)?;
     Ok(role)

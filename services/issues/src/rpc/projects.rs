@@ -14,7 +14,7 @@ use swatter_proto::issues::v1 as pb;
 use tonic::Request;
 use uuid::Uuid;
 
-use super::{Issues, authorize_locked, caller, check, convert};
+use super::{Issues, authorize_locked, caller, check, convert, within_token};
 
 const OWNERS_ONLY: &str = "only the project's owners may do this";
 
@@ -34,6 +34,11 @@ pub(super) async fn create_project(
     request: Request<pb::CreateProjectRequest>,
 ) -> Result<pb::Project> {
     let me = caller(&request)?;
+    if me.project_limit().is_some() {
+        return Err(IssuesError::Forbidden(
+            "a personal access token limited to some projects cannot create projects",
+        ));
+    }
     let mut req = request.into_inner();
     let mut violations = Violations::default();
     let key = violations.check(ProjectKey::parse(&req.key));
@@ -88,6 +93,7 @@ pub(super) async fn list_projects(
         &issues.db,
         me.id,
         !me.admin,
+        me.project_limit(),
         after.as_ref().map(ProjectKey::as_str),
         limit + 1,
     )
@@ -185,6 +191,7 @@ pub(super) async fn project_with_access(
     forbidden: &'static str,
 ) -> Result<store::ProjectRow> {
     let key = key_or_not_found(key)?;
+    within_token(me, key.as_str(), "project")?;
     let project = store::project_by_key(&issues.db, key.as_str(), me.id)
         .await?
         .ok_or(IssuesError::NotFound("project"))?;
@@ -207,6 +214,7 @@ pub(super) async fn locked_project(
     forbidden: &'static str,
 ) -> Result<store::ProjectRow> {
     let key = key_or_not_found(raw_key)?;
+    within_token(me, key.as_str(), "project")?;
     let project = store::lock_project_by_key(tx, key.as_str(), me.id)
         .await?
         .ok_or(IssuesError::NotFound("project"))?;

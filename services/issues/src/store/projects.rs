@@ -83,6 +83,7 @@ pub async fn list_projects(
     db: impl PgExecutor<'_>,
     caller: Uuid,
     member_only: bool,
+    only_keys: Option<&[String]>,
     after_key: Option<&str>,
     limit: i64,
 ) -> sqlx::Result<Vec<ProjectRow>> {
@@ -90,13 +91,34 @@ pub async fn list_projects(
     sqlx::query_as(&format!(
         "SELECT {PROJECT_COLUMNS} FROM projects p
          {join} members m ON m.project_id = p.id AND m.user_id = $1
-         WHERE ($2::text IS NULL OR p.key > $2)
+         WHERE ($2::text IS NULL OR p.key > $2) AND ($4::text[] IS NULL OR p.key = ANY($4))
          ORDER BY p.key
          LIMIT $3"
     ))
     .bind(caller)
     .bind(after_key)
     .bind(limit)
+    .bind(only_keys)
+    .fetch_all(db)
+    .await
+}
+
+/// The ids of the projects among `keys` that `caller` may see (is a member of, unless
+/// `member_only` is false).
+pub async fn project_ids_by_keys(
+    db: impl PgExecutor<'_>,
+    caller: Uuid,
+    member_only: bool,
+    keys: &[String],
+) -> sqlx::Result<Vec<Uuid>> {
+    sqlx::query_scalar(
+        "SELECT p.id FROM projects p
+         WHERE p.key = ANY($2)
+           AND (NOT $3 OR EXISTS (SELECT 1 FROM members m WHERE m.project_id = p.id AND m.user_id = $1))",
+    )
+    .bind(caller)
+    .bind(keys)
+    .bind(member_only)
     .fetch_all(db)
     .await
 }

@@ -53,7 +53,15 @@ pub(super) async fn list_jobs(
     let (limit, after) =
         pagination::time_page(req.page_size, &req.page_token).map_err(ReportingError::invalid)?;
     let owner = if req.all { None } else { Some(me.id) };
-    let mut rows = store::list_jobs(&reporting.db, owner, &states, after, limit + 1).await?;
+    let mut rows = store::list_jobs(
+        &reporting.db,
+        owner,
+        me.project_limit(),
+        &states,
+        after,
+        limit + 1,
+    )
+    .await?;
     let next_page_token = pagination::next_time_token(&mut rows, limit, |r| (r.created_at, r.id));
     Ok(pb::ListJobsResponse {
         jobs: rows.iter().map(job_message).collect(),
@@ -190,6 +198,11 @@ pub(super) async fn job_stats(
     let me = caller(&request)?;
     if !me.admin {
         return Err(ReportingError::Forbidden("only admins see job statistics"));
+    }
+    if me.project_limit().is_some() {
+        return Err(ReportingError::Forbidden(
+            "job statistics span every project; a token limited to some projects cannot see them",
+        ));
     }
     let mut jobs_by_state: HashMap<String, i64> = JobState::ALL
         .iter()

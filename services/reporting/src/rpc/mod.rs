@@ -26,6 +26,7 @@ use uuid::Uuid;
 
 use crate::{
     broker::Publisher,
+    domain::ReportParams,
     error::{ReportingError, Result},
     events::{JobEvents, StreamSlots},
     storage::Storage,
@@ -57,7 +58,27 @@ type JobStream = Pin<Box<dyn Stream<Item = std::result::Result<pb::Job, Status>>
 type ChunkStream =
     Pin<Box<dyn Stream<Item = std::result::Result<pb::ArtifactChunk, Status>> + Send>>;
 
-/// A job the caller may see (their own, or any for admins).
+/// The methods here that change nothing: a personal access token with only the `read` scope may
+/// call them; every other method needs `write`.
+pub const READ_METHODS: &[&str] = &[
+    "/swatter.reporting.v1.ReportingService/GetJob",
+    "/swatter.reporting.v1.ReportingService/ListJobs",
+    "/swatter.reporting.v1.ReportingService/GetArtifact",
+    "/swatter.reporting.v1.ReportingService/DownloadArtifact",
+    "/swatter.reporting.v1.ReportingService/WatchJob",
+    "/swatter.reporting.v1.ReportingService/GetJobStats",
+];
+
+/// Whether the caller's token may see a report with these parameters: a token limited to some
+/// projects sees the reports of those projects only, never a user report (it spans them all).
+fn within_token(me: &UserPrincipal, params: &ReportParams) -> bool {
+    match params {
+        ReportParams::Project { project_key, .. } => me.may_access_project(project_key),
+        ReportParams::UserMonthly { .. } => me.project_limit().is_none(),
+    }
+}
+
+/// A job the caller may see (their own, or any for admins; within their token's projects).
 async fn visible_job(reporting: &Reporting, raw_id: &str, me: &UserPrincipal) -> Result<JobRow> {
     let id: Uuid = raw_id
         .parse()
@@ -65,7 +86,7 @@ async fn visible_job(reporting: &Reporting, raw_id: &str, me: &UserPrincipal) ->
     let job = store::job_by_id(&reporting.db, id)
         .await?
         .ok_or(ReportingError::NotFound("job"))?;
-    if job.owner_id == me.id || me.admin {
+    if (job.owner_id == me.id || me.admin) && within_token(me, &job.params) {
         Ok(job)
     } else {
         Err(ReportingError::NotFound("job"))

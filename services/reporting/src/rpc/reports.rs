@@ -83,6 +83,17 @@ pub(super) async fn create_report(
     let me = caller(&request)?;
     let now = Utc::now();
     let params = report_params(request.get_ref().params.as_ref(), now)?;
+    match &params {
+        ReportParams::UserMonthly { .. } if me.project_limit().is_some() => {
+            return Err(ReportingError::Forbidden(
+                "a personal access token limited to some projects cannot request a user report",
+            ));
+        }
+        ReportParams::Project { project_key, .. } if !me.may_access_project(project_key) => {
+            return Err(ReportingError::NotFound("project"));
+        }
+        _ => {}
+    }
     let mut req = request.get_ref().clone();
     let request_id = std::mem::take(&mut req.request_id);
     // A key seen before answers before anything else: a replay gets the first answer, a
