@@ -31,7 +31,8 @@ use crate::{
         title = "swatter",
         description = "A bug tracker. Errors are RFC 9457 problem details \
             (`application/problem+json`); every response carries `X-Request-ID`. \
-            Get a token at `POST /v1/auth/token` and send it as `Authorization: Bearer <token>`.",
+            Get a token at `POST /v1/auth/token` (or create a personal access token at \
+            `POST /v1/users/me/tokens`) and send it as `Authorization: Bearer <token>`.",
         license(name = "MIT", identifier = "MIT"),
     ),
     components(schemas(Problem, FieldError, OAuthProblem, OAuthError)),
@@ -39,6 +40,7 @@ use crate::{
     tags(
         (name = "users", description = "Accounts: sign-up, your own profile, search, admin changes"),
         (name = "auth", description = "Tokens: log in, refresh, revoke, and the public signing keys"),
+        (name = "tokens", description = "Personal access tokens for scripts and tools: scoped (read, write, admin), optionally limited to some projects, expiring; managed with a password login only"),
         (name = "projects", description = "Projects and their members. Non-members get 404 for a project and everything in it"),
         (name = "issues", description = "Issues: file, find, change with If-Match, delete, and their history"),
         (name = "comments", description = "Comments on issues"),
@@ -139,9 +141,11 @@ impl Modify for Security {
             SecurityScheme::Http(
                 HttpBuilder::new()
                     .scheme(HttpAuthScheme::Bearer)
-                    .bearer_format("JWT")
                     .description(Some(
-                        "An access token from POST /v1/auth/token (EdDSA-signed JWT, ~15 minutes)",
+                        "An access token from POST /v1/auth/token (EdDSA-signed JWT, ~15 \
+                         minutes), or a personal access token from POST /v1/users/me/tokens \
+                         (`swt_pat_…`: its scopes and projects limit what it may do; an \
+                         expired or revoked one is 401 `token-expired` / `token-revoked`)",
                     ))
                     .build(),
             ),

@@ -286,7 +286,7 @@ fn authenticates_a_client(headers: &HeaderMap) -> bool {
     ),
     responses(
         (status = 204, description = "The login is over, or the token was not one"),
-        (status = 400, description = "`invalid_request`: no token, or a body that is not a form or JSON. `unsupported_token_type`: a live access token (they cannot be revoked; they expire)", body = OAuthProblem, content_type = PROBLEM_JSON),
+        (status = 400, description = "`invalid_request`: no token, or a body that is not a form or JSON. `unsupported_token_type`: a live access token (they cannot be revoked; they expire) or a personal access token (revoked at DELETE /v1/users/me/tokens/{token_id})", body = OAuthProblem, content_type = PROBLEM_JSON),
     ),
 )]
 pub async fn revoke_token(
@@ -297,6 +297,13 @@ pub async fn revoke_token(
     let token = body
         .and_then(|JsonOrForm(body)| body.into_token())
         .map_err(ApiError::oauth)?;
+    if swatter_common::personal_token::looks_personal(&token) {
+        return Err(ApiError::new(
+            ProblemKind::UnsupportedTokenType,
+            "personal access tokens are revoked at DELETE /v1/users/me/tokens/{token_id}",
+        )
+        .oauth());
+    }
     if state.verifier.verify(&token).await.is_ok() {
         return Err(ApiError::new(
             ProblemKind::UnsupportedTokenType,

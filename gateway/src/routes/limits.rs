@@ -227,6 +227,63 @@ pub fn label_filter() -> RefOr<Schema> {
     )
 }
 
+/// The name of a personal access token.
+pub fn token_name() -> RefOr<Schema> {
+    schema(
+        line(
+            1,
+            100,
+            false,
+            "1–100 characters (trimmed), on one line; unique among your tokens that are not revoked",
+        )
+        .examples(["ci-nightly"]),
+    )
+}
+
+/// The scopes of a personal access token.
+pub fn token_scopes() -> RefOr<Schema> {
+    RefOr::T(Schema::Array(
+        ArrayBuilder::new()
+            .items(string(false).enum_values(Some(["read", "write", "admin"])))
+            .min_items(Some(1))
+            .description(Some(
+                "`read` (every read), `write` (changes too; implies read), `admin` (an admin's \
+                 rights; only admins may grant it)",
+            ))
+            .examples([serde_json::json!(["read"])])
+            .build(),
+    ))
+}
+
+/// The projects a personal access token is limited to; `null` or absent: no limit.
+pub fn token_projects() -> RefOr<Schema> {
+    RefOr::T(Schema::Array(
+        ArrayBuilder::new()
+            .schema_type(SchemaType::from_iter([Type::Array, Type::Null]))
+            .items(project_key_builder())
+            .min_items(Some(1))
+            .max_items(Some(100))
+            .description(Some(
+                "Only these projects (keys, 1–100 of them, each one you may see) are visible \
+                 to the token; absent or `null`: every project you may see",
+            ))
+            .examples([serde_json::json!(["SWAT"])])
+            .build(),
+    ))
+}
+
+/// Days until a personal access token expires.
+pub fn token_days() -> RefOr<Schema> {
+    schema(
+        ObjectBuilder::new()
+            .schema_type(SchemaType::from_iter([Type::Integer, Type::Null]))
+            .minimum(Some(1))
+            .maximum(Some(365))
+            .description(Some("1–365 days; absent: 90"))
+            .examples([30]),
+    )
+}
+
 /// A user id as the services read one (`uuid`'s parser): hyphenated, simple, braced or URN.
 const UUID: &str = "[0-9a-fA-F]{32}|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\
     |\\{[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\\}\

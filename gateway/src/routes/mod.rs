@@ -12,6 +12,7 @@ pub mod members;
 pub mod paths;
 pub mod projects;
 pub mod reports;
+pub mod tokens;
 pub mod users;
 pub mod wire;
 
@@ -53,6 +54,10 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(users::get_me, users::update_me))
         .routes(routes!(users::change_password))
         .routes(routes!(users::get_user, users::update_user))
+        .routes(routes!(tokens::create_token, tokens::list_my_tokens))
+        .routes(routes!(tokens::revoke_my_token))
+        .routes(routes!(tokens::list_user_tokens))
+        .routes(routes!(tokens::revoke_user_token))
         .routes(routes!(auth::create_token))
         .routes(routes!(auth::revoke_token))
         .routes(routes!(auth::jwks))

@@ -107,6 +107,11 @@ impl TestApp {
         }
     }
 
+    /// The identity service's database, for arranging what no request can (an expired token).
+    pub fn identity_db(&self) -> &TestDatabase {
+        &self._identity.db
+    }
+
     /// The issues service's database, for arranging more rows than requests would make cheaply.
     pub fn issues_db(&self) -> &TestDatabase {
         &self._issues.db

@@ -10,6 +10,7 @@ mod lifecycle;
 mod metrics;
 mod operations;
 mod page_tokens;
+mod personal_tokens;
 mod projects;
 mod reports;
 mod request_bodies;
