@@ -530,14 +530,24 @@ impl TokenVerifier {
     /// its last answer is older than `every` (zero: at every request). While `source` cannot
     /// answer, the last answer holds for [`PERSONAL_TOKEN_GRACE`].
     pub fn with_personal_tokens(
+        self,
+        source: impl PersonalTokenSource + 'static,
+        every: Duration,
+    ) -> Self {
+        self.with_personal_token_grace(source, every, PERSONAL_TOKEN_GRACE.max(every))
+    }
+
+    /// [`TokenVerifier::with_personal_tokens`] with another grace period (tests).
+    pub fn with_personal_token_grace(
         mut self,
         source: impl PersonalTokenSource + 'static,
         every: Duration,
+        grace: Duration,
     ) -> Self {
         self.personal_tokens = Some(PersonalTokenChecks {
             source: Box::new(source),
             every,
-            grace: PERSONAL_TOKEN_GRACE.max(every),
+            grace,
         });
         self
     }
@@ -1271,5 +1281,158 @@ MC4CAQAwBQYDK2VwBCIEIOC8ShODqa2lJEvGxfLpSF2OZc/XPi50DOGy0RBLtyOV
             )
             .is_ok()
         );
+    }
+
+    /// A personal token source whose answer the test sets (`None`: identity unreachable).
+    #[derive(Clone, Default)]
+    struct ScriptedTokens {
+        answer: Arc<std::sync::Mutex<Option<TokenStatus>>>,
+        calls: Arc<std::sync::atomic::AtomicUsize>,
+    }
+
+    impl ScriptedTokens {
+        fn answer(&self, answer: Option<TokenStatus>) {
+            *self.answer.lock().unwrap() = answer;
+        }
+        fn calls(&self) -> usize {
+            self.calls.load(std::sync::atomic::Ordering::SeqCst)
+        }
+    }
+
+    #[async_trait]
+    impl PersonalTokenSource for ScriptedTokens {
+        async fn introspect(&self, _: &str) -> anyhow::Result<TokenStatus> {
+            self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            self.answer
+                .lock()
+                .unwrap()
+                .clone()
+                .ok_or_else(|| anyhow::anyhow!("unreachable"))
+        }
+    }
+
+    fn token_user(scopes: Vec<Scope>, projects: Option<Vec<&str>>) -> UserPrincipal {
+        UserPrincipal {
+            id: Uuid::new_v4(),
+            username: "alice".into(),
+            admin: false,
+            acting_service: None,
+            token: Some(Arc::new(TokenLimits {
+                token_id: Uuid::new_v4(),
+                scopes,
+                projects: projects.map(|p| p.into_iter().map(str::to_owned).collect()),
+                expires_at: None,
+            })),
+        }
+    }
+
+    fn active(user: UserPrincipal) -> TokenStatus {
+        TokenStatus::Active {
+            user,
+            expires_at: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_personal_token_is_asked_about_once_per_interval_and_a_revocation_then_refuses_it() {
+        let source = ScriptedTokens::default();
+        let verifier = verifier().with_personal_tokens(source.clone(), Duration::from_millis(300));
+        let token = personal_token::generate();
+        source.answer(Some(active(token_user(vec![Scope::Read], None))));
+
+        let first = verifier.authenticate(&token).await;
+        let again = verifier.authenticate(&token).await;
+        source.answer(Some(TokenStatus::Refused(VerifyError::TokenRevoked)));
+        let within_interval = verifier.authenticate(&token).await;
+        tokio::time::sleep(Duration::from_millis(350)).await;
+        let after = verifier.authenticate(&token).await;
+
+        assert!(first.is_ok() && again.is_ok() && within_interval.is_ok());
+        assert_eq!(source.calls(), 2, "one question per interval");
+        assert_eq!(after, Err(VerifyError::TokenRevoked));
+        assert_eq!(
+            VerifyError::from_status(&VerifyError::TokenRevoked.status()),
+            Some(VerifyError::TokenRevoked)
+        );
+    }
+
+    #[tokio::test]
+    async fn a_mistyped_personal_token_is_refused_without_asking_and_none_is_taken_without_a_source()
+     {
+        let source = ScriptedTokens::default();
+        let verifier = verifier().with_personal_tokens(source.clone(), Duration::ZERO);
+        let mut typo = personal_token::generate();
+        typo.pop();
+        typo.push('!');
+
+        assert_eq!(
+            verifier.authenticate(&typo).await,
+            Err(VerifyError::Invalid)
+        );
+        assert_eq!(source.calls(), 0);
+        let without = self::verifier();
+        assert_eq!(
+            without.authenticate(&personal_token::generate()).await,
+            Err(VerifyError::Invalid)
+        );
+    }
+
+    #[tokio::test]
+    async fn while_identity_is_unreachable_a_personal_tokens_last_answer_holds_for_the_grace_only()
+    {
+        let source = ScriptedTokens::default();
+        let verifier = verifier().with_personal_token_grace(
+            source.clone(),
+            Duration::ZERO,
+            Duration::from_millis(300),
+        );
+        let token = personal_token::generate();
+        source.answer(Some(active(token_user(vec![Scope::Read], None))));
+        assert!(verifier.authenticate(&token).await.is_ok());
+
+        source.answer(None);
+        let during_grace = verifier.authenticate(&token).await;
+        tokio::time::sleep(Duration::from_millis(350)).await;
+        let after_grace = verifier.authenticate(&token).await;
+
+        assert!(during_grace.is_ok());
+        assert_eq!(after_grace, Err(VerifyError::SessionUnconfirmed));
+    }
+
+    #[test]
+    fn a_personal_token_calls_what_its_scopes_allow_and_health_and_reflection_always() {
+        let reads = ["/swatter.issues.v1.IssuesService/GetIssue"];
+        let write = "/swatter.issues.v1.IssuesService/CreateIssue";
+        let reflection = "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo";
+        let read_only = Principal::User(token_user(vec![Scope::Read], None));
+        let writer = Principal::User(token_user(vec![Scope::Write], None));
+        let admin_only = Principal::User(token_user(vec![Scope::Admin], None));
+
+        let refused = may_call(&read_only, write, &[], &reads).unwrap_err();
+
+        assert_eq!(refused.code(), tonic::Code::PermissionDenied);
+        assert!(
+            refused.message().contains("`write`"),
+            "{}",
+            refused.message()
+        );
+        assert!(may_call(&read_only, reads[0], &[], &reads).is_ok());
+        assert!(may_call(&read_only, reflection, &[], &reads).is_ok());
+        assert!(may_call(&writer, write, &[], &reads).is_ok());
+        assert!(may_call(&writer, reads[0], &[], &reads).is_ok());
+        assert!(may_call(&admin_only, reads[0], &[], &reads).is_err());
+    }
+
+    #[test]
+    fn a_project_limit_hides_every_other_project() {
+        let limited = token_user(vec![Scope::Read], Some(vec!["SWAT"]));
+        let unlimited = token_user(vec![Scope::Read], None);
+
+        assert!(limited.may_access_project("SWAT"));
+        assert!(!limited.may_access_project("OPS"));
+        assert_eq!(limited.project_limit(), Some(&["SWAT".to_owned()][..]));
+        assert!(unlimited.may_access_project("OPS"));
+        assert!(unlimited.project_limit().is_none());
+        assert!(limited.require_password_login("this").is_err());
     }
 }

@@ -204,4 +204,68 @@ mod tests {
         assert_eq!(later, at(305, 0));
         assert_eq!(issue_time(&account(false, false, None), at(7, 5)), at(7, 5));
     }
+
+    fn token(revoked: bool, expires_in_secs: Option<i64>, scopes: &[&str]) -> PersonalTokenRow {
+        PersonalTokenRow {
+            id: Uuid::nil(),
+            user_id: Uuid::nil(),
+            name: "ci".into(),
+            prefix: "swt_pat_abcd".into(),
+            scopes: scopes.iter().map(|s| s.to_string()).collect(),
+            project_keys: None,
+            created_at: Utc.timestamp_opt(0, 0).unwrap(),
+            expires_at: expires_in_secs.map(|s| Utc::now() + chrono::Duration::seconds(s)),
+            last_used_at: None,
+            revoked_at: revoked.then(Utc::now),
+        }
+    }
+
+    #[test]
+    fn a_personal_token_says_why_it_is_refused_and_grants_admin_only_with_the_scope() {
+        let refused = |status| TokenStatus::Refused(status);
+        let cases = [
+            // (token, account, expected refusal or admin rights)
+            (
+                token(true, Some(-5), &["read"]),
+                account(false, false, None),
+                Err(refused(VerifyError::TokenRevoked)),
+            ),
+            (
+                token(false, Some(-5), &["read"]),
+                account(false, true, None),
+                Err(refused(VerifyError::TokenExpired)),
+            ),
+            (
+                token(false, Some(60), &["read"]),
+                account(false, true, None),
+                Err(refused(VerifyError::AccountDisabled)),
+            ),
+            (
+                token(false, None, &["read"]),
+                account(true, false, None),
+                Ok(false),
+            ),
+            (
+                token(false, None, &["read", "admin"]),
+                account(true, false, None),
+                Ok(true),
+            ),
+            (
+                token(false, None, &["admin"]),
+                account(false, false, None),
+                Ok(false),
+            ),
+        ];
+        for (row, account, expected) in cases {
+            let status = personal_token_status(&row, &account, Utc::now()).unwrap();
+            match (status, expected) {
+                (TokenStatus::Active { user, .. }, Ok(admin)) => assert_eq!(user.admin, admin),
+                (status, Err(refusal)) => assert_eq!(status, refusal),
+                (status, expected) => panic!("{status:?} where {expected:?} was expected"),
+            }
+        }
+        let mut unknown = token(false, None, &["read"]);
+        unknown.scopes.push("root".into());
+        assert!(personal_token_status(&unknown, &account(false, false, None), Utc::now()).is_err());
+    }
 }
