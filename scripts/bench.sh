@@ -123,6 +123,11 @@ SQL
     FROM issues WHERE number <= 10000 ORDER BY number" >"$RUN_DIR/etags.txt"
 export SWATTER_BENCH_ETAGS="$RUN_DIR/etags.txt"
 export SWATTER_BENCH_TOKEN="$TOKEN" SWATTER_BENCH_ISSUES=$ISSUES
+# The same GET with a personal access token (read scope) instead of the JWT: identity is asked
+# about it every 2 s per service, never per request.
+PAT=$(api "http://$GATEWAY/v1/users/me/tokens" -d '{"name":"bench","scopes":["read"]}' | jq -r .secret)
+[[ "$PAT" == swt_pat_* ]] || die "could not create a personal access token"
+export SWATTER_BENCH_PAT="$PAT"
 
 # The yardstick, measured in this run on this machine: PostgreSQL answering single-row selects by
 # primary key (`pgbench -S`, 32 clients). Every scenario is also reported as a ratio to it.
@@ -224,6 +229,11 @@ run() {
                [[ "$rps" -ge "${target#rps:}" ]] || met=no ;;
         rps-of:*) goal="≥ ${target#rps-of:} (${RPS[${target#rps-of:}]})"
                   [[ "$rps" -ge "${RPS[${target#rps-of:}]}" ]] || met=no ;;
+        # cost-of:X:NAME: each request costs at most X times one of NAME (req/s ≥ NAME's / X).
+        cost-of:*) local spec="${target#cost-of:}" base_rps
+                   base_rps="${RPS[${spec#*:}]:-0}"
+                   goal="≤ ${spec%%:*} × the cost of ${spec#*:}"
+                   awk -v a="$rps" -v b="$base_rps" -v x="${spec%%:*}" 'BEGIN { exit !(a > 0 && b > 0 && b / a <= x) }' || met=no ;;
         *) met="" ;;
     esac
     if [[ "$kind" == read ]]; then
@@ -237,6 +247,13 @@ run() {
 }
 get_name="GET /v1/issues/{key}"
 run "$get_name" get_issue.lua ratio:0.15 read
+pat_name="GET /v1/issues/{key} with a personal access token"
+run "$pat_name" get_issue_pat.lua "cost-of:1.15:$get_name" read
+# PAT vs JWT: how much more one GET costs with a personal access token (target ≤ 1.15).
+if [[ -n "${RPS[$get_name]:-}" && -n "${RPS[$pat_name]:-}" ]]; then
+    PAT_COST=$(awk -v j="${RPS[$get_name]}" -v p="${RPS[$pat_name]}" 'BEGIN { printf "%.3f", j / p }')
+    echo "    personal access token vs JWT: $PAT_COST × the cost per GET (target ≤ 1.15)"
+fi
 etag=$(head -1 "$RUN_DIR/etags.txt")
 code=$(curl -s -o /dev/null -w '%{http_code}' -H "authorization: Bearer $TOKEN" -H "if-none-match: $etag" "http://$GATEWAY/v1/issues/BENCH-1")
 [[ "$code" == 304 ]] || die "GET with a current If-None-Match answered $code, not 304"
@@ -312,6 +329,11 @@ mem=$(awk '/MemTotal/ {printf "%.0f GiB", $2/1024/1024}' /proc/meminfo)
     echo "| scenario | req/s | × pgbench | p50 | p99 | non-2xx | target | met |"
     echo "|---|---|---|---|---|---|---|---|"
     printf '%s\n' "${results[@]}"
+    if [[ -n "${PAT_COST:-}" ]]; then
+        echo
+        echo "A GET with a personal access token costs **$PAT_COST ×** the same GET with a JWT (JWT req/s"
+        echo "divided by PAT req/s; target ≤ 1.15)."
+    fi
     echo
     echo "CPU time per request (µs), from /proc of each process over the scenario (PostgreSQL: all its"
     echo "processes; wrk not counted):"
