@@ -151,6 +151,13 @@ async fn every_command_of_the_grpcurl_guide_works_against_the_real_services() {
         // The refused mask: its BadRequest decoded, naming `update_mask` and the immutable path.
         "Code: InvalidArgument",
         r#"{"@type":"type.googleapis.com/google.rpc.BadRequest","fieldViolations":[{"field":"update_mask","description":"cannot change key;"#,
+        // Personal access tokens: created, listed without the secret, read but not write, revoked.
+        "swt_pat_\n",
+        r#"{"name":"grpc-guide","scopes":["read"],"projects":{"keys":["SWAT"]}}"#,
+        "read with the token: SWAT-1\n",
+        "Code: PermissionDenied",
+        "revoked grpc-guide\n",
+        "Message: the personal access token has been revoked",
     ] {
         assert!(
             stdout.contains(expected),
