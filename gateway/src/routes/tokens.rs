@@ -133,6 +133,9 @@ pub struct TokenOwner {
     pub id: Uuid,
 }
 
+/// Most projects one token may be limited to (identity's limit, repeated to bound the checks).
+const MAX_TOKEN_PROJECTS: usize = 100;
+
 /// Refuses projects the caller may not see, naming each (`projects[i]`): a token cannot be granted
 /// what its creator cannot see. Issues decides, with the caller's own credentials.
 async fn check_projects(
@@ -140,8 +143,18 @@ async fn check_projects(
     caller: &Authenticated,
     projects: &[String],
 ) -> Result<(), ApiError> {
+    // Identity refuses more; the check here must not ask issues thousands of times first.
+    if projects.len() > MAX_TOKEN_PROJECTS {
+        return Err(ApiError::invalid_field(
+            "projects",
+            format!("at most {MAX_TOKEN_PROJECTS} projects"),
+        ));
+    }
     let mut errors = Vec::new();
     for (i, key) in projects.iter().enumerate() {
+        if projects[..i].contains(key) {
+            continue;
+        }
         let answer = state
             .issues()
             .get_project(caller.request(GetProjectRequest { key: key.clone() }))
