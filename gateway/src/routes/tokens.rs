@@ -7,10 +7,10 @@ use swatter_proto::{identity::v1 as pb, issues::v1::GetProjectRequest};
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use super::{Page, broken_answer, limits, located, no_content, rfc3339};
+use super::{Page, PageQuery, broken_answer, limits, located, no_content, rfc3339};
 use crate::{
     error::{ApiError, FieldError, PROBLEM_JSON, Problem, ProblemKind},
-    extract::{ApiJson, ApiPath, Authenticated},
+    extract::{ApiJson, ApiPath, ApiQuery, Authenticated},
     openapi::problem_example,
     state::AppState,
 };
@@ -232,15 +232,19 @@ async fn list(
     state: &AppState,
     caller: &Authenticated,
     user_id: String,
+    page: PageQuery,
 ) -> Result<Json<Page<PersonalAccessToken>>, ApiError> {
+    let (page_size, page_token) = page.into_pb()?;
     let answer = state
         .identity()
-        .list_personal_access_tokens(
-            caller.request(pb::ListPersonalAccessTokensRequest { user_id }),
-        )
+        .list_personal_access_tokens(caller.request(pb::ListPersonalAccessTokensRequest {
+            user_id,
+            page_size,
+            page_token,
+        }))
         .await?
         .into_inner();
-    Page::json(answer.tokens, String::new())
+    Page::json(answer.tokens, answer.next_page_token)
 }
 
 async fn revoke(
@@ -256,23 +260,25 @@ async fn revoke(
     no_content(state.identity().revoke_personal_access_token(request).await)
 }
 
-/// The caller's personal access tokens that are not revoked, newest first (expired ones too),
-/// on one page. Never their secrets.
+/// The caller's personal access tokens that are not revoked, newest first (expired ones too).
+/// Never their secrets.
 #[utoipa::path(
     get,
     path = "/v1/users/me/tokens",
     tag = "tokens",
     security(("bearer" = [])),
+    params(PageQuery),
     responses(
-        (status = 200, description = "Every token of the caller, newest first", body = Page<PersonalAccessToken>),
+        (status = 200, description = "The caller's tokens, newest first", body = Page<PersonalAccessToken>),
         (status = 403, description = "The caller used a personal access token"),
     ),
 )]
 pub async fn list_my_tokens(
     State(state): State<AppState>,
     caller: Authenticated,
+    ApiQuery(page): ApiQuery<PageQuery>,
 ) -> Result<Json<Page<PersonalAccessToken>>, ApiError> {
-    list(&state, &caller, String::new()).await
+    list(&state, &caller, String::new(), page).await
 }
 
 /// Revoke one of the caller's personal access tokens: every service refuses it within 5 seconds
@@ -303,9 +309,9 @@ pub async fn revoke_my_token(
     path = "/v1/users/{id}/tokens",
     tag = "tokens",
     security(("bearer" = [])),
-    params(TokenOwner),
+    params(TokenOwner, PageQuery),
     responses(
-        (status = 200, description = "Every token of the user, newest first", body = Page<PersonalAccessToken>),
+        (status = 200, description = "The user's tokens, newest first", body = Page<PersonalAccessToken>),
         (status = 403, description = "The caller is not an admin, or used a personal access token"),
     ),
 )]
@@ -313,8 +319,9 @@ pub async fn list_user_tokens(
     State(state): State<AppState>,
     caller: Authenticated,
     ApiPath(TokenOwner { id }): ApiPath<TokenOwner>,
+    ApiQuery(page): ApiQuery<PageQuery>,
 ) -> Result<Json<Page<PersonalAccessToken>>, ApiError> {
-    list(&state, &caller, id.to_string()).await
+    list(&state, &caller, id.to_string(), page).await
 }
 
 /// Revoke any user's personal access token: admins, or the user themself.

@@ -597,3 +597,40 @@ async fn reporting_enforces_scopes_and_project_limits_of_tokens() {
     assert_eq!(grpc.code(), Code::PermissionDenied);
     app.cleanup_broker().await;
 }
+
+#[tokio::test]
+async fn token_lists_are_paged_newest_first() {
+    let app = TestApp::spawn().await;
+    let alice = app.user("alice").await;
+    for name in ["first", "second", "third"] {
+        create_token(
+            &app,
+            &alice.access_token,
+            &json!({"name": name, "scopes": ["read"]}),
+        )
+        .await;
+    }
+
+    let first = app
+        .get_ok(&alice.access_token, "/v1/users/me/tokens?page_size=2")
+        .await;
+    let token = first["next_page_token"].as_str().unwrap();
+    let second = app
+        .get_ok(
+            &alice.access_token,
+            &format!("/v1/users/me/tokens?page_size=2&page_token={token}"),
+        )
+        .await;
+
+    let names = |page: &Value| -> Vec<String> {
+        page["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(names(&first), ["third", "second"]);
+    assert_eq!(names(&second), ["first"]);
+    assert_eq!(second["next_page_token"], Value::Null);
+}

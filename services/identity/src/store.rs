@@ -296,17 +296,24 @@ pub async fn insert_personal_token(
     .await
 }
 
-/// A user's tokens that are not revoked, newest first.
+/// A user's tokens that are not revoked, newest first, after `after` (keyset), at most `limit`.
 pub async fn live_personal_tokens(
     db: impl PgExecutor<'_>,
     user_id: Uuid,
+    after: Option<(DateTime<Utc>, Uuid)>,
+    limit: i64,
 ) -> sqlx::Result<Vec<PersonalTokenRow>> {
     sqlx::query_as(&format!(
         "SELECT {PERSONAL_TOKEN_COLUMNS} FROM personal_access_tokens
          WHERE user_id = $1 AND revoked_at IS NULL
-         ORDER BY created_at DESC, id DESC"
+           AND ($2::timestamptz IS NULL OR (created_at, id) < ($2, $3))
+         ORDER BY created_at DESC, id DESC
+         LIMIT $4"
     ))
     .bind(user_id)
+    .bind(after.map(|a| a.0))
+    .bind(after.map(|a| a.1))
+    .bind(limit)
     .fetch_all(db)
     .await
 }

@@ -5,7 +5,7 @@
 use chrono::{Duration, Utc};
 use swatter_common::{
     auth::{self, UserPrincipal},
-    personal_token,
+    pagination, personal_token,
     rpc::timestamp,
     status::Violation,
 };
@@ -99,10 +99,15 @@ pub(super) async fn list(
     request: Request<pb::ListPersonalAccessTokensRequest>,
 ) -> Result<pb::ListPersonalAccessTokensResponse> {
     let caller = manager(&request)?;
-    let user_id = owner(&caller, &request.get_ref().user_id)?;
-    let rows = store::live_personal_tokens(&identity.db, user_id).await?;
+    let req = request.into_inner();
+    let user_id = owner(&caller, &req.user_id)?;
+    let (limit, after) =
+        pagination::time_page(req.page_size, &req.page_token).map_err(IdentityError::invalid)?;
+    let mut rows = store::live_personal_tokens(&identity.db, user_id, after, limit + 1).await?;
+    let next_page_token = pagination::next_time_token(&mut rows, limit, |t| (t.created_at, t.id));
     Ok(pb::ListPersonalAccessTokensResponse {
         tokens: rows.into_iter().map(token_message).collect(),
+        next_page_token,
     })
 }
 
