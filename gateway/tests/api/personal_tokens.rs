@@ -595,6 +595,43 @@ async fn reporting_enforces_scopes_and_project_limits_of_tokens() {
     );
     assert_problem(limited_ops_job, 404, "not-found").await;
     assert_eq!(grpc.code(), Code::PermissionDenied);
+
+    // Revoked: reporting itself refuses the token within 5 s.
+    let mut reporting =
+        rpb::reporting_service_client::ReportingServiceClient::new(connect(addr).await);
+    reporting
+        .list_jobs(authed(rpb::ListJobsRequest::default(), &read))
+        .await
+        .unwrap();
+    let listed = app.get_ok(&alice.access_token, "/v1/users/me/tokens").await;
+    let read_id = listed["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"] == "ro")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let revoke = app
+        .delete_as(
+            &alice.access_token,
+            &format!("/v1/users/me/tokens/{read_id}"),
+        )
+        .await;
+    assert_eq!(revoke.status(), StatusCode::NO_CONTENT);
+    let took = time_until(|| {
+        let mut reporting = reporting.clone();
+        let read = read.clone();
+        async move {
+            reporting
+                .list_jobs(authed(rpb::ListJobsRequest::default(), &read))
+                .await
+                .is_ok()
+        }
+    })
+    .await;
+    assert!(took < Duration::from_secs(5), "reporting took {took:?}");
     app.cleanup_broker().await;
 }
 
