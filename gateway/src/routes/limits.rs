@@ -247,7 +247,7 @@ pub fn token_scopes() -> RefOr<Schema> {
             .items(string(false).enum_values(Some(["read", "write", "admin"])))
             .min_items(Some(1))
             .description(Some(
-                "`read` (every read), `write` (changes too; implies read), `admin` (an admin's \
+                "`read` (every read), `write` (changes too; implies read), `admin` (with read or write: an admin's \
                  rights; only admins may grant it)",
             ))
             .examples([serde_json::json!(["read"])])

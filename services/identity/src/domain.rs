@@ -197,6 +197,12 @@ impl TokenRequest {
         }
         scopes.sort();
         scopes.dedup();
+        if scopes == [Scope::Admin] {
+            violations.push(Violation::new(
+                "scopes",
+                "admin adds an admin's rights to reading or writing: name read or write too",
+            ));
+        }
         let projects = raw.projects.map(|keys| {
             if keys.is_empty() {
                 violations.push(Violation::new(
@@ -397,7 +403,18 @@ mod tests {
         for (raw, admin, allow, expected) in cases {
             assert_eq!(fields(TokenRequest::parse(&raw, admin, allow)), expected);
         }
-        assert!(TokenRequest::parse(&token_request(&["admin"], None, false), true, false).is_ok());
+        assert!(
+            TokenRequest::parse(&token_request(&["read", "admin"], None, false), true, false)
+                .is_ok()
+        );
+        assert_eq!(
+            fields(TokenRequest::parse(
+                &token_request(&["admin"], None, false),
+                true,
+                false
+            )),
+            ["scopes"]
+        );
         let forever =
             TokenRequest::parse(&token_request(&["read"], None, true), false, true).unwrap();
         assert_eq!(forever.lifetime_days, None);
