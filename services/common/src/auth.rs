@@ -465,6 +465,9 @@ pub struct TokenVerifier {
     sessions: Option<SessionChecks>,
     /// Without it, personal access tokens are refused as invalid.
     personal_tokens: Option<PersonalTokenChecks>,
+    /// Personal access tokens identity refused lately, and why: a script that goes on with a
+    /// revoked token costs identity one question per check interval, not one per request.
+    refused: std::sync::Mutex<HashMap<String, (Instant, VerifyError)>>,
 }
 
 /// A verified token, remembered.
@@ -502,6 +505,7 @@ impl TokenVerifier {
             verified: std::sync::RwLock::new(HashMap::new()),
             sessions: None,
             personal_tokens: None,
+            refused: std::sync::Mutex::new(HashMap::new()),
         }
     }
 
@@ -757,6 +761,9 @@ impl TokenVerifier {
         let Some(checks) = &self.personal_tokens else {
             return Err(VerifyError::Invalid);
         };
+        if let Some(error) = self.refused_lately(token, checks.every) {
+            return Err(error);
+        }
         let now = chrono_now();
         let held = self.cached(token);
         // Only a well-formed token is ever remembered: the checksum is checked once.
@@ -798,6 +805,7 @@ impl TokenVerifier {
             }
             Ok(TokenStatus::Refused(error)) => {
                 self.forget(token);
+                self.remember_refusal(token, error, checks.every);
                 Err(error)
             }
             Err(error) => {
@@ -811,6 +819,29 @@ impl TokenVerifier {
                 }
             }
         }
+    }
+
+    /// Why identity refused `token`, if it did less than `every` ago.
+    fn refused_lately(&self, token: &str, every: Duration) -> Option<VerifyError> {
+        let refused = self.refused.lock().ok()?;
+        let (at, error) = refused.get(token)?;
+        (at.elapsed() < every).then_some(*error)
+    }
+
+    fn remember_refusal(&self, token: &str, error: VerifyError, every: Duration) {
+        if every.is_zero() {
+            return;
+        }
+        let Ok(mut refused) = self.refused.lock() else {
+            return;
+        };
+        if refused.len() >= VERIFIED_CACHE_SIZE {
+            refused.retain(|_, (at, _)| at.elapsed() < every);
+            if refused.len() >= VERIFIED_CACHE_SIZE {
+                refused.clear();
+            }
+        }
+        refused.insert(token.to_owned(), (Instant::now(), error));
     }
 
     fn cached(&self, token: &str) -> Option<Verified> {
@@ -1348,9 +1379,16 @@ MC4CAQAwBQYDK2VwBCIEIOC8ShODqa2lJEvGxfLpSF2OZc/XPi50DOGy0RBLtyOV
         tokio::time::sleep(Duration::from_millis(350)).await;
         let after = verifier.authenticate(&token).await;
 
+        let refused_again = verifier.authenticate(&token).await;
+
         assert!(first.is_ok() && again.is_ok() && within_interval.is_ok());
-        assert_eq!(source.calls(), 2, "one question per interval");
         assert_eq!(after, Err(VerifyError::TokenRevoked));
+        assert_eq!(refused_again, Err(VerifyError::TokenRevoked));
+        assert_eq!(
+            source.calls(),
+            2,
+            "one question per interval, refusals included"
+        );
         assert_eq!(
             VerifyError::from_status(&VerifyError::TokenRevoked.status()),
             Some(VerifyError::TokenRevoked)
