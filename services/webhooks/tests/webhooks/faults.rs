@@ -1,0 +1,94 @@
+//! Faults: the service process killed mid-delivery, and the broker dropping its connections.
+
+use std::{
+    process::{Child, Command, Stdio},
+    time::Duration,
+};
+
+use crate::support::{Behaviour, Receiver, TestApp};
+
+/// A `swatter-webhooks` process joining the test's stack.
+fn spawn_service(app: &TestApp) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_swatter-webhooks"))
+        .envs(app.webhooks().env())
+        .stdout(Stdio::null())
+        .spawn()
+        .expect("start swatter-webhooks")
+}
+
+#[tokio::test]
+async fn a_service_killed_mid_delivery_delivers_it_again_with_the_same_webhook_id() {
+    let mut app = TestApp::start_with("KILL", |config| {
+        config.timeout = Duration::from_secs(5);
+        config.lease = Duration::from_secs(6);
+    })
+    .await;
+    let receiver = Receiver::start().await;
+    receiver.behave(Behaviour::Hold);
+    app.endpoint("KILL", &receiver.url(), &[]).await;
+    // From here on the real binary delivers.
+    app.running.webhooks.as_mut().unwrap().stop();
+    let mut service = spawn_service(&app);
+    let mut sent = Vec::new();
+    for cursor in 1..=3 {
+        sent.push(app.publish("KILL", "issue.updated", cursor).await.id);
+    }
+
+    let held = receiver.wait_for(1).await.remove(0);
+    assert_eq!(held.webhook_id(), sent[0]);
+    receiver.behave(Behaviour::Ok);
+    service.kill().expect("kill -9 the service");
+    service.wait().unwrap();
+    let mut restarted = spawn_service(&app);
+
+    let got: Vec<String> = receiver
+        .wait_for(4)
+        .await
+        .iter()
+        .map(|r| r.webhook_id().to_owned())
+        .collect();
+    assert_eq!(
+        got,
+        [&sent[0], &sent[0], &sent[1], &sent[2]].map(String::as_str)
+    );
+    let again = &receiver.received()[1];
+    assert!(
+        again.at - held.at >= Duration::from_secs(5),
+        "after the lease"
+    );
+    restarted.kill().unwrap();
+    restarted.wait().unwrap();
+    receiver.release();
+    app.cleanup().await;
+}
+
+#[tokio::test]
+async fn a_dropped_broker_connection_loses_no_event() {
+    let app = TestApp::start("RMQ").await;
+    let receiver = Receiver::start().await;
+    app.endpoint("RMQ", &receiver.url(), &[]).await;
+    let mut sent = vec![app.publish("RMQ", "issue.created", 1).await.id];
+    receiver.wait_for(1).await;
+
+    let closed = Command::new("rabbitmqctl")
+        .args(["close_all_connections", "swatter test: broker restart"])
+        .output()
+        .expect("rabbitmqctl is part of RabbitMQ");
+    assert!(
+        closed.status.success(),
+        "{}",
+        String::from_utf8_lossy(&closed.stderr)
+    );
+
+    for cursor in 2..=5 {
+        sent.push(app.publish("RMQ", "issue.updated", cursor).await.id);
+    }
+    let got: Vec<String> = receiver
+        .wait_for(5)
+        .await
+        .iter()
+        .map(|r| r.webhook_id().to_owned())
+        .collect();
+    assert_eq!(got, sent);
+    app.cleanup().await;
+}
