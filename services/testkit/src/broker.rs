@@ -54,6 +54,11 @@ impl Broker {
     /// Publishes `envelope` to the events exchange as the contexts do (routing key its type,
     /// persistent, confirmed), declaring the exchange first.
     pub async fn publish_event(&self, envelope: &swatter_common::events::Envelope) {
+        self.publish_events(std::slice::from_ref(envelope)).await;
+    }
+
+    /// Publishes `envelopes` in order over one connection (see [`Broker::publish_event`]).
+    pub async fn publish_events(&self, envelopes: &[swatter_common::events::Envelope]) {
         use lapin::{
             BasicProperties, ExchangeKind,
             options::{BasicPublishOptions, ConfirmSelectOptions, ExchangeDeclareOptions},
@@ -81,23 +86,25 @@ impl Broker {
             .confirm_select(ConfirmSelectOptions::default())
             .await
             .expect("confirm mode");
-        let body = serde_json::to_vec(envelope).expect("an envelope is JSON");
-        let confirm = channel
-            .basic_publish(
-                exchange.as_str().into(),
-                envelope.event_type.as_str().into(),
-                BasicPublishOptions::default(),
-                &body,
-                BasicProperties::default()
-                    .with_delivery_mode(2)
-                    .with_content_type("application/json".into())
-                    .with_message_id(envelope.id.as_str().into()),
-            )
-            .await
-            .expect("publish the event")
-            .await
-            .expect("the broker's confirmation");
-        assert!(confirm.is_ack(), "the broker refused the event");
+        for envelope in envelopes {
+            let body = serde_json::to_vec(envelope).expect("an envelope is JSON");
+            let confirm = channel
+                .basic_publish(
+                    exchange.as_str().into(),
+                    envelope.event_type.as_str().into(),
+                    BasicPublishOptions::default(),
+                    &body,
+                    BasicProperties::default()
+                        .with_delivery_mode(2)
+                        .with_content_type("application/json".into())
+                        .with_message_id(envelope.id.as_str().into()),
+                )
+                .await
+                .expect("publish the event")
+                .await
+                .expect("the broker's confirmation");
+            assert!(confirm.is_ack(), "the broker refused the event");
+        }
         let _ = connection.close(200, "done".into()).await;
     }
 

@@ -147,7 +147,20 @@ async fn consume_once(
     shutdown: &mut watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
     let connection = connect(amqp_url).await?;
-    declare(&connection, topology).await?;
+    let result = consume_on(&connection, db, topology, shutdown).await;
+    // Closed in every case, so that what was handed over and not acknowledged goes back to the
+    // queue at once.
+    let _ = connection.close(200, "consumer stopped".into()).await;
+    result
+}
+
+async fn consume_on(
+    connection: &Connection,
+    db: &PgPool,
+    topology: &Topology,
+    shutdown: &mut watch::Receiver<bool>,
+) -> anyhow::Result<()> {
+    declare(connection, topology).await?;
     let channel = connection.create_channel().await?;
     channel
         .basic_qos(BATCH as u16, BasicQosOptions::default())
@@ -167,10 +180,7 @@ async fn consume_once(
                 Some(delivery) => delivery?,
                 None => anyhow::bail!("the broker cancelled the consumer"),
             },
-            _ = shutdown.changed() => {
-                let _ = connection.close(200, "shutting down".into()).await;
-                return Ok(());
-            }
+            _ = shutdown.changed() => return Ok(()),
         };
         let mut batch = vec![first];
         while batch.len() < BATCH {

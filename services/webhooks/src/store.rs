@@ -457,10 +457,6 @@ pub async fn record_attempt(
             notify(&mut tx, OUTBOX_CHANNEL).await?;
         }
     }
-    if after == AfterAttempt::Succeeded {
-        // The endpoint's next delivery is due now.
-        notify(&mut tx, DELIVERIES_CHANNEL).await?;
-    }
     tx.commit().await?;
     Ok(true)
 }

@@ -4,5 +4,6 @@
 mod delivery;
 mod endpoints;
 mod faults;
+mod figures;
 mod safety;
 mod support;

@@ -165,6 +165,8 @@ pub struct Received {
     pub headers: HeaderMap,
     pub body: String,
     pub at: Instant,
+    /// When it arrived, by the wall clock (to compare with an event's `timestamp`).
+    pub wall: chrono::DateTime<Utc>,
 }
 
 impl Received {
@@ -306,6 +308,7 @@ async fn handle(
         headers,
         body: String::from_utf8_lossy(&body).into_owned(),
         at: Instant::now(),
+        wall: Utc::now(),
     });
     state.arrived.notify_waiters();
     match behaviour {
