@@ -5,7 +5,9 @@
 //! the batch only once it is committed: a crash or a dropped connection before that has the
 //! broker hand the events over again, and the unique (endpoint, event) key makes the second
 //! storing a no-op. Events are handled one batch at a time, in the order the queue holds them,
-//! so that each endpoint's deliveries keep the order the events were published in.
+//! by one consumer at a time however many replicas run (the queue has a single active consumer;
+//! the others stand by), so that each endpoint's deliveries keep the order the events were
+//! published in.
 
 use std::time::Duration;
 
@@ -31,7 +33,8 @@ use crate::{domain, store};
 pub struct Topology {
     /// Durable topic exchange every context publishes its events to.
     pub exchange: String,
-    /// Durable quorum queue bound to every routing key (`#`) of the exchange.
+    /// Durable quorum queue bound to every routing key (`#`) of the exchange, with a single
+    /// active consumer.
     pub queue: String,
 }
 
@@ -90,6 +93,12 @@ pub async fn declare(connection: &Connection, topology: &Topology) -> anyhow::Re
     arguments.insert(
         ShortString::from("x-queue-type"),
         AMQPValue::LongString(LongString::from("quorum")),
+    );
+    // One consumer at a time (the others wait to take over): two replicas consuming at once
+    // would store events in an order of their racing, not the order they were published in.
+    arguments.insert(
+        ShortString::from("x-single-active-consumer"),
+        AMQPValue::Boolean(true),
     );
     channel
         .queue_declare(

@@ -92,3 +92,32 @@ async fn a_dropped_broker_connection_loses_no_event() {
     assert_eq!(got, sent);
     app.cleanup().await;
 }
+
+#[tokio::test]
+async fn two_replicas_share_the_work_and_keep_each_endpoints_order() {
+    let app = TestApp::start("TWO").await;
+    let _second = app.webhooks().start_another().await;
+    let receivers: Vec<Receiver> =
+        futures::future::join_all((0..5).map(|_| Receiver::start())).await;
+    for receiver in &receivers {
+        app.endpoint("TWO", &receiver.url(), &[]).await;
+    }
+    let events: Vec<_> = (1..=40)
+        .map(|cursor| crate::support::envelope("TWO", "issue.updated", cursor))
+        .collect();
+    app.broker().publish_events(&events).await;
+    let sent: Vec<&str> = events.iter().map(|e| e.id.as_str()).collect();
+    for receiver in &receivers {
+        receiver.wait_for(40).await;
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    for receiver in &receivers {
+        let got: Vec<String> = receiver
+            .received()
+            .iter()
+            .map(|r| r.webhook_id().to_owned())
+            .collect();
+        assert_eq!(got, sent);
+    }
+    app.cleanup().await;
+}
