@@ -63,6 +63,9 @@ impl Topology {
     }
 }
 
+/// The first wait before reconnecting to the broker; it doubles up to 5 s while connecting fails.
+const FIRST_RETRY: Duration = Duration::from_millis(200);
+
 /// Events handled per transaction at most.
 const BATCH: usize = 200;
 
@@ -109,7 +112,14 @@ pub async fn declare(connection: &Connection, topology: &Topology) -> anyhow::Re
             },
             arguments,
         )
-        .await?;
+        .await
+        .map_err(|error| {
+            anyhow::anyhow!(
+                "declare the queue {}: {error} (a queue of that name declared by an earlier \
+                 version with other arguments must be deleted first)",
+                topology.queue
+            )
+        })?;
     channel
         .queue_bind(
             topology.queue.as_str().into(),
@@ -130,9 +140,9 @@ pub async fn consume(
     topology: Topology,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let mut backoff = Duration::from_millis(200);
+    let mut backoff = FIRST_RETRY;
     while !*shutdown.borrow() {
-        match consume_once(&db, &amqp_url, &topology, &mut shutdown).await {
+        match consume_once(&db, &amqp_url, &topology, &mut shutdown, &mut backoff).await {
             Ok(()) => return,
             Err(error) => {
                 tracing::warn!(
@@ -154,9 +164,10 @@ async fn consume_once(
     amqp_url: &str,
     topology: &Topology,
     shutdown: &mut watch::Receiver<bool>,
+    backoff: &mut Duration,
 ) -> anyhow::Result<()> {
     let connection = connect(amqp_url).await?;
-    let result = consume_on(&connection, db, topology, shutdown).await;
+    let result = consume_on(&connection, db, topology, shutdown, backoff).await;
     // Closed in every case, so that what was handed over and not acknowledged goes back to the
     // queue at once.
     let _ = connection.close(200, "consumer stopped".into()).await;
@@ -168,6 +179,7 @@ async fn consume_on(
     db: &PgPool,
     topology: &Topology,
     shutdown: &mut watch::Receiver<bool>,
+    backoff: &mut Duration,
 ) -> anyhow::Result<()> {
     declare(connection, topology).await?;
     let channel = connection.create_channel().await?;
@@ -183,6 +195,7 @@ async fn consume_on(
         )
         .await?;
     tracing::info!(queue = %topology.queue, "consuming events");
+    *backoff = FIRST_RETRY;
     loop {
         let first = tokio::select! {
             delivery = consumer.next() => match delivery {

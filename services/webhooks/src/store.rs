@@ -568,6 +568,19 @@ pub async fn mark_outbox_sent(db: impl PgExecutor<'_>, ids: &[i64]) -> sqlx::Res
         .map(|_| ())
 }
 
+/// Deletes finished deliveries (succeeded or failed) created more than `older_than` ago, with
+/// their attempts; returns how many.
+pub async fn prune_deliveries(db: &PgPool, older_than: Duration) -> sqlx::Result<u64> {
+    Ok(sqlx::query(
+        "DELETE FROM deliveries WHERE state IN ('succeeded', 'failed')
+           AND created_at < now() - make_interval(secs => $1)",
+    )
+    .bind(older_than.as_secs_f64())
+    .execute(db)
+    .await?
+    .rows_affected())
+}
+
 /// Deliveries not finished yet (pending or retrying), the age of the oldest of them in seconds,
 /// and outbox messages not yet published.
 pub async fn backlog(db: &PgPool) -> sqlx::Result<(i64, f64, i64)> {

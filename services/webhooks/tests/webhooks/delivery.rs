@@ -395,3 +395,45 @@ async fn the_metrics_endpoint_passes_promtool_and_counts_deliveries() {
     );
     app.cleanup().await;
 }
+
+#[tokio::test]
+async fn finished_deliveries_past_the_retention_leave_the_log_and_waiting_ones_stay() {
+    let app = TestApp::start("PRUNE").await;
+    let receiver = Receiver::start().await;
+    let delivered = app
+        .endpoint("PRUNE", &receiver.url(), &[])
+        .await
+        .endpoint
+        .unwrap();
+    let paused = app
+        .client()
+        .create_endpoint(req(
+            pb::CreateEndpointRequest {
+                project_key: "PRUNE".into(),
+                url: receiver.url(),
+                active: Some(false),
+                ..Default::default()
+            },
+            &app.owner,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .endpoint
+        .unwrap();
+    app.publish("PRUNE", "issue.created", 1).await;
+    receiver.wait_for(1).await;
+    eventually("the delivery is recorded", || async {
+        app.deliveries(&delivered.id).await[0].state == pb::DeliveryState::Succeeded as i32
+    })
+    .await;
+
+    let pruned = swatter_webhooks::store::prune_deliveries(&app.webhooks().db.pool, Duration::ZERO)
+        .await
+        .unwrap();
+
+    assert_eq!(pruned, 1);
+    assert!(app.deliveries(&delivered.id).await.is_empty());
+    assert_eq!(app.deliveries(&paused.id).await.len(), 1);
+    app.cleanup().await;
+}
