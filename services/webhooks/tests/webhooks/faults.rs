@@ -121,3 +121,46 @@ async fn two_replicas_share_the_work_and_keep_each_endpoints_order() {
     }
     app.cleanup().await;
 }
+
+#[tokio::test]
+async fn sigterm_lets_the_attempt_in_flight_finish_before_the_service_exits() {
+    let mut app = TestApp::start_with("TERM", |config| {
+        config.timeout = Duration::from_secs(5);
+        config.lease = Duration::from_secs(6);
+    })
+    .await;
+    let receiver = Receiver::start().await;
+    receiver.behave(Behaviour::Hold);
+    let endpoint = app
+        .endpoint("TERM", &receiver.url(), &[])
+        .await
+        .endpoint
+        .unwrap();
+    app.running.webhooks.as_mut().unwrap().stop();
+    let mut service = spawn_service(&app);
+    let sent = app.publish("TERM", "issue.created", 1).await;
+    receiver.wait_for(1).await;
+
+    // SAFETY: signalling a child process this test started.
+    unsafe { libc::kill(service.id() as i32, libc::SIGTERM) };
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(
+        service.try_wait().unwrap().is_none(),
+        "it waits for the attempt"
+    );
+    receiver.release();
+    let status = tokio::task::spawn_blocking(move || service.wait().unwrap())
+        .await
+        .unwrap();
+    assert!(status.success(), "{status}");
+
+    // Recorded as delivered: nobody sends it again.
+    let log = crate::support::delivery_log(&app, &endpoint.id).await;
+    assert_eq!(log.len(), 1);
+    assert_eq!(log[0].event_id, sent.id);
+    assert_eq!(
+        log[0].state,
+        swatter_proto::webhooks::v1::DeliveryState::Succeeded as i32
+    );
+    app.cleanup().await;
+}

@@ -148,6 +148,30 @@ impl TestApp {
     }
 }
 
+/// The deliveries of endpoint `id`, read from the database (for when no service is serving the
+/// API): newest first.
+pub async fn delivery_log(app: &TestApp, id: &str) -> Vec<pb::Delivery> {
+    let rows: Vec<(String, String)> = sqlx::query_as(
+        "SELECT event_id, state FROM deliveries WHERE endpoint_id = $1::uuid ORDER BY created_at DESC",
+    )
+    .bind(id)
+    .fetch_all(&app.webhooks().db.pool)
+    .await
+    .expect("read the deliveries");
+    rows.into_iter()
+        .map(|(event_id, state)| pb::Delivery {
+            event_id,
+            state: match state.as_str() {
+                "succeeded" => pb::DeliveryState::Succeeded,
+                "failed" => pb::DeliveryState::Failed,
+                "retrying" => pb::DeliveryState::Retrying,
+                _ => pb::DeliveryState::Pending,
+            } as i32,
+            ..Default::default()
+        })
+        .collect()
+}
+
 /// An event of project `key`.
 pub fn envelope(key: &str, event_type: &str, cursor: i64) -> Envelope {
     Envelope {
