@@ -412,6 +412,10 @@ async fn finished_deliveries_past_the_retention_leave_the_log_and_waiting_ones_s
                 project_key: "PRUNE".into(),
                 url: receiver.url(),
                 active: Some(false),
+                event_types: crate::support::TEST_TYPES
+                    .iter()
+                    .map(|t| (*t).to_owned())
+                    .collect(),
                 ..Default::default()
             },
             &app.owner,
