@@ -198,8 +198,16 @@ async fn a_used_up_schedule_disables_the_endpoint_announces_it_and_reactivation_
     assert_eq!(notice.data["id"], broken.id);
     assert_eq!(notice.data["url"], failing.url());
     assert_eq!(notice.data["active"], false);
-    assert!(notice.data["disabled_reason"].as_str().unwrap().contains("failed"));
-    assert_eq!(notice.data["event_types"], serde_json::json!(["issue.created"]));
+    assert!(
+        notice.data["disabled_reason"]
+            .as_str()
+            .unwrap()
+            .contains("failed")
+    );
+    assert_eq!(
+        notice.data["event_types"],
+        serde_json::json!(["issue.created"])
+    );
     assert_eq!(
         failing.received().len(),
         3,
