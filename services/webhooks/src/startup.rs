@@ -22,7 +22,7 @@ use crate::{
     delivery::Sender,
     dispatcher::Dispatcher,
     relay,
-    rpc::{Webhooks, WebhooksRpc},
+    rpc::{READ_METHODS, Webhooks, WebhooksRpc},
 };
 
 /// A built webhooks service, bound and ready to run.
@@ -121,7 +121,7 @@ impl Application {
             .listeners
             .with_service(
                 WebhooksServiceServer::new(self.rpc),
-                AuthLayer::new(self.verifier, &[]),
+                AuthLayer::new(self.verifier, &[]).with_read_methods(READ_METHODS),
                 probe,
             )
             .serve(shutdown)
