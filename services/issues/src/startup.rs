@@ -32,7 +32,8 @@ impl Application {
         )?);
         let verifier = bootstrap::identity_verifier(&identity, &config.tokens).await;
         let probe = swatter_common::db::readiness_probe(db.clone());
-        let rpc = IssuesRpc(Arc::new(Issues { db, identity }));
+        let feed = crate::feed::ChangeFeed::start(db.clone(), config.changes.clone());
+        let rpc = IssuesRpc(Arc::new(Issues { db, identity, feed }));
         Ok(Application {
             grpc: BoundService::bind(
                 config.addr,

@@ -69,6 +69,14 @@ pub fn issues_for_tests(database_url: &str, identity_url: &str) -> IssuesConfig 
             session_check_interval: Duration::ZERO,
         },
         metrics_addr: Some(any_port()),
+        changes: swatter_issues::config::ChangeFeedSettings {
+            amqp_url: crate::amqp_url(),
+            // Each test publishes to its own exchange, so that no test consumes another's events.
+            events_exchange: format!("swatter.test.events.{}", uuid::Uuid::new_v4().simple()),
+            retention_days: 30,
+            stream_buffer: 256,
+            stream_lag: Duration::from_secs(10),
+        },
     }
 }
 

@@ -2,8 +2,9 @@
 //! with the caller's role, asks `domain` whether the caller may, and calls storage. The trait impl
 //! below only forwards.
 
+mod changes;
 mod comments;
-mod convert;
+pub(crate) mod convert;
 mod issues;
 mod members;
 mod projects;
@@ -42,6 +43,7 @@ pub const DELEGATED_METHODS: &[&str] = &[
 pub struct Issues {
     pub db: PgPool,
     pub identity: IdentityServiceClient<TracedChannel>,
+    pub feed: crate::feed::ChangeFeed,
 }
 
 /// The tonic service.
@@ -164,5 +166,21 @@ impl IssuesService for IssuesRpc {
         r: Request<pb::ExportProjectIssuesRequest>,
     ) -> RpcResult<Self::ExportProjectIssuesStream> {
         respond(issues::export_project_issues(&self.0, r).await)
+    }
+
+    async fn list_changes(
+        &self,
+        r: Request<pb::ListChangesRequest>,
+    ) -> RpcResult<pb::ListChangesResponse> {
+        respond(changes::list_changes(&self.0, r).await)
+    }
+
+    type WatchChangesStream = changes::ChangeStream;
+
+    async fn watch_changes(
+        &self,
+        r: Request<pb::WatchChangesRequest>,
+    ) -> RpcResult<Self::WatchChangesStream> {
+        respond(changes::watch_changes(self.0.clone(), r).await)
     }
 }
