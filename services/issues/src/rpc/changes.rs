@@ -43,7 +43,7 @@ fn change(row: ChangeRow, project_key: &str) -> pb::Change {
         timestamp: Some(timestamp(row.occurred_at)),
         project_key: project_key.to_owned(),
         cursor: row.cursor,
-        data_json: row.data.0.to_string(),
+        data_json: row.data,
     }
 }
 

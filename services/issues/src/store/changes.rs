@@ -11,7 +11,8 @@ pub struct ChangeRow {
     pub id: Uuid,
     #[sqlx(rename = "type")]
     pub event_type: String,
-    pub data: Json<serde_json::Value>,
+    /// The JSON text, passed on as it is stored.
+    pub data: String,
     pub occurred_at: DateTime<Utc>,
 }
 
@@ -106,7 +107,7 @@ pub async fn list_changes(
     limit: i64,
 ) -> sqlx::Result<Vec<ChangeRow>> {
     sqlx::query_as(
-        "SELECT cursor, id, type, data, occurred_at FROM changes
+        "SELECT cursor, id, type, data::text AS data, occurred_at FROM changes
          WHERE project_id = $1 AND cursor > $2
          ORDER BY cursor
          LIMIT $3",
