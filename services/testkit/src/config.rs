@@ -104,6 +104,7 @@ pub fn reporting_for_tests(
         },
         amqp_url: broker.amqp_url.clone(),
         queue_prefix: broker.queue_prefix.clone(),
+        events_exchange: format!("{}.events", broker.queue_prefix),
         identity_url: identity_url.to_owned(),
         issues_url: issues_url.to_owned(),
         tokens: TokenSettings {
@@ -147,6 +148,7 @@ pub fn reporting_env(config: &swatter_reporting::config::ReportingConfig) -> Vec
         ("SWATTER_REPORTING_DATABASE_URL", c.database.url.clone()),
         ("SWATTER_AMQP_URL", c.amqp_url.clone()),
         ("SWATTER_QUEUE_PREFIX", c.queue_prefix.clone()),
+        ("SWATTER_EVENTS_EXCHANGE", c.events_exchange.clone()),
         ("SWATTER_IDENTITY_URL", c.identity_url.clone()),
         ("SWATTER_ISSUES_URL", c.issues_url.clone()),
         ("SWATTER_SERVICE_CLIENT_ID", c.service_client_id.clone()),
