@@ -98,11 +98,12 @@ pub fn is_cursor_expired(status: &Status) -> bool {
         .is_some_and(|info| info.reason == REASON_CURSOR_EXPIRED)
 }
 
-/// `ABORTED`: a change stream whose client fell behind ends; resume after `cursor`.
-pub fn resume_required(cursor: i64) -> Status {
+/// `ABORTED`: a change stream ends (`why`: its client fell behind, the server is stopping);
+/// resume after `cursor`.
+pub fn resume_required(why: &str, cursor: i64) -> Status {
     Status::with_error_details(
         Code::Aborted,
-        format!("the client fell behind the change stream; resume after cursor {cursor}"),
+        format!("{why}; resume after cursor {cursor}"),
         ErrorDetails::with_error_info(
             REASON_RESUME_REQUIRED,
             ERROR_DOMAIN,

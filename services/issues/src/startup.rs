@@ -12,12 +12,14 @@ use swatter_proto::{
 use crate::{
     MIGRATOR,
     config::IssuesConfig,
+    feed::ChangeFeed,
     rpc::{DELEGATED_METHODS, Issues, IssuesRpc},
 };
 
 /// A built issues service, bound and ready to serve.
 pub struct Application {
     grpc: BoundService<IssuesServiceServer<IssuesRpc>>,
+    feed: Arc<ChangeFeed>,
 }
 
 impl Application {
@@ -32,9 +34,14 @@ impl Application {
         )?);
         let verifier = bootstrap::identity_verifier(&identity, &config.tokens).await;
         let probe = swatter_common::db::readiness_probe(db.clone());
-        let feed = crate::feed::ChangeFeed::start(db.clone(), config.changes.clone());
-        let rpc = IssuesRpc(Arc::new(Issues { db, identity, feed }));
+        let feed = Arc::new(ChangeFeed::start(db.clone(), config.changes.clone()));
+        let rpc = IssuesRpc(Arc::new(Issues {
+            db,
+            identity,
+            feed: feed.clone(),
+        }));
         Ok(Application {
+            feed,
             grpc: BoundService::bind(
                 config.addr,
                 config.metrics_addr,
@@ -52,6 +59,11 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
+        let feed = self.feed;
+        let shutdown = async move {
+            shutdown.await;
+            feed.close();
+        };
         self.grpc.serve(shutdown).await
     }
 }

@@ -19,7 +19,7 @@ use std::{collections::HashSet, sync::Arc, time::Duration};
 use sqlx::{PgPool, postgres::PgListener};
 use swatter_common::broker::EventPublisher;
 use tokio::{
-    sync::{broadcast, mpsc},
+    sync::{broadcast, mpsc, watch},
     task::JoinHandle,
 };
 use uuid::Uuid;
@@ -41,6 +41,7 @@ pub struct ChangeFeed {
     pending: mpsc::Sender<Uuid>,
     wake: broadcast::Sender<Uuid>,
     tasks: Vec<JoinHandle<()>>,
+    closing: watch::Sender<bool>,
 }
 
 impl ChangeFeed {
@@ -64,7 +65,19 @@ impl ChangeFeed {
             pending,
             wake,
             tasks,
+            closing: watch::channel(false).0,
         }
+    }
+
+    /// Ends every live stream (each told to resume from its cursor, on another replica or after
+    /// the restart), so that a graceful shutdown does not wait for clients that never leave.
+    pub fn close(&self) {
+        self.closing.send_replace(true);
+    }
+
+    /// Turns true when the process stops serving streams.
+    pub fn closing(&self) -> watch::Receiver<bool> {
+        self.closing.subscribe()
     }
 
     pub fn settings(&self) -> &ChangeFeedSettings {

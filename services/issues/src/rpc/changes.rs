@@ -146,6 +146,13 @@ impl Watch {
     /// Sends changes until the client goes (`None`) or the stream must end with a status.
     async fn run(mut self, sender: Sender, mut wake: broadcast::Receiver<Uuid>) -> Option<Status> {
         let lag = self.issues.feed.settings().stream_lag;
+        let mut closing = self.issues.feed.closing();
+        if *closing.borrow_and_update() {
+            return Some(status::resume_required(
+                "the server is shutting down",
+                self.cursor,
+            ));
+        }
         loop {
             // Send what the feed holds after the cursor, as room allows.
             loop {
@@ -157,7 +164,7 @@ impl Watch {
                         },
                         () = tokio::time::sleep(lag) => {
                             tracing::info!(project = %self.project_key, cursor = self.cursor, "a change stream's client fell behind; ending it");
-                            return Some(status::resume_required(self.cursor));
+                            return Some(status::resume_required("the client fell behind the change stream", self.cursor));
                         }
                     }
                 }
@@ -199,6 +206,9 @@ impl Watch {
                     },
                     () = tokio::time::sleep(POLL) => break,
                     () = sender.closed() => return None,
+                    _ = closing.changed() => {
+                        return Some(status::resume_required("the server is shutting down", self.cursor));
+                    }
                 }
             }
         }

@@ -43,7 +43,7 @@ pub const DELEGATED_METHODS: &[&str] = &[
 pub struct Issues {
     pub db: PgPool,
     pub identity: IdentityServiceClient<TracedChannel>,
-    pub feed: crate::feed::ChangeFeed,
+    pub feed: Arc<crate::feed::ChangeFeed>,
 }
 
 /// The tonic service.

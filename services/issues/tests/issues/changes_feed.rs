@@ -674,3 +674,48 @@ async fn no_event_is_lost_when_the_broker_drops_every_connection() {
     assert_eq!(outbox, 0);
     delete_queue(&queue).await;
 }
+
+#[tokio::test]
+async fn a_graceful_shutdown_ends_live_streams_with_their_resume_cursor() {
+    let stack = Stack::new().issues().start().await;
+    let identity = stack.identity.as_ref().unwrap();
+    let running = stack.issues.as_ref().unwrap();
+    let owner = identity.user("stopper").await;
+    swatter_testkit::create_project(&running.client, &owner, "STOP")
+        .await
+        .unwrap();
+    // A second issues process on the same database, stopped while a client watches it.
+    let config = swatter_testkit::config::issues_for_tests(&running.db.url, &identity.url);
+    let app = swatter_issues::startup::Application::build(config)
+        .await
+        .unwrap();
+    let addr = app.local_addr();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(app.run_until(async {
+        let _ = stopped.await;
+    }));
+    let channel = Endpoint::from_shared(format!("http://{addr}"))
+        .unwrap()
+        .connect()
+        .await
+        .unwrap();
+    let mut client = IssuesServiceClient::new(channel);
+    let mut stream = watch(&mut client, &owner, "STOP", 0).await;
+    assert_eq!(next(&mut stream).await.cursor, 1);
+    assert_eq!(next(&mut stream).await.cursor, 2);
+
+    stop.send(()).unwrap();
+    let end = tokio::time::timeout(Duration::from_secs(10), stream.next())
+        .await
+        .expect("the stream ends at shutdown")
+        .expect("with a status")
+        .unwrap_err();
+
+    assert_eq!(end.code(), Code::Aborted);
+    assert_eq!(status::resume_cursor(&end), Some(2));
+    tokio::time::timeout(Duration::from_secs(10), server)
+        .await
+        .expect("the server stops")
+        .unwrap()
+        .unwrap();
+}
