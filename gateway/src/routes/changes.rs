@@ -177,8 +177,8 @@ pub async fn list_changes(
 /// The project's changes after a cursor, then each new one as it is committed. Each event has
 /// `id:` = its cursor, `event:` = its type and `data:` = the change as JSON (a `Change`); a
 /// client that reconnects with `Last-Event-ID` (browsers' `EventSource` does) misses nothing and
-/// receives nothing twice. A client that reads too slowly gets a last `event: resume` whose
-/// `id:` is its cursor, and the stream ends: reconnect with it.
+/// receives nothing twice. A client that reads too slowly (or whose server is shutting down)
+/// gets a last `event: resume` whose `id:` is its cursor, and the stream ends: reconnect with it.
 #[utoipa::path(
     get,
     path = "/v1/projects/{key}/changes/stream",
@@ -250,7 +250,7 @@ pub async fn stream_changes(
                             .event(RESUME_EVENT)
                             .json_data(serde_json::json!({
                                 "cursor": cursor,
-                                "detail": "the client fell behind; reconnect with Last-Event-ID to resume",
+                                "detail": failure.message(),
                             }))
                             .ok(),
                         None => {
