@@ -142,16 +142,17 @@ struct Watch {
 
 type Sender = mpsc::Sender<std::result::Result<pb::Change, Status>>;
 
+/// Why a stream ends with a resume cursor.
+const FELL_BEHIND: &str = "the client fell behind the change stream";
+const SHUTTING_DOWN: &str = "the server is shutting down";
+
 impl Watch {
     /// Sends changes until the client goes (`None`) or the stream must end with a status.
     async fn run(mut self, sender: Sender, mut wake: broadcast::Receiver<Uuid>) -> Option<Status> {
         let lag = self.issues.feed.settings().stream_lag;
         let mut closing = self.issues.feed.closing();
         if *closing.borrow_and_update() {
-            return Some(status::resume_required(
-                "the server is shutting down",
-                self.cursor,
-            ));
+            return Some(status::resume_required(SHUTTING_DOWN, self.cursor));
         }
         loop {
             // Send what the feed holds after the cursor, as room allows.
@@ -163,8 +164,11 @@ impl Watch {
                             Err(_) => return None,
                         },
                         () = tokio::time::sleep(lag) => {
-                            tracing::info!(project = %self.project_key, cursor = self.cursor, "a change stream's client fell behind; ending it");
-                            return Some(status::resume_required("the client fell behind the change stream", self.cursor));
+                            tracing::info!(project = %self.project_key, cursor = self.cursor, "{FELL_BEHIND}; ending it");
+                            return Some(status::resume_required(FELL_BEHIND, self.cursor));
+                        }
+                        _ = closing.changed() => {
+                            return Some(status::resume_required(SHUTTING_DOWN, self.cursor));
                         }
                     }
                 }
@@ -196,7 +200,10 @@ impl Watch {
                     self.cursor = cursor;
                 }
             }
-            // Wait for the feed to grow.
+            // Wait for the feed to grow: a wake-up for this project (or for all, after the
+            // listener reconnected), or the periodic read, whichever comes first.
+            let poll = tokio::time::sleep(POLL);
+            tokio::pin!(poll);
             loop {
                 tokio::select! {
                     woken = wake.recv() => match woken {
@@ -204,10 +211,10 @@ impl Watch {
                         Err(broadcast::error::RecvError::Closed) => return None,
                         _ => break,
                     },
-                    () = tokio::time::sleep(POLL) => break,
+                    () = &mut poll => break,
                     () = sender.closed() => return None,
                     _ = closing.changed() => {
-                        return Some(status::resume_required("the server is shutting down", self.cursor));
+                        return Some(status::resume_required(SHUTTING_DOWN, self.cursor));
                     }
                 }
             }
