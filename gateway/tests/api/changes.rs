@@ -257,3 +257,41 @@ async fn the_stream_sends_new_changes_and_resumes_from_last_event_id_with_no_gap
         ]
     );
 }
+
+#[tokio::test]
+async fn projects_members_and_comments_in_the_feed_look_as_the_api_shows_them() {
+    let app = TestApp::spawn().await;
+    let alice = app.user("alice").await;
+    let bob = app.user("bob").await;
+    let token = &alice.access_token;
+    app.create_project(token, "SWAT").await;
+    let member: Value = app
+        .put_member(token, "SWAT", &bob.id, "reporter")
+        .await
+        .json()
+        .await
+        .unwrap();
+    app.create_issue(token, "SWAT", &json!({"title": "Bug"}))
+        .await;
+    let comment: Value = app
+        .post_comment(token, "SWAT-1", "Seen it too")
+        .await
+        .json()
+        .await
+        .unwrap();
+
+    let feed = app.get_ok(token, "/v1/projects/SWAT/changes").await;
+
+    let data = |n: usize| feed["items"][n]["data"].clone();
+    let mut project = app.get_ok(token, "/v1/projects/SWAT").await;
+    project.as_object_mut().unwrap().remove("my_role");
+    assert_eq!(
+        data(0),
+        project,
+        "project.created: the project without my_role"
+    );
+    assert_eq!(feed["items"][2]["type"], "member.added");
+    assert_eq!(data(2), member);
+    assert_eq!(feed["items"][4]["type"], "comment.created");
+    assert_eq!(data(4), comment);
+}
