@@ -40,7 +40,7 @@ impl Application {
             identity,
             feed: feed.clone(),
         }));
-        Ok(Application {
+        let application = Application {
             feed,
             grpc: BoundService::bind(
                 config.addr,
@@ -50,7 +50,10 @@ impl Application {
                 probe,
             )
             .await?,
-        })
+        };
+        // The recorder is installed with the first metrics endpoint, above.
+        crate::feed::metrics::describe();
+        Ok(application)
     }
 
     swatter_common::listener_accessors!(grpc);

@@ -11,6 +11,7 @@
 //! until its next periodic read: readers always read the table after their cursor.
 
 pub mod data;
+pub mod metrics;
 pub mod relay;
 pub mod retention;
 

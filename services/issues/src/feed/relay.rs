@@ -11,6 +11,7 @@ use swatter_common::{broker::EventPublisher, events::Envelope};
 use tokio::sync::broadcast;
 use uuid::Uuid;
 
+use super::metrics;
 use crate::store::{self, OutboxRow};
 
 /// Rows published per transaction.
@@ -42,6 +43,7 @@ pub async fn publish_all(db: &PgPool, publisher: &EventPublisher) -> anyhow::Res
         publisher.publish_all(&envelopes).await?;
         store::delete_outbox(&mut *tx, &seqs).await?;
         tx.commit().await?;
+        metrics::published(seqs.len());
         total += seqs.len();
     }
 }
@@ -50,7 +52,11 @@ pub async fn publish_all(db: &PgPool, publisher: &EventPublisher) -> anyhow::Res
 pub async fn run(db: PgPool, publisher: Arc<EventPublisher>, mut wake: broadcast::Receiver<Uuid>) {
     let mut backoff = Duration::from_millis(100);
     loop {
-        let wait = match publish_all(&db, &publisher).await {
+        let result = publish_all(&db, &publisher).await;
+        if let Ok(waiting) = store::outbox_pending(&db).await {
+            metrics::pending(waiting);
+        }
+        let wait = match result {
             Ok(count) => {
                 if count > 0 {
                     tracing::debug!(count, "change events published");

@@ -149,6 +149,7 @@ const SHUTTING_DOWN: &str = "the server is shutting down";
 impl Watch {
     /// Sends changes until the client goes (`None`) or the stream must end with a status.
     async fn run(mut self, sender: Sender, mut wake: broadcast::Receiver<Uuid>) -> Option<Status> {
+        let _open = crate::feed::metrics::OpenStream::open();
         let lag = self.issues.feed.settings().stream_lag;
         let mut closing = self.issues.feed.closing();
         if *closing.borrow_and_update() {

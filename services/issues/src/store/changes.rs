@@ -161,6 +161,13 @@ pub async fn lock_outbox(
     .await
 }
 
+/// Events waiting in the outbox.
+pub async fn outbox_pending(db: impl PgExecutor<'_>) -> sqlx::Result<i64> {
+    sqlx::query_scalar("SELECT count(*) FROM change_outbox")
+        .fetch_one(db)
+        .await
+}
+
 /// Removes published rows from the outbox.
 pub async fn delete_outbox(db: impl PgExecutor<'_>, seqs: &[i64]) -> sqlx::Result<()> {
     if seqs.is_empty() {

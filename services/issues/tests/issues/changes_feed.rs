@@ -606,6 +606,10 @@ async fn committed_changes_reach_a_queue_bound_to_the_exchange_and_rolled_back_o
     assert_eq!(feed[2].id, events[&3].id, "the feed and the exchange agree");
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert!(consume(&queue, 1).await.is_empty(), "nothing more");
+    let metrics = swatter_testkit::metrics::text(app.metrics_addr).await;
+    let value = |name| swatter_testkit::metrics::value(&metrics, name, &[]).unwrap();
+    assert!(value("swatter_change_events_published_total") >= 3.0);
+    assert_eq!(value("swatter_change_outbox_pending"), 0.0);
     delete_queue(&queue).await;
 }
 
