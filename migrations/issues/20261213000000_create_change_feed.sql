@@ -1,7 +1,8 @@
 -- The change feed (docs/api.md, "Change feed"). Every change to a project, its members, issues
--- and comments appends one row to `changes` in the change's own transaction, with the next
--- cursor of the project, taken from its `change_heads` row: that row lock orders the project's
--- writers, so cursors are gap-free and a reader never sees cursor n+1 committed before n.
+-- and comments inserts one row into `changes` in the change's own transaction, without a cursor:
+-- writers take no lock for it. The sequencer (one at a time, under an advisory lock) then gives
+-- the committed rows their project's next cursors from `change_heads`, and copies them to the
+-- outbox, in one transaction: cursors are gap-free, and a reader never sees cursor n+1 before n.
 CREATE TABLE change_heads (
     project_id     uuid   PRIMARY KEY REFERENCES projects (id) ON DELETE CASCADE,
     last_cursor    bigint NOT NULL,
@@ -11,16 +12,20 @@ CREATE TABLE change_heads (
 );
 
 CREATE TABLE changes (
+    seq         bigserial   PRIMARY KEY,
     project_id  uuid        NOT NULL REFERENCES projects (id) ON DELETE CASCADE,
-    cursor      bigint      NOT NULL,
+    -- NULL until the sequencer numbers the row.
+    cursor      bigint,
     id          uuid        NOT NULL,
     type        text        NOT NULL,
     -- The resource as the REST API shows it (its id only for a delete).
     data        jsonb       NOT NULL,
     occurred_at timestamptz NOT NULL,
-    CONSTRAINT changes_pkey PRIMARY KEY (project_id, cursor)
+    CONSTRAINT changes_project_cursor_key UNIQUE (project_id, cursor)
 );
 
+-- What the sequencer has still to number.
+CREATE INDEX changes_unsequenced_idx ON changes (project_id, seq) WHERE cursor IS NULL;
 -- Retention prunes by age.
 CREATE INDEX changes_occurred_idx ON changes (occurred_at);
 

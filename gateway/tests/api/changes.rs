@@ -176,7 +176,10 @@ async fn a_cursor_older_than_what_the_feed_keeps_is_410_gone() {
         app.create_issue(&alice.access_token, "SWAT", &json!({"title": title}))
             .await;
     }
-    // Retention with a horizon of now prunes every change so far (cursors 1 to 4).
+    // Reading the feed numbers what was written; then retention with a horizon of now prunes
+    // every change so far (cursors 1 to 4).
+    app.get_ok(&alice.access_token, "/v1/projects/SWAT/changes")
+        .await;
     let pruned =
         swatter_issues::feed::retention::prune(&app.issues_db().pool, chrono::Duration::zero())
             .await

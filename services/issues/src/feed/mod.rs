@@ -1,33 +1,38 @@
-//! The change feed's moving parts around the `changes` table: waking the readers of a project's
-//! feed when it grows ([`ChangeFeed`]), publishing the outbox to the broker ([`relay`]),
-//! pruning what is older than the retention ([`retention`]), and the JSON of each event
-//! ([`data`]).
+//! The change feed's moving parts around the `changes` table: numbering committed changes
+//! ([`sequencer`]), waking the readers of a project's feed when it grows ([`ChangeFeed`]),
+//! publishing the outbox to the broker ([`relay`]), pruning what is older than the retention
+//! ([`retention`]), and the JSON of each event ([`data`]).
 //!
 //! Wake-ups travel through PostgreSQL: after a change commits, its handler calls
-//! [`ChangeFeed::changed`]; one task per process batches those into `pg_notify('swatter_changes',
-//! project id)` (outside the writers' transactions, which would otherwise all queue on the
-//! notification lock at commit), and one `LISTEN` connection per process fans what any replica
-//! notified out to that process's streams and relay. A lost notification only delays a reader
-//! until its next periodic read: readers always read the table after their cursor.
+//! [`ChangeFeed::changed`]; one task per process batches those into
+//! `pg_notify('swatter_changes_pending', project id)` (outside the writers' transactions, which
+//! would otherwise all queue on the notification lock at commit). The sequencer numbers them and
+//! sends `pg_notify('swatter_changes', project id)`; one `LISTEN` connection per process fans
+//! what any replica notified out to that process's sequencer, streams and relay. A lost
+//! notification only delays a reader until its next periodic read: readers always read the
+//! table after their cursor.
 
 pub mod data;
 pub mod metrics;
 pub mod relay;
 pub mod retention;
+pub mod sequencer;
 
 use std::{collections::HashSet, sync::Arc, time::Duration};
 
 use sqlx::{PgPool, postgres::PgListener};
 use swatter_common::broker::EventPublisher;
 use tokio::{
-    sync::{broadcast, mpsc, watch},
+    sync::{Notify, broadcast, mpsc, watch},
     task::JoinHandle,
 };
 use uuid::Uuid;
 
 use crate::{config::ChangeFeedSettings, store};
 
-/// The channel feeds are notified on.
+/// The channel of changes committed and not yet numbered (wakes the sequencer).
+pub const PENDING_CHANNEL: &str = "swatter_changes_pending";
+/// The channel of feeds that grew (wakes streams and the relay).
 pub const CHANNEL: &str = "swatter_changes";
 /// How often a reader reads its feed even without a notification.
 pub const POLL: Duration = Duration::from_secs(2);
@@ -50,6 +55,7 @@ impl ChangeFeed {
     pub fn start(db: PgPool, settings: ChangeFeedSettings) -> Self {
         let (pending, queued) = mpsc::channel(PENDING_NOTIFICATIONS);
         let (wake, _) = broadcast::channel(WAKE_BUFFER);
+        let sequence = Arc::new(Notify::new());
         let publisher = Arc::new(EventPublisher::new(
             &settings.amqp_url,
             &settings.events_exchange,
@@ -57,7 +63,8 @@ impl ChangeFeed {
         ));
         let tasks = vec![
             tokio::spawn(notify(db.clone(), queued)),
-            tokio::spawn(listen(db.clone(), wake.clone())),
+            tokio::spawn(listen(db.clone(), wake.clone(), sequence.clone())),
+            tokio::spawn(sequencer::run(db.clone(), sequence)),
             tokio::spawn(relay::run(db.clone(), publisher, wake.subscribe())),
             tokio::spawn(retention::run(db, settings.retention())),
         ];
@@ -112,22 +119,26 @@ async fn notify(db: PgPool, mut queued: mpsc::Receiver<Uuid>) {
             projects.insert(more);
         }
         let projects: Vec<Uuid> = projects.into_iter().collect();
-        if let Err(error) = store::notify_changes(&db, &projects).await {
+        if let Err(error) = store::notify_projects(&db, PENDING_CHANNEL, &projects).await {
             tracing::warn!(error = %error, "cannot notify change feed readers; they will poll");
         }
     }
 }
 
 /// Listens for wake-ups of every replica, reconnecting as needed; after a reconnection (when
-/// some may have been missed) every reader is woken.
-async fn listen(db: PgPool, wake: broadcast::Sender<Uuid>) {
+/// some may have been missed) the sequencer and every reader are woken.
+async fn listen(db: PgPool, wake: broadcast::Sender<Uuid>, sequence: Arc<Notify>) {
     loop {
         match PgListener::connect_with(&db).await {
-            Ok(mut listener) => match listener.listen(CHANNEL).await {
+            Ok(mut listener) => match listener.listen_all([PENDING_CHANNEL, CHANNEL]).await {
                 Ok(()) => {
+                    sequence.notify_one();
                     let _ = wake.send(Uuid::nil());
                     loop {
                         match listener.recv().await {
+                            Ok(notification) if notification.channel() == PENDING_CHANNEL => {
+                                sequence.notify_one();
+                            }
                             Ok(notification) => {
                                 if let Ok(id) = notification.payload().parse() {
                                     let _ = wake.send(id);

@@ -25,7 +25,7 @@ use uuid::Uuid;
 use super::{Issues, projects::visible_project};
 use crate::{
     error::{IssuesError, IssuesOnly, Result},
-    feed::POLL,
+    feed::{POLL, sequencer},
     store::{self, ChangeRow},
 };
 
@@ -87,6 +87,7 @@ pub(super) async fn list_changes(
         }
     };
     let project = visible_project(issues, &req.project_key, &me).await?;
+    sequencer::catch_up(&issues.db, project.id).await?;
     let head_cursor = check_horizon(issues, project.id, after).await?;
     let rows = store::list_changes(&issues.db, project.id, after, limit).await?;
     let next_after = rows.last().map_or(after, |row| row.cursor);
@@ -110,6 +111,7 @@ pub(super) async fn watch_changes(
     let project = visible_project(&issues, &req.project_key, &me).await?;
     // Subscribed before the first read: a change committed after it wakes the producer.
     let wake = issues.feed.subscribe();
+    sequencer::catch_up(&issues.db, project.id).await?;
     check_horizon(&issues, project.id, after).await?;
     let buffer = usize::from(issues.feed.settings().stream_buffer);
     let (sender, receiver) = mpsc::channel(buffer);

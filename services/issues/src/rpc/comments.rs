@@ -94,7 +94,6 @@ pub(super) async fn create_comment(
     store::append_change(
         &mut tx,
         issue.project_id,
-        &issue.project_key,
         "comment.created",
         &data::comment(&comment),
     )
@@ -151,7 +150,6 @@ pub(super) async fn update_comment(
     store::append_change(
         &mut tx,
         comment.project_id,
-        &comment.project_key,
         "comment.updated",
         &data::comment(&updated),
     )
@@ -191,7 +189,6 @@ pub(super) async fn delete_comment(
     store::append_change(
         &mut tx,
         comment.project_id,
-        &comment.project_key,
         "comment.deleted",
         &data::deleted_comment(&comment.id.to_string(), &comment.issue_key),
     )

@@ -199,14 +199,8 @@ pub(super) async fn create_issue(
         {
             let project_id = row.project_id;
             let issue = convert::issue(row);
-            store::append_change(
-                &mut tx,
-                project_id,
-                &issue.project_key,
-                "issue.created",
-                &data::issue(&issue),
-            )
-            .await?;
+            store::append_change(&mut tx, project_id, "issue.created", &data::issue(&issue))
+                .await?;
             tx.commit().await?;
             issues.feed.changed(project_id);
             return Ok(issue);
@@ -250,14 +244,7 @@ pub(super) async fn create_issue(
     }
     let row = store::create_issue(&mut tx, project.id, &new).await?;
     let issue = convert::issue(row);
-    store::append_change(
-        &mut tx,
-        project.id,
-        &project.key,
-        "issue.created",
-        &data::issue(&issue),
-    )
-    .await?;
+    store::append_change(&mut tx, project.id, "issue.created", &data::issue(&issue)).await?;
     claim.complete(&mut tx, &issue).await?;
     tx.commit().await?;
     issues.feed.changed(project.id);
@@ -348,7 +335,6 @@ pub(super) async fn update_issue(
     store::append_change(
         &mut tx,
         current.project_id,
-        &current.project_key,
         "issue.updated",
         &data::issue(&issue),
     )
@@ -383,7 +369,6 @@ pub(super) async fn delete_issue(
     store::append_change(
         &mut tx,
         issue.project_id,
-        &issue.project_key,
         "issue.deleted",
         &data::deleted_with_key(&issue.id.to_string(), &issue_key),
     )

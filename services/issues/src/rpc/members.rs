@@ -108,14 +108,7 @@ pub(super) async fn set_member(
         store::upsert_member(&mut *tx, project.id, user_id, &user.username, role).await?,
     );
     if !unchanged {
-        store::append_change(
-            &mut tx,
-            project.id,
-            &project.key,
-            event_type,
-            &data::member(&member),
-        )
-        .await?;
+        store::append_change(&mut tx, project.id, event_type, &data::member(&member)).await?;
     }
     tx.commit().await?;
     issues.feed.changed(project.id);
@@ -148,7 +141,6 @@ pub(super) async fn remove_member(
     store::append_change(
         &mut tx,
         project.id,
-        &project.key,
         "member.removed",
         &data::removed_member(&user_id.to_string()),
     )

@@ -67,18 +67,10 @@ pub(super) async fn create_project(
         .await?
         .ok_or_else(|| anyhow::anyhow!("created project not found"))?;
     let project = convert::project(row);
+    store::append_change(&mut tx, id, "project.created", &data::project(&project)).await?;
     store::append_change(
         &mut tx,
         id,
-        &project.key,
-        "project.created",
-        &data::project(&project),
-    )
-    .await?;
-    store::append_change(
-        &mut tx,
-        id,
-        &project.key,
         "member.added",
         &data::member(&convert::member(owner)),
     )
@@ -159,7 +151,6 @@ pub(super) async fn update_project(
     store::append_change(
         &mut tx,
         project.id,
-        &project.key,
         "project.updated",
         &data::project(&updated),
     )
@@ -183,9 +174,12 @@ pub(super) async fn delete_project(
         OWNERS_ONLY,
     )
     .await?;
-    // Writers of the project's issues hold its row `FOR KEY SHARE` and then take its feed's
-    // head: waiting for them here, before taking the head, keeps the two locks in one order.
+    // One sequencer at a time, this deletion included; then wait for the project's writers
+    // (they hold it `FOR KEY SHARE`) and number what they wrote, so that their events leave
+    // through the outbox before the project's feed goes, and `project.deleted` comes last.
+    store::lock_sequencer(&mut tx).await?;
     store::lock_project_for_delete(&mut tx, project.id).await?;
+    store::sequence_changes(&mut tx, Some(project.id), i64::MAX).await?;
     store::append_project_deleted(
         &mut tx,
         project.id,

@@ -29,42 +29,99 @@ pub struct OutboxRow {
     pub occurred_at: DateTime<Utc>,
 }
 
-/// Appends a change to the project's feed and to the outbox, inside the change's transaction,
-/// and returns its cursor. The project's head row stays locked until the transaction ends, so
-/// call this last, just before commit: the project's other writers wait only for the commit.
+/// Appends a change to the project's feed inside the change's transaction. It has no cursor yet:
+/// [`sequence_changes`] gives it one once committed, so writers take no lock for it.
 pub async fn append_change(
     tx: &mut Transaction<'_, Postgres>,
     project_id: Uuid,
-    project_key: &str,
     event_type: &str,
     data: &serde_json::Value,
-) -> sqlx::Result<i64> {
-    sqlx::query_scalar(
-        "WITH head AS (
-             INSERT INTO change_heads AS h (project_id, last_cursor) VALUES ($1, 1)
-             ON CONFLICT (project_id) DO UPDATE SET last_cursor = h.last_cursor + 1
-             RETURNING last_cursor
-         ), c AS (
-             INSERT INTO changes (project_id, cursor, id, type, data, occurred_at)
-             SELECT $1, last_cursor, $2, $3, $4, clock_timestamp() FROM head
-             RETURNING cursor, occurred_at
-         ), o AS (
-             INSERT INTO change_outbox (id, type, project_key, cursor, data, occurred_at)
-             SELECT $2, $3, $5, cursor, $4, occurred_at FROM c
-         )
-         SELECT cursor FROM c",
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO changes (project_id, id, type, data, occurred_at)
+         VALUES ($1, $2, $3, $4, clock_timestamp())",
     )
     .bind(project_id)
     .bind(Uuid::now_v7())
     .bind(event_type)
     .bind(Json(data))
-    .bind(project_key)
-    .fetch_one(&mut **tx)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+/// The key of the advisory lock that makes the sequencer one at a time.
+const SEQUENCER_LOCK: i64 = 0x5357_4154_4645_4544;
+
+/// Takes the sequencer's lock until `tx` ends.
+pub async fn lock_sequencer(tx: &mut Transaction<'_, Postgres>) -> sqlx::Result<()> {
+    sqlx::query("SELECT pg_advisory_xact_lock($1)")
+        .bind(SEQUENCER_LOCK)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// Numbers up to `limit` committed changes without a cursor (of `project_id` only, when given),
+/// in insertion order, with their projects' next cursors, and copies them to the outbox; call
+/// under [`lock_sequencer`]. Returns the projects whose feed grew.
+pub async fn sequence_changes(
+    tx: &mut Transaction<'_, Postgres>,
+    project_id: Option<Uuid>,
+    limit: i64,
+) -> sqlx::Result<Vec<Uuid>> {
+    sqlx::query_scalar(
+        "WITH pending AS (
+             SELECT c.seq, c.project_id, p.key AS project_key,
+                    row_number() OVER (PARTITION BY c.project_id ORDER BY c.seq) AS n
+             FROM changes c JOIN projects p ON p.id = c.project_id
+             WHERE c.cursor IS NULL AND ($1::uuid IS NULL OR c.project_id = $1)
+             ORDER BY c.seq
+             LIMIT $2
+         ), counts AS (
+             SELECT project_id, count(*) AS added FROM pending GROUP BY project_id
+         ), heads AS (
+             INSERT INTO change_heads AS h (project_id, last_cursor)
+             SELECT project_id, added FROM counts
+             ON CONFLICT (project_id) DO UPDATE SET last_cursor = h.last_cursor + EXCLUDED.last_cursor
+             RETURNING h.project_id, h.last_cursor
+         ), numbered AS (
+             SELECT pending.seq, pending.project_key,
+                    heads.last_cursor - counts.added + pending.n AS cursor
+             FROM pending JOIN counts USING (project_id) JOIN heads USING (project_id)
+         ), done AS (
+             UPDATE changes c SET cursor = numbered.cursor FROM numbered
+             WHERE c.seq = numbered.seq
+             RETURNING c.project_id, c.id, c.type, c.data, c.occurred_at, c.cursor,
+                       numbered.project_key
+         ), outbox AS (
+             INSERT INTO change_outbox (id, type, project_key, cursor, data, occurred_at)
+             SELECT id, type, project_key, cursor, data, occurred_at FROM done ORDER BY cursor
+         )
+         SELECT DISTINCT project_id FROM done",
+    )
+    .bind(project_id)
+    .bind(limit)
+    .fetch_all(&mut **tx)
+    .await
+}
+
+/// Whether the project has changes the sequencer has not numbered yet.
+pub async fn has_unsequenced_changes(
+    db: impl PgExecutor<'_>,
+    project_id: Uuid,
+) -> sqlx::Result<bool> {
+    sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM changes WHERE project_id = $1 AND cursor IS NULL)",
+    )
+    .bind(project_id)
+    .fetch_one(db)
     .await
 }
 
 /// Puts the `project.deleted` event of a project about to be deleted in the outbox only (its
-/// feed goes with it), with the cursor after the project's last.
+/// feed goes with it), with the cursor after the project's last; call under
+/// [`lock_sequencer`], after numbering the project's pending changes.
 pub async fn append_project_deleted(
     tx: &mut Transaction<'_, Postgres>,
     project_id: Uuid,
@@ -74,7 +131,7 @@ pub async fn append_project_deleted(
     sqlx::query(
         "INSERT INTO change_outbox (id, type, project_key, cursor, data, occurred_at)
          SELECT $2, 'project.deleted', $3,
-                COALESCE((SELECT last_cursor FROM change_heads WHERE project_id = $1 FOR UPDATE), 0) + 1,
+                COALESCE((SELECT last_cursor FROM change_heads WHERE project_id = $1), 0) + 1,
                 $4, clock_timestamp()",
     )
     .bind(project_id)
@@ -128,8 +185,10 @@ pub async fn prune_changes(
 ) -> sqlx::Result<u64> {
     let pruned: i64 = sqlx::query_scalar(
         "WITH gone AS (
-             DELETE FROM changes WHERE (project_id, cursor) IN (
-                 SELECT project_id, cursor FROM changes WHERE occurred_at < $1 LIMIT $2
+             DELETE FROM changes WHERE seq IN (
+                 SELECT seq FROM changes
+                 WHERE occurred_at < $1 AND cursor IS NOT NULL
+                 LIMIT $2
              )
              RETURNING project_id, cursor
          ), per_project AS (
@@ -180,9 +239,14 @@ pub async fn delete_outbox(db: impl PgExecutor<'_>, seqs: &[i64]) -> sqlx::Resul
     Ok(())
 }
 
-/// Wakes the listeners of the projects' feeds (watchers, relays) in every replica.
-pub async fn notify_changes(db: impl PgExecutor<'_>, project_ids: &[Uuid]) -> sqlx::Result<()> {
-    sqlx::query("SELECT pg_notify('swatter_changes', id::text) FROM unnest($1::uuid[]) id")
+/// Sends `pg_notify(channel, project id)` for each project.
+pub async fn notify_projects(
+    db: impl PgExecutor<'_>,
+    channel: &str,
+    project_ids: &[Uuid],
+) -> sqlx::Result<()> {
+    sqlx::query("SELECT pg_notify($1, id::text) FROM unnest($2::uuid[]) id")
+        .bind(channel)
         .bind(project_ids)
         .execute(db)
         .await?;

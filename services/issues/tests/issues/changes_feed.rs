@@ -316,6 +316,8 @@ async fn a_cursor_older_than_the_retention_horizon_is_expired() {
             .await
             .unwrap();
     }
+    // Reading the feed numbers what was written.
+    assert_eq!(all_changes(&app, &owner, "OLD").await.len(), 5);
     sqlx::query("UPDATE changes SET occurred_at = now() - interval '31 days' WHERE cursor <= 3")
         .execute(&app.db.pool)
         .await
@@ -586,7 +588,6 @@ async fn committed_changes_reach_a_queue_bound_to_the_exchange_and_rolled_back_o
     swatter_issues::store::append_change(
         &mut tx,
         project_id,
-        "PUB",
         "issue.created",
         &serde_json::json!({"rolled": "back"}),
     )
