@@ -26,8 +26,9 @@ CREATE TABLE changes (
 
 -- What the sequencer has still to number.
 CREATE INDEX changes_unsequenced_idx ON changes (project_id, seq) WHERE cursor IS NULL;
--- Retention prunes by age.
-CREATE INDEX changes_occurred_idx ON changes (occurred_at);
+-- Retention prunes by age. Rows arrive in time order, so a BRIN index finds old ones at a
+-- fraction of a B-tree's cost on every write.
+CREATE INDEX changes_occurred_idx ON changes USING brin (occurred_at);
 
 -- Events waiting to be published to the broker; the relay deletes a row once the broker
 -- confirmed it. No foreign key: a deleted project's `project.deleted` event outlives it.
