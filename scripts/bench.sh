@@ -121,6 +121,8 @@ ANALYZE comments;
 SQL
 # The change feed: $FEED_EVENTS issue events after the project's own (creation, members), as the
 # service writes them (the issue's REST JSON as data), so that paging reads realistic rows.
+# Reading the feed first numbers the project's own events, so the seeded ones come after them.
+api "http://$GATEWAY/v1/projects/BENCH/changes?page_size=1" >/dev/null
 "${PSQL[@]}" -d swatter_bench_issues <<SQL
 WITH p AS (SELECT id FROM projects WHERE key = 'BENCH'),
      h AS (SELECT last_cursor FROM change_heads WHERE project_id = (SELECT id FROM p))
