@@ -18,6 +18,7 @@ DURATION="${SWATTER_BENCH_DURATION:-20s}"
 CONNECTIONS="${SWATTER_BENCH_CONNECTIONS:-32}"
 ISSUES=100000
 COMMENTS=50000
+FEED_EVENTS=50000
 GATEWAY=127.0.0.1:18080
 IDENTITY=127.0.0.1:15051
 ISSUES_ADDR=127.0.0.1:15052
@@ -117,6 +118,26 @@ SELECT gen_random_uuid(), i.id, '$admin_id', 'Comment ' || c || ' on issue ' || 
        i.created_at + c * interval '1 minute', i.created_at + c * interval '1 minute'
 FROM issues i, generate_series(1, 5) c WHERE i.number <= $COMMENTS / 5;
 ANALYZE comments;
+SQL
+# The change feed: $FEED_EVENTS issue events after the project's own (creation, members), as the
+# service writes them (the issue's REST JSON as data), so that paging reads realistic rows.
+# Reading the feed first numbers the project's own events, so the seeded ones come after them.
+api "http://$GATEWAY/v1/projects/BENCH/changes?page_size=1" >/dev/null
+"${PSQL[@]}" -d swatter_bench_issues <<SQL
+WITH p AS (SELECT id FROM projects WHERE key = 'BENCH'),
+     h AS (SELECT last_cursor FROM change_heads WHERE project_id = (SELECT id FROM p))
+INSERT INTO changes (project_id, cursor, id, type, data, occurred_at)
+SELECT p.id, h.last_cursor + i.number, gen_random_uuid(), 'issue.updated',
+       jsonb_build_object('id', i.id, 'key', 'BENCH-' || i.number, 'project_key', 'BENCH',
+           'number', i.number, 'title', i.title, 'description', i.description, 'status', i.status,
+           'priority', 'medium', 'labels', to_jsonb(i.labels), 'author_id', i.author_id,
+           'assignee_id', i.assignee_id, 'created_at', i.created_at, 'updated_at', i.updated_at,
+           'closed_at', i.closed_at, 'version', i.version),
+       now()
+FROM p, h, issues i WHERE i.project_id = p.id AND i.number <= $FEED_EVENTS;
+UPDATE change_heads SET last_cursor = last_cursor + $FEED_EVENTS
+WHERE project_id = (SELECT id FROM projects WHERE key = 'BENCH');
+ANALYZE changes;
 SQL
 # The 304 scenario sends each issue's current ETag: the first 10,000 issues' tags, one per line.
 "${PSQL[@]}" -d swatter_bench_issues -c "SELECT '\"' || replace(id::text, '-', '') || '-' || version || '\"'
@@ -265,6 +286,27 @@ run "GET /v1/projects/{key}/issues?status=open,in_progress, stale statistics" li
     -c "ALTER TABLE issues RESET (autovacuum_enabled, toast.autovacuum_enabled)"
 run "GET /v1/projects/{key}/issues?status=open,in_progress, fresh statistics" list_issues.lua rps:3000 read
 run "GET /v1/projects/{key}/issues?status=open (one value)" list_open_issues.lua rps:3000 read
+# Change feed read throughput: one client pages through the whole feed, 1,000 events a page.
+feed_rows=()
+if [[ -z "${SWATTER_BENCH_ONLY:-}" || "feed" =~ ${SWATTER_BENCH_ONLY} ]]; then
+    log "change feed: paging through $FEED_EVENTS+ events (page_size=1000)"
+    feed_start=$(date +%s%N)
+    after=0
+    events=0
+    while :; do
+        read -r count next < <(api "http://$GATEWAY/v1/projects/BENCH/changes?after=$after&page_size=1000" \
+            | jq -r '"\(.items | length) \(.next_after)"')
+        [[ "$count" -gt 0 ]] || break
+        events=$((events + count))
+        after=$next
+    done
+    feed_ms=$(( ($(date +%s%N) - feed_start) / 1000000 ))
+    feed_rate=$(( events * 1000 / (feed_ms > 0 ? feed_ms : 1) ))
+    feed_met=no
+    [[ "$feed_rate" -ge 5000 ]] && feed_met=yes
+    feed_rows=("| GET /v1/projects/{key}/changes, one client paging (1,000 a page) | $events | $feed_ms | $feed_rate | ≥ 5,000 | $feed_met |")
+    printf '    %s\n' "${feed_rows[@]}"
+fi
 run "POST /v1/projects/{key}/issues" create_issue.lua rps:2500
 run "POST /v1/issues/{key}/comments" create_comment.lua
 
@@ -342,6 +384,14 @@ mem=$(awk '/MemTotal/ {printf "%.0f GiB", $2/1024/1024}' /proc/meminfo)
     echo "|---|---|---|---|---|---|"
     printf '%s\n' "${cpu_rows[@]}"
     echo
+    if [[ ${#feed_rows[@]} -gt 0 ]]; then
+        echo "Change feed read throughput (the whole feed read once, page after page):"
+        echo
+        echo "| scenario | events | ms | events/s | target | met |"
+        echo "|---|---|---|---|---|---|"
+        printf '%s\n' "${feed_rows[@]}"
+        echo
+    fi
     echo "Login flood (correct password, so no throttling):"
     echo
     echo "| scenario | req/s | p50 | p99 |"

@@ -49,6 +49,8 @@ pub enum ProblemKind {
     NotFound,
     MethodNotAllowed,
     Conflict,
+    /// A change-feed cursor older than what the feed still keeps.
+    Gone,
     PreconditionFailed,
     PayloadTooLarge,
     UnsupportedMediaType,
@@ -77,6 +79,7 @@ impl ProblemKind {
             ProblemKind::NotFound => StatusCode::NOT_FOUND,
             ProblemKind::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ProblemKind::Conflict => StatusCode::CONFLICT,
+            ProblemKind::Gone => StatusCode::GONE,
             ProblemKind::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             ProblemKind::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ProblemKind::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -106,6 +109,7 @@ impl ProblemKind {
             ProblemKind::NotFound => "not-found",
             ProblemKind::MethodNotAllowed => "method-not-allowed",
             ProblemKind::Conflict => "conflict",
+            ProblemKind::Gone => "cursor-expired",
             ProblemKind::PreconditionFailed => "precondition-failed",
             ProblemKind::PayloadTooLarge => "payload-too-large",
             ProblemKind::UnsupportedMediaType => "unsupported-media-type",
@@ -134,6 +138,7 @@ impl ProblemKind {
             ProblemKind::NotFound => "Not found",
             ProblemKind::MethodNotAllowed => "Method not allowed",
             ProblemKind::Conflict => "Conflict",
+            ProblemKind::Gone => "Cursor expired",
             ProblemKind::PreconditionFailed => "Precondition failed",
             ProblemKind::PayloadTooLarge => "Request body too large",
             ProblemKind::UnsupportedMediaType => "Unsupported media type",
@@ -426,6 +431,10 @@ impl ApiError {
             Code::FailedPrecondition => {
                 ApiError::new(ProblemKind::Conflict, message).with_errors(field_errors())
             }
+            // A change-feed cursor older than the retention horizon: resynchronise (410).
+            Code::OutOfRange if status::is_cursor_expired(status) => {
+                ApiError::new(ProblemKind::Gone, message)
+            }
             Code::PermissionDenied => ApiError::new(ProblemKind::Forbidden, message),
             Code::Unauthenticated => match VerifyError::from_status(status) {
                 Some(
@@ -550,6 +559,12 @@ mod tests {
             let error = ApiError::from_status(&Status::new(code, "m"));
             assert_eq!(error.kind().status().as_u16(), http, "{code:?}");
         }
+    }
+
+    #[test]
+    fn an_expired_change_cursor_is_gone() {
+        let error = ApiError::from_status(&status::cursor_expired(3, 10));
+        assert_eq!(error.kind().status().as_u16(), 410);
     }
 
     #[test]

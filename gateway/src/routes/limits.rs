@@ -175,6 +175,37 @@ pub fn comment_body() -> RefOr<Schema> {
     ))
 }
 
+/// Largest page of a project's change feed, and the page when none is asked for.
+pub const MAX_CHANGE_PAGE_SIZE: u32 = 1000;
+pub const DEFAULT_CHANGE_PAGE_SIZE: u32 = 100;
+
+/// `page_size` of the change feed.
+pub fn change_page_size() -> RefOr<Schema> {
+    schema(
+        ObjectBuilder::new()
+            .schema_type(Type::Integer)
+            .minimum(Some(1))
+            .maximum(Some(MAX_CHANGE_PAGE_SIZE))
+            .default(Some(DEFAULT_CHANGE_PAGE_SIZE.into()))
+            .description(Some("1–1,000 changes, default 100")),
+    )
+}
+
+/// A change-feed cursor: 0 (the start) or more.
+pub fn change_cursor() -> RefOr<Schema> {
+    schema(
+        ObjectBuilder::new()
+            .schema_type(Type::Integer)
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int64)))
+            .minimum(Some(0))
+            .default(Some(0.into()))
+            .description(Some(
+                "The last cursor the client has (`next_after` of the previous page, the `id` of \
+                 the last stream event); 0: from the oldest change kept",
+            )),
+    )
+}
+
 /// The labels of an issue; `null` is none (or clears them).
 pub fn labels() -> RefOr<Schema> {
     RefOr::T(Schema::Array(

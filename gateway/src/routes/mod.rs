@@ -1,6 +1,7 @@
 //! The REST routes, one module per area. Handlers are thin: extract, call one RPC, map the answer.
 
 pub mod auth;
+pub mod changes;
 pub mod comments;
 pub mod docs;
 pub mod fields;
@@ -79,6 +80,8 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(issues::list_issue_events))
         .routes(routes!(comments::create_comment, comments::list_comments))
         .routes(routes!(comments::update_comment, comments::delete_comment))
+        .routes(routes!(changes::list_changes))
+        .routes(routes!(changes::stream_changes))
         .routes(routes!(reports::create_report))
         .routes(routes!(jobs::list_jobs))
         .routes(routes!(jobs::get_job))

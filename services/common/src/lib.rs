@@ -4,6 +4,8 @@
 
 pub mod auth;
 pub mod bootstrap;
+#[cfg(feature = "broker")]
+pub mod broker;
 pub mod client;
 pub mod config;
 #[cfg(feature = "db")]

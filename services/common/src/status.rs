@@ -65,6 +65,62 @@ pub fn is_etag_mismatch(status: &Status) -> bool {
         .is_some_and(|info| info.reason == REASON_ETAG_MISMATCH)
 }
 
+/// `google.rpc.ErrorInfo` reason of a change-feed cursor older than the retention horizon
+/// (REST 410): the client resynchronises, then follows the feed from its head.
+pub const REASON_CURSOR_EXPIRED: &str = "CURSOR_EXPIRED";
+/// `google.rpc.ErrorInfo` reason that ends a change stream whose client fell behind; its
+/// metadata `cursor` is the last change sent, to resume after.
+pub const REASON_RESUME_REQUIRED: &str = "RESUME_REQUIRED";
+
+/// `OUT_OF_RANGE`: the change-feed cursor `after` is older than the oldest retained change.
+pub fn cursor_expired(after: i64, oldest_after: i64) -> Status {
+    Status::with_error_details(
+        Code::OutOfRange,
+        format!(
+            "changes after cursor {after} are no longer kept; resynchronise, then follow the feed \
+             from its head (the oldest cursor that can be resumed is {oldest_after})"
+        ),
+        ErrorDetails::with_error_info(
+            REASON_CURSOR_EXPIRED,
+            ERROR_DOMAIN,
+            std::collections::HashMap::from([(
+                "oldest_after".to_owned(),
+                oldest_after.to_string(),
+            )]),
+        ),
+    )
+}
+
+/// Whether a status is [`cursor_expired`].
+pub fn is_cursor_expired(status: &Status) -> bool {
+    status
+        .get_details_error_info()
+        .is_some_and(|info| info.reason == REASON_CURSOR_EXPIRED)
+}
+
+/// `ABORTED`: a change stream ends (`why`: its client fell behind, the server is stopping);
+/// resume after `cursor`.
+pub fn resume_required(why: &str, cursor: i64) -> Status {
+    Status::with_error_details(
+        Code::Aborted,
+        format!("{why}; resume after cursor {cursor}"),
+        ErrorDetails::with_error_info(
+            REASON_RESUME_REQUIRED,
+            ERROR_DOMAIN,
+            std::collections::HashMap::from([("cursor".to_owned(), cursor.to_string())]),
+        ),
+    )
+}
+
+/// The cursor to resume after, when a status is [`resume_required`].
+pub fn resume_cursor(status: &Status) -> Option<i64> {
+    let info = status.get_details_error_info()?;
+    if info.reason != REASON_RESUME_REQUIRED {
+        return None;
+    }
+    info.metadata.get("cursor")?.parse().ok()
+}
+
 /// `RESOURCE_EXHAUSTED` with a `google.rpc.RetryInfo` saying when to try again (REST: 429 with
 /// `Retry-After`).
 pub fn resource_exhausted(message: &str, retry_after: std::time::Duration) -> Status {

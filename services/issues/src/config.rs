@@ -1,7 +1,7 @@
 //! The issues service's settings: each variable's name, default and help are declared once,
 //! below; the README's table is generated from them (`swatter-issues config-reference`).
 
-use std::net::SocketAddr;
+use std::{net::SocketAddr, time::Duration};
 
 use swatter_common::{
     bootstrap::{ServiceSettings, TokenSettings},
@@ -57,6 +57,37 @@ pub struct IssuesConfig {
     /// Where `GET /metrics` (Prometheus text format) listens; `off`: no endpoint.
     #[arg(long, env = "SWATTER_METRICS_ADDR", default_value = "127.0.0.1:9102", value_parser = metrics::metrics_addr)]
     pub metrics_addr: std::option::Option<SocketAddr>,
+    #[command(flatten)]
+    pub changes: ChangeFeedSettings,
+}
+
+/// The change feed: where its events are published, how long it is kept, how far a stream's
+/// client may fall behind.
+#[derive(Clone, Debug, clap::Args)]
+pub struct ChangeFeedSettings {
+    /// RabbitMQ (`amqp://` or `amqps://`), where the outbox relay publishes change events.
+    #[arg(long, env = "SWATTER_AMQP_URL", default_value = "amqp://guest:guest@127.0.0.1:5672/%2f", value_parser = config::amqp_url, hide_env_values = true)]
+    pub amqp_url: String,
+    /// The durable topic exchange events are published to (routing key: the event type).
+    #[arg(long, env = "SWATTER_EVENTS_EXCHANGE", default_value = swatter_common::events::DEFAULT_EXCHANGE)]
+    pub events_exchange: String,
+    /// Days a change stays in the feed (≥ 1); older cursors are answered 410 Gone.
+    #[arg(long = "changes-retention-days", env = "SWATTER_CHANGES_RETENTION_DAYS", default_value = "30", value_parser = config::at_least_one::<u32>)]
+    pub retention_days: u32,
+    /// Changes buffered per live stream (≥ 1): a client that leaves this many unread for longer
+    /// than `SWATTER_CHANGES_STREAM_LAG_MS` is told to resume from its cursor.
+    #[arg(long = "changes-stream-buffer", env = "SWATTER_CHANGES_STREAM_BUFFER", default_value = "256", value_parser = config::at_least_one::<u16>)]
+    pub stream_buffer: u16,
+    /// Milliseconds a live stream's full buffer may wait for its client before the stream ends.
+    #[arg(long = "changes-stream-lag-ms", env = "SWATTER_CHANGES_STREAM_LAG_MS", default_value = "10000", value_parser = config::millis)]
+    pub stream_lag: Duration,
+}
+
+impl ChangeFeedSettings {
+    /// How long changes are kept.
+    pub fn retention(&self) -> chrono::Duration {
+        chrono::Duration::days(i64::from(self.retention_days))
+    }
 }
 
 impl IssuesConfig {
@@ -89,5 +120,20 @@ mod tests {
                 .err()
                 .unwrap();
         assert!(err.to_string().contains("SWATTER_METRICS_ADDR"), "{err}");
+    }
+
+    #[test]
+    fn the_change_feed_keeps_thirty_days_by_default_and_at_least_one() {
+        let config = IssuesConfig::from_env(&Env::from_pairs(&[])).unwrap();
+        assert_eq!(config.changes.retention_days, 30);
+        assert_eq!(config.changes.events_exchange, "swatter.events");
+        let err =
+            IssuesConfig::from_env(&Env::from_pairs(&[("SWATTER_CHANGES_RETENTION_DAYS", "0")]))
+                .err()
+                .unwrap();
+        assert!(
+            err.to_string().contains("SWATTER_CHANGES_RETENTION_DAYS"),
+            "{err}"
+        );
     }
 }

@@ -10,6 +10,9 @@ pub enum IssuesOnly {
     /// `If-Match` names another version (412).
     #[error("etag mismatch")]
     EtagMismatch,
+    /// A change-feed cursor before what retention pruned (REST 410).
+    #[error("cursor {after} expired")]
+    CursorExpired { after: i64, oldest_after: i64 },
 }
 
 impl rpc::Service for IssuesOnly {
@@ -26,9 +29,10 @@ impl rpc::Service for IssuesOnly {
             "comments_issue_id_fkey" | "issue_events_issue_id_fkey" => {
                 Some(IssuesError::NotFound("issue"))
             }
-            "issues_project_id_fkey" | "members_project_id_fkey" => {
-                Some(IssuesError::NotFound("project"))
-            }
+            "issues_project_id_fkey"
+            | "members_project_id_fkey"
+            | "changes_project_id_fkey"
+            | "change_heads_project_id_fkey" => Some(IssuesError::NotFound("project")),
             _ => None,
         }
     }
@@ -36,6 +40,10 @@ impl rpc::Service for IssuesOnly {
     fn status(self) -> Status {
         match self {
             IssuesOnly::EtagMismatch => status::etag_mismatch(),
+            IssuesOnly::CursorExpired {
+                after,
+                oldest_after,
+            } => status::cursor_expired(after, oldest_after),
         }
     }
 }

@@ -6,6 +6,7 @@
 pub mod config;
 pub mod domain;
 pub mod error;
+pub mod feed;
 pub mod rpc;
 pub mod startup;
 pub mod store;

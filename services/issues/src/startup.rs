@@ -12,12 +12,14 @@ use swatter_proto::{
 use crate::{
     MIGRATOR,
     config::IssuesConfig,
+    feed::ChangeFeed,
     rpc::{DELEGATED_METHODS, Issues, IssuesRpc, READ_METHODS},
 };
 
 /// A built issues service, bound and ready to serve.
 pub struct Application {
     grpc: BoundService<IssuesServiceServer<IssuesRpc>>,
+    feed: Arc<ChangeFeed>,
 }
 
 impl Application {
@@ -32,8 +34,14 @@ impl Application {
         )?);
         let verifier = bootstrap::identity_verifier(&identity, &config.tokens).await;
         let probe = swatter_common::db::readiness_probe(db.clone());
-        let rpc = IssuesRpc(Arc::new(Issues { db, identity }));
-        Ok(Application {
+        let feed = Arc::new(ChangeFeed::start(db.clone(), config.changes.clone()));
+        let rpc = IssuesRpc(Arc::new(Issues {
+            db,
+            identity,
+            feed: feed.clone(),
+        }));
+        let application = Application {
+            feed,
             grpc: BoundService::bind(
                 config.addr,
                 config.metrics_addr,
@@ -42,7 +50,10 @@ impl Application {
                 probe,
             )
             .await?,
-        })
+        };
+        // The recorder is installed with the first metrics endpoint, above.
+        crate::feed::metrics::describe();
+        Ok(application)
     }
 
     swatter_common::listener_accessors!(grpc);
@@ -51,6 +62,11 @@ impl Application {
         self,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
+        let feed = self.feed;
+        let shutdown = async move {
+            shutdown.await;
+            feed.close();
+        };
         self.grpc.serve(shutdown).await
     }
 }

@@ -125,6 +125,9 @@ pub struct ReportingConfig {
     /// RabbitMQ (`amqp://` or `amqps://`).
     #[arg(long, env = "SWATTER_AMQP_URL", default_value = "amqp://guest:guest@127.0.0.1:5672/%2f", value_parser = config::amqp_url, hide_env_values = true)]
     pub amqp_url: String,
+    /// The durable topic exchange job state changes are published to (`job.state_changed`).
+    #[arg(long, env = "SWATTER_EVENTS_EXCHANGE", default_value = swatter_common::events::DEFAULT_EXCHANGE)]
+    pub events_exchange: String,
     /// Names of the exchange and queues (`<prefix>`, `<prefix>.work`, `<prefix>.dlx`,
     /// `<prefix>.dead`).
     #[arg(long, env = "SWATTER_QUEUE_PREFIX", default_value = "swatter.reports")]

@@ -11,6 +11,7 @@ pub mod domain;
 pub mod error;
 pub mod events;
 pub mod fetch;
+pub mod job_events;
 pub mod metrics;
 pub mod outcome;
 pub mod relay;

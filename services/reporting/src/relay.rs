@@ -10,9 +10,11 @@ use chrono::Utc;
 use sqlx::{PgPool, postgres::PgListener};
 use tokio::sync::watch;
 
+use swatter_common::broker::EventPublisher;
+
 use crate::{
     broker::{JobMessage, Publisher},
-    store,
+    job_events, store,
 };
 
 /// Rows published per transaction.
@@ -50,10 +52,12 @@ pub async fn publish_due(db: &PgPool, publisher: &Publisher) -> anyhow::Result<u
     }
 }
 
-/// Runs the relay until `shutdown` turns true.
+/// Runs the relay until `shutdown` turns true: job messages to the work queue, and job state
+/// changes to the events exchange (`events`).
 pub async fn run(
     db: PgPool,
     publisher: Arc<Publisher>,
+    events: Arc<EventPublisher>,
     sweep: Duration,
     mut shutdown: watch::Receiver<bool>,
 ) {
@@ -70,6 +74,10 @@ pub async fn run(
             }
         }
         let mut wait = sweep;
+        if let Err(error) = job_events::publish_all(&db, &events).await {
+            tracing::warn!(error = format!("{error:#}"), "job events: will try again");
+            wait = wait.min(backoff);
+        }
         match publish_due(&db, &publisher).await {
             Ok(count) => {
                 if count > 0 {

@@ -7,6 +7,7 @@ use std::{future::Future, sync::Arc};
 use swatter_common::{
     auth::{AuthLayer, TokenVerifier},
     bootstrap,
+    broker::EventPublisher,
     server::{self, Listeners},
 };
 use swatter_proto::{
@@ -134,9 +135,15 @@ impl Application {
         let (stop, stopped) = watch::channel(false);
         let mut tasks = Vec::new();
         if self.api.is_some() {
+            let events = Arc::new(EventPublisher::new(
+                &config.amqp_url,
+                &config.events_exchange,
+                "swatter-reporting",
+            ));
             tasks.push(tokio::spawn(relay::run(
                 db.clone(),
                 publisher.clone(),
+                events,
                 config.sweep_interval,
                 stopped.clone(),
             )));

@@ -1,10 +1,6 @@
 //! The shared RabbitMQ, with exchange and queue names unique to one test.
 
-/// The broker tests use (`SWATTER_TEST_AMQP_URL`, default the local guest account).
-pub fn amqp_url() -> String {
-    std::env::var("SWATTER_TEST_AMQP_URL")
-        .unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".into())
-}
+use crate::amqp_url;
 
 /// One test's names on the shared broker: its exchanges and queues start with `queue_prefix`.
 #[derive(Clone, Debug)]

@@ -70,6 +70,14 @@ pub fn issues_for_tests(database_url: &str, identity_url: &str) -> IssuesConfig 
             session_check_interval: Duration::ZERO,
         },
         metrics_addr: Some(any_port()),
+        changes: swatter_issues::config::ChangeFeedSettings {
+            amqp_url: crate::amqp_url(),
+            // Each test publishes to its own exchange, so that no test consumes another's events.
+            events_exchange: format!("swatter.test.events.{}", uuid::Uuid::new_v4().simple()),
+            retention_days: 30,
+            stream_buffer: 256,
+            stream_lag: Duration::from_secs(10),
+        },
     }
 }
 
@@ -97,6 +105,7 @@ pub fn reporting_for_tests(
         },
         amqp_url: broker.amqp_url.clone(),
         queue_prefix: broker.queue_prefix.clone(),
+        events_exchange: broker.events_exchange(),
         identity_url: identity_url.to_owned(),
         issues_url: issues_url.to_owned(),
         tokens: TokenSettings {
@@ -140,6 +149,7 @@ pub fn reporting_env(config: &swatter_reporting::config::ReportingConfig) -> Vec
         ("SWATTER_REPORTING_DATABASE_URL", c.database.url.clone()),
         ("SWATTER_AMQP_URL", c.amqp_url.clone()),
         ("SWATTER_QUEUE_PREFIX", c.queue_prefix.clone()),
+        ("SWATTER_EVENTS_EXCHANGE", c.events_exchange.clone()),
         ("SWATTER_IDENTITY_URL", c.identity_url.clone()),
         ("SWATTER_ISSUES_URL", c.issues_url.clone()),
         ("SWATTER_SERVICE_CLIENT_ID", c.service_client_id.clone()),

@@ -27,7 +27,7 @@ use tonic::{Request, transport::Channel};
 use tonic_health::pb::health_check_response::ServingStatus;
 
 #[cfg(any(feature = "reporting", feature = "webhooks"))]
-pub use broker::{Broker, amqp_url};
+pub use broker::Broker;
 pub use db::{TestDatabase, allow_connections};
 pub use s3::{S3_KEY, S3_SECRET, S3Server};
 #[cfg(feature = "gateway")]
@@ -50,6 +50,12 @@ pub const SERVICE_CLIENT: (&str, &str) = (
 );
 /// The password [`Identity::user`] signs users up with.
 pub const PASSWORD: &str = "correct-horse";
+
+/// The broker tests use (`SWATTER_TEST_AMQP_URL`, default the local guest account).
+pub fn amqp_url() -> String {
+    std::env::var("SWATTER_TEST_AMQP_URL")
+        .unwrap_or_else(|_| "amqp://guest:guest@127.0.0.1:5672/%2f".into())
+}
 
 /// A port on 127.0.0.1 that was free a moment ago.
 pub fn free_port() -> u16 {

@@ -202,8 +202,18 @@ impl<'a> Stack<'a> {
         #[cfg(feature = "issues")]
         if issues_wanted {
             let identity = running.identity.as_ref().expect("identity runs");
-            running.issues =
-                Some(Issues::start(&identity.url, self.issues.unwrap_or_else(keep)).await);
+            #[allow(unused_mut)]
+            let mut customize = self.issues.unwrap_or_else(keep);
+            // Issues publishes its changes where the stack's reporting and webhooks read them.
+            #[cfg(any(feature = "reporting", feature = "webhooks"))]
+            {
+                let exchange = broker.events_exchange();
+                customize = Box::new(move |config: &mut IssuesConfig| {
+                    config.changes.events_exchange = exchange;
+                    customize(config)
+                });
+            }
+            running.issues = Some(Issues::start(&identity.url, customize).await);
         }
         #[cfg(feature = "reporting")]
         if let Some((worker, customize)) = self.reporting {

@@ -19,6 +19,7 @@ use super::{Issues, authorize_locked, caller, check, convert, issues::visible_is
 use crate::{
     domain::{Action, Change, CommentBody, authorize},
     error::{IssuesError, Result},
+    feed::data,
     store::{self, CommentRow},
 };
 
@@ -90,8 +91,16 @@ pub(super) async fn create_comment(
         .await?
         .ok_or_else(|| anyhow::anyhow!("created comment not found"))?;
     let comment = convert::comment(row);
+    store::append_change(
+        &mut tx,
+        issue.project_id,
+        "comment.created",
+        &data::comment(&comment),
+    )
+    .await?;
     claim.complete(&mut tx, &comment).await?;
     tx.commit().await?;
+    issues.feed.changed(issue.project_id);
     Ok(comment)
 }
 
@@ -137,8 +146,17 @@ pub(super) async fn update_comment(
     let row = store::comment_by_id(&mut *tx, comment.id, me.id)
         .await?
         .ok_or(IssuesError::NotFound("comment"))?;
+    let updated = convert::comment(row);
+    store::append_change(
+        &mut tx,
+        comment.project_id,
+        "comment.updated",
+        &data::comment(&updated),
+    )
+    .await?;
     tx.commit().await?;
-    Ok(convert::comment(row))
+    issues.feed.changed(comment.project_id);
+    Ok(updated)
 }
 
 pub(super) async fn delete_comment(
@@ -168,6 +186,14 @@ pub(super) async fn delete_comment(
         Utc::now(),
     )
     .await?;
+    store::append_change(
+        &mut tx,
+        comment.project_id,
+        "comment.deleted",
+        &data::deleted_comment(&comment.id.to_string(), &comment.issue_key),
+    )
+    .await?;
     tx.commit().await?;
+    issues.feed.changed(comment.project_id);
     Ok(())
 }

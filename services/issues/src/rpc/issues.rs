@@ -32,6 +32,7 @@ use crate::{
         search_query,
     },
     error::{IssuesError, IssuesOnly, Result},
+    feed::data,
     store::{self, AssigneeFilter, IssueCursor, IssueFilter, IssueRow, ListScope, NewIssue},
 };
 
@@ -196,11 +197,19 @@ pub(super) async fn create_issue(
     if req.request_id.is_empty() && assignee.is_none() {
         let key = key_or_not_found(&req.project_key)?;
         within_token(&me, key.as_str(), "project")?;
+        let mut tx = issues.db.begin().await?;
         if let Some(row) =
-            store::create_issue_as_member(&issues.db, key.as_str(), &CREATORS, &new).await?
+            store::create_issue_as_member(&mut *tx, key.as_str(), &CREATORS, &new).await?
         {
-            return Ok(convert::issue(row));
+            let project_id = row.project_id;
+            let issue = convert::issue(row);
+            store::append_change(&mut tx, project_id, "issue.created", &data::issue(&issue))
+                .await?;
+            tx.commit().await?;
+            issues.feed.changed(project_id);
+            return Ok(issue);
         }
+        tx.rollback().await?;
     }
 
     // Early answer (and a replay needs the right too); the check that counts is the one under
@@ -239,8 +248,10 @@ pub(super) async fn create_issue(
     }
     let row = store::create_issue(&mut tx, project.id, &new).await?;
     let issue = convert::issue(row);
+    store::append_change(&mut tx, project.id, "issue.created", &data::issue(&issue)).await?;
     claim.complete(&mut tx, &issue).await?;
     tx.commit().await?;
+    issues.feed.changed(project.id);
     Ok(issue)
 }
 
@@ -324,8 +335,17 @@ pub(super) async fn update_issue(
     let row = store::issue_by_key(&mut *tx, key.project.as_str(), key.number, me.id)
         .await?
         .ok_or_else(|| anyhow::anyhow!("updated issue not found"))?;
+    let issue = convert::issue(row);
+    store::append_change(
+        &mut tx,
+        current.project_id,
+        "issue.updated",
+        &data::issue(&issue),
+    )
+    .await?;
     tx.commit().await?;
-    Ok(convert::issue(row))
+    issues.feed.changed(current.project_id);
+    Ok(issue)
 }
 
 /// RFC 9110 `If-Match`: empty (no condition), `*`, or a list of entity tags of which one must be
@@ -349,8 +369,17 @@ pub(super) async fn delete_issue(
         "only maintainers and owners delete issues",
     )?;
     store::delete_issue(&mut *tx, issue.id).await?;
+    let issue_key = format!("{}-{}", issue.project_key, issue.number);
+    store::append_change(
+        &mut tx,
+        issue.project_id,
+        "issue.deleted",
+        &data::deleted_with_key(&issue.id.to_string(), &issue_key),
+    )
+    .await?;
     tx.commit().await?;
-    tracing::info!(issue = %format!("{}-{}", issue.project_key, issue.number), by = %me.id, "issue deleted");
+    issues.feed.changed(issue.project_id);
+    tracing::info!(issue = %issue_key, by = %me.id, "issue deleted");
     Ok(())
 }
 

@@ -12,6 +12,7 @@ use super::{
 use crate::{
     domain::{Action, Role},
     error::{IssuesError, Result},
+    feed::data,
     store,
 };
 
@@ -90,14 +91,29 @@ pub(super) async fn set_member(
     )
     .await?;
     let current = store::lock_member(&mut tx, project.id, user_id).await?;
-    let demotes_an_owner = current.is_some_and(|m| m.role == Role::Owner) && role != Role::Owner;
+    let demotes_an_owner =
+        current.as_ref().is_some_and(|m| m.role == Role::Owner) && role != Role::Owner;
     if demotes_an_owner && store::count_owners(&mut *tx, project.id).await? <= 1 {
         return Err(IssuesError::FailedPrecondition(LAST_OWNER.into()));
     }
-    let member = store::upsert_member(&mut *tx, project.id, user_id, &user.username, role).await?;
+    let unchanged = current
+        .as_ref()
+        .is_some_and(|m| m.role == role && m.username == user.username);
+    let event_type = if current.is_some() {
+        "member.updated"
+    } else {
+        "member.added"
+    };
+    let member = convert::member(
+        store::upsert_member(&mut *tx, project.id, user_id, &user.username, role).await?,
+    );
+    if !unchanged {
+        store::append_change(&mut tx, project.id, event_type, &data::member(&member)).await?;
+    }
     tx.commit().await?;
+    issues.feed.changed(project.id);
     tracing::info!(project = %project.key, user_id = %user_id, role = %role, by = %me.id, "member set");
-    Ok(convert::member(member))
+    Ok(member)
 }
 
 pub(super) async fn remove_member(
@@ -122,7 +138,15 @@ pub(super) async fn remove_member(
         return Err(IssuesError::FailedPrecondition(LAST_OWNER.into()));
     }
     store::delete_member(&mut *tx, project.id, user_id).await?;
+    store::append_change(
+        &mut tx,
+        project.id,
+        "member.removed",
+        &data::removed_member(&user_id.to_string()),
+    )
+    .await?;
     tx.commit().await?;
+    issues.feed.changed(project.id);
     tracing::info!(project = %project.key, user_id = %user_id, by = %me.id, "member removed");
     Ok(())
 }

@@ -2,8 +2,9 @@
 //! with the caller's role, asks `domain` whether the caller may, and calls storage. The trait impl
 //! below only forwards.
 
+mod changes;
 mod comments;
-mod convert;
+pub(crate) mod convert;
 mod issues;
 mod members;
 mod projects;
@@ -49,12 +50,15 @@ pub const READ_METHODS: &[&str] = &[
     "/swatter.issues.v1.IssuesService/ListIssueEvents",
     "/swatter.issues.v1.IssuesService/ListComments",
     "/swatter.issues.v1.IssuesService/ExportProjectIssues",
+    "/swatter.issues.v1.IssuesService/ListChanges",
+    "/swatter.issues.v1.IssuesService/WatchChanges",
 ];
 
 /// Shared state of the issues handlers.
 pub struct Issues {
     pub db: PgPool,
     pub identity: IdentityServiceClient<TracedChannel>,
+    pub feed: Arc<crate::feed::ChangeFeed>,
 }
 
 /// The tonic service.
@@ -188,5 +192,21 @@ impl IssuesService for IssuesRpc {
         r: Request<pb::ExportProjectIssuesRequest>,
     ) -> RpcResult<Self::ExportProjectIssuesStream> {
         respond(issues::export_project_issues(&self.0, r).await)
+    }
+
+    async fn list_changes(
+        &self,
+        r: Request<pb::ListChangesRequest>,
+    ) -> RpcResult<pb::ListChangesResponse> {
+        respond(changes::list_changes(&self.0, r).await)
+    }
+
+    type WatchChangesStream = changes::ChangeStream;
+
+    async fn watch_changes(
+        &self,
+        r: Request<pb::WatchChangesRequest>,
+    ) -> RpcResult<Self::WatchChangesStream> {
+        respond(changes::watch_changes(self.0.clone(), r).await)
     }
 }

@@ -26,6 +26,7 @@ const PROJECT_FIELDS: Fields = Fields {
 use crate::{
     domain::{Action, Description, ProjectKey, ProjectName, Role, authorize},
     error::{IssuesError, Result},
+    feed::data,
     store,
 };
 
@@ -66,13 +67,22 @@ pub(super) async fn create_project(
         description.as_str(),
     )
     .await?;
-    store::upsert_member(&mut *tx, id, me.id, &me.username, Role::Owner).await?;
+    let owner = store::upsert_member(&mut *tx, id, me.id, &me.username, Role::Owner).await?;
     let row = store::project_by_key(&mut *tx, key.as_str(), me.id)
         .await?
         .ok_or_else(|| anyhow::anyhow!("created project not found"))?;
     let project = convert::project(row);
+    store::append_change(&mut tx, id, "project.created", &data::project(&project)).await?;
+    store::append_change(
+        &mut tx,
+        id,
+        "member.added",
+        &data::member(&convert::member(owner)),
+    )
+    .await?;
     claim.complete(&mut tx, &project).await?;
     tx.commit().await?;
+    issues.feed.changed(id);
     tracing::info!(project = %key, owner = %me.id, "project created");
     Ok(project)
 }
@@ -143,8 +153,17 @@ pub(super) async fn update_project(
     let row = store::project_by_key(&mut *tx, &project.key, me.id)
         .await?
         .ok_or(IssuesError::NotFound("project"))?;
+    let updated = convert::project(row);
+    store::append_change(
+        &mut tx,
+        project.id,
+        "project.updated",
+        &data::project(&updated),
+    )
+    .await?;
     tx.commit().await?;
-    Ok(convert::project(row))
+    issues.feed.changed(project.id);
+    Ok(updated)
 }
 
 pub(super) async fn delete_project(
@@ -161,8 +180,22 @@ pub(super) async fn delete_project(
         OWNERS_ONLY,
     )
     .await?;
+    // One sequencer at a time, this deletion included; then wait for the project's writers
+    // (they hold it `FOR KEY SHARE`) and number what they wrote, so that their events leave
+    // through the outbox before the project's feed goes, and `project.deleted` comes last.
+    store::lock_sequencer(&mut tx).await?;
+    store::lock_project_for_delete(&mut tx, project.id).await?;
+    store::sequence_changes(&mut tx, Some(project.id), i64::MAX).await?;
+    store::append_project_deleted(
+        &mut tx,
+        project.id,
+        &project.key,
+        &data::deleted_with_key(&project.id.to_string(), &project.key),
+    )
+    .await?;
     store::delete_project(&mut *tx, project.id).await?;
     tx.commit().await?;
+    issues.feed.changed(project.id);
     tracing::info!(project = %project.key, by = %me.id, "project deleted with its issues");
     Ok(())
 }

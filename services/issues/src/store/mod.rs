@@ -2,6 +2,7 @@
 //! per aggregate. Rows decode straight into domain values: a stored value the domain does not
 //! know fails to decode (an internal error), never turns into a plausible default.
 
+mod changes;
 mod comments;
 mod events;
 mod issues;
@@ -11,6 +12,7 @@ mod projects;
 use sqlx::{PgExecutor, PgPool};
 use uuid::Uuid;
 
+pub use changes::*;
 pub use comments::*;
 pub use events::*;
 pub use issues::*;

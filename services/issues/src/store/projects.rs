@@ -78,6 +78,19 @@ pub async fn lock_project_by_key(
     project_where_key(&mut **tx, key, user_id, "FOR NO KEY UPDATE OF p").await
 }
 
+/// Locks the project row `FOR UPDATE` (before deleting it): waits for the writers that hold it
+/// `FOR KEY SHARE` (issues and comments being written) and keeps new ones out.
+pub async fn lock_project_for_delete(
+    tx: &mut Transaction<'_, Postgres>,
+    id: Uuid,
+) -> sqlx::Result<()> {
+    sqlx::query("SELECT 1 FROM projects WHERE id = $1 FOR UPDATE")
+        .bind(id)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
 /// Projects ordered by key after `after_key`; only those `caller` belongs to if `member_only`.
 pub async fn list_projects(
     db: impl PgExecutor<'_>,

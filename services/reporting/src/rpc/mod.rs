@@ -4,7 +4,7 @@
 //! forwards.
 
 mod artifacts;
-mod convert;
+pub(crate) mod convert;
 mod jobs;
 mod reports;
 

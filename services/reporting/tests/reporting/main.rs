@@ -3,6 +3,7 @@
 //! sees them.
 
 mod grpcurl_guide;
+mod job_events;
 mod pipeline;
 mod render;
 #[path = "../render_fixtures/mod.rs"]

@@ -1,0 +1,119 @@
+//! `job.state_changed` events: the rows the `jobs_state_event` trigger writes to
+//! `job_event_outbox` in each state change's transaction, published by the relay to the events
+//! exchange (swatter-common's `events`), with `data` = the job exactly as `GET /v1/jobs/{id}`
+//! shows it, and `project_key` for project reports (none for monthly user reports, which no
+//! project's webhooks receive).
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde_json::{Value, json};
+use sqlx::{PgPool, Postgres, Transaction};
+use swatter_common::{broker::EventPublisher, events::Envelope};
+use swatter_proto::reporting::v1::{self as pb, report_params::Params};
+use uuid::Uuid;
+
+use crate::{domain::ReportParams, rpc::convert, store::JobRow};
+
+/// The event type.
+pub const JOB_STATE_CHANGED: &str = "job.state_changed";
+/// Rows published per transaction.
+const BATCH: i64 = 200;
+
+/// A waiting event: the job as it stood after its change.
+#[derive(Debug, sqlx::FromRow)]
+struct EventRow {
+    seq: i64,
+    event_id: Uuid,
+    occurred_at: DateTime<Utc>,
+    #[sqlx(flatten)]
+    job: JobRow,
+}
+
+async fn lock_events(tx: &mut Transaction<'_, Postgres>) -> sqlx::Result<Vec<EventRow>> {
+    // The stored JSON is read back as a `jobs` row, so it decodes as every job does.
+    sqlx::query_as(
+        "SELECT e.seq, e.id AS event_id, e.occurred_at, (jsonb_populate_record(NULL::jobs, e.job)).*
+         FROM job_event_outbox e ORDER BY e.seq LIMIT $1 FOR UPDATE OF e SKIP LOCKED",
+    )
+    .bind(BATCH)
+    .fetch_all(&mut **tx)
+    .await
+}
+
+fn time(timestamp: Option<&prost_types::Timestamp>) -> Value {
+    timestamp
+        .and_then(|t| DateTime::<Utc>::from_timestamp(t.seconds, u32::try_from(t.nanos).ok()?))
+        .map_or(Value::Null, |at| {
+            Value::String(at.to_rfc3339_opts(SecondsFormat::AutoSi, true))
+        })
+}
+
+/// The job as the REST API shows it.
+pub fn job_json(row: &JobRow) -> Value {
+    let job = convert::job_message(row);
+    let params = match job.params.and_then(|p| p.params) {
+        Some(Params::Project(p)) => json!({
+            "kind": "project",
+            "project_key": p.project_key,
+            "from": time(p.from.as_ref()),
+            "to": time(p.to.as_ref()),
+        }),
+        Some(Params::UserMonthly(m)) => json!({"kind": "user_monthly", "month": m.month}),
+        None => Value::Null,
+    };
+    json!({
+        "id": job.id,
+        "kind": row.kind.as_str(),
+        "params": params,
+        "state": row.state.as_str(),
+        "attempts": job.attempts,
+        "max_attempts": job.max_attempts,
+        "progress": job.progress.clamp(0, 100),
+        "owner_id": job.owner_id,
+        "created_at": time(job.created_at.as_ref()),
+        "started_at": time(job.started_at.as_ref()),
+        "finished_at": time(job.finished_at.as_ref()),
+        "next_attempt_at": time(job.next_attempt_at.as_ref()),
+        "error": job.error.map(|e: pb::JobError| json!({"kind": e.kind, "message": e.message})),
+        "artifact": job.artifact.map(|a: pb::Artifact| json!({
+            "size_bytes": a.size_bytes,
+            "sha256": a.sha256,
+            "content_type": a.content_type,
+        })),
+    })
+}
+
+fn envelope(row: EventRow) -> Envelope {
+    let project_key = match &row.job.params.0 {
+        ReportParams::Project { project_key, .. } => Some(project_key.clone()),
+        ReportParams::UserMonthly { .. } => None,
+    };
+    Envelope {
+        id: format!("evt_{}", row.event_id),
+        event_type: JOB_STATE_CHANGED.to_owned(),
+        timestamp: row.occurred_at,
+        project_key,
+        cursor: None,
+        data: job_json(&row.job),
+    }
+}
+
+/// Publishes every waiting event; a row is deleted only once the broker confirmed it.
+pub async fn publish_all(db: &PgPool, publisher: &EventPublisher) -> anyhow::Result<usize> {
+    let mut total = 0;
+    loop {
+        let mut tx = db.begin().await?;
+        let rows = lock_events(&mut tx).await?;
+        if rows.is_empty() {
+            return Ok(total);
+        }
+        let seqs: Vec<i64> = rows.iter().map(|row| row.seq).collect();
+        let envelopes: Vec<Envelope> = rows.into_iter().map(envelope).collect();
+        publisher.publish_all(&envelopes).await?;
+        sqlx::query("DELETE FROM job_event_outbox WHERE seq = ANY($1)")
+            .bind(&seqs)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        total += seqs.len();
+    }
+}
