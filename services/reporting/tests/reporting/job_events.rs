@@ -95,7 +95,7 @@ async fn events_until(queue: &str, state: &str) -> Vec<Envelope> {
 #[tokio::test]
 async fn each_state_of_a_job_reaches_the_events_exchange_with_the_job_as_rest_shows_it() {
     let (app, owner) = TestApp::spawn_with_project(Options::default(), "EVT", &["one"]).await;
-    let queue = bind_queue(&format!("{}.events", app.broker.queue_prefix)).await;
+    let queue = bind_queue(&app.broker.events_exchange()).await;
 
     let job = app.request_project_report(&owner, "EVT").await;
     app.wait_for_state(&owner, &job.id, JobState::Succeeded, LIMIT)
