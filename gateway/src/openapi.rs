@@ -44,6 +44,7 @@ use crate::{
         (name = "comments", description = "Comments on issues"),
         (name = "reports", description = "Ask for PDF reports; they are rendered in the background as jobs"),
         (name = "jobs", description = "Report jobs: follow, cancel, retry, download. Other users' jobs are 404"),
+        (name = "webhooks", description = "Webhooks: project owners register endpoints that receive the project's events, signed in the Standard Webhooks format; delivery log, redeliver, test ping"),
         (name = "operations", description = "Liveness and readiness probes"),
     ),
 )]

@@ -37,6 +37,7 @@ impl Application {
             identity: Upstream::connect_lazy("identity", &config.identity_url),
             issues: Upstream::connect_lazy("issues", &config.issues_url),
             reporting: Upstream::connect_lazy("reporting", &config.reporting_url),
+            webhooks: Upstream::connect_lazy("webhooks", &config.webhooks_url),
         };
         let verifier = Arc::new(TokenVerifier::new(
             &config.jwt_issuer,

@@ -17,3 +17,4 @@ mod sessions;
 mod sign_up;
 mod tokens;
 mod users;
+mod webhooks;
