@@ -9,7 +9,7 @@ cargo build -q --bins
 BIN_DIR="${CARGO_TARGET_DIR:-$REPO/target}/debug"
 table="$(mktemp)"
 trap 'rm -f "$table" README.md.new' EXIT
-for bin in swatter-identity swatter-issues swatter-reporting swatter-gateway; do
+for bin in swatter-identity swatter-issues swatter-reporting swatter-webhooks swatter-gateway; do
     # Not the caller's environment: the table shows the declared defaults only.
     env -i "$BIN_DIR/$bin" config-reference >"$table"
     awk -v begin="<!-- config-reference $bin -->" -v end="<!-- end config-reference $bin -->" \

@@ -46,9 +46,69 @@ impl Broker {
         depth
     }
 
+    /// This namespace's events exchange (`SWATTER_EVENTS_EXCHANGE`).
+    pub fn events_exchange(&self) -> String {
+        format!("{}.events-exchange", self.queue_prefix)
+    }
+
+    /// Publishes `envelope` to the events exchange as the contexts do (routing key its type,
+    /// persistent, confirmed), declaring the exchange first.
+    pub async fn publish_event(&self, envelope: &swatter_common::events::Envelope) {
+        use lapin::{
+            BasicProperties, ExchangeKind,
+            options::{BasicPublishOptions, ConfirmSelectOptions, ExchangeDeclareOptions},
+            types::FieldTable,
+        };
+        let connection =
+            lapin::Connection::connect(&self.amqp_url, lapin::ConnectionProperties::default())
+                .await
+                .expect("connect to the broker");
+        let channel = connection.create_channel().await.expect("a channel");
+        let exchange = self.events_exchange();
+        channel
+            .exchange_declare(
+                exchange.as_str().into(),
+                ExchangeKind::Topic,
+                ExchangeDeclareOptions {
+                    durable: true,
+                    ..Default::default()
+                },
+                FieldTable::default(),
+            )
+            .await
+            .expect("declare the events exchange");
+        channel
+            .confirm_select(ConfirmSelectOptions::default())
+            .await
+            .expect("confirm mode");
+        let body = serde_json::to_vec(envelope).expect("an envelope is JSON");
+        let confirm = channel
+            .basic_publish(
+                exchange.as_str().into(),
+                envelope.event_type.as_str().into(),
+                BasicPublishOptions::default(),
+                &body,
+                BasicProperties::default()
+                    .with_delivery_mode(2)
+                    .with_content_type("application/json".into())
+                    .with_message_id(envelope.id.as_str().into()),
+            )
+            .await
+            .expect("publish the event")
+            .await
+            .expect("the broker's confirmation");
+        assert!(confirm.is_ack(), "the broker refused the event");
+        let _ = connection.close(200, "done".into()).await;
+    }
+
     /// Deletes this namespace's exchanges and queues from the shared broker.
     pub async fn cleanup(&self) {
+        #[cfg(feature = "reporting")]
         swatter_reporting::broker::Topology::new(&self.queue_prefix)
+            .delete(&self.amqp_url)
+            .await;
+        #[cfg(feature = "webhooks")]
+        swatter_webhooks::broker::Topology::new(&self.events_exchange(), &self.queue_prefix)
             .delete(&self.amqp_url)
             .await;
     }

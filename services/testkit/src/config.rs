@@ -4,7 +4,7 @@
 
 use std::{collections::HashMap, net::SocketAddr, time::Duration};
 
-#[cfg(any(feature = "issues", feature = "reporting"))]
+#[cfg(feature = "issues")]
 use swatter_common::bootstrap::TokenSettings;
 use swatter_identity::config::{BootstrapAdmin, IdentityConfig, IdentityDatabase, ThrottleConfig};
 #[cfg(feature = "issues")]
@@ -159,6 +159,89 @@ pub fn reporting_env(config: &swatter_reporting::config::ReportingConfig) -> Vec
             "SWATTER_RETRY_MAX_MS",
             c.backoff.cap.as_millis().to_string(),
         ),
+        (
+            "SWATTER_OUTBOX_SWEEP_MS",
+            c.sweep_interval.as_millis().to_string(),
+        ),
+        ("SWATTER_METRICS_ADDR", "127.0.0.1:0".to_owned()),
+        ("RUST_LOG", "warn".to_owned()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect()
+}
+
+/// Webhooks on `database_url` and the broker namespace `broker` (its events exchange and queue),
+/// calling identity and issues at their URLs; deliveries may reach 127.0.0.1, retries follow a
+/// compressed schedule (0.2 s, 0.4 s, 0.8 s), an attempt times out after 2 s and a lapsed lease
+/// is taken over after 3 s.
+#[cfg(feature = "webhooks")]
+pub fn webhooks_for_tests(
+    database_url: &str,
+    broker: &crate::Broker,
+    identity_url: &str,
+    issues_url: &str,
+) -> swatter_webhooks::config::WebhooksConfig {
+    use swatter_webhooks::config::{WebhooksConfig, WebhooksDatabase};
+    WebhooksConfig {
+        addr: any_port(),
+        database: WebhooksDatabase {
+            url: database_url.to_owned(),
+            max_connections: 10,
+            run_migrations: true,
+        },
+        amqp_url: broker.amqp_url.clone(),
+        events_exchange: broker.events_exchange(),
+        queue_prefix: broker.queue_prefix.clone(),
+        identity_url: identity_url.to_owned(),
+        issues_url: issues_url.to_owned(),
+        tokens: TokenSettings {
+            issuer: "swatter".into(),
+            audience: "swatter".into(),
+            session_check_interval: Duration::ZERO,
+        },
+        retry_schedule: "200ms,400ms,800ms".parse().expect("a schedule"),
+        timeout: Duration::from_secs(2),
+        address_policy: "127.0.0.1/32".parse().expect("a network"),
+        lease: Duration::from_secs(3),
+        concurrency: 16,
+        sweep_interval: Duration::from_millis(200),
+        metrics_addr: Some(any_port()),
+    }
+}
+
+/// The environment a `swatter-webhooks` process needs to run with `config` (a child process
+/// joining a test's stack).
+#[cfg(feature = "webhooks")]
+pub fn webhooks_env(config: &swatter_webhooks::config::WebhooksConfig) -> Vec<(String, String)> {
+    let c = config;
+    [
+        ("SWATTER_WEBHOOKS_ADDR", "127.0.0.1:0".to_owned()),
+        ("SWATTER_WEBHOOKS_DATABASE_URL", c.database.url.clone()),
+        ("SWATTER_AMQP_URL", c.amqp_url.clone()),
+        ("SWATTER_EVENTS_EXCHANGE", c.events_exchange.clone()),
+        ("SWATTER_QUEUE_PREFIX", c.queue_prefix.clone()),
+        ("SWATTER_IDENTITY_URL", c.identity_url.clone()),
+        ("SWATTER_ISSUES_URL", c.issues_url.clone()),
+        (
+            "SWATTER_WEBHOOK_RETRY_SCHEDULE",
+            c.retry_schedule.to_string(),
+        ),
+        (
+            "SWATTER_WEBHOOK_TIMEOUT_MS",
+            c.timeout.as_millis().to_string(),
+        ),
+        (
+            "SWATTER_WEBHOOK_ALLOW_NETWORKS",
+            c.address_policy
+                .allowed
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(","),
+        ),
+        ("SWATTER_WEBHOOK_LEASE_SECS", c.lease.as_secs().to_string()),
+        ("SWATTER_WEBHOOK_CONCURRENCY", c.concurrency.to_string()),
         (
             "SWATTER_OUTBOX_SWEEP_MS",
             c.sweep_interval.as_millis().to_string(),

@@ -7,14 +7,14 @@
 //! - [`S3Server`], [`Broker`], [`free_port`], [`User`] and the login helpers, [`metrics`] scraping,
 //!   page-token forgery and PDF text for assertions.
 //!
-//! Features (`identity`, `issues`, `reporting`, `gateway`) choose the services that can start, so
+//! Features (`identity`, `issues`, `reporting`, `webhooks`, `gateway`) choose the services that can start, so
 //! a crate's test binary links only what it runs.
 
 pub mod db;
 pub mod metrics;
 mod s3;
 
-#[cfg(feature = "reporting")]
+#[cfg(any(feature = "reporting", feature = "webhooks"))]
 mod broker;
 #[cfg(feature = "identity")]
 pub mod config;
@@ -26,12 +26,14 @@ use std::{net::SocketAddr, time::Duration};
 use tonic::{Request, transport::Channel};
 use tonic_health::pb::health_check_response::ServingStatus;
 
-#[cfg(feature = "reporting")]
+#[cfg(any(feature = "reporting", feature = "webhooks"))]
 pub use broker::{Broker, amqp_url};
 pub use db::{TestDatabase, allow_connections};
 pub use s3::{S3_KEY, S3_SECRET, S3Server};
 #[cfg(feature = "gateway")]
 pub use stack::Gateway;
+#[cfg(feature = "webhooks")]
+pub use stack::Webhooks;
 #[cfg(feature = "identity")]
 pub use stack::{Identity, Running, Stack};
 #[cfg(feature = "issues")]

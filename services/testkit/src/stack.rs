@@ -23,9 +23,13 @@ use swatter_issues::config::IssuesConfig;
 use swatter_proto::issues::v1::issues_service_client::IssuesServiceClient;
 #[cfg(feature = "reporting")]
 use swatter_proto::reporting::v1::reporting_service_client::ReportingServiceClient;
+#[cfg(feature = "webhooks")]
+use swatter_proto::webhooks::v1::webhooks_service_client::WebhooksServiceClient;
 #[cfg(feature = "reporting")]
 use swatter_reporting::config::ReportingConfig;
-#[cfg(feature = "reporting")]
+#[cfg(feature = "webhooks")]
+use swatter_webhooks::config::WebhooksConfig;
+#[cfg(any(feature = "reporting", feature = "webhooks"))]
 use tokio::sync::oneshot;
 
 use crate::{ADMIN, PASSWORD, TestDatabase, User, authed, config, connect};
@@ -77,6 +81,8 @@ pub struct Stack<'a> {
     issues: Option<Customize<'a, IssuesConfig>>,
     #[cfg(feature = "reporting")]
     reporting: Option<(Worker, Customize<'a, ReportingConfig>)>,
+    #[cfg(feature = "webhooks")]
+    webhooks: Option<Customize<'a, WebhooksConfig>>,
     #[cfg(feature = "gateway")]
     gateway: Option<Customize<'a, swatter_gateway::config::GatewayConfig>>,
 }
@@ -133,6 +139,22 @@ impl<'a> Stack<'a> {
         self
     }
 
+    /// Webhooks (and identity, issues, a broker namespace).
+    #[cfg(feature = "webhooks")]
+    pub fn webhooks(self) -> Stack<'a> {
+        self.webhooks_with(|_| {})
+    }
+
+    /// Webhooks with its test settings changed by `customize`.
+    #[cfg(feature = "webhooks")]
+    pub fn webhooks_with(
+        mut self,
+        customize: impl FnOnce(&mut WebhooksConfig) + Send + 'a,
+    ) -> Stack<'a> {
+        self.webhooks = Some(Box::new(customize));
+        self
+    }
+
     /// The gateway (and identity, issues) in front of the services started.
     #[cfg(feature = "gateway")]
     pub fn gateway(self) -> Stack<'a> {
@@ -165,6 +187,10 @@ impl<'a> Stack<'a> {
         {
             issues_wanted |= self.gateway.is_some();
         }
+        #[cfg(feature = "webhooks")]
+        {
+            issues_wanted |= self.webhooks.is_some();
+        }
         let identity_wanted = issues_wanted || self.identity.is_some();
         let mut running = Running::default();
         if identity_wanted {
@@ -194,6 +220,20 @@ impl<'a> Stack<'a> {
             running.s3 = Some(s3);
             running.broker = Some(broker);
         }
+        #[cfg(feature = "webhooks")]
+        if let Some(customize) = self.webhooks {
+            let broker = running.broker.clone().unwrap_or_default();
+            running.webhooks = Some(
+                Webhooks::start(
+                    &broker,
+                    running.identity.as_ref().expect("identity runs"),
+                    running.issues.as_ref().expect("issues runs"),
+                    customize,
+                )
+                .await,
+            );
+            running.broker = Some(broker);
+        }
         #[cfg(feature = "gateway")]
         if let Some(customize) = self.gateway {
             let identity = running.identity.as_ref().expect("identity runs").addr;
@@ -218,11 +258,13 @@ pub struct Running {
     pub issues: Option<Issues>,
     #[cfg(feature = "reporting")]
     pub reporting: Option<Reporting>,
+    #[cfg(feature = "webhooks")]
+    pub webhooks: Option<Webhooks>,
     #[cfg(feature = "gateway")]
     pub gateway: Option<Gateway>,
     #[cfg(feature = "reporting")]
     pub s3: Option<crate::S3Server>,
-    #[cfg(feature = "reporting")]
+    #[cfg(any(feature = "reporting", feature = "webhooks"))]
     pub broker: Option<crate::Broker>,
 }
 
@@ -438,6 +480,75 @@ impl Reporting {
     /// The environment a `swatter-reporting` process needs to join this stack.
     pub fn env(&self) -> Vec<(String, String)> {
         config::reporting_env(&self.config)
+    }
+}
+
+/// A running webhooks service; it stops when [`Webhooks::stop`] is called.
+#[cfg(feature = "webhooks")]
+pub struct Webhooks {
+    pub addr: SocketAddr,
+    /// `http://{addr}`.
+    pub url: String,
+    pub metrics_addr: Option<SocketAddr>,
+    pub client: WebhooksServiceClient<Channel>,
+    pub db: TestDatabase,
+    pub config: WebhooksConfig,
+    stop: Option<oneshot::Sender<()>>,
+}
+
+#[cfg(feature = "webhooks")]
+impl Webhooks {
+    async fn start(
+        broker: &crate::Broker,
+        identity: &Identity,
+        issues: &Issues,
+        customize: Customize<'_, WebhooksConfig>,
+    ) -> Webhooks {
+        let db = TestDatabase::create(&swatter_webhooks::MIGRATOR).await;
+        let mut config = config::webhooks_for_tests(&db.url, broker, &identity.url, &issues.url);
+        customize(&mut config);
+        let (addr, metrics_addr, stop) = Self::serve(&config).await;
+        Webhooks {
+            addr,
+            url: format!("http://{addr}"),
+            metrics_addr,
+            client: WebhooksServiceClient::new(connect(addr).await),
+            db,
+            config,
+            stop: Some(stop),
+        }
+    }
+
+    async fn serve(
+        config: &WebhooksConfig,
+    ) -> (SocketAddr, Option<SocketAddr>, oneshot::Sender<()>) {
+        let app = swatter_webhooks::startup::Application::build(config.clone())
+            .await
+            .expect("build webhooks");
+        let addrs = (app.local_addr(), app.metrics_addr());
+        let (stop, stopped) = oneshot::channel();
+        tokio::spawn(app.run_until(async move {
+            let _ = stopped.await;
+        }));
+        (addrs.0, addrs.1, stop)
+    }
+
+    /// Another webhooks service in-process on the same database and queue; it stops when the
+    /// sender is used or dropped.
+    pub async fn start_another(&self) -> oneshot::Sender<()> {
+        Self::serve(&self.config).await.2
+    }
+
+    /// Stops this webhooks service (API, consumer, dispatcher, relay).
+    pub fn stop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+    }
+
+    /// The environment a `swatter-webhooks` process needs to join this stack.
+    pub fn env(&self) -> Vec<(String, String)> {
+        config::webhooks_env(&self.config)
     }
 }
 

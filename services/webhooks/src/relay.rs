@@ -1,0 +1,99 @@
+//! The outbox relay: publishes this context's committed events (`webhook.endpoint_disabled`) to
+//! the events exchange, then marks them sent. Woken at once by `NOTIFY`, and every sweep
+//! interval as a safety net. Rows are locked with `SKIP LOCKED`, so replicas never publish one
+//! at the same time; a crash between publishing and marking publishes it again, which consumers
+//! dedupe by the event id.
+
+use std::{sync::Arc, time::Duration};
+
+use sqlx::{PgPool, postgres::PgListener};
+use tokio::sync::watch;
+
+use crate::{broker::Publisher, store};
+
+/// Messages published per transaction.
+const BATCH: i64 = 100;
+
+/// Publishes every unsent message; returns how many.
+pub async fn publish_unsent(db: &PgPool, publisher: &Publisher) -> anyhow::Result<usize> {
+    let mut total = 0;
+    loop {
+        let mut tx = db.begin().await?;
+        let rows = store::lock_unsent_outbox(&mut tx, BATCH).await?;
+        if rows.is_empty() {
+            return Ok(total);
+        }
+        let mut sent = Vec::with_capacity(rows.len());
+        for row in &rows {
+            let id = serde_json::from_str::<serde_json::Value>(&row.envelope)
+                .ok()
+                .and_then(|v| v.get("id").and_then(|id| id.as_str()).map(str::to_owned))
+                .unwrap_or_default();
+            if let Err(error) = publisher.publish(&row.event_type, &id, &row.envelope).await {
+                store::mark_outbox_sent(&mut *tx, &sent).await?;
+                tx.commit().await?;
+                return Err(error.context("publish to the broker"));
+            }
+            sent.push(row.id);
+        }
+        store::mark_outbox_sent(&mut *tx, &sent).await?;
+        tx.commit().await?;
+        total += sent.len();
+    }
+}
+
+/// Runs the relay until `shutdown` turns true.
+pub async fn run(
+    db: PgPool,
+    publisher: Arc<Publisher>,
+    sweep: Duration,
+    mut shutdown: watch::Receiver<bool>,
+) {
+    let mut listener = None;
+    let mut backoff = Duration::from_millis(100);
+    while !*shutdown.borrow() {
+        if listener.is_none() {
+            listener = listen(&db, store::OUTBOX_CHANNEL).await;
+        }
+        let wait = match publish_unsent(&db, &publisher).await {
+            Ok(_) => {
+                backoff = Duration::from_millis(100);
+                sweep
+            }
+            Err(error) => {
+                tracing::warn!(error = format!("{error:#}"), "outbox relay: will try again");
+                let wait = backoff;
+                backoff = (backoff * 2).min(Duration::from_secs(5));
+                wait
+            }
+        };
+        let notified = async {
+            match listener.as_mut() {
+                Some(l) => l.recv().await.map(|_| ()),
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            result = notified => if result.is_err() { listener = None; },
+            _ = tokio::time::sleep(wait) => {},
+            _ = shutdown.changed() => {},
+        }
+    }
+}
+
+/// A listener on `channel`, or `None` (polling only) when it cannot listen now.
+pub async fn listen(db: &PgPool, channel: &str) -> Option<PgListener> {
+    let result = async {
+        let mut listener = PgListener::connect_with(db).await?;
+        listener.listen(channel).await?;
+        Ok::<_, sqlx::Error>(listener)
+    }
+    .await;
+    match result {
+        Ok(listener) => Some(listener),
+        Err(error) => {
+            tracing::warn!(error = %error, channel, "cannot LISTEN; polling only");
+            None
+        }
+    }
+}
