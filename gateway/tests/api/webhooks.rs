@@ -323,3 +323,343 @@ async fn spawn_without_webhooks() -> TestApp {
     })
     .await
 }
+
+/// A webhook receiver on 127.0.0.1: answers 200 `ok` and hands each request to the test.
+struct Receiver {
+    url: String,
+    requests: tokio::sync::mpsc::UnboundedReceiver<(http::HeaderMap, bytes::Bytes)>,
+}
+
+impl Receiver {
+    async fn start() -> Receiver {
+        let (sender, requests) = tokio::sync::mpsc::unbounded_channel();
+        let app = axum::Router::new().route(
+            "/hook",
+            axum::routing::post(move |headers: http::HeaderMap, body: bytes::Bytes| {
+                let _ = sender.send((headers, body));
+                async { "ok" }
+            }),
+        );
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/hook", listener.local_addr().unwrap());
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        Receiver { url, requests }
+    }
+
+    /// The next request: its headers and the event it carried.
+    async fn next(&mut self) -> (http::HeaderMap, Value) {
+        let (headers, body) =
+            tokio::time::timeout(std::time::Duration::from_secs(20), self.requests.recv())
+                .await
+                .expect("a delivery within 20 s")
+                .expect("the receiver runs");
+        (headers, serde_json::from_slice(&body).unwrap())
+    }
+}
+
+/// An owner of project `key`, a maintainer of it and an outsider, with their tokens.
+async fn project_with_people(app: &TestApp, key: &str) -> (String, String, String) {
+    let owner = app.user("olive").await;
+    let maintainer = app.user("mark").await;
+    let outsider = app.user("otto").await;
+    app.create_project(&owner.access_token, key).await;
+    app.add_member(&owner.access_token, key, &maintainer.id, "maintainer")
+        .await;
+    (
+        owner.access_token,
+        maintainer.access_token,
+        outsider.access_token,
+    )
+}
+
+#[tokio::test]
+async fn an_owner_registers_reads_changes_and_deletes_a_webhook_through_rest() {
+    let app = TestApp::spawn_with_webhooks().await;
+    let (owner, _, _) = project_with_people(&app, "HOOK").await;
+
+    let created = app
+        .authed(Method::POST, "/v1/projects/HOOK/webhooks", &owner)
+        .header("idempotency-key", "hook-1")
+        .json(&json!({"url": "https://ci.example.com/hook", "event_types": ["issue.created", "issue.created"], "description": "CI"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), StatusCode::CREATED);
+    let location = created.headers()[header::LOCATION]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let webhook: Value = created.json().await.unwrap();
+    let id = webhook["id"].as_str().unwrap().to_owned();
+    let again = app
+        .authed(Method::POST, "/v1/projects/HOOK/webhooks", &owner)
+        .header("idempotency-key", "hook-1")
+        .json(&json!({"url": "https://ci.example.com/hook", "event_types": ["issue.created", "issue.created"], "description": "CI"}))
+        .send()
+        .await
+        .unwrap();
+    let listed = app.get_ok(&owner, "/v1/projects/HOOK/webhooks").await;
+    let read = app.get_ok(&owner, &format!("/v1/webhooks/{id}")).await;
+    let changed = app
+        .send_json(
+            Method::PATCH,
+            &owner,
+            &format!("/v1/webhooks/{id}"),
+            &json!({"active": false, "event_types": [], "description": null}),
+        )
+        .await;
+    let deleted = app.delete_as(&owner, &format!("/v1/webhooks/{id}")).await;
+    let gone = app.get_as(&owner, &format!("/v1/webhooks/{id}")).await;
+
+    assert_eq!(location, format!("/v1/webhooks/{id}"));
+    assert!(webhook["secret"].as_str().unwrap().starts_with("whsec_"));
+    assert_eq!(webhook["project_key"], "HOOK");
+    assert_eq!(webhook["event_types"], json!(["issue.created"]));
+    assert_eq!(webhook["active"], true);
+    assert_eq!(webhook["disabled_reason"], Value::Null);
+    assert_eq!(again.status(), StatusCode::CREATED);
+    assert_eq!(again.json::<Value>().await.unwrap()["id"], id);
+    assert_eq!(listed["items"].as_array().unwrap().len(), 1);
+    assert_eq!(listed["items"][0]["id"], id);
+    assert!(listed["items"][0].get("secret").is_none(), "{listed}");
+    assert!(read.get("secret").is_none(), "{read}");
+    assert_eq!(read["description"], "CI");
+    assert_eq!(changed.status(), StatusCode::OK);
+    let changed: Value = changed.json().await.unwrap();
+    assert_eq!(changed["active"], false);
+    assert_eq!(changed["event_types"], json!([]));
+    assert_eq!(changed["description"], "");
+    assert_eq!(changed["url"], "https://ci.example.com/hook");
+    assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
+    assert_problem(gone, 404, "not-found").await;
+}
+
+#[tokio::test]
+async fn only_owners_manage_webhooks_and_outsiders_see_nothing() {
+    let app = TestApp::spawn_with_webhooks().await;
+    let (owner, maintainer, outsider) = project_with_people(&app, "HOOK").await;
+    let body = json!({"url": "https://ci.example.com/hook"});
+    let webhook: Value = app
+        .send_json(Method::POST, &owner, "/v1/projects/HOOK/webhooks", &body)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = webhook["id"].as_str().unwrap();
+
+    let by_maintainer = app
+        .send_json(
+            Method::POST,
+            &maintainer,
+            "/v1/projects/HOOK/webhooks",
+            &body,
+        )
+        .await;
+    let maintainer_reads = app.get_as(&maintainer, &format!("/v1/webhooks/{id}")).await;
+    let outsider_lists = app.get_as(&outsider, "/v1/projects/HOOK/webhooks").await;
+    let outsider_reads = app.get_as(&outsider, &format!("/v1/webhooks/{id}")).await;
+    let outsider_deletes = app
+        .delete_as(&outsider, &format!("/v1/webhooks/{id}"))
+        .await;
+
+    assert_problem(by_maintainer, 403, "forbidden").await;
+    assert_problem(maintainer_reads, 403, "forbidden").await;
+    assert_problem(outsider_lists, 404, "not-found").await;
+    assert_problem(outsider_reads, 404, "not-found").await;
+    assert_problem(outsider_deletes, 404, "not-found").await;
+    assert_eq!(
+        app.get_ok(&owner, &format!("/v1/webhooks/{id}")).await["id"],
+        id
+    );
+}
+
+#[tokio::test]
+async fn the_service_refuses_bad_urls_and_unknown_event_types_naming_the_field() {
+    let app = TestApp::spawn_with_webhooks().await;
+    let (owner, _, _) = project_with_people(&app, "HOOK").await;
+    let create = |body: Value| {
+        let app = &app;
+        let owner = owner.clone();
+        async move {
+            app.send_json(Method::POST, &owner, "/v1/projects/HOOK/webhooks", &body)
+                .await
+        }
+    };
+
+    let unknown_type =
+        create(json!({"url": "https://example.com/", "event_types": ["issue.moved"]})).await;
+    let private = create(json!({"url": "http://10.1.2.3/hook"})).await;
+    let metadata = create(json!({"url": "http://169.254.169.254/latest/meta-data/"})).await;
+    let user_info = create(json!({"url": "https://user:pass@example.com/"})).await;
+    let not_http = create(json!({"url": "ftp://example.com/"})).await;
+    let too_long =
+        create(json!({"url": format!("https://example.com/{}", "a".repeat(2000))})).await;
+    let long_description =
+        create(json!({"url": "https://example.com/", "description": "d".repeat(201)})).await;
+
+    assert_invalid(unknown_type, &["event_types"]).await;
+    assert_invalid(private, &["url"]).await;
+    assert_invalid(metadata, &["url"]).await;
+    assert_invalid(user_info, &["url"]).await;
+    assert_invalid(not_http, &["url"]).await;
+    assert_invalid(too_long, &["url"]).await;
+    assert_invalid(long_description, &["description"]).await;
+}
+
+#[tokio::test]
+async fn a_ping_is_delivered_signed_logged_and_redelivered_with_the_same_id() {
+    let app = TestApp::spawn_with_webhooks().await;
+    let (owner, _, _) = project_with_people(&app, "HOOK").await;
+    let mut receiver = Receiver::start().await;
+    let webhook: Value = app
+        .send_json(
+            Method::POST,
+            &owner,
+            "/v1/projects/HOOK/webhooks",
+            &json!({"url": receiver.url}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = webhook["id"].as_str().unwrap();
+
+    let ping = app
+        .authed(Method::POST, &format!("/v1/webhooks/{id}/ping"), &owner)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ping.status(), StatusCode::ACCEPTED);
+    let location = ping.headers()[header::LOCATION]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    let delivery: Value = ping.json().await.unwrap();
+    let (headers, event) = receiver.next().await;
+    let logged = wait_for_state(&app, &owner, &location, "succeeded").await;
+    let listed = app
+        .get_ok(
+            &owner,
+            &format!("/v1/webhooks/{id}/deliveries?state=succeeded"),
+        )
+        .await;
+    let none_failed = app
+        .get_ok(
+            &owner,
+            &format!("/v1/webhooks/{id}/deliveries?state=failed,retrying"),
+        )
+        .await;
+    let redelivered = app
+        .authed(Method::POST, &format!("{location}/redeliver"), &owner)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(redelivered.status(), StatusCode::ACCEPTED);
+    let (again, _) = receiver.next().await;
+
+    assert_eq!(
+        location,
+        format!(
+            "/v1/webhooks/{id}/deliveries/{}",
+            delivery["id"].as_str().unwrap()
+        )
+    );
+    assert_eq!(delivery["event_type"], "webhook.ping");
+    assert_eq!(event["type"], "webhook.ping");
+    assert_eq!(
+        headers["webhook-id"],
+        delivery["event_id"].as_str().unwrap()
+    );
+    assert!(
+        headers["webhook-signature"]
+            .to_str()
+            .unwrap()
+            .starts_with("v1,")
+    );
+    assert!(headers.contains_key("webhook-timestamp"));
+    assert_eq!(logged["attempts"], 1);
+    assert_eq!(logged["last_response_status"], 200);
+    assert_eq!(logged["payload"], event);
+    let attempt = &logged["attempt_log"][0];
+    assert_eq!(attempt["response_status"], 200);
+    assert_eq!(attempt["response_body_excerpt"], "ok");
+    assert_eq!(attempt["request_url"], receiver.url);
+    assert_eq!(attempt["error"], Value::Null);
+    assert!(
+        attempt["request_headers"]["webhook-signature"].is_string(),
+        "{attempt}"
+    );
+    assert_eq!(listed["items"][0]["id"], delivery["id"]);
+    assert!(listed["items"][0].get("attempt_log").is_none());
+    assert_eq!(none_failed["items"], json!([]));
+    assert_eq!(again["webhook-id"], headers["webhook-id"]);
+}
+
+#[tokio::test]
+async fn a_rotated_secret_comes_once_and_the_event_types_are_listed() {
+    let app = TestApp::spawn_with_webhooks().await;
+    let (owner, _, _) = project_with_people(&app, "HOOK").await;
+    let webhook: Value = app
+        .send_json(
+            Method::POST,
+            &owner,
+            "/v1/projects/HOOK/webhooks",
+            &json!({"url": "https://ci.example.com/hook"}),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id = webhook["id"].as_str().unwrap();
+
+    let rotated = app
+        .authed(
+            Method::POST,
+            &format!("/v1/webhooks/{id}/rotate-secret"),
+            &owner,
+        )
+        .send()
+        .await
+        .unwrap();
+    let stopped_at_once = app
+        .send_json(
+            Method::POST,
+            &owner,
+            &format!("/v1/webhooks/{id}/rotate-secret"),
+            &json!({"overlap_seconds": 0}),
+        )
+        .await;
+    let types = app.get_ok(&owner, "/v1/webhook-event-types").await;
+
+    assert_eq!(rotated.status(), StatusCode::OK);
+    let rotated: Value = rotated.json().await.unwrap();
+    assert_ne!(rotated["secret"], webhook["secret"]);
+    assert!(
+        rotated["previous_secret_expires_at"].is_string(),
+        "{rotated}"
+    );
+    assert_eq!(stopped_at_once.status(), StatusCode::OK);
+    let stopped: Value = stopped_at_once.json().await.unwrap();
+    assert_ne!(stopped["secret"], rotated["secret"]);
+    let names: Vec<&str> = types["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["name"].as_str().unwrap())
+        .collect();
+    for (name, _) in swatter_common::events::EVENT_TYPES {
+        assert!(names.contains(name), "{name} in {names:?}");
+    }
+}
+
+/// Reads a delivery until it is in `state` (10 s at most); the last answer.
+async fn wait_for_state(app: &TestApp, token: &str, path: &str, state: &str) -> Value {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let delivery = app.get_ok(token, path).await;
+        if delivery["state"] == state || tokio::time::Instant::now() > deadline {
+            return delivery;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}
