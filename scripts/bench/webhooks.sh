@@ -16,7 +16,7 @@ ISSUES=127.0.0.1:15152
 WEBHOOKS=127.0.0.1:15154
 PREFIX=swatter.benchwh
 DBS=(swatter_benchwh_identity swatter_benchwh_issues swatter_benchwh_webhooks)
-PSQL=(psql -qtAX -w -h 127.0.0.1 -U postgres -d postgres)
+PSQL=(env PGOPTIONS=--client-min-messages=warning psql -qtAX -w -h 127.0.0.1 -U postgres -d postgres)
 
 log() { echo "[bench:webhooks] $*" >&2; }
 die() { echo "[bench:webhooks] ERROR: $*" >&2; exit 1; }
