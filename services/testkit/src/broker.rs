@@ -54,6 +54,32 @@ impl Broker {
     /// Publishes `envelope` to the events exchange as the contexts do (routing key its type,
     /// persistent, confirmed), declaring the exchange first.
     pub async fn publish_event(&self, envelope: &swatter_common::events::Envelope) {
+        self.publish_events(std::slice::from_ref(envelope)).await;
+    }
+
+    /// Publishes `envelopes` in order over one connection (see [`Broker::publish_event`]). A
+    /// connection dropped meanwhile (another test closing every connection of the broker) is
+    /// made again and the rest published: an event may then go out twice, as in production.
+    pub async fn publish_events(&self, envelopes: &[swatter_common::events::Envelope]) {
+        let mut sent = 0;
+        for _ in 0..10 {
+            match self.try_publish(&envelopes[sent..]).await {
+                Ok(()) => return,
+                Err((confirmed, error)) => {
+                    sent += confirmed;
+                    eprintln!("publishing test events failed ({error}); publishing the rest again");
+                    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                }
+            }
+        }
+        panic!("the broker never took the test events");
+    }
+
+    /// Publishes `envelopes`; on failure, how many were confirmed before it.
+    async fn try_publish(
+        &self,
+        envelopes: &[swatter_common::events::Envelope],
+    ) -> Result<(), (usize, lapin::Error)> {
         use lapin::{
             BasicProperties, ExchangeKind,
             options::{BasicPublishOptions, ConfirmSelectOptions, ExchangeDeclareOptions},
@@ -62,8 +88,8 @@ impl Broker {
         let connection =
             lapin::Connection::connect(&self.amqp_url, lapin::ConnectionProperties::default())
                 .await
-                .expect("connect to the broker");
-        let channel = connection.create_channel().await.expect("a channel");
+                .map_err(|e| (0, e))?;
+        let channel = connection.create_channel().await.map_err(|e| (0, e))?;
         let exchange = self.events_exchange();
         channel
             .exchange_declare(
@@ -76,29 +102,32 @@ impl Broker {
                 FieldTable::default(),
             )
             .await
-            .expect("declare the events exchange");
+            .map_err(|e| (0, e))?;
         channel
             .confirm_select(ConfirmSelectOptions::default())
             .await
-            .expect("confirm mode");
-        let body = serde_json::to_vec(envelope).expect("an envelope is JSON");
-        let confirm = channel
-            .basic_publish(
-                exchange.as_str().into(),
-                envelope.event_type.as_str().into(),
-                BasicPublishOptions::default(),
-                &body,
-                BasicProperties::default()
-                    .with_delivery_mode(2)
-                    .with_content_type("application/json".into())
-                    .with_message_id(envelope.id.as_str().into()),
-            )
-            .await
-            .expect("publish the event")
-            .await
-            .expect("the broker's confirmation");
-        assert!(confirm.is_ack(), "the broker refused the event");
+            .map_err(|e| (0, e))?;
+        for (confirmed, envelope) in envelopes.iter().enumerate() {
+            let body = serde_json::to_vec(envelope).expect("an envelope is JSON");
+            let confirm = channel
+                .basic_publish(
+                    exchange.as_str().into(),
+                    envelope.event_type.as_str().into(),
+                    BasicPublishOptions::default(),
+                    &body,
+                    BasicProperties::default()
+                        .with_delivery_mode(2)
+                        .with_content_type("application/json".into())
+                        .with_message_id(envelope.id.as_str().into()),
+                )
+                .await
+                .map_err(|e| (confirmed, e))?
+                .await
+                .map_err(|e| (confirmed, e))?;
+            assert!(confirm.is_ack(), "the broker refused the event");
+        }
         let _ = connection.close(200, "done".into()).await;
+        Ok(())
     }
 
     /// Deletes this namespace's exchanges and queues from the shared broker.

@@ -205,6 +205,7 @@ pub fn webhooks_for_tests(
         address_policy: "127.0.0.1/32".parse().expect("a network"),
         lease: Duration::from_secs(3),
         concurrency: 16,
+        log_retention: Duration::from_secs(30 * 24 * 3600),
         sweep_interval: Duration::from_millis(200),
         metrics_addr: Some(any_port()),
     }
@@ -242,6 +243,10 @@ pub fn webhooks_env(config: &swatter_webhooks::config::WebhooksConfig) -> Vec<(S
         ),
         ("SWATTER_WEBHOOK_LEASE_SECS", c.lease.as_secs().to_string()),
         ("SWATTER_WEBHOOK_CONCURRENCY", c.concurrency.to_string()),
+        (
+            "SWATTER_WEBHOOK_LOG_RETENTION_DAYS",
+            (c.log_retention.as_secs() / (24 * 3600)).max(1).to_string(),
+        ),
         (
             "SWATTER_OUTBOX_SWEEP_MS",
             c.sweep_interval.as_millis().to_string(),

@@ -5,7 +5,9 @@
 //! the batch only once it is committed: a crash or a dropped connection before that has the
 //! broker hand the events over again, and the unique (endpoint, event) key makes the second
 //! storing a no-op. Events are handled one batch at a time, in the order the queue holds them,
-//! so that each endpoint's deliveries keep the order the events were published in.
+//! by one consumer at a time however many replicas run (the queue has a single active consumer;
+//! the others stand by), so that each endpoint's deliveries keep the order the events were
+//! published in.
 
 use std::time::Duration;
 
@@ -31,7 +33,8 @@ use crate::{domain, store};
 pub struct Topology {
     /// Durable topic exchange every context publishes its events to.
     pub exchange: String,
-    /// Durable quorum queue bound to every routing key (`#`) of the exchange.
+    /// Durable quorum queue bound to every routing key (`#`) of the exchange, with a single
+    /// active consumer.
     pub queue: String,
 }
 
@@ -59,6 +62,9 @@ impl Topology {
         let _ = connection.close(200, "done".into()).await;
     }
 }
+
+/// The first wait before reconnecting to the broker; it doubles up to 5 s while connecting fails.
+const FIRST_RETRY: Duration = Duration::from_millis(200);
 
 /// Events handled per transaction at most.
 const BATCH: usize = 200;
@@ -91,6 +97,12 @@ pub async fn declare(connection: &Connection, topology: &Topology) -> anyhow::Re
         ShortString::from("x-queue-type"),
         AMQPValue::LongString(LongString::from("quorum")),
     );
+    // One consumer at a time (the others wait to take over): two replicas consuming at once
+    // would store events in an order of their racing, not the order they were published in.
+    arguments.insert(
+        ShortString::from("x-single-active-consumer"),
+        AMQPValue::Boolean(true),
+    );
     channel
         .queue_declare(
             topology.queue.as_str().into(),
@@ -100,7 +112,14 @@ pub async fn declare(connection: &Connection, topology: &Topology) -> anyhow::Re
             },
             arguments,
         )
-        .await?;
+        .await
+        .map_err(|error| {
+            anyhow::anyhow!(
+                "declare the queue {}: {error} (a queue of that name declared by an earlier \
+                 version with other arguments must be deleted first)",
+                topology.queue
+            )
+        })?;
     channel
         .queue_bind(
             topology.queue.as_str().into(),
@@ -121,9 +140,9 @@ pub async fn consume(
     topology: Topology,
     mut shutdown: watch::Receiver<bool>,
 ) {
-    let mut backoff = Duration::from_millis(200);
+    let mut backoff = FIRST_RETRY;
     while !*shutdown.borrow() {
-        match consume_once(&db, &amqp_url, &topology, &mut shutdown).await {
+        match consume_once(&db, &amqp_url, &topology, &mut shutdown, &mut backoff).await {
             Ok(()) => return,
             Err(error) => {
                 tracing::warn!(
@@ -145,9 +164,24 @@ async fn consume_once(
     amqp_url: &str,
     topology: &Topology,
     shutdown: &mut watch::Receiver<bool>,
+    backoff: &mut Duration,
 ) -> anyhow::Result<()> {
     let connection = connect(amqp_url).await?;
-    declare(&connection, topology).await?;
+    let result = consume_on(&connection, db, topology, shutdown, backoff).await;
+    // Closed in every case, so that what was handed over and not acknowledged goes back to the
+    // queue at once.
+    let _ = connection.close(200, "consumer stopped".into()).await;
+    result
+}
+
+async fn consume_on(
+    connection: &Connection,
+    db: &PgPool,
+    topology: &Topology,
+    shutdown: &mut watch::Receiver<bool>,
+    backoff: &mut Duration,
+) -> anyhow::Result<()> {
+    declare(connection, topology).await?;
     let channel = connection.create_channel().await?;
     channel
         .basic_qos(BATCH as u16, BasicQosOptions::default())
@@ -161,16 +195,14 @@ async fn consume_once(
         )
         .await?;
     tracing::info!(queue = %topology.queue, "consuming events");
+    *backoff = FIRST_RETRY;
     loop {
         let first = tokio::select! {
             delivery = consumer.next() => match delivery {
                 Some(delivery) => delivery?,
                 None => anyhow::bail!("the broker cancelled the consumer"),
             },
-            _ = shutdown.changed() => {
-                let _ = connection.close(200, "shutting down".into()).await;
-                return Ok(());
-            }
+            _ = shutdown.changed() => return Ok(()),
         };
         let mut batch = vec![first];
         while batch.len() < BATCH {

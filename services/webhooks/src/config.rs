@@ -90,6 +90,9 @@ pub struct WebhooksConfig {
     /// (≥ 1).
     #[arg(long = "webhook-concurrency", env = "SWATTER_WEBHOOK_CONCURRENCY", default_value = "64", value_parser = config::at_least_one::<u16>)]
     pub concurrency: u16,
+    /// Days a finished delivery (succeeded or failed) stays in the delivery log (≥ 1).
+    #[arg(long = "webhook-log-retention-days", env = "SWATTER_WEBHOOK_LOG_RETENTION_DAYS", default_value = "30", value_parser = retention_days)]
+    pub log_retention: Duration,
     /// Period, in milliseconds, of the dispatcher's and outbox relay's safety-net scans (they are
     /// woken at once by new work).
     #[arg(long = "outbox-sweep-ms", env = "SWATTER_OUTBOX_SWEEP_MS", default_value = "1000", value_parser = config::millis)]
@@ -105,6 +108,11 @@ fn parse_schedule(raw: &str) -> Result<RetrySchedule, String> {
 
 fn parse_policy(raw: &str) -> Result<AddressPolicy, String> {
     raw.parse()
+}
+
+fn retention_days(raw: &str) -> Result<Duration, String> {
+    let days = config::at_least_one::<u32>(raw)?;
+    Ok(Duration::from_secs(u64::from(days) * 24 * 3600))
 }
 
 fn positive_millis(raw: &str) -> Result<Duration, String> {
@@ -149,6 +157,7 @@ mod tests {
         assert_eq!(config.timeout, Duration::from_secs(10));
         assert_eq!(config.events_exchange, "swatter.events");
         assert!(config.address_policy.allowed.is_empty());
+        assert_eq!(config.log_retention, Duration::from_secs(30 * 24 * 3600));
         assert_eq!(
             config.metrics_addr,
             Some(SocketAddr::from(([127, 0, 0, 1], 9104)))
@@ -164,6 +173,7 @@ mod tests {
             ("SWATTER_WEBHOOK_TIMEOUT_MS", "0"),
             ("SWATTER_WEBHOOK_LEASE_SECS", "5"),
             ("SWATTER_WEBHOOK_CONCURRENCY", "0"),
+            ("SWATTER_WEBHOOK_LOG_RETENTION_DAYS", "0"),
             ("SWATTER_METRICS_ADDR", "everywhere"),
         ] {
             let err = WebhooksConfig::from_env(&Env::from_pairs(&[(name, value)])).unwrap_err();

@@ -35,6 +35,10 @@ pub struct Dispatcher {
     pub sweep: Duration,
 }
 
+/// Deliveries one task sends to the same endpoint before it hands the slot back, so that the
+/// oldest waiting delivery of any endpoint goes next when every slot is busy with backlogs.
+const CHAIN_LIMIT: usize = 20;
+
 /// Shortest pause between two scans that found nothing to claim although work seemed due.
 const MIN_WAIT: Duration = Duration::from_millis(5);
 
@@ -101,7 +105,8 @@ impl Dispatcher {
         while tasks.join_next().await.is_some() {}
     }
 
-    /// Attempts `claim`, and after each success the endpoint's next due delivery.
+    /// Attempts `claim`, and after each success the endpoint's next due delivery (up to
+    /// [`CHAIN_LIMIT`] in all).
     async fn chain(
         self: Arc<Self>,
         mut claim: Claim,
@@ -109,9 +114,11 @@ impl Dispatcher {
         finished: Arc<Notify>,
         shutdown: watch::Receiver<bool>,
     ) {
+        let mut sent = 0;
         loop {
             let after = self.attempt(&claim).await;
-            if after != Some(AfterAttempt::Succeeded) || *shutdown.borrow() {
+            sent += 1;
+            if after != Some(AfterAttempt::Succeeded) || *shutdown.borrow() || sent == CHAIN_LIMIT {
                 break;
             }
             match store::claim_due(&self.db, 1, self.lease, Some(claim.endpoint_id)).await {

@@ -1,8 +1,8 @@
-//! The outbox relay: publishes this context's committed events (`webhook.endpoint_disabled`) to
+//! The housekeeping loops. The outbox relay publishes this context's committed events (`webhook.endpoint_disabled`) to
 //! the events exchange, then marks them sent. Woken at once by `NOTIFY`, and every sweep
 //! interval as a safety net. Rows are locked with `SKIP LOCKED`, so replicas never publish one
 //! at the same time; a crash between publishing and marking publishes it again, which consumers
-//! dedupe by the event id.
+//! dedupe by the event id. The pruner keeps the delivery log to its retention.
 
 use std::{sync::Arc, time::Duration};
 
@@ -76,6 +76,25 @@ pub async fn run(
         tokio::select! {
             result = notified => if result.is_err() { listener = None; },
             _ = tokio::time::sleep(wait) => {},
+            _ = shutdown.changed() => {},
+        }
+    }
+}
+
+/// How often finished deliveries past the retention are deleted.
+const PRUNE_EVERY: Duration = Duration::from_secs(3600);
+
+/// Deletes the finished deliveries older than `retention` at start and every hour, until
+/// `shutdown` turns true: the delivery log is kept for `retention`.
+pub async fn prune(db: PgPool, retention: Duration, mut shutdown: watch::Receiver<bool>) {
+    while !*shutdown.borrow() {
+        match store::prune_deliveries(&db, retention).await {
+            Ok(0) => {}
+            Ok(count) => tracing::info!(count, "old deliveries deleted from the log"),
+            Err(error) => tracing::warn!(error = %error, "cannot prune the delivery log"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(PRUNE_EVERY) => {},
             _ = shutdown.changed() => {},
         }
     }

@@ -106,6 +106,11 @@ impl Application {
                 config.sweep_interval,
                 stopped.clone(),
             )),
+            tokio::spawn(relay::prune(
+                db.clone(),
+                config.log_retention,
+                stopped.clone(),
+            )),
         ];
         let probe = swatter_common::db::readiness_probe(db);
         let shutdown = async move {

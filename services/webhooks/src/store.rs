@@ -457,10 +457,6 @@ pub async fn record_attempt(
             notify(&mut tx, OUTBOX_CHANNEL).await?;
         }
     }
-    if after == AfterAttempt::Succeeded {
-        // The endpoint's next delivery is due now.
-        notify(&mut tx, DELIVERIES_CHANNEL).await?;
-    }
     tx.commit().await?;
     Ok(true)
 }
@@ -570,6 +566,19 @@ pub async fn mark_outbox_sent(db: impl PgExecutor<'_>, ids: &[i64]) -> sqlx::Res
         .execute(db)
         .await
         .map(|_| ())
+}
+
+/// Deletes finished deliveries (succeeded or failed) created more than `older_than` ago, with
+/// their attempts; returns how many.
+pub async fn prune_deliveries(db: &PgPool, older_than: Duration) -> sqlx::Result<u64> {
+    Ok(sqlx::query(
+        "DELETE FROM deliveries WHERE state IN ('succeeded', 'failed')
+           AND created_at < now() - make_interval(secs => $1)",
+    )
+    .bind(older_than.as_secs_f64())
+    .execute(db)
+    .await?
+    .rows_affected())
 }
 
 /// Deliveries not finished yet (pending or retrying), the age of the oldest of them in seconds,

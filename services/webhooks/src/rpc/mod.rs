@@ -29,6 +29,16 @@ use crate::{
     store::{self, EndpointRow},
 };
 
+/// The methods that change nothing (the rest register, change, rotate or send), for the auth
+/// layer's read/write split of access-token scopes.
+pub const READ_METHODS: &[&str] = &[
+    "/swatter.webhooks.v1.WebhooksService/ListEndpoints",
+    "/swatter.webhooks.v1.WebhooksService/GetEndpoint",
+    "/swatter.webhooks.v1.WebhooksService/ListDeliveries",
+    "/swatter.webhooks.v1.WebhooksService/GetDelivery",
+    "/swatter.webhooks.v1.WebhooksService/ListEventTypes",
+];
+
 /// Shared state of the handlers.
 pub struct Webhooks {
     pub db: PgPool,
