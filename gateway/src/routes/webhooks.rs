@@ -480,7 +480,7 @@ pub async fn update_webhook(
     json(state.webhooks().update_endpoint(request).await)
 }
 
-/// Delete an endpoint. Its pending deliveries end `failed`; nothing more is sent to it.
+/// Delete an endpoint with its delivery log; what was not delivered is dropped.
 #[utoipa::path(
     delete,
     path = "/v1/webhooks/{id}",
