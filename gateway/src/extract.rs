@@ -100,9 +100,9 @@ where
     }
 }
 
-/// A JSON body that may be left out: no body at all reads as `T::default()` (an action such as
-/// a secret rotation, whose options all have defaults). A body that is there is read as
-/// [`ApiJson`] reads it.
+/// A JSON body that may be left out: no body at all, or `null`, reads as `T::default()` (an
+/// action such as a secret rotation, whose options all have defaults). A body that is there is
+/// read as [`ApiJson`] reads it.
 #[derive(Debug, Clone)]
 pub struct OptionalJson<T>(pub T);
 
@@ -125,6 +125,10 @@ where
                 ProblemKind::UnsupportedMediaType,
                 "the body must be JSON, sent with Content-Type: application/json",
             ));
+        }
+        // `null` is "no options" too: the OpenAPI description of an optional body allows it.
+        if bytes.trim_ascii() == b"null" {
+            return Ok(OptionalJson(T::default()));
         }
         decode_json(&bytes).map(OptionalJson)
     }

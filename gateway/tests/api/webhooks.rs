@@ -294,6 +294,16 @@ async fn with_webhooks_down_its_routes_answer_503_and_the_rest_keeps_answering()
         .send()
         .await
         .unwrap();
+    let rotate_null = app
+        .authed(
+            Method::POST,
+            &format!("/v1/webhooks/{SOME_ID}/rotate-secret"),
+            &alice.access_token,
+        )
+        .json(&Value::Null)
+        .send()
+        .await
+        .unwrap();
     let types = app
         .get_as(&alice.access_token, "/v1/webhook-event-types")
         .await;
@@ -306,8 +316,10 @@ async fn with_webhooks_down_its_routes_answer_503_and_the_rest_keeps_answering()
     let problem = assert_problem(strict, 503, "service-unavailable").await;
     assert!(problem["detail"].as_str().unwrap().contains("webhooks"));
     assert_problem(list, 503, "service-unavailable").await;
-    // Without a body, the rotation is asked of the service (which is down), not refused.
+    // Without a body, or with `null`, the rotation is asked of the service (which is down), not
+    // refused.
     assert_problem(rotate, 503, "service-unavailable").await;
+    assert_problem(rotate_null, 503, "service-unavailable").await;
     assert_problem(types, 503, "service-unavailable").await;
     assert_eq!(project["key"], "APP");
 }
