@@ -177,9 +177,30 @@ pub struct UpdateWebhookRequest {
 #[schema(example = json!({"overlap_seconds": 3600}))]
 pub struct RotateSecretRequest {
     /// How long the previous secret keeps signing (both signatures are sent meanwhile).
-    #[serde(default)]
+    #[serde(default, deserialize_with = "whole_number")]
     #[schema(schema_with = limits::overlap_seconds, required = false)]
     pub overlap_seconds: Option<i64>,
+}
+
+/// A whole number, also when written as one with a zero fraction (`3600.0`): JSON Schema's
+/// `integer`, which the OpenAPI description promises, counts those in. `null` is absent.
+fn whole_number<'de, D: serde::Deserializer<'de>>(
+    deserializer: D,
+) -> Result<Option<i64>, D::Error> {
+    let Some(number) = Option::<serde_json::Number>::deserialize(deserializer)? else {
+        return Ok(None);
+    };
+    if let Some(whole) = number.as_i64() {
+        return Ok(Some(whole));
+    }
+    match number.as_f64() {
+        // Beyond 2^53 a float no longer tells whole numbers apart; such values are far outside
+        // every limit anyway.
+        Some(float) if float.fract() == 0.0 && float.abs() < 9.0e15 => Ok(Some(float as i64)),
+        _ => Err(serde::de::Error::custom(
+            "must be a whole number between 0 and 604800",
+        )),
+    }
 }
 
 /// One try at delivering an event.
@@ -770,6 +791,20 @@ mod tests {
             serde_json::Value::Null
         );
         assert_eq!(one["attempt_log"][0]["error"], "timeout");
+    }
+
+    #[test]
+    fn an_overlap_written_with_a_zero_fraction_is_a_whole_number() {
+        let read = |json: &str| {
+            serde_json::from_str::<RotateSecretRequest>(json).map(|body| body.overlap_seconds)
+        };
+        assert_eq!(read(r#"{"overlap_seconds": 571.0}"#).unwrap(), Some(571));
+        assert_eq!(read(r#"{"overlap_seconds": 60}"#).unwrap(), Some(60));
+        assert_eq!(read(r#"{"overlap_seconds": null}"#).unwrap(), None);
+        assert_eq!(read("{}").unwrap(), None);
+        assert!(read(r#"{"overlap_seconds": 1.5}"#).is_err());
+        assert!(read(r#"{"overlap_seconds": "60"}"#).is_err());
+        assert!(read(r#"{"overlap_seconds": 1e300}"#).is_err());
     }
 
     #[test]
