@@ -196,6 +196,9 @@ impl<'a> Stack<'a> {
         if identity_wanted {
             running.identity = Some(Identity::start(self.identity.unwrap_or_else(keep)).await);
         }
+        // One broker namespace per stack, shared by the services that use the broker.
+        #[cfg(any(feature = "reporting", feature = "webhooks"))]
+        let broker = crate::Broker::new();
         #[cfg(feature = "issues")]
         if issues_wanted {
             let identity = running.identity.as_ref().expect("identity runs");
@@ -205,7 +208,7 @@ impl<'a> Stack<'a> {
         #[cfg(feature = "reporting")]
         if let Some((worker, customize)) = self.reporting {
             let s3 = crate::S3Server::start().await;
-            let broker = crate::Broker::new();
+            let broker = broker.clone();
             running.reporting = Some(
                 Reporting::start(
                     &broker,
@@ -222,7 +225,7 @@ impl<'a> Stack<'a> {
         }
         #[cfg(feature = "webhooks")]
         if let Some(customize) = self.webhooks {
-            let broker = running.broker.clone().unwrap_or_default();
+            let broker = broker.clone();
             running.webhooks = Some(
                 Webhooks::start(
                     &broker,

@@ -24,6 +24,7 @@ use lapin::{
 use sqlx::PgPool;
 use swatter_common::events::Envelope;
 use tokio::sync::{Mutex, watch};
+use tracing::Instrument;
 use uuid::Uuid;
 
 use crate::{domain, store};
@@ -211,7 +212,8 @@ async fn consume_on(
                 _ => break,
             }
         }
-        store_batch(db, &batch).await?;
+        let span = tracing::info_span!("webhooks.store_events", events = batch.len());
+        store_batch(db, &batch).instrument(span).await?;
         let last = batch.last().expect("a batch holds at least one event");
         last.ack(BasicAckOptions { multiple: true }).await?;
     }

@@ -9,7 +9,7 @@
 
 use std::{sync::Arc, time::Duration};
 
-use chrono::Utc;
+use chrono::{SecondsFormat, Utc};
 use sqlx::PgPool;
 use swatter_common::events::Envelope;
 use tokio::{
@@ -22,7 +22,7 @@ use crate::{
     delivery::{Outcome, Sender},
     domain::{ENDPOINT_DISABLED, RetrySchedule},
     relay,
-    store::{self, AfterAttempt, Claim},
+    store::{self, AfterAttempt, Claim, EndpointRow},
 };
 
 /// Everything the dispatcher needs.
@@ -38,6 +38,37 @@ pub struct Dispatcher {
 /// Deliveries one task sends to the same endpoint before it hands the slot back, so that the
 /// oldest waiting delivery of any endpoint goes next when every slot is busy with backlogs.
 const CHAIN_LIMIT: usize = 20;
+
+/// The `webhook.endpoint_disabled` envelope (JSON) about `endpoint`, its data the endpoint as the
+/// REST API shows it.
+fn disabled_event(endpoint: &EndpointRow) -> String {
+    let time = |at: chrono::DateTime<Utc>| at.to_rfc3339_opts(SecondsFormat::AutoSi, true);
+    let now = Utc::now();
+    let envelope = Envelope {
+        id: format!("evt_{}", uuid::Uuid::now_v7()),
+        event_type: ENDPOINT_DISABLED.to_owned(),
+        timestamp: now,
+        project_key: Some(endpoint.project_key.clone()),
+        cursor: None,
+        data: serde_json::json!({
+            "id": endpoint.id.to_string(),
+            "project_key": endpoint.project_key,
+            "url": endpoint.url,
+            "event_types": endpoint.event_types,
+            "description": endpoint.description,
+            "active": endpoint.active,
+            "disabled_reason": endpoint.disabled_reason,
+            "created_by": endpoint.created_by.to_string(),
+            "created_at": time(endpoint.created_at),
+            "updated_at": time(endpoint.updated_at),
+            "previous_secret_expires_at": endpoint
+                .previous_secret_expires_at
+                .filter(|at| *at > now)
+                .map(time),
+        }),
+    };
+    serde_json::to_string(&envelope).expect("an envelope is JSON")
+}
 
 /// Shortest pause between two scans that found nothing to claim although work seemed due.
 const MIN_WAIT: Duration = Duration::from_millis(5);
@@ -154,38 +185,26 @@ impl Dispatcher {
                 None => AfterAttempt::Exhausted,
             },
         };
-        let disabled = (after == AfterAttempt::Exhausted).then(|| {
+        let reason = (after == AfterAttempt::Exhausted).then(|| {
             let last = if sent.record.error.is_empty() {
                 format!("HTTP {}", sent.record.response_status)
             } else {
                 sent.record.error.clone()
             };
-            let reason = format!(
+            format!(
                 "{in_schedule} attempts to deliver {} failed (the last: {last})",
                 claim.event_id
-            );
-            let envelope = Envelope {
-                id: format!("evt_{}", uuid::Uuid::now_v7()),
-                event_type: ENDPOINT_DISABLED.to_owned(),
-                timestamp: now,
-                project_key: Some(claim.project_key.clone()),
-                cursor: None,
-                data: serde_json::json!({
-                    "id": claim.endpoint_id.to_string(),
-                    "project_key": claim.project_key,
-                    "url": claim.url,
-                    "active": false,
-                    "disabled_reason": reason,
-                }),
-            };
-            (reason, serde_json::to_string(&envelope).unwrap_or_default())
+            )
         });
         let recorded = store::record_attempt(
             &self.db,
             claim,
             &sent.record,
             after,
-            disabled.as_ref().map(|(r, e)| (r.as_str(), e.as_str())),
+            reason.as_deref().map(|reason| store::Disable {
+                reason,
+                event: &disabled_event,
+            }),
         )
         .await;
         match recorded {

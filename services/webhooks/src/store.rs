@@ -386,15 +386,22 @@ pub struct AttemptRecord {
     pub error: String,
 }
 
+/// How an exhausted delivery disables its endpoint: the reason, and the envelope JSON of the
+/// `webhook.endpoint_disabled` event made from the endpoint as disabled.
+pub struct Disable<'a> {
+    pub reason: &'a str,
+    pub event: &'a (dyn Fn(&EndpointRow) -> String + Sync),
+}
+
 /// Records attempt `claim.attempts` and what became of the delivery, if `claim` still holds its
 /// lease (`false`: it lost it, nothing was written). An exhausted delivery disables its endpoint
-/// with `reason` and queues `disabled_event` in the outbox.
+/// as `disable` says and queues the event in the outbox.
 pub async fn record_attempt(
     db: &PgPool,
     claim: &Claim,
     record: &AttemptRecord,
     after: AfterAttempt,
-    disabled: Option<(&str, &str)>,
+    disable: Option<Disable<'_>>,
 ) -> sqlx::Result<bool> {
     let mut tx = db.begin().await?;
     let (state, next_at, delivered) = match after {
@@ -438,20 +445,19 @@ pub async fn record_attempt(
     .bind(&record.error)
     .execute(&mut *tx)
     .await?;
-    if let (AfterAttempt::Exhausted, Some((reason, event))) = (after, disabled) {
-        let disabled_now = sqlx::query(
+    if let (AfterAttempt::Exhausted, Some(disable)) = (after, disable) {
+        let disabled: Option<EndpointRow> = sqlx::query_as(&format!(
             "UPDATE endpoints SET active = false, disabled_reason = $2, updated_at = now()
-             WHERE id = $1 AND active",
-        )
+             WHERE id = $1 AND active RETURNING {ENDPOINT_COLUMNS}"
+        ))
         .bind(claim.endpoint_id)
-        .bind(reason)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        if disabled_now == 1 {
+        .bind(disable.reason)
+        .fetch_optional(&mut *tx)
+        .await?;
+        if let Some(endpoint) = disabled {
             sqlx::query("INSERT INTO outbox (event_type, envelope) VALUES ($1, $2)")
                 .bind(crate::domain::ENDPOINT_DISABLED)
-                .bind(event)
+                .bind((disable.event)(&endpoint))
                 .execute(&mut *tx)
                 .await?;
             notify(&mut tx, OUTBOX_CHANNEL).await?;

@@ -196,6 +196,18 @@ async fn a_used_up_schedule_disables_the_endpoint_announces_it_and_reactivation_
     assert_eq!(notice.event_type, "webhook.endpoint_disabled");
     assert_eq!(notice.project_key.as_deref(), Some("FAIL"));
     assert_eq!(notice.data["id"], broken.id);
+    assert_eq!(notice.data["url"], failing.url());
+    assert_eq!(notice.data["active"], false);
+    assert!(
+        notice.data["disabled_reason"]
+            .as_str()
+            .unwrap()
+            .contains("failed")
+    );
+    assert_eq!(
+        notice.data["event_types"],
+        serde_json::json!(["issue.created"])
+    );
     assert_eq!(
         failing.received().len(),
         3,
@@ -412,6 +424,10 @@ async fn finished_deliveries_past_the_retention_leave_the_log_and_waiting_ones_s
                 project_key: "PRUNE".into(),
                 url: receiver.url(),
                 active: Some(false),
+                event_types: crate::support::TEST_TYPES
+                    .iter()
+                    .map(|t| (*t).to_owned())
+                    .collect(),
                 ..Default::default()
             },
             &app.owner,

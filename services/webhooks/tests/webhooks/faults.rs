@@ -7,13 +7,26 @@ use std::{
 
 use crate::support::{Behaviour, Receiver, TestApp};
 
-/// A `swatter-webhooks` process joining the test's stack.
-fn spawn_service(app: &TestApp) -> Child {
-    Command::new(env!("CARGO_BIN_EXE_swatter-webhooks"))
-        .envs(app.webhooks().env())
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("start swatter-webhooks")
+/// A `swatter-webhooks` process joining the test's stack; killed when dropped (a failing test
+/// leaves no process behind).
+struct Service(Child);
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn spawn_service(app: &TestApp) -> Service {
+    Service(
+        Command::new(env!("CARGO_BIN_EXE_swatter-webhooks"))
+            .envs(app.webhooks().env())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start swatter-webhooks"),
+    )
 }
 
 #[tokio::test]
@@ -37,9 +50,9 @@ async fn a_service_killed_mid_delivery_delivers_it_again_with_the_same_webhook_i
     let held = receiver.wait_for(1).await.remove(0);
     assert_eq!(held.webhook_id(), sent[0]);
     receiver.behave(Behaviour::Ok);
-    service.kill().expect("kill -9 the service");
-    service.wait().unwrap();
-    let mut restarted = spawn_service(&app);
+    service.0.kill().expect("kill -9 the service");
+    service.0.wait().unwrap();
+    let restarted = spawn_service(&app);
 
     let got: Vec<String> = receiver
         .wait_for(4)
@@ -56,8 +69,7 @@ async fn a_service_killed_mid_delivery_delivers_it_again_with_the_same_webhook_i
         again.at - held.at >= Duration::from_secs(5),
         "after the lease"
     );
-    restarted.kill().unwrap();
-    restarted.wait().unwrap();
+    drop(restarted);
     receiver.release();
     app.cleanup().await;
 }
@@ -142,16 +154,19 @@ async fn sigterm_lets_the_attempt_in_flight_finish_before_the_service_exits() {
     receiver.wait_for(1).await;
 
     // SAFETY: signalling a child process this test started.
-    unsafe { libc::kill(service.id() as i32, libc::SIGTERM) };
+    unsafe { libc::kill(service.0.id() as i32, libc::SIGTERM) };
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert!(
-        service.try_wait().unwrap().is_none(),
+        service.0.try_wait().unwrap().is_none(),
         "it waits for the attempt"
     );
     receiver.release();
-    let status = tokio::task::spawn_blocking(move || service.wait().unwrap())
-        .await
-        .unwrap();
+    let status = tokio::task::spawn_blocking(move || {
+        let mut service = service;
+        service.0.wait().unwrap()
+    })
+    .await
+    .unwrap();
     assert!(status.success(), "{status}");
 
     // Recorded as delivered: nobody sends it again.

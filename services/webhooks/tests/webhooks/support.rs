@@ -33,6 +33,12 @@ use tonic::transport::Channel;
 /// busy with other builds).
 pub const WAIT: Duration = Duration::from_secs(60);
 
+/// The event types the tests publish themselves. Endpoints subscribe to these rather than to
+/// every type: issues publishes the project's own events (`project.created`, `member.added`) to
+/// the same exchange, a moment after the change, and they would otherwise arrive among the
+/// test's events.
+pub const TEST_TYPES: &[&str] = &["issue.created", "issue.updated", "comment.created"];
+
 pub struct TestApp {
     pub running: Running,
     pub owner: User,
@@ -94,8 +100,10 @@ impl TestApp {
         user
     }
 
-    /// Registers `url` for project `key` (all event types unless `types` names some) as the owner.
+    /// Registers `url` for project `key` as the owner, subscribed to `types` ([`TEST_TYPES`]
+    /// when empty).
     pub async fn endpoint(&self, key: &str, url: &str, types: &[&str]) -> pb::EndpointWithSecret {
+        let types = if types.is_empty() { TEST_TYPES } else { types };
         self.client()
             .create_endpoint(req(
                 pb::CreateEndpointRequest {
