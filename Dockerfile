@@ -1,6 +1,7 @@
 # syntax=docker/dockerfile:1.7
-# One image with all four swatter programs; each container picks its program by command:
-#   swatter-identity | swatter-issues | swatter-reporting [api|worker|migrate] | swatter-gateway
+# One image with all five swatter programs; each container picks its program by command:
+#   swatter-identity | swatter-issues | swatter-reporting [api|worker|migrate] | swatter-webhooks
+#   | swatter-gateway
 # Build: docker build -t swatter:dev .      (docs/deploy.md)
 
 ARG RUST_VERSION=1.95.0
@@ -21,10 +22,12 @@ RUN --mount=type=cache,target=/usr/local/cargo/registry,sharing=locked \
     --mount=type=cache,target=/usr/local/cargo/git,sharing=locked \
     --mount=type=cache,target=/src/target,sharing=locked \
     cargo build --release --locked \
-        -p swatter-identity -p swatter-issues -p swatter-reporting -p swatter-gateway \
+        -p swatter-identity -p swatter-issues -p swatter-reporting -p swatter-webhooks \
+        -p swatter-gateway \
  && mkdir -p /out \
  && cp target/release/swatter-identity target/release/swatter-issues \
-       target/release/swatter-reporting target/release/swatter-gateway /out/
+       target/release/swatter-reporting target/release/swatter-webhooks \
+       target/release/swatter-gateway /out/
 
 # ---------------------------------------------------------------------------------------------
 # Runtime: Debian slim (same glibc as the builder) with CA certificates, a non-root user and a
@@ -47,14 +50,16 @@ COPY --chmod=0755 docker/healthcheck.sh /usr/local/bin/swatter-healthcheck
 ENV SWATTER_IDENTITY_ADDR=0.0.0.0:50051 \
     SWATTER_ISSUES_ADDR=0.0.0.0:50052 \
     SWATTER_REPORTING_ADDR=0.0.0.0:50053 \
+    SWATTER_WEBHOOKS_ADDR=0.0.0.0:50054 \
     SWATTER_GATEWAY_ADDR=0.0.0.0:8080 \
     SWATTER_LOG_FORMAT=json
 
 LABEL org.opencontainers.image.title="swatter" \
-      org.opencontainers.image.description="swatter bug tracker: identity, issues, reporting and the REST gateway" \
+      org.opencontainers.image.description="swatter bug tracker: identity, issues, reporting, webhooks and the REST gateway" \
       org.opencontainers.image.licenses="MIT"
 
-# gateway HTTP, gRPC identity/issues/reporting, Prometheus metrics (gateway, identity, issues, reporting)
-EXPOSE 8080 50051 50052 50053 9100 9101 9102 9103
+# gateway HTTP, gRPC identity/issues/reporting/webhooks, Prometheus metrics (gateway, identity,
+# issues, reporting, webhooks)
+EXPOSE 8080 50051 50052 50053 50054 9100 9101 9102 9103 9104
 USER 10001:10001
 CMD ["swatter-gateway"]

@@ -17,7 +17,7 @@ PSQL := psql -w -h 127.0.0.1 -U postgres -d postgres
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-16s %s\n", $$1, $$2}'
 
-run: ## start (or install) PostgreSQL, RabbitMQ, s3s-fs, build, run every service and the gateway
+run: ## start (or install) PostgreSQL, RabbitMQ, s3s-fs, build, run every service (webhooks too) and the gateway
 	scripts/run.sh
 
 test: deps ## every test of the workspace against the real dependencies, the deployment checks, the ecosystem checks, 90 s of fuzzing
@@ -57,10 +57,10 @@ config-reference: ## regenerate the README's configuration tables from the setti
 validate-deploy: ## kustomize-build, schema-check and policy-lint (checkov) k8s/, check docker-compose.yml, lint the Dockerfile
 	scripts/validate-deploy.sh
 
-bench: ## release build, seed 100,000 issues, pgbench -S yardstick, load the REST API with wrk, write BENCHMARKS.md
+bench: ## release build, seed 100,000 issues, pgbench -S yardstick, load the REST API with wrk, webhook latency and throughput, write BENCHMARKS.md
 	scripts/bench.sh
 
-demo: ## seed a realistic data set through the REST API, ask for both reports, save the PDFs
+demo: ## seed a realistic data set through the REST API, ask for both reports, save the PDFs, show a webhook's deliveries
 	scripts/demo.sh
 
 ecosystem: ## third-party clients and tools (tests/ecosystem) against a stack of their own

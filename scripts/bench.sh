@@ -4,7 +4,9 @@
 # issues and 50,000 comments, measures `pgbench -S -c 32` in the same run as the yardstick, then
 # drives each scenario with wrk (32 connections, 20 s) and records req/s, its ratio to pgbench, p50,
 # p99, errors, the target and every process's peak RSS; then the reporting benchmarks (typst render
-# times, end-to-end pipeline latency, throughput and worker memory). All of it goes to BENCHMARKS.md.
+# times, end-to-end pipeline latency, throughput and worker memory), and the webhooks ones
+# (scripts/bench/webhooks.sh: change → webhook received latency, sustained deliveries per second).
+# All of it goes to BENCHMARKS.md.
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -43,7 +45,7 @@ done
 
 if [[ -z "${SWATTER_BENCH_BIN_DIR:-}" ]]; then
     log "building release binaries"
-    cargo build --release --bins -p swatter-identity -p swatter-issues -p swatter-gateway
+    cargo build --release --bins -p swatter-identity -p swatter-issues -p swatter-gateway -p swatter-webhooks
 fi
 
 mkdir -p "$RUN_DIR"
@@ -352,6 +354,12 @@ if [[ "${SWATTER_BENCH_REPORTING:-1}" == 1 ]]; then
     echo "$pipeline_out"
 fi
 
+if [[ "${SWATTER_BENCH_WEBHOOKS:-1}" == 1 ]] && { [[ -z "${SWATTER_BENCH_ONLY:-}" ]] || grep -qE "$SWATTER_BENCH_ONLY" <<<"webhook"; }; then
+    log "webhooks: change → webhook latency, sustained deliveries (scripts/bench/webhooks.sh)"
+    webhooks_out=$(BIN_DIR="$BIN_DIR" "$REPO/scripts/bench/webhooks.sh")
+    echo "$webhooks_out"
+fi
+
 # A partial run, or one of binaries built elsewhere, does not replace the committed figures.
 OUT="$REPO/BENCHMARKS.md"
 [[ -z "${SWATTER_BENCH_ONLY:-}${SWATTER_BENCH_BIN_DIR:-}" ]] || OUT="$RUN_DIR/BENCHMARKS.md"
@@ -414,6 +422,17 @@ mem=$(awk '/MemTotal/ {printf "%.0f GiB", $2/1024/1024}' /proc/meminfo)
         echo "Pipeline with real PostgreSQL, RabbitMQ, s3s-fs and one worker process (\`cargo bench --bench pipeline\`):"
         echo
         echo "$pipeline_out"
+    fi
+    if [[ -n "${webhooks_out:-}" ]]; then
+        echo
+        echo "## Webhooks"
+        echo
+        echo "Identity, issues (its change events through RabbitMQ), webhooks and the gateway (release), a"
+        echo "Python receiver on 127.0.0.1 answering 204 (\`scripts/bench/webhooks.sh\`):"
+        echo
+        echo "| scenario | figure | detail | target | met |"
+        echo "|---|---|---|---|---|"
+        echo "$webhooks_out"
     fi
     if [[ -f "$REPO/docs/benchmark-notes.md" ]]; then echo; cat "$REPO/docs/benchmark-notes.md"; fi
 } >"$OUT"

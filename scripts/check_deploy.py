@@ -45,25 +45,41 @@ COMPONENT = "app.kubernetes.io/component"
 
 # Who may open a connection to each component's gRPC port (network-policies.yaml, docs/deploy.md).
 EXPECTED_GRPC_CALLERS = {
-    "identity": {"gateway", "issues", "reporting-api", "report-worker"},
-    "issues": {"gateway", "reporting-api", "report-worker"},
+    "identity": {"gateway", "issues", "reporting-api", "report-worker", "webhooks"},
+    "issues": {"gateway", "reporting-api", "report-worker", "webhooks"},
     "reporting-api": {"gateway"},
+    "webhooks": {"gateway"},
 }
-EXPECTED_DEPLOYMENTS = {"identity", "issues", "reporting-api", "report-worker", "gateway"}
+EXPECTED_DEPLOYMENTS = {
+    "identity",
+    "issues",
+    "reporting-api",
+    "report-worker",
+    "webhooks",
+    "gateway",
+}
 # What the compose file's migrate service runs, in order.
 MIGRATE_COMMANDS = [
     ["swatter-identity", "migrate"],
     ["swatter-issues", "migrate"],
     ["swatter-reporting", "migrate"],
+    ["swatter-webhooks", "migrate"],
 ]
 # Whom each component may open connections to, among swatter's own pods (component, port).
 EXPECTED_GRPC_CALLEES = {
-    "gateway": {("identity", 50051), ("issues", 50052), ("reporting-api", 50053)},
+    "gateway": {
+        ("identity", 50051),
+        ("issues", 50052),
+        ("reporting-api", 50053),
+        ("webhooks", 50054),
+    },
     "issues": {("identity", 50051)},
     "reporting-api": {("identity", 50051), ("issues", 50052)},
     "report-worker": {("identity", 50051), ("issues", 50052)},
+    "webhooks": {("identity", 50051), ("issues", 50052)},
     "identity": set(),
 }
+GRPC_PORTS = {50051, 50052, 50053, 50054}
 # Ports each component may reach outside swatter's pods (DNS and OTLP for every one, PostgreSQL
 # for those with a database; network-policies-egress.yaml). The reporting programs also reach the
 # broker and the object store, whose ports differ per environment: theirs are only checked to be
@@ -74,6 +90,24 @@ EXPECTED_EXTERNAL_PORTS = {
     "issues": {53, 4317, 5432},
     "reporting-api": None,
     "report-worker": None,
+    # The broker's port differs per environment, as for reporting; its internet access is
+    # checked by check_internet_egress.
+    "webhooks": None,
+}
+# The one component that may open connections to the internet (webhook receivers), through
+# ipBlock rules that leave out every range its own address check refuses.
+INTERNET_COMPONENT = "webhooks"
+NOT_INTERNET = {
+    "0.0.0.0/0": {
+        "0.0.0.0/8",
+        "10.0.0.0/8",
+        "100.64.0.0/10",
+        "127.0.0.0/8",
+        "169.254.0.0/16",
+        "172.16.0.0/12",
+        "192.168.0.0/16",
+    },
+    "::/0": {"::1/128", "::ffff:0:0/96", "fc00::/7", "fe80::/10"},
 }
 DIGEST = re.compile(r"@sha256:[0-9a-f]{64}$")
 
@@ -392,6 +426,7 @@ def check_k8s(built_path, example_path, digests=False):
     check_config(config_maps, services, workloads)
     check_network_policies(by_kind.get("NetworkPolicy", []), deployments)
     check_egress(by_kind.get("NetworkPolicy", []), deployments)
+    check_internet_egress(by_kind.get("NetworkPolicy", []), deployments)
     for monitor in by_kind.get("ServiceMonitor", []):
         check_service_monitor(monitor, services, deployments)
 
@@ -424,8 +459,9 @@ def check_spread(where, spec, labels):
 
 def allowed_destinations(policies, source_labels, components):
     """(component or '<outside>', port) pairs a pod may open connections to; None if no egress
-    policy isolates it. '<outside>' is anything but swatter's own pods (a namespace or ipBlock
-    peer, a pod of another application, or no peer at all); '<any>' a rule without ports."""
+    policy isolates it. '<outside>' is anything but swatter's own pods (a namespace peer, a pod
+    of another application, or no peer at all); '<ipBlock CIDR>' an ipBlock peer; '<any>' a rule
+    without ports."""
     selecting = [
         p
         for p in policies
@@ -444,7 +480,9 @@ def allowed_destinations(policies, source_labels, components):
                     allowed |= {(c, port) for c in components} | {("<outside>", port)}
                 for peer in peers:
                     matched = set()
-                    if "podSelector" in peer and "namespaceSelector" not in peer:
+                    if "ipBlock" in peer:
+                        matched = {(f"<ipBlock {peer['ipBlock'].get('cidr')}>", port)}
+                    elif "podSelector" in peer and "namespaceSelector" not in peer:
                         matched = {
                             (c, port)
                             for c, labels in components.items()
@@ -464,9 +502,17 @@ def check_egress(policies, deployments):
         if allowed is None:
             problem("NetworkPolicy", f"no egress policy isolates {component}")
             continue
+        internet = {(c, p) for c, p in allowed if c.startswith("<ipBlock")}
+        allowed -= internet
+        if internet and component != INTERNET_COMPONENT:
+            problem(
+                "NetworkPolicy",
+                f"{component} may reach {sorted(c for c, _ in internet)}: "
+                f"only {INTERNET_COMPONENT} may leave for addresses",
+            )
         if any(port == "<any>" for _, port in allowed):
             problem("NetworkPolicy", f"{component} may open connections on any port")
-        own = {(c, p) for c, p in allowed if c != "<outside>" and p in {50051, 50052, 50053}}
+        own = {(c, p) for c, p in allowed if c != "<outside>" and p in GRPC_PORTS}
         calls = {(c, p) for c, p in own if c in components and port_is_grpc_of(c, p, deployments)}
         if calls != callees:
             problem(
@@ -480,6 +526,39 @@ def check_egress(policies, deployments):
                 "NetworkPolicy",
                 f"{component} may leave for ports {sorted(outside)}, "
                 f"expected {sorted(expected)}",
+            )
+
+
+def check_internet_egress(policies, deployments):
+    """The internet component reaches the internet (IPv4 and IPv6) through ipBlock rules, each
+    leaving out the ranges of NOT_INTERNET; no rule opens any other address block."""
+    deployment = deployments.get(INTERNET_COMPONENT)
+    if deployment is None:
+        return
+    labels = pod_labels(deployment)
+    blocks = [
+        peer["ipBlock"]
+        for p in policies
+        if "Egress" in (p["spec"].get("policyTypes") or [])
+        and selector_matches(p["spec"]["podSelector"], labels)
+        for rule in p["spec"].get("egress") or []
+        for peer in rule.get("to") or []
+        if "ipBlock" in peer
+    ]
+    cidrs = {block.get("cidr") for block in blocks}
+    if cidrs != set(NOT_INTERNET):
+        problem(
+            "NetworkPolicy",
+            f"{INTERNET_COMPONENT} reaches {sorted(cidrs)} by ipBlock, "
+            f"expected {sorted(NOT_INTERNET)}",
+        )
+    for block in blocks:
+        missing = NOT_INTERNET.get(block.get("cidr"), set()) - set(block.get("except") or [])
+        if missing:
+            problem(
+                "NetworkPolicy",
+                f"{INTERNET_COMPONENT}'s egress to {block.get('cidr')} must leave out "
+                f"{sorted(missing)}",
             )
 
 
@@ -559,7 +638,12 @@ def check_config(config_maps, services, workloads):
                 f"ConfigMap/{cm_name}",
                 "SWATTER_MIGRATE must be false (the migrate init containers migrate)",
             )
-        for key in ("SWATTER_IDENTITY_URL", "SWATTER_ISSUES_URL", "SWATTER_REPORTING_URL"):
+        for key in (
+            "SWATTER_IDENTITY_URL",
+            "SWATTER_ISSUES_URL",
+            "SWATTER_REPORTING_URL",
+            "SWATTER_WEBHOOKS_URL",
+        ):
             match = re.fullmatch(r"https?://([a-z0-9-]+):(\d+)", data.get(key, ""))
             if not match or int(match.group(2)) not in names.get(match.group(1), set()):
                 problem(
@@ -755,7 +839,12 @@ def check_compose(path):
         source = str(volume).split(":")[0]
         if source.endswith(".sql"):
             sql = (Path(path).parent / source).read_text(encoding="utf-8")
-            for db in ("swatter_identity", "swatter_issues", "swatter_reporting"):
+            for db in (
+                "swatter_identity",
+                "swatter_issues",
+                "swatter_reporting",
+                "swatter_webhooks",
+            ):
                 if f"CREATE DATABASE {db}" not in sql:
                     problem(f"{path} {source}", f"does not create {db}")
 

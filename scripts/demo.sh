@@ -2,6 +2,9 @@
 # `make demo`: seeds a realistic data set through the REST API (6 users, 3 projects with members,
 # ~200 issues with status changes, assignments, labels and comments), asks for a project report
 # and a monthly report, waits for them, saves the PDFs under .run/demo/ and prints their URLs.
+# Along the way a webhook of project WEB delivers its changes to a small local receiver
+# (scripts/webhook-receiver.py, which checks each signature); the end shows what the receiver
+# got and the webhook's delivery log from the API.
 # Uses the stack of `make run` if it is up; otherwise starts one and stops it at the end.
 set -euo pipefail
 
@@ -121,6 +124,27 @@ for i in "${!projects[@]}"; do
     done
 done
 
+# A webhook for WEB's changes, delivered to a receiver on 127.0.0.1 (which `make run` lets webhooks
+# reach). Endpoints that earlier demos registered are removed first: their receivers are gone.
+log "webhook: WEB's events to a local receiver (scripts/webhook-receiver.py)"
+mkdir -p "$OUT"
+WEBHOOK_DESCRIPTION="make demo receiver"
+for old in $(call GET "/v1/projects/WEB/webhooks?page_size=100" "${token[alice]}" |
+    jq -r --arg d "$WEBHOOK_DESCRIPTION" '.items[] | select(.description == $d) | .id'); do
+    call DELETE "/v1/webhooks/$old" "${token[alice]}" >/dev/null
+done
+receiver_port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+webhook=$(call POST /v1/projects/WEB/webhooks "${token[alice]}" \
+    "{\"url\":\"http://127.0.0.1:$receiver_port/swatter\",\"description\":\"$WEBHOOK_DESCRIPTION\"}")
+webhook_id=$(jq -r .id <<<"$webhook")
+webhook_secret=$(jq -r .secret <<<"$webhook")
+: >"$OUT/webhook-receiver.log"
+python3 "$REPO/scripts/webhook-receiver.py" --port "$receiver_port" --secret "$webhook_secret" \
+    >>"$OUT/webhook-receiver.log" 2>&1 &
+receiver=$!
+trap 'kill "$receiver" 2>/dev/null; [[ -n $started ]] && kill -INT -- -"$started" 2>/dev/null; wait 2>/dev/null || true' EXIT
+log "  endpoint $webhook_id -> http://127.0.0.1:$receiver_port/swatter (every event type)"
+
 subjects=("Login button" "Checkout page" "Search results" "Password reset" "Invoice PDF" "Dark mode" "Profile page" "Notifications" "Export to CSV" "Image upload" "Rate limiter" "Session timeout")
 problems=("does nothing on Safari" "is slow with many items" "shows the wrong currency" "crashes after an update" "loses data on refresh" "has a typo" "misaligns on small screens" "times out under load" "ignores the user's locale" "returns 500 for empty input")
 priorities=(low medium medium high urgent)
@@ -148,7 +172,6 @@ for n in $(seq 1 "$ISSUES"); do
     ((n % 50 == 0)) && log "  $n issues"
 done
 
-mkdir -p "$OUT"
 wait_job() {
     local job="$1" tok="$2" state
     for _ in $(seq 1 300); do
@@ -175,5 +198,20 @@ for pair in "project-WEB.pdf:$project_job" "monthly-alice.pdf:$monthly_job"; do
     echo "   $OUT/$file"
     echo "     $url"
 done
+
+# The webhook: a test ping, then what the receiver printed and the delivery log.
+call POST "/v1/webhooks/$webhook_id/ping" "${token[alice]}" >/dev/null
+for _ in $(seq 1 100); do
+    grep -q ' webhook.ping ' "$OUT/webhook-receiver.log" && break
+    sleep 0.2
+done
+received=$(grep -c ' evt_' "$OUT/webhook-receiver.log" || true)
+echo
+echo " Webhook $webhook_id of WEB -> http://127.0.0.1:$receiver_port/swatter"
+echo " The receiver got $received requests (log: $OUT/webhook-receiver.log); the last ones:"
+tail -n 8 "$OUT/webhook-receiver.log" | sed 's/^/   /'
+echo " The delivery log (GET /v1/webhooks/$webhook_id/deliveries), newest first:"
+call GET "/v1/webhooks/$webhook_id/deliveries?page_size=8" "${token[alice]}" |
+    jq -r '.items[] | "   \(.created_at)  \(.event_type | .+ " " * (16 - length))  \(.state)  attempts \(.attempts)  HTTP \(.last_response_status // "-")  \(.last_duration_ms // "-") ms  \(.event_id)"'
 echo
 echo " Log in as any of ${users[*]} with password $PASSWORD; alice owns WEB."

@@ -59,13 +59,19 @@ EOF
 }
 
 k8s_secrets() {
-    local postgres rabbitmq minio service admin
+    local postgres rabbitmq minio service admin webhooks_url
     if [[ -s $K8S_DEV/secrets.env && -s $K8S_DEV/dependencies.env ]]; then
         log "keeping $K8S_DEV/secrets.env and dependencies.env"
         # A key added to the manifests since the file was generated.
         if ! grep -q '^SWATTER_PAGE_TOKEN_SECRET=' "$K8S_DEV/secrets.env"; then
             echo "SWATTER_PAGE_TOKEN_SECRET=$(random_secret)" >>"$K8S_DEV/secrets.env"
             log "added SWATTER_PAGE_TOKEN_SECRET to $K8S_DEV/secrets.env"
+        fi
+        if ! grep -q '^SWATTER_WEBHOOKS_DATABASE_URL=' "$K8S_DEV/secrets.env"; then
+            # The same server and password as identity's database.
+            webhooks_url="$(sed -n 's#^SWATTER_IDENTITY_DATABASE_URL=\(.*\)/swatter_identity$#\1/swatter_webhooks#p' "$K8S_DEV/secrets.env")"
+            echo "SWATTER_WEBHOOKS_DATABASE_URL=$webhooks_url" >>"$K8S_DEV/secrets.env"
+            log "added SWATTER_WEBHOOKS_DATABASE_URL to $K8S_DEV/secrets.env"
         fi
         return
     fi
@@ -87,6 +93,7 @@ EOF
 SWATTER_IDENTITY_DATABASE_URL=postgres://postgres:$postgres@postgres:5432/swatter_identity
 SWATTER_ISSUES_DATABASE_URL=postgres://postgres:$postgres@postgres:5432/swatter_issues
 SWATTER_REPORTING_DATABASE_URL=postgres://postgres:$postgres@postgres:5432/swatter_reporting
+SWATTER_WEBHOOKS_DATABASE_URL=postgres://postgres:$postgres@postgres:5432/swatter_webhooks
 SWATTER_AMQP_URL=amqp://swatter:$rabbitmq@rabbitmq:5672/%2f
 SWATTER_S3_ACCESS_KEY=swatter
 SWATTER_S3_SECRET_KEY=$minio

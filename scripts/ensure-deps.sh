@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Makes sure the local dependencies of swatter are up: PostgreSQL (trust auth on 127.0.0.1:5432),
-# RabbitMQ (guest/guest on 127.0.0.1:5672), an s3s-fs object store and the three service databases.
+# RabbitMQ (guest/guest on 127.0.0.1:5672), an s3s-fs object store and the four service databases.
 # Starts what is stopped and installs what is missing (Debian 12, as root). Safe to run repeatedly.
 # Migrations are not run here: every service applies its embedded migrations when it starts.
 set -euo pipefail

@@ -50,12 +50,17 @@ export SWATTER_SERVICE_CLIENTS="${SWATTER_SERVICE_CLIENTS:-$SWATTER_SERVICE_CLIE
 IDENTITY_ADDR="${SWATTER_IDENTITY_ADDR:-127.0.0.1:50051}"
 ISSUES_ADDR="${SWATTER_ISSUES_ADDR:-127.0.0.1:50052}"
 REPORTING_ADDR="${SWATTER_REPORTING_ADDR:-127.0.0.1:50053}"
+WEBHOOKS_ADDR="${SWATTER_WEBHOOKS_ADDR:-127.0.0.1:50054}"
 GATEWAY_ADDR="${SWATTER_GATEWAY_ADDR:-127.0.0.1:8080}"
 GATEWAY_URL="http://$(addr_host "$GATEWAY_ADDR"):$(addr_port "$GATEWAY_ADDR")"
 # Each service finds the others at the addresses they listen on (unless told otherwise).
 export SWATTER_IDENTITY_URL="${SWATTER_IDENTITY_URL:-http://$(addr_host "$IDENTITY_ADDR"):$(addr_port "$IDENTITY_ADDR")}"
 export SWATTER_ISSUES_URL="${SWATTER_ISSUES_URL:-http://$(addr_host "$ISSUES_ADDR"):$(addr_port "$ISSUES_ADDR")}"
 export SWATTER_REPORTING_URL="${SWATTER_REPORTING_URL:-http://$(addr_host "$REPORTING_ADDR"):$(addr_port "$REPORTING_ADDR")}"
+export SWATTER_WEBHOOKS_URL="${SWATTER_WEBHOOKS_URL:-http://$(addr_host "$WEBHOOKS_ADDR"):$(addr_port "$WEBHOOKS_ADDR")}"
+# Webhooks refuse loopback and private destinations; the dev stack lets them reach receivers on
+# this machine (127.0.0.1 only), which the demo, the checks and local tinkering use.
+export SWATTER_WEBHOOK_ALLOW_NETWORKS="${SWATTER_WEBHOOK_ALLOW_NETWORKS:-127.0.0.1/32}"
 
 # --- process management -------------------------------------------------------------------------
 pids=()
@@ -118,7 +123,7 @@ mkdir -p "$RUN_DIR"
 # --- what to start: "name address" in start order; services missing from the build are skipped ---
 # (no subcommand: `serve`; for swatter-reporting that is the API, relay, sweeper and worker in one)
 procs=()
-for entry in "swatter-identity $IDENTITY_ADDR" "swatter-issues $ISSUES_ADDR" "swatter-reporting $REPORTING_ADDR"; do
+for entry in "swatter-identity $IDENTITY_ADDR" "swatter-issues $ISSUES_ADDR" "swatter-reporting $REPORTING_ADDR" "swatter-webhooks $WEBHOOKS_ADDR"; do
     name="${entry%% *}"
     if [[ -x $BIN_DIR/$name ]]; then
         procs+=("$entry")
@@ -202,12 +207,15 @@ cat <<EOF
  Gateway (REST)   $GATEWAY_URL
  Swagger UI       $GATEWAY_URL/docs
  OpenAPI          $GATEWAY_URL/openapi.json
- gRPC             identity $IDENTITY_ADDR, issues $ISSUES_ADDR, reporting $REPORTING_ADDR
+ gRPC             identity $IDENTITY_ADDR, issues $ISSUES_ADDR, reporting $REPORTING_ADDR,
+                  webhooks $WEBHOOKS_ADDR
                   (reflection is on: grpcurl -plaintext $IDENTITY_ADDR list)
  Started          ${names[*]}
  Dev admin        username '$SWATTER_ADMIN_USERNAME', password '$SWATTER_ADMIN_PASSWORD'
  Logs             $RUN_DIR/<name>.log   (s3s-fs: $RUN_DIR/s3s-fs.log)
  Object store     $SWATTER_S3_ENDPOINT (s3s-fs, key '$SWATTER_S3_ACCESS_KEY', data in $RUN_DIR/s3)
+ Webhooks         may call $SWATTER_WEBHOOK_ALLOW_NETWORKS besides public addresses
+                  (SWATTER_WEBHOOK_ALLOW_NETWORKS); a receiver to try: scripts/webhook-receiver.py
 
  Try it:
    curl -s -X POST $GATEWAY_URL/v1/users -H 'Content-Type: application/json' \\

@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # scripts/with-stack.sh NAME COMMAND [ARGS...]: runs COMMAND against a whole swatter stack of its
 # own, then stops the stack. The stack is scripts/run.sh on free ports, with its own run folder
-# (.run/NAME), databases (swatter_NAME_<port>_<service>), queues (swatter.NAME.<port>.*) and
-# s3s-fs, so it never meets `make run` or another check. Before COMMAND starts, a user is signed
+# (.run/NAME), databases (swatter_NAME_<port>_<service>), queues (swatter.NAME.<port>.*), events
+# exchange (swatter.NAME.<port>.events) and s3s-fs, so it never meets `make run` or another check.
+# Its webhooks may call receivers on 127.0.0.1 (as `make run`'s). Before COMMAND starts, a user is signed
 # up and logged in. COMMAND sees:
 #   SWATTER_STACK_URL                    the gateway, http://127.0.0.1:<port>
-#   SWATTER_STACK_IDENTITY_ADDR, _ISSUES_ADDR, _REPORTING_ADDR   the gRPC servers (host:port)
+#   SWATTER_STACK_IDENTITY_ADDR, _ISSUES_ADDR, _REPORTING_ADDR, _WEBHOOKS_ADDR   the gRPC servers (host:port)
 #   SWATTER_STACK_USERNAME, _PASSWORD, _TOKEN   the signed-up user and an access token
 #   SWATTER_STACK_ADMIN_USERNAME, _ADMIN_PASSWORD   the stack's first admin
 #   SWATTER_STACK_RUN_DIR                its run folder (service logs: <binary>.log)
@@ -38,7 +39,7 @@ print(" ".join(str(s.getsockname()[1]) for s in sockets))
 EOF
 }
 
-read -r GATEWAY_PORT IDENTITY_PORT ISSUES_PORT REPORTING_PORT S3_PORT <<<"$(free_ports 5)"
+read -r GATEWAY_PORT IDENTITY_PORT ISSUES_PORT REPORTING_PORT WEBHOOKS_PORT S3_PORT <<<"$(free_ports 6)"
 GATEWAY="http://127.0.0.1:$GATEWAY_PORT"
 DB_PREFIX="swatter_${NAME}_$GATEWAY_PORT"
 QUEUE_PREFIX="swatter.$NAME.$GATEWAY_PORT"
@@ -53,7 +54,8 @@ export SWATTER_GATEWAY_ADDR="127.0.0.1:$GATEWAY_PORT"
 export SWATTER_IDENTITY_ADDR="127.0.0.1:$IDENTITY_PORT"
 export SWATTER_ISSUES_ADDR="127.0.0.1:$ISSUES_PORT"
 export SWATTER_REPORTING_ADDR="127.0.0.1:$REPORTING_PORT"
-unset SWATTER_IDENTITY_URL SWATTER_ISSUES_URL SWATTER_REPORTING_URL SWATTER_S3_PUBLIC_ENDPOINT
+export SWATTER_WEBHOOKS_ADDR="127.0.0.1:$WEBHOOKS_PORT"
+unset SWATTER_IDENTITY_URL SWATTER_ISSUES_URL SWATTER_REPORTING_URL SWATTER_WEBHOOKS_URL SWATTER_S3_PUBLIC_ENDPOINT
 unset SWATTER_JWT_PRIVATE_KEY_FILE SWATTER_JWT_VERIFY_KEY_PATHS SWATTER_ADMIN_PASSWORD SWATTER_SERVICE_CLIENT_SECRET SWATTER_SERVICE_CLIENTS
 export SWATTER_S3_PORT="$S3_PORT"
 export SWATTER_S3_ENDPOINT="http://127.0.0.1:$S3_PORT"
@@ -61,7 +63,10 @@ export SWATTER_METRICS_ADDR=off
 export SWATTER_IDENTITY_DATABASE_URL="postgres://postgres@127.0.0.1:5432/${DB_PREFIX}_identity"
 export SWATTER_ISSUES_DATABASE_URL="postgres://postgres@127.0.0.1:5432/${DB_PREFIX}_issues"
 export SWATTER_REPORTING_DATABASE_URL="postgres://postgres@127.0.0.1:5432/${DB_PREFIX}_reporting"
+export SWATTER_WEBHOOKS_DATABASE_URL="postgres://postgres@127.0.0.1:5432/${DB_PREFIX}_webhooks"
 export SWATTER_QUEUE_PREFIX="$QUEUE_PREFIX"
+export SWATTER_EVENTS_EXCHANGE="$QUEUE_PREFIX.events"
+export SWATTER_WEBHOOK_ALLOW_NETWORKS="${SWATTER_WEBHOOK_ALLOW_NETWORKS:-127.0.0.1/32}"
 # The checks sign up more users from one address than a public stack lets through in an hour.
 export SWATTER_SIGNUP_RATE_PER_CLIENT="${SWATTER_SIGNUP_RATE_PER_CLIENT:-0}"
 # Request lines are logged at info, 5xx at warn: the gateway's log then lists only the 5xx.
@@ -83,7 +88,7 @@ cleanup() {
     pid="$(cat "$RUN_DIR/s3s-fs.pid" 2>/dev/null || true)"
     [[ -n $pid ]] && kill -TERM "$pid" 2>/dev/null
     local db
-    for db in identity issues reporting; do
+    for db in identity issues reporting webhooks; do
         "${PSQL[@]}" -c "DROP DATABASE IF EXISTS ${DB_PREFIX}_$db WITH (FORCE)" >/dev/null 2>&1 || true
     done
     if command -v rabbitmqctl >/dev/null 2>&1; then
@@ -98,7 +103,7 @@ trap 'exit 143' TERM
 
 # PostgreSQL, RabbitMQ, this stack's s3s-fs; then the stack's own databases.
 "$REPO/scripts/ensure-deps.sh" >"$RUN_DIR/deps.log" 2>&1 || { cat "$RUN_DIR/deps.log" >&2; die "ensure-deps.sh failed"; }
-for db in identity issues reporting; do
+for db in identity issues reporting webhooks; do
     "${PSQL[@]}" -c "DROP DATABASE IF EXISTS ${DB_PREFIX}_$db WITH (FORCE)" -c "CREATE DATABASE ${DB_PREFIX}_$db" >/dev/null
 done
 
@@ -142,6 +147,7 @@ export SWATTER_STACK_URL="$GATEWAY"
 export SWATTER_STACK_IDENTITY_ADDR="$SWATTER_IDENTITY_ADDR"
 export SWATTER_STACK_ISSUES_ADDR="$SWATTER_ISSUES_ADDR"
 export SWATTER_STACK_REPORTING_ADDR="$SWATTER_REPORTING_ADDR"
+export SWATTER_STACK_WEBHOOKS_ADDR="$SWATTER_WEBHOOKS_ADDR"
 export SWATTER_STACK_USERNAME="$username"
 export SWATTER_STACK_PASSWORD="$password"
 SWATTER_STACK_TOKEN="$(jq -r .access_token "$RUN_DIR/token.json")"

@@ -2,3 +2,4 @@
 CREATE DATABASE swatter_identity;
 CREATE DATABASE swatter_issues;
 CREATE DATABASE swatter_reporting;
+CREATE DATABASE swatter_webhooks;

@@ -90,6 +90,13 @@ pub struct GatewayConfig {
         default_value = "http://127.0.0.1:50053"
     )]
     pub reporting_url: UpstreamUrl,
+    /// Webhooks' gRPC endpoint.
+    #[arg(
+        long,
+        env = "SWATTER_WEBHOOKS_URL",
+        default_value = "http://127.0.0.1:50054"
+    )]
+    pub webhooks_url: UpstreamUrl,
     /// `iss` of access tokens (identity writes it, the others check it).
     #[arg(long, env = "SWATTER_JWT_ISSUER", default_value = "swatter")]
     pub jwt_issuer: String,
@@ -156,6 +163,7 @@ mod tests {
         assert_eq!(config.identity_url.to_string(), "http://127.0.0.1:50051/");
         assert_eq!(config.issues_url.to_string(), "http://127.0.0.1:50052/");
         assert_eq!(config.reporting_url.to_string(), "http://127.0.0.1:50053/");
+        assert_eq!(config.webhooks_url.to_string(), "http://127.0.0.1:50054/");
         assert_eq!(config.jwt_issuer, "swatter");
         assert_eq!(config.jwt_audience, "swatter");
         assert_eq!(config.trusted_proxy_hops, 0);
@@ -174,6 +182,7 @@ mod tests {
             ("SWATTER_IDENTITY_URL", "ftp://identity:50051"),
             ("SWATTER_ISSUES_URL", "issues:50052"),
             ("SWATTER_REPORTING_URL", "reporting"),
+            ("SWATTER_WEBHOOKS_URL", "webhooks:50054"),
             ("SWATTER_TRUSTED_PROXY_HOPS", "-1"),
             ("SWATTER_TRUSTED_PROXY_HOPS", "one"),
             ("SWATTER_TRUST_FORWARDED_FOR", "perhaps"),
@@ -194,6 +203,7 @@ mod tests {
             ("SWATTER_IDENTITY_URL", "https://identity.internal:443"),
             ("SWATTER_ISSUES_URL", "http://issues.internal:50052"),
             ("SWATTER_REPORTING_URL", "http://reporting.internal:50053"),
+            ("SWATTER_WEBHOOKS_URL", "http://webhooks.internal:50054"),
             ("SWATTER_TRUSTED_PROXY_HOPS", "2"),
             ("SWATTER_REQUEST_TIMEOUT_SECS", "5"),
             ("SWATTER_METRICS_ADDR", "off"),
@@ -206,6 +216,7 @@ mod tests {
             config.reporting_url.uri().host(),
             Some("reporting.internal")
         );
+        assert_eq!(config.webhooks_url.uri().host(), Some("webhooks.internal"));
         assert_eq!(config.trusted_proxy_hops, 2);
         assert_eq!(config.request_timeout, Duration::from_secs(5));
         assert_eq!(config.metrics_addr, None);

@@ -100,6 +100,40 @@ where
     }
 }
 
+/// A JSON body that may be left out: no body at all, or `null`, reads as `T::default()` (an
+/// action such as a secret rotation, whose options all have defaults). A body that is there is
+/// read as [`ApiJson`] reads it.
+#[derive(Debug, Clone)]
+pub struct OptionalJson<T>(pub T);
+
+impl<S, T> FromRequest<S> for OptionalJson<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned + Default,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let format = body_format(request.headers());
+        let typed = request.headers().contains_key(header::CONTENT_TYPE);
+        let bytes = body_bytes(request, state).await?;
+        if bytes.is_empty() && (!typed || format == Some(BodyFormat::Json)) {
+            return Ok(OptionalJson(T::default()));
+        }
+        if format != Some(BodyFormat::Json) {
+            return Err(ApiError::new(
+                ProblemKind::UnsupportedMediaType,
+                "the body must be JSON, sent with Content-Type: application/json",
+            ));
+        }
+        // `null` is "no options" too: the OpenAPI description of an optional body allows it.
+        if bytes.trim_ascii() == b"null" {
+            return Ok(OptionalJson(T::default()));
+        }
+        decode_json(&bytes).map(OptionalJson)
+    }
+}
+
 /// A body sent either as a URL-encoded form or as JSON with the same fields.
 #[derive(Debug, Clone)]
 pub struct JsonOrForm<T>(pub T);

@@ -47,6 +47,7 @@ use crate::{
         (name = "changes", description = "A project's change feed: every change to the project, its members, issues and comments, as pages after a cursor and as a live stream"),
         (name = "reports", description = "Ask for PDF reports; they are rendered in the background as jobs"),
         (name = "jobs", description = "Report jobs: follow, cancel, retry, download. Other users' jobs are 404"),
+        (name = "webhooks", description = "Webhooks: project owners register endpoints that receive the project's events, signed in the Standard Webhooks format; delivery log, redeliver, test ping"),
         (name = "operations", description = "Liveness and readiness probes"),
     ),
 )]

@@ -37,6 +37,7 @@ impl Application {
             identity: Upstream::connect_lazy("identity", &config.identity_url),
             issues: Upstream::connect_lazy("issues", &config.issues_url),
             reporting: Upstream::connect_lazy("reporting", &config.reporting_url),
+            webhooks: Upstream::connect_lazy("webhooks", &config.webhooks_url),
         };
         let identity = IdentityServiceClient::new(upstreams.identity.channel.clone());
         // Personal access tokens are checked here too (every 2 s per token), so that a refused

@@ -11,6 +11,7 @@ use swatter_proto::{
     identity::v1::identity_service_client::IdentityServiceClient,
     issues::v1::issues_service_client::IssuesServiceClient,
     reporting::v1::reporting_service_client::ReportingServiceClient,
+    webhooks::v1::webhooks_service_client::WebhooksServiceClient,
 };
 use tonic::transport::Endpoint;
 
@@ -49,12 +50,18 @@ pub struct Upstreams {
     pub identity: Upstream,
     pub issues: Upstream,
     pub reporting: Upstream,
+    pub webhooks: Upstream,
 }
 
 impl Upstreams {
     /// All of them, for readiness.
     pub fn all(&self) -> Vec<&Upstream> {
-        vec![&self.identity, &self.issues, &self.reporting]
+        vec![
+            &self.identity,
+            &self.issues,
+            &self.reporting,
+            &self.webhooks,
+        ]
     }
 }
 
@@ -81,5 +88,10 @@ impl AppState {
     /// A client of the reporting service.
     pub fn reporting(&self) -> ReportingServiceClient<TracedChannel> {
         ReportingServiceClient::new(self.upstreams.reporting.channel.clone())
+    }
+
+    /// A client of the webhooks service.
+    pub fn webhooks(&self) -> WebhooksServiceClient<TracedChannel> {
+        WebhooksServiceClient::new(self.upstreams.webhooks.channel.clone())
     }
 }

@@ -19,6 +19,7 @@ class Stack:
     identity_addr: str
     issues_addr: str
     reporting_addr: str
+    webhooks_addr: str
     admin_username: str
     admin_password: str
     username: str
@@ -57,6 +58,7 @@ def stack() -> Stack:
         identity_addr=env["SWATTER_STACK_IDENTITY_ADDR"],
         issues_addr=env["SWATTER_STACK_ISSUES_ADDR"],
         reporting_addr=env["SWATTER_STACK_REPORTING_ADDR"],
+        webhooks_addr=env.get("SWATTER_STACK_WEBHOOKS_ADDR", ""),
         admin_username=env["SWATTER_STACK_ADMIN_USERNAME"],
         admin_password=env["SWATTER_STACK_ADMIN_PASSWORD"],
         username=env["SWATTER_STACK_USERNAME"],

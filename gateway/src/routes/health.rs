@@ -52,7 +52,7 @@ pub enum ReadinessStatus {
 
 /// Readiness, with the state of each service.
 #[derive(Debug, Serialize, ToSchema)]
-#[schema(example = json!({"status": "degraded", "services": {"identity": "serving", "issues": "serving", "reporting": "unreachable"}}))]
+#[schema(example = json!({"status": "degraded", "services": {"identity": "serving", "issues": "serving", "reporting": "unreachable", "webhooks": "serving"}}))]
 pub struct Readiness {
     /// `ready`, or `degraded` while a service is down.
     pub status: ReadinessStatus,

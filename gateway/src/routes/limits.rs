@@ -371,6 +371,81 @@ pub fn issue_sort() -> RefOr<Schema> {
     )
 }
 
+/// Longest webhook URL (docs/api.md, *Webhooks*).
+pub const MAX_WEBHOOK_URL_LEN: usize = 2000;
+/// Longest webhook description.
+pub const MAX_WEBHOOK_DESCRIPTION_LEN: usize = 200;
+/// Most event types one webhook may list.
+pub const MAX_WEBHOOK_EVENT_TYPES: usize = 50;
+/// Longest time a rotated-out signing secret keeps signing: 7 days, in seconds.
+pub const MAX_SECRET_OVERLAP_SECONDS: i64 = 7 * 24 * 60 * 60;
+
+/// Where a webhook sends its deliveries: an `http://` or `https://` URL without a fragment.
+/// The webhooks service also refuses user info, and addresses on loopback, private, link-local
+/// and cloud-metadata ranges unless its allow-list names them.
+pub fn webhook_url() -> RefOr<Schema> {
+    schema(
+        string(false)
+            // `uri` (RFC 3986); utoipa names it only with its `url` feature, which nothing else needs.
+            .format(Some(SchemaFormat::Custom("uri".to_owned())))
+            .max_length(Some(MAX_WEBHOOK_URL_LEN))
+            .pattern(Some(r"^[Hh][Tt][Tt][Pp][Ss]?://[^#\u0000-\u0020\u007f]+$"))
+            .description(Some(
+                "An `http://` or `https://` URL of at most 2,000 characters, without user info \
+                 or fragment; it must resolve to a public address",
+            ))
+            .examples(["https://ci.example.com/hooks/swatter"]),
+    )
+}
+
+/// The event types a webhook receives: names from `GET /v1/webhook-event-types`.
+pub fn event_types() -> RefOr<Schema> {
+    let names = swatter_common::events::EVENT_TYPES
+        .iter()
+        .map(|(name, _)| *name);
+    RefOr::T(Schema::Array(
+        ArrayBuilder::new()
+            .items(
+                string(false)
+                    .enum_values(Some(names))
+                    .description(Some("An event type")),
+            )
+            .max_items(Some(MAX_WEBHOOK_EVENT_TYPES))
+            .description(Some(
+                "At most 50 event types; empty (or absent at creation) means every type. \
+                 Duplicates are dropped",
+            ))
+            .examples([serde_json::json!(["issue.created", "issue.updated"])])
+            .build(),
+    ))
+}
+
+/// A webhook's description; `null` is none (or clears it).
+pub fn webhook_description() -> RefOr<Schema> {
+    schema(line(
+        0,
+        MAX_WEBHOOK_DESCRIPTION_LEN,
+        true,
+        "At most 200 characters (trimmed), on one line",
+    ))
+}
+
+/// How long a rotated-out signing secret keeps signing, in seconds.
+pub fn overlap_seconds() -> RefOr<Schema> {
+    schema(
+        ObjectBuilder::new()
+            .schema_type(SchemaType::from_iter([Type::Integer, Type::Null]))
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int64)))
+            .minimum(Some(0))
+            .maximum(Some(MAX_SECRET_OVERLAP_SECONDS))
+            .description(Some(
+                "0 to 604,800 (7 days); absent or `null`: 86,400 (24 hours). 0 stops the \
+                 previous secret at once",
+            ))
+            .examples([3600]),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -15,6 +15,7 @@ pub mod projects;
 pub mod reports;
 pub mod tokens;
 pub mod users;
+pub mod webhooks;
 pub mod wire;
 
 use std::time::Duration;
@@ -91,6 +92,18 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(jobs::download_artifact))
         .routes(routes!(jobs::job_events))
         .routes(routes!(jobs::job_stats))
+        .routes(routes!(webhooks::create_webhook, webhooks::list_webhooks))
+        .routes(routes!(
+            webhooks::get_webhook,
+            webhooks::update_webhook,
+            webhooks::delete_webhook
+        ))
+        .routes(routes!(webhooks::rotate_webhook_secret))
+        .routes(routes!(webhooks::ping_webhook))
+        .routes(routes!(webhooks::list_deliveries))
+        .routes(routes!(webhooks::get_delivery))
+        .routes(routes!(webhooks::redeliver))
+        .routes(routes!(webhooks::list_event_types))
         .routes(routes!(health::healthz))
         .routes(routes!(health::readyz))
 }

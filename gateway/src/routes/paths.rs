@@ -59,3 +59,21 @@ pub struct JobId {
     /// The job's id
     pub id: Uuid,
 }
+
+/// `{id}` of a webhook endpoint.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct WebhookId {
+    /// The webhook endpoint's id
+    pub id: Uuid,
+}
+
+/// `{id}/deliveries/{delivery_id}`: one delivery of a webhook endpoint.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct DeliveryPath {
+    /// The webhook endpoint's id
+    pub id: Uuid,
+    /// The delivery's id
+    pub delivery_id: Uuid,
+}

@@ -92,6 +92,7 @@ wire_enums! {
 }
 
 pub use reporting::{JobState, ReportKind};
+pub use webhooks::DeliveryState;
 
 /// The reporting enums, converted to and from `swatter.reporting.v1`.
 mod reporting {
@@ -107,6 +108,19 @@ mod reporting {
         /// What a report covers: one project, or every project of the user for one month.
         ReportKind("must be project or user_monthly") =
             [Project "project", UserMonthly "user_monthly"];
+    }
+}
+
+/// The webhooks enums, converted to and from `swatter.webhooks.v1`.
+mod webhooks {
+    use super::*;
+    use swatter_proto::webhooks::v1 as pb;
+
+    wire_enums! {
+        /// Where a webhook delivery stands. `succeeded` and `failed` are final, until a redeliver.
+        DeliveryState("must be pending, retrying, succeeded or failed") = [
+            Pending "pending", Retrying "retrying", Succeeded "succeeded", Failed "failed"
+        ];
     }
 }
 
@@ -149,6 +163,7 @@ mod tests {
         check(Role::ALL);
         check(JobState::ALL);
         check(ReportKind::ALL);
+        check(DeliveryState::ALL);
     }
 
     #[test]

@@ -12,7 +12,9 @@ use serde_json::{Value, json};
 use swatter_gateway::config::GatewayConfig;
 use swatter_identity::config::IdentityConfig;
 use swatter_reporting::startup::Mode;
-use swatter_testkit::{Broker, Identity, Issues, Reporting, S3Server, Stack, TestDatabase, Worker};
+use swatter_testkit::{
+    Broker, Identity, Issues, Reporting, S3Server, Stack, TestDatabase, Webhooks, Worker,
+};
 
 pub use swatter_reporting::startup::Mode as ReportingMode;
 
@@ -32,6 +34,8 @@ pub struct TestApp {
     pub issues_addr: SocketAddr,
     /// The reporting service, its object store and queue names, when the test asked for them.
     pub reporting: Option<Reporting>,
+    /// The webhooks service, when the test asked for it (it stops when the app is dropped).
+    _webhooks: Option<Webhooks>,
     broker: Option<Broker>,
     _s3: Option<S3Server>,
     _identity: Identity,
@@ -88,6 +92,11 @@ impl TestApp {
         TestApp::start(Stack::new().reporting(Worker::from(mode)).gateway()).await
     }
 
+    /// The services including webhooks (deliveries may reach 127.0.0.1), and the gateway.
+    pub async fn spawn_with_webhooks() -> TestApp {
+        TestApp::start(Stack::new().webhooks().gateway()).await
+    }
+
     async fn start(stack: Stack<'_>) -> TestApp {
         let stack = stack.start().await;
         let identity = stack.identity.expect("identity runs");
@@ -100,6 +109,7 @@ impl TestApp {
             issues_addr: issues.addr,
             client: reqwest::Client::new(),
             reporting: stack.reporting,
+            _webhooks: stack.webhooks,
             broker: stack.broker,
             _s3: stack.s3,
             _identity: identity,

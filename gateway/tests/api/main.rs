@@ -19,3 +19,4 @@ mod sessions;
 mod sign_up;
 mod tokens;
 mod users;
+mod webhooks;

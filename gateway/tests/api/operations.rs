@@ -80,7 +80,10 @@ async fn the_gateway_is_ready_and_strictly_ready_when_every_service_serves() {
         body,
         serde_json::json!({
             "status": "ready",
-            "services": {"identity": "serving", "issues": "serving", "reporting": "serving"}
+            "services": {
+                "identity": "serving", "issues": "serving", "reporting": "serving",
+                "webhooks": "serving"
+            }
         })
     );
     assert_eq!(strict.status(), StatusCode::OK);
@@ -124,13 +127,17 @@ async fn without_the_services_the_gateway_takes_traffic_answers_503_and_is_not_s
         body,
         serde_json::json!({
             "status": "degraded",
-            "services": {"identity": "unreachable", "issues": "unreachable", "reporting": "unreachable"}
+            "services": {
+                "identity": "unreachable", "issues": "unreachable", "reporting": "unreachable",
+                "webhooks": "unreachable"
+            }
         })
     );
     let problem = assert_problem(strictly_ready, 503, "service-unavailable").await;
     assert_eq!(
         problem["detail"],
-        "not ready: identity is unreachable, issues is unreachable, reporting is unreachable"
+        "not ready: identity is unreachable, issues is unreachable, reporting is unreachable, \
+         webhooks is unreachable"
     );
     let problem = assert_problem(sign_up, 503, "service-unavailable").await;
     assert!(
@@ -166,7 +173,10 @@ async fn with_issues_down_identity_routes_keep_answering_and_issue_routes_answer
         body,
         serde_json::json!({
             "status": "degraded",
-            "services": {"identity": "serving", "issues": "unreachable", "reporting": "serving"}
+            "services": {
+                "identity": "serving", "issues": "unreachable", "reporting": "serving",
+                "webhooks": "serving"
+            }
         })
     );
     assert_problem(projects, 503, "service-unavailable").await;

@@ -285,6 +285,9 @@ pub fn gateway_for_tests(
         reporting_url: format!("http://{reporting}")
             .parse()
             .expect("reporting URL"),
+        // Without a webhooks service in the stack, readiness asks issues in its place (as for
+        // reporting); webhook routes are then not usable.
+        webhooks_url: format!("http://{issues}").parse().expect("webhooks URL"),
         jwt_issuer: "swatter".into(),
         jwt_audience: "swatter".into(),
         trusted_proxy_hops: 0,

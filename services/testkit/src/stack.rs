@@ -256,6 +256,10 @@ impl<'a> Stack<'a> {
             #[cfg(not(feature = "reporting"))]
             let reporting = issues;
             let mut config = config::gateway_for_tests(identity, issues, reporting);
+            #[cfg(feature = "webhooks")]
+            if let Some(webhooks) = &running.webhooks {
+                config.webhooks_url = webhooks.url.parse().expect("webhooks URL");
+            }
             customize(&mut config);
             running.gateway = Some(Gateway::start(config).await);
         }
