@@ -94,6 +94,10 @@ EXPECTED_EXTERNAL_PORTS = {
     # checked by check_internet_egress.
     "webhooks": None,
 }
+# Components with fixed ports above that also publish to the broker: at least one of its ports
+# (the base names both, an environment may keep one).
+BROKER_PORTS = {5671, 5672}
+BROKER_CLIENTS = {"issues"}
 # The one component that may open connections to the internet (webhook receivers), through
 # ipBlock rules that leave out every range its own address check refuses.
 INTERNET_COMPONENT = "webhooks"
@@ -521,6 +525,10 @@ def check_egress(policies, deployments):
             )
         outside = {p for c, p in allowed if c == "<outside>"}
         expected = EXPECTED_EXTERNAL_PORTS[component]
+        if component in BROKER_CLIENTS and outside & BROKER_PORTS:
+            expected = expected | (outside & BROKER_PORTS)
+        elif component in BROKER_CLIENTS:
+            expected = expected | BROKER_PORTS
         if expected is not None and outside != expected:
             problem(
                 "NetworkPolicy",
