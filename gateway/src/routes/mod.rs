@@ -56,7 +56,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(users::get_me, users::update_me))
         .routes(routes!(users::change_password))
         .routes(routes!(users::get_user, users::update_user))
-        .routes(routes!(tokens::create_token, tokens::list_my_tokens))
+        .routes(routes!(tokens::create_my_token, tokens::list_my_tokens))
         .routes(routes!(tokens::revoke_my_token))
         .routes(routes!(tokens::list_user_tokens))
         .routes(routes!(tokens::revoke_user_token))

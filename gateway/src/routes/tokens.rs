@@ -191,7 +191,7 @@ async fn check_projects(
         (status = 422, description = "An unknown scope, `admin` asked by a non-admin, a project the caller may not see, or an expiry over 365 days", body = Problem, content_type = PROBLEM_JSON, example = json!(problem_example(ProblemKind::Validation, "scopes[0]", "unknown scope \"delete\"; the scopes are read, write and admin"))),
     ),
 )]
-pub async fn create_token(
+pub async fn create_my_token(
     State(state): State<AppState>,
     caller: Authenticated,
     ApiJson(body): ApiJson<CreateTokenRequest>,

@@ -180,6 +180,28 @@ async fn what_the_schema_allows_the_services_accept_and_what_it_refuses_they_ref
 }
 
 #[tokio::test]
+async fn every_operation_has_an_operation_id_of_its_own() {
+    let app = TestApp::spawn().await;
+
+    let doc = description(&app).await;
+
+    // Generated clients name their functions and types after these: two alike break the build
+    // of a TypeScript client (tests/ecosystem) and shadow a method in others.
+    let mut seen = std::collections::BTreeMap::new();
+    for (path, operations) in doc["paths"].as_object().unwrap() {
+        for (method, operation) in operations.as_object().unwrap() {
+            let Some(id) = operation["operationId"].as_str() else {
+                continue;
+            };
+            if let Some(first) = seen.insert(id.to_owned(), format!("{method} {path}")) {
+                panic!("operationId {id} names both {first} and {method} {path}");
+            }
+        }
+    }
+    assert!(seen.len() > 50, "only {} operations described", seen.len());
+}
+
+#[tokio::test]
 async fn every_status_the_gateway_answers_is_declared() {
     let app = TestApp::spawn().await;
 
