@@ -13,17 +13,17 @@ use std::time::Duration;
 
 use futures::{FutureExt, StreamExt};
 use lapin::{
-    BasicProperties, Channel, Connection, ConnectionProperties, ExchangeKind,
+    Connection, ConnectionProperties,
     message::Delivery,
     options::{
-        BasicAckOptions, BasicConsumeOptions, BasicPublishOptions, BasicQosOptions,
-        ConfirmSelectOptions, ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions,
+        BasicAckOptions, BasicConsumeOptions, BasicQosOptions, QueueBindOptions,
+        QueueDeclareOptions,
     },
     types::{AMQPValue, FieldTable, LongString, ShortString},
 };
 use sqlx::PgPool;
-use swatter_common::events::Envelope;
-use tokio::sync::{Mutex, watch};
+use swatter_common::{broker::declare_exchange, events::Envelope};
+use tokio::sync::watch;
 use tracing::Instrument;
 use uuid::Uuid;
 
@@ -82,17 +82,7 @@ pub async fn connect(url: &str) -> lapin::Result<Connection> {
 /// Declares (idempotently) the exchange, the queue and its binding.
 pub async fn declare(connection: &Connection, topology: &Topology) -> anyhow::Result<()> {
     let channel = connection.create_channel().await?;
-    channel
-        .exchange_declare(
-            topology.exchange.as_str().into(),
-            ExchangeKind::Topic,
-            ExchangeDeclareOptions {
-                durable: true,
-                ..Default::default()
-            },
-            FieldTable::default(),
-        )
-        .await?;
+    declare_exchange(&channel, &topology.exchange).await?;
     let mut arguments = FieldTable::default();
     arguments.insert(
         ShortString::from("x-queue-type"),
@@ -265,74 +255,4 @@ async fn store_batch(db: &PgPool, batch: &[Delivery]) -> anyhow::Result<()> {
     }
     tx.commit().await?;
     Ok(())
-}
-
-/// Publishes events to the exchange, persistent, and waits for the broker's confirmation of
-/// each. A failed publish drops the connection; the next one reconnects.
-pub struct Publisher {
-    url: String,
-    topology: Topology,
-    link: Mutex<Option<(Connection, Channel)>>,
-}
-
-impl Publisher {
-    pub fn new(url: &str, topology: Topology) -> Self {
-        Publisher {
-            url: url.to_owned(),
-            topology,
-            link: Mutex::new(None),
-        }
-    }
-
-    async fn channel(&self) -> anyhow::Result<Channel> {
-        let mut link = self.link.lock().await;
-        if let Some((connection, channel)) = link.as_ref()
-            && connection.status().connected()
-            && channel.status().connected()
-        {
-            return Ok(channel.clone());
-        }
-        let connection = connect(&self.url).await?;
-        declare(&connection, &self.topology).await?;
-        let channel = connection.create_channel().await?;
-        channel
-            .confirm_select(ConfirmSelectOptions::default())
-            .await?;
-        *link = Some((connection, channel.clone()));
-        Ok(channel)
-    }
-
-    /// Publishes the envelope JSON `body` of an event of type `event_type` with id `id`; `Ok`
-    /// once the broker confirmed it.
-    pub async fn publish(&self, event_type: &str, id: &str, body: &str) -> anyhow::Result<()> {
-        let result = self.try_publish(event_type, id, body).await;
-        if result.is_err()
-            && let Some((connection, _)) = self.link.lock().await.take()
-        {
-            let _ = connection.close(0, "reconnecting".into()).await;
-        }
-        result
-    }
-
-    async fn try_publish(&self, event_type: &str, id: &str, body: &str) -> anyhow::Result<()> {
-        let channel = self.channel().await?;
-        let properties = BasicProperties::default()
-            .with_delivery_mode(2)
-            .with_content_type("application/json".into())
-            .with_message_id(id.into());
-        let confirm = channel
-            .basic_publish(
-                self.topology.exchange.as_str().into(),
-                event_type.into(),
-                BasicPublishOptions::default(),
-                body.as_bytes(),
-                properties,
-            )
-            .await?
-            .await?;
-        if !confirm.is_ack() {
-            anyhow::bail!("the broker refused the event (nack)");
-        }
-        Ok(())
-    }
 }

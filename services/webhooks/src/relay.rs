@@ -9,13 +9,15 @@ use std::{sync::Arc, time::Duration};
 use sqlx::{PgPool, postgres::PgListener};
 use tokio::sync::watch;
 
-use crate::{broker::Publisher, store};
+use swatter_common::{broker::EventPublisher, events::Envelope};
+
+use crate::store;
 
 /// Messages published per transaction.
 const BATCH: i64 = 100;
 
 /// Publishes every unsent message; returns how many.
-pub async fn publish_unsent(db: &PgPool, publisher: &Publisher) -> anyhow::Result<usize> {
+pub async fn publish_unsent(db: &PgPool, publisher: &EventPublisher) -> anyhow::Result<usize> {
     let mut total = 0;
     loop {
         let mut tx = db.begin().await?;
@@ -25,11 +27,9 @@ pub async fn publish_unsent(db: &PgPool, publisher: &Publisher) -> anyhow::Resul
         }
         let mut sent = Vec::with_capacity(rows.len());
         for row in &rows {
-            let id = serde_json::from_str::<serde_json::Value>(&row.envelope)
-                .ok()
-                .and_then(|v| v.get("id").and_then(|id| id.as_str()).map(str::to_owned))
-                .unwrap_or_default();
-            if let Err(error) = publisher.publish(&row.event_type, &id, &row.envelope).await {
+            // Written by this service from an `Envelope`, so it reads back as one.
+            let envelope: Envelope = serde_json::from_str(&row.envelope)?;
+            if let Err(error) = publisher.publish(&envelope).await {
                 store::mark_outbox_sent(&mut *tx, &sent).await?;
                 tx.commit().await?;
                 return Err(error.context("publish to the broker"));
@@ -45,7 +45,7 @@ pub async fn publish_unsent(db: &PgPool, publisher: &Publisher) -> anyhow::Resul
 /// Runs the relay until `shutdown` turns true.
 pub async fn run(
     db: PgPool,
-    publisher: Arc<Publisher>,
+    publisher: Arc<EventPublisher>,
     sweep: Duration,
     mut shutdown: watch::Receiver<bool>,
 ) {

@@ -6,6 +6,7 @@ use std::{future::Future, sync::Arc};
 use swatter_common::{
     auth::{AuthLayer, TokenVerifier},
     bootstrap,
+    broker::EventPublisher,
     server::Listeners,
 };
 use swatter_proto::{
@@ -17,7 +18,7 @@ use tokio::sync::watch;
 
 use crate::{
     MIGRATOR,
-    broker::{self, Publisher, Topology},
+    broker::{self, Topology},
     config::WebhooksConfig,
     delivery::Sender,
     dispatcher::Dispatcher,
@@ -31,7 +32,7 @@ pub struct Application {
     rpc: WebhooksRpc,
     verifier: Arc<TokenVerifier>,
     dispatcher: Arc<Dispatcher>,
-    publisher: Arc<Publisher>,
+    publisher: Arc<EventPublisher>,
     topology: Topology,
     db: sqlx::PgPool,
     config: WebhooksConfig,
@@ -50,7 +51,11 @@ impl Application {
         )?);
         let verifier = bootstrap::identity_verifier(&identity, &config.tokens).await;
         let topology = Topology::new(&config.events_exchange, &config.queue_prefix);
-        let publisher = Arc::new(Publisher::new(&config.amqp_url, topology.clone()));
+        let publisher = Arc::new(EventPublisher::new(
+            &config.amqp_url,
+            &config.events_exchange,
+            "swatter-webhooks relay",
+        ));
         let dispatcher = Arc::new(Dispatcher {
             db: db.clone(),
             sender: Sender::new(config.timeout, config.address_policy.clone())?,

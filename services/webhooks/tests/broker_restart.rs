@@ -90,7 +90,11 @@ async fn changes_made_while_the_broker_restarts_all_reach_the_webhook_in_cursor_
     assert_eq!(titles, expected);
     let cursors: Vec<i64> = received
         .iter()
-        .map(|r| r.envelope().cursor.expect("issue events carry their cursor"))
+        .map(|r| {
+            r.envelope()
+                .cursor
+                .expect("issue events carry their cursor")
+        })
         .collect();
     assert!(
         cursors.windows(2).all(|pair| pair[0] <= pair[1]),
