@@ -14,7 +14,7 @@ pub mod db;
 pub mod metrics;
 mod s3;
 
-#[cfg(any(feature = "reporting", feature = "webhooks"))]
+#[cfg(feature = "broker")]
 mod broker;
 #[cfg(feature = "identity")]
 pub mod config;
@@ -26,8 +26,8 @@ use std::{net::SocketAddr, time::Duration};
 use tonic::{Request, transport::Channel};
 use tonic_health::pb::health_check_response::ServingStatus;
 
-#[cfg(any(feature = "reporting", feature = "webhooks"))]
-pub use broker::Broker;
+#[cfg(feature = "broker")]
+pub use broker::{Broker, bind_events_queue};
 pub use db::{TestDatabase, allow_connections};
 pub use s3::{S3_KEY, S3_SECRET, S3Server};
 #[cfg(feature = "gateway")]

@@ -5,17 +5,13 @@ use std::{collections::BTreeMap, process::Command, time::Duration};
 
 use futures::StreamExt;
 use lapin::{
-    Connection, ConnectionProperties, ExchangeKind,
-    options::{
-        BasicGetOptions, ExchangeDeclareOptions, QueueBindOptions, QueueDeclareOptions,
-        QueueDeleteOptions,
-    },
-    types::FieldTable,
+    Connection, ConnectionProperties,
+    options::{BasicGetOptions, QueueDeleteOptions},
 };
 use serde_json::Value;
 use swatter_common::{events::Envelope, status};
 use swatter_proto::issues::v1::{self as pb, issues_service_client::IssuesServiceClient};
-use swatter_testkit::{Stack, User, amqp_url, fields, req};
+use swatter_testkit::{Stack, User, amqp_url, bind_events_queue, fields, req};
 use tonic::{Code, transport::Endpoint};
 
 use crate::support::TestApp;
@@ -467,50 +463,6 @@ async fn a_client_that_falls_behind_is_told_to_resume_from_its_cursor() {
     }
 }
 
-/// A durable queue bound to every event of `exchange`, declared before the events flow.
-async fn bind_queue(exchange: &str) -> String {
-    let connection = Connection::connect(&amqp_url(), ConnectionProperties::default())
-        .await
-        .unwrap();
-    let channel = connection.create_channel().await.unwrap();
-    channel
-        .exchange_declare(
-            exchange.into(),
-            ExchangeKind::Topic,
-            ExchangeDeclareOptions {
-                durable: true,
-                ..Default::default()
-            },
-            FieldTable::default(),
-        )
-        .await
-        .unwrap();
-    let queue = format!("{exchange}.consumer");
-    channel
-        .queue_declare(
-            queue.as_str().into(),
-            QueueDeclareOptions {
-                durable: true,
-                ..Default::default()
-            },
-            FieldTable::default(),
-        )
-        .await
-        .unwrap();
-    channel
-        .queue_bind(
-            queue.as_str().into(),
-            exchange.into(),
-            "#".into(),
-            QueueBindOptions::default(),
-            FieldTable::default(),
-        )
-        .await
-        .unwrap();
-    let _ = connection.close(200, "bound".into()).await;
-    queue
-}
-
 /// Reads `queue` until it has seen `count` distinct events (or 20 s pass), acknowledging them.
 async fn consume(queue: &str, count: usize) -> BTreeMap<i64, Envelope> {
     let mut seen = BTreeMap::new();
@@ -562,7 +514,7 @@ async fn delete_queue(queue: &str) {
 
 async fn spawn_with_exchange() -> (TestApp, String, String) {
     let exchange = format!("swatter.test.events.{}", uuid::Uuid::new_v4().simple());
-    let queue = bind_queue(&exchange).await;
+    let queue = bind_events_queue(&exchange).await;
     let name = exchange.clone();
     let stack = Stack::new()
         .issues_with(move |config| config.changes.events_exchange = name)
