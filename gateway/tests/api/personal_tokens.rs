@@ -230,6 +230,7 @@ async fn a_read_token_reads_but_cannot_write_over_rest_or_grpc() {
     );
 
     let read = app.get_as(&token, "/v1/issues/SWAT-1").await;
+    let feed = app.get_as(&token, "/v1/projects/SWAT/changes").await;
     let write = app
         .post_issue(&token, "SWAT", &json!({"title": "From a read token"}))
         .await;
@@ -256,6 +257,7 @@ async fn a_read_token_reads_but_cannot_write_over_rest_or_grpc() {
         .await;
 
     assert_eq!(read.status(), StatusCode::OK);
+    assert_eq!(feed.status(), StatusCode::OK);
     let problem = assert_problem(write, 403, "forbidden").await;
     assert!(
         problem["detail"].as_str().unwrap().contains("`write`"),
@@ -282,6 +284,8 @@ async fn a_project_limited_token_sees_nothing_of_other_projects_not_even_in_list
     let issues_list = app.get_ok(&token, "/v1/issues").await;
     let other = app.get_as(&token, "/v1/projects/OPS").await;
     let other_issue = app.get_as(&token, "/v1/issues/OPS-1").await;
+    let other_feed = app.get_as(&token, "/v1/projects/OPS/changes").await;
+    let other_stream = app.get_as(&token, "/v1/projects/OPS/changes/stream").await;
     let other_write = app
         .post_issue(&token, "OPS", &json!({"title": "Elsewhere"}))
         .await;
@@ -310,11 +314,19 @@ async fn a_project_limited_token_sees_nothing_of_other_projects_not_even_in_list
     assert_eq!(issue_keys, ["SWAT-1"]);
     assert_problem(other, 404, "not-found").await;
     assert_problem(other_issue, 404, "not-found").await;
+    assert_problem(other_feed, 404, "not-found").await;
+    assert_problem(other_stream, 404, "not-found").await;
     assert_problem(other_write, 404, "not-found").await;
     assert_problem(new_project, 403, "forbidden").await;
     assert_eq!(grpc_other.code(), Code::NotFound);
     assert_eq!(
         app.get_as(&token, "/v1/issues/SWAT-1").await.status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        app.get_as(&token, "/v1/projects/SWAT/changes")
+            .await
+            .status(),
         StatusCode::OK
     );
 }
