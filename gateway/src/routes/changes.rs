@@ -174,6 +174,45 @@ pub async fn list_changes(
     }))
 }
 
+/// The header a reconnecting event-stream client sends (described here; the handler reads it).
+#[derive(Deserialize, IntoParams)]
+#[into_params(parameter_in = Header)]
+pub struct ResumeHeader {
+    /// The cursor to resume after (the `id:` of the last event received); wins over `after`.
+    #[serde(rename = "Last-Event-ID")]
+    #[param(required = false, minimum = 0)]
+    pub last_event_id: i64,
+}
+
+/// One Server-Sent Event of a change stream: `id:` the cursor, `event:` the change's type with
+/// the change as JSON `data`, or a last `resume` event whose data names the cursor to resume
+/// after.
+pub struct ChangeStreamEvent;
+
+impl utoipa::PartialSchema for ChangeStreamEvent {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        super::sse_event_schema(
+            None,
+            true,
+            serde_json::json!({"anyOf": [
+                {"$ref": "#/components/schemas/Change"},
+                {
+                    "type": "object",
+                    "required": ["cursor", "detail"],
+                    "properties": {
+                        "cursor": {"type": "integer", "format": "int64", "minimum": 0},
+                        "detail": {"type": "string"}
+                    }
+                }
+            ]}),
+            "The change (a Change) as JSON; for `event: resume`, `{cursor, detail}`",
+            "One event of a project's change stream",
+        )
+    }
+}
+
+impl ToSchema for ChangeStreamEvent {}
+
 /// The project's changes after a cursor, then each new one as it is committed. Each event has
 /// `id:` = its cursor, `event:` = its type and `data:` = the change as JSON (a `Change`); a
 /// client that reconnects with `Last-Event-ID` (browsers' `EventSource` does) misses nothing and
@@ -187,10 +226,10 @@ pub async fn list_changes(
     params(
         ProjectKey,
         StreamQuery,
-        ("Last-Event-ID" = Option<i64>, Header, description = "The cursor to resume after; wins over `after`"),
+        ResumeHeader,
     ),
     responses(
-        (status = 200, description = "Server-Sent Events, one per change; comments keep the connection alive", content_type = "text/event-stream", body = Change),
+        (status = 200, description = "Server-Sent Events, one per change; comments keep the connection alive", content_type = "text/event-stream", body = ChangeStreamEvent),
         (status = 404, description = "No such project, or the caller may not see it"),
         (status = 410, description = "The cursor is older than the oldest change kept"),
         (status = 422, description = "`after` or `Last-Event-ID` is not a cursor"),

@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use swatter_proto::reporting::v1::{self as pb, report_params::Params};
 use utoipa::{
     IntoParams, PartialSchema, ToSchema,
-    openapi::{ObjectBuilder, RefOr, Schema, Type, extensions::Extensions},
+    openapi::{RefOr, Schema},
 };
 
 use super::{
@@ -443,28 +443,13 @@ const JOB_EVENT: &str = "job";
 
 impl PartialSchema for JobEvent {
     fn schema() -> RefOr<Schema> {
-        // utoipa has no builder for `contentSchema` (and its extension builder prefixes `x-`): the
-        // keyword goes in as an extra key of the schema.
-        let mut job = Extensions::default();
-        job.insert(
-            "contentSchema".to_owned(),
+        super::sse_event_schema(
+            Some(&[JOB_EVENT]),
+            false,
             serde_json::json!({"$ref": "#/components/schemas/Job"}),
-        );
-        let data = ObjectBuilder::new()
-            .schema_type(Type::String)
-            .content_media_type("application/json")
-            .extensions(Some(job))
-            .description(Some("The whole job (a Job), as JSON"));
-        let event = ObjectBuilder::new()
-            .schema_type(Type::String)
-            .enum_values(Some([JOB_EVENT]));
-        ObjectBuilder::new()
-            .property("event", event)
-            .required("event")
-            .property("data", data)
-            .required("data")
-            .description(Some("One event of a job's stream"))
-            .into()
+            "The whole job (a Job), as JSON",
+            "One event of a job's stream",
+        )
     }
 }
 

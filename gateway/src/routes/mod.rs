@@ -275,6 +275,52 @@ pub fn rfc3339(timestamp: prost_types::Timestamp) -> Option<String> {
         .map(|at| at.to_rfc3339_opts(SecondsFormat::AutoSi, true))
 }
 
+/// The schema of one Server-Sent Event as OpenAPI 3.1 tools read an event stream's: the
+/// `event:` name (one of `events`, when given), its `id:` when `with_id`, and `data` as JSON
+/// text whose own schema is `content` (a `contentSchema`).
+pub fn sse_event_schema(
+    events: Option<&[&str]>,
+    with_id: bool,
+    content: serde_json::Value,
+    data_description: &str,
+    description: &str,
+) -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    use utoipa::openapi::{
+        extensions::Extensions,
+        schema::{ObjectBuilder, Type},
+    };
+    // utoipa has no builder for `contentSchema` (and its extension builder prefixes `x-`): the
+    // keyword goes in as an extra key of the schema.
+    let mut content_schema = Extensions::default();
+    content_schema.insert("contentSchema".to_owned(), content);
+    let data = ObjectBuilder::new()
+        .schema_type(Type::String)
+        .content_media_type("application/json")
+        .extensions(Some(content_schema))
+        .description(Some(data_description));
+    let mut event = ObjectBuilder::new().schema_type(Type::String);
+    if let Some(names) = events {
+        event = event.enum_values(Some(names.iter().copied()));
+    }
+    let mut schema = ObjectBuilder::new()
+        .property("event", event)
+        .required("event")
+        .property("data", data)
+        .required("data")
+        .description(Some(description));
+    if with_id {
+        schema = schema
+            .property(
+                "id",
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .pattern(Some("^[0-9]+$")),
+            )
+            .required("id");
+    }
+    schema.into()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
