@@ -3,6 +3,5 @@
 mod changes_feed;
 mod issues;
 mod permissions;
-mod query_plans;
 mod support;
 mod update_masks;
