@@ -174,16 +174,6 @@ pub async fn list_changes(
     }))
 }
 
-/// The header a reconnecting event-stream client sends (described here; the handler reads it).
-#[derive(Deserialize, IntoParams)]
-#[into_params(parameter_in = Header)]
-pub struct ResumeHeader {
-    /// The cursor to resume after (the `id:` of the last event received); wins over `after`.
-    #[serde(rename = "Last-Event-ID")]
-    #[param(required = false, minimum = 0)]
-    pub last_event_id: i64,
-}
-
 /// One Server-Sent Event of a change stream: `id:` the cursor, `event:` the change's type with
 /// the change as JSON `data`, or a last `resume` event whose data names the cursor to resume
 /// after.
@@ -226,7 +216,7 @@ impl ToSchema for ChangeStreamEvent {}
     params(
         ProjectKey,
         StreamQuery,
-        ResumeHeader,
+        ("Last-Event-ID" = Option<i64>, Header, minimum = 0, description = "The cursor to resume after (the `id:` of the last event received); wins over `after`"),
     ),
     responses(
         (status = 200, description = "Server-Sent Events, one per change; comments keep the connection alive", content_type = "text/event-stream", body = ChangeStreamEvent),
@@ -242,7 +232,11 @@ pub async fn stream_changes(
     ApiQuery(query): ApiQuery<StreamQuery>,
     headers: HeaderMap,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
-    let after = match headers.get("last-event-id") {
+    // A JSON-minded client may send the literal `null` (the header is a nullable integer): absent.
+    let resume = headers
+        .get("last-event-id")
+        .filter(|raw| raw.as_bytes() != b"null");
+    let after = match resume {
         Some(raw) => {
             let parsed = raw
                 .to_str()
