@@ -761,14 +761,18 @@ impl TokenVerifier {
         let Some(checks) = &self.personal_tokens else {
             return Err(VerifyError::Invalid);
         };
-        if let Some(error) = self.refused_lately(token, checks.every) {
-            return Err(error);
-        }
         let now = chrono_now();
         let held = self.cached(token);
-        // Only a well-formed token is ever remembered: the checksum is checked once.
-        if held.is_none() && !personal_token::well_formed(token) {
-            return Err(VerifyError::Invalid);
+        // A refusal forgets the token, so only a token not held can have been refused lately:
+        // a token in use costs one read lock here, not also the refusals' lock.
+        if held.is_none() {
+            if let Some(error) = self.refused_lately(token, checks.every) {
+                return Err(error);
+            }
+            // Only a well-formed token is ever remembered: the checksum is checked once.
+            if !personal_token::well_formed(token) {
+                return Err(VerifyError::Invalid);
+            }
         }
         if let Some(entry) = &held
             && entry.exp <= now

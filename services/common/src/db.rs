@@ -6,7 +6,7 @@ use anyhow::Context;
 use sqlx::{
     Connection, PgPool,
     migrate::Migrator,
-    postgres::{PgConnectOptions, PgPoolOptions},
+    postgres::{PgConnectOptions, PgListener, PgPoolOptions},
 };
 
 use crate::server::ReadinessProbe;
@@ -148,4 +148,22 @@ pub fn readiness_probe(db: PgPool) -> ReadinessProbe {
         let db = db.clone();
         Box::pin(async move { sqlx::query("SELECT 1").execute(&db).await.is_ok() })
     })
+}
+
+/// A listener on `channel`, or `None` when it cannot listen now: the caller then polls at its
+/// sweep interval and asks again on its next round.
+pub async fn listen(db: &PgPool, channel: &str) -> Option<PgListener> {
+    let result = async {
+        let mut listener = PgListener::connect_with(db).await?;
+        listener.listen(channel).await?;
+        Ok::<_, sqlx::Error>(listener)
+    }
+    .await;
+    match result {
+        Ok(listener) => Some(listener),
+        Err(error) => {
+            tracing::warn!(error = %error, channel, "cannot LISTEN; polling only");
+            None
+        }
+    }
 }

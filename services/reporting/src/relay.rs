@@ -7,7 +7,7 @@
 use std::{sync::Arc, time::Duration};
 
 use chrono::Utc;
-use sqlx::{PgPool, postgres::PgListener};
+use sqlx::PgPool;
 use tokio::sync::watch;
 
 use swatter_common::broker::EventPublisher;
@@ -65,13 +65,7 @@ pub async fn run(
     let mut backoff = Duration::from_millis(100);
     while !*shutdown.borrow() {
         if listener.is_none() {
-            match PgListener::connect_with(&db).await {
-                Ok(mut l) => match l.listen("swatter_outbox").await {
-                    Ok(()) => listener = Some(l),
-                    Err(error) => tracing::warn!(error = %error, "cannot LISTEN; polling only"),
-                },
-                Err(error) => tracing::warn!(error = %error, "cannot LISTEN; polling only"),
-            }
+            listener = swatter_common::db::listen(&db, "swatter_outbox").await;
         }
         let mut wait = sweep;
         if let Err(error) = job_events::publish_all(&db, &events).await {

@@ -21,7 +21,6 @@ use tracing::Instrument;
 use crate::{
     delivery::{Outcome, Sender},
     domain::{ENDPOINT_DISABLED, RetrySchedule},
-    relay,
     store::{self, AfterAttempt, Claim, EndpointRow},
 };
 
@@ -83,7 +82,7 @@ impl Dispatcher {
         let mut failures = 0u32;
         while !*shutdown.borrow() {
             if listener.is_none() {
-                listener = relay::listen(&self.db, store::DELIVERIES_CHANNEL).await;
+                listener = swatter_common::db::listen(&self.db, store::DELIVERIES_CHANNEL).await;
             }
             while tasks.try_join_next().is_some() {}
             let free = permits.available_permits();

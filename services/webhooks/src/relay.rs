@@ -6,7 +6,7 @@
 
 use std::{sync::Arc, time::Duration};
 
-use sqlx::{PgPool, postgres::PgListener};
+use sqlx::PgPool;
 use tokio::sync::watch;
 
 use swatter_common::{broker::EventPublisher, events::Envelope};
@@ -25,17 +25,16 @@ pub async fn publish_unsent(db: &PgPool, publisher: &EventPublisher) -> anyhow::
         if rows.is_empty() {
             return Ok(total);
         }
-        let mut sent = Vec::with_capacity(rows.len());
-        for row in &rows {
-            // Written by this service from an `Envelope`, so it reads back as one.
-            let envelope: Envelope = serde_json::from_str(&row.envelope)?;
-            if let Err(error) = publisher.publish(&envelope).await {
-                store::mark_outbox_sent(&mut *tx, &sent).await?;
-                tx.commit().await?;
-                return Err(error.context("publish to the broker"));
-            }
-            sent.push(row.id);
-        }
+        // Written by this service from `Envelope`s, so they read back as such.
+        let envelopes = rows
+            .iter()
+            .map(|row| serde_json::from_str::<Envelope>(&row.envelope))
+            .collect::<Result<Vec<_>, _>>()?;
+        publisher
+            .publish_all(&envelopes)
+            .await
+            .map_err(|error| error.context("publish to the broker"))?;
+        let sent: Vec<_> = rows.iter().map(|row| row.id).collect();
         store::mark_outbox_sent(&mut *tx, &sent).await?;
         tx.commit().await?;
         total += sent.len();
@@ -53,7 +52,7 @@ pub async fn run(
     let mut backoff = Duration::from_millis(100);
     while !*shutdown.borrow() {
         if listener.is_none() {
-            listener = listen(&db, store::OUTBOX_CHANNEL).await;
+            listener = swatter_common::db::listen(&db, store::OUTBOX_CHANNEL).await;
         }
         let wait = match publish_unsent(&db, &publisher).await {
             Ok(_) => {
@@ -96,23 +95,6 @@ pub async fn prune(db: PgPool, retention: Duration, mut shutdown: watch::Receive
         tokio::select! {
             _ = tokio::time::sleep(PRUNE_EVERY) => {},
             _ = shutdown.changed() => {},
-        }
-    }
-}
-
-/// A listener on `channel`, or `None` (polling only) when it cannot listen now.
-pub async fn listen(db: &PgPool, channel: &str) -> Option<PgListener> {
-    let result = async {
-        let mut listener = PgListener::connect_with(db).await?;
-        listener.listen(channel).await?;
-        Ok::<_, sqlx::Error>(listener)
-    }
-    .await;
-    match result {
-        Ok(listener) => Some(listener),
-        Err(error) => {
-            tracing::warn!(error = %error, channel, "cannot LISTEN; polling only");
-            None
         }
     }
 }

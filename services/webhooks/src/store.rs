@@ -548,7 +548,6 @@ pub async fn redeliver(
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct OutboxRow {
     pub id: i64,
-    pub event_type: String,
     pub envelope: String,
 }
 
@@ -558,7 +557,7 @@ pub async fn lock_unsent_outbox(
     limit: i64,
 ) -> sqlx::Result<Vec<OutboxRow>> {
     sqlx::query_as(
-        "SELECT id, event_type, envelope FROM outbox WHERE sent_at IS NULL
+        "SELECT id, envelope FROM outbox WHERE sent_at IS NULL
          ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED",
     )
     .bind(limit)
