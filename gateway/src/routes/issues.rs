@@ -17,7 +17,7 @@ use super::{
     header_value, limits, located, no_content, page_size,
     paths::{IssueKey, ProjectKey},
     required_rfc3339, rfc3339, update_mask,
-    wire::{IssueStatus, Priority},
+    wire::{IssueStatus, Priority, Resolution},
 };
 use crate::{
     error::{ApiError, PROBLEM_JSON, Problem, ProblemKind},
@@ -43,7 +43,15 @@ use crate::{
     "created_at": "2026-11-22T09:30:00.123456Z",
     "updated_at": "2026-11-23T14:05:12.5Z",
     "closed_at": null,
-    "version": 3
+    "version": 3,
+    "resolution": null,
+    "due_on": "2026-12-24",
+    "estimate": 3,
+    "milestone_id": "01936f90-1b2c-7d3e-8f4a-5b6c7d8e9f0a",
+    "parent_key": "SWAT-40",
+    "sub_issues": {"total": 2, "done": 1},
+    "blocked": false,
+    "duplicate_of": null
 }))]
 pub struct Issue {
     #[schema(format = Uuid)]
@@ -73,6 +81,41 @@ pub struct Issue {
     pub closed_at: Option<String>,
     /// Grows with every change (comments included).
     pub version: i64,
+    /// Why it was resolved or closed; `null` while open or in progress (or when not said).
+    #[schema(required = true)]
+    pub resolution: Option<Resolution>,
+    /// A calendar date (`YYYY-MM-DD`); `null` when none.
+    #[schema(format = Date, required = true)]
+    pub due_on: Option<String>,
+    /// Points; `null` when not estimated.
+    #[schema(minimum = 0, required = true)]
+    pub estimate: Option<i32>,
+    /// The milestone it belongs to; `null` when none.
+    #[schema(format = Uuid, required = true)]
+    pub milestone_id: Option<String>,
+    /// The parent issue (this one is its sub-issue); `null` when none, or when the caller may
+    /// not see the parent (`parent_hidden`).
+    #[schema(required = true)]
+    pub parent_key: Option<String>,
+    /// The issue has a parent the caller may not see.
+    pub parent_hidden: bool,
+    /// Its sub-issues: how many, and how many of them are resolved or closed.
+    pub sub_issues: SubIssueProgress,
+    /// An issue that blocks this one is neither resolved nor closed.
+    pub blocked: bool,
+    /// With `resolution` `duplicate`: the issue it duplicates; `null` otherwise or when hidden.
+    #[schema(required = true)]
+    pub duplicate_of: Option<String>,
+}
+
+/// Sub-issue progress of an issue.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SubIssueProgress {
+    #[schema(minimum = 0)]
+    pub total: i32,
+    /// Resolved or closed.
+    #[schema(minimum = 0)]
+    pub done: i32,
 }
 
 impl TryFrom<pb::Issue> for Issue {
@@ -97,6 +140,18 @@ impl TryFrom<pb::Issue> for Issue {
             updated_at: required_rfc3339("issue.updated_at", issue.updated_at)?,
             closed_at: issue.closed_at.and_then(rfc3339),
             version: issue.version,
+            resolution: Resolution::from_pb(issue.resolution),
+            due_on: issue.due_on.filter(|d| !d.is_empty()),
+            estimate: issue.estimate,
+            milestone_id: issue.milestone_id.filter(|id| !id.is_empty()),
+            parent_key: Some(issue.parent_key).filter(|k| !k.is_empty()),
+            parent_hidden: issue.parent_hidden,
+            sub_issues: SubIssueProgress {
+                total: issue.sub_issues_total,
+                done: issue.sub_issues_done,
+            },
+            blocked: issue.blocked,
+            duplicate_of: Some(issue.duplicate_of).filter(|k| !k.is_empty()),
         })
     }
 }
@@ -213,6 +268,7 @@ impl UpdateIssueRequest {
             assignee_id: assignee_id.flatten(),
             labels: self.labels.flatten().map(|labels| pb::LabelSet { labels }),
             if_match,
+            ..Default::default()
         })
     }
 }
@@ -379,6 +435,7 @@ pub async fn create_issue(
             assignee_id: body.assignee_id,
             labels: body.labels.unwrap_or_default(),
             request_id,
+            ..Default::default()
         }))
         .await?
         .into_inner();

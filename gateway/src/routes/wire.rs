@@ -89,6 +89,21 @@ wire_enums! {
     /// A member's role in a project; each may do what the ones before it may, and more.
     Role("must be owner, maintainer, reporter or viewer") =
         [Viewer "viewer", Reporter "reporter", Maintainer "maintainer", Owner "owner"];
+    /// Why an issue was resolved or closed; `null` while it is open or in progress.
+    Resolution("must be fixed, wont_fix, duplicate or cannot_reproduce") =
+        [Fixed "fixed", WontFix "wont_fix", Duplicate "duplicate", CannotReproduce "cannot_reproduce"];
+    /// How two issues are related, seen from the first: `blocks` / `blocked_by`, `duplicates` /
+    /// `duplicated_by`, `relates_to`, `parent_of` / `child_of` (sub-issues).
+    RelationKind("must be blocks, blocked_by, duplicates, duplicated_by, relates_to, parent_of or child_of") = [
+        Blocks "blocks", BlockedBy "blocked_by", Duplicates "duplicates", DuplicatedBy "duplicated_by",
+        RelatesTo "relates_to", ParentOf "parent_of", ChildOf "child_of"
+    ];
+    /// Whether a milestone is still being worked towards.
+    MilestoneState("must be open or closed") = [Open "open", Closed "closed"];
+    /// Why a notification was sent.
+    NotificationReason("must be assigned, mentioned, watching or status_changed") = [
+        Assigned "assigned", Mentioned "mentioned", Watching "watching", StatusChanged "status_changed"
+    ];
 }
 
 pub use reporting::{JobState, ReportKind};

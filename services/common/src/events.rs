@@ -53,12 +53,30 @@ pub const EVENT_TYPES: &[(&str, &str)] = &[
     ("issue.created", "an issue was filed"),
     (
         "issue.updated",
-        "an issue's fields changed (title, description, status, priority, assignee, labels)",
+        "an issue's fields changed (title, description, status, priority, assignee, labels, \
+         resolution, due date, estimate, milestone)",
     ),
     ("issue.deleted", "an issue was deleted"),
     ("comment.created", "a comment was added to an issue"),
     ("comment.updated", "a comment was edited"),
     ("comment.deleted", "a comment was deleted"),
+    ("milestone.created", "a milestone was created"),
+    (
+        "milestone.updated",
+        "a milestone's title, description, due date or state changed",
+    ),
+    (
+        "milestone.deleted",
+        "a milestone was deleted (its issues were detached)",
+    ),
+    (
+        "relation.added",
+        "two issues were related (blocks, duplicates, relates to, parent of)",
+    ),
+    (
+        "relation.removed",
+        "a relation between two issues was removed",
+    ),
     (
         "job.state_changed",
         "a project report job changed state (queued, running, retrying, succeeded, failed, cancelled)",

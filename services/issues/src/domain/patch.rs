@@ -1,9 +1,9 @@
 //! An issue update: the fields it sets, the issue after it, and the history entries it leaves.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use uuid::Uuid;
 
-use super::{Description, IssueChange, IssueStatus, IssueTitle, Labels, Priority};
+use super::{Description, IssueChange, IssueStatus, IssueTitle, Labels, Priority, Resolution};
 
 /// The fields of an issue an update may change (with `closed_at`, which follows the status).
 #[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
@@ -16,6 +16,10 @@ pub struct IssueFields {
     pub labels: Vec<String>,
     pub assignee_id: Option<Uuid>,
     pub closed_at: Option<DateTime<Utc>>,
+    pub resolution: Option<Resolution>,
+    pub due_on: Option<NaiveDate>,
+    pub estimate: Option<i32>,
+    pub milestone_id: Option<Uuid>,
 }
 
 /// An update request, parsed: `None` leaves a field as it is.
@@ -28,6 +32,14 @@ pub struct Patch {
     pub labels: Option<Labels>,
     /// `Some(None)` unassigns.
     pub assignee: Option<Option<Uuid>>,
+    /// `Some(None)` clears it.
+    pub resolution: Option<Option<Resolution>>,
+    /// `Some(None)` clears it.
+    pub due_on: Option<Option<NaiveDate>>,
+    /// `Some(None)` clears it.
+    pub estimate: Option<Option<i32>>,
+    /// `Some(None)` detaches the issue from its milestone.
+    pub milestone: Option<Option<Uuid>>,
 }
 
 /// One entry of an issue's history.
@@ -80,7 +92,15 @@ impl IssueChange {
         IssueChange {
             text: touches(&["title", "description"]),
             status: touches(&["status"]),
-            triage: touches(&["priority", "assignee_id", "labels"]),
+            triage: touches(&[
+                "priority",
+                "assignee_id",
+                "labels",
+                "resolution",
+                "due_on",
+                "estimate",
+                "milestone_id",
+            ]),
         }
     }
 }
@@ -107,6 +127,14 @@ impl Patch {
             closed_at: current
                 .status
                 .closed_at_after(status, current.closed_at, now),
+            // A reopened issue has no resolution.
+            resolution: self
+                .resolution
+                .unwrap_or(current.resolution)
+                .filter(|_| status.is_done()),
+            due_on: self.due_on.unwrap_or(current.due_on),
+            estimate: self.estimate.unwrap_or(current.estimate),
+            milestone_id: self.milestone.unwrap_or(current.milestone_id),
         };
         let mut changes = Vec::new();
         let mut diff = |kind, field, value: fn(&IssueFields) -> Option<String>| {
@@ -121,6 +149,14 @@ impl Patch {
         diff("status", "status", |f| Some(f.status.to_string()));
         diff("assignee", "assignee_id", |f| {
             f.assignee_id.map(|a| a.to_string())
+        });
+        diff("edited", "resolution", |f| {
+            f.resolution.map(|r| r.to_string())
+        });
+        diff("edited", "due_on", |f| f.due_on.map(|d| d.to_string()));
+        diff("edited", "estimate", |f| f.estimate.map(|e| e.to_string()));
+        diff("milestone", "milestone_id", |f| {
+            f.milestone_id.map(|m| m.to_string())
         });
         // Compared as lists: two lists may join to the same text.
         if updated.labels != current.labels {
@@ -152,6 +188,10 @@ mod tests {
             labels: vec!["bug".into()],
             assignee_id: Some(Uuid::from_u128(1)),
             closed_at: None,
+            resolution: None,
+            due_on: None,
+            estimate: None,
+            milestone_id: None,
         }
     }
 
@@ -177,6 +217,10 @@ mod tests {
             priority: Some(Priority::Medium),
             labels: Some(labels(&["bug"])),
             assignee: Some(Some(Uuid::from_u128(1))),
+            resolution: Some(None),
+            due_on: Some(None),
+            estimate: Some(None),
+            milestone: Some(None),
         };
         let text = |s: &str| Some(s.to_owned());
         let cases = [
@@ -243,6 +287,7 @@ mod tests {
             priority: Some(Priority::High),
             labels: Some(Labels::parse(&["ui".into()]).unwrap()),
             assignee: Some(None),
+            ..Patch::default()
         };
         let (updated, changes) = patch.apply(&current(), now);
         assert_eq!(
@@ -255,6 +300,7 @@ mod tests {
                 labels: vec!["ui".into()],
                 assignee_id: None,
                 closed_at: Some(now),
+                ..current()
             }
         );
         let fields = changes
@@ -313,5 +359,37 @@ mod tests {
         };
         let (updated, _) = patch(|p| p.priority = Some(Priority::Low)).apply(&done, now);
         assert_eq!(updated.closed_at, Some(earlier));
+    }
+
+    #[test]
+    fn planning_fields_change_with_history_and_reopening_clears_the_resolution() {
+        let now = at("2026-12-01T00:00:00Z");
+        let due = NaiveDate::from_ymd_opt(2026, 12, 24).unwrap();
+        let milestone = Uuid::from_u128(7);
+        let (updated, changes) = patch(|p| {
+            p.status = Some(IssueStatus::Resolved);
+            p.resolution = Some(Some(Resolution::Fixed));
+            p.due_on = Some(Some(due));
+            p.estimate = Some(Some(3));
+            p.milestone = Some(Some(milestone));
+        })
+        .apply(&current(), now);
+        assert_eq!(updated.resolution, Some(Resolution::Fixed));
+        assert_eq!(updated.due_on, Some(due));
+        assert_eq!(updated.estimate, Some(3));
+        assert_eq!(updated.milestone_id, Some(milestone));
+        let fields: Vec<_> = changes.iter().map(|c| c.field).collect();
+        assert_eq!(
+            fields,
+            ["status", "resolution", "due_on", "estimate", "milestone_id"]
+        );
+        assert!(IssueChange::of(&changes).triage);
+
+        let (reopened, changes) =
+            patch(|p| p.status = Some(IssueStatus::Open)).apply(&updated, now);
+        assert_eq!(reopened.resolution, None);
+        assert!(changes.iter().any(|c| c.field == "resolution"
+            && c.old.as_deref() == Some("fixed")
+            && c.new.is_none()));
     }
 }

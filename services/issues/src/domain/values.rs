@@ -193,6 +193,12 @@ wire_enum!(
     IssueStatus { Open = "open", InProgress = "in_progress", Resolved = "resolved", Closed = "closed" }
 );
 wire_enum!(
+    /// Why an issue was resolved or closed; kept only while it is.
+    #[derive(sqlx::Type)]
+    #[sqlx(type_name = "text", rename_all = "snake_case")]
+    Resolution { Fixed = "fixed", WontFix = "wont_fix", Duplicate = "duplicate", CannotReproduce = "cannot_reproduce" }
+);
+wire_enum!(
     /// How urgent an issue is; later variants are more urgent.
     Priority { Low = "low", Medium = "medium", High = "high", Urgent = "urgent" }
 );

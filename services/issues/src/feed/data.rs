@@ -6,7 +6,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Value, json};
 use swatter_proto::issues::v1 as pb;
 
-use crate::rpc::convert::{priority_from_pb, role_from_pb, status_from_pb};
+use crate::rpc::convert::{priority_from_pb, resolution_from_pb, role_from_pb, status_from_pb};
 
 /// RFC 3339 in UTC with as many fractional digits as needed, as the gateway writes timestamps.
 fn time(timestamp: Option<&prost_types::Timestamp>) -> Value {
@@ -39,7 +39,9 @@ pub fn member(member: &pb::Member) -> Value {
     })
 }
 
-/// An issue, as `GET /v1/issues/{key}` shows it.
+/// An issue, as `GET /v1/issues/{key}` shows it, without what is worked out from its relations
+/// for each reader (parent, sub-issues, blocked, duplicate of: another project's issue may be
+/// hidden from some readers of this project's feed).
 pub fn issue(issue: &pb::Issue) -> Value {
     json!({
         "id": issue.id,
@@ -57,6 +59,10 @@ pub fn issue(issue: &pb::Issue) -> Value {
         "updated_at": time(issue.updated_at.as_ref()),
         "closed_at": time(issue.closed_at.as_ref()),
         "version": issue.version,
+        "resolution": resolution_from_pb(issue.resolution).ok().flatten().map(|r| r.as_str()),
+        "due_on": issue.due_on.as_deref().filter(|d| !d.is_empty()),
+        "estimate": issue.estimate,
+        "milestone_id": issue.milestone_id.as_deref().filter(|id| !id.is_empty()),
     })
 }
 

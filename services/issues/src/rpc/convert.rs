@@ -4,7 +4,7 @@ use swatter_common::rpc::timestamp;
 use swatter_proto::issues::v1 as pb;
 
 use crate::{
-    domain::{IssueStatus, Priority, Role},
+    domain::{IssueStatus, Priority, Resolution, Role},
     store::{CommentRow, EventRow, IssueRow, MemberRow, ProjectRow},
 };
 
@@ -46,6 +46,27 @@ pub fn status_from_pb(raw: i32) -> Result<Option<IssueStatus>, ()> {
         pb::IssueStatus::InProgress => Some(IssueStatus::InProgress),
         pb::IssueStatus::Resolved => Some(IssueStatus::Resolved),
         pb::IssueStatus::Closed => Some(IssueStatus::Closed),
+    })
+}
+
+pub fn resolution_to_pb(resolution: Option<Resolution>) -> pb::Resolution {
+    match resolution {
+        None => pb::Resolution::Unspecified,
+        Some(Resolution::Fixed) => pb::Resolution::Fixed,
+        Some(Resolution::WontFix) => pb::Resolution::WontFix,
+        Some(Resolution::Duplicate) => pb::Resolution::Duplicate,
+        Some(Resolution::CannotReproduce) => pb::Resolution::CannotReproduce,
+    }
+}
+
+/// `Ok(None)` for unspecified; `Err` for numbers outside the enum.
+pub fn resolution_from_pb(raw: i32) -> Result<Option<Resolution>, ()> {
+    Ok(match pb::Resolution::try_from(raw).map_err(|_| ())? {
+        pb::Resolution::Unspecified => None,
+        pb::Resolution::Fixed => Some(Resolution::Fixed),
+        pb::Resolution::WontFix => Some(Resolution::WontFix),
+        pb::Resolution::Duplicate => Some(Resolution::Duplicate),
+        pb::Resolution::CannotReproduce => Some(Resolution::CannotReproduce),
     })
 }
 
@@ -114,6 +135,17 @@ pub fn issue(row: IssueRow) -> pb::Issue {
         closed_at: row.fields.closed_at.map(timestamp),
         version: row.version,
         etag,
+        resolution: resolution_to_pb(row.fields.resolution) as i32,
+        due_on: row.fields.due_on.map(|d| d.to_string()),
+        estimate: row.fields.estimate,
+        milestone_id: row.fields.milestone_id.map(|id| id.to_string()),
+        // Filled in from the issue's relations where a handler reads them.
+        parent_key: String::new(),
+        parent_hidden: false,
+        sub_issues_total: 0,
+        sub_issues_done: 0,
+        blocked: false,
+        duplicate_of: String::new(),
     }
 }
 

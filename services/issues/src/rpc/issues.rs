@@ -188,6 +188,9 @@ pub(super) async fn create_issue(
         labels: labels.as_slice(),
         author_id: me.id,
         assignee_id: assignee,
+        due_on: None,
+        estimate: None,
+        milestone_id: None,
     };
 
     // The common case, a member filing an issue without assigning it or an Idempotency-Key, is
@@ -298,6 +301,7 @@ pub(super) async fn update_issue(
             Some("") => Some(None),
             Some(raw) => v.check(uuid_field("assignee_id", raw)).map(Some),
         },
+        ..Patch::default()
     };
     v.finish()?;
 

@@ -2,12 +2,17 @@
 //! with the caller's role, asks `domain` whether the caller may, and calls storage. The trait impl
 //! below only forwards.
 
+mod bulk;
 mod changes;
 mod comments;
 pub(crate) mod convert;
 mod issues;
 mod members;
+mod milestones;
+mod notifications;
 mod projects;
+mod relations;
+mod views;
 
 use std::{pin::Pin, sync::Arc};
 
@@ -52,6 +57,12 @@ pub const READ_METHODS: &[&str] = &[
     "/swatter.issues.v1.IssuesService/ExportProjectIssues",
     "/swatter.issues.v1.IssuesService/ListChanges",
     "/swatter.issues.v1.IssuesService/WatchChanges",
+    "/swatter.issues.v1.IssuesService/ListRelations",
+    "/swatter.issues.v1.IssuesService/ListMilestones",
+    "/swatter.issues.v1.IssuesService/GetMilestone",
+    "/swatter.issues.v1.IssuesService/ListWatchers",
+    "/swatter.issues.v1.IssuesService/ListNotifications",
+    "/swatter.issues.v1.IssuesService/ListSavedViews",
 ];
 
 /// Shared state of the issues handlers.
@@ -208,5 +219,96 @@ impl IssuesService for IssuesRpc {
         r: Request<pb::WatchChangesRequest>,
     ) -> RpcResult<Self::WatchChangesStream> {
         respond(changes::watch_changes(self.0.clone(), r).await)
+    }
+
+    async fn add_relation(&self, r: Request<pb::AddRelationRequest>) -> RpcResult<pb::Relation> {
+        respond(relations::add_relation(&self.0, r).await)
+    }
+    async fn remove_relation(&self, r: Request<pb::RemoveRelationRequest>) -> RpcResult<()> {
+        respond(relations::remove_relation(&self.0, r).await)
+    }
+    async fn list_relations(
+        &self,
+        r: Request<pb::ListRelationsRequest>,
+    ) -> RpcResult<pb::ListRelationsResponse> {
+        respond(relations::list_relations(&self.0, r).await)
+    }
+    async fn create_milestone(
+        &self,
+        r: Request<pb::CreateMilestoneRequest>,
+    ) -> RpcResult<pb::Milestone> {
+        respond(milestones::create_milestone(&self.0, r).await)
+    }
+    async fn list_milestones(
+        &self,
+        r: Request<pb::ListMilestonesRequest>,
+    ) -> RpcResult<pb::ListMilestonesResponse> {
+        respond(milestones::list_milestones(&self.0, r).await)
+    }
+    async fn get_milestone(&self, r: Request<pb::GetMilestoneRequest>) -> RpcResult<pb::Milestone> {
+        respond(milestones::get_milestone(&self.0, r).await)
+    }
+    async fn update_milestone(
+        &self,
+        r: Request<pb::UpdateMilestoneRequest>,
+    ) -> RpcResult<pb::Milestone> {
+        respond(milestones::update_milestone(&self.0, r).await)
+    }
+    async fn delete_milestone(&self, r: Request<pb::DeleteMilestoneRequest>) -> RpcResult<()> {
+        respond(milestones::delete_milestone(&self.0, r).await)
+    }
+    async fn watch_issue(&self, r: Request<pb::WatchIssueRequest>) -> RpcResult<pb::WatchState> {
+        respond(notifications::watch_issue(&self.0, r).await)
+    }
+    async fn unwatch_issue(
+        &self,
+        r: Request<pb::UnwatchIssueRequest>,
+    ) -> RpcResult<pb::WatchState> {
+        respond(notifications::unwatch_issue(&self.0, r).await)
+    }
+    async fn list_watchers(
+        &self,
+        r: Request<pb::ListWatchersRequest>,
+    ) -> RpcResult<pb::ListWatchersResponse> {
+        respond(notifications::list_watchers(&self.0, r).await)
+    }
+    async fn list_notifications(
+        &self,
+        r: Request<pb::ListNotificationsRequest>,
+    ) -> RpcResult<pb::ListNotificationsResponse> {
+        respond(notifications::list_notifications(&self.0, r).await)
+    }
+    async fn mark_notification_read(
+        &self,
+        r: Request<pb::MarkNotificationReadRequest>,
+    ) -> RpcResult<pb::Notification> {
+        respond(notifications::mark_notification_read(&self.0, r).await)
+    }
+    async fn mark_all_notifications_read(
+        &self,
+        r: Request<pb::MarkAllNotificationsReadRequest>,
+    ) -> RpcResult<pb::MarkAllNotificationsReadResponse> {
+        respond(notifications::mark_all_notifications_read(&self.0, r).await)
+    }
+    async fn bulk_update_issues(
+        &self,
+        r: Request<pb::BulkUpdateIssuesRequest>,
+    ) -> RpcResult<pb::BulkUpdateIssuesResponse> {
+        respond(bulk::bulk_update_issues(&self.0, r).await)
+    }
+    async fn create_saved_view(
+        &self,
+        r: Request<pb::CreateSavedViewRequest>,
+    ) -> RpcResult<pb::SavedView> {
+        respond(views::create_saved_view(&self.0, r).await)
+    }
+    async fn list_saved_views(
+        &self,
+        r: Request<pb::ListSavedViewsRequest>,
+    ) -> RpcResult<pb::ListSavedViewsResponse> {
+        respond(views::list_saved_views(&self.0, r).await)
+    }
+    async fn delete_saved_view(&self, r: Request<pb::DeleteSavedViewRequest>) -> RpcResult<()> {
+        respond(views::delete_saved_view(&self.0, r).await)
     }
 }

@@ -1,6 +1,6 @@
 //! Issues: creation with the next number, reads with the caller's role, updates, lists.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::{PgExecutor, Postgres, QueryBuilder, Transaction};
 use swatter_common::{
     pagination::{self, CursorTime},
@@ -29,7 +29,8 @@ pub struct IssueRow {
 /// Issues with their project, before the join of the caller's membership `m`.
 const SELECT_ISSUES: &str = "SELECT i.id, i.project_id, p.key AS project_key, i.number, i.title, \
      i.description, i.status, i.priority, i.labels, i.author_id, i.assignee_id, i.created_at, \
-     i.updated_at, i.closed_at, i.version, m.role AS my_role \
+     i.updated_at, i.closed_at, i.version, i.resolution, i.due_on, i.estimate, i.milestone_id, \
+     m.role AS my_role \
      FROM issues i JOIN projects p ON p.id = i.project_id";
 
 pub struct NewIssue<'a> {
@@ -40,6 +41,9 @@ pub struct NewIssue<'a> {
     pub labels: &'a [String],
     pub author_id: Uuid,
     pub assignee_id: Option<Uuid>,
+    pub due_on: Option<NaiveDate>,
+    pub estimate: Option<i32>,
+    pub milestone_id: Option<Uuid>,
 }
 
 /// The statement that creates an issue in the project `target` yields (a CTE of `id, key, role`):
@@ -52,22 +56,25 @@ fn create_issue_statement(target: &str) -> String {
              FROM target
          ), i AS (
              INSERT INTO issues (id, project_id, number, title, description, priority, labels,
-                                 author_id, assignee_id)
-             SELECT $2, n.id, n.number, $3, $4, $5, $6, $7, $8 FROM n
+                                 author_id, assignee_id, due_on, estimate, milestone_id)
+             SELECT $2, n.id, n.number, $3, $4, $5, $6, $7, $8, $11, $12, $13 FROM n
              RETURNING id, project_id, number, title, description, status, priority, labels,
-                       author_id, assignee_id, created_at, updated_at, closed_at, version
+                       author_id, assignee_id, created_at, updated_at, closed_at, version,
+                       resolution, due_on, estimate, milestone_id
          ), e AS (
              INSERT INTO issue_events (id, issue_id, actor_id, kind, field, new_value, created_at)
              SELECT $9, i.id, i.author_id, 'created', '', i.title, i.created_at FROM i
          )
          SELECT i.id, i.project_id, n.key AS project_key, i.number, i.title, i.description,
                 i.status, i.priority, i.labels, i.author_id, i.assignee_id, i.created_at,
-                i.updated_at, i.closed_at, i.version, n.role AS my_role
+                i.updated_at, i.closed_at, i.version, i.resolution, i.due_on, i.estimate,
+                i.milestone_id, n.role AS my_role
          FROM i CROSS JOIN n"
     )
 }
 
-/// Binds `$2`… of [`create_issue_statement`].
+/// Binds `$2`… of [`create_issue_statement`] (`$10` is the caller's: the roles of
+/// [`create_issue_as_member`]; `$11`… follow it).
 fn bind_new_issue<'q>(
     query: sqlx::query::QueryAs<'q, Postgres, IssueRow, sqlx::postgres::PgArguments>,
     issue: &'q NewIssue<'q>,
@@ -83,6 +90,17 @@ fn bind_new_issue<'q>(
         .bind(Uuid::now_v7())
 }
 
+/// Binds `$11`… of [`create_issue_statement`], after the caller's `$10`.
+fn bind_planning<'q>(
+    query: sqlx::query::QueryAs<'q, Postgres, IssueRow, sqlx::postgres::PgArguments>,
+    issue: &'q NewIssue<'q>,
+) -> sqlx::query::QueryAs<'q, Postgres, IssueRow, sqlx::postgres::PgArguments> {
+    query
+        .bind(issue.due_on)
+        .bind(issue.estimate)
+        .bind(issue.milestone_id)
+}
+
 /// Creates an issue in the project `project_id` in one statement (see [`create_issue_statement`]),
 /// inside the caller's transaction, and returns it as its author sees it.
 pub async fn create_issue(
@@ -93,11 +111,15 @@ pub async fn create_issue(
     let statement = create_issue_statement(
         "SELECT p.id, p.key, m.role FROM projects p
          LEFT JOIN members m ON m.project_id = p.id AND m.user_id = $7
-         WHERE p.id = $1",
+         WHERE p.id = $1 AND $10::text[] IS NULL",
     );
-    bind_new_issue(sqlx::query_as(&statement).bind(project_id), issue)
-        .fetch_one(&mut **tx)
-        .await
+    let no_roles: Option<Vec<String>> = None;
+    bind_planning(
+        bind_new_issue(sqlx::query_as(&statement).bind(project_id), issue).bind(no_roles),
+        issue,
+    )
+    .fetch_one(&mut **tx)
+    .await
 }
 
 /// Creates an issue in the project `project_key` if its author is a member with one of `roles`,
@@ -118,10 +140,12 @@ pub async fn create_issue_as_member(
          FOR KEY SHARE OF p FOR SHARE OF m",
     );
     let roles: Vec<&str> = roles.iter().map(|role| role.as_str()).collect();
-    bind_new_issue(sqlx::query_as(&statement).bind(project_key), issue)
-        .bind(roles)
-        .fetch_optional(db)
-        .await
+    bind_planning(
+        bind_new_issue(sqlx::query_as(&statement).bind(project_key), issue).bind(roles),
+        issue,
+    )
+    .fetch_optional(db)
+    .await
 }
 
 /// The issue `KEY-number` with the role of `caller` in its project, the row locked by `lock`
@@ -174,7 +198,8 @@ pub async fn update_issue(
 ) -> sqlx::Result<()> {
     sqlx::query(
         "UPDATE issues SET title = $2, description = $3, status = $4, priority = $5, labels = $6,
-                assignee_id = $7, closed_at = $8, updated_at = $9, version = version + 1
+                assignee_id = $7, closed_at = $8, updated_at = $9, version = version + 1,
+                resolution = $10, due_on = $11, estimate = $12, milestone_id = $13
          WHERE id = $1",
     )
     .bind(id)
@@ -186,6 +211,10 @@ pub async fn update_issue(
     .bind(fields.assignee_id)
     .bind(fields.closed_at)
     .bind(now)
+    .bind(fields.resolution)
+    .bind(fields.due_on)
+    .bind(fields.estimate)
+    .bind(fields.milestone_id)
     .execute(db)
     .await?;
     Ok(())
@@ -284,7 +313,7 @@ impl IssueCursor {
 /// The columns of a listed issue (`i`).
 const LIST_COLUMNS: &str = "i.id, i.project_id, i.number, i.title, i.description, i.status, \
      i.priority, i.labels, i.author_id, i.assignee_id, i.created_at, i.updated_at, i.closed_at, \
-     i.version";
+     i.version, i.resolution, i.due_on, i.estimate, i.milestone_id";
 
 /// The projects the caller is a member of (the scope of their lists across projects).
 pub async fn member_project_ids(db: impl PgExecutor<'_>, user_id: Uuid) -> sqlx::Result<Vec<Uuid>> {

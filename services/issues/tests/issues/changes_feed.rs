@@ -474,7 +474,11 @@ async fn consume(queue: &str, count: usize) -> BTreeMap<i64, Envelope> {
             tokio::time::sleep(Duration::from_millis(200)).await;
             continue;
         };
-        let channel = connection.create_channel().await.unwrap();
+        // A busy broker may refuse a channel now and then: try again, as for the connection.
+        let Ok(channel) = connection.create_channel().await else {
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            continue;
+        };
         while let Ok(Some(message)) = channel
             .basic_get(queue.into(), BasicGetOptions { no_ack: true })
             .await
