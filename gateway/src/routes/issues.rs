@@ -281,7 +281,10 @@ impl UpdateIssueRequest {
             other => other,
         };
         refuse_empty_date("due_on", self.due_on.as_ref().and_then(|d| d.as_deref()))?;
-        refuse_empty_id("milestone_id", self.milestone_id.as_ref().and_then(|m| m.as_deref()))?;
+        refuse_empty_id(
+            "milestone_id",
+            self.milestone_id.as_ref().and_then(|m| m.as_deref()),
+        )?;
         let estimate = estimate_points(self.estimate.flatten())?;
         Ok(pb::UpdateIssueRequest {
             issue_key,

@@ -2,12 +2,7 @@
 //! date with their progress; maintainers and owners manage them (docs/api.md, "Milestones").
 //! Also the planning fields of issue bodies (`due_on`, `estimate`).
 
-use axum::{
-    Json,
-    extract::State,
-    http::StatusCode,
-    response::IntoResponse,
-};
+use axum::{Json, extract::State, http::StatusCode, response::IntoResponse};
 use serde::{Deserialize, Deserializer, Serialize};
 use swatter_proto::issues::v1 as pb;
 use utoipa::{IntoParams, ToSchema};
@@ -212,9 +207,7 @@ pub(super) fn nullable_estimate<'de, D: Deserializer<'de>>(
         return Ok(Some(Some(whole)));
     }
     match number.as_f64() {
-        Some(float) if float.fract() == 0.0 && float.abs() < 9.0e15 => {
-            Ok(Some(Some(float as i64)))
-        }
+        Some(float) if float.fract() == 0.0 && float.abs() < 9.0e15 => Ok(Some(Some(float as i64))),
         _ => Err(serde::de::Error::custom(
             "must be a whole number between 0 and 1000",
         )),
@@ -410,8 +403,16 @@ mod tests {
         assert_eq!(read(r#"{"estimate": null}"#).unwrap(), Some(None));
         assert_eq!(read(r#"{"estimate": 3}"#).unwrap(), Some(Some(3)));
         assert_eq!(read(r#"{"estimate": 3.0}"#).unwrap(), Some(Some(3)));
-        for bad in [r#"{"estimate": 2.5}"#, r#"{"estimate": "3"}"#, r#"{"estimate": 1e300}"#] {
-            assert_eq!(read(bad).unwrap_err().errors()[0].field, "estimate", "{bad}");
+        for bad in [
+            r#"{"estimate": 2.5}"#,
+            r#"{"estimate": "3"}"#,
+            r#"{"estimate": 1e300}"#,
+        ] {
+            assert_eq!(
+                read(bad).unwrap_err().errors()[0].field,
+                "estimate",
+                "{bad}"
+            );
         }
         assert_eq!(estimate_points(Some(1000)).unwrap(), Some(1000));
         assert_eq!(estimate_points(None).unwrap(), None);
