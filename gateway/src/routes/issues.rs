@@ -484,7 +484,6 @@ pub async fn create_issue(
             due_on: body.due_on,
             estimate,
             milestone_id: body.milestone_id,
-            ..Default::default()
         }))
         .await?
         .into_inner();

@@ -175,7 +175,7 @@ pub struct ListMilestonesQuery {
 /// A date sent where `null` means none: an empty text is neither a date nor `null`.
 pub(super) fn refuse_empty_date(field: &str, date: Option<&str>) -> Result<(), ApiError> {
     match date {
-        Some(raw) if raw.is_empty() => Err(ApiError::invalid_field(
+        Some("") => Err(ApiError::invalid_field(
             field,
             "must be a date YYYY-MM-DD from 1900-01-01 to 9999-12-31, or null for none",
         )),
@@ -186,7 +186,7 @@ pub(super) fn refuse_empty_date(field: &str, date: Option<&str>) -> Result<(), A
 /// An id sent where `null` means none: an empty text is neither an id nor `null`.
 pub(super) fn refuse_empty_id(field: &str, id: Option<&str>) -> Result<(), ApiError> {
     match id {
-        Some(raw) if raw.is_empty() => Err(ApiError::invalid_field(
+        Some("") => Err(ApiError::invalid_field(
             field,
             "must be an id, or null for none",
         )),

@@ -41,7 +41,7 @@ pub fn member(member: &pb::Member) -> Value {
 
 /// A milestone, as `GET /v1/milestones/{id}` shows it (with its progress at the time).
 pub fn milestone(milestone: &pb::Milestone) -> Value {
-    let progress = milestone.progress.clone().unwrap_or_default();
+    let progress = milestone.progress.unwrap_or_default();
     json!({
         "id": milestone.id,
         "project_key": milestone.project_key,

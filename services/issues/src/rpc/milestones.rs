@@ -123,9 +123,9 @@ async fn visible_milestone(
 
 /// Re-reads a milestone inside the writer's transaction.
 async fn reread(tx: &mut sqlx::Transaction<'_, sqlx::Postgres>, id: Uuid) -> Result<MilestoneRow> {
-    Ok(store::milestone_by_id(&mut **tx, id)
+    store::milestone_by_id(&mut **tx, id)
         .await?
-        .ok_or(IssuesError::NotFound("milestone"))?)
+        .ok_or(IssuesError::NotFound("milestone"))
 }
 
 pub(super) async fn create_milestone(

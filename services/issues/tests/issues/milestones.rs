@@ -219,7 +219,7 @@ async fn a_milestone_counts_its_issues_by_status_and_shows_the_percent_done() {
     )
     .await
     .unwrap();
-    let progress = milestone.progress.clone().unwrap();
+    let progress = milestone.progress.unwrap();
     assert_eq!((progress.total, progress.percent_done), (0, 0));
     for (n, status) in [
         pb::IssueStatus::Open,
