@@ -394,3 +394,81 @@ async fn issues_carry_a_due_date_an_estimate_a_milestone_and_a_resolution_that_n
         Value::Null
     );
 }
+
+/// A personal access token of the holder of the password login `token`.
+async fn personal_token(app: &TestApp, token: &str, body: &Value) -> String {
+    let response = app
+        .send_json(Method::POST, token, "/v1/users/me/tokens", body)
+        .await;
+    assert_eq!(response.status(), StatusCode::CREATED, "create a token");
+    let created: Value = response.json().await.unwrap();
+    created["secret"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn personal_access_tokens_read_milestones_within_their_scope_and_projects_only() {
+    let app = TestApp::spawn().await;
+    let alice = app.user("alice").await;
+    let mut paths = Vec::new();
+    for key in ["SWAT", "OPS"] {
+        app.create_project(&alice.access_token, key).await;
+        let milestone = create_milestone(
+            &app,
+            &alice.access_token,
+            key,
+            &json!({"title": format!("{key} v1")}),
+        )
+        .await;
+        paths.push(format!(
+            "/v1/milestones/{}",
+            milestone["id"].as_str().unwrap()
+        ));
+    }
+    let (swat, ops) = (&paths[0], &paths[1]);
+    let read = personal_token(
+        &app,
+        &alice.access_token,
+        &json!({"name": "ro", "scopes": ["read"]}),
+    )
+    .await;
+    let limited = personal_token(
+        &app,
+        &alice.access_token,
+        &json!({"name": "swat", "scopes": ["write"], "projects": ["SWAT"]}),
+    )
+    .await;
+
+    // A read token reads, but does not write.
+    assert_eq!(app.get_as(&read, swat).await.status(), StatusCode::OK);
+    assert_eq!(
+        app.get_as(&read, "/v1/projects/OPS/milestones")
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    for response in [
+        post_milestone(&app, &read, "SWAT", &json!({"title": "v2"})).await,
+        patch(&app, &read, swat, &json!({"state": "closed"})).await,
+        app.delete_as(&read, swat).await,
+    ] {
+        assert_problem(response, 403, "forbidden").await;
+    }
+
+    // A token limited to SWAT manages SWAT's milestones and sees nothing of OPS's.
+    assert_eq!(
+        patch(&app, &limited, swat, &json!({"title": "SWAT v1.0"}))
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    for response in [
+        app.get_as(&limited, ops).await,
+        app.get_as(&limited, "/v1/projects/OPS/milestones").await,
+        post_milestone(&app, &limited, "OPS", &json!({"title": "v2"})).await,
+        patch(&app, &limited, ops, &json!({"state": "closed"})).await,
+        app.delete_as(&limited, ops).await,
+    ] {
+        assert_problem(response, 404, "not-found").await;
+    }
+    assert_eq!(app.get_ok(&alice.access_token, ops).await["state"], "open");
+}
