@@ -1055,3 +1055,74 @@ async fn bad_dates_and_estimates_on_issues_are_refused_naming_the_field() {
         assert_eq!(issue.due_on.as_deref(), Some(due_on));
     }
 }
+
+#[tokio::test]
+async fn deleting_a_project_removes_its_milestones_with_its_issues() {
+    let app = TestApp::spawn().await;
+    let cast = app.cast("MSX").await;
+    let milestone = create(&app, &cast.owner, new_milestone("MSX", "v1.0", None))
+        .await
+        .unwrap();
+    let issue = app.create_issue(&cast.owner, "MSX", "x").await.unwrap();
+    app.update_issue(&cast.owner, set_milestone(&issue.key, &milestone.id))
+        .await
+        .unwrap();
+
+    app.client()
+        .delete_project(req(
+            pb::DeleteProjectRequest { key: "MSX".into() },
+            &cast.owner,
+        ))
+        .await
+        .unwrap();
+
+    assert_eq!(
+        get(&app, &cast.admin, &milestone.id)
+            .await
+            .unwrap_err()
+            .code(),
+        Code::NotFound
+    );
+    let left: i64 = sqlx::query_scalar("SELECT count(*) FROM milestones")
+        .fetch_one(&app.db.pool)
+        .await
+        .unwrap();
+    assert_eq!(left, 0);
+}
+
+#[tokio::test]
+async fn concurrent_edits_of_one_milestone_each_apply_whole_and_the_feed_has_one_event_each() {
+    let app = TestApp::spawn().await;
+    let cast = app.cast("MSE").await;
+    let milestone = create(&app, &cast.owner, new_milestone("MSE", "v1.0", None))
+        .await
+        .unwrap();
+    let edits = (0..10).map(|n| {
+        update(
+            &app,
+            if n % 2 == 0 {
+                &cast.owner
+            } else {
+                &cast.maintainer
+            },
+            pb::UpdateMilestoneRequest {
+                id: milestone.id.clone(),
+                title: Some(format!("title {n}")),
+                due_on: Some(format!("2027-01-{:02}", n + 1)),
+                ..Default::default()
+            },
+        )
+    });
+    let results = futures::future::join_all(edits).await;
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+    let last = get(&app, &cast.viewer, &milestone.id).await.unwrap();
+    // Title and due date come from the same edit: no write was interleaved with another.
+    let n: u32 = last.title.strip_prefix("title ").unwrap().parse().unwrap();
+    assert_eq!(last.due_on, Some(format!("2027-01-{:02}", n + 1)));
+    let updates = feed(&app, &cast.owner, "MSE")
+        .await
+        .into_iter()
+        .filter(|(kind, _)| kind == "milestone.updated")
+        .count();
+    assert_eq!(updates, 10);
+}
