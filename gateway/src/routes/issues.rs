@@ -14,7 +14,9 @@ use utoipa::{IntoParams, ToSchema};
 use super::{
     Page, PageQuery, broken_answer,
     fields::{comma_list, empty_as_none, not_null, nullable},
-    header_value, limits, located, no_content, page_size,
+    header_value, limits, located,
+    milestones::{estimate_points, nullable_estimate, refuse_empty_date, refuse_empty_id},
+    no_content, page_size,
     paths::{IssueKey, ProjectKey},
     required_rfc3339, rfc3339, update_mask,
     wire::{IssueStatus, Priority, Resolution},
@@ -199,6 +201,16 @@ pub struct CreateIssueRequest {
     pub assignee_id: Option<String>,
     #[schema(schema_with = limits::labels)]
     pub labels: Option<Vec<String>>,
+    /// Setting it is for maintainers and owners.
+    #[schema(schema_with = limits::due_on)]
+    pub due_on: Option<String>,
+    /// Setting it is for maintainers and owners.
+    #[serde(default, deserialize_with = "nullable_estimate")]
+    #[schema(schema_with = limits::estimate)]
+    pub estimate: Option<Option<i64>>,
+    /// Setting it is for maintainers and owners.
+    #[schema(schema_with = limits::milestone_id)]
+    pub milestone_id: Option<String>,
 }
 
 /// Changes to an issue; absent fields stay as they are. Reporters may change the title and
@@ -232,6 +244,23 @@ pub struct UpdateIssueRequest {
     #[serde(default, deserialize_with = "nullable")]
     #[schema(schema_with = limits::labels, required = false)]
     pub labels: Option<Option<Vec<String>>>,
+    /// Why it was resolved or closed: only with the status `resolved` or `closed` (after this
+    /// change); `null` clears it. Reopening clears it too.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<Resolution>, required = false)]
+    pub resolution: Option<Option<Resolution>>,
+    /// `null` clears it.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(schema_with = limits::due_on, required = false)]
+    pub due_on: Option<Option<String>>,
+    /// `null` clears it.
+    #[serde(default, deserialize_with = "nullable_estimate")]
+    #[schema(schema_with = limits::estimate, required = false)]
+    pub estimate: Option<Option<i64>>,
+    /// `null` detaches the issue from its milestone.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(schema_with = limits::milestone_id, required = false)]
+    pub milestone_id: Option<Option<String>>,
 }
 
 impl UpdateIssueRequest {
@@ -251,6 +280,12 @@ impl UpdateIssueRequest {
             }
             other => other,
         };
+        refuse_empty_date("due_on", self.due_on.as_ref().and_then(|d| d.as_deref()))?;
+        refuse_empty_id(
+            "milestone_id",
+            self.milestone_id.as_ref().and_then(|m| m.as_deref()),
+        )?;
+        let estimate = estimate_points(self.estimate.flatten())?;
         Ok(pb::UpdateIssueRequest {
             issue_key,
             update_mask: update_mask([
@@ -260,6 +295,10 @@ impl UpdateIssueRequest {
                 ("priority", self.priority.is_some()),
                 ("assignee_id", assignee_id.is_some()),
                 ("labels", self.labels.is_some()),
+                ("resolution", self.resolution.is_some()),
+                ("due_on", self.due_on.is_some()),
+                ("estimate", self.estimate.is_some()),
+                ("milestone_id", self.milestone_id.is_some()),
             ]),
             title: self.title,
             description: self.description.flatten(),
@@ -267,6 +306,10 @@ impl UpdateIssueRequest {
             priority: self.priority.map_or(0, Priority::to_pb),
             assignee_id: assignee_id.flatten(),
             labels: self.labels.flatten().map(|labels| pb::LabelSet { labels }),
+            resolution: self.resolution.flatten().map_or(0, Resolution::to_pb),
+            due_on: self.due_on.flatten(),
+            estimate,
+            milestone_id: self.milestone_id.flatten(),
             if_match,
             ..Default::default()
         })
@@ -425,6 +468,9 @@ pub async fn create_issue(
             "must be a user id, or absent or null for nobody",
         ));
     }
+    refuse_empty_date("due_on", body.due_on.as_deref())?;
+    refuse_empty_id("milestone_id", body.milestone_id.as_deref())?;
+    let estimate = estimate_points(body.estimate.flatten())?;
     let issue = state
         .issues()
         .create_issue(caller.request(pb::CreateIssueRequest {
@@ -435,7 +481,9 @@ pub async fn create_issue(
             assignee_id: body.assignee_id,
             labels: body.labels.unwrap_or_default(),
             request_id,
-            ..Default::default()
+            due_on: body.due_on,
+            estimate,
+            milestone_id: body.milestone_id,
         }))
         .await?
         .into_inner();

@@ -175,6 +175,52 @@ pub fn comment_body() -> RefOr<Schema> {
     ))
 }
 
+/// Largest estimate of an issue, in points (the issues service holds the same bound).
+pub const MAX_ESTIMATE: i64 = 1000;
+
+/// A calendar date within the years the services accept: `YYYY-MM-DD`, 1900 to 9999.
+const DATE_PATTERN: &str = "^(19[0-9]{2}|[2-9][0-9]{3})-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$";
+
+fn date_builder(nullable: bool, description: &str) -> ObjectBuilder {
+    string(nullable)
+        .format(Some(SchemaFormat::KnownFormat(KnownFormat::Date)))
+        .pattern(Some(DATE_PATTERN))
+        .description(Some(description))
+        .examples(["2026-12-24"])
+}
+
+/// A due date; `null` is none (or clears it).
+pub fn due_on() -> RefOr<Schema> {
+    schema(date_builder(
+        true,
+        "A calendar date `YYYY-MM-DD` from 1900-01-01 to 9999-12-31; `null` for none",
+    ))
+}
+
+/// An issue's estimate in points; `null` is none (or clears it).
+pub fn estimate() -> RefOr<Schema> {
+    schema(
+        ObjectBuilder::new()
+            .schema_type(SchemaType::from_iter([Type::Integer, Type::Null]))
+            .minimum(Some(0))
+            .maximum(Some(MAX_ESTIMATE))
+            .description(Some("0–1,000 points; `null` for none"))
+            .examples([3]),
+    )
+}
+
+/// The milestone an issue belongs to; `null` is none (or detaches it).
+pub fn milestone_id() -> RefOr<Schema> {
+    schema(
+        string(true)
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Uuid)))
+            .description(Some(
+                "A milestone of the issue's project; setting it is for maintainers and owners",
+            ))
+            .examples(["01936f90-1b2c-7d3e-8f4a-5b6c7d8e9f0a"]),
+    )
+}
+
 /// Largest page of a project's change feed, and the page when none is asked for.
 pub const MAX_CHANGE_PAGE_SIZE: u32 = 1000;
 pub const DEFAULT_CHANGE_PAGE_SIZE: u32 = 100;
@@ -474,6 +520,27 @@ mod tests {
         }
         for bad in ["", "you", " me", &id[1..], &format!("{id}0")] {
             assert!(!assignee.is_match(bad), "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_date_pattern_takes_the_years_1900_to_9999_written_yyyy_mm_dd() {
+        let date = regex_of(DATE_PATTERN);
+        for (raw, ok) in [
+            ("2026-12-24", true),
+            ("1900-01-01", true),
+            ("9999-12-31", true),
+            ("1899-12-31", false),
+            ("0999-01-01", false),
+            ("10000-01-01", false),
+            ("2026-13-01", false),
+            ("2026-00-10", false),
+            ("2026-12-32", false),
+            ("2026-1-01", false),
+            ("2026-12-24T00:00:00Z", false),
+            ("", false),
+        ] {
+            assert_eq!(date.is_match(raw), ok, "{raw}");
         }
     }
 

@@ -10,6 +10,7 @@ pub mod issues;
 pub mod jobs;
 pub mod limits;
 pub mod members;
+pub mod milestones;
 pub mod paths;
 pub mod projects;
 pub mod reports;
@@ -79,6 +80,15 @@ pub fn api() -> OpenApiRouter<AppState> {
             issues::delete_issue
         ))
         .routes(routes!(issues::list_issue_events))
+        .routes(routes!(
+            milestones::create_milestone,
+            milestones::list_milestones
+        ))
+        .routes(routes!(
+            milestones::get_milestone,
+            milestones::update_milestone,
+            milestones::delete_milestone
+        ))
         .routes(routes!(comments::create_comment, comments::list_comments))
         .routes(routes!(comments::update_comment, comments::delete_comment))
         .routes(routes!(changes::list_changes))

@@ -361,6 +361,70 @@ async fn hostile_text_in_any_input_of_identity_and_issues_routes_is_a_client_err
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
+/// The routes of milestones (`milestone` is one's path) and the planning fields of issues.
+#[rustfmt::skip]
+fn planning_inputs(milestone: &'static str) -> Vec<Input> {
+    use At::*;
+    use Expect::*;
+    vec![
+        input("POST", "/v1/projects/{}/milestones", Path(Some(r#"{"title": "Fine"}"#)), Status(404)),
+        input("POST", "/v1/projects/HOST/milestones", Json(r#"{"title": "HOSTILE"}"#, "title"), Named),
+        input("POST", "/v1/projects/HOST/milestones", Json(r#"{"title": "Fine", "description": "HOSTILE"}"#, "description"), Named),
+        input("POST", "/v1/projects/HOST/milestones", Json(r#"{"title": "Fine", "due_on": "HOSTILE"}"#, "due_on"), Named),
+        input("POST", "/v1/projects/HOST/milestones", Header("Idempotency-Key", Some(r#"{"title": "Fine"}"#)), Named),
+        input("GET", "/v1/projects/{}/milestones", Path(None), Status(404)),
+        input("GET", "/v1/projects/HOST/milestones", Query("state"), Named),
+        input("GET", "/v1/projects/HOST/milestones", Query("page_size"), Named),
+        input("GET", "/v1/projects/HOST/milestones", Query("page_token"), Named),
+        input("GET", "/v1/milestones/{}", Path(None), Status(404)),
+        input("PATCH", "/v1/milestones/{}", Path(Some(r#"{"title": "Fine"}"#)), Status(404)),
+        input("DELETE", "/v1/milestones/{}", Path(None), Status(404)),
+        input("PATCH", milestone, Json(r#"{"title": "HOSTILE"}"#, "title"), Named),
+        input("PATCH", milestone, Json(r#"{"description": "HOSTILE"}"#, "description"), Named),
+        input("PATCH", milestone, Json(r#"{"due_on": "HOSTILE"}"#, "due_on"), Named),
+        input("PATCH", milestone, Json(r#"{"state": "HOSTILE"}"#, "state"), Named),
+        input("POST", "/v1/projects/HOST/issues", Json(r#"{"title": "Fine", "due_on": "HOSTILE"}"#, "due_on"), Named),
+        input("POST", "/v1/projects/HOST/issues", Json(r#"{"title": "Fine", "milestone_id": "HOSTILE"}"#, "milestone_id"), Named),
+        input("PATCH", "/v1/issues/HOST-1", Json(r#"{"due_on": "HOSTILE"}"#, "due_on"), Named),
+        input("PATCH", "/v1/issues/HOST-1", Json(r#"{"milestone_id": "HOSTILE"}"#, "milestone_id"), Named),
+        input("PATCH", "/v1/issues/HOST-1", Json(r#"{"resolution": "HOSTILE"}"#, "resolution"), Named),
+    ]
+}
+
+#[tokio::test]
+async fn hostile_text_in_any_input_of_milestones_and_planning_fields_is_a_client_error() {
+    let app = TestApp::spawn().await;
+    let token = app.admin_token().await;
+    let bob = app.user("bob").await;
+    app.create_project(&token, "HOST").await;
+    app.create_issue(&token, "HOST", &json!({"title": "Target"}))
+        .await;
+    let milestone: serde_json::Value = app
+        .send_json(
+            Method::POST,
+            &token,
+            "/v1/projects/HOST/milestones",
+            &json!({"title": "Target"}),
+        )
+        .await
+        .json()
+        .await
+        .expect("milestone body");
+    let path = format!(
+        "/v1/milestones/{}",
+        milestone["id"].as_str().expect("milestone id")
+    );
+    let fixture = Fixture {
+        token,
+        user: bob.id,
+        comment: String::new(),
+    };
+
+    let failures = probe(&app, &fixture, &planning_inputs(path.leak())).await;
+
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
 /// The routes of reports and jobs.
 #[rustfmt::skip]
 fn report_and_job_inputs() -> Vec<Input> {

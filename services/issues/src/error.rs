@@ -29,7 +29,19 @@ impl rpc::Service for IssuesOnly {
             "comments_issue_id_fkey" | "issue_events_issue_id_fkey" => {
                 Some(IssuesError::NotFound("issue"))
             }
+            "milestones_project_title_key" => Some(IssuesError::Conflict {
+                field: "title",
+                message: "a milestone with this title already exists in the project",
+            }),
+            // A milestone deleted while an issue was being attached to it.
+            "issues_milestone_id_fkey" => Some(IssuesError::invalid(
+                swatter_common::status::Violation::new(
+                    "milestone_id",
+                    "must be a milestone of the issue's project",
+                ),
+            )),
             "issues_project_id_fkey"
+            | "milestones_project_id_fkey"
             | "members_project_id_fkey"
             | "changes_project_id_fkey"
             | "change_heads_project_id_fkey" => Some(IssuesError::NotFound("project")),

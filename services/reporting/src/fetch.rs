@@ -4,7 +4,7 @@
 
 use std::collections::{HashMap, HashSet};
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use swatter_common::{
     client::TracedChannel,
     rpc::{
@@ -25,7 +25,8 @@ use uuid::Uuid;
 use crate::{
     domain::month_bounds,
     render::model::{
-        IssueStatus, MonthlyProject, Priority, ProjectReport, ReportIssue, UserMonthlyReport,
+        IssueStatus, MonthlyProject, Priority, ProjectReport, ReportIssue, ReportMilestone,
+        UserMonthlyReport,
     },
 };
 
@@ -85,6 +86,31 @@ fn priority_of(raw: i32) -> Result<Priority, FetchError> {
     }
 }
 
+/// A due date as the issues service sent it (`YYYY-MM-DD`); another shape is a permanent
+/// failure of the report, never a guess.
+fn date_of(what: &str, raw: Option<&str>) -> Result<Option<NaiveDate>, FetchError> {
+    match raw.filter(|d| !d.is_empty()) {
+        None => Ok(None),
+        Some(raw) => raw.parse().map(Some).map_err(|_| {
+            FetchError::Permanent(format!("the issues service sent a bad due date for {what}"))
+        }),
+    }
+}
+
+/// A milestone as a report shows it.
+fn milestone_of(milestone: pb::Milestone) -> Result<ReportMilestone, FetchError> {
+    let progress = milestone.progress.unwrap_or_default();
+    let count = |n: i32| u32::try_from(n).unwrap_or(0);
+    Ok(ReportMilestone {
+        due_on: date_of("a milestone", milestone.due_on.as_deref())?,
+        title: milestone.title,
+        closed: milestone.state == pb::MilestoneState::Closed as i32,
+        done: count(progress.resolved) + count(progress.closed),
+        total: count(progress.total),
+        percent_done: count(progress.percent_done),
+    })
+}
+
 fn unknown(field: &str, raw: i32) -> FetchError {
     FetchError::Permanent(format!(
         "the issues service sent an unknown issue {field} ({raw})"
@@ -140,6 +166,36 @@ impl Sources {
             issues.push(issue);
         }
         Ok(issues)
+    }
+
+    /// Every milestone of the project, in the service's order (by due date, then title).
+    async fn milestones(&self, token: &str, key: &str) -> Result<Vec<ReportMilestone>, FetchError> {
+        let mut milestones = Vec::new();
+        let mut page_token = String::new();
+        loop {
+            let page = self
+                .issues
+                .clone()
+                .list_milestones(with_token(
+                    pb::ListMilestonesRequest {
+                        project_key: key.to_owned(),
+                        state: pb::MilestoneState::Unspecified as i32,
+                        page_size: 100,
+                        page_token,
+                    },
+                    token,
+                ))
+                .await
+                .map_err(|s| classify(&s, &format!("milestones of {key}")))?
+                .into_inner();
+            for milestone in page.milestones {
+                milestones.push(milestone_of(milestone)?);
+            }
+            if page.next_page_token.is_empty() {
+                return Ok(milestones);
+            }
+            page_token = page.next_page_token;
+        }
     }
 
     /// Usernames of the given user ids (unknown ids are left out).
@@ -198,6 +254,7 @@ impl Sources {
                         FetchError::Permanent(format!("issue {} has no created_at", issue.key))
                     })?,
                     closed_at: time(issue.closed_at),
+                    due_on: date_of(&issue.key, issue.due_on.as_deref())?,
                     key: issue.key,
                 })
             })
@@ -228,6 +285,7 @@ impl Sources {
             .into_inner();
         let issues = self.project_issues(&token, key).await?;
         let token = self.token_for(owner).await?;
+        let milestones = self.milestones(&token, key).await?;
         Ok(ProjectReport {
             project_key: project.key,
             project_name: project.name,
@@ -236,6 +294,7 @@ impl Sources {
             generated_at: Utc::now(),
             requested_by: owner_username.to_owned(),
             issues: self.report_issues(&token, issues).await?,
+            milestones,
         })
     }
 

@@ -89,18 +89,30 @@ impl IssueChange {
     /// What `changes` touch, for [`super::authorize_issue_change`].
     pub fn of(changes: &[Change]) -> Self {
         let touches = |fields: &[&str]| changes.iter().any(|c| fields.contains(&c.field));
+        // Reopening clears the resolution: that follows the status change (which a reporter
+        // may make on an issue assigned to them), it is not triage of its own.
+        let reopened = changes.iter().any(|c| {
+            c.field == "status"
+                && c.new
+                    .as_deref()
+                    .and_then(|s| s.parse::<IssueStatus>().ok())
+                    .is_some_and(|s| !s.is_done())
+        });
+        let resolution_set = changes
+            .iter()
+            .any(|c| c.field == "resolution" && !(reopened && c.new.is_none()));
         IssueChange {
             text: touches(&["title", "description"]),
             status: touches(&["status"]),
-            triage: touches(&[
-                "priority",
-                "assignee_id",
-                "labels",
-                "resolution",
-                "due_on",
-                "estimate",
-                "milestone_id",
-            ]),
+            triage: resolution_set
+                || touches(&[
+                    "priority",
+                    "assignee_id",
+                    "labels",
+                    "due_on",
+                    "estimate",
+                    "milestone_id",
+                ]),
         }
     }
 }
@@ -391,5 +403,18 @@ mod tests {
         assert!(changes.iter().any(|c| c.field == "resolution"
             && c.old.as_deref() == Some("fixed")
             && c.new.is_none()));
+        // Reopening is a status change (a reporter may reopen an issue assigned to them),
+        // even though it clears the resolution; clearing it otherwise is triage.
+        assert_eq!(
+            IssueChange::of(&changes),
+            IssueChange {
+                status: true,
+                ..IssueChange::default()
+            }
+        );
+        let (_, changes) = patch(|p| p.resolution = Some(None)).apply(&updated, now);
+        assert!(IssueChange::of(&changes).triage);
+        let (_, changes) = patch(|p| p.status = Some(IssueStatus::Closed)).apply(&updated, now);
+        assert!(!IssueChange::of(&changes).triage);
     }
 }

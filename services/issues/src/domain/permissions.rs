@@ -19,6 +19,8 @@ pub enum Action {
         is_author: bool,
     },
     DeleteIssue,
+    /// Create, change and delete a project's milestones.
+    ManageMilestones,
     /// Edit or delete the project, add or remove members, change roles.
     ManageProject,
 }
@@ -66,7 +68,7 @@ pub fn authorize(role: Option<Role>, admin: bool, action: Action) -> Access {
         Action::DeleteComment { is_author } => {
             role >= Role::Maintainer || (is_author && role >= Role::Reporter)
         }
-        Action::DeleteIssue => role >= Role::Maintainer,
+        Action::DeleteIssue | Action::ManageMilestones => role >= Role::Maintainer,
         Action::ManageProject => role == Role::Owner,
     })
 }
@@ -133,7 +135,7 @@ mod tests {
     /// maintainer, owner.
     #[test]
     fn the_permission_table_of_the_spec_holds() {
-        let table: [(Action, [Access; 5]); 9] = [
+        let table: [(Action, [Access; 5]); 10] = [
             (Action::View, [Hidden, Allowed, Allowed, Allowed, Allowed]),
             (
                 Action::CreateIssue,
@@ -161,6 +163,10 @@ mod tests {
             ),
             (
                 Action::DeleteIssue,
+                [Hidden, Forbidden, Forbidden, Allowed, Allowed],
+            ),
+            (
+                Action::ManageMilestones,
                 [Hidden, Forbidden, Forbidden, Allowed, Allowed],
             ),
             (

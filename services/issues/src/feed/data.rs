@@ -39,6 +39,33 @@ pub fn member(member: &pb::Member) -> Value {
     })
 }
 
+/// A milestone, as `GET /v1/milestones/{id}` shows it (with its progress at the time).
+pub fn milestone(milestone: &pb::Milestone) -> Value {
+    let progress = milestone.progress.unwrap_or_default();
+    json!({
+        "id": milestone.id,
+        "project_key": milestone.project_key,
+        "title": milestone.title,
+        "description": milestone.description,
+        "due_on": milestone.due_on.as_deref().filter(|d| !d.is_empty()),
+        "state": match pb::MilestoneState::try_from(milestone.state) {
+            Ok(pb::MilestoneState::Closed) => "closed",
+            _ => "open",
+        },
+        "created_at": time(milestone.created_at.as_ref()),
+        "updated_at": time(milestone.updated_at.as_ref()),
+        "closed_at": time(milestone.closed_at.as_ref()),
+        "progress": {
+            "open": progress.open,
+            "in_progress": progress.in_progress,
+            "resolved": progress.resolved,
+            "closed": progress.closed,
+            "total": progress.total,
+            "percent_done": progress.percent_done,
+        },
+    })
+}
+
 /// An issue, as `GET /v1/issues/{key}` shows it, without what is worked out from its relations
 /// for each reader (parent, sub-issues, blocked, duplicate of: another project's issue may be
 /// hidden from some readers of this project's feed).

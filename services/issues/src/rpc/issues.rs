@@ -3,7 +3,7 @@
 
 use std::sync::LazyLock;
 
-use chrono::Utc;
+use chrono::{NaiveDate, Utc};
 use sqlx::{Postgres, Transaction};
 use swatter_common::{
     auth::UserPrincipal,
@@ -28,8 +28,8 @@ use super::{
 use crate::{
     domain::{
         Action, Description, IssueChange, IssueKey, IssueSort, IssueStatus, IssueTitle, Labels,
-        Patch, Priority, Role, authorize, authorize_issue_change, label_filter, roles_allowed,
-        search_query,
+        Patch, Priority, Resolution, Role, authorize, authorize_issue_change, calendar_date,
+        check_resolution, label_filter, roles_allowed, search_query,
     },
     error::{IssuesError, IssuesOnly, Result},
     feed::data,
@@ -44,6 +44,16 @@ static CREATORS: LazyLock<Vec<Role>> = LazyLock::new(|| roles_allowed(Action::Cr
 fn uuid_field(field: &str, raw: &str) -> std::result::Result<Uuid, Violation> {
     raw.parse()
         .map_err(|_| Violation::new(field, "is not a UUID"))
+}
+
+/// A resolution: unspecified (0) is none.
+fn resolution_field(raw: i32) -> std::result::Result<Option<Resolution>, Violation> {
+    convert::resolution_from_pb(raw).map_err(|_| {
+        Violation::new(
+            "resolution",
+            "must be fixed, wont_fix, duplicate or cannot_reproduce",
+        )
+    })
 }
 
 fn priority_field(raw: i32) -> std::result::Result<Option<Priority>, Violation> {
@@ -82,6 +92,10 @@ const ISSUE_FIELDS: Fields = Fields {
         "priority",
         "assignee_id",
         "labels",
+        "resolution",
+        "due_on",
+        "estimate",
+        "milestone_id",
     ],
     fixed: &[
         "id",
@@ -138,6 +152,73 @@ async fn locked_issue(
     Ok((role, issue))
 }
 
+/// The planning fields of a new issue or an update, as sent: absent leaves them (`None`),
+/// `Some(None)` clears them.
+#[derive(Debug, Default)]
+struct Planning {
+    due_on: Option<Option<NaiveDate>>,
+    estimate: Option<Option<i32>>,
+    milestone: Option<Option<Uuid>>,
+}
+
+impl Planning {
+    /// Parses what a request sends: an empty `due_on` or `milestone_id` clears it.
+    fn parse(
+        due_on: Option<String>,
+        estimate: Option<Option<i32>>,
+        milestone_id: Option<String>,
+        v: &mut Violations,
+    ) -> Self {
+        Planning {
+            due_on: match due_on.as_deref() {
+                None => None,
+                Some("") => Some(None),
+                Some(raw) => v.check(calendar_date("due_on", raw)).map(Some),
+            },
+            estimate: estimate.map(|e| e.and_then(|e| v.check(crate::domain::estimate(e)))),
+            milestone: match milestone_id.as_deref() {
+                None => None,
+                Some("") => Some(None),
+                Some(raw) => v.check(uuid_field("milestone_id", raw)).map(Some),
+            },
+        }
+    }
+
+    fn is_empty(&self) -> bool {
+        [
+            self.due_on.flatten().is_some(),
+            self.estimate.flatten().is_some(),
+            self.milestone.flatten().is_some(),
+        ]
+        .iter()
+        .all(|set| !set)
+    }
+}
+
+/// A masked field that may be cleared: named in the mask, unset clears it.
+fn clearable<T>(mask: &UpdateMask, path: &str, value: Option<T>) -> Option<Option<T>> {
+    match mask {
+        UpdateMask::Populated => value.map(Some),
+        UpdateMask::Paths(paths) if paths.contains(path) => Some(value),
+        UpdateMask::Paths(_) => None,
+    }
+}
+
+/// Refuses a milestone that is not one of the project's (or no longer exists).
+async fn ensure_milestone_of(
+    db: impl sqlx::PgExecutor<'_>,
+    project_id: Uuid,
+    milestone: Uuid,
+) -> Result<()> {
+    match store::milestone_project(db, milestone).await? {
+        Some(project) if project == project_id => Ok(()),
+        _ => Err(IssuesError::invalid(Violation::new(
+            "milestone_id",
+            "must be a milestone of the issue's project",
+        ))),
+    }
+}
+
 async fn ensure_member(
     db: impl sqlx::PgExecutor<'_>,
     project_id: Uuid,
@@ -173,6 +254,12 @@ pub(super) async fn create_issue(
         .as_deref()
         .filter(|a| !a.is_empty())
         .map(|a| v.check(uuid_field("assignee_id", a)));
+    let planning = Planning::parse(
+        req.due_on.clone(),
+        req.estimate.map(Some),
+        req.milestone_id.clone(),
+        &mut v,
+    );
     v.finish()?;
     let (Some(title), Some(description), Some(priority), Some(labels)) =
         (title, description, priority, labels)
@@ -188,16 +275,16 @@ pub(super) async fn create_issue(
         labels: labels.as_slice(),
         author_id: me.id,
         assignee_id: assignee,
-        due_on: None,
-        estimate: None,
-        milestone_id: None,
+        due_on: planning.due_on.flatten(),
+        estimate: planning.estimate.flatten(),
+        milestone_id: planning.milestone.flatten(),
     };
 
     // The common case, a member filing an issue without assigning it or an Idempotency-Key, is
     // one statement: membership, role, number, issue and history, under the same locks as below.
     // Anything else (not such a member, an admin, a key, an assignee) takes the general path,
     // which also gives the right refusal.
-    if req.request_id.is_empty() && assignee.is_none() {
+    if req.request_id.is_empty() && assignee.is_none() && planning.is_empty() {
         let key = key_or_not_found(&req.project_key)?;
         within_token(&me, key.as_str(), "project")?;
         let mut tx = issues.db.begin().await?;
@@ -245,6 +332,14 @@ pub(super) async fn create_issue(
         return Err(IssuesError::Forbidden(
             "only maintainers and owners assign issues",
         ));
+    }
+    if !planning.is_empty() && !me.admin && role < Some(Role::Maintainer) {
+        return Err(IssuesError::Forbidden(
+            "only maintainers and owners set a due date, an estimate or a milestone",
+        ));
+    }
+    if let Some(milestone) = new.milestone_id {
+        ensure_milestone_of(&mut *tx, project.id, milestone).await?;
     }
     if let Some(assignee) = assignee {
         ensure_member(&mut *tx, project.id, assignee).await?;
@@ -301,7 +396,23 @@ pub(super) async fn update_issue(
             Some("") => Some(None),
             Some(raw) => v.check(uuid_field("assignee_id", raw)).map(Some),
         },
+        // Named in the mask but unspecified: cleared.
+        resolution: mask
+            .value("resolution", enum_set(req.resolution))
+            .and_then(|raw| v.check(resolution_field(raw))),
         ..Patch::default()
+    };
+    let planning = Planning::parse(
+        mask.value("due_on", req.due_on),
+        clearable(&mask, "estimate", req.estimate),
+        mask.value("milestone_id", req.milestone_id),
+        &mut v,
+    );
+    let patch = Patch {
+        due_on: planning.due_on,
+        estimate: planning.estimate,
+        milestone: planning.milestone,
+        ..patch
     };
     v.finish()?;
 
@@ -325,6 +436,7 @@ pub(super) async fn update_issue(
     if !if_match_allows(&req.if_match, &convert::etag(&current)) {
         return Err(IssuesError::Own(IssuesOnly::EtagMismatch));
     }
+    check_resolution(updated.status, patch.resolution.flatten()).map_err(IssuesError::invalid)?;
     if changes.is_empty() {
         return Ok(convert::issue(current));
     }
@@ -333,6 +445,12 @@ pub(super) async fn update_issue(
         .filter(|a| Some(*a) != current.fields.assignee_id)
     {
         ensure_member(&mut *tx, current.project_id, assignee).await?;
+    }
+    if let Some(milestone) = updated
+        .milestone_id
+        .filter(|m| Some(*m) != current.fields.milestone_id)
+    {
+        ensure_milestone_of(&mut *tx, current.project_id, milestone).await?;
     }
     store::update_issue(&mut *tx, current.id, &updated, now).await?;
     store::insert_events(&mut *tx, current.id, me.id, &changes, now).await?;

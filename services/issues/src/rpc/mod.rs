@@ -42,6 +42,7 @@ pub const DELEGATED_METHODS: &[&str] = &[
     "/swatter.issues.v1.IssuesService/GetProject",
     "/swatter.issues.v1.IssuesService/ListProjects",
     "/swatter.issues.v1.IssuesService/ExportProjectIssues",
+    "/swatter.issues.v1.IssuesService/ListMilestones",
 ];
 
 /// The methods here that change nothing: a personal access token with only the `read` scope may

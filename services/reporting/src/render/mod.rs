@@ -8,6 +8,7 @@
 //! Rendering is CPU-bound and synchronous: call it from `tokio::task::spawn_blocking`.
 
 pub mod model;
+pub mod planning;
 pub mod summary;
 mod view;
 mod world;
@@ -25,7 +26,8 @@ use typst_layout::PagedDocument;
 use typst_pdf::{PdfOptions, Timestamp};
 
 pub use model::{
-    IssueStatus, MonthlyProject, Priority, ProjectReport, ReportIssue, UserMonthlyReport,
+    IssueStatus, MonthlyProject, Priority, ProjectReport, ReportIssue, ReportMilestone,
+    UserMonthlyReport,
 };
 use view::{MonthlyDocument, ProjectDocument};
 use world::ReportWorld;
@@ -174,6 +176,7 @@ mod tests {
             generated_at: far,
             requested_by: "time-traveller".into(),
             issues: Vec::new(),
+            milestones: Vec::new(),
         };
         assert!(
             render_project(&report)

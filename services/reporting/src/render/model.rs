@@ -4,7 +4,7 @@
 //! shapes follow docs/api.md: a project report gets *every* issue of the project and counts the
 //! period itself; a monthly report gets, per project the user belongs to, every issue too.
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 /// Where an issue stands (docs/api.md wire values `open | in_progress | resolved | closed`).
@@ -63,6 +63,23 @@ pub struct ReportIssue {
     pub created_at: DateTime<Utc>,
     /// Set while the issue is resolved or closed (cleared on reopen).
     pub closed_at: Option<DateTime<Utc>>,
+    /// When it is due; `None` without a due date.
+    #[serde(default)]
+    pub due_on: Option<NaiveDate>,
+}
+
+/// A milestone of the project with its progress, as the issues service counts it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReportMilestone {
+    pub title: String,
+    pub due_on: Option<NaiveDate>,
+    /// Closed milestones are shown as such; they still count.
+    pub closed: bool,
+    /// Its issues that are resolved or closed.
+    pub done: u32,
+    pub total: u32,
+    /// `done` of `total` as a whole percent, rounded down; 0 without issues.
+    pub percent_done: u32,
 }
 
 /// Input of a `project` report: the project, the period `[from, to)` and every issue of the
@@ -81,6 +98,9 @@ pub struct ProjectReport {
     pub requested_by: String,
     /// Every issue of the project, whatever its status or date.
     pub issues: Vec<ReportIssue>,
+    /// The project's milestones, by due date (undated ones last), then title.
+    #[serde(default)]
+    pub milestones: Vec<ReportMilestone>,
 }
 
 /// One project of a monthly report, with every issue of the project.

@@ -363,6 +363,7 @@ mod tests {
             author: "reporter".to_owned(),
             created_at,
             closed_at,
+            due_on: None,
         }
     }
 

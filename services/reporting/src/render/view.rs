@@ -5,6 +5,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 
 use super::model::{ProjectReport, UserMonthlyReport};
+use super::planning::{self, MilestoneRow, Overdue};
 use super::summary::{
     self, AssigneeCount, AssigneeGroup, MonthlyProjectSummary, PriorityStatusMatrix, StatusCounts,
     WeekBucket,
@@ -27,6 +28,13 @@ pub struct ProjectDocument<'a> {
     pub open_groups: Vec<AssigneeGroup<'a>>,
     /// The bound on each group's list, for the report to state.
     pub listed_per_assignee: usize,
+    pub milestones: Vec<MilestoneRow<'a>>,
+    /// Open issues past their due date at the generation date.
+    pub overdue: Overdue<'a>,
+    /// The generation date overdue issues are measured at, `YYYY-MM-DD`.
+    pub today: String,
+    /// The bound on the overdue list, for the report to state.
+    pub listed_overdue: usize,
 }
 
 /// The created-vs-closed bar chart: one entry per 7-day bucket and a y axis with round ticks.
@@ -94,6 +102,10 @@ impl<'a> ProjectDocument<'a> {
             chart: WeeklyChart::new(&summary.weeks),
             open_groups: summary.open_groups,
             listed_per_assignee: summary::LISTED_PER_ASSIGNEE,
+            milestones: planning::milestone_rows(&report.milestones),
+            overdue: planning::overdue(&report.issues, report.generated_at.date_naive()),
+            today: report.generated_at.date_naive().to_string(),
+            listed_overdue: planning::LISTED_OVERDUE,
         }
     }
 }

@@ -108,6 +108,7 @@ pub fn issues(key: &str, n: usize, now: DateTime<Utc>, rng: &mut Rng) -> Vec<Rep
                 author: (*rng.pick(&AUTHORS)).to_owned(),
                 created_at,
                 closed_at,
+                due_on: None,
             }
         })
         .collect()
@@ -125,6 +126,7 @@ pub fn project(n: usize, seed: u64) -> ProjectReport {
         generated_at: now,
         requested_by: "dana".into(),
         issues: issues("SWAT", n, now, &mut rng),
+        milestones: Vec::new(),
     }
 }
 

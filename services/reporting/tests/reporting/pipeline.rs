@@ -85,6 +85,64 @@ async fn a_project_report_becomes_a_downloadable_pdf_that_lists_the_issues() {
 }
 
 #[tokio::test]
+async fn a_project_report_reads_milestones_and_due_dates_from_the_issues_service() {
+    use swatter_proto::issues::v1 as ipb;
+    let (app, owner) =
+        TestApp::spawn_with_project(Options::default(), "PLAN", &["Ship the installer"]).await;
+    let milestone = app
+        .issues
+        .clone()
+        .create_milestone(req(
+            ipb::CreateMilestoneRequest {
+                project_key: "PLAN".into(),
+                title: "Beta <script>".into(),
+                due_on: Some("2026-12-24".into()),
+                ..Default::default()
+            },
+            &owner,
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    app.issues
+        .clone()
+        .update_issue(req(
+            ipb::UpdateIssueRequest {
+                issue_key: "PLAN-1".into(),
+                due_on: Some("2001-01-01".into()),
+                milestone_id: Some(milestone.id.clone()),
+                ..Default::default()
+            },
+            &owner,
+        ))
+        .await
+        .unwrap();
+
+    let job = app.request_project_report(&owner, "PLAN").await;
+    app.wait_for_state(&owner, &job.id, JobState::Succeeded, LIMIT)
+        .await;
+    let text = pdf_text(&app.download(&owner, &job.id).await);
+    for expected in [
+        "Beta <script>",
+        "2026-12-24",
+        "Overdue issues",
+        "PLAN-1",
+        "2001-01-01",
+    ] {
+        assert!(
+            text.contains(expected),
+            "the report lacks {expected:?}:\n{text}"
+        );
+    }
+    let squeezed: String = text.split_whitespace().collect();
+    assert!(
+        squeezed.contains("0/1"),
+        "the milestone's progress:\n{text}"
+    );
+    app.cleanup_broker().await;
+}
+
+#[tokio::test]
 async fn user_text_in_a_report_is_printed_literally_never_run_as_markup() {
     let (app, owner) = TestApp::spawn_with_project(
         Options::default(),

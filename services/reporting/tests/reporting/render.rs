@@ -7,7 +7,7 @@ use std::process::{Command, Stdio};
 
 use crate::render_fixtures as fixtures;
 use chrono::TimeDelta;
-use swatter_reporting::render::model::{IssueStatus, Priority, ReportIssue};
+use swatter_reporting::render::model::{IssueStatus, Priority, ReportIssue, ReportMilestone};
 use swatter_reporting::render::summary::LISTED_PER_ASSIGNEE;
 use swatter_reporting::render::{render_project, render_user_monthly};
 
@@ -103,7 +103,110 @@ fn issue(
         author: "frank".into(),
         created_at: now - TimeDelta::days(10),
         closed_at: status.is_done().then(|| now - TimeDelta::days(2)),
+        due_on: None,
     }
+}
+
+#[test]
+fn a_project_report_shows_milestones_with_progress_and_open_issues_past_their_due_date() {
+    let mut report = fixtures::project(0, 3);
+    let today = fixtures::generated_at().date_naive();
+    let days_ago = |n: i64| Some(today - TimeDelta::days(n));
+    report.milestones = vec![
+        ReportMilestone {
+            title: "Spring release".into(),
+            due_on: "2026-04-01".parse().ok(),
+            closed: false,
+            done: 3,
+            total: 4,
+            percent_done: 75,
+        },
+        ReportMilestone {
+            title: r#"#read("/etc/passwd") $x^2$"#.into(),
+            due_on: None,
+            closed: true,
+            done: 0,
+            total: 0,
+            percent_done: 0,
+        },
+    ];
+    report.issues = vec![
+        ReportIssue {
+            due_on: days_ago(12),
+            ..issue(
+                "SWAT-1",
+                "Refunds fail",
+                IssueStatus::Open,
+                Priority::Urgent,
+                Some("olga"),
+            )
+        },
+        ReportIssue {
+            due_on: days_ago(3),
+            ..issue(
+                "SWAT-2",
+                "Slow sync",
+                IssueStatus::InProgress,
+                Priority::Low,
+                None,
+            )
+        },
+        // Done, or due today or later: not overdue.
+        ReportIssue {
+            due_on: days_ago(30),
+            ..issue(
+                "SWAT-3",
+                "Old crash",
+                IssueStatus::Closed,
+                Priority::High,
+                None,
+            )
+        },
+        ReportIssue {
+            due_on: days_ago(0),
+            ..issue(
+                "SWAT-4",
+                "Due today",
+                IssueStatus::Open,
+                Priority::High,
+                None,
+            )
+        },
+    ];
+
+    let (text, _) = pdf_text(&render_project(&report).expect("renders"));
+
+    for expected in [
+        "Milestones",
+        "Spring release",
+        "2026-04-01",
+        "3 / 4",
+        "75%",
+        r#"#read("/etc/passwd") $x^2$"#,
+        "Closed",
+        "Overdue issues",
+        "2 open or in progress with a due date before 2026-03-16",
+        "SWAT-1 Refunds fail 2026-03-04 12 olga",
+        "SWAT-2 Slow sync 2026-03-13 3 Unassigned",
+    ] {
+        assert_shows(&text, expected);
+    }
+    let overdue = text
+        .split("Overdue issues")
+        .nth(1)
+        .and_then(|rest| rest.split("Open issues by assignee").next())
+        .expect("an overdue section before the open issues");
+    assert!(
+        !overdue.contains("SWAT-3") && !overdue.contains("SWAT-4"),
+        "{overdue}"
+    );
+}
+
+#[test]
+fn a_project_without_milestones_or_overdue_issues_has_no_planning_sections() {
+    let (text, _) = pdf_text(&render_project(&fixtures::project(20, 5)).expect("renders"));
+    assert!(!text.contains("Milestones"), "{text}");
+    assert!(!text.contains("Overdue issues"), "{text}");
 }
 
 #[test]
