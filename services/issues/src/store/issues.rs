@@ -27,7 +27,7 @@ pub struct IssueRow {
 }
 
 /// Issues with their project, before the join of the caller's membership `m`.
-const SELECT_ISSUES: &str = "SELECT i.id, i.project_id, p.key AS project_key, i.number, i.title, \
+pub(super) const SELECT_ISSUES: &str = "SELECT i.id, i.project_id, p.key AS project_key, i.number, i.title, \
      i.description, i.status, i.priority, i.labels, i.author_id, i.assignee_id, i.created_at, \
      i.updated_at, i.closed_at, i.version, i.resolution, i.due_on, i.estimate, i.milestone_id, \
      m.role AS my_role \
