@@ -56,6 +56,18 @@ fn clearable<T>(
     }
 }
 
+/// Whether `changes` sets anything (valid or not).
+fn asks_for_a_change(changes: &pb::BulkChanges) -> bool {
+    changes.status != 0
+        || changes.resolution != 0
+        || changes.priority != 0
+        || changes.assignee_id.is_some()
+        || changes.milestone_id.is_some()
+        || changes.due_on.is_some()
+        || !changes.add_labels.is_empty()
+        || !changes.remove_labels.is_empty()
+}
+
 fn parse(req: &pb::BulkUpdateIssuesRequest) -> Result<Parsed> {
     let project = key_or_not_found(&req.project_key)?;
     let mut v = Violations::default();
@@ -122,10 +134,12 @@ fn parse(req: &pb::BulkUpdateIssuesRequest) -> Result<Parsed> {
             format!("{both:?} is also in add_labels"),
         ));
     }
-    if edit.is_empty() && req.changes.is_some() {
-        v.push(Violation::new("changes", "asks for no change"));
-    } else if req.changes.is_none() {
-        v.push(Violation::new("changes", "is required"));
+    match &req.changes {
+        None => v.push(Violation::new("changes", "is required")),
+        Some(c) if !asks_for_a_change(c) => {
+            v.push(Violation::new("changes", "asks for no change"));
+        }
+        Some(_) => {}
     }
     let expected = expected_versions(&project, &numbers, &req.expected_versions, &mut v);
     v.finish()?;
@@ -280,9 +294,9 @@ pub(super) async fn bulk_update_issues(
 ) -> Result<pb::BulkUpdateIssuesResponse> {
     let me = caller(&request)?;
     let mut req = request.into_inner();
-    let parsed = parse(&req)?;
     // Early answer (a replay needs the right too); the check that counts is under lock below.
-    let project = visible_project(issues, parsed.project.as_str(), &me).await?;
+    let project = visible_project(issues, &req.project_key, &me).await?;
+    let parsed = parse(&req)?;
 
     // A dry run writes nothing, not even its Idempotency-Key: it can be repeated freely, and
     // the real edit may then use the key.
