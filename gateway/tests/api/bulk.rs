@@ -321,3 +321,44 @@ async fn five_hundred_issues_change_in_one_request_well_within_a_second() {
     assert_eq!(last["labels"], json!(["sprint-12"]));
     assert_eq!(last["version"], 2);
 }
+
+/// A personal access token of the holder of `login` with `body`'s scopes and projects.
+async fn personal_token(app: &TestApp, login: &str, body: &Value) -> String {
+    let response = app
+        .send_json(Method::POST, login, "/v1/users/me/tokens", body)
+        .await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let created: Value = response.json().await.unwrap();
+    created["secret"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn a_read_token_cannot_bulk_edit_and_a_token_limited_to_another_project_sees_no_project() {
+    let app = TestApp::spawn().await;
+    let s = scene(&app, 1).await;
+    app.create_project(&s.owner, "ELSE").await;
+    let read = personal_token(&app, &s.owner, &json!({"name": "ro", "scopes": ["read"]})).await;
+    let elsewhere = personal_token(
+        &app,
+        &s.owner,
+        &json!({"name": "else", "scopes": ["write"], "projects": ["ELSE"]}),
+    )
+    .await;
+    let body = json!({"issue_keys": ["BULK-1"], "set": {"priority": "urgent"}, "dry_run": true});
+
+    let refused = post_bulk(&app, &read, &body, None).await;
+    let hidden = post_bulk(&app, &elsewhere, &body, None).await;
+
+    assert_problem(refused, 403, "forbidden").await;
+    assert_problem(hidden, 404, "not-found").await;
+    let scoped = personal_token(
+        &app,
+        &s.owner,
+        &json!({"name": "bulk", "scopes": ["write"], "projects": ["BULK"]}),
+    )
+    .await;
+    assert_eq!(
+        post_bulk(&app, &scoped, &body, None).await.status(),
+        StatusCode::OK
+    );
+}

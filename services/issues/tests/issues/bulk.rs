@@ -714,3 +714,101 @@ async fn file_chunk(app: &TestApp, user: &User, n: usize) {
         app.create_issue(user, "BULK", "one of many").await.unwrap();
     }
 }
+
+#[tokio::test]
+async fn a_bulk_edit_racing_the_deletion_of_one_of_its_issues_is_all_or_nothing() {
+    let app = TestApp::spawn().await;
+    let cast = app.cast("BULK").await;
+    file(&app, &cast.owner, 10).await;
+    let keys: Vec<String> = (1..=10).map(|i| format!("BULK-{i}")).collect();
+    let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
+    let edit = run(
+        &app,
+        &cast.maintainer,
+        bulk(&refs, set_status(pb::IssueStatus::InProgress)),
+    );
+    let delete = async {
+        app.client()
+            .delete_issue(req(
+                pb::DeleteIssueRequest {
+                    issue_key: "BULK-7".into(),
+                },
+                &cast.owner,
+            ))
+            .await
+    };
+
+    let (edit, delete) = tokio::join!(edit, delete);
+
+    delete.unwrap();
+    let others = futures::future::join_all(
+        refs.iter()
+            .filter(|k| **k != "BULK-7")
+            .map(|k| app.get_issue(&cast.owner, k)),
+    )
+    .await;
+    let in_progress = others
+        .iter()
+        .filter(|i| i.as_ref().unwrap().status == pb::IssueStatus::InProgress as i32)
+        .count();
+    match edit {
+        Ok(response) => {
+            assert_eq!(response.changed, 10, "the edit went first");
+            assert_eq!(in_progress, 9);
+        }
+        Err(refused) => {
+            assert_eq!(refused.code(), Code::InvalidArgument);
+            assert_eq!(fields(&refused), ["issue_keys[6]"]);
+            assert_eq!(in_progress, 0, "nothing was written");
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_bulk_edit_racing_the_deletion_of_its_milestone_never_deadlocks_or_keeps_a_dangling_milestone()
+ {
+    let app = TestApp::spawn().await;
+    let cast = app.cast("BULK").await;
+    file(&app, &cast.owner, 30).await;
+    let keys: Vec<String> = (1..=30).map(|i| format!("BULK-{i}")).collect();
+    let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
+    for round in 0..5 {
+        let v = milestone(&app, "BULK", &format!("v{round}")).await;
+        let edit = run(
+            &app,
+            &cast.owner,
+            bulk(
+                &refs,
+                pb::BulkChanges {
+                    milestone_id: Some(v.clone()),
+                    priority: [pb::Priority::Low, pb::Priority::High][round % 2] as i32,
+                    ..Default::default()
+                },
+            ),
+        );
+        let delete = async {
+            sqlx::query("DELETE FROM milestones WHERE id = $1::uuid")
+                .bind(&v)
+                .execute(&app.db.pool)
+                .await
+                .unwrap();
+        };
+        let (edit, ()) = tokio::time::timeout(Duration::from_secs(30), async {
+            tokio::join!(edit, delete)
+        })
+        .await
+        .expect("no deadlock");
+        if let Err(refused) = edit {
+            assert_eq!(fields(&refused), ["changes.milestone_id"], "{refused:?}");
+        }
+        let attached: i64 =
+            sqlx::query_scalar("SELECT count(*) FROM issues WHERE milestone_id IS NOT NULL")
+                .fetch_one(&app.db.pool)
+                .await
+                .unwrap();
+        assert_eq!(
+            attached, 0,
+            "round {round}: the deleted milestone detached every issue"
+        );
+    }
+}
