@@ -76,54 +76,52 @@ fn parse(req: &pb::BulkUpdateIssuesRequest) -> Result<Parsed> {
         Vec::new()
     });
     let changes = req.changes.clone().unwrap_or_default();
-    let invalid = |field: &str, expected: &str| Violation::new(field, expected);
-    let edit =
-        BulkEdit {
-            status: v
-                .check(convert::status_from_pb(changes.status).map_err(|_| {
-                    invalid(
-                        "changes.status",
-                        "must be open, in_progress, resolved or closed",
-                    )
-                }))
-                .flatten(),
-            resolution: v
-                .check(
-                    convert::resolution_from_pb(changes.resolution).map_err(|_| {
-                        invalid(
-                            "changes.resolution",
-                            "must be fixed, wont_fix, duplicate or cannot_reproduce",
-                        )
-                    }),
+    let edit = BulkEdit {
+        status: v
+            .check(convert::status_from_pb(changes.status).map_err(|_| {
+                Violation::new(
+                    "changes.status",
+                    "must be open, in_progress, resolved or closed",
                 )
-                .flatten(),
-            priority: v
-                .check(convert::priority_from_pb(changes.priority).map_err(|_| {
-                    invalid("changes.priority", "must be low, medium, high or urgent")
-                }))
-                .flatten(),
-            assignee: v
-                .check(clearable(changes.assignee_id.as_deref(), |raw| {
-                    uuid_field("changes.assignee_id", raw)
-                }))
-                .flatten(),
-            milestone: v
-                .check(clearable(changes.milestone_id.as_deref(), |raw| {
-                    uuid_field("changes.milestone_id", raw)
-                }))
-                .flatten(),
-            due_on: v
-                .check(clearable(changes.due_on.as_deref(), |raw| {
-                    due_date("changes.due_on", raw)
-                }))
-                .flatten(),
-            add_labels: v
-                .check(label_list("changes.add_labels", &changes.add_labels))
-                .unwrap_or_default(),
-            remove_labels: v
-                .check(label_list("changes.remove_labels", &changes.remove_labels))
-                .unwrap_or_default(),
-        };
+            }))
+            .flatten(),
+        resolution: v
+            .check(
+                convert::resolution_from_pb(changes.resolution).map_err(|_| {
+                    Violation::new(
+                        "changes.resolution",
+                        "must be fixed, wont_fix, duplicate or cannot_reproduce",
+                    )
+                }),
+            )
+            .flatten(),
+        priority: v
+            .check(convert::priority_from_pb(changes.priority).map_err(|_| {
+                Violation::new("changes.priority", "must be low, medium, high or urgent")
+            }))
+            .flatten(),
+        assignee: v
+            .check(clearable(changes.assignee_id.as_deref(), |raw| {
+                uuid_field("changes.assignee_id", raw)
+            }))
+            .flatten(),
+        milestone: v
+            .check(clearable(changes.milestone_id.as_deref(), |raw| {
+                uuid_field("changes.milestone_id", raw)
+            }))
+            .flatten(),
+        due_on: v
+            .check(clearable(changes.due_on.as_deref(), |raw| {
+                due_date("changes.due_on", raw)
+            }))
+            .flatten(),
+        add_labels: v
+            .check(label_list("changes.add_labels", &changes.add_labels))
+            .unwrap_or_default(),
+        remove_labels: v
+            .check(label_list("changes.remove_labels", &changes.remove_labels))
+            .unwrap_or_default(),
+    };
     if let Some(both) = edit
         .remove_labels
         .iter()
