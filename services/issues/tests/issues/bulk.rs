@@ -812,3 +812,39 @@ async fn a_bulk_edit_racing_the_deletion_of_its_milestone_never_deadlocks_or_kee
         );
     }
 }
+
+#[tokio::test]
+async fn two_identical_bulk_edits_at_once_change_each_issue_once() {
+    let app = TestApp::spawn().await;
+    let cast = app.cast("BULK").await;
+    file(&app, &cast.owner, 20).await;
+    let keys: Vec<String> = (1..=20).map(|i| format!("BULK-{i}")).collect();
+    let refs: Vec<&str> = keys.iter().map(String::as_str).collect();
+    let edit = || {
+        bulk(
+            &refs,
+            pb::BulkChanges {
+                status: pb::IssueStatus::Closed as i32,
+                resolution: pb::Resolution::Fixed as i32,
+                ..Default::default()
+            },
+        )
+    };
+
+    let (first, second) = tokio::join!(
+        run(&app, &cast.owner, edit()),
+        run(&app, &cast.maintainer, edit())
+    );
+
+    let mut changed = [first.unwrap().changed, second.unwrap().changed];
+    changed.sort();
+    assert_eq!(
+        changed,
+        [0, 20],
+        "the later edit found every value already set"
+    );
+    for key in &keys {
+        assert_eq!(app.get_issue(&cast.owner, key).await.unwrap().version, 2);
+        assert_eq!(history_len(&app, &cast.owner, key).await, 1 + 2, "{key}");
+    }
+}
