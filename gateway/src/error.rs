@@ -426,7 +426,7 @@ impl ApiError {
             // An `If-Match` that no longer matches (docs/api.md: 412); other failed preconditions
             // (last owner, job not finished) are conflicts.
             Code::FailedPrecondition if status::is_etag_mismatch(status) => {
-                ApiError::new(ProblemKind::PreconditionFailed, message)
+                ApiError::new(ProblemKind::PreconditionFailed, message).with_errors(field_errors())
             }
             Code::FailedPrecondition => {
                 ApiError::new(ProblemKind::Conflict, message).with_errors(field_errors())
@@ -435,7 +435,9 @@ impl ApiError {
             Code::OutOfRange if status::is_cursor_expired(status) => {
                 ApiError::new(ProblemKind::Gone, message)
             }
-            Code::PermissionDenied => ApiError::new(ProblemKind::Forbidden, message),
+            Code::PermissionDenied => {
+                ApiError::new(ProblemKind::Forbidden, message).with_errors(field_errors())
+            }
             Code::Unauthenticated => match VerifyError::from_status(status) {
                 Some(
                     refused @ (VerifyError::TokenExpired

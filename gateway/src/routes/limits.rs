@@ -492,6 +492,91 @@ pub fn overlap_seconds() -> RefOr<Schema> {
     )
 }
 
+/// Most issues one bulk edit may name (docs/api.md, *Bulk edits*).
+pub const MAX_BULK_ISSUES: usize = 500;
+
+/// The issues of a bulk edit: 1–500 distinct keys of the project.
+pub fn bulk_issue_keys() -> RefOr<Schema> {
+    RefOr::T(Schema::Array(
+        ArrayBuilder::new()
+            .items(
+                string(false)
+                    .pattern(Some("^[A-Z][A-Z0-9]{1,9}-[1-9][0-9]{0,17}$"))
+                    .description(Some("`KEY-n`, an issue of this project")),
+            )
+            .min_items(Some(1))
+            .max_items(Some(MAX_BULK_ISSUES))
+            .unique_items(true)
+            .description(Some(
+                "1–500 keys of issues of this project, each once; results come in this order",
+            ))
+            .examples([serde_json::json!(["SWAT-12", "SWAT-14"])])
+            .build(),
+    ))
+}
+
+/// Labels a bulk edit adds to or removes from every issue.
+pub fn bulk_labels() -> RefOr<Schema> {
+    RefOr::T(Schema::Array(
+        ArrayBuilder::new()
+            .schema_type(SchemaType::from_iter([Type::Array, Type::Null]))
+            .items(line(1, 50, false, "1–50 characters (trimmed), on one line"))
+            .max_items(Some(20))
+            .description(Some(
+                "At most 20 labels, each 1–50 characters (trimmed); an issue still holds at \
+                 most 20 after the edit",
+            ))
+            .examples([serde_json::json!(["triaged"])])
+            .build(),
+    ))
+}
+
+/// The versions a bulk edit expects its issues at, by issue key.
+pub fn bulk_expected_versions() -> RefOr<Schema> {
+    schema(
+        ObjectBuilder::new()
+            .schema_type(SchemaType::from_iter([Type::Object, Type::Null]))
+            .property_names(Some(
+                string(false).pattern(Some("^[A-Z][A-Z0-9]{1,9}-[1-9][0-9]{0,17}$")),
+            ))
+            .additional_properties(Some(
+                ObjectBuilder::new()
+                    .schema_type(Type::Integer)
+                    .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int64)))
+                    .minimum(Some(1)),
+            ))
+            .max_properties(Some(MAX_BULK_ISSUES))
+            .description(Some(
+                "Optional, per issue of `issue_keys`: its `version` as the client read it. If \
+                 one has moved, nothing is written (412 naming each)",
+            ))
+            .examples([serde_json::json!({"SWAT-12": 3})]),
+    )
+}
+
+/// The milestone a bulk edit moves issues to; `null` detaches them.
+pub fn bulk_milestone_id() -> RefOr<Schema> {
+    schema(
+        string(true)
+            .pattern(Some(format!("^({UUID})$")))
+            .description(Some("A milestone of this project; `null` detaches"))
+            .examples(["01936f90-1b2c-7d3e-8f4a-5b6c7d8e9f0a"]),
+    )
+}
+
+/// The due date a bulk edit sets; `null` clears it.
+pub fn bulk_due_on() -> RefOr<Schema> {
+    schema(
+        string(true)
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Date)))
+            .pattern(Some("^(19|[2-9][0-9])[0-9]{2}-[0-9]{2}-[0-9]{2}$"))
+            .description(Some(
+                "A calendar date `YYYY-MM-DD` from 1900-01-01 to 9999-12-31; `null` clears it",
+            ))
+            .examples(["2026-12-24"]),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

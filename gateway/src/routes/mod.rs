@@ -1,6 +1,7 @@
 //! The REST routes, one module per area. Handlers are thin: extract, call one RPC, map the answer.
 
 pub mod auth;
+pub mod bulk;
 pub mod changes;
 pub mod comments;
 pub mod docs;
@@ -89,6 +90,7 @@ pub fn api() -> OpenApiRouter<AppState> {
             milestones::update_milestone,
             milestones::delete_milestone
         ))
+        .routes(routes!(bulk::bulk_edit_issues))
         .routes(routes!(comments::create_comment, comments::list_comments))
         .routes(routes!(comments::update_comment, comments::delete_comment))
         .routes(routes!(changes::list_changes))

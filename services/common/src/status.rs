@@ -58,6 +58,26 @@ pub fn etag_mismatch() -> Status {
     )
 }
 
+/// `FAILED_PRECONDITION` as [`etag_mismatch`] (REST 412), naming each item that moved since the
+/// client read it (a bulk edit's expected versions).
+pub fn etag_mismatch_of(message: &str, moved: &[Violation]) -> Status {
+    let mut details = ErrorDetails::with_error_info(
+        REASON_ETAG_MISMATCH,
+        ERROR_DOMAIN,
+        std::collections::HashMap::<String, String>::new(),
+    );
+    for v in moved {
+        details.add_bad_request_violation(v.field.clone(), v.message.clone());
+    }
+    Status::with_error_details(Code::FailedPrecondition, message, details)
+}
+
+/// `PERMISSION_DENIED` naming each item the caller may not change (a `google.rpc.BadRequest`,
+/// so the gateway lists them in the problem's `errors`).
+pub fn permission_denied_for(message: &str, refused: &[Violation]) -> Status {
+    with_violations(Code::PermissionDenied, message, refused)
+}
+
 /// Whether a status is an etag mismatch (as opposed to another failed precondition).
 pub fn is_etag_mismatch(status: &Status) -> bool {
     status
@@ -175,6 +195,17 @@ mod tests {
             Some(std::time::Duration::from_secs(7))
         );
         assert_eq!(retry_delay(&Status::resource_exhausted("plain")), None);
+    }
+
+    #[test]
+    fn items_that_moved_or_are_forbidden_survive_the_round_trip_through_a_status() {
+        let named = vec![Violation::new("issue_keys[1]", "SWAT-2 moved")];
+        let moved = etag_mismatch_of("moved", &named);
+        assert!(is_etag_mismatch(&moved));
+        assert_eq!(violations(&moved), named);
+        let refused = permission_denied_for("no", &named);
+        assert_eq!(refused.code(), Code::PermissionDenied);
+        assert_eq!(violations(&refused), named);
     }
 
     #[test]

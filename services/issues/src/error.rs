@@ -13,6 +13,12 @@ pub enum IssuesOnly {
     /// A change-feed cursor before what retention pruned (REST 410).
     #[error("cursor {after} expired")]
     CursorExpired { after: i64, oldest_after: i64 },
+    /// A bulk edit touches issues the caller may not change this way (403 naming each).
+    #[error("the bulk edit changes issues you may not change")]
+    BulkForbidden(Vec<status::Violation>),
+    /// A bulk edit's expected versions that moved (412 naming each issue).
+    #[error("issues changed since they were read")]
+    BulkVersionsMoved(Vec<status::Violation>),
 }
 
 impl rpc::Service for IssuesOnly {
@@ -56,6 +62,14 @@ impl rpc::Service for IssuesOnly {
                 after,
                 oldest_after,
             } => status::cursor_expired(after, oldest_after),
+            IssuesOnly::BulkForbidden(refused) => status::permission_denied_for(
+                "your role does not allow this change to some of these issues",
+                &refused,
+            ),
+            IssuesOnly::BulkVersionsMoved(moved) => status::etag_mismatch_of(
+                "some issues changed since they were read (expected versions)",
+                &moved,
+            ),
         }
     }
 }

@@ -1,11 +1,13 @@
 //! The rules of the issues context, without I/O: valid values, roles and who may do what, and the
 //! status workflow.
 
+mod bulk;
 mod patch;
 mod permissions;
 mod planning;
 mod values;
 
+pub use bulk::{BulkEdit, BulkRefusal, MAX_BULK_ISSUES, due_date, issue_numbers, label_list};
 pub use patch::{Change, IssueFields, Patch};
 pub use permissions::{
     Access, Action, IssueChange, authorize, authorize_issue_change, roles_allowed,

@@ -2,6 +2,7 @@
 //! per aggregate. Rows decode straight into domain values: a stored value the domain does not
 //! know fails to decode (an internal error), never turns into a plausible default.
 
+mod bulk;
 mod changes;
 mod comments;
 mod events;
@@ -13,6 +14,7 @@ mod projects;
 use sqlx::{PgExecutor, PgPool};
 use uuid::Uuid;
 
+pub use bulk::*;
 pub use changes::*;
 pub use comments::*;
 pub use events::*;

@@ -184,6 +184,16 @@ async fn every_command_of_the_grpcurl_guide_works_against_the_real_services() {
         ),
         "the masked update did not change exactly status and labels:\n{report}"
     );
+    // The bulk edit: a preview naming each diff, then the edit applied once.
+    for expected in [
+        "bulk dry run: true, would change 2",
+        "bulk preview SWAT-1: priority urgent -> high; labels crash -> crash, triaged",
+        "bulk preview SWAT-3: labels  -> triaged",
+        "bulk applied SWAT-1 v2 PRIORITY_HIGH crash,triaged",
+        "bulk applied SWAT-3 v2 PRIORITY_HIGH triaged",
+    ] {
+        assert!(lines.contains(&expected), "no {expected:?} line:\n{report}");
+    }
     assert!(
         lines.contains(&"member ada ROLE_OWNER"),
         "ListMembers did not list the owner:\n{report}"
@@ -192,8 +202,11 @@ async fn every_command_of_the_grpcurl_guide_works_against_the_real_services() {
         lines.contains(&r#"{"state":"JOB_STATE_SUCCEEDED","progress":100}"#),
         "WatchJob did not stream the finished job:\n{report}"
     );
+    // The report's last command prints `STATE URL`; sections after it print their own lines.
     let (state, url) = lines
-        .last()
+        .iter()
+        .rev()
+        .find(|line| line.starts_with("JOB_STATE_"))
         .and_then(|line| line.split_once(' '))
         .unwrap_or_else(|| panic!("the last line is not `STATE URL`:\n{report}"));
     assert_eq!(state, "JOB_STATE_SUCCEEDED", "{report}");
