@@ -29,6 +29,10 @@ impl rpc::Service for IssuesOnly {
             "comments_issue_id_fkey" | "issue_events_issue_id_fkey" => {
                 Some(IssuesError::NotFound("issue"))
             }
+            // Watching (or being mentioned in) an issue deleted meanwhile.
+            "issue_watchers_issue_id_fkey" | "notifications_issue_id_fkey" => {
+                Some(IssuesError::NotFound("issue"))
+            }
             "issues_project_id_fkey"
             | "members_project_id_fkey"
             | "changes_project_id_fkey"

@@ -1,10 +1,14 @@
 //! The rules of the issues context, without I/O: valid values, roles and who may do what, and the
 //! status workflow.
 
+mod inbox;
+mod mentions;
 mod patch;
 mod permissions;
 mod values;
 
+pub use inbox::NotificationReason;
+pub use mentions::{MAX_MENTIONS, added_mentions, mentions, one_line};
 pub use patch::{Change, IssueFields, Patch};
 pub use permissions::{
     Access, Action, IssueChange, authorize, authorize_issue_change, roles_allowed,

@@ -7,6 +7,7 @@ mod comments;
 mod events;
 mod issues;
 mod members;
+mod notifications;
 mod projects;
 
 use sqlx::{PgExecutor, PgPool};
@@ -17,6 +18,7 @@ pub use comments::*;
 pub use events::*;
 pub use issues::*;
 pub use members::*;
+pub use notifications::*;
 pub use projects::*;
 
 /// Server settings of every connection of the service's pool.

@@ -2,6 +2,7 @@
 
 mod changes_feed;
 mod issues;
+mod notifications;
 mod permissions;
 mod support;
 mod update_masks;

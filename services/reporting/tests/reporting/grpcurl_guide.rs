@@ -158,6 +158,14 @@ async fn every_command_of_the_grpcurl_guide_works_against_the_real_services() {
         "Code: PermissionDenied",
         "revoked grpc-guide\n",
         "Message: the personal access token has been revoked",
+        // The inbox: a second user assigned, mentioned and told of a status change, once each.
+        "member nadia ROLE_REPORTER\n",
+        "watcher assignee\n",
+        "inbox NOTIFICATION_REASON_STATUS_CHANGED issue.updated status: open → in_progress\n\
+         inbox NOTIFICATION_REASON_MENTIONED comment.created commented: @nadia can you reproduce it?\n\
+         inbox NOTIFICATION_REASON_ASSIGNED issue.created created: Export drops accents\n",
+        r#"{"reason":"NOTIFICATION_REASON_MENTIONED","read":true}"#,
+        "marked 2\n",
     ] {
         assert!(
             stdout.contains(expected),
@@ -192,10 +200,13 @@ async fn every_command_of_the_grpcurl_guide_works_against_the_real_services() {
         lines.contains(&r#"{"state":"JOB_STATE_SUCCEEDED","progress":100}"#),
         "WatchJob did not stream the finished job:\n{report}"
     );
+    // The report's line: sections after it print lines of their own.
     let (state, url) = lines
-        .last()
+        .iter()
+        .rev()
+        .find(|line| line.starts_with("JOB_STATE_"))
         .and_then(|line| line.split_once(' '))
-        .unwrap_or_else(|| panic!("the last line is not `STATE URL`:\n{report}"));
+        .unwrap_or_else(|| panic!("no `STATE URL` line of the report:\n{report}"));
     assert_eq!(state, "JOB_STATE_SUCCEEDED", "{report}");
     assert!(url.contains("X-Amz-Signature"), "{report}");
 
