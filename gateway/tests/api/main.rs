@@ -9,6 +9,7 @@ mod hostile_input;
 mod issues;
 mod lifecycle;
 mod metrics;
+mod notifications;
 mod operations;
 mod page_tokens;
 mod personal_tokens;
