@@ -23,7 +23,8 @@ CREATE INDEX issue_watchers_user_idx ON issue_watchers (user_id);
 CREATE TABLE notifications (
     id          uuid        PRIMARY KEY,
     user_id     uuid        NOT NULL,
-    project_id  uuid        NOT NULL REFERENCES projects (id) ON DELETE CASCADE,
+    -- The issue's project (no foreign key: the issue's cascade covers a project's deletion).
+    project_id  uuid        NOT NULL,
     issue_id    uuid        NOT NULL REFERENCES issues (id) ON DELETE CASCADE,
     actor_id    uuid        NOT NULL,
     reason      text        NOT NULL,
@@ -42,6 +43,8 @@ CREATE TABLE notifications (
 -- The inbox: unread first, then newest; one index range per page.
 CREATE INDEX notifications_inbox_idx
     ON notifications (user_id, unread DESC, created_at DESC, id DESC);
+-- The unread count, per project (an index-only scan).
+CREATE INDEX notifications_unread_idx ON notifications (user_id, project_id) WHERE unread;
 -- Deleting an issue, removing a member (by project), retention.
 CREATE INDEX notifications_issue_idx ON notifications (issue_id);
 CREATE INDEX notifications_project_user_idx ON notifications (project_id, user_id);
@@ -59,40 +62,56 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     END
 $$;
 
--- Text as one line of at most `width` characters.
+-- Text as one line of at most `width` characters. (PL/pgSQL rather than SQL functions: these
+-- run once per history row inside the trigger, and PL/pgSQL keeps its plans for the session
+-- where a non-inlined SQL function is planned again in every statement that calls it.)
 CREATE FUNCTION notification_snippet(body text, width integer) RETURNS text
-LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
-    SELECT CASE
-        WHEN length(line) > width THEN left(line, width - 1) || '…'
-        ELSE line
-    END
-    FROM (SELECT btrim(regexp_replace(coalesce(body, ''), '\s+', ' ', 'g')) AS line) AS one
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+DECLARE
+    line text := btrim(regexp_replace(coalesce(body, ''), '\s+', ' ', 'g'));
+BEGIN
+    IF length(line) > width THEN
+        RETURN left(line, width - 1) || '…';
+    END IF;
+    RETURN line;
+END
 $$;
 
 -- One history row in words, e.g. "status: open → resolved".
 CREATE FUNCTION issue_event_summary(
     kind text, field text, old_value text, new_value text
 ) RETURNS text
-LANGUAGE sql STABLE AS $$
-    SELECT CASE
-        WHEN kind = 'created' THEN 'created: ' || notification_snippet(new_value, 120)
-        WHEN kind = 'comment_added' THEN 'commented: ' || notification_snippet(
-            (SELECT c.body FROM comments c WHERE c.id = new_value::uuid), 120)
-        WHEN kind = 'comment_removed' THEN 'deleted a comment'
-        WHEN kind = 'assignee' AND new_value IS NULL THEN 'unassigned'
-        WHEN kind = 'assignee' THEN 'assigned to ' || coalesce(
-            (SELECT m.username FROM members m WHERE m.user_id = new_value::uuid LIMIT 1),
-            'a user')
-        WHEN field = 'description' THEN 'description edited'
-        WHEN field = 'milestone_id' THEN 'milestone: '
-            || coalesce((SELECT ms.title FROM milestones ms WHERE ms.id = old_value::uuid), 'none')
-            || ' → '
-            || coalesce((SELECT ms.title FROM milestones ms WHERE ms.id = new_value::uuid), 'none')
-        WHEN field <> '' THEN field || ': '
-            || notification_snippet(coalesce(nullif(old_value, ''), 'none'), 60) || ' → '
-            || notification_snippet(coalesce(nullif(new_value, ''), 'none'), 60)
-        ELSE replace(kind, '_', ' ')
-    END
+LANGUAGE plpgsql STABLE AS $$
+BEGIN
+    CASE
+        WHEN kind = 'created' THEN
+            RETURN 'created: ' || notification_snippet(new_value, 120);
+        WHEN kind = 'comment_added' THEN
+            RETURN 'commented: ' || notification_snippet(
+                (SELECT c.body FROM comments c WHERE c.id = new_value::uuid), 120);
+        WHEN kind = 'comment_removed' THEN
+            RETURN 'deleted a comment';
+        WHEN kind = 'assignee' AND new_value IS NULL THEN
+            RETURN 'unassigned';
+        WHEN kind = 'assignee' THEN
+            RETURN 'assigned to ' || coalesce(
+                (SELECT m.username FROM members m WHERE m.user_id = new_value::uuid LIMIT 1),
+                'a user');
+        WHEN field = 'description' THEN
+            RETURN 'description edited';
+        WHEN field = 'milestone_id' THEN
+            RETURN 'milestone: '
+                || coalesce((SELECT ms.title FROM milestones ms WHERE ms.id = old_value::uuid), 'none')
+                || ' → '
+                || coalesce((SELECT ms.title FROM milestones ms WHERE ms.id = new_value::uuid), 'none');
+        WHEN field <> '' THEN
+            RETURN field || ': '
+                || notification_snippet(coalesce(nullif(old_value, ''), 'none'), 60) || ' → '
+                || notification_snippet(coalesce(nullif(new_value, ''), 'none'), 60);
+        ELSE
+            RETURN replace(kind, '_', ' ');
+    END CASE;
+END
 $$;
 
 -- Set-based: one run per INSERT statement on issue_events, whatever its number of rows (a bulk

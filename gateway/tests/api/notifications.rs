@@ -319,6 +319,12 @@ async fn bad_inbox_and_watch_requests_are_refused_naming_the_field() {
     )
     .await;
 
+    assert_invalid(
+        app.get_as(token, "/v1/issues/SWAT-1/watchers?page_token=forged")
+            .await,
+        &["page_token"],
+    )
+    .await;
     for path in [
         "/v1/notifications/not-a-uuid/read",
         "/v1/notifications/00000000-0000-0000-0000-000000000000/read",

@@ -619,3 +619,62 @@ async fn concurrent_comments_notify_each_watcher_exactly_once_per_comment() {
     // The owner (author) heard of each comment once too.
     assert_eq!(app.inbox(&owner).await.len(), 8);
 }
+
+#[tokio::test]
+async fn a_text_naming_thousands_of_users_is_accepted_and_notifies_only_the_first_fifty_names() {
+    let app = TestApp::spawn().await;
+    let Cast { owner, viewer, .. } = app.cast("SWAT").await;
+    // 3,000 names, the member's among the first fifty; then the same text at the size limit.
+    let mut text: String = (0..3000).map(|n| format!("@name{n:04} ")).collect();
+    text.insert_str(0, "@swat-viewer ");
+    text.truncate(20_000);
+    let started = std::time::Instant::now();
+    let issue = app.file(&owner, "SWAT", &text, None).await;
+    assert!(started.elapsed() < std::time::Duration::from_secs(2));
+    assert_eq!(
+        reasons(&app.inbox(&viewer).await),
+        [(issue.key.clone(), Reason::Mentioned)]
+    );
+
+    // A name past the fiftieth is ignored.
+    let late: String = (0..60).map(|n| format!("@late{n:04} ")).collect::<String>() + "@swat-owner";
+    let reporter = app.user("late-reporter").await;
+    app.set_member(&owner, "SWAT", &reporter, pb::Role::Reporter)
+        .await
+        .unwrap();
+    app.comment(&reporter, &issue.key, &late).await.unwrap();
+    let owner_inbox = app.inbox(&owner).await;
+    assert!(owner_inbox.iter().all(|n| n.reason() != Reason::Mentioned));
+}
+
+#[tokio::test]
+async fn watching_raced_against_removal_from_the_project_never_leaves_a_stranger_watching() {
+    let app = TestApp::spawn().await;
+    let Cast { owner, .. } = app.cast("SWAT").await;
+    let issue = app.file(&owner, "SWAT", "", None).await;
+    for round in 0..10 {
+        let user = app.user(&format!("racer{round}")).await;
+        app.set_member(&owner, "SWAT", &user, pb::Role::Viewer)
+            .await
+            .unwrap();
+        let removal = pb::RemoveMemberRequest {
+            project_key: "SWAT".into(),
+            user_id: user.id.clone(),
+        };
+        let mut client = app.client();
+        let (watched, removed) = tokio::join!(
+            app.watch(&user, &issue.key),
+            client.remove_member(req(removal, &owner))
+        );
+        removed.unwrap();
+        if let Err(status) = watched {
+            assert_eq!(status.code(), Code::NotFound, "{status:?}");
+        }
+        assert!(
+            !app.watchers(&owner, &issue.key)
+                .await
+                .contains_key(&user.id),
+            "round {round}: a removed member still watches"
+        );
+    }
+}

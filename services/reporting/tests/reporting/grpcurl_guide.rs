@@ -211,7 +211,8 @@ async fn every_command_of_the_grpcurl_guide_works_against_the_real_services() {
     assert!(url.contains("X-Amz-Signature"), "{report}");
 
     // The issues and the job exist in the services' databases, and the PDF came through the URL.
-    let issues: i64 = sqlx::query_scalar("SELECT count(*) FROM issues")
+    // The first three (later sections of the guide file issues of their own).
+    let issues: i64 = sqlx::query_scalar("SELECT count(*) FROM issues WHERE number <= 3")
         .fetch_one(&app.issues_db.pool)
         .await
         .unwrap();
