@@ -228,21 +228,42 @@ pub async fn list_notifications(
     q.build_query_as().fetch_all(db).await
 }
 
-/// Unread notifications the reader may see.
+/// The unread count stops here: a client shows "999+" beyond (one index range of at most this
+/// many entries, however large a backlog is).
+pub const UNREAD_COUNT_CAP: i64 = 1000;
+
+/// Unread notifications the reader may see, up to [`UNREAD_COUNT_CAP`]. The projects the reader
+/// may see are worked out first, so the count is one index-only range of
+/// `notifications_unread_idx`.
 pub async fn count_unread(db: impl PgExecutor<'_>, reader: &Reader<'_>) -> sqlx::Result<i64> {
-    // Counted per project first (an index-only scan of `notifications_unread_idx`), then only
-    // the projects the reader may see are added up.
     let mut q: QueryBuilder<Postgres> = QueryBuilder::new(
-        "SELECT coalesce(sum(n.unread_count), 0)::bigint
-         FROM (SELECT user_id, project_id, count(*) AS unread_count FROM notifications
-               WHERE unread AND user_id = ",
+        "SELECT count(*) FROM (SELECT 1 FROM notifications n WHERE n.unread AND n.user_id = ",
     );
-    q.push_bind(reader.user_id).push(
-        " GROUP BY user_id, project_id) n
-         JOIN projects p ON p.id = n.project_id
-         WHERE",
-    );
-    reader.push_visible(&mut q);
+    q.push_bind(reader.user_id);
+    match (reader.admin, reader.projects) {
+        (true, None) => {}
+        (true, Some(keys)) => {
+            q.push(" AND n.project_id = ANY(ARRAY(SELECT id FROM projects WHERE key = ANY(")
+                .push_bind(keys.to_vec())
+                .push(")))");
+        }
+        (false, keys) => {
+            q.push(" AND n.project_id = ANY(ARRAY(SELECT m.project_id FROM members m");
+            if keys.is_some() {
+                q.push(" JOIN projects p ON p.id = m.project_id");
+            }
+            q.push(" WHERE m.user_id = ").push_bind(reader.user_id);
+            if let Some(keys) = keys {
+                q.push(" AND p.key = ANY(")
+                    .push_bind(keys.to_vec())
+                    .push(")");
+            }
+            q.push("))");
+        }
+    }
+    q.push(" LIMIT ")
+        .push_bind(UNREAD_COUNT_CAP)
+        .push(") AS unread");
     q.build_query_scalar().fetch_one(db).await
 }
 

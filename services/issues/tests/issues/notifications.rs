@@ -678,3 +678,29 @@ async fn watching_raced_against_removal_from_the_project_never_leaves_a_stranger
         );
     }
 }
+
+#[tokio::test]
+async fn the_unread_count_is_exact_up_to_a_thousand_and_stops_there() {
+    let app = TestApp::spawn().await;
+    let Cast {
+        owner, reporter, ..
+    } = app.cast("SWAT").await;
+    app.file(&owner, "SWAT", "", Some(&reporter)).await;
+    let first = app.inbox_page(&reporter, Default::default()).await.unwrap();
+    assert_eq!(first.unread_count, 1);
+    // A backlog written straight into the table (as the trigger would, one change each).
+    sqlx::query(
+        "INSERT INTO notifications (id, user_id, project_id, issue_id, actor_id, reason,
+                                    change_type, summary, change_xact)
+         SELECT gen_random_uuid(), n.user_id, n.project_id, n.issue_id, n.actor_id, 'watching',
+                'issue.updated', 'labels: none → bug', g
+         FROM notifications n, generate_series(1, 1500) g",
+    )
+    .execute(&app.db.pool)
+    .await
+    .unwrap();
+    let page = app.inbox_page(&reporter, Default::default()).await.unwrap();
+    assert_eq!(page.unread_count, 1000);
+    assert_eq!(page.notifications.len(), 20);
+    assert!(!page.next_page_token.is_empty());
+}
