@@ -62,6 +62,16 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     END
 $$;
 
+-- A history value as the id it names, or NULL when it is none: a writer's odd value must not
+-- make its change fail here.
+CREATE FUNCTION notification_uuid(value text) RETURNS uuid
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT CASE
+        WHEN value ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
+        THEN value::uuid
+    END
+$$;
+
 -- Text as one line of at most `width` characters. (PL/pgSQL rather than SQL functions: these
 -- run once per history row inside the trigger, and PL/pgSQL keeps its plans for the session
 -- where a non-inlined SQL function is planned again in every statement that calls it.)
@@ -88,22 +98,22 @@ BEGIN
             RETURN 'created: ' || notification_snippet(new_value, 120);
         WHEN kind = 'comment_added' THEN
             RETURN 'commented: ' || notification_snippet(
-                (SELECT c.body FROM comments c WHERE c.id = new_value::uuid), 120);
+                (SELECT c.body FROM comments c WHERE c.id = notification_uuid(new_value)), 120);
         WHEN kind = 'comment_removed' THEN
             RETURN 'deleted a comment';
         WHEN kind = 'assignee' AND new_value IS NULL THEN
             RETURN 'unassigned';
         WHEN kind = 'assignee' THEN
             RETURN 'assigned to ' || coalesce(
-                (SELECT m.username FROM members m WHERE m.user_id = new_value::uuid LIMIT 1),
+                (SELECT m.username FROM members m WHERE m.user_id = notification_uuid(new_value) LIMIT 1),
                 'a user');
         WHEN field = 'description' THEN
             RETURN 'description edited';
         WHEN field = 'milestone_id' THEN
             RETURN 'milestone: '
-                || coalesce((SELECT ms.title FROM milestones ms WHERE ms.id = old_value::uuid), 'none')
+                || coalesce((SELECT ms.title FROM milestones ms WHERE ms.id = notification_uuid(old_value)), 'none')
                 || ' → '
-                || coalesce((SELECT ms.title FROM milestones ms WHERE ms.id = new_value::uuid), 'none');
+                || coalesce((SELECT ms.title FROM milestones ms WHERE ms.id = notification_uuid(new_value)), 'none');
         WHEN field <> '' THEN
             RETURN field || ': '
                 || notification_snippet(coalesce(nullif(old_value, ''), 'none'), 60) || ' → '
@@ -133,8 +143,8 @@ BEGIN
         FROM new_events e JOIN issues i ON i.id = e.issue_id
         WHERE e.kind = 'created' AND i.assignee_id IS NOT NULL
         UNION ALL
-        SELECT e.issue_id, e.new_value::uuid, 'assignee', e.created_at, 2
-        FROM new_events e WHERE e.kind = 'assignee' AND e.new_value IS NOT NULL
+        SELECT e.issue_id, notification_uuid(e.new_value), 'assignee', e.created_at, 2
+        FROM new_events e WHERE e.kind = 'assignee' AND notification_uuid(e.new_value) IS NOT NULL
         UNION ALL
         SELECT e.issue_id, e.actor_id, 'commenter', e.created_at, 3
         FROM new_events e WHERE e.kind = 'comment_added'
@@ -149,8 +159,8 @@ BEGIN
                max(e.created_at) AS at,
                bool_or(e.kind = 'status') AS status_changed,
                bool_or(e.kind = 'created') AS created,
-               array_agg(e.new_value::uuid) FILTER (
-                   WHERE e.kind = 'assignee' AND e.new_value IS NOT NULL) AS new_assignees,
+               array_agg(notification_uuid(e.new_value)) FILTER (
+                   WHERE e.kind = 'assignee' AND notification_uuid(e.new_value) IS NOT NULL) AS new_assignees,
                CASE
                    WHEN bool_or(e.kind = 'created') THEN 'issue.created'
                    WHEN bool_and(e.kind = 'comment_added') THEN 'comment.created'
