@@ -293,9 +293,10 @@ run "GET /v1/projects/{key}/issues?status=open (one value)" list_open_issues.lua
 # of them read, as the trigger writes them; the inbox's first page is then read (target 3,000/s).
 INBOX=${SWATTER_BENCH_INBOX:-5000}
 "${PSQL[@]}" -d swatter_bench_issues <<SQL
-INSERT INTO notifications (id, user_id, project_id, issue_id, actor_id, reason, change_type,
-                           summary, change_xact, created_at, read_at)
-SELECT gen_random_uuid(), '$admin_id', i.project_id, i.id, ('$members'::uuid[])[1 + i.number % 8],
+INSERT INTO notifications (id, user_id, project_id, issue_id, project_key, issue_number, actor_id,
+                           reason, change_type, summary, change_xact, created_at, read_at)
+SELECT gen_random_uuid(), '$admin_id', i.project_id, i.id, p.key, i.number,
+       ('$members'::uuid[])[1 + i.number % 8],
        (ARRAY['assigned','mentioned','watching','status_changed'])[1 + i.number % 4],
        'issue.updated', 'status: open → in_progress', i.number,
        now() - i.number * interval '1 minute',

@@ -26,6 +26,9 @@ CREATE TABLE notifications (
     -- The issue's project (no foreign key: the issue's cascade covers a project's deletion).
     project_id  uuid        NOT NULL,
     issue_id    uuid        NOT NULL REFERENCES issues (id) ON DELETE CASCADE,
+    -- The issue's key, kept here (keys never change) so that reading the inbox joins nothing.
+    project_key text        NOT NULL,
+    issue_number bigint     NOT NULL,
     actor_id    uuid        NOT NULL,
     reason      text        NOT NULL,
     change_type text        NOT NULL,
@@ -186,14 +189,15 @@ BEGIN
         FROM changed c JOIN issues i ON i.id = c.issue_id
         WHERE c.created AND i.assignee_id IS NOT NULL
     )
-    INSERT INTO notifications (id, user_id, project_id, issue_id, actor_id, reason, change_type,
-                               summary, change_xact, created_at)
+    INSERT INTO notifications (id, user_id, project_id, issue_id, project_key, issue_number,
+                               actor_id, reason, change_type, summary, change_xact, created_at)
     SELECT DISTINCT ON (r.issue_id, r.user_id)
-           gen_random_uuid(), r.user_id, i.project_id, r.issue_id, c.actor_id, r.reason,
-           c.change_type, c.summary, xact, c.at
+           gen_random_uuid(), r.user_id, i.project_id, r.issue_id, p.key, i.number, c.actor_id,
+           r.reason, c.change_type, c.summary, xact, c.at
     FROM recipients r
     JOIN changed c ON c.issue_id = r.issue_id
     JOIN issues i ON i.id = r.issue_id
+    JOIN projects p ON p.id = i.project_id
     WHERE r.user_id <> c.actor_id
     ORDER BY r.issue_id, r.user_id, notification_reason_rank(r.reason) DESC
     ON CONFLICT (user_id, issue_id, change_xact) DO UPDATE SET

@@ -98,11 +98,14 @@ pub async fn notify_mentions(
              SELECT $3, user_id, 'mentioned' FROM mentioned
              ON CONFLICT (issue_id, user_id) DO NOTHING
          )
-         INSERT INTO notifications (id, user_id, project_id, issue_id, actor_id, reason,
-                                    change_type, summary, change_xact)
-         SELECT gen_random_uuid(), user_id, $1, $3, $4, 'mentioned', $5, $6,
+         INSERT INTO notifications (id, user_id, project_id, issue_id, project_key,
+                                    issue_number, actor_id, reason, change_type, summary,
+                                    change_xact)
+         SELECT gen_random_uuid(), m.user_id, $1, $3, p.key, i.number, $4, 'mentioned', $5, $6,
                 pg_current_xact_id()::text::bigint
-         FROM mentioned
+         FROM mentioned m
+         JOIN issues i ON i.id = $3
+         JOIN projects p ON p.id = i.project_id
          ON CONFLICT (user_id, issue_id, change_xact) DO UPDATE SET
              reason = CASE
                  WHEN notification_reason_rank(notifications.reason)
@@ -130,8 +133,7 @@ pub struct Reader<'a> {
 }
 
 impl Reader<'_> {
-    /// The conditions on `n` (notifications) and `p` (its project) that keep what the reader
-    /// may see.
+    /// The conditions on `n` (notifications) that keep what the reader may see.
     fn push_visible(&self, q: &mut QueryBuilder<'_, Postgres>) {
         q.push(" n.user_id = ").push_bind(self.user_id);
         if !self.admin {
@@ -141,7 +143,7 @@ impl Reader<'_> {
             );
         }
         if let Some(keys) = self.projects {
-            q.push(" AND p.key = ANY(")
+            q.push(" AND n.project_key = ANY(")
                 .push_bind(keys.to_vec())
                 .push(")");
         }
@@ -162,13 +164,8 @@ pub struct NotificationRow {
     pub read_at: Option<DateTime<Utc>>,
 }
 
-const NOTIFICATION_COLUMNS: &str = "n.id, n.reason, p.key AS project_key, i.number AS issue_number,
-     n.actor_id, n.change_type, n.summary, n.unread, n.created_at, n.read_at";
-
-const NOTIFICATION_FROM: &str = " FROM notifications n
-     JOIN projects p ON p.id = n.project_id
-     JOIN issues i ON i.id = n.issue_id
-     WHERE";
+const NOTIFICATION_COLUMNS: &str = "n.id, n.reason, n.project_key, n.issue_number, n.actor_id,
+     n.change_type, n.summary, n.unread, n.created_at, n.read_at";
 
 /// Where a page of the inbox starts: after this row in the order unread first, then newest.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -203,8 +200,9 @@ pub async fn list_notifications(
     after: Option<&InboxCursor>,
     limit: i64,
 ) -> sqlx::Result<Vec<NotificationRow>> {
-    let mut q: QueryBuilder<Postgres> =
-        QueryBuilder::new(format!("SELECT {NOTIFICATION_COLUMNS}{NOTIFICATION_FROM}"));
+    let mut q: QueryBuilder<Postgres> = QueryBuilder::new(format!(
+        "SELECT {NOTIFICATION_COLUMNS} FROM notifications n WHERE"
+    ));
     reader.push_visible(&mut q);
     if filter.unread_only {
         q.push(" AND n.unread");
@@ -275,21 +273,11 @@ pub async fn mark_notification_read(
     id: Uuid,
 ) -> sqlx::Result<Option<NotificationRow>> {
     let mut q: QueryBuilder<Postgres> = QueryBuilder::new(
-        "WITH marked AS (
-             UPDATE notifications n SET read_at = coalesce(n.read_at, now())
-             FROM projects p
-             WHERE p.id = n.project_id AND n.id = ",
+        "UPDATE notifications n SET read_at = coalesce(n.read_at, now()) WHERE n.id = ",
     );
     q.push_bind(id).push(" AND");
     reader.push_visible(&mut q);
-    q.push(
-        " RETURNING n.*)
-         SELECT n.id, n.reason, p.key AS project_key, i.number AS issue_number, n.actor_id,
-                n.change_type, n.summary, n.read_at IS NULL AS unread, n.created_at, n.read_at
-         FROM marked n
-         JOIN projects p ON p.id = n.project_id
-         JOIN issues i ON i.id = n.issue_id",
-    );
+    q.push(" RETURNING ").push(NOTIFICATION_COLUMNS);
     q.build_query_as().fetch_optional(db).await
 }
 
@@ -298,10 +286,8 @@ pub async fn mark_all_notifications_read(
     db: impl PgExecutor<'_>,
     reader: &Reader<'_>,
 ) -> sqlx::Result<u64> {
-    let mut q: QueryBuilder<Postgres> = QueryBuilder::new(
-        "UPDATE notifications n SET read_at = now() FROM projects p
-         WHERE p.id = n.project_id AND n.unread AND",
-    );
+    let mut q: QueryBuilder<Postgres> =
+        QueryBuilder::new("UPDATE notifications n SET read_at = now() WHERE n.unread AND");
     reader.push_visible(&mut q);
     Ok(q.build().execute(db).await?.rows_affected())
 }

@@ -690,10 +690,10 @@ async fn the_unread_count_is_exact_up_to_a_thousand_and_stops_there() {
     assert_eq!(first.unread_count, 1);
     // A backlog written straight into the table (as the trigger would, one change each).
     sqlx::query(
-        "INSERT INTO notifications (id, user_id, project_id, issue_id, actor_id, reason,
-                                    change_type, summary, change_xact)
-         SELECT gen_random_uuid(), n.user_id, n.project_id, n.issue_id, n.actor_id, 'watching',
-                'issue.updated', 'labels: none → bug', g
+        "INSERT INTO notifications (id, user_id, project_id, issue_id, project_key, issue_number,
+                                    actor_id, reason, change_type, summary, change_xact)
+         SELECT gen_random_uuid(), n.user_id, n.project_id, n.issue_id, n.project_key,
+                n.issue_number, n.actor_id, 'watching', 'issue.updated', 'labels: none → bug', g
          FROM notifications n, generate_series(1, 1500) g",
     )
     .execute(&app.db.pool)
