@@ -288,6 +288,25 @@ run "GET /v1/projects/{key}/issues?status=open,in_progress, stale statistics" li
     -c "ALTER TABLE issues RESET (autovacuum_enabled, toast.autovacuum_enabled)"
 run "GET /v1/projects/{key}/issues?status=open,in_progress, fresh statistics" list_issues.lua rps:3000 read
 run "GET /v1/projects/{key}/issues?status=open (one value)" list_open_issues.lua rps:3000 read
+# --- issue 14: the notification inbox (begin) ---
+# The caller (admin, owner of BENCH) gets $INBOX notifications about the seeded issues, a quarter
+# of them read, as the trigger writes them; the inbox's first page is then read (target 3,000/s).
+INBOX=${SWATTER_BENCH_INBOX:-5000}
+"${PSQL[@]}" -d swatter_bench_issues <<SQL
+INSERT INTO notifications (id, user_id, project_id, issue_id, project_key, issue_number, actor_id,
+                           reason, change_type, summary, change_xact, created_at, read_at)
+SELECT gen_random_uuid(), '$admin_id', i.project_id, i.id, p.key, i.number,
+       ('$members'::uuid[])[1 + i.number % 8],
+       (ARRAY['assigned','mentioned','watching','status_changed'])[1 + i.number % 4],
+       'issue.updated', 'status: open → in_progress', i.number,
+       now() - i.number * interval '1 minute',
+       CASE WHEN i.number % 4 = 0 THEN now() END
+FROM issues i JOIN projects p ON p.id = i.project_id
+WHERE p.key = 'BENCH' AND i.number <= $INBOX;
+ANALYZE notifications;
+SQL
+run "GET /v1/notifications (inbox of $INBOX, first page)" notifications.lua rps:3000 read
+# --- issue 14: the notification inbox (end) ---
 # Change feed read throughput: one client pages through the whole feed, 1,000 events a page.
 feed_rows=()
 if [[ -z "${SWATTER_BENCH_ONLY:-}" || "feed" =~ ${SWATTER_BENCH_ONLY} ]]; then

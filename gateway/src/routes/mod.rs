@@ -12,6 +12,7 @@ pub mod jobs;
 pub mod limits;
 pub mod members;
 pub mod milestones;
+pub mod notifications;
 pub mod paths;
 pub mod projects;
 pub mod reports;
@@ -93,6 +94,14 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(bulk::bulk_edit_issues))
         .routes(routes!(comments::create_comment, comments::list_comments))
         .routes(routes!(comments::update_comment, comments::delete_comment))
+        .routes(routes!(
+            notifications::watch_issue,
+            notifications::unwatch_issue
+        ))
+        .routes(routes!(notifications::list_watchers))
+        .routes(routes!(notifications::list_notifications))
+        .routes(routes!(notifications::mark_notification_read))
+        .routes(routes!(notifications::mark_all_notifications_read))
         .routes(routes!(changes::list_changes))
         .routes(routes!(changes::stream_changes))
         .routes(routes!(reports::create_report))

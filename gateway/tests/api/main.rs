@@ -11,6 +11,7 @@ mod issues;
 mod lifecycle;
 mod metrics;
 mod milestones;
+mod notifications;
 mod operations;
 mod page_tokens;
 mod personal_tokens;

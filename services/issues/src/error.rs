@@ -46,6 +46,10 @@ impl rpc::Service for IssuesOnly {
                     "must be a milestone of the issue's project",
                 ),
             )),
+            // Watching (or being mentioned in) an issue deleted meanwhile.
+            "issue_watchers_issue_id_fkey" | "notifications_issue_id_fkey" => {
+                Some(IssuesError::NotFound("issue"))
+            }
             "issues_project_id_fkey"
             | "milestones_project_id_fkey"
             | "members_project_id_fkey"

@@ -7,6 +7,7 @@ pub mod config;
 pub mod domain;
 pub mod error;
 pub mod feed;
+pub mod inbox;
 pub mod rpc;
 pub mod startup;
 pub mod store;

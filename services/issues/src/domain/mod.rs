@@ -2,12 +2,16 @@
 //! status workflow.
 
 mod bulk;
+mod inbox;
+mod mentions;
 mod patch;
 mod permissions;
 mod planning;
 mod values;
 
 pub use bulk::{BulkEdit, BulkRefusal, MAX_BULK_ISSUES, due_date, issue_numbers, label_list};
+pub use inbox::NotificationReason;
+pub use mentions::{MAX_MENTIONS, added_mentions, mentions, one_line};
 pub use patch::{Change, IssueFields, Patch};
 pub use permissions::{
     Access, Action, IssueChange, authorize, authorize_issue_change, roles_allowed,

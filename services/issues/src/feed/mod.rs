@@ -66,7 +66,8 @@ impl ChangeFeed {
             tokio::spawn(listen(db.clone(), wake.clone(), sequence.clone())),
             tokio::spawn(sequencer::run(db.clone(), sequence)),
             tokio::spawn(relay::run(db.clone(), publisher, wake.subscribe())),
-            tokio::spawn(retention::run(db, settings.retention())),
+            tokio::spawn(retention::run(db.clone(), settings.retention())),
+            tokio::spawn(crate::inbox::run(db)),
         ];
         ChangeFeed {
             settings,

@@ -15,7 +15,11 @@ use swatter_proto::issues::v1 as pb;
 use tonic::Request;
 use uuid::Uuid;
 
-use super::{Issues, authorize_locked, caller, check, convert, issues::visible_issue};
+use super::{
+    Issues, authorize_locked, caller, check, convert,
+    issues::visible_issue,
+    notifications::{self, Mentioning},
+};
 use crate::{
     domain::{Action, Change, CommentBody, authorize},
     error::{IssuesError, Result},
@@ -87,6 +91,14 @@ pub(super) async fn create_comment(
         Utc::now(),
     )
     .await?;
+    let mentioning = Mentioning {
+        project_id: issue.project_id,
+        issue_id: issue.id,
+        change_type: "comment.created",
+        old: "",
+        new: body.as_str(),
+    };
+    notifications::notify_mentions(&mut tx, &me, mentioning).await?;
     let row = store::comment_by_id(&mut *tx, id, me.id)
         .await?
         .ok_or_else(|| anyhow::anyhow!("created comment not found"))?;
@@ -143,6 +155,14 @@ pub(super) async fn update_comment(
     )
     .await?;
     store::update_comment(&mut *tx, comment.id, body.as_str()).await?;
+    let mentioning = Mentioning {
+        project_id: comment.project_id,
+        issue_id: comment.issue_id,
+        change_type: "comment.updated",
+        old: &comment.body,
+        new: body.as_str(),
+    };
+    notifications::notify_mentions(&mut tx, &me, mentioning).await?;
     let row = store::comment_by_id(&mut *tx, comment.id, me.id)
         .await?
         .ok_or(IssuesError::NotFound("comment"))?;

@@ -22,6 +22,7 @@ use uuid::Uuid;
 
 use super::{
     IssueStream, Issues, authorize_locked, caller, check, convert, locked_role,
+    notifications::{self, Mentioning},
     projects::{key_or_not_found, project_with_access, visible_project},
     within_token,
 };
@@ -295,6 +296,7 @@ pub(super) async fn create_issue(
             let issue = convert::issue(row);
             store::append_change(&mut tx, project_id, "issue.created", &data::issue(&issue))
                 .await?;
+            mention_in_new_issue(&mut tx, &me, project_id, &new).await?;
             tx.commit().await?;
             issues.feed.changed(project_id);
             return Ok(issue);
@@ -347,10 +349,28 @@ pub(super) async fn create_issue(
     let row = store::create_issue(&mut tx, project.id, &new).await?;
     let issue = convert::issue(row);
     store::append_change(&mut tx, project.id, "issue.created", &data::issue(&issue)).await?;
+    mention_in_new_issue(&mut tx, &me, project.id, &new).await?;
     claim.complete(&mut tx, &issue).await?;
     tx.commit().await?;
     issues.feed.changed(project.id);
     Ok(issue)
+}
+
+/// Notifies the members a new issue's description mentions.
+async fn mention_in_new_issue(
+    tx: &mut Transaction<'_, Postgres>,
+    me: &UserPrincipal,
+    project_id: Uuid,
+    new: &NewIssue<'_>,
+) -> Result<()> {
+    let mentioning = Mentioning {
+        project_id,
+        issue_id: new.id,
+        change_type: "issue.created",
+        old: "",
+        new: new.description,
+    };
+    notifications::notify_mentions(tx, me, mentioning).await
 }
 
 pub(super) async fn get_issue(
@@ -454,6 +474,14 @@ pub(super) async fn update_issue(
     }
     store::update_issue(&mut *tx, current.id, &updated, now).await?;
     store::insert_events(&mut *tx, current.id, me.id, &changes, now).await?;
+    let mentioning = Mentioning {
+        project_id: current.project_id,
+        issue_id: current.id,
+        change_type: "issue.updated",
+        old: &current.fields.description,
+        new: &updated.description,
+    };
+    notifications::notify_mentions(&mut tx, &me, mentioning).await?;
     let row = store::issue_by_key(&mut *tx, key.project.as_str(), key.number, me.id)
         .await?
         .ok_or_else(|| anyhow::anyhow!("updated issue not found"))?;

@@ -9,6 +9,7 @@ mod events;
 mod issues;
 mod members;
 mod milestones;
+mod notifications;
 mod projects;
 
 use sqlx::{PgExecutor, PgPool};
@@ -21,6 +22,7 @@ pub use events::*;
 pub use issues::*;
 pub use members::*;
 pub use milestones::*;
+pub use notifications::*;
 pub use projects::*;
 
 /// Server settings of every connection of the service's pool.

@@ -4,6 +4,7 @@ mod bulk;
 mod changes_feed;
 mod issues;
 mod milestones;
+mod notifications;
 mod permissions;
 mod support;
 mod update_masks;
