@@ -13,6 +13,9 @@ pub enum IssuesOnly {
     /// A change-feed cursor before what retention pruned (REST 410).
     #[error("cursor {after} expired")]
     CursorExpired { after: i64, oldest_after: i64 },
+    /// A relation that would close a cycle of `blocks` or of parents: the keys around it.
+    #[error("relation cycle")]
+    RelationCycle(Vec<String>),
 }
 
 impl rpc::Service for IssuesOnly {
@@ -29,6 +32,10 @@ impl rpc::Service for IssuesOnly {
             "comments_issue_id_fkey" | "issue_events_issue_id_fkey" => {
                 Some(IssuesError::NotFound("issue"))
             }
+            // An issue deleted while a relation to it is added.
+            "issue_relations_source_id_fkey"
+            | "issue_relations_target_id_fkey"
+            | "issues_parent_id_fkey" => Some(IssuesError::NotFound("issue")),
             "issues_project_id_fkey"
             | "members_project_id_fkey"
             | "changes_project_id_fkey"
@@ -44,6 +51,7 @@ impl rpc::Service for IssuesOnly {
                 after,
                 oldest_after,
             } => status::cursor_expired(after, oldest_after),
+            IssuesOnly::RelationCycle(keys) => status::relation_cycle(&keys),
         }
     }
 }

@@ -3,10 +3,12 @@
 
 mod patch;
 mod permissions;
+mod relations;
 mod values;
 
 pub use patch::{Change, IssueFields, Patch};
 pub use permissions::{
     Access, Action, IssueChange, authorize, authorize_issue_change, roles_allowed,
 };
+pub use relations::*;
 pub use values::*;

@@ -8,6 +8,7 @@ mod events;
 mod issues;
 mod members;
 mod projects;
+mod relations;
 
 use sqlx::{PgExecutor, PgPool};
 use uuid::Uuid;
@@ -18,6 +19,7 @@ pub use events::*;
 pub use issues::*;
 pub use members::*;
 pub use projects::*;
+pub use relations::*;
 
 /// Server settings of every connection of the service's pool.
 ///
