@@ -12,6 +12,7 @@ pub mod limits;
 pub mod members;
 pub mod paths;
 pub mod projects;
+pub mod relations;
 pub mod reports;
 pub mod tokens;
 pub mod users;
@@ -79,6 +80,8 @@ pub fn api() -> OpenApiRouter<AppState> {
             issues::delete_issue
         ))
         .routes(routes!(issues::list_issue_events))
+        .routes(routes!(relations::list_relations, relations::add_relation))
+        .routes(routes!(relations::remove_relation))
         .routes(routes!(comments::create_comment, comments::list_comments))
         .routes(routes!(comments::update_comment, comments::delete_comment))
         .routes(routes!(changes::list_changes))

@@ -367,7 +367,14 @@ pub(super) async fn remove_relation(
 ) -> Result<()> {
     let me = caller(&request)?;
     let req = request.into_inner();
-    let Parsed { key, kind, target } = parse(&req.issue_key, req.kind, &req.target_key)?;
+    // A relation is named like a resource: a malformed other key names none (404).
+    let Parsed { key, kind, target } =
+        parse(&req.issue_key, req.kind, &req.target_key).map_err(|error| match error {
+            IssuesError::Invalid(v) if v.iter().all(|v| v.field == "target_key") => {
+                IssuesError::NotFound("relation")
+            }
+            other => other,
+        })?;
 
     let mut tx = issues.db.begin().await?;
     let this = locked_subject(&mut tx, &key, &me).await?;
