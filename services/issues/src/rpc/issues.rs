@@ -503,8 +503,10 @@ pub(super) async fn list_issue_events(
     let mut rows = store::list_events(&issues.db, issue.id, after, limit + 1).await?;
     let next_page_token = pagination::next_time_token(&mut rows, limit, |e| (e.created_at, e.id));
     let key = format!("{}-{}", issue.project_key, issue.number);
+    let mut events: Vec<_> = rows.into_iter().map(|e| convert::event(e, &key)).collect();
+    relations::hide_in_history(&issues.db, &me, &mut events).await?;
     Ok(pb::ListIssueEventsResponse {
-        events: rows.into_iter().map(|e| convert::event(e, &key)).collect(),
+        events,
         next_page_token,
     })
 }

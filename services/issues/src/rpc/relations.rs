@@ -547,3 +547,38 @@ pub(super) async fn close_as_duplicate(
     record(tx, me, &this, RelationKind::Duplicates, &other, true).await?;
     Ok(true)
 }
+
+/// History entries of relations name the other issue: one in a project the caller may not see
+/// loses its key (the value becomes `(hidden)`), as the relation list hides it.
+pub(super) async fn hide_in_history(
+    db: impl sqlx::PgExecutor<'_>,
+    me: &UserPrincipal,
+    events: &mut [pb::IssueEvent],
+) -> Result<()> {
+    let project_of = |value: &Option<String>| {
+        value
+            .as_deref()
+            .and_then(IssueKey::parse)
+            .map(|key| key.project.as_str().to_owned())
+    };
+    let mut projects: Vec<String> = events
+        .iter()
+        .filter(|e| e.kind == "relation")
+        .flat_map(|e| [project_of(&e.old_value), project_of(&e.new_value)])
+        .flatten()
+        .collect();
+    if projects.is_empty() {
+        return Ok(());
+    }
+    projects.sort();
+    projects.dedup();
+    let visible = store::visible_project_keys(db, &projects, &viewer(me)).await?;
+    for event in events.iter_mut().filter(|e| e.kind == "relation") {
+        for value in [&mut event.old_value, &mut event.new_value] {
+            if project_of(value).is_some_and(|p| !visible.contains(&p)) {
+                *value = Some("(hidden)".to_owned());
+            }
+        }
+    }
+    Ok(())
+}

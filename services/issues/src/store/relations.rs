@@ -377,3 +377,21 @@ pub async fn derived(
     .fetch_all(db)
     .await
 }
+
+/// Which of the project keys `keys` name a project the viewer may see.
+pub async fn visible_project_keys(
+    db: impl PgExecutor<'_>,
+    keys: &[String],
+    viewer: &Viewer,
+) -> sqlx::Result<Vec<String>> {
+    sqlx::query_scalar(&format!(
+        "SELECT p.key FROM projects p WHERE p.key = ANY($1) AND {visible}",
+        visible = visible("p.id", "p.key", 2),
+    ))
+    .bind(keys)
+    .bind(viewer.id)
+    .bind(viewer.admin)
+    .bind(viewer.projects.as_deref())
+    .fetch_all(db)
+    .await
+}

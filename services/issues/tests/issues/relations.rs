@@ -468,6 +468,27 @@ async fn an_issue_the_caller_may_not_see_is_hidden_and_cannot_be_named() {
         relation_cycle_keys(&cycle).unwrap(),
         ["MINE-1", "SECRET-1", "MINE-1"]
     );
+    // History names it only to those who may see it.
+    let history = app
+        .client()
+        .list_issue_events(req(
+            pb::ListIssueEventsRequest {
+                issue_key: mine[0].clone(),
+                ..Default::default()
+            },
+            &owner,
+        ))
+        .await
+        .unwrap()
+        .into_inner()
+        .events;
+    let values: Vec<_> = history
+        .iter()
+        .filter(|e| e.kind == "relation")
+        .map(|e| e.new_value.clone().unwrap_or_default())
+        .collect();
+    assert_eq!(values, ["(hidden)", "(hidden)"]);
+
     let outsider = app.user("outsider").await;
     app.set_member(&owner, "MINE", &outsider, pb::Role::Owner)
         .await

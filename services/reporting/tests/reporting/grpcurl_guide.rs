@@ -158,6 +158,14 @@ async fn every_command_of_the_grpcurl_guide_works_against_the_real_services() {
         "Code: PermissionDenied",
         "revoked grpc-guide\n",
         "Message: the personal access token has been revoked",
+        // Relations: both ends, the derived fields, the refused cycle named.
+        r#"{"kind":"RELATION_KIND_BLOCKS","issueKey":"SWAT-3"}"#,
+        "relation RELATION_KIND_BLOCKED_BY SWAT-1\n",
+        r#"{"key":"SWAT-3","blocked":true}"#,
+        "Code: FailedPrecondition",
+        "SWAT-3 → SWAT-1 → SWAT-3",
+        r#"{"key":"SWAT-1","total":1,"done":0}"#,
+        r#"{"key":"SWAT-2","parent":"SWAT-1"}"#,
     ] {
         assert!(
             stdout.contains(expected),
@@ -193,9 +201,11 @@ async fn every_command_of_the_grpcurl_guide_works_against_the_real_services() {
         "WatchJob did not stream the finished job:\n{report}"
     );
     let (state, url) = lines
-        .last()
+        .iter()
+        .rev()
+        .find(|line| line.starts_with("JOB_STATE_"))
         .and_then(|line| line.split_once(' '))
-        .unwrap_or_else(|| panic!("the last line is not `STATE URL`:\n{report}"));
+        .unwrap_or_else(|| panic!("no line is `STATE URL`:\n{report}"));
     assert_eq!(state, "JOB_STATE_SUCCEEDED", "{report}");
     assert!(url.contains("X-Amz-Signature"), "{report}");
 
