@@ -133,7 +133,7 @@ pub(super) async fn visible_other(
     if authorize(role, me.admin, Action::View) != Access::Allowed {
         return Ok(None);
     }
-    Ok(store::issue_ref(&mut **tx, key.project.as_str(), key.number).await?)
+    Ok(store::share_issue_ref(&mut **tx, key.project.as_str(), key.number).await?)
 }
 
 fn unknown_target(field: &'static str) -> IssuesError {
@@ -261,7 +261,10 @@ async fn link(
                     .into(),
                 ));
             }
-            Ok(store::set_parent(&mut **tx, child, parent).await?)
+            // A child deleted meanwhile is gone.
+            store::set_parent(&mut **tx, child, parent)
+                .await?
+                .ok_or(IssuesError::NotFound("issue"))
         }
     }
 }

@@ -67,17 +67,20 @@ pub async fn lock_issue_ref(
     .await
 }
 
-/// The issue `KEY-number`.
-pub async fn issue_ref(
+/// The issue `KEY-number`, kept from being deleted until the transaction ends (`FOR KEY
+/// SHARE`, as a new row pointing at it would).
+pub async fn share_issue_ref(
     db: impl PgExecutor<'_>,
     project_key: &str,
     number: i64,
 ) -> sqlx::Result<Option<IssueRef>> {
-    sqlx::query_as(&format!("{ISSUE_REF} WHERE p.key = $1 AND i.number = $2"))
-        .bind(project_key)
-        .bind(number)
-        .fetch_optional(db)
-        .await
+    sqlx::query_as(&format!(
+        "{ISSUE_REF} WHERE p.key = $1 AND i.number = $2 FOR KEY SHARE OF i"
+    ))
+    .bind(project_key)
+    .bind(number)
+    .fetch_optional(db)
+    .await
 }
 
 /// The graphs whose changes are made one at a time, so that two concurrent additions can never
@@ -215,14 +218,14 @@ pub async fn set_parent(
     db: impl PgExecutor<'_>,
     child: Uuid,
     parent: Uuid,
-) -> sqlx::Result<DateTime<Utc>> {
+) -> sqlx::Result<Option<DateTime<Utc>>> {
     sqlx::query_scalar(
         "UPDATE issues SET parent_id = $2, parent_set_at = now() WHERE id = $1
          RETURNING parent_set_at",
     )
     .bind(child)
     .bind(parent)
-    .fetch_one(db)
+    .fetch_optional(db)
     .await
 }
 

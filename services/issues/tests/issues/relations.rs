@@ -736,3 +736,85 @@ async fn a_ring_added_concurrently_never_closes() {
         }
     }
 }
+
+/// Many issues claim the same sub-issue at once: it gets exactly one parent.
+#[tokio::test]
+async fn concurrent_parents_for_one_issue_leave_it_exactly_one() {
+    let app = TestApp::spawn().await;
+    let owner = app.user("owner").await;
+    let k = project_with_issues(&app, &owner, "ONE", 9).await;
+    let claims = k[1..].iter().map(|parent| {
+        let (app, owner, child) = (&app, &owner, &k[0]);
+        async move { relate(app, owner, parent, K::ParentOf, child).await }
+    });
+    let results = futures::future::join_all(claims).await;
+    assert_eq!(
+        results.iter().filter(|r| r.is_ok()).count(),
+        1,
+        "{results:?}"
+    );
+    for refused in results.iter().filter_map(|r| r.as_ref().err()) {
+        assert_eq!(refused.code(), Code::FailedPrecondition, "{refused:?}");
+    }
+    let child = app.get_issue(&owner, &k[0]).await.unwrap();
+    assert!(!child.parent_key.is_empty());
+    assert_eq!(relations(&app, &owner, &k[0]).await.len(), 1);
+}
+
+/// A relation made while one of its issues is deleted: a clean refusal or a relation that goes
+/// with the issue, never a server error.
+#[tokio::test]
+async fn relating_an_issue_while_it_is_deleted_is_never_a_server_error() {
+    let app = TestApp::spawn().await;
+    let owner = app.user("owner").await;
+    let k = project_with_issues(&app, &owner, "GONE", 16).await;
+    for pair in k.chunks(2) {
+        let (a, b) = (&pair[0], &pair[1]);
+        let mut client = app.client();
+        let delete = client.delete_issue(req(
+            pb::DeleteIssueRequest {
+                issue_key: b.clone(),
+            },
+            &owner,
+        ));
+        let kind = if a.ends_with('1') || a.ends_with('5') {
+            K::ParentOf
+        } else {
+            K::Blocks
+        };
+        let (made, deleted) = tokio::join!(relate(&app, &owner, a, kind, b), delete);
+        deleted.unwrap();
+        if let Err(refused) = made {
+            assert!(
+                matches!(refused.code(), Code::InvalidArgument | Code::NotFound),
+                "{refused:?}"
+            );
+        }
+        assert!(relations(&app, &owner, a).await.is_empty(), "{a}");
+    }
+}
+
+/// Hanging up to 100 sub-issues at once never exceeds the bound.
+#[tokio::test]
+async fn concurrent_sub_issues_stop_at_the_bound() {
+    let app = TestApp::spawn().await;
+    let owner = app.user("owner").await;
+    let k = project_with_issues(&app, &owner, "BOUND", 106).await;
+    for child in &k[1..96] {
+        relate(&app, &owner, &k[0], K::ParentOf, child)
+            .await
+            .unwrap();
+    }
+    let additions = k[96..].iter().map(|child| {
+        let (app, owner, parent) = (&app, &owner, &k[0]);
+        async move { relate(app, owner, parent, K::ParentOf, child).await }
+    });
+    let results = futures::future::join_all(additions).await;
+    assert_eq!(
+        results.iter().filter(|r| r.is_ok()).count(),
+        5,
+        "{results:?}"
+    );
+    let parent = app.get_issue(&owner, &k[0]).await.unwrap();
+    assert_eq!(parent.sub_issues_total, 100);
+}
