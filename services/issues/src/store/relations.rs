@@ -51,15 +51,16 @@ impl IssueRef {
 const ISSUE_REF: &str = "SELECT i.id, i.project_id, p.key AS project_key, i.number, i.title, \
      i.status, i.parent_id FROM issues i JOIN projects p ON p.id = i.project_id";
 
-/// The issue `KEY-number`, locked against other changes of its relations and fields (`FOR NO
-/// KEY UPDATE`: new relations pointing at it, which take `FOR KEY SHARE`, still go ahead).
+/// The issue `KEY-number`, kept from being deleted until the transaction ends (`FOR KEY
+/// SHARE`: other relations and field changes go ahead, and a delete of its parent, which clears
+/// its `parent_id`, does not deadlock with it).
 pub async fn lock_issue_ref(
     tx: &mut Transaction<'_, Postgres>,
     project_key: &str,
     number: i64,
 ) -> sqlx::Result<Option<IssueRef>> {
     sqlx::query_as(&format!(
-        "{ISSUE_REF} WHERE p.key = $1 AND i.number = $2 FOR NO KEY UPDATE OF i"
+        "{ISSUE_REF} WHERE p.key = $1 AND i.number = $2 FOR KEY SHARE OF i"
     ))
     .bind(project_key)
     .bind(number)

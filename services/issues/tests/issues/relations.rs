@@ -818,3 +818,37 @@ async fn concurrent_sub_issues_stop_at_the_bound() {
     let parent = app.get_issue(&owner, &k[0]).await.unwrap();
     assert_eq!(parent.sub_issues_total, 100);
 }
+
+/// Relating a sub-issue to its parent while the parent is deleted (whose delete clears the
+/// sub-issue's `parent_id`): no deadlock, no server error.
+#[tokio::test]
+async fn relating_a_sub_issue_while_its_parent_is_deleted_is_never_a_server_error() {
+    let app = TestApp::spawn().await;
+    let owner = app.user("owner").await;
+    let k = project_with_issues(&app, &owner, "ORPH", 16).await;
+    for pair in k.chunks(2) {
+        let (child, parent) = (&pair[0], &pair[1]);
+        relate(&app, &owner, child, K::ChildOf, parent)
+            .await
+            .unwrap();
+        let mut client = app.client();
+        let delete = client.delete_issue(req(
+            pb::DeleteIssueRequest {
+                issue_key: parent.clone(),
+            },
+            &owner,
+        ));
+        let (made, deleted) =
+            tokio::join!(relate(&app, &owner, child, K::RelatesTo, parent), delete);
+        deleted.unwrap();
+        if let Err(refused) = made {
+            assert!(
+                matches!(refused.code(), Code::InvalidArgument | Code::NotFound),
+                "{refused:?}"
+            );
+        }
+        let orphan = app.get_issue(&owner, child).await.unwrap();
+        assert_eq!(orphan.parent_key, "");
+        assert!(relations(&app, &owner, child).await.is_empty(), "{child}");
+    }
+}
