@@ -251,3 +251,61 @@ async fn duplicate_of_without_resolution_duplicate_is_refused_naming_it() {
         .await;
     assert_invalid(response, &["duplicate_of"]).await;
 }
+
+/// A token limited to one project treats every other project's issues as out of sight: it can
+/// neither name them nor read their keys in relations, the issue, or its history.
+#[tokio::test]
+async fn a_project_limited_token_sees_other_projects_issues_as_hidden() {
+    let app = TestApp::spawn().await;
+    let alice = app.user("alice").await;
+    for key in ["SWAT", "OPS"] {
+        app.create_project(&alice.access_token, key).await;
+        app.create_issue(&alice.access_token, key, &json!({"title": "one"}))
+            .await;
+    }
+    let response = app
+        .send_json(
+            Method::POST,
+            &alice.access_token,
+            "/v1/users/me/tokens",
+            &json!({"name": "swat", "scopes": ["write"], "projects": ["SWAT"]}),
+        )
+        .await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let created: Value = response.json().await.unwrap();
+    let token = created["secret"].as_str().unwrap().to_owned();
+
+    let refused = relate(
+        &app,
+        &token,
+        "SWAT-1",
+        &json!({"kind": "blocks", "issue_key": "OPS-1"}),
+    )
+    .await;
+    assert_invalid(refused, &["issue_key"]).await;
+    let made = relate(
+        &app,
+        &alice.access_token,
+        "SWAT-1",
+        &json!({"kind": "child_of", "issue_key": "OPS-1"}),
+    )
+    .await;
+    assert_eq!(made.status(), StatusCode::CREATED);
+
+    let listed = app.get_ok(&token, "/v1/issues/SWAT-1/relations").await;
+    assert_eq!(
+        listed["items"],
+        json!([{"kind": "child_of", "hidden": true}])
+    );
+    let issue = app.get_ok(&token, "/v1/issues/SWAT-1").await;
+    assert_eq!(
+        (issue["parent_key"].clone(), issue["parent_hidden"].clone()),
+        (Value::Null, json!(true))
+    );
+    let history = app.get_ok(&token, "/v1/issues/SWAT-1/events").await;
+    let text = history.to_string();
+    assert!(!text.contains("OPS-1"), "{text}");
+    assert!(text.contains("(hidden)"), "{text}");
+    let full = app.get_ok(&alice.access_token, "/v1/issues/SWAT-1").await;
+    assert_eq!(full["parent_key"], "OPS-1");
+}
