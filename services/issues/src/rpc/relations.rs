@@ -276,17 +276,25 @@ async fn refuse_blocks_cycle(
     source: Uuid,
     target: Uuid,
 ) -> Result<()> {
+    let edges = store::blocks_reachable_from(&mut **tx, target).await?;
+    let mut next: HashMap<Uuid, Vec<Uuid>> = HashMap::new();
+    for (from, to) in edges {
+        next.entry(from).or_default().push(to);
+    }
+    // Breadth first from `target`, so that the cycle named is a shortest one.
     let mut reached = HashMap::from([(target, None)]);
     let mut frontier = vec![target];
     while !frontier.is_empty() && !reached.contains_key(&source) {
-        let edges = store::blocks_from(&mut **tx, &frontier).await?;
-        frontier.clear();
-        for (from, to) in edges {
-            if let std::collections::hash_map::Entry::Vacant(entry) = reached.entry(to) {
-                entry.insert(Some(from));
-                frontier.push(to);
+        let mut following = Vec::new();
+        for from in frontier {
+            for to in next.get(&from).into_iter().flatten() {
+                if let std::collections::hash_map::Entry::Vacant(entry) = reached.entry(*to) {
+                    entry.insert(Some(from));
+                    following.push(*to);
+                }
             }
         }
+        frontier = following;
     }
     match path_to(&reached, target, source) {
         Some(path) => {

@@ -106,16 +106,23 @@ pub async fn lock_graph(tx: &mut Transaction<'_, Postgres>, graph: Graph) -> sql
     Ok(())
 }
 
-/// The `blocks` edges leaving any of `sources`, as (source, target).
-pub async fn blocks_from(
+/// Every `blocks` edge reachable from `from` (following "blocks"), as (source, target), in one
+/// statement: each edge is read once, however many paths lead to it.
+pub async fn blocks_reachable_from(
     db: impl PgExecutor<'_>,
-    sources: &[Uuid],
+    from: Uuid,
 ) -> sqlx::Result<Vec<(Uuid, Uuid)>> {
     sqlx::query_as(
-        "SELECT source_id, target_id FROM issue_relations
-         WHERE source_id = ANY($1) AND kind = 'blocks'",
+        "WITH RECURSIVE reach (source_id, target_id) AS (
+             SELECT source_id, target_id FROM issue_relations
+             WHERE source_id = $1 AND kind = 'blocks'
+             UNION
+             SELECT r.source_id, r.target_id
+             FROM reach JOIN issue_relations r ON r.source_id = reach.target_id AND r.kind = 'blocks'
+         )
+         SELECT source_id, target_id FROM reach",
     )
-    .bind(sources)
+    .bind(from)
     .fetch_all(db)
     .await
 }

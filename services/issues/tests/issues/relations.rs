@@ -852,3 +852,38 @@ async fn relating_a_sub_issue_while_its_parent_is_deleted_is_never_a_server_erro
         assert!(relations(&app, &owner, child).await.is_empty(), "{child}");
     }
 }
+
+/// A long chain of blockers is walked in one statement: closing it is refused at once, naming
+/// every issue around the cycle.
+#[tokio::test]
+async fn a_long_chain_of_blockers_is_checked_in_one_go() {
+    let app = TestApp::spawn().await;
+    let owner = app.user("owner").await;
+    let k = project_with_issues(&app, &owner, "LONG", 200).await;
+    sqlx::query(
+        "INSERT INTO issue_relations (source_id, target_id, kind, created_by)
+         SELECT a.id, b.id, 'blocks', a.author_id FROM issues a JOIN issues b
+         ON b.project_id = a.project_id AND b.number = a.number + 1",
+    )
+    .execute(&app.db.pool)
+    .await
+    .unwrap();
+
+    let started = std::time::Instant::now();
+    let refused = relate(&app, &owner, &k[199], K::Blocks, &k[0])
+        .await
+        .unwrap_err();
+    let took = started.elapsed();
+
+    let cycle = relation_cycle_keys(&refused).unwrap();
+    assert_eq!(cycle.len(), 201);
+    assert_eq!(
+        (cycle[0].as_str(), cycle[1].as_str()),
+        ("LONG-200", "LONG-1")
+    );
+    assert!(took < std::time::Duration::from_secs(2), "{took:?}");
+    // Not closing it is fine: a shortcut along the chain.
+    relate(&app, &owner, &k[0], K::Blocks, &k[199])
+        .await
+        .unwrap();
+}
