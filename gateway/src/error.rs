@@ -49,6 +49,8 @@ pub enum ProblemKind {
     NotFound,
     MethodNotAllowed,
     Conflict,
+    /// A relation that would close a cycle of `blocks` or of parents (409).
+    RelationCycle,
     /// A change-feed cursor older than what the feed still keeps.
     Gone,
     PreconditionFailed,
@@ -78,7 +80,7 @@ impl ProblemKind {
             ProblemKind::Forbidden => StatusCode::FORBIDDEN,
             ProblemKind::NotFound => StatusCode::NOT_FOUND,
             ProblemKind::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            ProblemKind::Conflict => StatusCode::CONFLICT,
+            ProblemKind::Conflict | ProblemKind::RelationCycle => StatusCode::CONFLICT,
             ProblemKind::Gone => StatusCode::GONE,
             ProblemKind::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             ProblemKind::PayloadTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
@@ -109,6 +111,7 @@ impl ProblemKind {
             ProblemKind::NotFound => "not-found",
             ProblemKind::MethodNotAllowed => "method-not-allowed",
             ProblemKind::Conflict => "conflict",
+            ProblemKind::RelationCycle => "relation-cycle",
             ProblemKind::Gone => "cursor-expired",
             ProblemKind::PreconditionFailed => "precondition-failed",
             ProblemKind::PayloadTooLarge => "payload-too-large",
@@ -138,6 +141,7 @@ impl ProblemKind {
             ProblemKind::NotFound => "Not found",
             ProblemKind::MethodNotAllowed => "Method not allowed",
             ProblemKind::Conflict => "Conflict",
+            ProblemKind::RelationCycle => "Relation cycle",
             ProblemKind::Gone => "Cursor expired",
             ProblemKind::PreconditionFailed => "Precondition failed",
             ProblemKind::PayloadTooLarge => "Request body too large",
@@ -428,6 +432,18 @@ impl ApiError {
             Code::FailedPrecondition if status::is_etag_mismatch(status) => {
                 ApiError::new(ProblemKind::PreconditionFailed, message).with_errors(field_errors())
             }
+            // A relation that would close a cycle: the detail is the cycle, `A → B → A`.
+            Code::FailedPrecondition if status::relation_cycle_keys(status).is_some() => {
+                let cycle = status::relation_cycle_keys(status)
+                    .unwrap_or_default()
+                    .join(" → ");
+                ApiError::new(ProblemKind::RelationCycle, cycle.clone()).with_errors(vec![
+                    FieldError {
+                        field: "issue_key".to_owned(),
+                        message: format!("would close the cycle {cycle}"),
+                    },
+                ])
+            }
             Code::FailedPrecondition => {
                 ApiError::new(ProblemKind::Conflict, message).with_errors(field_errors())
             }
@@ -613,6 +629,25 @@ mod tests {
         );
         let plain = Status::failed_precondition("the project still has an owner");
         assert_eq!(ApiError::from_status(&plain).kind(), ProblemKind::Conflict);
+    }
+
+    #[test]
+    fn a_relation_cycle_is_a_409_whose_detail_is_the_cycle() {
+        let keys = [
+            "SWAT-1".to_owned(),
+            "SWAT-2".to_owned(),
+            "SWAT-1".to_owned(),
+        ];
+        let error = ApiError::from_status(&status::relation_cycle(&keys));
+        assert_eq!(error.kind(), ProblemKind::RelationCycle);
+        let problem = error.problem();
+        assert_eq!(problem.status, 409);
+        assert_eq!(problem.detail, "SWAT-1 → SWAT-2 → SWAT-1");
+        assert_eq!(
+            problem.problem_type,
+            "https://swatter.dev/problems/relation-cycle"
+        );
+        assert_eq!(problem.errors[0].field, "issue_key");
     }
 
     #[test]

@@ -220,6 +220,11 @@ pub struct CreateIssueRequest {
 #[serde(deny_unknown_fields)]
 #[schema(example = json!({"status": "resolved", "assignee_id": null, "labels": ["bug"]}))]
 pub struct UpdateIssueRequest {
+    /// With `resolution` `duplicate` (now or already): the issue this one duplicates, recorded
+    /// as a `duplicates` relation. May not be `null`.
+    #[serde(default, deserialize_with = "not_null")]
+    #[schema(schema_with = limits::issue_key, required = false)]
+    pub duplicate_of: Option<String>,
     /// May not be `null`.
     #[serde(default, deserialize_with = "not_null")]
     #[schema(schema_with = limits::title, required = false)]
@@ -288,6 +293,7 @@ impl UpdateIssueRequest {
         let estimate = estimate_points(self.estimate.flatten())?;
         Ok(pb::UpdateIssueRequest {
             issue_key,
+            duplicate_of: self.duplicate_of,
             update_mask: update_mask([
                 ("title", self.title.is_some()),
                 ("description", self.description.is_some()),

@@ -15,6 +15,7 @@ pub mod milestones;
 pub mod notifications;
 pub mod paths;
 pub mod projects;
+pub mod relations;
 pub mod reports;
 pub mod tokens;
 pub mod users;
@@ -92,6 +93,8 @@ pub fn api() -> OpenApiRouter<AppState> {
             milestones::delete_milestone
         ))
         .routes(routes!(bulk::bulk_edit_issues))
+        .routes(routes!(relations::list_relations, relations::add_relation))
+        .routes(routes!(relations::remove_relation))
         .routes(routes!(comments::create_comment, comments::list_comments))
         .routes(routes!(comments::update_comment, comments::delete_comment))
         .routes(routes!(

@@ -16,6 +16,7 @@ mod operations;
 mod page_tokens;
 mod personal_tokens;
 mod projects;
+mod relations;
 mod reports;
 mod request_bodies;
 mod sessions;

@@ -141,6 +141,37 @@ pub fn resume_cursor(status: &Status) -> Option<i64> {
     info.metadata.get("cursor")?.parse().ok()
 }
 
+/// `google.rpc.ErrorInfo` reason of a relation refused because it would close a cycle of
+/// `blocks` or of parents; its metadata `cycle` lists the issue keys around it, comma-separated
+/// (`SWAT-1,SWAT-2,SWAT-1`; an issue the caller may not see is `(hidden)`).
+pub const REASON_RELATION_CYCLE: &str = "RELATION_CYCLE";
+
+/// `FAILED_PRECONDITION`: the relation would close the cycle `keys` (first and last the same).
+pub fn relation_cycle(keys: &[String]) -> Status {
+    Status::with_error_details(
+        Code::FailedPrecondition,
+        format!(
+            "adding this relation would close a cycle: {}",
+            keys.join(" → ")
+        ),
+        ErrorDetails::with_error_info(
+            REASON_RELATION_CYCLE,
+            ERROR_DOMAIN,
+            std::collections::HashMap::from([("cycle".to_owned(), keys.join(","))]),
+        ),
+    )
+}
+
+/// The keys around the cycle, when a status is [`relation_cycle`].
+pub fn relation_cycle_keys(status: &Status) -> Option<Vec<String>> {
+    let info = status.get_details_error_info()?;
+    if info.reason != REASON_RELATION_CYCLE {
+        return None;
+    }
+    let cycle = info.metadata.get("cycle")?;
+    Some(cycle.split(',').map(str::to_owned).collect())
+}
+
 /// `RESOURCE_EXHAUSTED` with a `google.rpc.RetryInfo` saying when to try again (REST: 429 with
 /// `Retry-After`).
 pub fn resource_exhausted(message: &str, retry_after: std::time::Duration) -> Status {
@@ -206,6 +237,20 @@ mod tests {
         let refused = permission_denied_for("no", &named);
         assert_eq!(refused.code(), Code::PermissionDenied);
         assert_eq!(violations(&refused), named);
+    }
+
+    #[test]
+    fn a_relation_cycle_carries_its_keys_through_a_status() {
+        let keys = [
+            "SWAT-1".to_owned(),
+            "SWAT-2".to_owned(),
+            "SWAT-1".to_owned(),
+        ];
+        let status = relation_cycle(&keys);
+        assert_eq!(status.code(), Code::FailedPrecondition);
+        assert_eq!(relation_cycle_keys(&status), Some(keys.to_vec()));
+        assert!(status.message().contains("SWAT-1 → SWAT-2 → SWAT-1"));
+        assert_eq!(relation_cycle_keys(&etag_mismatch()), None);
     }
 
     #[test]

@@ -19,6 +19,9 @@ pub enum IssuesOnly {
     /// A bulk edit's expected versions that moved (412 naming each issue).
     #[error("issues changed since they were read")]
     BulkVersionsMoved(Vec<status::Violation>),
+    /// A relation that would close a cycle of `blocks` or of parents: the keys around it.
+    #[error("relation cycle")]
+    RelationCycle(Vec<String>),
 }
 
 impl rpc::Service for IssuesOnly {
@@ -50,6 +53,10 @@ impl rpc::Service for IssuesOnly {
             "issue_watchers_issue_id_fkey" | "notifications_issue_id_fkey" => {
                 Some(IssuesError::NotFound("issue"))
             }
+            // An issue deleted while a relation to it is added.
+            "issue_relations_source_id_fkey"
+            | "issue_relations_target_id_fkey"
+            | "issues_parent_id_fkey" => Some(IssuesError::NotFound("issue")),
             "issues_project_id_fkey"
             | "milestones_project_id_fkey"
             | "members_project_id_fkey"
@@ -74,6 +81,7 @@ impl rpc::Service for IssuesOnly {
                 "some issues changed since they were read (expected versions)",
                 &moved,
             ),
+            IssuesOnly::RelationCycle(keys) => status::relation_cycle(&keys),
         }
     }
 }

@@ -7,6 +7,7 @@ mod mentions;
 mod patch;
 mod permissions;
 mod planning;
+mod relations;
 mod values;
 
 pub use bulk::{BulkEdit, BulkRefusal, MAX_BULK_ISSUES, due_date, issue_numbers, label_list};
@@ -17,4 +18,5 @@ pub use permissions::{
     Access, Action, IssueChange, authorize, authorize_issue_change, roles_allowed,
 };
 pub use planning::*;
+pub use relations::*;
 pub use values::*;

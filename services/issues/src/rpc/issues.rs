@@ -24,7 +24,7 @@ use super::{
     IssueStream, Issues, authorize_locked, caller, check, convert, locked_role,
     notifications::{self, Mentioning},
     projects::{key_or_not_found, project_with_access, visible_project},
-    within_token,
+    relations, within_token,
 };
 use crate::{
     domain::{
@@ -378,9 +378,8 @@ pub(super) async fn get_issue(
     request: Request<pb::GetIssueRequest>,
 ) -> Result<pb::Issue> {
     let me = caller(&request)?;
-    Ok(convert::issue(
-        visible_issue(issues, &request.get_ref().issue_key, &me).await?,
-    ))
+    let row = visible_issue(issues, &request.get_ref().issue_key, &me).await?;
+    relations::with_relations_one(&issues.db, &me, row).await
 }
 
 pub(super) async fn update_issue(
@@ -434,6 +433,11 @@ pub(super) async fn update_issue(
         milestone: planning.milestone,
         ..patch
     };
+    let duplicate_of = req
+        .duplicate_of
+        .as_deref()
+        .filter(|raw| !raw.is_empty())
+        .and_then(|raw| v.check(relations::duplicate_key(raw, &key)));
     v.finish()?;
 
     let mut tx = issues.db.begin().await?;
@@ -457,8 +461,16 @@ pub(super) async fn update_issue(
         return Err(IssuesError::Own(IssuesOnly::EtagMismatch));
     }
     check_resolution(updated.status, patch.resolution.flatten()).map_err(IssuesError::invalid)?;
-    if changes.is_empty() {
-        return Ok(convert::issue(current));
+    let duplicated = relations::close_as_duplicate(
+        &mut tx,
+        &me,
+        &current,
+        updated.resolution,
+        duplicate_of.as_ref(),
+    )
+    .await?;
+    if changes.is_empty() && !duplicated {
+        return relations::with_relations_one(&mut *tx, &me, current).await;
     }
     if let Some(assignee) = updated
         .assignee_id
@@ -485,7 +497,7 @@ pub(super) async fn update_issue(
     let row = store::issue_by_key(&mut *tx, key.project.as_str(), key.number, me.id)
         .await?
         .ok_or_else(|| anyhow::anyhow!("updated issue not found"))?;
-    let issue = convert::issue(row);
+    let issue = relations::with_relations_one(&mut *tx, &me, row).await?;
     store::append_change(
         &mut tx,
         current.project_id,
@@ -620,7 +632,7 @@ pub(super) async fn list_issues(
     let next_page_token =
         pagination::next_token(&mut rows, limit, |row| IssueCursor::after(row, sort));
     Ok(pb::ListIssuesResponse {
-        issues: rows.into_iter().map(convert::issue).collect(),
+        issues: relations::with_relations(&issues.db, &me, rows).await?,
         next_page_token,
     })
 }
@@ -637,8 +649,10 @@ pub(super) async fn list_issue_events(
     let mut rows = store::list_events(&issues.db, issue.id, after, limit + 1).await?;
     let next_page_token = pagination::next_time_token(&mut rows, limit, |e| (e.created_at, e.id));
     let key = format!("{}-{}", issue.project_key, issue.number);
+    let mut events: Vec<_> = rows.into_iter().map(|e| convert::event(e, &key)).collect();
+    relations::hide_in_history(&issues.db, &me, &mut events).await?;
     Ok(pb::ListIssueEventsResponse {
-        events: rows.into_iter().map(|e| convert::event(e, &key)).collect(),
+        events,
         next_page_token,
     })
 }

@@ -11,6 +11,7 @@ mod members;
 mod milestones;
 mod notifications;
 mod projects;
+mod relations;
 
 use sqlx::{PgExecutor, PgPool};
 use uuid::Uuid;
@@ -24,6 +25,7 @@ pub use members::*;
 pub use milestones::*;
 pub use notifications::*;
 pub use projects::*;
+pub use relations::*;
 
 /// Server settings of every connection of the service's pool.
 ///

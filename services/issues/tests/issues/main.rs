@@ -6,5 +6,6 @@ mod issues;
 mod milestones;
 mod notifications;
 mod permissions;
+mod relations;
 mod support;
 mod update_masks;

@@ -166,6 +166,14 @@ async fn every_command_of_the_grpcurl_guide_works_against_the_real_services() {
          inbox NOTIFICATION_REASON_ASSIGNED issue.created created: Export drops accents\n",
         r#"{"reason":"NOTIFICATION_REASON_MENTIONED","read":true}"#,
         "marked 2\n",
+        // Relations: both ends, the derived fields, the refused cycle named.
+        r#"{"kind":"RELATION_KIND_BLOCKS","issueKey":"SWAT-3"}"#,
+        "relation RELATION_KIND_BLOCKED_BY SWAT-1\n",
+        r#"{"key":"SWAT-3","blocked":true}"#,
+        "Code: FailedPrecondition",
+        "SWAT-3 → SWAT-1 → SWAT-3",
+        r#"{"key":"SWAT-1","total":1,"done":0}"#,
+        r#"{"key":"SWAT-2","parent":"SWAT-1"}"#,
     ] {
         assert!(
             stdout.contains(expected),
