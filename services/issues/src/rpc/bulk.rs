@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
+use sqlx::{Postgres, Transaction};
 use swatter_common::{
     auth::UserPrincipal,
     rpc::{
@@ -19,6 +20,7 @@ use uuid::Uuid;
 use super::{
     Issues, authorize_locked, caller, convert,
     projects::{key_or_not_found, visible_project},
+    relations,
 };
 use crate::{
     domain::{
@@ -262,14 +264,36 @@ fn outcomes(
 }
 
 /// The issue after its edit at `now` (unchanged issues as they are).
-fn issue_after(outcome: &Outcome, now: DateTime<Utc>) -> pb::Issue {
+fn row_after(outcome: &Outcome, now: DateTime<Utc>) -> IssueRow {
     let mut row = outcome.current.clone();
     if !outcome.changes.is_empty() {
         row.fields = outcome.updated.clone();
         row.updated_at = now;
         row.version += 1;
     }
-    convert::issue(row)
+    row
+}
+
+/// Each issue's result, with what its relations derive for the caller (read inside `tx`: after
+/// the edit's writes, what the edit changes is seen; a dry run sees the other issues as they are).
+async fn results(
+    tx: &mut Transaction<'_, Postgres>,
+    me: &UserPrincipal,
+    keys: &[String],
+    outcomes: &[Outcome],
+    now: DateTime<Utc>,
+) -> Result<Vec<pb::BulkIssueResult>> {
+    let rows = outcomes.iter().map(|o| row_after(o, now)).collect();
+    let issues = relations::with_relations(&mut **tx, me, rows).await?;
+    Ok(outcomes
+        .iter()
+        .zip(issues)
+        .map(|(outcome, issue)| pb::BulkIssueResult {
+            issue_key: keys[outcome.index].clone(),
+            changes: outcome.changes.iter().map(field_change).collect(),
+            issue: Some(issue),
+        })
+        .collect())
 }
 
 fn field_change(change: &Change) -> pb::FieldChange {
@@ -344,23 +368,15 @@ pub(super) async fn bulk_update_issues(
     let now = stored_now();
     let outcomes = outcomes(&parsed, rows, role, &me, now)?;
 
-    let results: Vec<pb::BulkIssueResult> = outcomes
-        .iter()
-        .map(|outcome| pb::BulkIssueResult {
-            issue_key: req.issue_keys[outcome.index].clone(),
-            changes: outcome.changes.iter().map(field_change).collect(),
-            issue: Some(issue_after(outcome, now)),
-        })
-        .collect();
     let changed: Vec<&Outcome> = outcomes.iter().filter(|o| !o.changes.is_empty()).collect();
-    let response = pb::BulkUpdateIssuesResponse {
-        dry_run: req.dry_run,
-        changed: changed.len() as i32,
-        results,
-    };
     if req.dry_run {
+        let results = results(&mut tx, &me, &req.issue_keys, &outcomes, now).await?;
         tx.rollback().await?;
-        return Ok(response);
+        return Ok(pb::BulkUpdateIssuesResponse {
+            dry_run: true,
+            changed: changed.len() as i32,
+            results,
+        });
     }
     if !changed.is_empty() {
         let updates: Vec<(Uuid, &IssueFields)> =
@@ -371,6 +387,13 @@ pub(super) async fn bulk_update_issues(
             .map(|o| (o.current.id, o.changes.as_slice()))
             .collect();
         store::insert_bulk_events(&mut tx, me.id, &history, now).await?;
+    }
+    let response = pb::BulkUpdateIssuesResponse {
+        dry_run: false,
+        changed: changed.len() as i32,
+        results: results(&mut tx, &me, &req.issue_keys, &outcomes, now).await?,
+    };
+    if !changed.is_empty() {
         let feed: Vec<serde_json::Value> = response
             .results
             .iter()
