@@ -3,10 +3,12 @@
 
 mod patch;
 mod permissions;
+mod query;
 mod values;
 
 pub use patch::{Change, IssueFields, Patch};
 pub use permissions::{
     Access, Action, IssueChange, authorize, authorize_issue_change, roles_allowed,
 };
+pub use query::{Attribute, Cmp, Person, Predicate, Query, QueryError, Term};
 pub use values::*;
