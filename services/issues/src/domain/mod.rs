@@ -3,8 +3,9 @@
 
 mod patch;
 mod permissions;
-mod query;
+pub mod query;
 mod values;
+pub mod views;
 
 pub use patch::{Change, IssueFields, Patch};
 pub use permissions::{

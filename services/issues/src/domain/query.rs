@@ -352,7 +352,10 @@ fn values(cursor: &mut Cursor, field: &str) -> Result<Vec<RawValue>, QueryError>
                     let what = if cmp == Cmp::Eq {
                         after.clone()
                     } else {
-                        format!("\"{}\"", cursor.chars[at - 1..cursor.pos].iter().collect::<String>())
+                        format!(
+                            "\"{}\"",
+                            cursor.chars[at - 1..cursor.pos].iter().collect::<String>()
+                        )
                     };
                     return Err(QueryError::new(
                         cursor.at(),
@@ -402,13 +405,20 @@ fn predicate(
 ) -> Result<(bool, Predicate), QueryError> {
     let predicate = match field {
         "status" => Predicate::Status(each(&values, field, |v| {
-            enum_value(v, IssueStatus::ALL, "a status (open, in_progress, resolved, closed)")
+            enum_value(
+                v,
+                IssueStatus::ALL,
+                "a status (open, in_progress, resolved, closed)",
+            )
         })?),
         "priority" => {
             let mut set: Vec<Priority> = Vec::new();
             for value in &values {
-                let bound: Priority =
-                    enum_value(value, Priority::ALL, "a priority (low, medium, high, urgent)")?;
+                let bound: Priority = enum_value(
+                    value,
+                    Priority::ALL,
+                    "a priority (low, medium, high, urgent)",
+                )?;
                 set.extend(
                     Priority::ALL
                         .iter()
@@ -441,7 +451,9 @@ fn predicate(
             } else if text.is_empty() || text.chars().count() > MAX_TITLE_LEN {
                 Err(QueryError::new(
                     v.at,
-                    format!("expected a milestone title of 1 to {MAX_TITLE_LEN} characters or none"),
+                    format!(
+                        "expected a milestone title of 1 to {MAX_TITLE_LEN} characters or none"
+                    ),
                 ))
             } else {
                 Ok(Some(text.to_owned()))
@@ -604,10 +616,13 @@ fn person(value: &RawValue, nobody: bool, expected: &str) -> Result<Person, Quer
 fn date(value: &RawValue) -> Result<NaiveDate, QueryError> {
     let text = value.text.trim();
     let well_formed = text.len() == 10
-        && text
-            .bytes()
-            .enumerate()
-            .all(|(i, b)| if i == 4 || i == 7 { b == b'-' } else { b.is_ascii_digit() });
+        && text.bytes().enumerate().all(|(i, b)| {
+            if i == 4 || i == 7 {
+                b == b'-'
+            } else {
+                b.is_ascii_digit()
+            }
+        });
     let parsed = well_formed
         .then(|| NaiveDate::parse_from_str(text, "%Y-%m-%d").ok())
         .flatten();
@@ -617,10 +632,7 @@ fn date(value: &RawValue) -> Result<NaiveDate, QueryError> {
             value.at,
             "expected a date from 1900-01-01 to 9999-12-31",
         )),
-        None => Err(QueryError::new(
-            value.at,
-            "expected a date as YYYY-MM-DD",
-        )),
+        None => Err(QueryError::new(value.at, "expected a date as YYYY-MM-DD")),
     }
 }
 
@@ -701,35 +713,128 @@ mod tests {
             ("-crash", (true, Predicate::Words("crash".into()))),
             ("-", (false, Predicate::Words("-".into()))),
             ("--x", (false, Predicate::Words("--x".into()))),
-            ("\"two words\"", (false, Predicate::Phrase("two words".into()))),
-            ("-\"two words\"", (true, Predicate::Phrase("two words".into()))),
-            ("status:Closed", (false, Predicate::Status(vec![IssueStatus::Closed]))),
-            ("priority:<medium", (false, Predicate::Priority(vec![Priority::Low]))),
-            ("priority:<=medium", (false, Predicate::Priority(vec![Priority::Low, Priority::Medium]))),
-            ("priority:>high", (false, Predicate::Priority(vec![Priority::Urgent]))),
-            ("priority:low,urgent", (false, Predicate::Priority(vec![Priority::Low, Priority::Urgent]))),
-            ("assignee:none", (false, Predicate::Assignee(vec![Person::Nobody]))),
-            ("assignee:\"none\"", (false, Predicate::Assignee(vec![Person::Name("none".into())]))),
-            ("assignee:alice,me", (false, Predicate::Assignee(vec![Person::Name("alice".into()), Person::Me]))),
+            (
+                "\"two words\"",
+                (false, Predicate::Phrase("two words".into())),
+            ),
+            (
+                "-\"two words\"",
+                (true, Predicate::Phrase("two words".into())),
+            ),
+            (
+                "status:Closed",
+                (false, Predicate::Status(vec![IssueStatus::Closed])),
+            ),
+            (
+                "priority:<medium",
+                (false, Predicate::Priority(vec![Priority::Low])),
+            ),
+            (
+                "priority:<=medium",
+                (
+                    false,
+                    Predicate::Priority(vec![Priority::Low, Priority::Medium]),
+                ),
+            ),
+            (
+                "priority:>high",
+                (false, Predicate::Priority(vec![Priority::Urgent])),
+            ),
+            (
+                "priority:low,urgent",
+                (
+                    false,
+                    Predicate::Priority(vec![Priority::Low, Priority::Urgent]),
+                ),
+            ),
+            (
+                "assignee:none",
+                (false, Predicate::Assignee(vec![Person::Nobody])),
+            ),
+            (
+                "assignee:\"none\"",
+                (
+                    false,
+                    Predicate::Assignee(vec![Person::Name("none".into())]),
+                ),
+            ),
+            (
+                "assignee:alice,me",
+                (
+                    false,
+                    Predicate::Assignee(vec![Person::Name("alice".into()), Person::Me]),
+                ),
+            ),
             (
                 "author:00000000-0000-0000-0000-000000000000",
                 (false, Predicate::Author(vec![Person::Id(id)])),
             ),
-            ("label:\"needs design\"", (false, Predicate::Label(vec!["needs design".into()]))),
+            (
+                "label:\"needs design\"",
+                (false, Predicate::Label(vec!["needs design".into()])),
+            ),
             ("milestone:none", (false, Predicate::Milestone(vec![None]))),
-            ("milestone:\"none\"", (false, Predicate::Milestone(vec![Some("none".into())]))),
-            ("milestone:v2", (false, Predicate::Milestone(vec![Some("v2".into())]))),
-            ("due:2026-12-31", (false, Predicate::Due(vec![(Cmp::Eq, day("2026-12-31"))]))),
-            ("created:>2026-01-01", (false, Predicate::Created(vec![(Cmp::Gt, day("2026-01-01"))]))),
-            ("estimate:<=3,>=13", (false, Predicate::Estimate(vec![(Cmp::Le, 3), (Cmp::Ge, 13)]))),
-            ("resolution:wont_fix,none", (false, Predicate::Resolution(vec![Some(Resolution::WontFix), None]))),
-            ("is:open", (false, Predicate::Status(vec![IssueStatus::Open, IssueStatus::InProgress]))),
-            ("-is:closed", (true, Predicate::Status(vec![IssueStatus::Resolved, IssueStatus::Closed]))),
+            (
+                "milestone:\"none\"",
+                (false, Predicate::Milestone(vec![Some("none".into())])),
+            ),
+            (
+                "milestone:v2",
+                (false, Predicate::Milestone(vec![Some("v2".into())])),
+            ),
+            (
+                "due:2026-12-31",
+                (false, Predicate::Due(vec![(Cmp::Eq, day("2026-12-31"))])),
+            ),
+            (
+                "created:>2026-01-01",
+                (
+                    false,
+                    Predicate::Created(vec![(Cmp::Gt, day("2026-01-01"))]),
+                ),
+            ),
+            (
+                "estimate:<=3,>=13",
+                (
+                    false,
+                    Predicate::Estimate(vec![(Cmp::Le, 3), (Cmp::Ge, 13)]),
+                ),
+            ),
+            (
+                "resolution:wont_fix,none",
+                (
+                    false,
+                    Predicate::Resolution(vec![Some(Resolution::WontFix), None]),
+                ),
+            ),
+            (
+                "is:open",
+                (
+                    false,
+                    Predicate::Status(vec![IssueStatus::Open, IssueStatus::InProgress]),
+                ),
+            ),
+            (
+                "-is:closed",
+                (
+                    true,
+                    Predicate::Status(vec![IssueStatus::Resolved, IssueStatus::Closed]),
+                ),
+            ),
             ("is:unblocked", (true, Predicate::Blocked)),
             ("-is:unblocked", (false, Predicate::Blocked)),
-            ("no:due,estimate", (true, Predicate::Has(vec![Attribute::Due, Attribute::Estimate]))),
+            (
+                "no:due,estimate",
+                (
+                    true,
+                    Predicate::Has(vec![Attribute::Due, Attribute::Estimate]),
+                ),
+            ),
             ("-no:label", (false, Predicate::Has(vec![Attribute::Label]))),
-            ("has:parent", (false, Predicate::Has(vec![Attribute::Parent]))),
+            (
+                "has:parent",
+                (false, Predicate::Has(vec![Attribute::Parent])),
+            ),
         ] {
             assert_eq!(parse(raw), vec![expected], "{raw}");
         }
@@ -746,43 +851,100 @@ mod tests {
             ]
         );
         assert_eq!(parse(""), vec![]);
-        assert_eq!(parse("C++ 3.14 don't"), vec![
-            (false, Predicate::Words("C++".into())),
-            (false, Predicate::Words("3.14".into())),
-            (false, Predicate::Words("don't".into())),
-        ]);
+        assert_eq!(
+            parse("C++ 3.14 don't"),
+            vec![
+                (false, Predicate::Words("C++".into())),
+                (false, Predicate::Words("3.14".into())),
+                (false, Predicate::Words("don't".into())),
+            ]
+        );
     }
 
     #[test]
     fn errors_name_the_position_and_what_was_expected() {
         for (raw, expected) in [
             ("status:", "at 8: expected a value after \"status:\""),
-            ("priority:high status:", "at 22: expected a value after \"status:\""),
+            (
+                "priority:high status:",
+                "at 22: expected a value after \"status:\"",
+            ),
             ("status:open,", "at 13: expected a value after \",\""),
             ("status:open, closed", "at 13: expected a value after \",\""),
             ("priority:>=", "at 12: expected a value after \">=\""),
-            ("status:opened", "at 8: expected a status (open, in_progress, resolved, closed)"),
-            ("colour:red", "at 1: expected a known field (status, priority, assignee, author, label, milestone, due, created, updated, estimate, resolution, is, has, no, parent), not \"colour\""),
-            ("x -colour:red", "at 4: expected a known field (status, priority, assignee, author, label, milestone, due, created, updated, estimate, resolution, is, has, no, parent), not \"colour\""),
-            ("milestone:\"v1.0", "at 11: expected a closing quote for the quote opened here"),
-            ("\"free text", "at 1: expected a closing quote for the quote opened here"),
+            (
+                "status:opened",
+                "at 8: expected a status (open, in_progress, resolved, closed)",
+            ),
+            (
+                "colour:red",
+                "at 1: expected a known field (status, priority, assignee, author, label, milestone, due, created, updated, estimate, resolution, is, has, no, parent), not \"colour\"",
+            ),
+            (
+                "x -colour:red",
+                "at 4: expected a known field (status, priority, assignee, author, label, milestone, due, created, updated, estimate, resolution, is, has, no, parent), not \"colour\"",
+            ),
+            (
+                "milestone:\"v1.0",
+                "at 11: expected a closing quote for the quote opened here",
+            ),
+            (
+                "\"free text",
+                "at 1: expected a closing quote for the quote opened here",
+            ),
             ("\"a\"b", "at 4: expected a space after the closing quote"),
-            ("label:\"a\"b", "at 10: expected a comma or a space after a value"),
+            (
+                "label:\"a\"b",
+                "at 10: expected a comma or a space after a value",
+            ),
             ("due:2026-02-30", "at 5: expected a date as YYYY-MM-DD"),
             ("due:26-1-1", "at 5: expected a date as YYYY-MM-DD"),
-            ("due:1899-12-31", "at 5: expected a date from 1900-01-01 to 9999-12-31"),
-            ("estimate:-1", "at 10: expected an estimate from 0 to 2147483647"),
-            ("estimate:>=2147483648", "at 12: expected an estimate from 0 to 2147483647"),
-            ("estimate:lots", "at 10: expected an estimate as a whole number of points"),
-            ("status:>open", "at 8: expected a value without a comparison: status is not ordered (priority, due, created, updated and estimate are)"),
-            ("is:blocked,open", "at 12: expected one value for is: (open, closed, blocked or unblocked)"),
-            ("is:stuck", "at 4: expected open, closed, blocked or unblocked after \"is:\""),
-            ("has:title", "at 5: expected assignee, milestone, due, estimate, label or parent"),
-            ("parent:SWAT-0", "at 8: expected an issue key such as SWAT-12"),
-            ("assignee:A!", "at 10: expected me, none, a username or a user id"),
+            (
+                "due:1899-12-31",
+                "at 5: expected a date from 1900-01-01 to 9999-12-31",
+            ),
+            (
+                "estimate:-1",
+                "at 10: expected an estimate from 0 to 2147483647",
+            ),
+            (
+                "estimate:>=2147483648",
+                "at 12: expected an estimate from 0 to 2147483647",
+            ),
+            (
+                "estimate:lots",
+                "at 10: expected an estimate as a whole number of points",
+            ),
+            (
+                "status:>open",
+                "at 8: expected a value without a comparison: status is not ordered (priority, due, created, updated and estimate are)",
+            ),
+            (
+                "is:blocked,open",
+                "at 12: expected one value for is: (open, closed, blocked or unblocked)",
+            ),
+            (
+                "is:stuck",
+                "at 4: expected open, closed, blocked or unblocked after \"is:\"",
+            ),
+            (
+                "has:title",
+                "at 5: expected assignee, milestone, due, estimate, label or parent",
+            ),
+            (
+                "parent:SWAT-0",
+                "at 8: expected an issue key such as SWAT-12",
+            ),
+            (
+                "assignee:A!",
+                "at 10: expected me, none, a username or a user id",
+            ),
             ("author:none", "at 8: expected me, a username or a user id"),
             ("label:\"\"", "at 7: expected a label of 1 to 50 characters"),
-            ("a\u{0}b", "at 2: expected a printable character, not a control character"),
+            (
+                "a\u{0}b",
+                "at 2: expected a printable character, not a control character",
+            ),
         ] {
             let error = Query::parse(raw).expect_err(raw);
             assert_eq!(error.to_string(), expected, "{raw}");
@@ -793,7 +955,10 @@ mod tests {
     fn the_size_of_a_query_is_bounded() {
         let long = "a".repeat(MAX_QUERY_LEN + 1);
         assert_eq!(Query::parse(&long).unwrap_err().at, MAX_QUERY_LEN + 1);
-        assert!(Query::parse(&"é".repeat(MAX_QUERY_LEN)).is_ok(), "characters, not bytes");
+        assert!(
+            Query::parse(&"é".repeat(MAX_QUERY_LEN)).is_ok(),
+            "characters, not bytes"
+        );
         let terms = vec!["x"; MAX_TERMS].join(" ");
         assert_eq!(Query::parse(&terms).unwrap().terms.len(), MAX_TERMS);
         let error = Query::parse(&format!("{terms} y")).unwrap_err();
@@ -801,7 +966,10 @@ mod tests {
         let values = vec!["bug"; MAX_VALUES].join(",");
         assert!(Query::parse(&format!("label:{values}")).is_ok());
         let error = Query::parse(&format!("label:{values},x")).unwrap_err();
-        assert_eq!(error.message, format!("expected at most {MAX_VALUES} values for label"));
+        assert_eq!(
+            error.message,
+            format!("expected at most {MAX_VALUES} values for label")
+        );
     }
 
     #[test]

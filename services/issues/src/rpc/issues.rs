@@ -23,13 +23,13 @@ use uuid::Uuid;
 use super::{
     IssueStream, Issues, authorize_locked, caller, check, convert, locked_role,
     projects::{key_or_not_found, project_with_access, visible_project},
-    within_token,
+    search, within_token,
 };
 use crate::{
     domain::{
         Action, Description, IssueChange, IssueKey, IssueSort, IssueStatus, IssueTitle, Labels,
-        Patch, Priority, Role, authorize, authorize_issue_change, label_filter, roles_allowed,
-        search_query,
+        Patch, Priority, Query, Role, authorize, authorize_issue_change, label_filter,
+        roles_allowed, search_query,
     },
     error::{IssuesError, IssuesOnly, Result},
     feed::data,
@@ -391,7 +391,7 @@ pub(super) async fn delete_issue(
 fn filter_of(
     req: &pb::ListIssuesRequest,
     me: &UserPrincipal,
-) -> Result<(IssueFilter, IssueSort, Option<IssueCursor>, i64)> {
+) -> Result<(IssueFilter, Query, IssueSort, Option<IssueCursor>, i64)> {
     let mut v = Violations::default();
     let mut statuses = Vec::new();
     for raw in &req.statuses {
@@ -421,7 +421,7 @@ fn filter_of(
         ),
     };
     let label = v.check(label_filter(&req.label)).flatten();
-    let query = v.check(search_query(&req.query)).flatten();
+    let query = v.check(search_query("q", &req.query)).unwrap_or_default();
     let sort = v.check(IssueSort::parse(&req.sort)).unwrap_or_default();
     let limit = v.check(pagination::page_size(req.page_size)).unwrap_or(0);
     let cursor: Option<IssueCursor> = v.check(pagination::decode_token(&req.page_token)).flatten();
@@ -435,9 +435,11 @@ fn filter_of(
         assignee,
         author,
         label,
-        query,
+        query: None,
+        phrases: Vec::new(),
+        clauses: Vec::new(),
     };
-    Ok((filter, sort, cursor, limit))
+    Ok((filter, query, sort, cursor, limit))
 }
 
 pub(super) async fn list_issues(
@@ -446,7 +448,7 @@ pub(super) async fn list_issues(
 ) -> Result<pb::ListIssuesResponse> {
     let me = caller(&request)?;
     let req = request.into_inner();
-    let (filter, sort, cursor, limit) = filter_of(&req, &me)?;
+    let (mut filter, query, sort, cursor, limit) = filter_of(&req, &me)?;
     // The caller's right to see what is listed is checked here, once, not per row.
     let scope = if !req.project_key.is_empty() {
         let project = visible_project(issues, &req.project_key, &me).await?;
@@ -462,6 +464,9 @@ pub(super) async fn list_issues(
     } else {
         ListScope::Projects(store::member_project_ids(&issues.db, me.id).await?)
     };
+    if !search::apply(issues, &scope, &me, query, &mut filter).await? {
+        return Ok(pb::ListIssuesResponse::default());
+    }
     let mut rows = store::list_issues(
         &issues.db,
         &scope,

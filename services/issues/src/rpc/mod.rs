@@ -12,6 +12,7 @@ mod milestones;
 mod notifications;
 mod projects;
 mod relations;
+mod search;
 mod views;
 
 use std::{pin::Pin, sync::Arc};

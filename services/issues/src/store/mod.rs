@@ -8,6 +8,8 @@ mod events;
 mod issues;
 mod members;
 mod projects;
+mod query;
+mod views;
 
 use sqlx::{PgExecutor, PgPool};
 use uuid::Uuid;
@@ -18,6 +20,8 @@ pub use events::*;
 pub use issues::*;
 pub use members::*;
 pub use projects::*;
+pub use query::*;
+pub use views::*;
 
 /// Server settings of every connection of the service's pool.
 ///
