@@ -3,5 +3,6 @@
 mod changes_feed;
 mod issues;
 mod permissions;
+mod search;
 mod support;
 mod update_masks;
