@@ -23,7 +23,7 @@ use uuid::Uuid;
 use super::{
     IssueStream, Issues, authorize_locked, caller, check, convert, locked_role,
     projects::{key_or_not_found, project_with_access, visible_project},
-    search, within_token,
+    within_token,
 };
 use crate::{
     domain::{
@@ -464,7 +464,7 @@ pub(super) async fn list_issues(
     } else {
         ListScope::Projects(store::member_project_ids(&issues.db, me.id).await?)
     };
-    if !search::apply(issues, &scope, &me, query, &mut filter).await? {
+    if !store::apply_query(&issues.db, &scope, me.id, query, &mut filter).await? {
         return Ok(pb::ListIssuesResponse::default());
     }
     let mut rows = store::list_issues(

@@ -12,7 +12,6 @@ mod milestones;
 mod notifications;
 mod projects;
 mod relations;
-mod search;
 mod views;
 
 use std::{pin::Pin, sync::Arc};
