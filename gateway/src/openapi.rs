@@ -44,6 +44,7 @@ use crate::{
         (name = "projects", description = "Projects and their members. Non-members get 404 for a project and everything in it"),
         (name = "issues", description = "Issues: file, find, change with If-Match, delete, and their history"),
         (name = "comments", description = "Comments on issues"),
+        (name = "views", description = "Saved views: a user's named issue queries per project, seen by that user only"),
         (name = "changes", description = "A project's change feed: every change to the project, its members, issues and comments, as pages after a cursor and as a live stream"),
         (name = "reports", description = "Ask for PDF reports; they are rendered in the background as jobs"),
         (name = "jobs", description = "Report jobs: follow, cancel, retry, download. Other users' jobs are 404"),

@@ -264,6 +264,9 @@ pub async fn issue_ids_by_keys(
     .await
 }
 
+/// The statuses of done work, the only ones with a resolution.
+const DONE: &[IssueStatus] = &[IssueStatus::Resolved, IssueStatus::Closed];
+
 /// Narrows `set` (empty: any value) by a term on its values: to them, or (negated) to the
 /// others. `None` when nothing is left.
 fn narrow<T: Ord + Copy>(set: &[T], all: &[T], values: &[T], negated: bool) -> Vec<T> {
@@ -345,10 +348,21 @@ pub async fn apply_query(
             Predicate::Created(values) => Condition::Created(values),
             Predicate::Updated(values) => Condition::Updated(values),
             Predicate::Estimate(values) => Condition::Estimate(values),
-            Predicate::Resolution(values) => Condition::Resolution {
-                values: values.iter().flatten().copied().collect(),
-                none: values.iter().any(Option::is_none),
-            },
+            Predicate::Resolution(values) => {
+                let none = values.iter().any(Option::is_none);
+                if !negated && !none {
+                    // Only resolved and closed issues have a resolution (reopening clears it):
+                    // the list reads only those.
+                    filter.statuses = narrow(&filter.statuses, IssueStatus::ALL, DONE, false);
+                    if filter.statuses.is_empty() {
+                        return Ok(false);
+                    }
+                }
+                Condition::Resolution {
+                    values: values.iter().flatten().copied().collect(),
+                    none,
+                }
+            }
             Predicate::Blocked => Condition::Blocked,
             Predicate::Has(attributes) => Condition::Has(attributes),
             Predicate::Parent(keys) => Condition::Parent(
@@ -460,7 +474,7 @@ impl Names {
 #[cfg(test)]
 mod tests {
     use super::*;
-    
+
     #[test]
     fn terms_on_statuses_narrow_the_set_a_list_reads() {
         use IssueStatus::*;
