@@ -15,6 +15,7 @@ mod personal_tokens;
 mod projects;
 mod reports;
 mod request_bodies;
+mod search;
 mod sessions;
 mod sign_up;
 mod tokens;
