@@ -288,6 +288,10 @@ run "GET /v1/projects/{key}/issues?status=open,in_progress, stale statistics" li
     -c "ALTER TABLE issues RESET (autovacuum_enabled, toast.autovacuum_enabled)"
 run "GET /v1/projects/{key}/issues?status=open,in_progress, fresh statistics" list_issues.lua rps:3000 read
 run "GET /v1/projects/{key}/issues?status=open (one value)" list_open_issues.lua rps:3000 read
+# --- Issue 14, query language: a page found with a four-predicate query (is:open
+# priority:>=high label:bug has:assignee) on the 100,000 issues, fresh statistics.
+run "GET /v1/projects/{key}/issues?q=<4 predicates>" list_query.lua rps:1500 read
+# --- end of the query language block.
 # Change feed read throughput: one client pages through the whole feed, 1,000 events a page.
 feed_rows=()
 if [[ -z "${SWATTER_BENCH_ONLY:-}" || "feed" =~ ${SWATTER_BENCH_ONLY} ]]; then

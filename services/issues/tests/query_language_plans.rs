@@ -425,3 +425,63 @@ async fn every_predicate_of_the_query_language_is_served_by_an_index() {
         failures.join("\n")
     );
 }
+
+/// The database's side of the bench's four-predicate list (scripts/bench/list_query.lua): pages
+/// of `is:open priority:>=high label:bug has:assignee` read for 5 s by 8 connections with the
+/// service's settings; prints pages per second. Run by hand: `-- --ignored --nocapture`.
+#[tokio::test]
+#[ignore = "a measurement, not a check: run by hand"]
+async fn a_four_predicate_page_rate_on_100_000_issues() {
+    let db = TestDatabase::create(&MIGRATOR).await;
+    let data = Data {
+        big: Uuid::new_v4(),
+        other: Uuid::new_v4(),
+        me: person(&db.pool, 1).await,
+    };
+    load(&db.pool, &data).await;
+    sqlx::query("ANALYZE issues")
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    let service = PgPoolOptions::new()
+        .max_connections(8)
+        .connect_with(
+            db.url
+                .parse::<PgConnectOptions>()
+                .unwrap()
+                .options(SESSION_SETTINGS.iter().copied()),
+        )
+        .await
+        .unwrap();
+    let scope = ListScope::Project {
+        id: data.big,
+        key: "BIG".into(),
+    };
+    let sort = IssueSort::default();
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(5);
+    let tasks = (0..8).map(|_| {
+        let (service, scope, db) = (service.clone(), scope.clone(), db.pool.clone());
+        tokio::spawn(async move {
+            let mut pages = 0u64;
+            while std::time::Instant::now() < until {
+                let query =
+                    search_query("q", "is:open priority:>=high label:bug has:assignee").unwrap();
+                let mut filter = base();
+                apply_query(&db, &scope, data.me, query, &mut filter)
+                    .await
+                    .unwrap();
+                let rows = list_issues(&service, &scope, &filter, sort, None, LIMIT)
+                    .await
+                    .unwrap();
+                assert_eq!(rows.len(), LIMIT as usize);
+                pages += 1;
+            }
+            pages
+        })
+    });
+    let mut pages = 0;
+    for task in tasks {
+        pages += task.await.unwrap();
+    }
+    println!("four-predicate pages: {:.0} per second", pages as f64 / 5.0);
+}
