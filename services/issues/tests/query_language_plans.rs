@@ -458,30 +458,37 @@ async fn a_four_predicate_page_rate_on_100_000_issues() {
         key: "BIG".into(),
     };
     let sort = IssueSort::default();
-    let until = std::time::Instant::now() + std::time::Duration::from_secs(5);
-    let tasks = (0..8).map(|_| {
-        let (service, scope, db) = (service.clone(), scope.clone(), db.pool.clone());
-        tokio::spawn(async move {
-            let mut pages = 0u64;
-            while std::time::Instant::now() < until {
-                let query =
-                    search_query("q", "is:open priority:>=high label:bug has:assignee").unwrap();
-                let mut filter = base();
-                apply_query(&db, &scope, data.me, query, &mut filter)
-                    .await
-                    .unwrap();
-                let rows = list_issues(&service, &scope, &filter, sort, None, LIMIT)
-                    .await
-                    .unwrap();
-                assert_eq!(rows.len(), LIMIT as usize);
-                pages += 1;
-            }
-            pages
-        })
-    });
-    let mut pages = 0;
-    for task in tasks {
-        pages += task.await.unwrap();
+    // The existing bench's list (status=open, target 3,000 req/s end to end) as the yardstick:
+    // the machine is shared, so only the ratio means much.
+    for q in [
+        "is:open",
+        "is:open priority:>=high -label:wontfix has:assignee",
+        "is:open priority:>=high label:bug has:assignee",
+    ] {
+        let until = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        let tasks = (0..8).map(|_| {
+            let (service, scope, db) = (service.clone(), scope.clone(), db.pool.clone());
+            tokio::spawn(async move {
+                let mut pages = 0u64;
+                while std::time::Instant::now() < until {
+                    let query = search_query("q", q).unwrap();
+                    let mut filter = base();
+                    apply_query(&db, &scope, data.me, query, &mut filter)
+                        .await
+                        .unwrap();
+                    let rows = list_issues(&service, &scope, &filter, sort, None, LIMIT)
+                        .await
+                        .unwrap();
+                    assert_eq!(rows.len(), LIMIT as usize);
+                    pages += 1;
+                }
+                pages
+            })
+        });
+        let mut pages = 0;
+        for task in tasks {
+            pages += task.await.unwrap();
+        }
+        println!("{q:?}: {:.0} pages per second", pages as f64 / 5.0);
     }
-    println!("four-predicate pages: {:.0} per second", pages as f64 / 5.0);
 }
