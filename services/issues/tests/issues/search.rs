@@ -22,6 +22,19 @@ use crate::support::{TestApp, User, req};
 /// | 6 | search  | resolved    | low    | owner    | dev    | —           | v2 beta   | 2026-11-30 | 0   | resolution wont_fix |
 /// | 7 | typo    | open        | low    | —        | owner  | docs        | —         | —          | —   | |
 /// | 8 | slow    | in_progress | urgent | dev      | dev    | perf        | —         | 2026-12-31 | 5   | |
+/// Title, status, priority rank, assignee, author, labels, milestone, due date, estimate.
+type Row<'a> = (
+    &'a str,
+    &'a str,
+    i16,
+    Option<&'a User>,
+    &'a User,
+    &'a [&'a str],
+    Option<&'a str>,
+    Option<&'a str>,
+    Option<i32>,
+);
+
 struct Fixture {
     app: TestApp,
     owner: User,
@@ -36,17 +49,7 @@ async fn fixture() -> Fixture {
     app.set_member(&owner, "SRCH", &dev, pb::Role::Maintainer)
         .await
         .unwrap();
-    let rows: [(
-        &str,
-        &str,
-        i16,
-        Option<&User>,
-        &User,
-        &[&str],
-        Option<&str>,
-        Option<&str>,
-        Option<i32>,
-    ); 8] = [
+    let rows: [Row; 8] = [
         (
             "epic",
             "open",
