@@ -973,6 +973,35 @@ mod tests {
     }
 
     #[test]
+    fn random_queries_never_panic_and_errors_point_inside_the_query() {
+        // A deterministic xorshift over the characters the grammar cares about, and others.
+        let alphabet: Vec<char> = "ab:,\"-<>= \t\u{a0}éß状1-9SWAT_.,é\u{202e}"
+            .chars()
+            .chain(FIELDS.chars())
+            .collect();
+        let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        for _ in 0..20_000 {
+            let len = (next() % 40) as usize;
+            let raw: String = (0..len)
+                .map(|_| alphabet[(next() % alphabet.len() as u64) as usize])
+                .collect();
+            if let Err(error) = Query::parse(&raw) {
+                let chars = raw.chars().count();
+                assert!(
+                    (1..=chars + 1).contains(&error.at),
+                    "{raw:?}: {error} (of {chars} characters)"
+                );
+            }
+        }
+    }
+
+    #[test]
     fn hostile_queries_are_refused_or_taken_as_text_never_panic() {
         for raw in [
             "'; DROP TABLE issues; --",

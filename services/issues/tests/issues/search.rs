@@ -838,3 +838,52 @@ async fn concurrent_saves_never_exceed_a_hundred_views_per_user_and_project() {
         assert_eq!(refused.code(), Code::AlreadyExists);
     }
 }
+
+#[tokio::test]
+async fn hostile_queries_are_data_or_invalid_never_an_internal_error() {
+    let f = fixture().await;
+    for q in [
+        "'; DROP TABLE issues; --",
+        "label:\"'; DROP TABLE issues; --\"",
+        "milestone:\"') OR 1=1 --\"",
+        "\"a & b | !c\"",
+        "\"<-> <2>\"",
+        "!!! ??? ...",
+        "\"\"",
+        "-\"\"",
+        "label:\"状態\" \"é\u{301}\"",
+        "assignee:robert.tables author:x_y-z",
+        "parent:ZZZZZZZZZZ-9223372036854775807",
+        "estimate:2147483647 due:9999-12-31 created:>9999-12-31 updated:<1900-01-01",
+        "\u{202e}status:open",
+    ] {
+        for project in ["SRCH", ""] {
+            let answer = f
+                .app
+                .list(
+                    &f.owner,
+                    pb::ListIssuesRequest {
+                        project_key: project.into(),
+                        query: q.into(),
+                        ..Default::default()
+                    },
+                )
+                .await;
+            match answer {
+                Ok(_) => {}
+                Err(status) => {
+                    assert_eq!(status.code(), Code::InvalidArgument, "{q}: {status:?}");
+                    assert_eq!(violations(&status)[0].field, "q", "{q}");
+                }
+            }
+        }
+    }
+    assert!(
+        sqlx::query_scalar::<_, i64>("SELECT count(*) FROM issues")
+            .fetch_one(&f.app.db.pool)
+            .await
+            .unwrap()
+            == 8,
+        "nothing was dropped"
+    );
+}
