@@ -365,3 +365,72 @@ async fn a_user_may_save_at_most_a_hundred_views_per_project() {
     .await;
     assert_problem(over, 409, "conflict").await;
 }
+
+async fn personal_token(app: &TestApp, login: &str, body: &Value) -> String {
+    let response = app
+        .send_json(Method::POST, login, "/v1/users/me/tokens", body)
+        .await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let created: Value = response.json().await.unwrap();
+    created["secret"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn a_read_token_lists_views_but_cannot_save_or_delete_and_a_limited_one_sees_only_its_projects()
+ {
+    let (app, token) = fixture().await;
+    app.create_project(&token, "OTHR").await;
+    let saved = save(
+        &app,
+        &token,
+        "SWAT",
+        &json!({"name": "Mine", "query": "is:open"}),
+    )
+    .await;
+    let view: Value = saved.json().await.unwrap();
+    let path = format!("/v1/views/{}", view["id"].as_str().unwrap());
+
+    let read = personal_token(&app, &token, &json!({"name": "ro", "scopes": ["read"]})).await;
+    assert_eq!(
+        app.get_ok(&read, "/v1/projects/SWAT/views").await["items"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+    let found = listed(&app, &read, "/v1/issues", &[("q", "is:open label:bug")]).await;
+    assert_eq!(found, ["SWAT-1"], "a read token searches");
+    let write = save(&app, &read, "SWAT", &json!({"name": "ro", "query": ""})).await;
+    assert_eq!(write.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        app.delete_as(&read, &path).await.status(),
+        StatusCode::FORBIDDEN
+    );
+
+    let limited = personal_token(
+        &app,
+        &token,
+        &json!({"name": "othr", "scopes": ["read", "write"], "projects": ["OTHR"]}),
+    )
+    .await;
+    assert_eq!(
+        app.get_as(&limited, "/v1/projects/SWAT/views")
+            .await
+            .status(),
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        app.delete_as(&limited, &path).await.status(),
+        StatusCode::NOT_FOUND
+    );
+    let outside = listed(&app, &limited, "/v1/issues", &[("q", "label:bug")]).await;
+    assert_eq!(
+        outside,
+        Vec::<String>::new(),
+        "a limited token's search stays in its projects"
+    );
+    assert_eq!(
+        app.delete_as(&token, &path).await.status(),
+        StatusCode::NO_CONTENT
+    );
+}
