@@ -397,6 +397,12 @@ enum Drive {
 ///   pass those filters).
 /// - Full-text lists are driven by the GIN index alone (rare words are what people search for;
 ///   an ordered scan would read the whole project to find them), everything else in the `CASE`.
+/// - The query language (docs/api.md, "Searching issues") adds no shape of its own: its status
+///   and priority terms become the arms' values, one person becomes the person filter, positive
+///   `parent:` and `milestone:` drive through their partial indexes ([`Drive::Group`], their
+///   matches sorted, like full-text), and every other term ([`Clause`]) is one more condition in
+///   the `CASE`. The due date and estimate orders read (project, status, key) indexes whose key
+///   puts issues without a value last in either direction (migration 20261214000050).
 pub fn list_issues_query<'a>(
     prefix: &str,
     scope: &ListScope,
