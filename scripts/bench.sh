@@ -307,6 +307,10 @@ ANALYZE notifications;
 SQL
 run "GET /v1/notifications (inbox of $INBOX, first page)" notifications.lua rps:3000 read
 # --- issue 14: the notification inbox (end) ---
+# --- Issue 14, query language: a page found with a four-predicate query (is:open
+# priority:>=high label:bug has:assignee) on the 100,000 issues, fresh statistics.
+run "GET /v1/projects/{key}/issues?q=<4 predicates>" list_query.lua rps:1500 read
+# --- end of the query language block.
 # Change feed read throughput: one client pages through the whole feed, 1,000 events a page.
 feed_rows=()
 if [[ -z "${SWATTER_BENCH_ONLY:-}" || "feed" =~ ${SWATTER_BENCH_ONLY} ]]; then

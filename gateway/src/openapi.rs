@@ -46,6 +46,7 @@ use crate::{
         (name = "comments", description = "Comments on issues"),
         (name = "milestones", description = "Milestones of a project: issues planned together, with a due date and progress by status; maintainers and owners manage them"),
         (name = "notifications", description = "Watching issues, and each user's inbox of notifications (assigned, mentioned, watching, status changed)"),
+        (name = "views", description = "Saved views: a user's named issue queries per project, seen by that user only"),
         (name = "changes", description = "A project's change feed: every change to the project, its members, issues and comments, as pages after a cursor and as a live stream"),
         (name = "reports", description = "Ask for PDF reports; they are rendered in the background as jobs"),
         (name = "jobs", description = "Report jobs: follow, cancel, retry, download. Other users' jobs are 404"),

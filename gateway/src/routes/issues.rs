@@ -513,7 +513,7 @@ pub async fn create_issue(
     responses(
         (status = 200, description = "One page of issues", body = Page<Issue>),
         (status = 404, description = "No such project, or the caller is not a member"),
-        (status = 422, description = "A bad filter, sort, page size or page token", body = Problem, content_type = PROBLEM_JSON, example = json!(problem_example(ProblemKind::Validation, "status", IssueStatus::EXPECTED))),
+        (status = 422, description = "A bad filter, sort, page size or page token, or a query `q` that does not parse (the message gives the position and what was expected)", body = Problem, content_type = PROBLEM_JSON, example = json!(problem_example(ProblemKind::Validation, "q", "at 8: expected a value after \"status:\""))),
     ),
 )]
 pub async fn list_project_issues(
@@ -535,7 +535,7 @@ pub async fn list_project_issues(
     params(ListIssuesQuery),
     responses(
         (status = 200, description = "One page of issues", body = Page<Issue>),
-        (status = 422, description = "A bad filter, sort, page size or page token"),
+        (status = 422, description = "A bad filter, sort, page size or page token, or a query `q` that does not parse (the message gives the position and what was expected)", body = Problem, content_type = PROBLEM_JSON, example = json!(problem_example(ProblemKind::Validation, "q", "at 1: expected a known field (status, priority, assignee, author, label, milestone, due, created, updated, estimate, resolution, is, has, no, parent), not \"colour\""))),
     ),
 )]
 pub async fn list_issues(

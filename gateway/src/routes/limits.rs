@@ -287,13 +287,57 @@ fn query_text(max: usize, description: &str) -> RefOr<Schema> {
     )
 }
 
-/// The full-text filter of issue lists.
+/// Longest issue query (`q`, a saved view's `query`), in characters (docs/api.md, *Searching
+/// issues*); the issues service holds the same limit and those on terms and values.
+pub const MAX_ISSUE_QUERY_LEN: usize = 1000;
+
+/// What an issue query is, for the descriptions of `q` and of a saved view's `query`.
+const ISSUE_QUERY_HELP: &str = "The issue query language (docs/api.md, *Searching issues*): \
+     whitespace-separated terms, all of which must hold. `field:value`, `field:v1,v2` (any of), \
+     `-field:value` (not), comparisons `field:>=value` (also `>`, `<=`, `<`) for priority, due, \
+     created, updated and estimate, quoted values `milestone:\"v1.0\"`. Fields: status, \
+     priority, assignee (me, none, a username or an id), author, label, milestone (a title or \
+     none), due, created, updated (dates YYYY-MM-DD), estimate, resolution, \
+     is:(open|closed|blocked|unblocked), has:/no:(assignee|milestone|due|estimate|label|parent), \
+     parent:KEY-n. Bare words and \"quoted phrases\" are full-text over title and description. \
+     At most 1,000 characters, 30 terms and 20 values per term; an error is 422 naming the \
+     position (1-based character) and what was expected";
+
+/// The query of issue lists (`q`).
 pub fn issue_query() -> RefOr<Schema> {
-    query_text(
-        200,
-        "Full-text search over title and description, at most 200 characters (trimmed); \
-         every word must match",
+    schema(
+        string(false)
+            .max_length(Some(MAX_ISSUE_QUERY_LEN))
+            .pattern(Some(format!("^[^{CONTROL}]*$")))
+            .description(Some(ISSUE_QUERY_HELP))
+            .examples([
+                "status:open,in_progress assignee:me -label:wontfix priority:>=high \
+                 milestone:\"v1.0\" due:<2026-12-31 is:blocked \"free text\"",
+            ]),
     )
+}
+
+/// The query of a saved view: as `q`, control characters refused.
+pub fn view_query() -> RefOr<Schema> {
+    schema(
+        string(false)
+            .max_length(Some(MAX_ISSUE_QUERY_LEN))
+            .pattern(Some(text_pattern(CONTROL, false)))
+            .description(Some(ISSUE_QUERY_HELP)),
+    )
+}
+
+/// Longest saved view name.
+pub const MAX_VIEW_NAME_LEN: usize = 100;
+
+/// The name of a saved view: 1–100 characters on one line, unique per user and project.
+pub fn view_name() -> RefOr<Schema> {
+    schema(line(
+        1,
+        MAX_VIEW_NAME_LEN,
+        false,
+        "1–100 characters on one line (trimmed), unique among the caller's views of the project",
+    ))
 }
 
 /// The label filter of issue lists.
@@ -397,23 +441,46 @@ pub fn author_filter() -> RefOr<Schema> {
     )
 }
 
+/// The orders of issue lists.
+const ISSUE_SORTS: [&str; 10] = [
+    "-updated_at",
+    "updated_at",
+    "-created_at",
+    "created_at",
+    "-priority",
+    "priority",
+    "-due_on",
+    "due_on",
+    "-estimate",
+    "estimate",
+];
+const ISSUE_SORT_HELP: &str = "`created_at`, `updated_at`, `priority`, `due_on` or `estimate`, \
+     with a leading `-` for descending; issues without a due date or estimate come last either \
+     way. Default `-updated_at`";
+
 /// The order of issue lists.
 pub fn issue_sort() -> RefOr<Schema> {
     schema(
         string(false)
-            .enum_values(Some([
-                "-updated_at",
-                "updated_at",
-                "-created_at",
-                "created_at",
-                "-priority",
-                "priority",
-            ]))
-            .description(Some(
-                "`created_at`, `updated_at` or `priority`, with a leading `-` for descending. \
-                 Default `-updated_at`",
-            ))
+            .enum_values(Some(ISSUE_SORTS))
+            .description(Some(ISSUE_SORT_HELP))
             .examples(["-priority"]),
+    )
+}
+
+/// The order of a saved view: as `sort` of issue lists, `null` or empty for their default.
+pub fn optional_issue_sort() -> RefOr<Schema> {
+    schema(
+        string(true)
+            .enum_values(Some(
+                ISSUE_SORTS
+                    .iter()
+                    .chain(&[""])
+                    .map(|sort| serde_json::Value::from(*sort))
+                    .chain([serde_json::Value::Null]),
+            ))
+            .description(Some(ISSUE_SORT_HELP))
+            .examples(["-due_on"]),
     )
 }
 

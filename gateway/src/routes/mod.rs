@@ -19,6 +19,7 @@ pub mod relations;
 pub mod reports;
 pub mod tokens;
 pub mod users;
+pub mod views;
 pub mod webhooks;
 pub mod wire;
 
@@ -128,6 +129,8 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(webhooks::get_delivery))
         .routes(routes!(webhooks::redeliver))
         .routes(routes!(webhooks::list_event_types))
+        .routes(routes!(views::create_saved_view, views::list_saved_views))
+        .routes(routes!(views::delete_saved_view))
         .routes(routes!(health::healthz))
         .routes(routes!(health::readyz))
 }

@@ -98,8 +98,23 @@ async fn the_description_carries_every_input_limit() {
             "-created_at",
             "created_at",
             "-priority",
-            "priority"
+            "priority",
+            "-due_on",
+            "due_on",
+            "-estimate",
+            "estimate"
         ])
+    );
+    for path in ["/v1/projects/{key}/issues", "/v1/issues"] {
+        let q = parameter(&doc, path, "get", "q");
+        assert_eq!(q["schema"]["maxLength"], 1000, "{path}");
+    }
+    let view_query = property(&doc, "CreateSavedViewRequest", "query");
+    assert_eq!(view_query["maxLength"], 1000);
+    let view_name = property(&doc, "CreateSavedViewRequest", "name");
+    assert_eq!(
+        (&view_name["minLength"], &view_name["maxLength"]),
+        (&json!(1), &json!(100))
     );
     let state = parameter(&doc, "/v1/jobs", "get", "state");
     assert_eq!(

@@ -315,6 +315,13 @@ fn identity_and_issues_inputs() -> Vec<Input> {
         input("PATCH", "/v1/comments/{}", Path(Some(r#"{"body": "Fine"}"#)), Status(404)),
         input("PATCH", "/v1/comments/:comment", Json(r#"{"body": "HOSTILE"}"#, "body"), Named),
         input("DELETE", "/v1/comments/{}", Path(None), Status(404)),
+        // Saved views.
+        input("POST", "/v1/projects/HOST/views", Json(r#"{"name": "HOSTILE", "query": ""}"#, "name"), Named),
+        input("POST", "/v1/projects/HOST/views", Json(r#"{"name": "Fine", "query": "HOSTILE"}"#, "query"), Named),
+        input("POST", "/v1/projects/HOST/views", Json(r#"{"name": "Fine", "query": "", "sort": "HOSTILE"}"#, "sort"), Named),
+        input("POST", "/v1/projects/{}/views", Path(Some(r#"{"name": "Fine", "query": ""}"#)), Status(404)),
+        input("GET", "/v1/projects/{}/views", Path(None), Status(404)),
+        input("DELETE", "/v1/views/{}", Path(None), Status(404)),
     ];
     // Both issue lists take the same filters.
     for list in ["/v1/issues", "/v1/projects/HOST/issues"] {

@@ -19,6 +19,7 @@ mod projects;
 mod relations;
 mod reports;
 mod request_bodies;
+mod search;
 mod sessions;
 mod sign_up;
 mod tokens;

@@ -33,6 +33,11 @@ impl rpc::Service for IssuesOnly {
                 field: "key",
                 message: "a project with this key already exists",
             }),
+            "saved_views_user_project_name_key" => Some(IssuesError::Conflict {
+                field: "name",
+                message: "you already have a saved view with this name in this project",
+            }),
+            "saved_views_project_id_fkey" => Some(IssuesError::NotFound("project")),
             // A row deleted between the visibility check and the write (an issue deleted while
             // a comment is added to it, a project deleted while an issue is filed) is gone: 404.
             "comments_issue_id_fkey" | "issue_events_issue_id_fkey" => {

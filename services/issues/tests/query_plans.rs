@@ -286,6 +286,8 @@ async fn pages(pool: &PgPool, data: &Data) -> Vec<Page> {
         author: None,
         label: None,
         query: None,
+        phrases: vec![],
+        clauses: vec![],
     };
     let with = |f: &dyn Fn(&mut IssueFilter)| {
         let mut filter = base.clone();

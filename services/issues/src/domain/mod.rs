@@ -7,8 +7,10 @@ mod mentions;
 mod patch;
 mod permissions;
 mod planning;
+pub mod query;
 mod relations;
 mod values;
+pub mod views;
 
 pub use bulk::{BulkEdit, BulkRefusal, MAX_BULK_ISSUES, due_date, issue_numbers, label_list};
 pub use inbox::NotificationReason;
@@ -18,5 +20,6 @@ pub use permissions::{
     Access, Action, IssueChange, authorize, authorize_issue_change, roles_allowed,
 };
 pub use planning::*;
+pub use query::{Attribute, Cmp, Person, Predicate, Query, QueryError, Term};
 pub use relations::*;
 pub use values::*;

@@ -262,6 +262,17 @@ pub enum SortField {
     CreatedAt,
     UpdatedAt,
     Priority,
+    /// By due date; issues without one last in both directions.
+    DueOn,
+    /// By estimate; issues without one last in both directions.
+    Estimate,
+}
+
+impl SortField {
+    /// Whether issues without a value come last (keyed by [`IssueSort::missing_last_key`]).
+    pub fn is_optional(self) -> bool {
+        matches!(self, SortField::DueOn | SortField::Estimate)
+    }
 }
 
 impl Default for IssueSort {
@@ -286,14 +297,27 @@ impl IssueSort {
             "created_at" => SortField::CreatedAt,
             "updated_at" => SortField::UpdatedAt,
             "priority" => SortField::Priority,
+            "due_on" => SortField::DueOn,
+            "estimate" => SortField::Estimate,
             _ => {
                 return Err(Violation::new(
                     "sort",
-                    "must be created_at, updated_at or priority, optionally with a leading '-'",
+                    "must be created_at, updated_at, priority, due_on or estimate, optionally \
+                     with a leading '-'",
                 ));
             }
         };
         Ok(IssueSort { field, descending })
+    }
+
+    /// The key of an optional sort value (a due date as days since 1970-01-01, or an estimate)
+    /// under which issues without one come last in this direction: past the end of it.
+    pub fn missing_last_key(self, value: Option<i32>) -> i32 {
+        match (value, self.descending) {
+            (Some(value), _) => value,
+            (None, false) => i32::MAX,
+            (None, true) => i32::MIN,
+        }
     }
 
     pub fn as_string(self) -> String {
@@ -301,6 +325,8 @@ impl IssueSort {
             SortField::CreatedAt => "created_at",
             SortField::UpdatedAt => "updated_at",
             SortField::Priority => "priority",
+            SortField::DueOn => "due_on",
+            SortField::Estimate => "estimate",
         };
         if self.descending {
             format!("-{name}")
@@ -310,11 +336,13 @@ impl IssueSort {
     }
 }
 
-/// The full-text query: at most 200 characters on one line; matched as plain words, never as
-/// syntax.
-pub fn search_query(raw: &str) -> Result<Option<String>, Violation> {
-    let text = input::trimmed_text("q", raw, 200, Lines::One)?;
-    Ok((!text.is_empty()).then(|| text.to_owned()))
+/// The query of an issue list (`q`, docs/api.md "Searching issues"): at most
+/// [`query::MAX_QUERY_LEN`] characters on one line, parsed; errors name the field as `field`
+/// with the position in the query.
+pub fn search_query(field: &str, raw: &str) -> Result<super::Query, Violation> {
+    input::trimmed_text(field, raw, super::query::MAX_QUERY_LEN, Lines::One)?;
+    // Positions count from the start of the query as sent.
+    super::Query::parse(raw).map_err(|e| e.violation(field))
 }
 
 /// The label filter of an issue list: empty for none, else one label as [`Labels`] holds them.
@@ -390,12 +418,13 @@ mod tests {
 
     #[test]
     fn list_filters_refuse_control_characters_and_long_values() {
-        assert_eq!(search_query(" crash ").unwrap().as_deref(), Some("crash"));
-        assert_eq!(search_query("").unwrap(), None);
+        assert_eq!(search_query("q", " crash ").unwrap().terms.len(), 1);
+        assert!(search_query("q", "").unwrap().is_empty());
         assert_eq!(label_filter("ui").unwrap().as_deref(), Some("ui"));
         for (result, field) in [
-            (search_query("a\u{0}b"), "q"),
-            (search_query(&"q".repeat(201)), "q"),
+            (search_query("q", "a\u{0}b").map(|_| None), "q"),
+            (search_query("q", &"q".repeat(1001)).map(|_| None), "q"),
+            (search_query("query", "status:").map(|_| None), "query"),
             (label_filter("\u{0}"), "label"),
             (label_filter(&"l".repeat(51)), "label"),
             (label_filter("two\nlines"), "label"),
@@ -450,7 +479,32 @@ mod tests {
             (SortField::Priority, false)
         );
         assert_eq!(priority.as_string(), "priority");
-        for bad in ["title", "--created_at", "+priority", "1; DROP TABLE issues"] {
+        let due = IssueSort::parse("-due_on").unwrap();
+        assert_eq!((due.field, due.descending), (SortField::DueOn, true));
+        assert_eq!(due.as_string(), "-due_on");
+        assert_eq!(
+            IssueSort::parse("estimate").unwrap().as_string(),
+            "estimate"
+        );
+        for (sort, value, key) in [
+            ("due_on", Some(5), 5),
+            ("due_on", None, i32::MAX),
+            ("-due_on", None, i32::MIN),
+            ("-estimate", Some(0), 0),
+        ] {
+            assert_eq!(
+                IssueSort::parse(sort).unwrap().missing_last_key(value),
+                key,
+                "{sort}"
+            );
+        }
+        for bad in [
+            "title",
+            "--created_at",
+            "+priority",
+            "1; DROP TABLE issues",
+            "due",
+        ] {
             assert!(IssueSort::parse(bad).is_err(), "{bad}");
         }
     }

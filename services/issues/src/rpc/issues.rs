@@ -29,7 +29,7 @@ use super::{
 use crate::{
     domain::{
         Action, Description, IssueChange, IssueKey, IssueSort, IssueStatus, IssueTitle, Labels,
-        Patch, Priority, Resolution, Role, authorize, authorize_issue_change, calendar_date,
+        Patch, Priority, Query, Resolution, Role, authorize, authorize_issue_change, calendar_date,
         check_resolution, label_filter, roles_allowed, search_query,
     },
     error::{IssuesError, IssuesOnly, Result},
@@ -549,7 +549,7 @@ pub(super) async fn delete_issue(
 fn filter_of(
     req: &pb::ListIssuesRequest,
     me: &UserPrincipal,
-) -> Result<(IssueFilter, IssueSort, Option<IssueCursor>, i64)> {
+) -> Result<(IssueFilter, Query, IssueSort, Option<IssueCursor>, i64)> {
     let mut v = Violations::default();
     let mut statuses = Vec::new();
     for raw in &req.statuses {
@@ -579,7 +579,7 @@ fn filter_of(
         ),
     };
     let label = v.check(label_filter(&req.label)).flatten();
-    let query = v.check(search_query(&req.query)).flatten();
+    let query = v.check(search_query("q", &req.query)).unwrap_or_default();
     let sort = v.check(IssueSort::parse(&req.sort)).unwrap_or_default();
     let limit = v.check(pagination::page_size(req.page_size)).unwrap_or(0);
     let cursor: Option<IssueCursor> = v.check(pagination::decode_token(&req.page_token)).flatten();
@@ -593,9 +593,11 @@ fn filter_of(
         assignee,
         author,
         label,
-        query,
+        query: None,
+        phrases: Vec::new(),
+        clauses: Vec::new(),
     };
-    Ok((filter, sort, cursor, limit))
+    Ok((filter, query, sort, cursor, limit))
 }
 
 pub(super) async fn list_issues(
@@ -604,7 +606,7 @@ pub(super) async fn list_issues(
 ) -> Result<pb::ListIssuesResponse> {
     let me = caller(&request)?;
     let req = request.into_inner();
-    let (filter, sort, cursor, limit) = filter_of(&req, &me)?;
+    let (mut filter, query, sort, cursor, limit) = filter_of(&req, &me)?;
     // The caller's right to see what is listed is checked here, once, not per row.
     let scope = if !req.project_key.is_empty() {
         let project = visible_project(issues, &req.project_key, &me).await?;
@@ -620,6 +622,9 @@ pub(super) async fn list_issues(
     } else {
         ListScope::Projects(store::member_project_ids(&issues.db, me.id).await?)
     };
+    if !store::apply_query(&issues.db, &scope, me.id, query, &mut filter).await? {
+        return Ok(pb::ListIssuesResponse::default());
+    }
     let mut rows = store::list_issues(
         &issues.db,
         &scope,

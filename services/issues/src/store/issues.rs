@@ -8,6 +8,7 @@ use swatter_common::{
 };
 use uuid::Uuid;
 
+use super::{Clause, Condition};
 use crate::domain::{IssueFields, IssueSort, IssueStatus, Priority, Role, SortField};
 
 /// An issue with its project's key and the caller's role in that project.
@@ -260,13 +261,19 @@ pub struct IssueFilter {
     pub assignee: AssigneeFilter,
     pub author: Option<Uuid>,
     pub label: Option<String>,
+    /// Free text: every word (full-text over title and description).
     pub query: Option<String>,
+    /// Free text: each phrase, its words in order.
+    pub phrases: Vec<String>,
+    /// The other conditions of the query language, all of which must hold.
+    pub clauses: Vec<Clause>,
 }
 
 /// Where the previous page ended: the sort value and the id of its last issue.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct IssueCursor {
-    /// Timestamp (µs since the epoch) or priority rank, by the sort in force.
+    /// Timestamp (µs since the epoch), priority rank, or the key of an optional value
+    /// ([`IssueSort::missing_last_key`]), by the sort in force.
     pub value: i64,
     pub id: Uuid,
     /// The sort the cursor belongs to; a token is refused under another sort.
@@ -279,6 +286,8 @@ impl IssueCursor {
             SortField::CreatedAt => row.created_at.timestamp_micros(),
             SortField::UpdatedAt => row.updated_at.timestamp_micros(),
             SortField::Priority => i64::from(row.fields.priority.rank()),
+            SortField::DueOn => i64::from(sort.missing_last_key(row.fields.due_on.map(days))),
+            SortField::Estimate => i64::from(sort.missing_last_key(row.fields.estimate)),
         };
         IssueCursor {
             value,
@@ -301,6 +310,7 @@ impl IssueCursor {
                 .and_then(Priority::from_rank)
                 .is_some(),
             SortField::CreatedAt | SortField::UpdatedAt => CursorTime::try_from(self.value).is_ok(),
+            SortField::DueOn | SortField::Estimate => i32::try_from(self.value).is_ok(),
         };
         if fits {
             Ok(())
@@ -308,6 +318,18 @@ impl IssueCursor {
             Err(pagination::bad_token())
         }
     }
+}
+
+/// A date as days since 1970-01-01, as the due date sorts key it.
+fn days(date: NaiveDate) -> i32 {
+    (date - NaiveDate::from_ymd_opt(1970, 1, 1).expect("a valid date")).num_days() as i32
+}
+
+/// The sort key of an optional column in the direction `descending`: the value, or past the end
+/// of that direction. Written exactly as the indexes of migration 20261214000050 are.
+fn missing_last(column: &str, descending: bool) -> String {
+    let missing = if descending { i32::MIN } else { i32::MAX };
+    format!("coalesce({column}, {missing})")
 }
 
 /// The columns of a listed issue (`i`).
@@ -351,6 +373,9 @@ enum Drive {
     /// Full-text: the GIN index's matches, sorted: cost in proportion to the issues holding
     /// the words.
     Text,
+    /// The issues of some parents (`parent:`) or milestones (`milestone:`): that column's
+    /// partial index, sorted: cost in proportion to the issues of those parents or milestones.
+    Group(&'static str),
 }
 
 /// The query of [`list_issues`], after `prefix` (tests put `EXPLAIN` there to check its plan).
@@ -372,6 +397,12 @@ enum Drive {
 ///   pass those filters).
 /// - Full-text lists are driven by the GIN index alone (rare words are what people search for;
 ///   an ordered scan would read the whole project to find them), everything else in the `CASE`.
+/// - The query language (docs/api.md, "Searching issues") adds no shape of its own: its status
+///   and priority terms become the arms' values, one person becomes the person filter, positive
+///   `parent:` and `milestone:` drive through their partial indexes ([`Drive::Group`], their
+///   matches sorted, like full-text), and every other term ([`Clause`]) is one more condition in
+///   the `CASE`. The due date and estimate orders read (project, status, key) indexes whose key
+///   puts issues without a value last in either direction (migration 20261214000050).
 pub fn list_issues_query<'a>(
     prefix: &str,
     scope: &ListScope,
@@ -381,9 +412,11 @@ pub fn list_issues_query<'a>(
     limit: i64,
 ) -> QueryBuilder<'a, Postgres> {
     let column = match sort.field {
-        SortField::CreatedAt => "i.created_at",
-        SortField::UpdatedAt => "i.updated_at",
-        SortField::Priority => "i.priority",
+        SortField::CreatedAt => "i.created_at".to_owned(),
+        SortField::UpdatedAt => "i.updated_at".to_owned(),
+        SortField::Priority => "i.priority".to_owned(),
+        SortField::DueOn => missing_last("i.due_on - DATE '1970-01-01'", sort.descending),
+        SortField::Estimate => missing_last("i.estimate", sort.descending),
     };
     let (cmp, dir) = if sort.descending {
         ("<", "DESC")
@@ -392,8 +425,19 @@ pub fn list_issues_query<'a>(
     };
     let order = format!(" ORDER BY {column} {dir}, i.id {dir}");
     let across = !matches!(scope, ListScope::Project { .. });
+    // A positive `parent:` or `milestone:` (not `none`) names few issues: their index drives.
+    let group = filter
+        .clauses
+        .iter()
+        .find_map(|clause| match &clause.condition {
+            _ if clause.negated => None,
+            Condition::Parent(ids) => Some(("i.parent_id", ids.clone())),
+            Condition::Milestone { ids, none: false } => Some(("i.milestone_id", ids.clone())),
+            _ => None,
+        });
     let drive = match (filter.assignee, filter.author) {
-        _ if filter.query.is_some() => Drive::Text,
+        _ if filter.query.is_some() || !filter.phrases.is_empty() => Drive::Text,
+        _ if group.is_some() => Drive::Group(group.as_ref().map_or("", |(column, _)| column)),
         (AssigneeFilter::User(id), _) if across && sort.field == SortField::UpdatedAt => {
             Drive::Person("i.assignee_id", id)
         }
@@ -482,9 +526,24 @@ pub fn list_issues_query<'a>(
             q.push(format!(" AND {column} = ")).push_bind(id);
         }
         Drive::Text => {
-            q.push(" AND i.search @@ plainto_tsquery('simple', ")
-                .push_bind(filter.query.clone())
-                .push(")");
+            q.push(" AND i.search @@ (");
+            let mut words = filter.query.iter().map(|words| ("plainto_tsquery", words));
+            let phrases = filter.phrases.iter().map(|p| ("phraseto_tsquery", p));
+            for (i, (function, text)) in words.by_ref().chain(phrases).enumerate() {
+                if i > 0 {
+                    q.push(" && ");
+                }
+                q.push(format!("{function}('simple', "))
+                    .push_bind(text.clone())
+                    .push(")");
+            }
+            q.push(")");
+        }
+        Drive::Group(column) => {
+            let ids = group.map(|(_, ids)| ids).unwrap_or_default();
+            q.push(format!(" AND {column} = ANY("))
+                .push_bind(ids)
+                .push(format!(") AND {column} IS NOT NULL"));
         }
         Drive::Arms => {}
     }
@@ -496,6 +555,9 @@ pub fn list_issues_query<'a>(
             }
             SortField::CreatedAt | SortField::UpdatedAt => {
                 q.push_bind(DateTime::<Utc>::from_timestamp_micros(cursor.value));
+            }
+            SortField::DueOn | SortField::Estimate => {
+                q.push_bind(cursor.value as i32);
             }
         }
         q.push(", ").push_bind(cursor.id).push(")");
@@ -538,6 +600,9 @@ pub fn list_issues_query<'a>(
         q.push(" AND i.labels @> ARRAY[")
             .push_bind(label.clone())
             .push("]::text[]");
+    }
+    for clause in &filter.clauses {
+        clause.push(&mut q);
     }
     q.push(format!(" THEN true END{order} LIMIT "))
         .push_bind(limit);

@@ -11,7 +11,9 @@ mod members;
 mod milestones;
 mod notifications;
 mod projects;
+mod query;
 mod relations;
+mod views;
 
 use sqlx::{PgExecutor, PgPool};
 use uuid::Uuid;
@@ -25,7 +27,9 @@ pub use members::*;
 pub use milestones::*;
 pub use notifications::*;
 pub use projects::*;
+pub use query::*;
 pub use relations::*;
+pub use views::*;
 
 /// Server settings of every connection of the service's pool.
 ///

@@ -7,5 +7,6 @@ mod milestones;
 mod notifications;
 mod permissions;
 mod relations;
+mod search;
 mod support;
 mod update_masks;
