@@ -317,7 +317,6 @@ impl UpdateIssueRequest {
             estimate,
             milestone_id: self.milestone_id.flatten(),
             if_match,
-            ..Default::default()
         })
     }
 }

@@ -1,7 +1,7 @@
 //! A bulk edit (docs/api.md, "Bulk edits"): which issues it names, what it sets on each, and the
 //! per-issue outcome. Pure: the handler loads and locks the issues, this works out their diffs.
 
-use chrono::{DateTime, Datelike, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use swatter_common::status::Violation;
 use uuid::Uuid;
 
@@ -173,20 +173,6 @@ pub fn label_list(field: &str, raw: &[String]) -> Result<Vec<String>, Violation>
         .map_err(|v| Violation::new(field, v.message))
 }
 
-/// A calendar date `YYYY-MM-DD` between 1900-01-01 and 9999-12-31.
-pub fn due_date(field: &str, raw: &str) -> Result<NaiveDate, Violation> {
-    let invalid = || Violation::new(field, "must be a date YYYY-MM-DD between 1900 and 9999");
-    if raw.len() != 10 || !raw.is_ascii() {
-        return Err(invalid());
-    }
-    let date = NaiveDate::parse_from_str(raw, "%Y-%m-%d").map_err(|_| invalid())?;
-    if (1900..=9999).contains(&date.year()) {
-        Ok(date)
-    } else {
-        Err(invalid())
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -341,29 +327,6 @@ mod tests {
         );
         let twice = issue_numbers(&swat, &strings(&["SWAT-1", "SWAT-1", "SWAT-1"])).unwrap_err();
         assert!(twice[1].message.contains("issue_keys[0]"), "{twice:?}");
-    }
-
-    #[test]
-    fn due_dates_are_calendar_dates_from_1900_to_9999() {
-        for ok in ["1900-01-01", "2026-12-24", "9999-12-31", "2028-02-29"] {
-            assert!(due_date("due_on", ok).is_ok(), "{ok}");
-        }
-        for bad in [
-            "1899-12-31",
-            "2026-02-30",
-            "2026-1-1",
-            "+10000-01-01",
-            "0000-01-01",
-            "2026-12-24T00:00:00Z",
-            "",
-            "２０２６-12-24",
-        ] {
-            assert_eq!(
-                due_date("due_on", bad).unwrap_err().field,
-                "due_on",
-                "{bad}"
-            );
-        }
     }
 
     #[test]

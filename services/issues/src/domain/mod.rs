@@ -12,7 +12,7 @@ mod relations;
 mod values;
 pub mod views;
 
-pub use bulk::{BulkEdit, BulkRefusal, MAX_BULK_ISSUES, due_date, issue_numbers, label_list};
+pub use bulk::{BulkEdit, BulkRefusal, MAX_BULK_ISSUES, issue_numbers, label_list};
 pub use inbox::NotificationReason;
 pub use mentions::{MAX_MENTIONS, added_mentions, mentions, one_line};
 pub use patch::{Change, IssueFields, Patch};

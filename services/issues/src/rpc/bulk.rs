@@ -25,7 +25,7 @@ use super::{
 use crate::{
     domain::{
         Access, Action, BulkEdit, Change, IssueChange, IssueFields, IssueKey, ProjectKey,
-        authorize_issue_change, due_date, issue_numbers, label_list,
+        authorize_issue_change, calendar_date, issue_numbers, label_list,
     },
     error::{IssuesError, IssuesOnly, Result},
     feed::data,
@@ -114,7 +114,7 @@ fn parse(req: &pb::BulkUpdateIssuesRequest) -> Result<Parsed> {
             .flatten(),
         due_on: v
             .check(clearable(changes.due_on.as_deref(), |raw| {
-                due_date("changes.due_on", raw)
+                calendar_date("changes.due_on", raw)
             }))
             .flatten(),
         add_labels: v
