@@ -98,7 +98,7 @@ for n in $(seq 1 8); do
     member_ids+=("$id")
 done
 admin_id=$(api "http://$GATEWAY/v1/users/me" | jq -r .id)
-members="{$(IFS=,; echo "${member_ids[*]}")}"
+member_uuids="{$(IFS=,; echo "${member_ids[*]}")}"
 # Statistics as autovacuum may leave them: taken while the table was empty, then 100,000 rows
 # arrive in one statement and nobody analyzes (autovacuum is held off until the stale run is done).
 "${PSQL[@]}" -d swatter_bench_issues <<SQL
@@ -110,7 +110,7 @@ SELECT gen_random_uuid(), p.id, n, 'Issue ' || n || ': something is wrong with p
        'Steps to reproduce ' || n || E'.\nExpected something else.',
        (ARRAY['open','in_progress','resolved','closed'])[1 + n % 4], 1 + (n / 3) % 4,
        CASE WHEN n % 5 = 0 THEN ARRAY['bug'] ELSE ARRAY['feature','ui'] END, '$admin_id',
-       CASE WHEN n % 9 = 0 THEN NULL ELSE ('$members'::uuid[])[1 + n % 8] END,
+       CASE WHEN n % 9 = 0 THEN NULL ELSE ('$member_uuids'::uuid[])[1 + n % 8] END,
        now() - n * interval '5 minutes', now() - n * interval '1 minute',
        CASE WHEN n % 4 >= 2 THEN now() - n * interval '30 seconds' END
 FROM projects p, generate_series(1, $ISSUES) n WHERE p.key = 'BENCH';
@@ -296,7 +296,7 @@ INBOX=${SWATTER_BENCH_INBOX:-5000}
 INSERT INTO notifications (id, user_id, project_id, issue_id, project_key, issue_number, actor_id,
                            reason, change_type, summary, change_xact, created_at, read_at)
 SELECT gen_random_uuid(), '$admin_id', i.project_id, i.id, p.key, i.number,
-       ('$members'::uuid[])[1 + i.number % 8],
+       ('$member_uuids'::uuid[])[1 + i.number % 8],
        (ARRAY['assigned','mentioned','watching','status_changed'])[1 + i.number % 4],
        'issue.updated', 'status: open → in_progress', i.number,
        now() - i.number * interval '1 minute',
