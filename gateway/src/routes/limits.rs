@@ -633,15 +633,10 @@ pub fn bulk_milestone_id() -> RefOr<Schema> {
 
 /// The due date a bulk edit sets; `null` clears it.
 pub fn bulk_due_on() -> RefOr<Schema> {
-    schema(
-        string(true)
-            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Date)))
-            .pattern(Some("^(19|[2-9][0-9])[0-9]{2}-[0-9]{2}-[0-9]{2}$"))
-            .description(Some(
-                "A calendar date `YYYY-MM-DD` from 1900-01-01 to 9999-12-31; `null` clears it",
-            ))
-            .examples(["2026-12-24"]),
-    )
+    schema(date_builder(
+        true,
+        "A calendar date `YYYY-MM-DD` from 1900-01-01 to 9999-12-31; `null` clears it",
+    ))
 }
 
 #[cfg(test)]
