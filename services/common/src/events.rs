@@ -78,6 +78,14 @@ pub const EVENT_TYPES: &[(&str, &str)] = &[
         "a relation between two issues was removed",
     ),
     (
+        "attachment.added",
+        "a file was attached to an issue or one of its comments (confirmed and verified)",
+    ),
+    (
+        "attachment.removed",
+        "an attachment was deleted (not sent when its issue, comment or project is deleted)",
+    ),
+    (
         "job.state_changed",
         "a project report job changed state (queued, running, retrying, succeeded, failed, cancelled)",
     ),

@@ -13,6 +13,8 @@ pub mod db;
 pub mod events;
 pub mod input;
 pub mod metrics;
+#[cfg(feature = "objects")]
+pub mod objects;
 pub mod pagination;
 pub mod personal_token;
 pub mod propagation;

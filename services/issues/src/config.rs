@@ -59,6 +59,75 @@ pub struct IssuesConfig {
     pub metrics_addr: std::option::Option<SocketAddr>,
     #[command(flatten)]
     pub changes: ChangeFeedSettings,
+    #[command(flatten)]
+    pub attachments: AttachmentSettings,
+}
+
+/// Attachments: the object store their bytes live in, and their limits (docs/api.md,
+/// "Attachments").
+#[derive(Clone, Debug, clap::Args)]
+pub struct AttachmentSettings {
+    /// Where the service reaches the object store (attachments' bytes).
+    #[arg(long = "s3-endpoint", env = "SWATTER_S3_ENDPOINT", default_value = "http://127.0.0.1:9900", value_parser = config::http_url)]
+    pub s3_endpoint: String,
+    /// The host presigned upload and download URLs name (must be reachable by clients); default
+    /// the endpoint.
+    #[arg(long = "s3-public-endpoint", env = "SWATTER_S3_PUBLIC_ENDPOINT", value_parser = config::http_url)]
+    pub s3_public_endpoint: Option<String>,
+    /// Signing region.
+    #[arg(
+        long = "s3-region",
+        env = "SWATTER_S3_REGION",
+        default_value = "us-east-1"
+    )]
+    pub s3_region: String,
+    /// Object store access key; required.
+    #[arg(
+        long = "s3-access-key",
+        env = "SWATTER_S3_ACCESS_KEY",
+        hide_env_values = true
+    )]
+    pub s3_access_key: Option<String>,
+    /// Object store secret key; required.
+    #[arg(
+        long = "s3-secret-key",
+        env = "SWATTER_S3_SECRET_KEY",
+        hide_env_values = true
+    )]
+    pub s3_secret_key: Option<String>,
+    /// Bucket of the attachments (created when first needed).
+    #[arg(
+        long = "attachments-bucket",
+        env = "SWATTER_ATTACHMENTS_BUCKET",
+        default_value = "swatter-attachments"
+    )]
+    pub bucket: String,
+    /// Largest attachment, in bytes (default 25 MiB).
+    #[arg(long = "attachment-max-bytes", env = "SWATTER_ATTACHMENT_MAX_BYTES", default_value = "26214400", value_parser = config::at_least_one::<u64>)]
+    pub max_file_bytes: u64,
+    /// Most attachments an issue may have (its comments' included).
+    #[arg(long = "attachments-per-issue", env = "SWATTER_ATTACHMENTS_PER_ISSUE", default_value = "100", value_parser = config::at_least_one::<u32>)]
+    pub max_per_issue: u32,
+    /// Bytes of attachments a project may hold, pending uploads included (default 1 GiB).
+    #[arg(long = "attachment-quota-bytes", env = "SWATTER_ATTACHMENT_QUOTA_BYTES", default_value = "1073741824", value_parser = config::at_least_one::<u64>)]
+    pub project_quota_bytes: u64,
+    /// Seconds a presigned upload URL stays valid.
+    #[arg(long = "upload-url-ttl-secs", env = "SWATTER_UPLOAD_URL_TTL_SECS", default_value = "300", value_parser = config::positive_seconds)]
+    pub upload_url_ttl: Duration,
+    /// Seconds after its request an unconfirmed upload is swept (its object deleted); longer
+    /// than the upload URL's life.
+    #[arg(long = "upload-confirm-secs", env = "SWATTER_UPLOAD_CONFIRM_SECS", default_value = "3600", value_parser = config::positive_seconds)]
+    pub pending_ttl: Duration,
+    /// Seconds a presigned download (or thumbnail) URL stays valid.
+    #[arg(long = "attachment-download-ttl-secs", env = "SWATTER_ATTACHMENT_DOWNLOAD_TTL_SECS", default_value = "300", value_parser = config::positive_seconds)]
+    pub download_ttl: Duration,
+    /// Largest image, in pixels (width × height), that gets a thumbnail; larger ones (and
+    /// decompression bombs) are refused without being decoded.
+    #[arg(long = "thumbnail-max-pixels", env = "SWATTER_THUMBNAIL_MAX_PIXELS", default_value = "40000000", value_parser = config::at_least_one::<u64>)]
+    pub thumbnail_max_pixels: u64,
+    /// Milliseconds between the sweeps of expired uploads and deleted attachments' objects.
+    #[arg(long = "attachment-sweep-ms", env = "SWATTER_ATTACHMENT_SWEEP_MS", default_value = "5000", value_parser = config::millis)]
+    pub sweep_interval: Duration,
 }
 
 /// The change feed: where its events are published, how long it is kept, how far a stream's

@@ -35,10 +35,14 @@ impl Application {
         let verifier = bootstrap::identity_verifier(&identity, &config.tokens).await;
         let probe = swatter_common::db::readiness_probe(db.clone());
         let feed = Arc::new(ChangeFeed::start(db.clone(), config.changes.clone()));
+        let attachments = Arc::new(crate::attachments::Attachments::new(
+            config.attachments.clone(),
+        )?);
         let rpc = IssuesRpc(Arc::new(Issues {
             db,
             identity,
             feed: feed.clone(),
+            attachments,
         }));
         let application = Application {
             feed,

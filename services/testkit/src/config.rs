@@ -78,6 +78,24 @@ pub fn issues_for_tests(database_url: &str, identity_url: &str) -> IssuesConfig 
             stream_buffer: 256,
             stream_lag: Duration::from_secs(10),
         },
+        // No object store until a test asks for one (`Stack::issues_with_s3`); the keys are the
+        // test store's.
+        attachments: swatter_issues::config::AttachmentSettings {
+            s3_endpoint: "http://127.0.0.1:9".into(),
+            s3_public_endpoint: None,
+            s3_region: "us-east-1".into(),
+            s3_access_key: Some(crate::S3_KEY.into()),
+            s3_secret_key: Some(crate::S3_SECRET.into()),
+            bucket: "swatter-attachments".into(),
+            max_file_bytes: 25 * 1024 * 1024,
+            max_per_issue: 100,
+            project_quota_bytes: 1024 * 1024 * 1024,
+            upload_url_ttl: Duration::from_secs(300),
+            pending_ttl: Duration::from_secs(3600),
+            download_ttl: Duration::from_secs(300),
+            thumbnail_max_pixels: 40_000_000,
+            sweep_interval: Duration::from_millis(200),
+        },
     }
 }
 

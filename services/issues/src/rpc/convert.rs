@@ -146,6 +146,7 @@ pub fn issue(row: IssueRow) -> pb::Issue {
         sub_issues_done: 0,
         blocked: false,
         duplicate_of: String::new(),
+        attachment_count: row.attachment_count,
     }
 }
 

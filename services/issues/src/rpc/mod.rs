@@ -2,6 +2,7 @@
 //! with the caller's role, asks `domain` whether the caller may, and calls storage. The trait impl
 //! below only forwards.
 
+mod attachments;
 mod bulk;
 mod changes;
 mod comments;
@@ -64,6 +65,10 @@ pub const READ_METHODS: &[&str] = &[
     "/swatter.issues.v1.IssuesService/ListWatchers",
     "/swatter.issues.v1.IssuesService/ListNotifications",
     "/swatter.issues.v1.IssuesService/ListSavedViews",
+    "/swatter.issues.v1.IssuesService/ListAttachments",
+    "/swatter.issues.v1.IssuesService/GetAttachment",
+    "/swatter.issues.v1.IssuesService/GetAttachmentDownload",
+    "/swatter.issues.v1.IssuesService/GetAttachmentUsage",
 ];
 
 /// Shared state of the issues handlers.
@@ -71,6 +76,8 @@ pub struct Issues {
     pub db: PgPool,
     pub identity: IdentityServiceClient<TracedChannel>,
     pub feed: Arc<crate::feed::ChangeFeed>,
+    /// The object store of attachments and their limits.
+    pub attachments: Arc<crate::attachments::Attachments>,
 }
 
 /// The tonic service.
@@ -311,5 +318,47 @@ impl IssuesService for IssuesRpc {
     }
     async fn delete_saved_view(&self, r: Request<pb::DeleteSavedViewRequest>) -> RpcResult<()> {
         respond(views::delete_saved_view(&self.0, r).await)
+    }
+    async fn create_upload(&self, r: Request<pb::CreateUploadRequest>) -> RpcResult<pb::Upload> {
+        respond(attachments::create_upload(&self.0, r).await)
+    }
+    async fn confirm_upload(
+        &self,
+        r: Request<pb::ConfirmUploadRequest>,
+    ) -> RpcResult<pb::Attachment> {
+        respond(attachments::confirm_upload(&self.0, r).await)
+    }
+    async fn upload_attachment(
+        &self,
+        r: Request<pb::UploadAttachmentRequest>,
+    ) -> RpcResult<pb::Attachment> {
+        respond(attachments::upload_attachment(&self.0, r).await)
+    }
+    async fn list_attachments(
+        &self,
+        r: Request<pb::ListAttachmentsRequest>,
+    ) -> RpcResult<pb::ListAttachmentsResponse> {
+        respond(attachments::list_attachments(&self.0, r).await)
+    }
+    async fn get_attachment(
+        &self,
+        r: Request<pb::GetAttachmentRequest>,
+    ) -> RpcResult<pb::Attachment> {
+        respond(attachments::get_attachment(&self.0, r).await)
+    }
+    async fn get_attachment_download(
+        &self,
+        r: Request<pb::GetAttachmentDownloadRequest>,
+    ) -> RpcResult<pb::AttachmentDownload> {
+        respond(attachments::get_attachment_download(&self.0, r).await)
+    }
+    async fn delete_attachment(&self, r: Request<pb::DeleteAttachmentRequest>) -> RpcResult<()> {
+        respond(attachments::delete_attachment(&self.0, r).await)
+    }
+    async fn get_attachment_usage(
+        &self,
+        r: Request<pb::GetAttachmentUsageRequest>,
+    ) -> RpcResult<pb::AttachmentUsage> {
+        respond(attachments::get_attachment_usage(&self.0, r).await)
     }
 }

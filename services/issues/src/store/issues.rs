@@ -25,13 +25,17 @@ pub struct IssueRow {
     pub updated_at: DateTime<Utc>,
     pub version: i64,
     pub my_role: Option<Role>,
+    /// Confirmed attachments of the issue and its comments (0 where a query leaves it out: a
+    /// new issue has none).
+    #[sqlx(default)]
+    pub attachment_count: i32,
 }
 
 /// Issues with their project, before the join of the caller's membership `m`.
 pub(super) const SELECT_ISSUES: &str = "SELECT i.id, i.project_id, p.key AS project_key, i.number, i.title, \
      i.description, i.status, i.priority, i.labels, i.author_id, i.assignee_id, i.created_at, \
      i.updated_at, i.closed_at, i.version, i.resolution, i.due_on, i.estimate, i.milestone_id, \
-     m.role AS my_role \
+     i.attachment_count, m.role AS my_role \
      FROM issues i JOIN projects p ON p.id = i.project_id";
 
 pub struct NewIssue<'a> {
@@ -335,7 +339,7 @@ fn missing_last(column: &str, descending: bool) -> String {
 /// The columns of a listed issue (`i`).
 const LIST_COLUMNS: &str = "i.id, i.project_id, i.number, i.title, i.description, i.status, \
      i.priority, i.labels, i.author_id, i.assignee_id, i.created_at, i.updated_at, i.closed_at, \
-     i.version, i.resolution, i.due_on, i.estimate, i.milestone_id";
+     i.version, i.resolution, i.due_on, i.estimate, i.milestone_id, i.attachment_count";
 
 /// The projects the caller is a member of (the scope of their lists across projects).
 pub async fn member_project_ids(db: impl PgExecutor<'_>, user_id: Uuid) -> sqlx::Result<Vec<Uuid>> {
