@@ -5,7 +5,8 @@
 # drives each scenario with wrk (32 connections, 20 s) and records req/s, its ratio to pgbench, p50,
 # p99, errors, the target and every process's peak RSS; then the reporting benchmarks (typst render
 # times, end-to-end pipeline latency, throughput and worker memory), and the webhooks ones
-# (scripts/bench/webhooks.sh: change → webhook received latency, sustained deliveries per second).
+# (scripts/bench/webhooks.sh: change → webhook received latency, sustained deliveries per second),
+# and the attachments one (scripts/bench/attachments.py: presign + confirm latency, 25 MiB end to end).
 # All of it goes to BENCHMARKS.md.
 set -euo pipefail
 
@@ -78,9 +79,13 @@ common=(SWATTER_JWT_ISSUER=swatter SWATTER_JWT_AUDIENCE=swatter SWATTER_DATABASE
 start swatter-identity "$IDENTITY" "${common[@]}" SWATTER_IDENTITY_ADDR=$IDENTITY \
     SWATTER_IDENTITY_DATABASE_URL=postgres://postgres@127.0.0.1:5432/swatter_bench_identity \
     SWATTER_JWT_PRIVATE_KEY_FILE="$RUN_DIR/jwt.pem" SWATTER_ADMIN_USERNAME=admin SWATTER_ADMIN_PASSWORD=swatter-admin
+# Attachments live in the object store ensure-deps.sh started (s3s-fs, `make run`'s defaults).
+S3_ENDPOINT="${SWATTER_S3_ENDPOINT:-http://127.0.0.1:${SWATTER_S3_PORT:-9900}}"
 start swatter-issues "$ISSUES_ADDR" "${common[@]}" SWATTER_ISSUES_ADDR=$ISSUES_ADDR \
     SWATTER_ISSUES_DATABASE_URL=postgres://postgres@127.0.0.1:5432/swatter_bench_issues \
-    SWATTER_IDENTITY_URL=http://$IDENTITY
+    SWATTER_IDENTITY_URL=http://$IDENTITY SWATTER_S3_ENDPOINT="$S3_ENDPOINT" \
+    SWATTER_S3_ACCESS_KEY="${SWATTER_S3_ACCESS_KEY:-swatter}" SWATTER_S3_SECRET_KEY="${SWATTER_S3_SECRET_KEY:-swatter-secret}" \
+    SWATTER_ATTACHMENTS_BUCKET=swatter-bench-attachments
 # The login flood below uses the right password: identity throttles failures only, so every
 # request really reaches argon2.
 start swatter-gateway "$GATEWAY" SWATTER_JWT_ISSUER=swatter SWATTER_JWT_AUDIENCE=swatter \
@@ -356,6 +361,19 @@ if [[ -z "${SWATTER_BENCH_ONLY:-}" ]] || grep -qE "$SWATTER_BENCH_ONLY" <<<"bulk
 fi
 # --- end of bulk edits -----------------------------------------------------------------------------
 
+# --- issue 15: attachments (begin) ---
+# Presign + confirm latency of small files (target p99 ≤ 20 ms) and a 25 MiB upload end to end,
+# one client, through the gateway and the object store (scripts/bench/attachments.py).
+attach_rows=()
+if [[ -z "${SWATTER_BENCH_ONLY:-}" ]] || grep -qE "$SWATTER_BENCH_ONLY" <<<"attachments"; then
+    log "attachments: presign + confirm of 4 KiB files, then 25 MiB end to end"
+    mapfile -t attach_rows < <(SWATTER_BENCH_GATEWAY="$GATEWAY" SWATTER_BENCH_TOKEN="$TOKEN" \
+        SWATTER_BENCH_ISSUE=BENCH-1 python3 "$REPO/scripts/bench/attachments.py")
+    [[ ${#attach_rows[@]} -eq 2 ]] || die "the attachments benchmark failed"
+    printf '    %s\n' "${attach_rows[@]}"
+fi
+# --- issue 15: attachments (end) ---
+
 # A login flood must not slow other requests: argon2 runs off the async runtime, at most
 # SWATTER_PASSWORD_HASH_CONCURRENCY (half the cores) at a time.
 flood_rows=()
@@ -450,6 +468,15 @@ mem=$(awk '/MemTotal/ {printf "%.0f GiB", $2/1024/1024}' /proc/meminfo)
         echo "| scenario | edits/s | p50 | p99 | non-2xx | target | met |"
         echo "|---|---|---|---|---|---|---|"
         printf '%s\n' "${bulk_rows[@]}"
+        echo
+    fi
+    if [[ ${#attach_rows[@]} -gt 0 ]]; then
+        echo "Attachments (issue 15): one client through the gateway, s3s-fs on this machine as the"
+        echo "object store (\`scripts/bench/attachments.py\`):"
+        echo
+        echo "| scenario | figure | detail | target | met |"
+        echo "|---|---|---|---|---|"
+        printf '%s\n' "${attach_rows[@]}"
         echo
     fi
     echo "Login flood (correct password, so no throttling):"

@@ -98,6 +98,10 @@ EXPECTED_EXTERNAL_PORTS = {
 # (the base names both, an environment may keep one).
 BROKER_PORTS = {5671, 5672}
 BROKER_CLIENTS = {"issues"}
+# Components with fixed ports above that also keep objects (issues: attachments): they may reach
+# exactly the ports of the object-store-egress policy (443 in the base, an overlay's own store).
+OBJECT_STORE_POLICY = "object-store-egress"
+OBJECT_STORE_CLIENTS = {"issues"}
 # The one component that may open connections to the internet (webhook receivers), through
 # ipBlock rules that leave out every range its own address check refuses.
 INTERNET_COMPONENT = "webhooks"
@@ -529,12 +533,28 @@ def check_egress(policies, deployments):
             expected = expected | (outside & BROKER_PORTS)
         elif component in BROKER_CLIENTS:
             expected = expected | BROKER_PORTS
+        if expected is not None and component in OBJECT_STORE_CLIENTS:
+            store_ports = object_store_ports(policies)
+            if not store_ports:
+                problem("NetworkPolicy", f"{component} keeps objects but no {OBJECT_STORE_POLICY}")
+            expected = expected | store_ports
         if expected is not None and outside != expected:
             problem(
                 "NetworkPolicy",
                 f"{component} may leave for ports {sorted(outside)}, "
                 f"expected {sorted(expected)}",
             )
+
+
+def object_store_ports(policies):
+    """The ports the object-store-egress policy opens."""
+    return {
+        port.get("port")
+        for policy in policies
+        if policy["metadata"]["name"] == OBJECT_STORE_POLICY
+        for rule in policy["spec"].get("egress") or []
+        for port in rule.get("ports") or []
+    }
 
 
 def check_internet_egress(policies, deployments):

@@ -59,8 +59,10 @@ start() {
 start swatter-identity "$IDENTITY" SWATTER_IDENTITY_ADDR=$IDENTITY \
     SWATTER_IDENTITY_DATABASE_URL=postgres://postgres@127.0.0.1:5432/swatter_benchwh_identity \
     SWATTER_JWT_PRIVATE_KEY_FILE="$RUN_DIR/jwt.pem" SWATTER_ADMIN_USERNAME=admin SWATTER_ADMIN_PASSWORD="$admin_password"
+# Issues needs its object store's keys to start (attachments; none are made here).
 start swatter-issues "$ISSUES" SWATTER_ISSUES_ADDR=$ISSUES \
-    SWATTER_ISSUES_DATABASE_URL=postgres://postgres@127.0.0.1:5432/swatter_benchwh_issues
+    SWATTER_ISSUES_DATABASE_URL=postgres://postgres@127.0.0.1:5432/swatter_benchwh_issues \
+    SWATTER_S3_ACCESS_KEY="${SWATTER_S3_ACCESS_KEY:-swatter}" SWATTER_S3_SECRET_KEY="${SWATTER_S3_SECRET_KEY:-swatter-secret}"
 start swatter-webhooks "$WEBHOOKS" SWATTER_WEBHOOKS_ADDR=$WEBHOOKS \
     SWATTER_WEBHOOKS_DATABASE_URL=postgres://postgres@127.0.0.1:5432/swatter_benchwh_webhooks \
     SWATTER_WEBHOOK_ALLOW_NETWORKS=127.0.0.1/32
