@@ -255,6 +255,8 @@ impl Sources {
                     })?,
                     closed_at: time(issue.closed_at),
                     due_on: date_of(&issue.key, issue.due_on.as_deref())?,
+                    // A negative count is no count the issues service makes; read it as none.
+                    attachments: u32::try_from(issue.attachment_count).unwrap_or(0),
                     key: issue.key,
                 })
             })

@@ -66,6 +66,9 @@ pub struct ReportIssue {
     /// When it is due; `None` without a due date.
     #[serde(default)]
     pub due_on: Option<NaiveDate>,
+    /// Confirmed attachments of the issue and of its comments.
+    #[serde(default)]
+    pub attachments: u32,
 }
 
 /// A milestone of the project with its progress, as the issues service counts it.

@@ -119,6 +119,7 @@ mod tests {
             created_at: Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap(),
             closed_at: None,
             due_on: due_on.map(date),
+            attachments: 0,
         }
     }
 

@@ -116,6 +116,26 @@ pub struct ProjectSummary<'a> {
     pub open_per_assignee: Vec<AssigneeCount<'a>>,
     pub weeks: Vec<WeekBucket>,
     pub open_groups: Vec<AssigneeGroup<'a>>,
+    pub attachments: AttachmentCounts,
+}
+
+/// The project's attachments (confirmed files of its issues and their comments).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct AttachmentCounts {
+    pub files: u64,
+    /// Issues with at least one.
+    pub issues: usize,
+}
+
+/// Counts the attachments of `issues`.
+pub fn attachment_counts(issues: &[ReportIssue]) -> AttachmentCounts {
+    issues.iter().filter(|issue| issue.attachments > 0).fold(
+        AttachmentCounts::default(),
+        |counts, issue| AttachmentCounts {
+            files: counts.files + u64::from(issue.attachments),
+            issues: counts.issues + 1,
+        },
+    )
 }
 
 /// What a monthly report says about one project.
@@ -156,6 +176,7 @@ pub fn project_summary<'a>(
             .collect(),
         weeks: weekly_buckets(issues, from, to),
         open_groups,
+        attachments: attachment_counts(issues),
     }
 }
 
@@ -342,6 +363,33 @@ mod tests {
 
     use super::*;
 
+    #[test]
+    fn attachments_are_counted_as_files_and_as_issues_having_some() {
+        let now = at(10, 9);
+        let mut issues = vec![
+            issue("A-1", IssueStatus::Open, Priority::Low, None, now, None),
+            issue(
+                "A-2",
+                IssueStatus::Closed,
+                Priority::Low,
+                None,
+                now,
+                Some(now),
+            ),
+            issue("A-3", IssueStatus::Open, Priority::Low, None, now, None),
+        ];
+        assert_eq!(attachment_counts(&issues), AttachmentCounts::default());
+        issues[0].attachments = 2;
+        issues[1].attachments = u32::MAX;
+        assert_eq!(
+            attachment_counts(&issues),
+            AttachmentCounts {
+                files: u64::from(u32::MAX) + 2,
+                issues: 2,
+            }
+        );
+    }
+
     fn at(day: u32, hour: u32) -> DateTime<Utc> {
         Utc.with_ymd_and_hms(2026, 3, day, hour, 0, 0).unwrap()
     }
@@ -364,6 +412,7 @@ mod tests {
             created_at,
             closed_at,
             due_on: None,
+            attachments: 0,
         }
     }
 

@@ -7,8 +7,8 @@ use serde::Serialize;
 use super::model::{ProjectReport, UserMonthlyReport};
 use super::planning::{self, MilestoneRow, Overdue};
 use super::summary::{
-    self, AssigneeCount, AssigneeGroup, MonthlyProjectSummary, PriorityStatusMatrix, StatusCounts,
-    WeekBucket,
+    self, AssigneeCount, AssigneeGroup, AttachmentCounts, MonthlyProjectSummary,
+    PriorityStatusMatrix, StatusCounts, WeekBucket,
 };
 
 /// The JSON document of `templates/project.typ`.
@@ -35,6 +35,7 @@ pub struct ProjectDocument<'a> {
     pub today: String,
     /// The bound on the overdue list, for the report to state.
     pub listed_overdue: usize,
+    pub attachments: AttachmentCounts,
 }
 
 /// The created-vs-closed bar chart: one entry per 7-day bucket and a y axis with round ticks.
@@ -106,6 +107,7 @@ impl<'a> ProjectDocument<'a> {
             overdue: planning::overdue(&report.issues, report.generated_at.date_naive()),
             today: report.generated_at.date_naive().to_string(),
             listed_overdue: planning::LISTED_OVERDUE,
+            attachments: summary.attachments,
         }
     }
 }

@@ -109,6 +109,7 @@ pub fn issues(key: &str, n: usize, now: DateTime<Utc>, rng: &mut Rng) -> Vec<Rep
                 created_at,
                 closed_at,
                 due_on: None,
+                attachments: 0,
             }
         })
         .collect()

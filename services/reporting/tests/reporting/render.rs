@@ -104,6 +104,7 @@ fn issue(
         created_at: now - TimeDelta::days(10),
         closed_at: status.is_done().then(|| now - TimeDelta::days(2)),
         due_on: None,
+        attachments: 0,
     }
 }
 
@@ -207,6 +208,48 @@ fn a_project_without_milestones_or_overdue_issues_has_no_planning_sections() {
     let (text, _) = pdf_text(&render_project(&fixtures::project(20, 5)).expect("renders"));
     assert!(!text.contains("Milestones"), "{text}");
     assert!(!text.contains("Overdue issues"), "{text}");
+    assert!(
+        !text.contains("attachment"),
+        "no attachments, no line: {text}"
+    );
+}
+
+#[test]
+fn a_project_report_counts_the_attachments_of_its_issues() {
+    let mut report = fixtures::project(0, 1);
+    report.issues = vec![
+        ReportIssue {
+            attachments: 3,
+            ..issue(
+                "ATT-1",
+                "Crash dump attached",
+                IssueStatus::Open,
+                Priority::High,
+                None,
+            )
+        },
+        ReportIssue {
+            attachments: 1,
+            ..issue(
+                "ATT-2",
+                "Screenshot",
+                IssueStatus::Closed,
+                Priority::Low,
+                None,
+            )
+        },
+        issue(
+            "ATT-3",
+            "Nothing attached",
+            IssueStatus::Open,
+            Priority::Low,
+            None,
+        ),
+    ];
+
+    let (text, _) = pdf_text(&render_project(&report).expect("the report renders"));
+
+    assert_shows(&text, "4 attachments on 2 issues");
 }
 
 #[test]
