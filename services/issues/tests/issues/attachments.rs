@@ -452,7 +452,7 @@ async fn a_put_of_more_bytes_than_declared_is_refused_by_the_store_and_confirm_f
     let mut longer = LOG.to_vec();
     longer.extend_from_slice(b"and more\n");
     assert!(!files.put(&upload, &longer).await.is_success());
-    let id = upload.attachment.unwrap().id;
+    let id = upload.attachment.clone().unwrap().id;
     let status = files.confirm(&owner, &id).await.unwrap_err();
     assert_eq!(status.code(), Code::FailedPrecondition, "{status:?}");
     assert!(!files.object_exists(&format!("attachments/{id}")).await);
