@@ -916,9 +916,11 @@ async fn deleting_an_attachment_its_comment_its_issue_or_its_project_deletes_its
 
 #[tokio::test]
 async fn unconfirmed_uploads_are_swept_with_their_objects() {
+    // The upload URL outlives the pending row: an object PUT after the row was swept is
+    // deleted all the same (its key stays queued until the URL has expired).
     let files = Files::spawn_with(|config| {
         config.attachments.pending_ttl = Duration::from_secs(1);
-        config.attachments.upload_url_ttl = Duration::from_secs(1);
+        config.attachments.upload_url_ttl = Duration::from_secs(5);
     })
     .await;
     let (owner, issue) = files.project("SWEEP").await;
