@@ -1061,3 +1061,58 @@ async fn an_image_gets_a_thumbnail_and_a_decompression_bomb_is_refused_but_ready
     files.delete(&owner, &shot.id).await.unwrap();
     files.swept(&format!("thumbnails/{}.png", shot.id)).await;
 }
+
+#[tokio::test]
+async fn attachments_are_listed_oldest_first_in_pages_and_a_pending_one_has_no_download() {
+    let files = Files::spawn().await;
+    let (owner, issue) = files.project("PAGE").await;
+    let mut ids = Vec::new();
+    for name in ["1.log", "2.log", "3.log"] {
+        ids.push(files.one_step(&owner, &issue, name, LOG).await.unwrap().id);
+    }
+    let page = |page_size, page_token: String| {
+        let client = files.app.client();
+        let owner = owner.clone();
+        let issue = issue.clone();
+        async move {
+            client
+                .clone()
+                .list_attachments(req(
+                    pb::ListAttachmentsRequest {
+                        issue_key: issue,
+                        page_size,
+                        page_token,
+                        ..Default::default()
+                    },
+                    &owner,
+                ))
+                .await
+                .map(|r| r.into_inner())
+        }
+    };
+    let first = page(2, String::new()).await.unwrap();
+    let second = page(2, first.next_page_token.clone()).await.unwrap();
+    let listed: Vec<String> = first
+        .attachments
+        .iter()
+        .chain(&second.attachments)
+        .map(|a| a.id.clone())
+        .collect();
+    assert_eq!(listed, ids);
+    assert!(second.next_page_token.is_empty());
+    assert_eq!(page(0, String::new()).await.unwrap().attachments.len(), 3);
+    let too_many = page(101, String::new()).await.unwrap_err();
+    assert_eq!(fields(&too_many), ["page_size"]);
+
+    let pending = files
+        .request(&owner, &issue, "4.log", "text/plain", LOG)
+        .await
+        .unwrap()
+        .attachment
+        .unwrap();
+    let status = files.download(&owner, &pending.id).await.unwrap_err();
+    assert_eq!(status.code(), Code::FailedPrecondition, "{status:?}");
+    // The uploader withdraws it: no history entry for what was never shown.
+    files.delete(&owner, &pending.id).await.unwrap();
+    files.swept(&object_key(&pending)).await;
+}
