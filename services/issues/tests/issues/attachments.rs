@@ -1116,3 +1116,26 @@ async fn attachments_are_listed_oldest_first_in_pages_and_a_pending_one_has_no_d
     files.delete(&owner, &pending.id).await.unwrap();
     files.swept(&object_key(&pending)).await;
 }
+
+#[tokio::test]
+async fn concurrent_upload_requests_never_reserve_more_than_the_quota() {
+    let files = Files::spawn_with(|config| config.attachments.project_quota_bytes = 100).await;
+    let (owner, issue) = files.project("RACE").await;
+    let thirty = [b'x'; 30];
+    let requests = (0..6).map(|i| {
+        let name = format!("{i}.txt");
+        let files = &files;
+        let owner = &owner;
+        let issue = &issue;
+        async move {
+            files
+                .request(owner, issue, &name, "text/plain", &thirty)
+                .await
+        }
+    });
+    let results = futures::future::join_all(requests).await;
+    let admitted = results.iter().filter(|r| r.is_ok()).count();
+    assert_eq!(admitted, 3, "{results:?}");
+    let usage = files.usage(&owner, "RACE").await.unwrap();
+    assert_eq!(usage.pending_bytes, 90);
+}
