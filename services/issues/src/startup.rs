@@ -20,6 +20,7 @@ use crate::{
 pub struct Application {
     grpc: BoundService<IssuesServiceServer<IssuesRpc>>,
     feed: Arc<ChangeFeed>,
+    sweeper: crate::attachments::Sweeper,
 }
 
 impl Application {
@@ -38,6 +39,7 @@ impl Application {
         let attachments = Arc::new(crate::attachments::Attachments::new(
             config.attachments.clone(),
         )?);
+        let sweeper = attachments.start_sweeper(db.clone());
         let rpc = IssuesRpc(Arc::new(Issues {
             db,
             identity,
@@ -46,6 +48,7 @@ impl Application {
         }));
         let application = Application {
             feed,
+            sweeper,
             grpc: BoundService::bind(
                 config.addr,
                 config.metrics_addr,
@@ -67,9 +70,11 @@ impl Application {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let feed = self.feed;
+        let sweeper = self.sweeper;
         let shutdown = async move {
             shutdown.await;
             feed.close();
+            drop(sweeper);
         };
         self.grpc.serve(shutdown).await
     }

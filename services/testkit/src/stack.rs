@@ -79,6 +79,9 @@ pub struct Stack<'a> {
     identity: Option<Customize<'a, IdentityConfig>>,
     #[cfg(feature = "issues")]
     issues: Option<Customize<'a, IssuesConfig>>,
+    /// Whether issues stores attachments in an s3s-fs of the stack's own.
+    #[cfg(feature = "issues")]
+    issues_s3: bool,
     #[cfg(feature = "reporting")]
     reporting: Option<(Worker, Customize<'a, ReportingConfig>)>,
     #[cfg(feature = "webhooks")]
@@ -119,6 +122,18 @@ impl<'a> Stack<'a> {
         customize: impl FnOnce(&mut IssuesConfig) + Send + 'a,
     ) -> Stack<'a> {
         self.issues = Some(Box::new(customize));
+        self
+    }
+
+    /// Issues with its attachments in an s3s-fs of the stack's own ([`Running::s3`], which a
+    /// test may stop and resume), its test settings changed by `customize`.
+    #[cfg(feature = "issues")]
+    pub fn issues_with_s3(
+        mut self,
+        customize: impl FnOnce(&mut IssuesConfig) + Send + 'a,
+    ) -> Stack<'a> {
+        self.issues = Some(Box::new(customize));
+        self.issues_s3 = true;
         self
     }
 
@@ -202,7 +217,6 @@ impl<'a> Stack<'a> {
         #[cfg(feature = "issues")]
         if issues_wanted {
             let identity = running.identity.as_ref().expect("identity runs");
-            #[allow(unused_mut)]
             let mut customize = self.issues.unwrap_or_else(keep);
             // Issues publishes its changes where the stack's reporting and webhooks read them.
             #[cfg(any(feature = "reporting", feature = "webhooks"))]
@@ -213,11 +227,23 @@ impl<'a> Stack<'a> {
                     customize(config)
                 });
             }
+            if self.issues_s3 {
+                let s3 = crate::S3Server::start().await;
+                let endpoint = s3.endpoint();
+                customize = Box::new(move |config: &mut IssuesConfig| {
+                    config.attachments.s3_endpoint = endpoint;
+                    customize(config)
+                });
+                running.s3 = Some(s3);
+            }
             running.issues = Some(Issues::start(&identity.url, customize).await);
         }
         #[cfg(feature = "reporting")]
         if let Some((worker, customize)) = self.reporting {
-            let s3 = crate::S3Server::start().await;
+            let s3 = match running.s3.take() {
+                Some(s3) => s3,
+                None => crate::S3Server::start().await,
+            };
             let broker = broker.clone();
             running.reporting = Some(
                 Reporting::start(
@@ -279,7 +305,8 @@ pub struct Running {
     pub webhooks: Option<Webhooks>,
     #[cfg(feature = "gateway")]
     pub gateway: Option<Gateway>,
-    #[cfg(feature = "reporting")]
+    /// The object store of reporting, and of issues' attachments when asked for.
+    #[cfg(feature = "issues")]
     pub s3: Option<crate::S3Server>,
     #[cfg(any(feature = "reporting", feature = "webhooks"))]
     pub broker: Option<crate::Broker>,
@@ -399,6 +426,8 @@ pub struct Issues {
     pub channel: Channel,
     pub client: IssuesServiceClient<Channel>,
     pub db: TestDatabase,
+    /// The settings it runs with.
+    pub config: IssuesConfig,
 }
 
 #[cfg(feature = "issues")]
@@ -407,9 +436,10 @@ impl Issues {
         let db = TestDatabase::create(&swatter_issues::MIGRATOR).await;
         let mut config = config::issues_for_tests(&db.url, identity_url);
         customize(&mut config);
-        let (addr, metrics_addr) = serve!(swatter_issues::startup::Application, config);
+        let (addr, metrics_addr) = serve!(swatter_issues::startup::Application, config.clone());
         let channel = connect(addr).await;
         Issues {
+            config,
             addr,
             url: format!("http://{addr}"),
             metrics_addr,

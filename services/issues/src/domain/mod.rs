@@ -1,6 +1,7 @@
 //! The rules of the issues context, without I/O: valid values, roles and who may do what, and the
 //! status workflow.
 
+pub mod attachments;
 mod bulk;
 mod inbox;
 mod mentions;

@@ -83,6 +83,26 @@ impl Change {
             None,
         )
     }
+
+    /// A file attached (confirmed) to the issue or one of its comments: its name.
+    pub fn attachment_added(file_name: &str) -> Self {
+        Change::new(
+            "attachment_added",
+            "attachment",
+            None,
+            Some(file_name.to_owned()),
+        )
+    }
+
+    /// An attachment deleted: its name.
+    pub fn attachment_removed(file_name: &str) -> Self {
+        Change::new(
+            "attachment_removed",
+            "attachment",
+            Some(file_name.to_owned()),
+            None,
+        )
+    }
 }
 
 impl IssueChange {

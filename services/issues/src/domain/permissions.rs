@@ -19,6 +19,14 @@ pub enum Action {
         is_author: bool,
     },
     DeleteIssue,
+    /// Attach a file to an issue or a comment: whoever may comment.
+    Attach,
+    /// The uploader deletes their own attachments; maintainers and owners delete any.
+    DeleteAttachment {
+        is_uploader: bool,
+    },
+    /// Read a project's attachment storage against its quota.
+    ViewAttachmentUsage,
     /// Create, change and delete a project's milestones.
     ManageMilestones,
     /// Edit or delete the project, add or remove members, change roles.
@@ -63,13 +71,14 @@ pub fn authorize(role: Option<Role>, admin: bool, action: Action) -> Access {
     };
     verdict(match action {
         Action::View => true,
-        Action::CreateIssue | Action::CreateComment => role >= Role::Reporter,
+        Action::CreateIssue | Action::CreateComment | Action::Attach => role >= Role::Reporter,
         Action::EditComment { is_author } => is_author && role >= Role::Reporter,
-        Action::DeleteComment { is_author } => {
-            role >= Role::Maintainer || (is_author && role >= Role::Reporter)
+        Action::DeleteComment { is_author: mine }
+        | Action::DeleteAttachment { is_uploader: mine } => {
+            role >= Role::Maintainer || (mine && role >= Role::Reporter)
         }
         Action::DeleteIssue | Action::ManageMilestones => role >= Role::Maintainer,
-        Action::ManageProject => role == Role::Owner,
+        Action::ManageProject | Action::ViewAttachmentUsage => role == Role::Owner,
     })
 }
 
@@ -135,7 +144,7 @@ mod tests {
     /// maintainer, owner.
     #[test]
     fn the_permission_table_of_the_spec_holds() {
-        let table: [(Action, [Access; 5]); 10] = [
+        let table: [(Action, [Access; 5]); 14] = [
             (Action::View, [Hidden, Allowed, Allowed, Allowed, Allowed]),
             (
                 Action::CreateIssue,
@@ -164,6 +173,19 @@ mod tests {
             (
                 Action::DeleteIssue,
                 [Hidden, Forbidden, Forbidden, Allowed, Allowed],
+            ),
+            (Action::Attach, [Hidden, Forbidden, Allowed, Allowed, Allowed]),
+            (
+                Action::DeleteAttachment { is_uploader: true },
+                [Hidden, Forbidden, Allowed, Allowed, Allowed],
+            ),
+            (
+                Action::DeleteAttachment { is_uploader: false },
+                [Hidden, Forbidden, Forbidden, Allowed, Allowed],
+            ),
+            (
+                Action::ViewAttachmentUsage,
+                [Hidden, Forbidden, Forbidden, Forbidden, Allowed],
             ),
             (
                 Action::ManageMilestones,

@@ -119,3 +119,39 @@ pub fn removed_member(user_id: &str) -> Value {
 pub fn deleted_comment(id: &str, issue_key: &str) -> Value {
     json!({"id": id, "issue_key": issue_key})
 }
+
+/// An attachment, as `GET /v1/attachments/{id}` shows it, without its thumbnail's URL (a
+/// presigned URL expires; readers ask for their own).
+pub fn attachment(attachment: &pb::Attachment) -> Value {
+    let thumbnail = attachment.thumbnail.clone().unwrap_or_default();
+    json!({
+        "id": attachment.id,
+        "issue_key": attachment.issue_key,
+        "comment_id": Some(attachment.comment_id.as_str()).filter(|id| !id.is_empty()),
+        "file_name": attachment.file_name,
+        "content_type": attachment.content_type,
+        "size": attachment.size,
+        "sha256": attachment.sha256,
+        "state": match pb::AttachmentState::try_from(attachment.state) {
+            Ok(pb::AttachmentState::Pending) => "pending",
+            _ => "ready",
+        },
+        "uploaded_by": attachment.uploaded_by,
+        "created_at": time(attachment.created_at.as_ref()),
+        "confirmed_at": time(attachment.confirmed_at.as_ref()),
+        "thumbnail": {
+            "state": match pb::ThumbnailState::try_from(thumbnail.state) {
+                Ok(pb::ThumbnailState::Ready) => "ready",
+                Ok(pb::ThumbnailState::Refused) => "refused",
+                _ => "none",
+            },
+            "width": (thumbnail.width > 0).then_some(thumbnail.width),
+            "height": (thumbnail.height > 0).then_some(thumbnail.height),
+        },
+    })
+}
+
+/// The tombstone of a deleted attachment: its id, its issue's key and its comment's id.
+pub fn removed_attachment(id: &str, issue_key: &str, comment_id: Option<&str>) -> Value {
+    json!({"id": id, "issue_key": issue_key, "comment_id": comment_id})
+}

@@ -2,6 +2,7 @@
 //! per aggregate. Rows decode straight into domain values: a stored value the domain does not
 //! know fails to decode (an internal error), never turns into a plausible default.
 
+mod attachments;
 mod bulk;
 mod changes;
 mod comments;
@@ -18,6 +19,7 @@ mod views;
 use sqlx::{PgExecutor, PgPool};
 use uuid::Uuid;
 
+pub use attachments::*;
 pub use bulk::*;
 pub use changes::*;
 pub use comments::*;
