@@ -106,7 +106,6 @@ pub struct Thumbnail {
     pub state: ThumbnailState,
     /// A presigned GET of the PNG thumbnail, while `state` is `ready`.
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(format = Uri)]
     pub url: Option<String>,
     /// Pixels, while `state` is `ready`.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -210,7 +209,6 @@ pub struct Upload {
     /// The method of the upload: `PUT`.
     pub method: String,
     /// The presigned URL to upload the file's bytes to, as the request body.
-    #[schema(format = Uri)]
     pub url: String,
     /// Headers the upload must send exactly as given (`Content-Length`, `Content-Type`): they
     /// are signed, so another length or type is refused by the store.
@@ -256,7 +254,7 @@ pub struct CreateUploadRequest {
     #[schema(schema_with = limits::sha256, required = false)]
     pub sha256: Option<String>,
     #[schema(schema_with = limits::attachment_comment_id, required = false)]
-    pub comment_id: Option<String>,
+    pub comment_id: Option<uuid::Uuid>,
 }
 
 /// The one-step upload's form (`multipart/form-data`), as the OpenAPI description shows it.
@@ -378,7 +376,7 @@ pub async fn create_upload(
         .issues()
         .create_upload(caller.request(pb::CreateUploadRequest {
             issue_key,
-            comment_id: body.comment_id.unwrap_or_default(),
+            comment_id: body.comment_id.map(|id| id.to_string()).unwrap_or_default(),
             file_name: body.file_name,
             size: body.size,
             content_type: body.content_type,
@@ -405,8 +403,8 @@ pub async fn create_upload(
     responses(
         (status = 200, description = "The attachment, now ready (with its thumbnail state)", body = Attachment),
         (status = 404, description = "No such pending upload of the caller's: unknown, someone else's, or swept after it expired"),
-        (status = 409, description = "The attachment was confirmed already"),
-        (status = 422, description = "The object is missing (never uploaded, or the upload URL expired first), or is not what was declared: another size, a SHA-256 mismatch, a type the content contradicts. The upload is deleted",
+        (status = 409, description = "The attachment was confirmed already; or nothing was uploaded yet (upload, then confirm again); or the upload URL expired before anything was uploaded (the upload is deleted: ask for a new one)"),
+        (status = 422, description = "The object is not what was declared: another size, a SHA-256 mismatch, a type the content contradicts. The upload is deleted (with its object): ask for a new one",
             body = Problem, content_type = PROBLEM_JSON,
             example = json!(problem_example(ProblemKind::Validation, "content_type", "the content is a PDF, not image/png"))),
         (status = 503, description = "The object store is unavailable; the upload stays pending, confirm again later"),
@@ -561,14 +559,27 @@ impl<S: Send + Sync> FromRequest<S> for UploadForm {
         }
         let (file_name, content_type, content) =
             file.ok_or_else(|| ApiError::invalid_field("file", "is required"))?;
+        let comment_id = match comment_id.as_deref() {
+            None | Some("") => String::new(),
+            Some(raw) => raw
+                .parse::<uuid::Uuid>()
+                .map_err(|_| ApiError::invalid_field("comment_id", "must be a UUID"))?
+                .to_string(),
+        };
         Ok(UploadForm {
             file_name,
             content_type,
             content,
-            comment_id: comment_id.unwrap_or_default(),
+            comment_id,
             sha256: sha256.unwrap_or_default(),
         })
     }
+}
+
+/// The field of the one-step form that a field of `UploadAttachment` came from: the file part
+/// carries the name, the declared type and the content.
+fn form_field(field: &str) -> Option<&'static str> {
+    matches!(field, "file_name" | "content_type" | "content").then_some("file")
 }
 
 /// Whoever may comment on the issue: attach a small file (at most 10 MiB) in one request, sent
@@ -615,7 +626,8 @@ pub async fn upload_attachment(
             content: form.content.into(),
             sha256: form.sha256,
         }))
-        .await?
+        .await
+        .map_err(|status| ApiError::from_status(&status).with_fields_renamed(form_field))?
         .into_inner();
     let attachment = Attachment::try_from(attachment)?;
     located(

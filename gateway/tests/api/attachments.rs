@@ -537,13 +537,23 @@ async fn what_the_store_got_must_be_what_was_declared() {
         }
     };
 
-    // The store refuses another length than the signed one.
+    // Another length than the signed one: the store refuses it (then nothing was uploaded), or
+    // the confirm does.
     let short = upload_of(json!({"file_name": "a.txt", "size": 100, "content_type": "text/plain"})).await;
-    let put = put_to_store(&app, &short, content.clone()).await;
-    assert!(put.status().is_client_error(), "PUT of another length: {}", put.status());
+    let mut unsigned_length = short.clone();
+    unsigned_length["headers"]
+        .as_object_mut()
+        .unwrap()
+        .retain(|name, _| !name.eq_ignore_ascii_case("content-length"));
+    let put = put_to_store(&app, &unsigned_length, content.clone()).await;
     let id = short["attachment"]["id"].as_str().unwrap();
-    let missing = confirm(&app, &alice, id).await;
-    assert!(missing.status().is_client_error(), "{}", missing.status());
+    let confirmed = confirm(&app, &alice, id).await;
+    if put.status().is_success() {
+        assert_invalid(confirmed, &["size"]).await;
+    } else {
+        assert!(put.status().is_client_error(), "PUT: {}", put.status());
+        assert_problem(confirmed, 409, "conflict").await;
+    }
 
     // A SHA-256 mismatch.
     let wrong_sha = upload_of(json!({
@@ -582,6 +592,41 @@ async fn what_the_store_got_must_be_what_was_declared() {
         .map(|a| a["file_name"].as_str().unwrap())
         .collect();
     assert_eq!(names, ["d.txt"], "{listed}");
+}
+
+#[tokio::test]
+async fn an_upload_url_used_after_it_expired_is_refused_and_the_upload_goes() {
+    let app = TestApp::spawn_with_attachments_configured(|settings| {
+        settings.upload_url_ttl = std::time::Duration::from_secs(1);
+    })
+    .await;
+    let alice = project_with_issue(&app).await;
+    let content = b"too late".to_vec();
+    let upload: Value = ask_upload(
+        &app,
+        &alice,
+        "ATT-1",
+        &json!({"file_name": "late.txt", "size": content.len(), "content_type": "text/plain"}),
+    )
+    .await
+    .json()
+    .await
+    .unwrap();
+    let id = upload["attachment"]["id"].as_str().unwrap().to_owned();
+
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    let put = put_to_store(&app, &upload, content).await;
+    let confirmed = confirm(&app, &alice, &id).await;
+
+    assert!(put.status().is_client_error(), "PUT: {}", put.status());
+    let problem = assert_problem(confirmed, 409, "conflict").await;
+    assert!(problem["detail"].as_str().unwrap().contains("expired"), "{problem}");
+    assert_problem(
+        app.get_as(&alice, &format!("/v1/attachments/{id}")).await,
+        404,
+        "not-found",
+    )
+    .await;
 }
 
 #[tokio::test]

@@ -105,19 +105,12 @@ impl TestApp {
     pub async fn spawn_with_attachments_configured(
         customize: impl FnOnce(&mut AttachmentSettings) + Send,
     ) -> TestApp {
-        let s3 = S3Server::start().await;
-        let endpoint = s3.endpoint();
-        let mut app = TestApp::start(
+        TestApp::start(
             Stack::new()
-                .issues_with(move |config| {
-                    config.attachments.s3_endpoint = endpoint;
-                    customize(&mut config.attachments);
-                })
+                .issues_with_s3(move |config| customize(&mut config.attachments))
                 .gateway(),
         )
-        .await;
-        app.s3 = Some(s3);
-        app
+        .await
     }
 
     /// The services including webhooks (deliveries may reach 127.0.0.1), and the gateway.
