@@ -110,7 +110,7 @@ impl Attachments {
                     break;
                 }
                 Err(error) => {
-                    tracing::warn!(error = %error, key = queued.object_key, "cannot delete an attachment object");
+                    tracing::warn!(error = %error, key = %queued.object_key, "cannot delete an attachment object");
                 }
             }
         }

@@ -159,8 +159,11 @@ impl DeclaredType {
     }
 }
 
-/// Types of text (what a text file may be declared as).
+/// Types of text (what a text file may be declared as); no image is text, not even SVG.
 fn is_text_type(declared: &str) -> bool {
+    if declared.starts_with("image/") {
+        return false;
+    }
     declared.starts_with("text/")
         || declared.ends_with("+json")
         || declared.ends_with("+xml")
@@ -536,7 +539,8 @@ mod tests {
 
     #[test]
     fn file_names_that_name_nothing_or_are_too_long_are_refused() {
-        for raw in ["", "   ", "dir/", "..", ".", "a/..", "\u{202E}", "x".repeat(256).as_str()] {
+        let long = "x".repeat(256);
+        for raw in ["", "   ", "dir/", "..", ".", "a/..", "\u{202E}", long.as_str()] {
             let error = name(raw).unwrap_err();
             assert_eq!(error.field, "file_name", "{raw:?}");
         }
@@ -582,8 +586,8 @@ mod tests {
             Some("ab".repeat(32))
         );
         assert_eq!(parse_sha256("sha256", "").unwrap(), None);
-        for bad in ["abc", &"g".repeat(64), &"a".repeat(65)] {
-            assert_eq!(parse_sha256("sha256", bad).unwrap_err().field, "sha256");
+        for bad in ["abc".to_owned(), "g".repeat(64), "a".repeat(65)] {
+            assert_eq!(parse_sha256("sha256", &bad).unwrap_err().field, "sha256");
         }
     }
 

@@ -66,7 +66,7 @@ fn attachment_id(raw: &str) -> Result<Uuid> {
 }
 
 /// A presigned GET of a thumbnail, while there is one.
-fn thumbnail(issues: &Issues, row: &AttachmentRow) -> pb::Thumbnail {
+fn thumbnail_of(issues: &Issues, row: &AttachmentRow) -> pb::Thumbnail {
     let state = match row.thumbnail_state {
         ThumbnailState::None => pb::ThumbnailState::None,
         ThumbnailState::Ready => pb::ThumbnailState::Ready,
@@ -94,7 +94,7 @@ fn thumbnail(issues: &Issues, row: &AttachmentRow) -> pb::Thumbnail {
 }
 
 fn attachment(issues: &Issues, row: AttachmentRow) -> pb::Attachment {
-    let thumbnail = thumbnail(issues, &row);
+    let thumbnail = thumbnail_of(issues, &row);
     pb::Attachment {
         id: row.id.to_string(),
         issue_key: row.issue_key,
@@ -158,7 +158,8 @@ async fn admit(issues: &Issues, me: &UserPrincipal, asked: &Asked) -> Result<Att
         .map_err(|why| IssuesError::FailedPrecondition(why.into()))?;
     let id = Uuid::now_v7();
     let object_key = attachments::object_key(id);
-    let expires_at = Utc::now() + chrono::Duration::from_std(settings.pending_ttl)?;
+    let expires_at = Utc::now()
+        + chrono::Duration::from_std(settings.pending_ttl).map_err(anyhow::Error::from)?;
     store::insert_pending(
         &mut *tx,
         &NewAttachment {
@@ -243,7 +244,8 @@ pub(super) async fn confirm_upload(
     let row = own_pending_upload(issues, &me, id).await?;
     let objects = &issues.attachments.objects;
     let Some(mut body) = objects.get(&row.object_key).await.map_err(store_error)? else {
-        let url_life = chrono::Duration::from_std(issues.attachments.settings.upload_url_ttl)?;
+        let url_life = chrono::Duration::from_std(issues.attachments.settings.upload_url_ttl)
+            .map_err(anyhow::Error::from)?;
         if row.created_at + url_life < Utc::now() {
             refuse(issues, &me, &row).await?;
             return Err(IssuesError::FailedPrecondition(

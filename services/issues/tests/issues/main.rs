@@ -1,5 +1,6 @@
 //! The issues service over gRPC, with identity, in-process with fresh databases per test.
 
+mod attachments;
 mod bulk;
 mod changes_feed;
 mod issues;
