@@ -328,7 +328,11 @@ impl ApiError {
     /// names a field of its own message differently (`rename` gives the client's name, or
     /// `None` to keep the name).
     pub fn with_fields_renamed(self, rename: impl Fn(&str) -> Option<&'static str>) -> Self {
-        if self.errors.iter().all(|error| rename(&error.field).is_none()) {
+        if self
+            .errors
+            .iter()
+            .all(|error| rename(&error.field).is_none())
+        {
             return self;
         }
         let renamed = self

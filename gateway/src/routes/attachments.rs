@@ -466,7 +466,9 @@ fn form_error(error: multer::Error) -> ApiError {
             ApiError::invalid_field("file", "has a Content-Type that is not a media type")
         }
         E::StreamReadFailed(_) => ApiError::malformed_body("the request body could not be read"),
-        other => ApiError::malformed_body(format!("the multipart/form-data body is malformed: {other}")),
+        other => ApiError::malformed_body(format!(
+            "the multipart/form-data body is malformed: {other}"
+        )),
     }
 }
 
@@ -658,12 +660,17 @@ pub async fn list_attachments(
 ) -> Result<Json<Page<Attachment>>, ApiError> {
     let response = state
         .issues()
-        .list_attachments(caller.request(pb::ListAttachmentsRequest {
-            issue_key,
-            comment_id: query.comment_id.map(|id| id.to_string()).unwrap_or_default(),
-            page_size: page_size(query.page_size)?,
-            page_token: query.page_token.unwrap_or_default(),
-        }))
+        .list_attachments(
+            caller.request(pb::ListAttachmentsRequest {
+                issue_key,
+                comment_id: query
+                    .comment_id
+                    .map(|id| id.to_string())
+                    .unwrap_or_default(),
+                page_size: page_size(query.page_size)?,
+                page_token: query.page_token.unwrap_or_default(),
+            }),
+        )
         .await?
         .into_inner();
     Page::json(response.attachments, response.next_page_token)

@@ -46,14 +46,22 @@ async fn put_to_store(app: &TestApp, upload: &Value, content: Vec<u8>) -> Respon
     for (name, value) in upload["headers"].as_object().expect("upload headers") {
         request = request.header(name.as_str(), value.as_str().expect("a header value"));
     }
-    request.body(content).send().await.expect("PUT to the store")
+    request
+        .body(content)
+        .send()
+        .await
+        .expect("PUT to the store")
 }
 
 async fn confirm(app: &TestApp, token: &str, id: &str) -> Response {
-    app.authed(Method::POST, &format!("/v1/attachments/{id}/confirm"), token)
-        .send()
-        .await
-        .expect("send request")
+    app.authed(
+        Method::POST,
+        &format!("/v1/attachments/{id}/confirm"),
+        token,
+    )
+    .send()
+    .await
+    .expect("send request")
 }
 
 /// Asks for an upload of `content`, PUTs it and confirms it; the ready attachment.
@@ -304,7 +312,10 @@ async fn a_file_uploaded_in_two_steps_is_listed_downloaded_and_deleted() {
     let after = app.get_ok(&alice, "/v1/issues/ATT-1").await;
     assert_eq!(after["attachment_count"], 0);
     let history = app.get_ok(&alice, "/v1/issues/ATT-1/events").await;
-    assert!(history.to_string().contains("attachment_removed"), "{history}");
+    assert!(
+        history.to_string().contains("attachment_removed"),
+        "{history}"
+    );
 }
 
 #[tokio::test]
@@ -338,7 +349,10 @@ async fn a_screenshot_is_attached_in_one_multipart_request_with_a_thumbnail() {
         .unwrap()
         .to_owned();
     let attachment: Value = response.json().await.unwrap();
-    assert_eq!(location, format!("/v1/attachments/{}", attachment["id"].as_str().unwrap()));
+    assert_eq!(
+        location,
+        format!("/v1/attachments/{}", attachment["id"].as_str().unwrap())
+    );
     assert_eq!(attachment["state"], "ready", "{attachment}");
     assert_eq!(attachment["file_name"], "screen shot.png");
     assert_eq!(attachment["content_type"], "image/png");
@@ -346,7 +360,10 @@ async fn a_screenshot_is_attached_in_one_multipart_request_with_a_thumbnail() {
     assert_eq!(attachment["size"], screenshot.len());
     let thumbnail = &attachment["thumbnail"];
     assert_eq!(thumbnail["state"], "ready", "{attachment}");
-    assert_eq!((&thumbnail["width"], &thumbnail["height"]), (&json!(256), &json!(160)));
+    assert_eq!(
+        (&thumbnail["width"], &thumbnail["height"]),
+        (&json!(256), &json!(160))
+    );
     let thumb = app
         .client
         .get(thumbnail["url"].as_str().unwrap())
@@ -480,7 +497,10 @@ async fn bad_upload_requests_are_each_refused_naming_the_field() {
         (with("file_name", json!("dir/")), "file_name"),
         (with("file_name", json!("x".repeat(256))), "file_name"),
         (with("content_type", json!("text")), "content_type"),
-        (with("content_type", json!("text/plain; charset=utf-8")), "content_type"),
+        (
+            with("content_type", json!("text/plain; charset=utf-8")),
+            "content_type",
+        ),
         (with("sha256", json!("abc")), "sha256"),
         (with("sha256", json!("g".repeat(64))), "sha256"),
         (with("comment_id", json!("not-a-uuid")), "comment_id"),
@@ -539,7 +559,8 @@ async fn what_the_store_got_must_be_what_was_declared() {
 
     // Another length than the signed one: the store refuses it (then nothing was uploaded), or
     // the confirm does.
-    let short = upload_of(json!({"file_name": "a.txt", "size": 100, "content_type": "text/plain"})).await;
+    let short =
+        upload_of(json!({"file_name": "a.txt", "size": 100, "content_type": "text/plain"})).await;
     let mut unsigned_length = short.clone();
     unsigned_length["headers"]
         .as_object_mut()
@@ -576,7 +597,10 @@ async fn what_the_store_got_must_be_what_was_declared() {
     assert_invalid(confirm(&app, &alice, id).await, &["content_type"]).await;
 
     // Someone else's upload is invisible; a second confirm is a conflict.
-    let fine = upload_of(json!({"file_name": "d.txt", "size": content.len(), "content_type": "text/plain"})).await;
+    let fine = upload_of(
+        json!({"file_name": "d.txt", "size": content.len(), "content_type": "text/plain"}),
+    )
+    .await;
     put_to_store(&app, &fine, content.clone()).await;
     let id = fine["attachment"]["id"].as_str().unwrap();
     assert_problem(confirm(&app, &bob.access_token, id).await, 404, "not-found").await;
@@ -620,7 +644,10 @@ async fn an_upload_url_used_after_it_expired_is_refused_and_the_upload_goes() {
 
     assert!(put.status().is_client_error(), "PUT: {}", put.status());
     let problem = assert_problem(confirmed, 409, "conflict").await;
-    assert!(problem["detail"].as_str().unwrap().contains("expired"), "{problem}");
+    assert!(
+        problem["detail"].as_str().unwrap().contains("expired"),
+        "{problem}"
+    );
     assert_problem(
         app.get_as(&alice, &format!("/v1/attachments/{id}")).await,
         404,
@@ -664,7 +691,15 @@ async fn viewers_read_attachments_but_neither_attach_nor_read_the_usage_which_ow
     let alice = project_with_issue(&app).await;
     let viola = app.user("viola").await;
     app.add_member(&alice, "ATT", &viola.id, "viewer").await;
-    let attachment = attach(&app, &alice, "ATT-1", "notes.txt", "text/plain", b"some notes").await;
+    let attachment = attach(
+        &app,
+        &alice,
+        "ATT-1",
+        "notes.txt",
+        "text/plain",
+        b"some notes",
+    )
+    .await;
     let id = attachment["id"].as_str().unwrap();
 
     let read = app
@@ -710,13 +745,20 @@ async fn the_description_carries_the_attachment_routes_and_limits() {
     let upload = &schemas["CreateUploadRequest"]["properties"];
     assert_eq!(upload["size"]["minimum"], 1);
     assert_eq!(
-        (&upload["file_name"]["minLength"], &upload["file_name"]["maxLength"]),
+        (
+            &upload["file_name"]["minLength"],
+            &upload["file_name"]["maxLength"]
+        ),
         (&json!(1), &json!(255))
     );
     assert_eq!(upload["content_type"]["maxLength"], 255);
-    let media_type = regex::Regex::new(upload["content_type"]["pattern"].as_str().unwrap()).unwrap();
+    let media_type =
+        regex::Regex::new(upload["content_type"]["pattern"].as_str().unwrap()).unwrap();
     assert!(media_type.is_match("image/png"));
-    assert!(media_type.is_match("application/vnd.openxmlformats-officedocument.wordprocessingml.document"));
+    assert!(
+        media_type
+            .is_match("application/vnd.openxmlformats-officedocument.wordprocessingml.document")
+    );
     assert!(!media_type.is_match("image"));
     assert!(!media_type.is_match("text/plain; charset=utf-8"));
     let sha = regex::Regex::new(upload["sha256"]["pattern"].as_str().unwrap()).unwrap();
@@ -740,7 +782,10 @@ async fn the_description_carries_the_attachment_routes_and_limits() {
         .find(|p| p["name"] == "page_size")
         .unwrap();
     assert_eq!(
-        (&page_size["schema"]["maximum"], &page_size["schema"]["default"]),
+        (
+            &page_size["schema"]["maximum"],
+            &page_size["schema"]["default"]
+        ),
         (&json!(100), &json!(50))
     );
     let one_step = &paths["/v1/issues/{issue_key}/attachments"]["post"];
