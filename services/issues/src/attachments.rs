@@ -115,10 +115,7 @@ impl Attachments {
             }
         }
         if report.uploads_expired > 0 {
-            tracing::info!(
-                count = report.uploads_expired,
-                "unconfirmed uploads swept"
-            );
+            tracing::info!(count = report.uploads_expired, "unconfirmed uploads swept");
         }
         Ok(report)
     }

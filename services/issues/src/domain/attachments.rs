@@ -540,7 +540,16 @@ mod tests {
     #[test]
     fn file_names_that_name_nothing_or_are_too_long_are_refused() {
         let long = "x".repeat(256);
-        for raw in ["", "   ", "dir/", "..", ".", "a/..", "\u{202E}", long.as_str()] {
+        for raw in [
+            "",
+            "   ",
+            "dir/",
+            "..",
+            ".",
+            "a/..",
+            "\u{202E}",
+            long.as_str(),
+        ] {
             let error = name(raw).unwrap_err();
             assert_eq!(error.field, "file_name", "{raw:?}");
         }
@@ -561,10 +570,20 @@ mod tests {
     #[test]
     fn declared_types_are_media_types_without_parameters_lower_cased() {
         assert_eq!(
-            DeclaredType::parse("content_type", "Image/PNG").unwrap().as_str(),
+            DeclaredType::parse("content_type", "Image/PNG")
+                .unwrap()
+                .as_str(),
             "image/png"
         );
-        for raw in ["", "png", "image/", "/png", "text/plain; charset=utf-8", "a/b/c", "te xt/plain"] {
+        for raw in [
+            "",
+            "png",
+            "image/",
+            "/png",
+            "text/plain; charset=utf-8",
+            "a/b/c",
+            "te xt/plain",
+        ] {
             assert_eq!(
                 DeclaredType::parse("content_type", raw).unwrap_err().field,
                 "content_type",

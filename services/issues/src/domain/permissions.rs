@@ -174,7 +174,10 @@ mod tests {
                 Action::DeleteIssue,
                 [Hidden, Forbidden, Forbidden, Allowed, Allowed],
             ),
-            (Action::Attach, [Hidden, Forbidden, Allowed, Allowed, Allowed]),
+            (
+                Action::Attach,
+                [Hidden, Forbidden, Allowed, Allowed, Allowed],
+            ),
             (
                 Action::DeleteAttachment { is_uploader: true },
                 [Hidden, Forbidden, Allowed, Allowed, Allowed],

@@ -25,11 +25,12 @@ use uuid::Uuid;
 use super::{Issues, authorize_locked, caller, check, issues::visible_issue, within_token};
 use crate::{
     domain::{
-        Action, Change, authorize,
+        Action, Change,
         attachments::{
             self, AttachmentState, DeclaredType, FileName, Holdings, Limits, SNIFF_LEN, Sniffed,
             ThumbnailState,
         },
+        authorize,
     },
     error::{IssuesError, Result},
     feed::data,
@@ -308,7 +309,11 @@ pub(super) async fn upload_attachment(
     issues
         .attachments
         .objects
-        .put(&row.object_key, content.clone(), asked.declared_type.as_str())
+        .put(
+            &row.object_key,
+            content.clone(),
+            asked.declared_type.as_str(),
+        )
         .await
         .map_err(store_error)?;
     let mut reading = Inspection::new(row.size);
@@ -579,7 +584,10 @@ pub(super) async fn list_attachments(
         store::list_attachments(&issues.db, issue.id, comment_id, me.id, after, limit + 1).await?;
     let next_page_token = pagination::next_time_token(&mut rows, limit, |a| (a.created_at, a.id));
     Ok(pb::ListAttachmentsResponse {
-        attachments: rows.into_iter().map(|row| attachment(issues, row)).collect(),
+        attachments: rows
+            .into_iter()
+            .map(|row| attachment(issues, row))
+            .collect(),
         next_page_token,
     })
 }
@@ -699,4 +707,3 @@ pub(super) async fn get_attachment_usage(
         max_per_issue: i32::try_from(settings.max_per_issue).unwrap_or(i32::MAX),
     })
 }
-

@@ -88,10 +88,11 @@ pub async fn lock_holdings(
     .bind(project_id)
     .fetch_one(&mut **tx)
     .await?;
-    let issue_count: i64 = sqlx::query_scalar("SELECT count(*) FROM attachments WHERE issue_id = $1")
-        .bind(issue_id)
-        .fetch_one(&mut **tx)
-        .await?;
+    let issue_count: i64 =
+        sqlx::query_scalar("SELECT count(*) FROM attachments WHERE issue_id = $1")
+            .bind(issue_id)
+            .fetch_one(&mut **tx)
+            .await?;
     Ok(Holdings {
         project_bytes: u64::try_from(usage.used_bytes + usage.pending_bytes).unwrap_or(0),
         issue_count: u64::try_from(issue_count).unwrap_or(0),
@@ -270,7 +271,10 @@ pub struct QueuedObject {
 }
 
 /// Up to `limit` objects to delete, longest queued first.
-pub async fn queued_objects(db: impl PgExecutor<'_>, limit: i64) -> sqlx::Result<Vec<QueuedObject>> {
+pub async fn queued_objects(
+    db: impl PgExecutor<'_>,
+    limit: i64,
+) -> sqlx::Result<Vec<QueuedObject>> {
     sqlx::query_as(
         "SELECT object_key, enqueued_at FROM attachment_object_deletions
          ORDER BY enqueued_at, object_key LIMIT $1",

@@ -53,7 +53,10 @@ impl Files {
 
     /// An owner with project `key` and its issue `KEY-1`.
     async fn project(&self, key: &str) -> (User, String) {
-        let owner = self.app.user(&format!("{}-owner", key.to_lowercase())).await;
+        let owner = self
+            .app
+            .user(&format!("{}-owner", key.to_lowercase()))
+            .await;
         self.app.create_project(&owner, key).await.unwrap();
         let issue = self.app.create_issue(&owner, key, "Crash").await.unwrap();
         (owner, issue.key)
@@ -341,7 +344,12 @@ async fn an_upload_is_requested_put_confirmed_listed_and_downloaded_as_an_attach
         "the uploader sees their pending upload"
     );
     assert_eq!(
-        files.app.get_issue(&owner, &issue).await.unwrap().attachment_count,
+        files
+            .app
+            .get_issue(&owner, &issue)
+            .await
+            .unwrap()
+            .attachment_count,
         0
     );
 
@@ -367,7 +375,10 @@ async fn an_upload_is_requested_put_confirmed_listed_and_downloaded_as_an_attach
     assert_eq!(download.content_type, "text/plain; charset=utf-8");
     let got = files.http.get(&download.url).send().await.unwrap();
     assert!(got.status().is_success(), "{}", got.status());
-    let disposition = got.headers()["content-disposition"].to_str().unwrap().to_owned();
+    let disposition = got.headers()["content-disposition"]
+        .to_str()
+        .unwrap()
+        .to_owned();
     assert!(disposition.starts_with("attachment;"), "{disposition}");
     assert!(disposition.contains("worker.log"), "{disposition}");
     assert_eq!(
@@ -400,7 +411,11 @@ async fn an_upload_is_requested_put_confirmed_listed_and_downloaded_as_an_attach
 
     let usage = files.usage(&owner, "ATT").await.unwrap();
     assert_eq!(
-        (usage.used_bytes, usage.pending_bytes, usage.attachment_count),
+        (
+            usage.used_bytes,
+            usage.pending_bytes,
+            usage.attachment_count
+        ),
         (LOG.len() as i64, 0, 1)
     );
 }
@@ -452,7 +467,7 @@ async fn a_put_of_more_bytes_than_declared_is_refused_by_the_store_and_confirm_f
     let mut longer = LOG.to_vec();
     longer.extend_from_slice(b"and more\n");
     assert!(!files.put(&upload, &longer).await.is_success());
-    let id = upload.attachment.unwrap().id;
+    let id = upload.attachment.clone().unwrap().id;
     let status = files.confirm(&owner, &id).await.unwrap_err();
     assert_eq!(status.code(), Code::FailedPrecondition, "{status:?}");
     assert!(!files.object_exists(&format!("attachments/{id}")).await);
@@ -548,7 +563,12 @@ async fn a_second_confirm_is_a_conflict_and_someone_elses_confirm_is_not_found()
     let again = files.confirm(&owner, &id).await.unwrap_err();
     assert_eq!(again.code(), Code::FailedPrecondition);
     assert_eq!(
-        files.app.get_issue(&owner, &issue).await.unwrap().attachment_count,
+        files
+            .app
+            .get_issue(&owner, &issue)
+            .await
+            .unwrap()
+            .attachment_count,
         1
     );
     assert!(files.object_exists(&format!("attachments/{id}")).await);
@@ -631,12 +651,20 @@ async fn the_project_quota_and_the_count_per_issue_hold_with_pending_uploads_cou
         .request(&owner, &issue, "c.txt", "text/plain", &[b'c'; 40])
         .await
         .unwrap();
-    let second = files.app.create_issue(&owner, "QUOTA", "Other").await.unwrap();
+    let second = files
+        .app
+        .create_issue(&owner, "QUOTA", "Other")
+        .await
+        .unwrap();
     let full = files
         .request(&owner, &second.key, "d.txt", "text/plain", b"d")
         .await
         .unwrap_err();
-    assert_eq!(full.code(), Code::FailedPrecondition, "quota is per project");
+    assert_eq!(
+        full.code(),
+        Code::FailedPrecondition,
+        "quota is per project"
+    );
 
     let count_files = Files::spawn_with(|config| config.attachments.max_per_issue = 2).await;
     let (owner, issue) = count_files.project("COUNT").await;
@@ -803,7 +831,12 @@ async fn deleting_an_attachment_its_comment_its_issue_or_its_project_deletes_its
         .events;
     assert!(events.iter().any(|e| e.kind == "attachment_removed"));
     assert_eq!(
-        files.app.get_issue(&owner, &issue).await.unwrap().attachment_count,
+        files
+            .app
+            .get_issue(&owner, &issue)
+            .await
+            .unwrap()
+            .attachment_count,
         0
     );
 
@@ -857,7 +890,11 @@ async fn deleting_an_attachment_its_comment_its_issue_or_its_project_deletes_its
         .unwrap();
     files.swept(&object_key(&on_issue)).await;
 
-    let other = files.app.create_issue(&owner, "GONE", "Other").await.unwrap();
+    let other = files
+        .app
+        .create_issue(&owner, "GONE", "Other")
+        .await
+        .unwrap();
     let in_project = files
         .attach(&owner, &other.key, "d.log", "text/plain", LOG)
         .await
@@ -870,18 +907,11 @@ async fn deleting_an_attachment_its_comment_its_issue_or_its_project_deletes_its
     files
         .app
         .client()
-        .delete_project(req(
-            pb::DeleteProjectRequest {
-                key: "GONE".into(),
-            },
-            &owner,
-        ))
+        .delete_project(req(pb::DeleteProjectRequest { key: "GONE".into() }, &owner))
         .await
         .unwrap();
     files.swept(&object_key(&in_project)).await;
-    files
-        .swept(&object_key(&pending.attachment.unwrap()))
-        .await;
+    files.swept(&object_key(&pending.attachment.unwrap())).await;
 }
 
 #[tokio::test]
@@ -955,7 +985,10 @@ async fn the_one_step_upload_verifies_like_a_confirm() {
         .await
         .unwrap_err();
     assert_eq!(fields(&refused), ["content_type"]);
-    let empty = files.one_step(&owner, &issue, "empty", b"").await.unwrap_err();
+    let empty = files
+        .one_step(&owner, &issue, "empty", b"")
+        .await
+        .unwrap_err();
     assert_eq!(fields(&empty), ["content"]);
     let ok = files.one_step(&owner, &issue, "a.log", LOG).await.unwrap();
     assert_eq!(ok.content_type, "text/plain");
