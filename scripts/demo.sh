@@ -2,6 +2,8 @@
 # `make demo`: seeds a realistic data set through the REST API (6 users, 3 projects with members,
 # ~200 issues with status changes, assignments, labels and comments), asks for a project report
 # and a monthly report, waits for them, saves the PDFs under .run/demo/ and prints their URLs.
+# A screenshot is attached to an issue with the presigned two-step upload, and shown with its
+# thumbnail.
 # Along the way a webhook of project WEB delivers its changes to a small local receiver
 # (scripts/webhook-receiver.py, which checks each signature); the end shows what the receiver
 # got and the webhook's delivery log from the API.
@@ -172,6 +174,37 @@ for n in $(seq 1 "$ISSUES"); do
     ((n % 50 == 0)) && log "  $n issues"
 done
 
+# An attachment: a screenshot (a PNG made here with python3's zlib) attached to a WEB issue in two
+# steps: ask for an upload, PUT the bytes straight to the presigned URL of the object store with
+# the headers it was signed with, then confirm (the service verifies it and makes a thumbnail).
+log "attaching a screenshot to an issue of WEB (presigned upload, then confirm)"
+screenshot="$OUT/screenshot.png"
+python3 - "$screenshot" <<'PY'
+import struct, sys, zlib
+width, height = 480, 300
+rows = b"".join(
+    b"\x00" + bytes(v for x in range(width) for v in (x * 255 // width, y * 255 // height, 160))
+    for y in range(height)
+)
+def chunk(kind, data):
+    return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+png = b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+png += chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
+with open(sys.argv[1], "wb") as out:
+    out.write(png)
+PY
+attached_issue=$(call GET "/v1/projects/WEB/issues?page_size=1" "${token[alice]}" | jq -r '.items[0].key')
+upload=$(call POST "/v1/issues/$attached_issue/attachments/uploads" "${token[alice]}" \
+    "{\"file_name\":\"screenshot.png\",\"size\":$(stat -c %s "$screenshot"),\"content_type\":\"image/png\",\"sha256\":\"$(sha256sum "$screenshot" | cut -d' ' -f1)\"}")
+signed_headers=()
+while IFS= read -r header; do signed_headers+=(-H "$header"); done \
+    < <(jq -r '.headers | to_entries[] | "\(.key): \(.value)"' <<<"$upload")
+put_code=$(curl -sS --max-time 60 -o /dev/null -w '%{http_code}' -X PUT "$(jq -r .url <<<"$upload")" \
+    "${signed_headers[@]}" --data-binary @"$screenshot") ||
+    die "cannot reach the object store at the presigned upload URL $(jq -r .url <<<"$upload")"
+[[ $put_code == 2* ]] || die "the PUT to the presigned upload URL answered HTTP $put_code"
+attachment=$(call POST "/v1/attachments/$(jq -r .attachment.id <<<"$upload")/confirm" "${token[alice]}")
+
 wait_job() {
     local job="$1" tok="$2" state
     for _ in $(seq 1 300); do
@@ -198,6 +231,12 @@ for pair in "project-WEB.pdf:$project_job" "monthly-alice.pdf:$monthly_job"; do
     echo "   $OUT/$file"
     echo "     $url"
 done
+
+echo
+echo " Attachment of $attached_issue (POST …/attachments/uploads, PUT to the store, POST …/confirm):"
+jq -r '"   \(.file_name)  \(.size) bytes  \(.content_type)  \(.state)  sha256 \(.sha256[0:16])…",
+    "   thumbnail: \(.thumbnail.state)\(if .thumbnail.width then " \(.thumbnail.width)x\(.thumbnail.height)" else "" end)",
+    "   download: GET '"$G"'/v1/attachments/\(.id)/download (303 to a presigned URL)"' <<<"$attachment"
 
 # The webhook: a test ping, then what the receiver printed and the delivery log.
 call POST "/v1/webhooks/$webhook_id/ping" "${token[alice]}" >/dev/null

@@ -324,6 +324,32 @@ impl ApiError {
         self
     }
 
+    /// This error with its fields named as the client's request names them, where a service
+    /// names a field of its own message differently (`rename` gives the client's name, or
+    /// `None` to keep the name).
+    pub fn with_fields_renamed(self, rename: impl Fn(&str) -> Option<&'static str>) -> Self {
+        if self
+            .errors
+            .iter()
+            .all(|error| rename(&error.field).is_none())
+        {
+            return self;
+        }
+        let renamed = self
+            .errors
+            .iter()
+            .map(|error| FieldError {
+                field: rename(&error.field).map_or_else(|| error.field.clone(), str::to_owned),
+                message: error.message.clone(),
+            })
+            .collect();
+        if self.kind == ProblemKind::Validation {
+            ApiError::validation(renamed)
+        } else {
+            self.with_errors(renamed)
+        }
+    }
+
     /// 422 naming each invalid field.
     pub fn validation(errors: Vec<FieldError>) -> Self {
         let detail = match errors.as_slice() {

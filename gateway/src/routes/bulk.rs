@@ -190,7 +190,7 @@ pub struct BulkIssueResult {
             "closed_at": "2026-12-01T10:00:00Z", "version": 4, "resolution": "wont_fix",
             "due_on": null, "estimate": null, "milestone_id": null, "parent_key": null,
             "parent_hidden": false, "sub_issues": {"total": 0, "done": 0}, "blocked": false,
-            "duplicate_of": null
+            "duplicate_of": null, "attachment_count": 0
         }
     }]
 }))]

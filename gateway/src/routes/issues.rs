@@ -53,7 +53,8 @@ use crate::{
     "parent_key": "SWAT-40",
     "sub_issues": {"total": 2, "done": 1},
     "blocked": false,
-    "duplicate_of": null
+    "duplicate_of": null,
+    "attachment_count": 1
 }))]
 pub struct Issue {
     #[schema(format = Uuid)]
@@ -108,6 +109,9 @@ pub struct Issue {
     /// With `resolution` `duplicate`: the issue it duplicates; `null` otherwise or when hidden.
     #[schema(required = true)]
     pub duplicate_of: Option<String>,
+    /// Confirmed attachments of the issue and of its comments.
+    #[schema(minimum = 0)]
+    pub attachment_count: i32,
 }
 
 /// Sub-issue progress of an issue.
@@ -154,6 +158,7 @@ impl TryFrom<pb::Issue> for Issue {
             },
             blocked: issue.blocked,
             duplicate_of: Some(issue.duplicate_of).filter(|k| !k.is_empty()),
+            attachment_count: issue.attachment_count,
         })
     }
 }
@@ -391,13 +396,15 @@ pub struct IssueEvent {
     /// Who did it.
     #[schema(format = Uuid)]
     pub actor_id: String,
-    /// `created`, `edited`, `status`, `assignee`, `labels`, `comment_added` or `comment_removed`.
+    /// `created`, `edited`, `status`, `assignee`, `labels`, `comment_added`, `comment_removed`,
+    /// `attachment_added`, `attachment_removed` (and `milestone`, `relation`).
     pub kind: String,
     /// What changed (`title`, `description`, `priority`, `status`, `assignee_id`, `labels`,
-    /// `comment`); `null` for `created`.
+    /// `comment`, `attachment`, …); `null` for `created`.
     #[schema(required = true)]
     pub field: Option<String>,
-    /// Labels as a comma-separated list; the comment's id for comment events. `null` where
+    /// Labels as a comma-separated list; the comment's id for comment events; the file's name
+    /// for attachment events. `null` where
     /// there was no value before (or is none after).
     #[schema(required = true)]
     pub old_value: Option<String>,

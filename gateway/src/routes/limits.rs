@@ -484,6 +484,85 @@ pub fn optional_issue_sort() -> RefOr<Schema> {
     )
 }
 
+/// Longest attachment file name, in bytes of UTF-8 once sanitized (the issues service holds the
+/// same bound).
+pub const MAX_FILE_NAME_BYTES: usize = 255;
+
+/// The name of an attached file, as downloads will carry it.
+pub fn file_name() -> RefOr<Schema> {
+    schema(
+        string(false)
+            .min_length(Some(1))
+            .max_length(Some(MAX_FILE_NAME_BYTES))
+            .description(Some(
+                "The file's name. Only its last path segment is kept and control characters \
+                 and bidirectional controls are removed; what is left (trimmed) must be 1–255 \
+                 bytes of UTF-8, and not `.` or `..`",
+            ))
+            .examples(["login-error.png"]),
+    )
+}
+
+/// The token characters of a media type's type and subtype (RFC 9110 §5.6.2).
+const MEDIA_TOKEN: &str = r"[A-Za-z0-9!#$%&'*+.^_`|~-]+";
+
+/// The media type a client declares for an upload.
+pub fn media_type() -> RefOr<Schema> {
+    schema(
+        string(false)
+            .max_length(Some(255))
+            .pattern(Some(format!("^{MEDIA_TOKEN}/{MEDIA_TOKEN}$")))
+            .description(Some(
+                "`type/subtype`, without parameters, at most 255 characters. The content must \
+                 not contradict it (`image/png` for a PDF is refused at confirm); \
+                 `application/octet-stream` fits anything. What downloads are served as is the \
+                 type sniffed from the content",
+            ))
+            .examples(["image/png"]),
+    )
+}
+
+/// A SHA-256 the content must have; absent, empty or `null`: not checked.
+pub fn sha256() -> RefOr<Schema> {
+    schema(
+        string(true)
+            .pattern(Some("^([0-9a-fA-F]{64})?$"))
+            .description(Some(
+                "64 hexadecimal digits (either case); checked when the upload is confirmed \
+                 (a mismatch is 422 `sha256` and the object is deleted)",
+            ))
+            .examples(["9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08"]),
+    )
+}
+
+/// The size an upload declares, in bytes.
+pub fn upload_size() -> RefOr<Schema> {
+    schema(
+        ObjectBuilder::new()
+            .schema_type(Type::Integer)
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int64)))
+            .minimum(Some(1))
+            .description(Some(
+                "Bytes, from 1 to the per-file limit (`SWATTER_ATTACHMENT_MAX_BYTES`, default \
+                 26,214,400 = 25 MiB; `max_file_bytes` of the project's attachment usage). The \
+                 presigned PUT is signed for exactly this length",
+            ))
+            .examples([48213]),
+    )
+}
+
+/// The comment of the issue an attachment belongs to; `null` or absent: the issue itself.
+pub fn attachment_comment_id() -> RefOr<Schema> {
+    schema(
+        string(true)
+            .pattern(Some(format!("^({UUID})$")))
+            .description(Some(
+                "Attach to this comment of the issue instead of the issue itself",
+            ))
+            .examples(["01936f91-2b3c-7d4e-9f5a-6b7c8d9e0f1a"]),
+    )
+}
+
 /// Longest webhook URL (docs/api.md, *Webhooks*).
 pub const MAX_WEBHOOK_URL_LEN: usize = 2000;
 /// Longest webhook description.

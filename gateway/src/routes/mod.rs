@@ -1,5 +1,6 @@
 //! The REST routes, one module per area. Handlers are thin: extract, call one RPC, map the answer.
 
+pub mod attachments;
 pub mod auth;
 pub mod bulk;
 pub mod changes;
@@ -36,7 +37,10 @@ use http::{HeaderValue, StatusCode, header};
 use serde::{Deserialize, Serialize};
 use tower_http::catch_panic::CatchPanicLayer;
 use utoipa::{IntoParams, OpenApi, ToSchema};
-use utoipa_axum::{router::OpenApiRouter, routes};
+use utoipa_axum::{
+    router::{OpenApiRouter, UtoipaMethodRouterExt},
+    routes,
+};
 
 use crate::{
     error::{ApiError, ProblemKind},
@@ -98,6 +102,22 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(relations::remove_relation))
         .routes(routes!(comments::create_comment, comments::list_comments))
         .routes(routes!(comments::update_comment, comments::delete_comment))
+        .routes(routes!(attachments::create_upload))
+        .routes(
+            routes!(
+                attachments::upload_attachment,
+                attachments::list_attachments
+            )
+            // The one route whose body may be larger than 1 MiB: a small file, sent through.
+            .layer(DefaultBodyLimit::max(attachments::MAX_UPLOAD_BODY_BYTES)),
+        )
+        .routes(routes!(attachments::confirm_upload))
+        .routes(routes!(
+            attachments::get_attachment,
+            attachments::delete_attachment
+        ))
+        .routes(routes!(attachments::download_attachment))
+        .routes(routes!(attachments::get_attachment_usage))
         .routes(routes!(
             notifications::watch_issue,
             notifications::unwatch_issue

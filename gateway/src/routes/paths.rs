@@ -52,6 +52,14 @@ pub struct CommentId {
     pub id: Uuid,
 }
 
+/// `{id}` of an attachment.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct AttachmentId {
+    /// The attachment's id
+    pub id: Uuid,
+}
+
 /// `{id}` of a job.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Path)]

@@ -104,6 +104,12 @@ wire_enums! {
     NotificationReason("must be assigned, mentioned, watching or status_changed") = [
         Assigned "assigned", Mentioned "mentioned", Watching "watching", StatusChanged "status_changed"
     ];
+    /// Whether an attachment was confirmed: `pending` (asked for, not yet confirmed; seen by its
+    /// uploader only) or `ready` (verified, seen by every member).
+    AttachmentState("must be pending or ready") = [Pending "pending", Ready "ready"];
+    /// Whether an attachment has a thumbnail: `none` (not an image of a kind that gets one),
+    /// `ready`, or `refused` (an image too large to decode safely, or one that does not decode).
+    ThumbnailState("must be none, ready or refused") = [None "none", Ready "ready", Refused "refused"];
 }
 
 pub use reporting::{JobState, ReportKind};

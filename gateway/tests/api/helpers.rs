@@ -2,7 +2,7 @@
 //! gateway, all in-process on port 0 (see `swatter_testkit::Stack`), with a typed client for the
 //! REST API. On request ([`TestApp::spawn_with_reporting`]) the reporting service too, with its
 //! worker, the real RabbitMQ (queue names unique to the test) and an s3s-fs process owned by the
-//! test.
+//! test; on request ([`TestApp::spawn_with_attachments`]) an s3s-fs for issues' attachments.
 
 use std::net::SocketAddr;
 
@@ -11,6 +11,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use swatter_gateway::config::GatewayConfig;
 use swatter_identity::config::IdentityConfig;
+use swatter_issues::config::AttachmentSettings;
 use swatter_reporting::startup::Mode;
 use swatter_testkit::{
     Broker, Identity, Issues, Reporting, S3Server, Stack, TestDatabase, Webhooks, Worker,
@@ -37,7 +38,8 @@ pub struct TestApp {
     /// The webhooks service, when the test asked for it (it stops when the app is dropped).
     _webhooks: Option<Webhooks>,
     broker: Option<Broker>,
-    _s3: Option<S3Server>,
+    /// The object store of reporting or of attachments, when the test asked for one.
+    pub s3: Option<S3Server>,
     _identity: Identity,
     _issues: Issues,
 }
@@ -92,6 +94,25 @@ impl TestApp {
         TestApp::start(Stack::new().reporting(Worker::from(mode)).gateway()).await
     }
 
+    /// The services and the gateway, with issues keeping attachments in an s3s-fs owned by the
+    /// test.
+    pub async fn spawn_with_attachments() -> TestApp {
+        TestApp::spawn_with_attachments_configured(|_| {}).await
+    }
+
+    /// Like [`TestApp::spawn_with_attachments`], with the attachment settings (limits, URL
+    /// lifetimes) changed by `customize`.
+    pub async fn spawn_with_attachments_configured(
+        customize: impl FnOnce(&mut AttachmentSettings) + Send,
+    ) -> TestApp {
+        TestApp::start(
+            Stack::new()
+                .issues_with_s3(move |config| customize(&mut config.attachments))
+                .gateway(),
+        )
+        .await
+    }
+
     /// The services including webhooks (deliveries may reach 127.0.0.1), and the gateway.
     pub async fn spawn_with_webhooks() -> TestApp {
         TestApp::start(Stack::new().webhooks().gateway()).await
@@ -111,7 +132,7 @@ impl TestApp {
             reporting: stack.reporting,
             _webhooks: stack.webhooks,
             broker: stack.broker,
-            _s3: stack.s3,
+            s3: stack.s3,
             _identity: identity,
             _issues: issues,
         }

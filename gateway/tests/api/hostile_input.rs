@@ -315,6 +315,22 @@ fn identity_and_issues_inputs() -> Vec<Input> {
         input("PATCH", "/v1/comments/{}", Path(Some(r#"{"body": "Fine"}"#)), Status(404)),
         input("PATCH", "/v1/comments/:comment", Json(r#"{"body": "HOSTILE"}"#, "body"), Named),
         input("DELETE", "/v1/comments/{}", Path(None), Status(404)),
+        // Attachments (a file name loses its control characters instead: docs/api.md).
+        input("POST", "/v1/issues/{}/attachments/uploads", Path(Some(r#"{"file_name": "a.txt", "size": 1, "content_type": "text/plain"}"#)), Status(404)),
+        input("POST", "/v1/issues/HOST-1/attachments/uploads", Json(r#"{"file_name": "a.txt", "size": 1, "content_type": "HOSTILE"}"#, "content_type"), Named),
+        input("POST", "/v1/issues/HOST-1/attachments/uploads", Json(r#"{"file_name": "a.txt", "size": 1, "content_type": "text/plain", "sha256": "HOSTILE"}"#, "sha256"), Named),
+        input("POST", "/v1/issues/HOST-1/attachments/uploads", Json(r#"{"file_name": "a.txt", "size": 1, "content_type": "text/plain", "comment_id": "HOSTILE"}"#, "comment_id"), Named),
+        // (Its body is not multipart here, so 415 may come first.)
+        input("POST", "/v1/issues/{}/attachments", Path(None), ClientError),
+        input("GET", "/v1/issues/{}/attachments", Path(None), Status(404)),
+        input("GET", "/v1/issues/HOST-1/attachments", Query("comment_id"), Named),
+        input("GET", "/v1/issues/HOST-1/attachments", Query("page_size"), Named),
+        input("GET", "/v1/issues/HOST-1/attachments", Query("page_token"), Named),
+        input("GET", "/v1/attachments/{}", Path(None), Status(404)),
+        input("DELETE", "/v1/attachments/{}", Path(None), Status(404)),
+        input("POST", "/v1/attachments/{}/confirm", Path(None), Status(404)),
+        input("GET", "/v1/attachments/{}/download", Path(None), Status(404)),
+        input("GET", "/v1/projects/{}/attachment-usage", Path(None), Status(404)),
         // Saved views.
         input("POST", "/v1/projects/HOST/views", Json(r#"{"name": "HOSTILE", "query": ""}"#, "name"), Named),
         input("POST", "/v1/projects/HOST/views", Json(r#"{"name": "Fine", "query": "HOSTILE"}"#, "query"), Named),

@@ -16,6 +16,10 @@ use crate::{
     rpc::{DELEGATED_METHODS, Issues, IssuesRpc, READ_METHODS},
 };
 
+/// Largest request message: a one-step upload's file and the rest of its request.
+const MAX_REQUEST_BYTES: usize =
+    crate::domain::attachments::MAX_ONE_STEP_BYTES as usize + 64 * 1024;
+
 /// A built issues service, bound and ready to serve.
 pub struct Application {
     grpc: BoundService<IssuesServiceServer<IssuesRpc>>,
@@ -52,7 +56,9 @@ impl Application {
             grpc: BoundService::bind(
                 config.addr,
                 config.metrics_addr,
-                IssuesServiceServer::new(rpc),
+                // `UploadAttachment` carries up to 10 MiB of file; tonic refuses requests over
+                // 4 MiB unless told otherwise.
+                IssuesServiceServer::new(rpc).max_decoding_message_size(MAX_REQUEST_BYTES),
                 AuthLayer::new(verifier, DELEGATED_METHODS).with_read_methods(READ_METHODS),
                 probe,
             )

@@ -90,6 +90,7 @@ pub fn issue(issue: &pb::Issue) -> Value {
         "due_on": issue.due_on.as_deref().filter(|d| !d.is_empty()),
         "estimate": issue.estimate,
         "milestone_id": issue.milestone_id.as_deref().filter(|id| !id.is_empty()),
+        "attachment_count": issue.attachment_count,
     })
 }
 
