@@ -495,7 +495,7 @@ pub fn file_name() -> RefOr<Schema> {
             .min_length(Some(1))
             .max_length(Some(MAX_FILE_NAME_BYTES))
             .description(Some(
-                "The file's name. Only its last path segment is kept and control characters \
+                "The file's name, at most 255 characters as sent. Only its last path segment is kept and control characters \
                  and bidirectional controls are removed; what is left (trimmed) must be 1–255 \
                  bytes of UTF-8, and not `.` or `..`",
             ))

@@ -40,6 +40,14 @@ pub struct FileName(String);
 
 impl FileName {
     pub fn parse(field: &str, raw: &str) -> Result<Self, Violation> {
+        // The name as sent is bounded too (the schema's 255 characters), path included: a
+        // longer one is refused, not cut down to a shorter last segment.
+        if raw.chars().count() > MAX_FILE_NAME_BYTES {
+            return Err(Violation::new(
+                field,
+                format!("must be at most {MAX_FILE_NAME_BYTES} characters as sent"),
+            ));
+        }
         let last = raw.rsplit(['/', '\\']).next().unwrap_or_default();
         let cleaned: String = last
             .chars()
@@ -553,6 +561,12 @@ mod tests {
             let error = name(raw).unwrap_err();
             assert_eq!(error.field, "file_name", "{raw:?}");
         }
+        let long_path = format!("{}/short.txt", "d".repeat(250));
+        assert_eq!(
+            name(&long_path).unwrap_err().field,
+            "file_name",
+            "the path counts"
+        );
         assert!(name(&"é".repeat(127)).is_ok());
         assert!(name(&"é".repeat(128)).is_err(), "256 bytes");
     }
