@@ -258,7 +258,9 @@ pub struct CreateUploadRequest {
 }
 
 /// The one-step upload's form (`multipart/form-data`), as the OpenAPI description shows it.
-#[derive(Debug, ToSchema)]
+/// No other part is taken (`additionalProperties: false`; an unknown part is 422).
+#[derive(Debug, ToSchema, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct UploadAttachmentForm {
     /// The file, with its `filename` (the attachment's name) and, optionally, its
     /// `Content-Type` (`application/octet-stream` or none: taken from the content). At most
