@@ -88,7 +88,9 @@ impl ReportParams {
                     month: m.month,
                 }))
             }
-            None => Err(broken_answer("job.params")),
+            Some(Params::IssuesCsv(_) | Params::IssuesJson(_)) | None => {
+                Err(broken_answer("job.params"))
+            }
         }
     }
 }

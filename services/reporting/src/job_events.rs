@@ -58,7 +58,8 @@ pub fn job_json(row: &JobRow) -> Value {
             "to": time(p.to.as_ref()),
         }),
         Some(Params::UserMonthly(m)) => json!({"kind": "user_monthly", "month": m.month}),
-        None => Value::Null,
+        // Exports are filled in by issue 16's exports part.
+        Some(Params::IssuesCsv(_) | Params::IssuesJson(_)) | None => Value::Null,
     };
     json!({
         "id": job.id,

@@ -213,6 +213,16 @@ impl IssuesService for IssuesRpc {
         respond(issues::export_project_issues(&self.0, r).await)
     }
 
+    type ExportIssuesStream = IssueStream;
+
+    async fn export_issues(
+        &self,
+        _r: Request<pb::ListIssuesRequest>,
+    ) -> RpcResult<Self::ExportIssuesStream> {
+        // Issue 16 (exports) fills this in.
+        Err(Status::unimplemented("ExportIssues is not available yet"))
+    }
+
     async fn list_changes(
         &self,
         r: Request<pb::ListChangesRequest>,

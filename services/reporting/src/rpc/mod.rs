@@ -50,11 +50,17 @@ pub struct Reporting {
 /// When a user at their limit of jobs in flight is told to try again: reports take seconds.
 const JOB_SLOT_RETRY: Duration = Duration::from_secs(10);
 
+fn not_yet() -> Status {
+    Status::unimplemented("not available yet")
+}
+
 /// The tonic service.
 #[derive(Clone)]
 pub struct ReportingRpc(pub Arc<Reporting>);
 
 type JobStream = Pin<Box<dyn Stream<Item = std::result::Result<pb::Job, Status>> + Send>>;
+type DashboardStream =
+    Pin<Box<dyn Stream<Item = std::result::Result<pb::Dashboard, Status>> + Send>>;
 type ChunkStream =
     Pin<Box<dyn Stream<Item = std::result::Result<pb::ArtifactChunk, Status>> + Send>>;
 
@@ -153,5 +159,64 @@ impl ReportingService for ReportingRpc {
     }
     async fn get_job_stats(&self, r: Request<pb::GetJobStatsRequest>) -> RpcResult<pb::JobStats> {
         respond(jobs::job_stats(&self.0, r).await)
+    }
+
+    // Issue 16: schedules, the dashboard and dead letters are filled in by their parts.
+    async fn create_schedule(
+        &self,
+        _r: Request<pb::CreateScheduleRequest>,
+    ) -> RpcResult<pb::Schedule> {
+        Err(not_yet())
+    }
+    async fn get_schedule(&self, _r: Request<pb::GetScheduleRequest>) -> RpcResult<pb::Schedule> {
+        Err(not_yet())
+    }
+    async fn list_schedules(
+        &self,
+        _r: Request<pb::ListSchedulesRequest>,
+    ) -> RpcResult<pb::ListSchedulesResponse> {
+        Err(not_yet())
+    }
+    async fn pause_schedule(
+        &self,
+        _r: Request<pb::PauseScheduleRequest>,
+    ) -> RpcResult<pb::Schedule> {
+        Err(not_yet())
+    }
+    async fn resume_schedule(
+        &self,
+        _r: Request<pb::ResumeScheduleRequest>,
+    ) -> RpcResult<pb::Schedule> {
+        Err(not_yet())
+    }
+    async fn delete_schedule(&self, _r: Request<pb::DeleteScheduleRequest>) -> RpcResult<()> {
+        Err(not_yet())
+    }
+    async fn get_dashboard(
+        &self,
+        _r: Request<pb::GetDashboardRequest>,
+    ) -> RpcResult<pb::Dashboard> {
+        Err(not_yet())
+    }
+
+    type WatchDashboardStream = DashboardStream;
+
+    async fn watch_dashboard(
+        &self,
+        _r: Request<pb::WatchDashboardRequest>,
+    ) -> RpcResult<DashboardStream> {
+        Err(not_yet())
+    }
+    async fn list_dead_letters(
+        &self,
+        _r: Request<pb::ListDeadLettersRequest>,
+    ) -> RpcResult<pb::ListDeadLettersResponse> {
+        Err(not_yet())
+    }
+    async fn requeue_dead_letter(
+        &self,
+        _r: Request<pb::RequeueDeadLetterRequest>,
+    ) -> RpcResult<pb::Job> {
+        Err(not_yet())
     }
 }

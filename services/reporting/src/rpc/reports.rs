@@ -43,10 +43,9 @@ fn report_params(params: Option<&pb::ReportParams>, now: DateTime<Utc>) -> Resul
         Some(Params::UserMonthly(m)) => {
             domain::monthly_params(&m.month, now).map_err(ReportingError::invalid)
         }
-        None => Err(ReportingError::invalid(Violation::new(
-            "kind",
-            "must be project or user_monthly",
-        ))),
+        Some(Params::IssuesCsv(_) | Params::IssuesJson(_)) | None => Err(ReportingError::invalid(
+            Violation::new("kind", "must be project or user_monthly"),
+        )),
     }
 }
 
