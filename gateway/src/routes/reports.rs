@@ -90,6 +90,11 @@ impl CreateReportRequest {
         match kind.ok_or_else(|| ApiError::invalid_field("kind", ReportKind::EXPECTED))? {
             ReportKind::Project => decode_value(body).map(CreateReportRequest::Project),
             ReportKind::UserMonthly => decode_value(body).map(CreateReportRequest::UserMonthly),
+            // Issue 16's exports part fills these in.
+            ReportKind::IssuesCsv | ReportKind::IssuesJson => Err(ApiError::invalid_field(
+                "kind",
+                "exports are not available yet",
+            )),
         }
     }
 

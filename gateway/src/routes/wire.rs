@@ -127,8 +127,10 @@ mod reporting {
             Succeeded "succeeded", Failed "failed", Cancelled "cancelled"
         ];
         /// What a report covers: one project, or every project of the user for one month.
-        ReportKind("must be project or user_monthly") =
-            [Project "project", UserMonthly "user_monthly"];
+        ReportKind("must be project, user_monthly, issues_csv or issues_json") = [
+            Project "project", UserMonthly "user_monthly",
+            IssuesCsv "issues_csv", IssuesJson "issues_json"
+        ];
     }
 }
 
