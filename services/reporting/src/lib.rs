@@ -3,10 +3,12 @@
 //! in S3.
 //!
 //! `domain` holds the rules, `store` the queries, `rpc` the gRPC handlers, `broker` RabbitMQ,
-//! `storage` the object store, `relay`/`sweeper`/`worker` the pipeline, `render` the typesetting.
+//! `storage` the object store, `relay`/`sweeper`/`worker` the pipeline, `dead_letters` the
+//! dead-letter queue's consumer, `render` the typesetting.
 
 pub mod broker;
 pub mod config;
+pub mod dead_letters;
 pub mod domain;
 pub mod error;
 pub mod events;

@@ -1,5 +1,5 @@
-//! Building and running the reporting service: the gRPC API with the outbox relay and the lease
-//! sweeper, and the worker, in the combinations of [`Mode`]. Tests start it in-process through the
+//! Building and running the reporting service: the gRPC API with the outbox relay, the lease
+//! sweeper and the dead-letter consumer, and the worker, in the combinations of [`Mode`]. Tests start it in-process through the
 //! same code.
 
 use std::{future::Future, sync::Arc};
@@ -21,13 +21,14 @@ use crate::{
     MIGRATOR,
     broker::{Publisher, Topology},
     config::ReportingConfig,
+    dead_letters,
     events::{JobEvents, StreamSlots},
     fetch::Sources,
     relay,
     rpc::{READ_METHODS, Reporting, ReportingRpc},
     storage::Storage,
     sweeper,
-    worker::Worker,
+    worker::{Presence, Worker},
 };
 
 /// Which parts run in this process.
@@ -86,8 +87,9 @@ impl Application {
             backoff: config.backoff,
             lease: config.lease,
             amqp_url: config.amqp_url.clone(),
-            topology,
+            topology: topology.clone(),
             concurrency: config.worker_concurrency,
+            presence: Presence::new(config.worker_heartbeat),
         });
         let api = match mode {
             Mode::Worker => None,
@@ -152,6 +154,12 @@ impl Application {
                 config.backoff,
                 config.sweep_interval,
                 sweeper::STALE_WAITING,
+                stopped.clone(),
+            )));
+            tasks.push(tokio::spawn(dead_letters::run(
+                db.clone(),
+                config.amqp_url.clone(),
+                publisher.topology().clone(),
                 stopped.clone(),
             )));
         }
