@@ -14,6 +14,11 @@ function announce(text) {
   $("status").textContent = text;
 }
 
+// What the last button did, in a live region of its own (snapshots do not overwrite it).
+function tell(text) {
+  $("action-status").textContent = text;
+}
+
 // A POST (or GET) to the dashboard's API: same origin, the cookie, the CSRF header.
 async function call(method, path, body) {
   const headers = { "X-Swatter-Admin": "1", Accept: "application/json" };
@@ -433,7 +438,7 @@ async function act(button) {
   try {
     const { response, data } = await call("POST", path);
     if (response.status === 401) return showLogin("Your session has ended; log in again.");
-    announce(response.ok ? done : "Refused: " + ((data && data.detail) || response.status));
+    tell(response.ok ? done : "Refused: " + ((data && data.detail) || response.status));
   } finally {
     button.disabled = false;
   }
