@@ -13,14 +13,13 @@ from pathlib import Path
 
 import pytest
 import requests
+from conftest import log_in
 from selenium import webdriver
 from selenium.webdriver.chrome.options import Options
 from selenium.webdriver.chrome.service import Service
 from selenium.webdriver.common.by import By
 from selenium.webdriver.common.keys import Keys
 from selenium.webdriver.support.ui import WebDriverWait
-
-from conftest import log_in
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
@@ -67,7 +66,7 @@ def shot(driver, name):
 def until(driver, what, check, timeout=WAIT):
     try:
         return WebDriverWait(driver, timeout, poll_frequency=0.2).until(lambda d: check(d))
-    except Exception as error:  # noqa: BLE001 - the screenshot says more than the timeout
+    except Exception as error:  # the screenshot says more than the timeout
         shot(driver, "failure")
         raise AssertionError(f"timed out waiting for {what}") from error
 

@@ -239,7 +239,7 @@ async fn workers_send_heartbeats_and_leave_the_list_on_a_clean_stop_but_not_when
         .await;
     assert_eq!(workers[0].concurrency, 2);
     assert!(!workers[0].hostname.is_empty());
-    let first_beat = workers[0].last_heartbeat_at.clone().unwrap();
+    let first_beat = workers[0].last_heartbeat_at.unwrap();
     let later = app
         .wait_for_workers(&admin, |w| {
             w.len() == 1 && w[0].last_heartbeat_at.as_ref().unwrap().seconds > first_beat.seconds
