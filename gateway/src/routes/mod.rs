@@ -18,6 +18,7 @@ pub mod paths;
 pub mod projects;
 pub mod relations;
 pub mod reports;
+pub mod schedules;
 pub mod tokens;
 pub mod users;
 pub mod views;
@@ -137,6 +138,13 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(jobs::download_artifact))
         .routes(routes!(jobs::job_events))
         .routes(routes!(jobs::job_stats))
+        .routes(routes!(
+            schedules::create_schedule,
+            schedules::list_schedules
+        ))
+        .routes(routes!(schedules::get_schedule, schedules::delete_schedule))
+        .routes(routes!(schedules::pause_schedule))
+        .routes(routes!(schedules::resume_schedule))
         .routes(routes!(webhooks::create_webhook, webhooks::list_webhooks))
         .routes(routes!(
             webhooks::get_webhook,

@@ -3,7 +3,8 @@
 //! in S3.
 //!
 //! `domain` holds the rules, `store` the queries, `rpc` the gRPC handlers, `broker` RabbitMQ,
-//! `storage` the object store, `relay`/`sweeper`/`worker` the pipeline, `render` the typesetting.
+//! `storage` the object store, `relay`/`sweeper`/`worker` the pipeline, `scheduler` the runs
+//! of scheduled reports, `render` the typesetting.
 
 pub mod broker;
 pub mod config;
@@ -17,6 +18,7 @@ pub mod outcome;
 pub mod relay;
 pub mod render;
 pub mod rpc;
+pub mod scheduler;
 pub mod startup;
 pub mod storage;
 pub mod store;

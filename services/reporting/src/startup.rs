@@ -1,5 +1,5 @@
-//! Building and running the reporting service: the gRPC API with the outbox relay and the lease
-//! sweeper, and the worker, in the combinations of [`Mode`]. Tests start it in-process through the
+//! Building and running the reporting service: the gRPC API with the outbox relay, the lease
+//! sweeper and the scheduler of scheduled reports, and the worker, in the combinations of [`Mode`]. Tests start it in-process through the
 //! same code.
 
 use std::{future::Future, sync::Arc};
@@ -25,6 +25,7 @@ use crate::{
     fetch::Sources,
     relay,
     rpc::{READ_METHODS, Reporting, ReportingRpc},
+    scheduler,
     storage::Storage,
     sweeper,
     worker::Worker,
@@ -102,6 +103,7 @@ impl Application {
                     max_attempts: config.max_attempts,
                     max_active_jobs_per_user: config.max_active_jobs_per_user,
                     streams: StreamSlots::new(config.max_streams_per_user as usize),
+                    max_schedules_per_user: config.max_schedules_per_user,
                 }));
                 Some((rpc, verifier))
             }
@@ -152,6 +154,15 @@ impl Application {
                 config.backoff,
                 config.sweep_interval,
                 sweeper::STALE_WAITING,
+                stopped.clone(),
+            )));
+            tasks.push(tokio::spawn(scheduler::run_until(
+                db.clone(),
+                scheduler::Settings {
+                    max_attempts: config.max_attempts,
+                    max_active_jobs_per_user: config.max_active_jobs_per_user,
+                    tick: config.scheduler_tick,
+                },
                 stopped.clone(),
             )));
         }

@@ -174,6 +174,13 @@ async fn every_command_of_the_grpcurl_guide_works_against_the_real_services() {
         "SWAT-3 → SWAT-1 → SWAT-3",
         r#"{"key":"SWAT-1","total":1,"done":0}"#,
         r#"{"key":"SWAT-2","parent":"SWAT-1"}"#,
+        // Scheduled reports: made, listed, refused naming both fields, paused, resumed, deleted.
+        "schedule Weekly SWAT: 0 8 * * 1 Europe/Berlin, next run true\n",
+        "listed Weekly SWAT\n",
+        "\"field\":\"cron\"\n\"field\":\"time_zone\"\n",
+        "paused true, next run none\n",
+        "paused false, next run true\n",
+        "schedule deleted\n",
     ] {
         assert!(
             stdout.contains(expected),
