@@ -45,7 +45,7 @@ impl ScheduledReport {
                 ..
             } => {
                 return Err(ApiError::invalid_field(
-                    "report.period_days",
+                    "period_days",
                     "must be from 1 to 366",
                 ));
             }

@@ -5,7 +5,10 @@
 use reqwest::{Method, StatusCode, header};
 use serde_json::{Value, json};
 
-use crate::helpers::{ReportingMode, TestApp, assert_invalid, assert_problem};
+use crate::{
+    documentation::{allows, description, property},
+    helpers::{ReportingMode, TestApp, assert_invalid, assert_problem},
+};
 
 /// `POST /v1/schedules` as the holder of `token`.
 async fn post_schedule(app: &TestApp, token: &str, body: &Value) -> reqwest::Response {
@@ -226,5 +229,68 @@ async fn another_users_schedule_is_not_found_and_only_admins_list_everyones() {
     assert_eq!(app.get_ok(&admin, &path).await["id"], id);
     // The schedule is untouched.
     assert_eq!(app.get_ok(&alice.access_token, &path).await, schedule);
+    app.cleanup_broker().await;
+}
+
+#[tokio::test]
+async fn what_the_schedule_schema_allows_the_service_accepts_and_what_it_refuses_it_refuses() {
+    let app = TestApp::spawn_with_reporting(ReportingMode::Api).await;
+    let doc = description(&app).await;
+    let token = app.user("alice").await.access_token;
+    let body = |field: &str, value: &str| {
+        let mut body = json!({"report": {"kind": "user_monthly"}, "cron": "0 6 1 * *"});
+        body[field] = json!(value);
+        body
+    };
+    for (field, candidates) in [
+        (
+            "cron",
+            &[
+                "0 8 * * 1",
+                " 0  8 * * mon-fri ",
+                "*/5 * * * *",
+                "0\t8 * * 1",
+                "0 8 * *",
+                "0 8 * * 1 2026",
+                "@daily",
+                "* * * *  ",
+                &format!("0 0 1 1 {}", "1,".repeat(46) + "1"),
+            ][..],
+        ),
+        (
+            "time_zone",
+            &[
+                "Europe/Berlin",
+                "",
+                "Etc/GMT+5",
+                "UTC ",
+                "Europe/Berlin\n",
+                &"A".repeat(65),
+            ][..],
+        ),
+        (
+            "name",
+            &[
+                "Weekly",
+                "",
+                "  padded\t",
+                "tab\tinside",
+                "nul\u{0}",
+                &"n".repeat(100),
+                &"n".repeat(101),
+            ][..],
+        ),
+    ] {
+        let schema = property(&doc, "CreateScheduleRequest", field).clone();
+        for candidate in candidates {
+            let response = post_schedule(&app, &token, &body(field, candidate)).await;
+            let accepted = response.status() == StatusCode::CREATED;
+            assert_eq!(
+                allows(&schema, candidate),
+                accepted,
+                "{field} {candidate:?}"
+            );
+        }
+    }
     app.cleanup_broker().await;
 }

@@ -48,10 +48,13 @@ enum Run {
 /// One tick: claims the due schedules (up to a batch) and makes their runs; returns how many.
 pub async fn tick(db: &PgPool, settings: &Settings) -> anyhow::Result<usize> {
     let mut tx = db.begin().await?;
-    let due = schedules::lock_due_schedules(&mut tx, BATCH).await?;
+    let mut due = schedules::lock_due_schedules(&mut tx, BATCH).await?;
     if due.is_empty() {
         return Ok(0);
     }
+    // Each run takes its owner's job-slot lock until the commit: taken in owner order, the
+    // locks of concurrent ticks (other replicas) cannot deadlock.
+    due.sort_by_key(|schedule| schedule.owner_id);
     let now = schedules::transaction_now(&mut *tx).await?;
     for schedule in &due {
         // A savepoint per schedule: one that cannot run (a broken row) does not hold up the rest.

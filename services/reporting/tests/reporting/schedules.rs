@@ -275,6 +275,22 @@ async fn jobs_per_run(db: &PgPool) -> HashMap<(Uuid, DateTime<Utc>), i64> {
     rows.into_iter().map(|(id, at, n)| ((id, at), n)).collect()
 }
 
+/// A `swatter-reporting api` process, killed (SIGKILL) when dropped, also when the test fails.
+struct Replica(std::process::Child);
+
+impl Replica {
+    fn kill(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+impl Drop for Replica {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
+
 #[tokio::test]
 async fn two_replicas_make_every_due_run_once_and_the_survivor_of_a_sigkill_misses_none() {
     let mut app = TestApp::spawn_with(Options {
@@ -292,8 +308,8 @@ async fn two_replicas_make_every_due_run_once_and_the_survivor_of_a_sigkill_miss
     }
     // Only the two `swatter-reporting api` processes schedule from here on.
     app.stop_reporting();
-    let mut doomed = app.spawn_api();
-    let mut survivor = app.spawn_api();
+    let mut doomed = Replica(app.spawn_api());
+    let survivor = Replica(app.spawn_api());
 
     let mut armed: HashSet<(Uuid, DateTime<Utc>)> = HashSet::new();
     let mut armed_after_kill = 0;
@@ -307,8 +323,7 @@ async fn two_replicas_make_every_due_run_once_and_the_survivor_of_a_sigkill_miss
         armed.extend(new);
         if !killed && started.elapsed() > Duration::from_secs(4) {
             // SIGKILL, likely mid-tick: its transaction dies with its connection.
-            doomed.kill().unwrap();
-            doomed.wait().unwrap();
+            doomed.kill();
             killed = true;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
@@ -331,8 +346,7 @@ async fn two_replicas_make_every_due_run_once_and_the_survivor_of_a_sigkill_miss
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    survivor.kill().unwrap();
-    survivor.wait().unwrap();
+    drop(survivor);
 
     // … exactly once: one job per due time, none skipped, none twice.
     let made = jobs_per_run(&db).await;
