@@ -294,3 +294,68 @@ async fn what_the_schedule_schema_allows_the_service_accepts_and_what_it_refuses
     }
     app.cleanup_broker().await;
 }
+
+/// The secret of a new personal access token of the holder of the password login `password`.
+async fn personal_token(app: &TestApp, password: &str, body: Value) -> String {
+    let response = app
+        .send_json(Method::POST, password, "/v1/users/me/tokens", &body)
+        .await;
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let created: Value = response.json().await.unwrap();
+    created["secret"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn tokens_keep_their_scopes_and_projects_with_schedules() {
+    let app = TestApp::spawn_with_reporting(ReportingMode::Api).await;
+    let alice = app.user("alice").await;
+    let password = &alice.access_token;
+    app.create_project(password, "SWAT").await;
+    app.create_project(password, "OPS").await;
+    let read = personal_token(&app, password, json!({"name": "ro", "scopes": ["read"]})).await;
+    let swat = personal_token(
+        &app,
+        password,
+        json!({"name": "swat", "scopes": ["write"], "projects": ["SWAT"]}),
+    )
+    .await;
+    let ops: Value = post_schedule(&app, password, &weekly("OPS"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    let ops_path = format!("/v1/schedules/{}", ops["id"].as_str().unwrap());
+
+    assert_problem(
+        post_schedule(&app, &read, &weekly("SWAT")).await,
+        403,
+        "forbidden",
+    )
+    .await;
+    assert_eq!(
+        app.get_ok(&read, "/v1/schedules").await["items"][0]["id"],
+        ops["id"]
+    );
+    assert_problem(
+        post_schedule(&app, &swat, &weekly("OPS")).await,
+        404,
+        "not-found",
+    )
+    .await;
+    let monthly = json!({"report": {"kind": "user_monthly"}, "cron": "0 6 1 * *"});
+    assert_problem(post_schedule(&app, &swat, &monthly).await, 403, "forbidden").await;
+    let own = post_schedule(&app, &swat, &weekly("SWAT")).await;
+    assert_eq!(own.status(), StatusCode::CREATED);
+    let own: Value = own.json().await.unwrap();
+    let listed = app.get_ok(&swat, "/v1/schedules").await;
+    assert_eq!(listed["items"].as_array().unwrap().len(), 1, "{listed}");
+    assert_eq!(listed["items"][0]["id"], own["id"]);
+    assert_problem(app.get_as(&swat, &ops_path).await, 404, "not-found").await;
+    assert_problem(
+        post_action(&app, &swat, ops["id"].as_str().unwrap(), "pause").await,
+        404,
+        "not-found",
+    )
+    .await;
+    app.cleanup_broker().await;
+}

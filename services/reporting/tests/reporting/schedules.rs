@@ -34,6 +34,32 @@ fn monthly_report() -> pb::ScheduledReport {
     }
 }
 
+fn request(
+    report: pb::ScheduledReport,
+    cron: &str,
+    deliver_event: bool,
+) -> pb::CreateScheduleRequest {
+    pb::CreateScheduleRequest {
+        report: Some(report),
+        cron: cron.into(),
+        time_zone: "Europe/Berlin".into(),
+        deliver_event,
+        name: String::new(),
+        request_id: String::new(),
+    }
+}
+
+async fn try_create(
+    app: &TestApp,
+    user: &User,
+    request: pb::CreateScheduleRequest,
+) -> Result<pb::Schedule, tonic::Status> {
+    app.api()
+        .create_schedule(req(request, user))
+        .await
+        .map(tonic::Response::into_inner)
+}
+
 async fn create(
     app: &TestApp,
     user: &User,
@@ -41,21 +67,9 @@ async fn create(
     cron: &str,
     deliver_event: bool,
 ) -> pb::Schedule {
-    app.api()
-        .create_schedule(req(
-            pb::CreateScheduleRequest {
-                report: Some(report),
-                cron: cron.into(),
-                time_zone: "Europe/Berlin".into(),
-                deliver_event,
-                name: String::new(),
-                request_id: String::new(),
-            },
-            user,
-        ))
+    try_create(app, user, request(report, cron, deliver_event))
         .await
         .unwrap()
-        .into_inner()
 }
 
 async fn pause(app: &TestApp, user: &User, id: &str) -> pb::Schedule {
@@ -462,5 +476,90 @@ async fn a_run_due_while_its_owner_has_no_job_slot_makes_a_failed_job_and_says_s
     assert_eq!(events[0].data["job"]["id"], run.last_job_id);
     assert_eq!(events[0].data["job"]["state"], "failed");
     assert_eq!(events[0].data["schedule"]["id"], schedule.id);
+    app.cleanup_broker().await;
+}
+
+#[tokio::test]
+async fn a_user_has_at_most_the_configured_number_of_schedules() {
+    let app = TestApp::spawn_with(Options {
+        max_schedules_per_user: 2,
+        ..Options::without_worker()
+    })
+    .await;
+    let owner = app.user("owner").await;
+    let first = create(&app, &owner, monthly_report(), "0 6 1 * *", false).await;
+    create(&app, &owner, monthly_report(), "0 6 2 * *", false).await;
+
+    let refused = try_create(&app, &owner, request(monthly_report(), "0 6 3 * *", false))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), tonic::Code::ResourceExhausted);
+    assert!(
+        refused.message().contains("SWATTER_MAX_SCHEDULES_PER_USER"),
+        "{refused:?}"
+    );
+    // Another user has their own.
+    let other = app.user("other").await;
+    create(&app, &other, monthly_report(), "0 6 3 * *", false).await;
+    // Deleting one makes room.
+    app.api()
+        .delete_schedule(req(pb::DeleteScheduleRequest { id: first.id }, &owner))
+        .await
+        .unwrap();
+    create(&app, &owner, monthly_report(), "0 6 3 * *", false).await;
+    app.cleanup_broker().await;
+}
+
+#[tokio::test]
+async fn a_repeated_request_id_answers_the_first_schedule_and_a_reused_one_is_refused() {
+    let app = TestApp::spawn_with(Options::without_worker()).await;
+    let owner = app.user("owner").await;
+    let keyed = pb::CreateScheduleRequest {
+        request_id: "weekly-1".into(),
+        ..request(monthly_report(), "0 6 1 * *", false)
+    };
+    let first = try_create(&app, &owner, keyed.clone()).await.unwrap();
+    let again = try_create(&app, &owner, keyed.clone()).await.unwrap();
+    assert_eq!(again, first);
+    let other_body = pb::CreateScheduleRequest {
+        cron: "0 7 1 * *".into(),
+        ..keyed
+    };
+    let refused = try_create(&app, &owner, other_body).await.unwrap_err();
+    assert_eq!(refused.code(), tonic::Code::InvalidArgument, "{refused:?}");
+    let count: i64 = sqlx::query_scalar("SELECT count(*) FROM schedules")
+        .fetch_one(&app.reporting_db.pool)
+        .await
+        .unwrap();
+    assert_eq!(count, 1);
+    app.cleanup_broker().await;
+}
+
+#[tokio::test]
+async fn deleting_a_schedule_keeps_the_jobs_it_made() {
+    let app = TestApp::spawn_with(Options::without_worker()).await;
+    let owner = app.user("owner").await;
+    let db = &app.reporting_db.pool;
+    let schedule = create(&app, &owner, monthly_report(), "0 6 1 * *", false).await;
+    let due = make_due(db, &schedule.id, "0 seconds").await;
+    let ran = wait_for_run(&app, &owner, &schedule.id, due).await;
+
+    app.api()
+        .delete_schedule(req(
+            pb::DeleteScheduleRequest {
+                id: schedule.id.clone(),
+            },
+            &owner,
+        ))
+        .await
+        .unwrap();
+    let gone = app
+        .api()
+        .get_schedule(req(pb::GetScheduleRequest { id: schedule.id }, &owner))
+        .await
+        .unwrap_err();
+    assert_eq!(gone.code(), tonic::Code::NotFound);
+    let job = app.job(&owner, &ran.last_job_id).await;
+    assert_eq!(job.state, JobState::Queued as i32);
     app.cleanup_broker().await;
 }

@@ -22,6 +22,7 @@ pub struct Options {
     pub lease: Duration,
     pub max_active_jobs_per_user: u32,
     pub max_streams_per_user: u32,
+    pub max_schedules_per_user: u32,
 }
 
 impl Default for Options {
@@ -32,6 +33,7 @@ impl Default for Options {
             lease: Duration::from_secs(3),
             max_active_jobs_per_user: 10,
             max_streams_per_user: 10,
+            max_schedules_per_user: 50,
         }
     }
 }
@@ -81,6 +83,7 @@ impl TestApp {
                 config.lease = options.lease;
                 config.max_active_jobs_per_user = options.max_active_jobs_per_user;
                 config.max_streams_per_user = options.max_streams_per_user;
+                config.max_schedules_per_user = options.max_schedules_per_user;
             })
             .start()
             .await;
