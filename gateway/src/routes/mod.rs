@@ -20,6 +20,7 @@ pub mod paths;
 pub mod projects;
 pub mod relations;
 pub mod reports;
+pub mod schedules;
 pub mod tokens;
 pub mod users;
 pub mod views;
@@ -142,6 +143,13 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(dashboard::get_dashboard))
         .routes(routes!(dashboard::list_dead_letters))
         .routes(routes!(dashboard::requeue_dead_letter))
+        .routes(routes!(
+            schedules::create_schedule,
+            schedules::list_schedules
+        ))
+        .routes(routes!(schedules::get_schedule, schedules::delete_schedule))
+        .routes(routes!(schedules::pause_schedule))
+        .routes(routes!(schedules::resume_schedule))
         .routes(routes!(webhooks::create_webhook, webhooks::list_webhooks))
         .routes(routes!(
             webhooks::get_webhook,

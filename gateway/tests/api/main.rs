@@ -21,6 +21,7 @@ mod projects;
 mod relations;
 mod reports;
 mod request_bodies;
+mod schedules;
 mod search;
 mod sessions;
 mod sign_up;

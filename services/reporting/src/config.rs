@@ -175,6 +175,13 @@ pub struct ReportingConfig {
     /// per reporting process (more: 429) (≥ 1).
     #[arg(long, env = "SWATTER_MAX_STREAMS_PER_USER", default_value = "10", value_parser = config::at_least_one::<u32>)]
     pub max_streams_per_user: u32,
+    /// Period, in milliseconds, at which each API process looks for due scheduled reports
+    /// (≥ 10).
+    #[arg(long = "scheduler-tick-ms", env = "SWATTER_SCHEDULER_TICK_MS", default_value = "1000", value_parser = scheduler_tick)]
+    pub scheduler_tick: Duration,
+    /// Scheduled reports a user may have (creating more: 429) (≥ 1).
+    #[arg(long, env = "SWATTER_MAX_SCHEDULES_PER_USER", default_value = "50", value_parser = config::at_least_one::<u32>)]
+    pub max_schedules_per_user: u32,
     /// Where `GET /metrics` (Prometheus text format) listens; `off`: no endpoint.
     #[arg(long, env = "SWATTER_METRICS_ADDR", default_value = "127.0.0.1:9103", value_parser = metrics::metrics_addr)]
     pub metrics_addr: std::option::Option<SocketAddr>,
@@ -191,6 +198,13 @@ fn heartbeat(raw: &str) -> Result<Duration, String> {
     match config::millis(raw)? {
         period if period < Duration::from_millis(100) => Err("must be at least 100".to_owned()),
         period => Ok(period),
+    }
+}
+
+fn scheduler_tick(raw: &str) -> Result<Duration, String> {
+    match config::millis(raw)? {
+        tick if tick < Duration::from_millis(10) => Err("must be at least 10".to_owned()),
+        tick => Ok(tick),
     }
 }
 
@@ -258,6 +272,8 @@ mod tests {
         assert_eq!(config.max_active_jobs_per_user, 10);
         assert_eq!(config.max_streams_per_user, 10);
         assert_eq!(config.worker_heartbeat, Duration::from_secs(5));
+        assert_eq!(config.scheduler_tick, Duration::from_secs(1));
+        assert_eq!(config.max_schedules_per_user, 50);
         assert_eq!(
             config.metrics_addr,
             Some(SocketAddr::from(([127, 0, 0, 1], 9103)))
@@ -283,6 +299,8 @@ mod tests {
             ("SWATTER_JOB_MAX_ATTEMPTS", "many"),
             ("SWATTER_MAX_ACTIVE_JOBS_PER_USER", "0"),
             ("SWATTER_MAX_STREAMS_PER_USER", "none"),
+            ("SWATTER_SCHEDULER_TICK_MS", "5"),
+            ("SWATTER_MAX_SCHEDULES_PER_USER", "0"),
             ("SWATTER_METRICS_ADDR", "everywhere"),
         ] {
             let mut pairs = REQUIRED.to_vec();

@@ -3,8 +3,9 @@
 //! in S3.
 //!
 //! `domain` holds the rules, `store` the queries, `rpc` the gRPC handlers, `broker` RabbitMQ,
-//! `storage` the object store, `relay`/`sweeper`/`worker` the pipeline, `dead_letters` the
-//! dead-letter queue's consumer, `render` the typesetting.
+//! `storage` the object store, `relay`/`sweeper`/`worker` the pipeline, `scheduler` the runs
+//! of scheduled reports, `dead_letters` the dead-letter queue's consumer, `render` the
+//! typesetting.
 
 pub mod broker;
 pub mod config;
@@ -19,6 +20,7 @@ pub mod outcome;
 pub mod relay;
 pub mod render;
 pub mod rpc;
+pub mod scheduler;
 pub mod startup;
 pub mod storage;
 pub mod store;

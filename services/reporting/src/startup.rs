@@ -1,6 +1,6 @@
 //! Building and running the reporting service: the gRPC API with the outbox relay, the lease
-//! sweeper and the dead-letter consumer, and the worker, in the combinations of [`Mode`]. Tests start it in-process through the
-//! same code.
+//! sweeper, the scheduler of scheduled reports and the dead-letter consumer, and the worker, in
+//! the combinations of [`Mode`]. Tests start it in-process through the same code.
 
 use std::{future::Future, sync::Arc};
 
@@ -26,6 +26,7 @@ use crate::{
     fetch::Sources,
     relay,
     rpc::{READ_METHODS, Reporting, ReportingRpc},
+    scheduler,
     storage::Storage,
     sweeper,
     worker::{Presence, Worker},
@@ -104,6 +105,7 @@ impl Application {
                     max_attempts: config.max_attempts,
                     max_active_jobs_per_user: config.max_active_jobs_per_user,
                     streams: StreamSlots::new(config.max_streams_per_user as usize),
+                    max_schedules_per_user: config.max_schedules_per_user,
                 }));
                 Some((rpc, verifier))
             }
@@ -160,6 +162,15 @@ impl Application {
                 db.clone(),
                 config.amqp_url.clone(),
                 publisher.topology().clone(),
+                stopped.clone(),
+            )));
+            tasks.push(tokio::spawn(scheduler::run_until(
+                db.clone(),
+                scheduler::Settings {
+                    max_attempts: config.max_attempts,
+                    max_active_jobs_per_user: config.max_active_jobs_per_user,
+                    tick: config.scheduler_tick,
+                },
                 stopped.clone(),
             )));
         }

@@ -17,18 +17,20 @@ use uuid::Uuid;
 
 use super::{
     DashboardStream, Reporting,
-    convert::job_message,
+    convert::{job_message, schedule_message},
     jobs::{admin_only, queue_again, stats},
 };
 use crate::{
     error::{ReportingError, Result},
-    store::{self, DeadLetterRow, WorkerRow},
+    store::{self, DeadLetterRow, WorkerRow, schedules},
 };
 
 /// Jobs per list in a snapshot.
 const FAILED_SHOWN: i64 = 20;
 const DEAD_LETTERS_SHOWN: i64 = 20;
 const ACTIVE_SHOWN: i64 = 50;
+/// Schedules in a snapshot.
+const SCHEDULES_SHOWN: i64 = 20;
 /// The activity window.
 const ACTIVITY_MINUTES: i64 = 60;
 /// Snapshots of a stream: at most one per `MIN_GAP`, at least one per `MAX_GAP`.
@@ -112,7 +114,7 @@ async fn snapshot(reporting: &Reporting) -> Result<pb::Dashboard> {
     let db = &reporting.db;
     let at = Utc::now();
     let since = at - chrono::Duration::minutes(ACTIVITY_MINUTES);
-    let (stats, activity, workers, failed, dead, dead_letter_count, active) = tokio::try_join!(
+    let (stats, activity, workers, failed, dead, dead_letter_count, active, soonest) = tokio::try_join!(
         stats(reporting),
         async { Ok(store::job_activity(db, since).await?) },
         async { Ok::<_, ReportingError>(store::list_workers(db).await?) },
@@ -130,6 +132,7 @@ async fn snapshot(reporting: &Reporting) -> Result<pb::Dashboard> {
             )
             .await?)
         },
+        async { Ok(schedules::list_schedules(db, None, None, None, SCHEDULES_SHOWN).await?) },
     )?;
     Ok(pb::Dashboard {
         at: Some(timestamp(at)),
@@ -154,15 +157,9 @@ async fn snapshot(reporting: &Reporting) -> Result<pb::Dashboard> {
         failed_jobs: failed.iter().map(job_message).collect(),
         dead_letters: dead_letter_messages(reporting, &dead).await?,
         dead_letter_count,
-        schedules: dashboard_schedules(),
+        schedules: soonest.iter().map(schedule_message).collect(),
         active_jobs: active.iter().map(job_message).collect(),
     })
-}
-
-/// The schedules due soonest. Scheduled reports are another part of issue 16 (built in
-/// parallel); until they are wired in here, the dashboard lists none.
-fn dashboard_schedules() -> Vec<pb::Schedule> {
-    Vec::new()
 }
 
 fn worker_message(row: &WorkerRow) -> pb::WorkerStatus {

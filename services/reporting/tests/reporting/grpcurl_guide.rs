@@ -180,6 +180,13 @@ async fn every_command_of_the_grpcurl_guide_works_against_the_real_services() {
         "dashboard: 1 succeeded, 1 worker(s) alive, 0 dead letters\n",
         "dead letters listed: 0\n",
         "Message: dead letter not found\n",
+        // Scheduled reports: made, listed, refused naming both fields, paused, resumed, deleted.
+        "schedule Weekly SWAT: 0 8 * * 1 Europe/Berlin, next run true\n",
+        "listed Weekly SWAT\n",
+        "\"field\":\"cron\"\n\"field\":\"time_zone\"\n",
+        "paused true, next run none\n",
+        "paused false, next run true\n",
+        "schedule deleted\n",
     ] {
         assert!(
             stdout.contains(expected),

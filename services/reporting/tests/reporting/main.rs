@@ -9,5 +9,6 @@ mod pipeline;
 mod render;
 #[path = "../render_fixtures/mod.rs"]
 mod render_fixtures;
+mod schedules;
 mod support;
 mod topology;
