@@ -1,6 +1,7 @@
 //! End-to-end tests of the gateway against the real identity, issues and reporting services,
 //! PostgreSQL, RabbitMQ and s3s-fs.
 
+mod admin;
 mod attachments;
 mod bulk;
 mod changes;

@@ -151,6 +151,10 @@ pub struct ReportingConfig {
     /// Renders at once per worker, and the broker prefetch (≥ 1).
     #[arg(long, env = "SWATTER_WORKER_CONCURRENCY", default_value = "2", value_parser = config::at_least_one::<u16>)]
     pub worker_concurrency: u16,
+    /// Period, in milliseconds, of each worker's heartbeat in the operator dashboard's worker
+    /// list (silent for three periods: shown as not alive; for an hour: forgotten) (≥ 100).
+    #[arg(long = "worker-heartbeat-ms", env = "SWATTER_WORKER_HEARTBEAT_MS", default_value = "5000", value_parser = heartbeat)]
+    pub worker_heartbeat: Duration,
     /// Attempts before a job fails and its message is dead-lettered (≥ 1).
     #[arg(long = "job-max-attempts", env = "SWATTER_JOB_MAX_ATTEMPTS", default_value = "5", value_parser = config::at_least_one::<i32>)]
     pub max_attempts: i32,
@@ -194,6 +198,13 @@ fn scheduler_tick(raw: &str) -> Result<Duration, String> {
     match config::millis(raw)? {
         tick if tick < Duration::from_millis(10) => Err("must be at least 10".to_owned()),
         tick => Ok(tick),
+    }
+}
+
+fn heartbeat(raw: &str) -> Result<Duration, String> {
+    match config::millis(raw)? {
+        period if period < Duration::from_millis(100) => Err("must be at least 100".to_owned()),
+        period => Ok(period),
     }
 }
 
@@ -262,6 +273,7 @@ mod tests {
         assert_eq!(config.max_streams_per_user, 10);
         assert_eq!(config.scheduler_tick, Duration::from_secs(1));
         assert_eq!(config.max_schedules_per_user, 50);
+        assert_eq!(config.worker_heartbeat, Duration::from_secs(5));
         assert_eq!(
             config.metrics_addr,
             Some(SocketAddr::from(([127, 0, 0, 1], 9103)))
@@ -283,6 +295,7 @@ mod tests {
             ("SWATTER_S3_ENDPOINT", "s3.example.com"),
             ("SWATTER_WORKER_CONCURRENCY", "0"),
             ("SWATTER_JOB_LEASE_SECS", "1"),
+            ("SWATTER_WORKER_HEARTBEAT_MS", "10"),
             ("SWATTER_JOB_MAX_ATTEMPTS", "many"),
             ("SWATTER_MAX_ACTIVE_JOBS_PER_USER", "0"),
             ("SWATTER_MAX_STREAMS_PER_USER", "none"),

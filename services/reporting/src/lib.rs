@@ -3,11 +3,13 @@
 //! in S3.
 //!
 //! `domain` holds the rules, `store` the queries, `rpc` the gRPC handlers, `broker` RabbitMQ,
-//! `storage` the object store, `relay`/`sweeper`/`worker` the pipeline, `scheduler` the runs
-//! of scheduled reports, `render` the typesetting.
+//! `storage` the object store, `relay`/`sweeper`/`worker` the pipeline, `dead_letters` the
+//! dead-letter queue's consumer, `scheduler` the runs of scheduled reports, `render` the
+//! typesetting.
 
 pub mod broker;
 pub mod config;
+pub mod dead_letters;
 pub mod domain;
 pub mod error;
 pub mod events;

@@ -1,6 +1,6 @@
 //! Building and running the reporting service: the gRPC API with the outbox relay, the lease
-//! sweeper and the scheduler of scheduled reports, and the worker, in the combinations of [`Mode`]. Tests start it in-process through the
-//! same code.
+//! sweeper, the dead-letter consumer and the scheduler of scheduled reports, and the worker, in
+//! the combinations of [`Mode`]. Tests start it in-process through the same code.
 
 use std::{future::Future, sync::Arc};
 
@@ -21,6 +21,7 @@ use crate::{
     MIGRATOR,
     broker::{Publisher, Topology},
     config::ReportingConfig,
+    dead_letters,
     events::{JobEvents, StreamSlots},
     fetch::Sources,
     relay,
@@ -28,7 +29,7 @@ use crate::{
     scheduler,
     storage::Storage,
     sweeper,
-    worker::Worker,
+    worker::{Presence, Worker},
 };
 
 /// Which parts run in this process.
@@ -87,8 +88,9 @@ impl Application {
             backoff: config.backoff,
             lease: config.lease,
             amqp_url: config.amqp_url.clone(),
-            topology,
+            topology: topology.clone(),
             concurrency: config.worker_concurrency,
+            presence: Presence::new(config.worker_heartbeat),
         });
         let api = match mode {
             Mode::Worker => None,
@@ -163,6 +165,12 @@ impl Application {
                     max_active_jobs_per_user: config.max_active_jobs_per_user,
                     tick: config.scheduler_tick,
                 },
+                stopped.clone(),
+            )));
+            tasks.push(tokio::spawn(dead_letters::run(
+                db.clone(),
+                config.amqp_url.clone(),
+                publisher.topology().clone(),
                 stopped.clone(),
             )));
         }

@@ -530,3 +530,6 @@ pub async fn ping(db: &PgPool) -> sqlx::Result<()> {
     sqlx::query("SELECT 1").execute(db).await?;
     Ok(())
 }
+
+mod dashboard;
+pub use dashboard::*;

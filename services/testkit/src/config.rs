@@ -143,6 +143,7 @@ pub fn reporting_for_tests(
             presign_ttl: Duration::from_secs(300),
         },
         worker_concurrency: 2,
+        worker_heartbeat: Duration::from_millis(500),
         max_attempts: 5,
         backoff: Backoff {
             base: Duration::from_millis(200),
@@ -182,6 +183,10 @@ pub fn reporting_env(config: &swatter_reporting::config::ReportingConfig) -> Vec
         ("SWATTER_S3_SECRET_KEY", c.s3.secret_key.clone()),
         ("SWATTER_S3_BUCKET", c.s3.bucket.clone()),
         ("SWATTER_JOB_LEASE_SECS", c.lease.as_secs().to_string()),
+        (
+            "SWATTER_WORKER_HEARTBEAT_MS",
+            c.worker_heartbeat.as_millis().to_string(),
+        ),
         (
             "SWATTER_RETRY_BASE_MS",
             c.backoff.base.as_millis().to_string(),

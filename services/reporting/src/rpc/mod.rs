@@ -1,10 +1,12 @@
 //! The gRPC layer: one handler per RPC, in `reports` (asking for one), `jobs` (following,
-//! cancelling, retrying) and `artifacts` (the finished report). Only a job's owner (and admins)
+//! cancelling, retrying), `artifacts` (the finished report) and `dashboard` (the operator
+//! dashboard and dead letters, admins only). Only a job's owner (and admins)
 //! see it; others get NOT_FOUND, as for jobs that do not exist. The trait impl below only
 //! forwards.
 
 mod artifacts;
 pub(crate) mod convert;
+mod dashboard;
 mod jobs;
 mod reports;
 mod schedules;
@@ -53,10 +55,6 @@ pub struct Reporting {
 /// When a user at their limit of jobs in flight is told to try again: reports take seconds.
 const JOB_SLOT_RETRY: Duration = Duration::from_secs(10);
 
-fn not_yet() -> Status {
-    Status::unimplemented("not available yet")
-}
-
 /// The tonic service.
 #[derive(Clone)]
 pub struct ReportingRpc(pub Arc<Reporting>);
@@ -78,6 +76,9 @@ pub const READ_METHODS: &[&str] = &[
     "/swatter.reporting.v1.ReportingService/GetJobStats",
     "/swatter.reporting.v1.ReportingService/GetSchedule",
     "/swatter.reporting.v1.ReportingService/ListSchedules",
+    "/swatter.reporting.v1.ReportingService/GetDashboard",
+    "/swatter.reporting.v1.ReportingService/WatchDashboard",
+    "/swatter.reporting.v1.ReportingService/ListDeadLetters",
 ];
 
 /// Whether the caller's token may see a report with these parameters: a token limited to some
@@ -202,32 +203,28 @@ impl ReportingService for ReportingRpc {
     async fn delete_schedule(&self, r: Request<pb::DeleteScheduleRequest>) -> RpcResult<()> {
         respond(schedules::delete_schedule(&self.0, r).await)
     }
-    // Issue 16: the dashboard and dead letters are filled in by their parts.
-    async fn get_dashboard(
-        &self,
-        _r: Request<pb::GetDashboardRequest>,
-    ) -> RpcResult<pb::Dashboard> {
-        Err(not_yet())
+    async fn get_dashboard(&self, r: Request<pb::GetDashboardRequest>) -> RpcResult<pb::Dashboard> {
+        respond(dashboard::get_dashboard(&self.0, r).await)
     }
 
     type WatchDashboardStream = DashboardStream;
 
     async fn watch_dashboard(
         &self,
-        _r: Request<pb::WatchDashboardRequest>,
+        r: Request<pb::WatchDashboardRequest>,
     ) -> RpcResult<DashboardStream> {
-        Err(not_yet())
+        respond(dashboard::watch_dashboard(&self.0, r).await)
     }
     async fn list_dead_letters(
         &self,
-        _r: Request<pb::ListDeadLettersRequest>,
+        r: Request<pb::ListDeadLettersRequest>,
     ) -> RpcResult<pb::ListDeadLettersResponse> {
-        Err(not_yet())
+        respond(dashboard::list_dead_letters(&self.0, r).await)
     }
     async fn requeue_dead_letter(
         &self,
-        _r: Request<pb::RequeueDeadLetterRequest>,
+        r: Request<pb::RequeueDeadLetterRequest>,
     ) -> RpcResult<pb::Job> {
-        Err(not_yet())
+        respond(dashboard::requeue_dead_letter(&self.0, r).await)
     }
 }

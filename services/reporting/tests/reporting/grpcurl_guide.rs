@@ -110,6 +110,8 @@ async fn every_command_of_the_grpcurl_guide_works_against_the_real_services() {
         .env("IDENTITY", address(&app.identity_url))
         .env("ISSUES", address(&app.issues_url))
         .env("REPORTING", app.reporting_addr.to_string())
+        .env("ADMIN_USERNAME", swatter_testkit::ADMIN.0)
+        .env("ADMIN_PASSWORD", swatter_testkit::ADMIN.1)
         .stdin(Stdio::null())
         .stdout(std::fs::File::create(dir.join("stdout")).unwrap())
         .stderr(std::fs::File::create(dir.join("stderr")).unwrap())
@@ -181,6 +183,10 @@ async fn every_command_of_the_grpcurl_guide_works_against_the_real_services() {
         "paused true, next run none\n",
         "paused false, next run true\n",
         "schedule deleted\n",
+        // The dashboard, as the admin sees it.
+        "dashboard: 1 succeeded, 1 worker(s) alive, 0 dead letters\n",
+        "dead letters listed: 0\n",
+        "Message: dead letter not found\n",
     ] {
         assert!(
             stdout.contains(expected),
