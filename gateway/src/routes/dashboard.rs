@@ -13,7 +13,8 @@ use uuid::Uuid;
 use super::{
     Page, PageQuery, broken_answer,
     jobs::{Job, JobStats},
-    json, required_rfc3339, rfc3339,
+    json, required_rfc3339,
+    schedules::Schedule,
 };
 use crate::{
     error::ApiError,
@@ -105,22 +106,6 @@ impl TryFrom<pb::DeadLetter> for DeadLetter {
     }
 }
 
-/// A scheduled report, as the dashboard lists it.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct DashboardSchedule {
-    #[schema(format = Uuid)]
-    pub id: String,
-    pub name: String,
-    pub cron: String,
-    pub time_zone: String,
-    pub paused: bool,
-    /// Absent while paused.
-    #[schema(format = DateTime, required = true)]
-    pub next_run_at: Option<String>,
-    #[schema(format = DateTime, required = true)]
-    pub last_run_at: Option<String>,
-}
-
 /// Everything the operator dashboard shows, at one instant.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Dashboard {
@@ -137,7 +122,7 @@ pub struct Dashboard {
     /// Dead letters stored in all.
     pub dead_letter_count: i64,
     /// The 20 schedules due soonest (paused ones last).
-    pub schedules: Vec<DashboardSchedule>,
+    pub schedules: Vec<Schedule>,
     /// Jobs queued, running or retrying, newest first (at most 50).
     pub active_jobs: Vec<Job>,
 }
@@ -195,16 +180,8 @@ impl TryFrom<pb::Dashboard> for Dashboard {
             schedules: d
                 .schedules
                 .into_iter()
-                .map(|s| DashboardSchedule {
-                    id: s.id,
-                    name: s.name,
-                    cron: s.cron,
-                    time_zone: s.time_zone,
-                    paused: s.paused,
-                    next_run_at: s.next_run_at.and_then(rfc3339),
-                    last_run_at: s.last_run_at.and_then(rfc3339),
-                })
-                .collect(),
+                .map(Schedule::try_from)
+                .collect::<Result<_, _>>()?,
             active_jobs: jobs(d.active_jobs)?,
         })
     }

@@ -140,9 +140,6 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(jobs::download_artifact))
         .routes(routes!(jobs::job_events))
         .routes(routes!(jobs::job_stats))
-        .routes(routes!(dashboard::get_dashboard))
-        .routes(routes!(dashboard::list_dead_letters))
-        .routes(routes!(dashboard::requeue_dead_letter))
         .routes(routes!(
             schedules::create_schedule,
             schedules::list_schedules
@@ -150,6 +147,9 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(schedules::get_schedule, schedules::delete_schedule))
         .routes(routes!(schedules::pause_schedule))
         .routes(routes!(schedules::resume_schedule))
+        .routes(routes!(dashboard::get_dashboard))
+        .routes(routes!(dashboard::list_dead_letters))
+        .routes(routes!(dashboard::requeue_dead_letter))
         .routes(routes!(webhooks::create_webhook, webhooks::list_webhooks))
         .routes(routes!(
             webhooks::get_webhook,

@@ -8,6 +8,7 @@ use serde_json::{Value, json};
 use crate::{
     documentation::{allows, description, property},
     helpers::{ReportingMode, TestApp, assert_invalid, assert_problem},
+    webhooks::Receiver,
 };
 
 /// `POST /v1/schedules` as the holder of `token`.
@@ -357,5 +358,59 @@ async fn tokens_keep_their_scopes_and_projects_with_schedules() {
         "not-found",
     )
     .await;
+    app.cleanup_broker().await;
+}
+
+#[tokio::test]
+async fn a_finished_run_reaches_the_projects_webhook_as_schedule_report_ready() {
+    let app = TestApp::spawn_with_reporting_and_webhooks().await;
+    let alice = app.user("alice").await;
+    let token = &alice.access_token;
+    app.create_project(token, "SWAT").await;
+    let mut receiver = Receiver::start().await;
+    let webhook = app
+        .send_json(
+            Method::POST,
+            token,
+            "/v1/projects/SWAT/webhooks",
+            &json!({"url": receiver.url, "event_types": ["schedule.report_ready"]}),
+        )
+        .await;
+    assert_eq!(webhook.status(), StatusCode::CREATED);
+    let schedule: Value = post_schedule(&app, token, &weekly("SWAT"))
+        .await
+        .json()
+        .await
+        .unwrap();
+
+    // Due now (instead of next Monday).
+    let reporting = &app.reporting.as_ref().unwrap().db.pool;
+    sqlx::query("UPDATE schedules SET next_run_at = now() WHERE id = $1::uuid")
+        .bind(schedule["id"].as_str().unwrap())
+        .execute(reporting)
+        .await
+        .unwrap();
+    let (headers, event) = receiver.next().await;
+
+    assert_eq!(event["type"], "schedule.report_ready");
+    assert_eq!(event["project_key"], "SWAT");
+    assert_eq!(event["data"]["schedule"]["id"], schedule["id"]);
+    assert_eq!(event["data"]["schedule"]["name"], "Weekly SWAT");
+    assert_eq!(event["data"]["job"]["state"], "succeeded");
+    assert_eq!(event["data"]["job"]["params"]["project_key"], "SWAT");
+    assert!(headers.contains_key("webhook-signature"));
+    // The job is the one the schedule shows, and its PDF is there.
+    let job_id = event["data"]["job"]["id"].as_str().unwrap();
+    let shown = app
+        .get_ok(
+            token,
+            &format!("/v1/schedules/{}", schedule["id"].as_str().unwrap()),
+        )
+        .await;
+    assert_eq!(shown["last_job_id"], job_id);
+    let pdf = app
+        .get_as(token, &format!("/v1/jobs/{job_id}/artifact/content"))
+        .await;
+    assert_eq!(pdf.status(), StatusCode::OK);
     app.cleanup_broker().await;
 }

@@ -194,17 +194,17 @@ fn lease(raw: &str) -> Result<Duration, String> {
     }
 }
 
-fn heartbeat(raw: &str) -> Result<Duration, String> {
-    match config::millis(raw)? {
-        period if period < Duration::from_millis(100) => Err("must be at least 100".to_owned()),
-        period => Ok(period),
-    }
-}
-
 fn scheduler_tick(raw: &str) -> Result<Duration, String> {
     match config::millis(raw)? {
         tick if tick < Duration::from_millis(10) => Err("must be at least 10".to_owned()),
         tick => Ok(tick),
+    }
+}
+
+fn heartbeat(raw: &str) -> Result<Duration, String> {
+    match config::millis(raw)? {
+        period if period < Duration::from_millis(100) => Err("must be at least 100".to_owned()),
+        period => Ok(period),
     }
 }
 
@@ -271,9 +271,9 @@ mod tests {
         assert_eq!(config.addr.port(), 50053);
         assert_eq!(config.max_active_jobs_per_user, 10);
         assert_eq!(config.max_streams_per_user, 10);
-        assert_eq!(config.worker_heartbeat, Duration::from_secs(5));
         assert_eq!(config.scheduler_tick, Duration::from_secs(1));
         assert_eq!(config.max_schedules_per_user, 50);
+        assert_eq!(config.worker_heartbeat, Duration::from_secs(5));
         assert_eq!(
             config.metrics_addr,
             Some(SocketAddr::from(([127, 0, 0, 1], 9103)))

@@ -3,8 +3,8 @@
 //! in S3.
 //!
 //! `domain` holds the rules, `store` the queries, `rpc` the gRPC handlers, `broker` RabbitMQ,
-//! `storage` the object store, `relay`/`sweeper`/`worker` the pipeline, `scheduler` the runs
-//! of scheduled reports, `dead_letters` the dead-letter queue's consumer, `render` the
+//! `storage` the object store, `relay`/`sweeper`/`worker` the pipeline, `dead_letters` the
+//! dead-letter queue's consumer, `scheduler` the runs of scheduled reports, `render` the
 //! typesetting.
 
 pub mod broker;

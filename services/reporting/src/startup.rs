@@ -1,5 +1,5 @@
 //! Building and running the reporting service: the gRPC API with the outbox relay, the lease
-//! sweeper, the scheduler of scheduled reports and the dead-letter consumer, and the worker, in
+//! sweeper, the dead-letter consumer and the scheduler of scheduled reports, and the worker, in
 //! the combinations of [`Mode`]. Tests start it in-process through the same code.
 
 use std::{future::Future, sync::Arc};
@@ -158,12 +158,6 @@ impl Application {
                 sweeper::STALE_WAITING,
                 stopped.clone(),
             )));
-            tasks.push(tokio::spawn(dead_letters::run(
-                db.clone(),
-                config.amqp_url.clone(),
-                publisher.topology().clone(),
-                stopped.clone(),
-            )));
             tasks.push(tokio::spawn(scheduler::run_until(
                 db.clone(),
                 scheduler::Settings {
@@ -171,6 +165,12 @@ impl Application {
                     max_active_jobs_per_user: config.max_active_jobs_per_user,
                     tick: config.scheduler_tick,
                 },
+                stopped.clone(),
+            )));
+            tasks.push(tokio::spawn(dead_letters::run(
+                db.clone(),
+                config.amqp_url.clone(),
+                publisher.topology().clone(),
                 stopped.clone(),
             )));
         }

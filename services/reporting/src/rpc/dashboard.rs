@@ -22,15 +22,15 @@ use super::{
 };
 use crate::{
     error::{ReportingError, Result},
-    store::{self, DeadLetterRow, WorkerRow, schedules},
+    store::{self, DeadLetterRow, WorkerRow},
 };
 
 /// Jobs per list in a snapshot.
 const FAILED_SHOWN: i64 = 20;
 const DEAD_LETTERS_SHOWN: i64 = 20;
-const ACTIVE_SHOWN: i64 = 50;
-/// Schedules in a snapshot.
+/// Schedules in a snapshot: the soonest due, paused ones last.
 const SCHEDULES_SHOWN: i64 = 20;
+const ACTIVE_SHOWN: i64 = 50;
 /// The activity window.
 const ACTIVITY_MINUTES: i64 = 60;
 /// Snapshots of a stream: at most one per `MIN_GAP`, at least one per `MAX_GAP`.
@@ -114,7 +114,7 @@ async fn snapshot(reporting: &Reporting) -> Result<pb::Dashboard> {
     let db = &reporting.db;
     let at = Utc::now();
     let since = at - chrono::Duration::minutes(ACTIVITY_MINUTES);
-    let (stats, activity, workers, failed, dead, dead_letter_count, active, soonest) = tokio::try_join!(
+    let (stats, activity, workers, failed, dead, dead_letter_count, active, schedules) = tokio::try_join!(
         stats(reporting),
         async { Ok(store::job_activity(db, since).await?) },
         async { Ok::<_, ReportingError>(store::list_workers(db).await?) },
@@ -132,7 +132,9 @@ async fn snapshot(reporting: &Reporting) -> Result<pb::Dashboard> {
             )
             .await?)
         },
-        async { Ok(schedules::list_schedules(db, None, None, None, SCHEDULES_SHOWN).await?) },
+        async {
+            Ok(store::schedules::list_schedules(db, None, None, None, SCHEDULES_SHOWN).await?)
+        },
     )?;
     Ok(pb::Dashboard {
         at: Some(timestamp(at)),
@@ -157,7 +159,7 @@ async fn snapshot(reporting: &Reporting) -> Result<pb::Dashboard> {
         failed_jobs: failed.iter().map(job_message).collect(),
         dead_letters: dead_letter_messages(reporting, &dead).await?,
         dead_letter_count,
-        schedules: soonest.iter().map(schedule_message).collect(),
+        schedules: schedules.iter().map(schedule_message).collect(),
         active_jobs: active.iter().map(job_message).collect(),
     })
 }

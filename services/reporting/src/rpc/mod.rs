@@ -74,11 +74,11 @@ pub const READ_METHODS: &[&str] = &[
     "/swatter.reporting.v1.ReportingService/DownloadArtifact",
     "/swatter.reporting.v1.ReportingService/WatchJob",
     "/swatter.reporting.v1.ReportingService/GetJobStats",
+    "/swatter.reporting.v1.ReportingService/GetSchedule",
+    "/swatter.reporting.v1.ReportingService/ListSchedules",
     "/swatter.reporting.v1.ReportingService/GetDashboard",
     "/swatter.reporting.v1.ReportingService/WatchDashboard",
     "/swatter.reporting.v1.ReportingService/ListDeadLetters",
-    "/swatter.reporting.v1.ReportingService/GetSchedule",
-    "/swatter.reporting.v1.ReportingService/ListSchedules",
 ];
 
 /// Whether the caller's token may see a report with these parameters: a token limited to some

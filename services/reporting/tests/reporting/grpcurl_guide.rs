@@ -176,10 +176,6 @@ async fn every_command_of_the_grpcurl_guide_works_against_the_real_services() {
         "SWAT-3 → SWAT-1 → SWAT-3",
         r#"{"key":"SWAT-1","total":1,"done":0}"#,
         r#"{"key":"SWAT-2","parent":"SWAT-1"}"#,
-        // The dashboard, as the admin sees it.
-        "dashboard: 1 succeeded, 1 worker(s) alive, 0 dead letters\n",
-        "dead letters listed: 0\n",
-        "Message: dead letter not found\n",
         // Scheduled reports: made, listed, refused naming both fields, paused, resumed, deleted.
         "schedule Weekly SWAT: 0 8 * * 1 Europe/Berlin, next run true\n",
         "listed Weekly SWAT\n",
@@ -187,6 +183,10 @@ async fn every_command_of_the_grpcurl_guide_works_against_the_real_services() {
         "paused true, next run none\n",
         "paused false, next run true\n",
         "schedule deleted\n",
+        // The dashboard, as the admin sees it.
+        "dashboard: 1 succeeded, 1 worker(s) alive, 0 dead letters\n",
+        "dead letters listed: 0\n",
+        "Message: dead letter not found\n",
     ] {
         assert!(
             stdout.contains(expected),
