@@ -76,11 +76,12 @@ pub const READ_METHODS: &[&str] = &[
 ];
 
 /// Whether the caller's token may see a report with these parameters: a token limited to some
-/// projects sees the reports of those projects only, never a user report (it spans them all).
+/// projects sees the reports and exports of those projects only, never a user report or an
+/// export across projects (they span them all).
 fn within_token(me: &UserPrincipal, params: &ReportParams) -> bool {
-    match params {
-        ReportParams::Project { project_key, .. } => me.may_access_project(project_key),
-        ReportParams::UserMonthly { .. } => me.project_limit().is_none(),
+    match params.project_key() {
+        Some(project_key) => me.may_access_project(project_key),
+        None => me.project_limit().is_none(),
     }
 }
 

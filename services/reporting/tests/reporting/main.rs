@@ -2,6 +2,7 @@
 //! RabbitMQ and s3s-fs, the docs/grpc.md guide run as written, and the rendered PDFs as a reader
 //! sees them.
 
+mod exports;
 mod grpcurl_guide;
 mod job_events;
 mod pipeline;
