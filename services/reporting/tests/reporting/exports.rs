@@ -11,6 +11,8 @@ use swatter_proto::{
 };
 use tonic::Code;
 
+use swatter_reporting::startup::Mode;
+
 use crate::support::{Options, TestApp, User, req};
 
 const LIMIT: Duration = Duration::from_secs(90);
@@ -193,7 +195,7 @@ async fn a_json_export_is_the_list_as_the_rest_api_shows_it() {
 
 #[tokio::test]
 async fn an_export_larger_than_a_part_is_uploaded_in_parts_and_reads_back_whole() {
-    let (app, owner) = project_with_long_issues("BIG", 3000).await;
+    let (app, owner) = project_with_long_issues(Options::default(), "BIG", 3000).await;
     let filter = whole_project("BIG");
 
     let job = try_export(&app, &owner, true, filter.clone())
@@ -224,8 +226,8 @@ async fn an_export_larger_than_a_part_is_uploaded_in_parts_and_reads_back_whole(
 
 /// Project `key` with `count` seeded issues of about 2.5 KB of description each (5,000 make
 /// some 12 MB: the first part is sent after about 2,500 of them).
-async fn project_with_long_issues(key: &str, count: i64) -> (TestApp, User) {
-    let (app, owner) = TestApp::spawn_with_project(Options::default(), key, &[]).await;
+async fn project_with_long_issues(options: Options, key: &str, count: i64) -> (TestApp, User) {
+    let (app, owner) = TestApp::spawn_with_project(options, key, &[]).await;
     app.seed_issues(&owner, key, count).await;
     sqlx::query("UPDATE issues SET description = repeat('Long description, \"quoted\". ', 90)")
         .execute(&app.issues_db.pool)
@@ -243,7 +245,7 @@ fn whole_project(key: &str) -> ipb::ListIssuesRequest {
 
 #[tokio::test]
 async fn an_export_that_fails_midway_leaves_nothing_then_its_retry_writes_the_one_object() {
-    let (app, owner) = project_with_long_issues("MID", 5000).await;
+    let (app, owner) = project_with_long_issues(Options::default(), "MID", 5000).await;
     // The last issue in the list's order holds a priority the issues service cannot read: its
     // batch, the last, fails after the first part was sent.
     sqlx::query("ALTER TABLE issues DROP CONSTRAINT issues_priority_check")
@@ -289,7 +291,10 @@ async fn an_export_that_fails_midway_leaves_nothing_then_its_retry_writes_the_on
 
 #[tokio::test]
 async fn an_export_cancelled_midway_leaves_no_object_and_no_parts() {
-    let (app, owner) = project_with_long_issues("CAN", 6000).await;
+    let (app, owner) = project_with_long_issues(Options::without_worker(), "CAN", 6000).await;
+    let job = try_export(&app, &owner, false, whole_project("CAN"))
+        .await
+        .unwrap();
     // Hold the export at its first batch (the relations it reads are locked) until the cancel
     // is in; it then sees the cancel at its first checkpoint, after the first part was sent.
     let mut lock = app.issues_db.pool.begin().await.unwrap();
@@ -297,9 +302,7 @@ async fn an_export_cancelled_midway_leaves_no_object_and_no_parts() {
         .execute(&mut *lock)
         .await
         .unwrap();
-    let job = try_export(&app, &owner, false, whole_project("CAN"))
-        .await
-        .unwrap();
+    let _worker = app.start_another_reporting(Mode::WithWorker).await;
     app.wait_for_state(&owner, &job.id, JobState::Running, LIMIT)
         .await;
     app.api()
