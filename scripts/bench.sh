@@ -6,7 +6,9 @@
 # p99, errors, the target and every process's peak RSS; then the reporting benchmarks (typst render
 # times, end-to-end pipeline latency, throughput and worker memory), and the webhooks ones
 # (scripts/bench/webhooks.sh: change → webhook received latency, sustained deliveries per second),
-# and the attachments one (scripts/bench/attachments.py: presign + confirm latency, 25 MiB end to end).
+# and the attachments one (scripts/bench/attachments.py: presign + confirm latency, 25 MiB end to end),
+# and the exports one (scripts/bench/exports.sh: 10,000 and 100,000 issues as CSV and JSON, time
+# and the worker's peak memory).
 # All of it goes to BENCHMARKS.md.
 set -euo pipefail
 
@@ -46,7 +48,8 @@ done
 
 if [[ -z "${SWATTER_BENCH_BIN_DIR:-}" ]]; then
     log "building release binaries"
-    cargo build --release --bins -p swatter-identity -p swatter-issues -p swatter-gateway -p swatter-webhooks
+    cargo build --release --bins -p swatter-identity -p swatter-issues -p swatter-gateway -p swatter-webhooks \
+        -p swatter-reporting
 fi
 
 mkdir -p "$RUN_DIR"
@@ -422,6 +425,14 @@ if [[ "${SWATTER_BENCH_WEBHOOKS:-1}" == 1 ]] && { [[ -z "${SWATTER_BENCH_ONLY:-}
     echo "$webhooks_out"
 fi
 
+# --- issue 16: exports (begin) ---
+if [[ "${SWATTER_BENCH_EXPORTS:-1}" == 1 ]] && { [[ -z "${SWATTER_BENCH_ONLY:-}" ]] || grep -qE "$SWATTER_BENCH_ONLY" <<<"exports"; }; then
+    log "exports: 10,000 and 100,000 issues as CSV and JSON (scripts/bench/exports.sh)"
+    exports_out=$(BIN_DIR="$BIN_DIR" "$REPO/scripts/bench/exports.sh")
+    echo "$exports_out"
+fi
+# --- issue 16: exports (end) ---
+
 # A partial run, or one of binaries built elsewhere, does not replace the committed figures.
 OUT="$REPO/BENCHMARKS.md"
 [[ -z "${SWATTER_BENCH_ONLY:-}${SWATTER_BENCH_BIN_DIR:-}" ]] || OUT="$RUN_DIR/BENCHMARKS.md"
@@ -512,6 +523,18 @@ mem=$(awk '/MemTotal/ {printf "%.0f GiB", $2/1024/1024}' /proc/meminfo)
         echo "| scenario | figure | detail | target | met |"
         echo "|---|---|---|---|---|"
         echo "$webhooks_out"
+    fi
+    if [[ -n "${exports_out:-}" ]]; then
+        echo
+        echo "## Exports"
+        echo
+        echo "Identity, issues, the reporting API and the gateway (release); each export of a whole project"
+        echo "by a fresh \\`swatter-reporting worker\\` process into s3s-fs, timed from the job's \\`started_at\\` to"
+        echo "its \\`finished_at\\`; peak RSS is the worker's VmHWM (\\`scripts/bench/exports.sh\\`):"
+        echo
+        echo "| export | running → succeeded | file | worker peak RSS | target | met |"
+        echo "|---|---|---|---|---|---|"
+        echo "$exports_out"
     fi
     if [[ -f "$REPO/docs/benchmark-notes.md" ]]; then echo; cat "$REPO/docs/benchmark-notes.md"; fi
 } >"$OUT"

@@ -49,7 +49,7 @@ use crate::{
         (name = "notifications", description = "Watching issues, and each user's inbox of notifications (assigned, mentioned, watching, status changed)"),
         (name = "views", description = "Saved views: a user's named issue queries per project, seen by that user only"),
         (name = "changes", description = "A project's change feed: every change to the project, its members, issues and comments, as pages after a cursor and as a live stream"),
-        (name = "reports", description = "Ask for PDF reports; they are rendered in the background as jobs"),
+        (name = "reports", description = "Ask for PDF reports and exports of issues (CSV, JSON); they are made in the background as jobs"),
         (name = "jobs", description = "Report jobs: follow, cancel, retry, download. Other users' jobs are 404"),
         (name = "schedules", description = "Scheduled reports: a report made at the due times of a cron expression in a time zone, exactly once per due time. Other users' schedules are 404"),
         (name = "webhooks", description = "Webhooks: project owners register endpoints that receive the project's events, signed in the Standard Webhooks format; delivery log, redeliver, test ping"),
@@ -478,11 +478,19 @@ mod tests {
         for (union, variants) in [
             (
                 "CreateReportRequest",
-                ["ProjectReportRequest", "UserMonthlyReportRequest"],
+                [
+                    "ProjectReportRequest",
+                    "UserMonthlyReportRequest",
+                    "ExportRequest",
+                ],
             ),
             (
                 "ReportParams",
-                ["ProjectReportParams", "UserMonthlyReportParams"],
+                [
+                    "ProjectReportParams",
+                    "UserMonthlyReportParams",
+                    "ExportParams",
+                ],
             ),
         ] {
             let refs = variants.map(|variant| format!("#/components/schemas/{variant}"));
@@ -506,6 +514,21 @@ mod tests {
                         .contains(&"kind".into())
                 );
             }
+            // Both export kinds share one shape, whose `kind` names either.
+            for kind in ["issues_csv", "issues_json"] {
+                assert_eq!(discriminator["mapping"][kind], refs[2]);
+            }
+            assert_eq!(
+                schemas[variants[2]]["properties"]["kind"]["enum"],
+                serde_json::json!(["issues_csv", "issues_json"])
+            );
+        }
+        let content = &doc["paths"]["/v1/jobs/{id}/artifact/content"]["get"]["responses"]["200"];
+        for content_type in ["text/csv; charset=utf-8", "application/json"] {
+            assert!(
+                content["content"][content_type].is_object(),
+                "{content_type}"
+            );
         }
     }
 

@@ -358,7 +358,8 @@ pub struct ListIssuesQuery {
 }
 
 impl ListIssuesQuery {
-    fn into_pb(self, project_key: String) -> Result<pb::ListIssuesRequest, ApiError> {
+    /// The `ListIssues` request of this list (exports send the same, `reports::ExportRequest`).
+    pub(super) fn into_pb(self, project_key: String) -> Result<pb::ListIssuesRequest, ApiError> {
         // As sent: the services trim `q` and `label` themselves and measure them untrimmed, as
         // the schema's maxLength says; the other values are matched exactly.
         let text = |value: Option<String>| value.unwrap_or_default();

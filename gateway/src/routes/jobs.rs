@@ -27,7 +27,7 @@ use super::{
     json,
     paths::JobId,
     required_rfc3339, rfc3339,
-    wire::{self, JobState, ReportKind},
+    wire::{self, IssueStatus, JobState, Priority, ReportKind},
 };
 use crate::{
     error::ApiError,
@@ -46,10 +46,63 @@ const KEEP_ALIVE: Duration = Duration::from_secs(15);
 #[schema(discriminator(property_name = "kind", mapping(
     ("project" = "#/components/schemas/ProjectReportParams"),
     ("user_monthly" = "#/components/schemas/UserMonthlyReportParams"),
+    ("issues_csv" = "#/components/schemas/ExportParams"),
+    ("issues_json" = "#/components/schemas/ExportParams"),
 )))]
 pub enum ReportParams {
     Project(ProjectReportParams),
     UserMonthly(UserMonthlyReportParams),
+    Export(ExportParams),
+}
+
+/// An export: the filters of the issue list it writes, under the list's names (`null` or empty
+/// where none was given).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ExportParams {
+    #[schema(schema_with = wire::export_kind)]
+    pub kind: ReportKind,
+    #[schema(required = true)]
+    pub project_key: Option<String>,
+    pub status: Vec<IssueStatus>,
+    pub priority: Vec<Priority>,
+    #[schema(required = true)]
+    pub assignee: Option<String>,
+    #[schema(required = true)]
+    pub author: Option<String>,
+    #[schema(required = true)]
+    pub label: Option<String>,
+    #[schema(required = true)]
+    pub q: Option<String>,
+    #[schema(required = true)]
+    pub sort: Option<String>,
+}
+
+impl ExportParams {
+    fn from_pb(kind: ReportKind, params: pb::IssueExportParams) -> Result<Self, ApiError> {
+        let filter = params.filter.unwrap_or_default();
+        let text = |value: String| Some(value).filter(|v| !v.is_empty());
+        let status = filter
+            .statuses
+            .iter()
+            .map(|raw| IssueStatus::from_pb(*raw).ok_or_else(|| broken_answer("filter.statuses")))
+            .collect::<Result<_, _>>()?;
+        let priority = filter
+            .priorities
+            .iter()
+            .map(|raw| Priority::from_pb(*raw).ok_or_else(|| broken_answer("filter.priorities")))
+            .collect::<Result<_, _>>()?;
+        Ok(ExportParams {
+            kind,
+            project_key: text(filter.project_key),
+            status,
+            priority,
+            assignee: text(filter.assignee),
+            author: text(filter.author_id),
+            label: text(filter.label),
+            q: text(filter.query),
+            sort: text(filter.sort),
+        })
+    }
 }
 
 /// One project over a period.
@@ -88,9 +141,13 @@ impl ReportParams {
                     month: m.month,
                 }))
             }
-            Some(Params::IssuesCsv(_) | Params::IssuesJson(_)) | None => {
-                Err(broken_answer("job.params"))
+            Some(Params::IssuesCsv(e)) => {
+                ExportParams::from_pb(ReportKind::IssuesCsv, e).map(ReportParams::Export)
             }
+            Some(Params::IssuesJson(e)) => {
+                ExportParams::from_pb(ReportKind::IssuesJson, e).map(ReportParams::Export)
+            }
+            None => Err(broken_answer("job.params")),
         }
     }
 }
@@ -103,11 +160,11 @@ pub struct JobError {
     pub message: String,
 }
 
-/// The PDF a succeeded job produced.
+/// The file a succeeded job produced: a PDF, or an export's CSV or JSON.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ArtifactInfo {
     pub size_bytes: i64,
-    /// Hex SHA-256 of the PDF.
+    /// Hex SHA-256 of the file.
     pub sha256: String,
     pub content_type: String,
 }
@@ -191,7 +248,7 @@ impl TryFrom<pb::Job> for Job {
     }
 }
 
-/// Where to download a succeeded job's PDF.
+/// Where to download a succeeded job's file (PDF, CSV or JSON).
 #[derive(Debug, Serialize, ToSchema)]
 #[schema(example = json!({
     "url": "https://s3.example.com/swatter-reports/reports/01936f8e-7b1d-7c42-8e5f-4a3b2c1d0e9f.pdf?X-Amz-Signature=…",
@@ -207,10 +264,11 @@ pub struct Artifact {
     pub expires_at: String,
     pub size_bytes: i64,
     pub sha256: String,
+    /// `application/pdf`, `text/csv; charset=utf-8` or `application/json`.
     pub content_type: String,
 }
 
-/// The PDF's bytes.
+/// The file's bytes.
 // The schema of `GET /v1/jobs/{id}/artifact/content`: a binary string, which client generators
 // turn into a file or a blob (`Vec<u8>` would be an array of numbers).
 #[derive(ToSchema)]
@@ -348,7 +406,7 @@ pub async fn retry_job(
     json(state.reporting().retry_job(request).await)
 }
 
-/// A presigned URL of a succeeded job's PDF, with its size and checksum.
+/// A presigned URL of a succeeded job's file, with its size and checksum.
 #[utoipa::path(
     get,
     path = "/v1/jobs/{id}/artifact",
@@ -356,7 +414,7 @@ pub async fn retry_job(
     security(("bearer" = [])),
     params(JobId),
     responses(
-        (status = 200, description = "Where to download the PDF", body = Artifact),
+        (status = 200, description = "Where to download the file", body = Artifact),
         (status = 404, description = "No such job, or another user's"),
         (status = 409, description = "The job has not succeeded (yet)"),
     ),
@@ -380,7 +438,8 @@ pub async fn get_artifact(
     }))
 }
 
-/// The PDF of a succeeded job, streamed through the gateway.
+/// The file of a succeeded job (a report's PDF, an export's CSV or JSON), streamed through the
+/// gateway.
 #[utoipa::path(
     get,
     path = "/v1/jobs/{id}/artifact/content",
@@ -388,10 +447,15 @@ pub async fn get_artifact(
     security(("bearer" = [])),
     params(JobId),
     responses(
-        (status = 200, description = "The PDF", content_type = "application/pdf", body = inline(Pdf),
+        (status = 200, description = "The file: a report's PDF, an export's CSV or JSON",
+            content(
+                (inline(Pdf) = "application/pdf"),
+                (inline(Pdf) = "text/csv; charset=utf-8"),
+                (inline(Pdf) = "application/json"),
+            ),
             headers(
-                ("Content-Length" = u64, description = "The PDF's size"),
-                ("Content-Disposition" = String, description = "attachment; filename=\"report-{id}.pdf\""),
+                ("Content-Length" = u64, description = "The file's size"),
+                ("Content-Disposition" = String, description = "attachment; filename=\"report-{id}.pdf\" (exports: \"export-{id}.csv\" or \"export-{id}.json\")"),
             )),
         (status = 404, description = "No such job, or another user's"),
         (status = 409, description = "The job has not succeeded (yet)"),
@@ -430,9 +494,23 @@ pub async fn download_artifact(
     }
     headers.insert(
         header::CONTENT_DISPOSITION,
-        super::header_value(&format!("attachment; filename=\"report-{id}.pdf\""))?,
+        super::header_value(&format!(
+            "attachment; filename=\"{}\"",
+            file_name(&id.to_string(), &metadata.content_type)
+        ))?,
     );
     Ok(response)
+}
+
+/// The name a downloaded artifact is saved under, by its content type.
+fn file_name(id: &str, content_type: &str) -> String {
+    if content_type.starts_with("text/csv") {
+        format!("export-{id}.csv")
+    } else if content_type.starts_with("application/json") {
+        format!("export-{id}.json")
+    } else {
+        format!("report-{id}.pdf")
+    }
 }
 
 /// The job's state and progress as Server-Sent Events: one `job` event with the job per change,

@@ -1,5 +1,5 @@
-//! `POST /v1/reports`: ask for a PDF report; it is rendered in the background as a job
-//! (docs/api.md).
+//! `POST /v1/reports`: ask for a PDF report or an export of issues (CSV or JSON); it is made in
+//! the background as a job (docs/api.md).
 
 use axum::{Json, extract::State, http::StatusCode, response::IntoResponse};
 use chrono::{DateTime, Utc};
@@ -9,8 +9,9 @@ use swatter_proto::reporting::v1::{self as pb, report_params::Params};
 use utoipa::ToSchema;
 
 use super::{
+    issues::ListIssuesQuery,
     jobs, limits, located,
-    wire::{self, ReportKind},
+    wire::{self, IssueStatus, Priority, ReportKind},
 };
 use crate::{
     error::{ApiError, PROBLEM_JSON, Problem, ProblemKind},
@@ -28,11 +29,14 @@ use crate::{
 #[schema(discriminator(property_name = "kind", mapping(
     ("project" = "#/components/schemas/ProjectReportRequest"),
     ("user_monthly" = "#/components/schemas/UserMonthlyReportRequest"),
+    ("issues_csv" = "#/components/schemas/ExportRequest"),
+    ("issues_json" = "#/components/schemas/ExportRequest"),
 )))]
 #[schema(example = json!({"kind": "project", "project_key": "SWAT", "from": "2026-10-01T00:00:00Z"}))]
 pub enum CreateReportRequest {
     Project(ProjectReportRequest),
     UserMonthly(UserMonthlyReportRequest),
+    Export(ExportRequest),
 }
 
 /// One project over a period (default: the last 30 days). The caller must see the project.
@@ -60,6 +64,58 @@ pub struct UserMonthlyReportRequest {
     /// `YYYY-MM`, from 2000 on and not in the future; default the current month.
     #[schema(pattern = "^[2-9][0-9]{3}-(0[1-9]|1[0-2])$", example = "2026-11")]
     pub month: Option<String>,
+}
+
+/// An export of the issues a list shows (`GET /v1/issues`, or `GET /v1/projects/{key}/issues`
+/// with `project_key`): the same filters under the same names, every page of the list in its
+/// order, as CSV (`issues_csv`) or JSON (`issues_json`). A filter or query the list refuses is
+/// refused here, naming the field.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+#[schema(example = json!({"kind": "issues_csv", "project_key": "SWAT", "status": ["open", "in_progress"], "q": "label:bug priority:>=high", "sort": "-priority"}))]
+pub struct ExportRequest {
+    #[schema(schema_with = wire::export_kind)]
+    pub kind: ReportKind,
+    /// Only this project's issues; without it, every project the caller is a member of (a
+    /// personal access token limited to some projects must name one of them).
+    #[schema(schema_with = limits::project_key)]
+    pub project_key: Option<String>,
+    /// Any of these statuses.
+    #[serde(default)]
+    pub status: Vec<IssueStatus>,
+    /// Any of these priorities.
+    #[serde(default)]
+    pub priority: Vec<Priority>,
+    #[schema(schema_with = limits::assignee_filter)]
+    pub assignee: Option<String>,
+    #[schema(schema_with = limits::author_filter)]
+    pub author: Option<String>,
+    #[schema(schema_with = limits::label_filter)]
+    pub label: Option<String>,
+    #[schema(schema_with = limits::issue_query)]
+    pub q: Option<String>,
+    #[schema(schema_with = limits::issue_sort)]
+    pub sort: Option<String>,
+}
+
+impl ExportRequest {
+    /// The list's own request, as `GET /v1/issues` would send it.
+    fn into_pb(self) -> Result<pb::IssueExportParams, ApiError> {
+        let list = ListIssuesQuery {
+            status: self.status,
+            priority: self.priority,
+            assignee: self.assignee,
+            author: self.author,
+            label: self.label,
+            q: self.q,
+            sort: self.sort,
+            page_size: None,
+            page_token: None,
+        };
+        Ok(pb::IssueExportParams {
+            filter: Some(list.into_pb(self.project_key.unwrap_or_default())?),
+        })
+    }
 }
 
 fn timestamp(
@@ -90,11 +146,9 @@ impl CreateReportRequest {
         match kind.ok_or_else(|| ApiError::invalid_field("kind", ReportKind::EXPECTED))? {
             ReportKind::Project => decode_value(body).map(CreateReportRequest::Project),
             ReportKind::UserMonthly => decode_value(body).map(CreateReportRequest::UserMonthly),
-            // Issue 16's exports part fills these in.
-            ReportKind::IssuesCsv | ReportKind::IssuesJson => Err(ApiError::invalid_field(
-                "kind",
-                "exports are not available yet",
-            )),
+            ReportKind::IssuesCsv | ReportKind::IssuesJson => {
+                decode_value(body).map(CreateReportRequest::Export)
+            }
         }
     }
 
@@ -110,6 +164,10 @@ impl CreateReportRequest {
                     month: monthly.month.unwrap_or_default(),
                 })
             }
+            CreateReportRequest::Export(export) => match export.kind {
+                ReportKind::IssuesJson => Params::IssuesJson(export.into_pb()?),
+                _ => Params::IssuesCsv(export.into_pb()?),
+            },
         };
         Ok(pb::ReportParams {
             params: Some(params),
@@ -117,8 +175,8 @@ impl CreateReportRequest {
     }
 }
 
-/// Ask for a report. It is rendered in the background: follow the job at its `Location`
-/// (or its `/events`), then download the PDF.
+/// Ask for a report or an export. It is made in the background: follow the job at its
+/// `Location` (or its `/events`), then download the PDF, CSV or JSON.
 #[utoipa::path(
     post,
     path = "/v1/reports",
@@ -130,12 +188,15 @@ impl CreateReportRequest {
     request_body(content = CreateReportRequest, examples(
         ("project" = (summary = "A project over a period", value = json!({"kind": "project", "project_key": "SWAT", "from": "2026-10-01T00:00:00Z", "to": "2026-11-01T00:00:00Z"}))),
         ("user_monthly" = (summary = "My projects this month", value = json!({"kind": "user_monthly", "month": "2026-11"}))),
+        ("issues_csv" = (summary = "A project's open bugs as CSV", value = json!({"kind": "issues_csv", "project_key": "SWAT", "status": ["open", "in_progress"], "q": "label:bug", "sort": "-priority"}))),
+        ("issues_json" = (summary = "My work across projects as JSON", value = json!({"kind": "issues_json", "assignee": "me", "status": ["open"]}))),
     )),
     responses(
         (status = 202, description = "The job was accepted", body = jobs::Job,
             headers(("Location" = String, description = "/v1/jobs/{id}"))),
+        (status = 403, description = "A user report, or an export without `project_key`, asked for with a personal access token limited to some projects"),
         (status = 404, description = "No such project, or the caller is not a member"),
-        (status = 422, description = "An unknown kind, a bad period or month, or the Idempotency-Key was used with another body", body = Problem, content_type = PROBLEM_JSON, example = json!(problem_example(ProblemKind::Validation, "month", "must be a month as YYYY-MM"))),
+        (status = 422, description = "An unknown kind, a bad period or month, an export filter or query `q` the issue lists refuse, or the Idempotency-Key was used with another body", body = Problem, content_type = PROBLEM_JSON, example = json!(problem_example(ProblemKind::Validation, "month", "must be a month as YYYY-MM"))),
         (status = 429, description = "The caller already has as many jobs queued, running or retrying as the configured limit allows; see Retry-After"),
     ),
 )]
@@ -189,6 +250,37 @@ mod tests {
     }
 
     #[test]
+    fn exports_carry_the_list_filters_under_their_list_names() {
+        let body = serde_json::json!({
+            "kind": "issues_json", "project_key": "SWAT", "status": ["open", "in_progress"],
+            "priority": ["urgent"], "assignee": "me", "author": "me", "label": "bug",
+            "q": "crash", "sort": "-priority",
+        });
+        let Some(Params::IssuesJson(export)) = decode(body).unwrap().into_pb().unwrap().params
+        else {
+            panic!("an issues_json export");
+        };
+        let filter = export.filter.unwrap();
+        assert_eq!(filter.project_key, "SWAT");
+        assert_eq!(filter.statuses.len(), 2);
+        assert_eq!(filter.priorities.len(), 1);
+        assert_eq!(
+            (filter.assignee.as_str(), filter.author_id.as_str()),
+            ("me", "me")
+        );
+        assert_eq!(
+            (filter.label.as_str(), filter.query.as_str()),
+            ("bug", "crash")
+        );
+        assert_eq!(filter.sort, "-priority");
+        let csv = decode(serde_json::json!({"kind": "issues_csv"})).unwrap();
+        assert!(matches!(
+            csv.into_pb().unwrap().params,
+            Some(Params::IssuesCsv(_))
+        ));
+    }
+
+    #[test]
     fn bad_bodies_name_their_field() {
         assert_eq!(field_of(serde_json::json!({})), "kind");
         assert_eq!(field_of(serde_json::json!({"kind": "weekly"})), "kind");
@@ -207,5 +299,13 @@ mod tests {
                 .into_pb()
                 .unwrap_err();
         assert_eq!(bad_from.errors()[0].field, "from");
+        assert_eq!(
+            field_of(serde_json::json!({"kind": "issues_csv", "status": ["later"]})),
+            "status[0]"
+        );
+        assert_eq!(
+            field_of(serde_json::json!({"kind": "issues_csv", "month": "2026-11"})),
+            "month"
+        );
     }
 }

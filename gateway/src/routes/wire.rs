@@ -126,7 +126,8 @@ mod reporting {
             Queued "queued", Running "running", Retrying "retrying",
             Succeeded "succeeded", Failed "failed", Cancelled "cancelled"
         ];
-        /// What a report covers: one project, or every project of the user for one month.
+        /// What a report covers: one project, or every project of the user for one month; or an
+        /// export of the issues a list shows, as CSV or JSON.
         ReportKind("must be project, user_monthly, issues_csv or issues_json") = [
             Project "project", UserMonthly "user_monthly",
             IssuesCsv "issues_csv", IssuesJson "issues_json"
@@ -168,6 +169,18 @@ pub fn project_kind() -> Object {
 /// The `kind` of a monthly user report, request or parameters (`schema_with`).
 pub fn user_monthly_kind() -> Object {
     ReportKind::UserMonthly.only()
+}
+
+/// The `kind` of an export, request or parameters (`schema_with`): `issues_csv` or
+/// `issues_json`.
+pub fn export_kind() -> Object {
+    ObjectBuilder::new()
+        .schema_type(Type::String)
+        .enum_values(Some([
+            ReportKind::IssuesCsv.as_str(),
+            ReportKind::IssuesJson.as_str(),
+        ]))
+        .build()
 }
 
 #[cfg(test)]

@@ -125,6 +125,10 @@ pub enum ReportParams {
     },
     /// `month` is `YYYY-MM`.
     UserMonthly { month: String },
+    /// The issues a list shows, as RFC 4180 CSV.
+    IssuesCsv(IssueFilter),
+    /// The issues a list shows, as one JSON array.
+    IssuesJson(IssueFilter),
 }
 
 impl ReportParams {
@@ -132,8 +136,41 @@ impl ReportParams {
         match self {
             ReportParams::Project { .. } => ReportKind::Project,
             ReportParams::UserMonthly { .. } => ReportKind::UserMonthly,
+            ReportParams::IssuesCsv(_) => ReportKind::IssuesCsv,
+            ReportParams::IssuesJson(_) => ReportKind::IssuesJson,
         }
     }
+
+    /// The one project the report is about, if it is about one (an export without
+    /// `project_key` spans every project its owner sees).
+    pub fn project_key(&self) -> Option<&str> {
+        match self {
+            ReportParams::Project { project_key, .. } => Some(project_key),
+            ReportParams::IssuesCsv(filter) | ReportParams::IssuesJson(filter) => {
+                Some(filter.project_key.as_str()).filter(|key| !key.is_empty())
+            }
+            ReportParams::UserMonthly { .. } => None,
+        }
+    }
+}
+
+/// What an export lists: the filters of a `ListIssues` request, under that request's field
+/// names, statuses and priorities by their lowercase names (`in_progress`, `urgent`); empty
+/// values filter nothing. The issues service checks them when the export is asked for.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct IssueFilter {
+    pub project_key: String,
+    pub statuses: Vec<String>,
+    pub priorities: Vec<String>,
+    /// `me`, `none` or a user id.
+    pub assignee: String,
+    /// `me` or a user id.
+    pub author_id: String,
+    pub label: String,
+    /// The query language of issue lists.
+    pub query: String,
+    pub sort: String,
 }
 
 /// What kind of report a job makes (`jobs.kind`, the tag of its parameters).
@@ -142,15 +179,42 @@ impl ReportParams {
 pub enum ReportKind {
     Project,
     UserMonthly,
+    IssuesCsv,
+    IssuesJson,
 }
 
 impl ReportKind {
-    pub const ALL: [ReportKind; 2] = [ReportKind::Project, ReportKind::UserMonthly];
+    pub const ALL: [ReportKind; 4] = [
+        ReportKind::Project,
+        ReportKind::UserMonthly,
+        ReportKind::IssuesCsv,
+        ReportKind::IssuesJson,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             ReportKind::Project => "project",
             ReportKind::UserMonthly => "user_monthly",
+            ReportKind::IssuesCsv => "issues_csv",
+            ReportKind::IssuesJson => "issues_json",
+        }
+    }
+
+    /// The content type of the kind's artifact.
+    pub fn content_type(self) -> &'static str {
+        match self {
+            ReportKind::Project | ReportKind::UserMonthly => "application/pdf",
+            ReportKind::IssuesCsv => "text/csv; charset=utf-8",
+            ReportKind::IssuesJson => "application/json",
+        }
+    }
+
+    /// The object key of a job's artifact: one job, one object (a retry overwrites it).
+    pub fn artifact_key(self, job_id: uuid::Uuid) -> String {
+        match self {
+            ReportKind::Project | ReportKind::UserMonthly => format!("reports/{job_id}.pdf"),
+            ReportKind::IssuesCsv => format!("exports/{job_id}.csv"),
+            ReportKind::IssuesJson => format!("exports/{job_id}.json"),
         }
     }
 }
@@ -159,6 +223,19 @@ impl fmt::Display for ReportKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
     }
+}
+
+/// An export's filter: its project, when it names one, must be a project key (the rest is the
+/// issues service's to check, as its lists do).
+pub fn export_params(filter: IssueFilter, csv: bool) -> Result<ReportParams, Violation> {
+    if !filter.project_key.is_empty() && !is_project_key(&filter.project_key) {
+        return Err(Violation::new("project_key", "is not a project key"));
+    }
+    Ok(if csv {
+        ReportParams::IssuesCsv(filter)
+    } else {
+        ReportParams::IssuesJson(filter)
+    })
 }
 
 /// Longest period a project report may cover.
@@ -378,6 +455,41 @@ mod tests {
                 now
             )),
             ["from"]
+        );
+    }
+
+    #[test]
+    fn exports_name_a_project_by_its_key_or_none_and_are_stored_with_their_kind() {
+        let filter = |key: &str| IssueFilter {
+            project_key: key.into(),
+            query: "is:open".into(),
+            ..IssueFilter::default()
+        };
+        for bad in ["swat", "S", "SWAT-1", "TOOLONGAKEY"] {
+            assert_eq!(
+                export_params(filter(bad), true).unwrap_err().field,
+                "project_key",
+                "{bad}"
+            );
+        }
+        let csv = export_params(filter("SWAT"), true).unwrap();
+        assert_eq!(csv.kind(), ReportKind::IssuesCsv);
+        assert_eq!(csv.project_key(), Some("SWAT"));
+        let json = export_params(filter(""), false).unwrap();
+        assert_eq!(json.project_key(), None);
+        assert_eq!(
+            serde_json::to_value(&json).unwrap(),
+            serde_json::json!({"kind": "issues_json", "project_key": "", "statuses": [],
+                "priorities": [], "assignee": "", "author_id": "", "label": "", "query": "is:open",
+                "sort": ""})
+        );
+        let stored: ReportParams =
+            serde_json::from_value(serde_json::json!({"kind": "issues_csv", "query": "x"}))
+                .unwrap();
+        assert_eq!(stored.kind(), ReportKind::IssuesCsv);
+        assert_eq!(
+            ReportKind::IssuesJson.artifact_key(uuid::Uuid::nil()),
+            "exports/00000000-0000-0000-0000-000000000000.json"
         );
     }
 

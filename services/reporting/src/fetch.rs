@@ -143,6 +143,22 @@ impl Sources {
         Ok(response.into_inner().access_token)
     }
 
+    /// The issues `request` lists, across all its pages, streamed as `owner` sees them.
+    pub async fn export_issues(
+        &self,
+        owner: Uuid,
+        request: pb::ListIssuesRequest,
+    ) -> Result<tonic::Streaming<pb::Issue>, FetchError> {
+        let token = self.token_for(owner).await?;
+        Ok(self
+            .issues
+            .clone()
+            .export_issues(with_token(request, &token))
+            .await
+            .map_err(|s| classify(&s, "the exported issues"))?
+            .into_inner())
+    }
+
     async fn project_issues(&self, token: &str, key: &str) -> Result<Vec<pb::Issue>, FetchError> {
         let mut stream = self
             .issues

@@ -1,8 +1,8 @@
 //! `job.state_changed` events: the rows the `jobs_state_event` trigger writes to
 //! `job_event_outbox` in each state change's transaction, published by the relay to the events
 //! exchange (swatter-common's `events`), with `data` = the job exactly as `GET /v1/jobs/{id}`
-//! shows it, and `project_key` for project reports (none for monthly user reports, which no
-//! project's webhooks receive).
+//! shows it, and `project_key` for project reports and one-project exports (none for monthly
+//! user reports and exports across projects, which no project's webhooks receive).
 //!
 //! The same rows carry `schedule.report_ready` / `schedule.report_failed`, written by the
 //! `jobs_state_scheduled_*` triggers when the job of a schedule with `deliver_event` succeeds or
@@ -16,7 +16,7 @@ use swatter_proto::reporting::v1::{self as pb, report_params::Params};
 use uuid::Uuid;
 
 use crate::{
-    domain::{ReportParams, schedule::ScheduledReport},
+    domain::{IssueFilter, ReportParams, schedule::ScheduledReport},
     rpc::convert,
     store::{JobRow, schedules::ScheduleRow},
 };
@@ -63,6 +63,23 @@ fn time(timestamp: Option<&prost_types::Timestamp>) -> Value {
         })
 }
 
+/// An export's filter as the REST API shows it: the issue lists' parameter names, `null` for
+/// those not given.
+fn export_params_json(kind: &str, filter: &IssueFilter) -> Value {
+    let text = |value: &str| Some(value.to_owned()).filter(|v| !v.is_empty());
+    json!({
+        "kind": kind,
+        "project_key": text(&filter.project_key),
+        "status": filter.statuses,
+        "priority": filter.priorities,
+        "assignee": text(&filter.assignee),
+        "author": text(&filter.author_id),
+        "label": text(&filter.label),
+        "q": text(&filter.query),
+        "sort": text(&filter.sort),
+    })
+}
+
 /// The job as the REST API shows it.
 pub fn job_json(row: &JobRow) -> Value {
     let job = convert::job_message(row);
@@ -74,8 +91,13 @@ pub fn job_json(row: &JobRow) -> Value {
             "to": time(p.to.as_ref()),
         }),
         Some(Params::UserMonthly(m)) => json!({"kind": "user_monthly", "month": m.month}),
-        // Exports are filled in by issue 16's exports part.
-        Some(Params::IssuesCsv(_) | Params::IssuesJson(_)) | None => Value::Null,
+        Some(Params::IssuesCsv(_) | Params::IssuesJson(_)) => match &row.params.0 {
+            ReportParams::IssuesCsv(filter) | ReportParams::IssuesJson(filter) => {
+                export_params_json(row.kind.as_str(), filter)
+            }
+            ReportParams::Project { .. } | ReportParams::UserMonthly { .. } => Value::Null,
+        },
+        None => Value::Null,
     };
     json!({
         "id": job.id,
@@ -130,10 +152,7 @@ pub fn schedule_json(row: &ScheduleRow) -> Value {
 }
 
 fn envelope(row: EventRow) -> Envelope {
-    let project_key = match &row.job.params.0 {
-        ReportParams::Project { project_key, .. } => Some(project_key.clone()),
-        ReportParams::UserMonthly { .. } => None,
-    };
+    let project_key = row.job.params.0.project_key().map(str::to_owned);
     let data = match &row.schedule {
         Some(schedule) => json!({"schedule": schedule_json(schedule), "job": job_json(&row.job)}),
         None => job_json(&row.job),

@@ -1,4 +1,5 @@
-//! The object store (any S3-compatible endpoint): uploads, downloads and presigned URLs.
+//! The object store (any S3-compatible endpoint): uploads (whole, or in parts for exports),
+//! downloads and presigned URLs.
 //!
 //! Two clients: one for the endpoint the services reach (inside the cluster), one for the
 //! endpoint clients reach, which presigned URLs must name (the signature covers the host).
@@ -10,6 +11,7 @@ use aws_sdk_s3::{
     config::{BehaviorVersion, Credentials, Region, retry::RetryConfig, timeout::TimeoutConfig},
     presigning::PresigningConfig,
     primitives::ByteStream,
+    types::{CompletedMultipartUpload, CompletedPart},
 };
 use chrono::{DateTime, Utc};
 
@@ -48,11 +50,6 @@ fn client(config: &S3Config, endpoint: &str) -> Client {
         )
         .build();
     Client::from_conf(conf)
-}
-
-/// The object key of a job's report: one job, one object.
-pub fn artifact_key(job_id: uuid::Uuid) -> String {
-    format!("reports/{job_id}.pdf")
 }
 
 impl Storage {
@@ -121,6 +118,46 @@ impl Storage {
         Ok(())
     }
 
+    /// Starts a multipart upload to `key`: nothing shows at `key` until
+    /// [`MultipartUpload::complete`] (which replaces what was there: retries of one job write the
+    /// same object), and [`MultipartUpload::abort`] drops the parts sent so far. Creates the
+    /// bucket and tries once more if the first request fails, as [`Storage::put`] does.
+    pub async fn start_multipart(
+        &self,
+        key: &str,
+        content_type: &str,
+    ) -> anyhow::Result<MultipartUpload> {
+        let create = || {
+            self.client
+                .create_multipart_upload()
+                .bucket(&self.bucket)
+                .key(key)
+                .content_type(content_type)
+                .send()
+        };
+        let created = match create().await {
+            Ok(created) => created,
+            Err(first) => {
+                let first = s3_error("start upload", key)(first);
+                if self.ensure_bucket().await.is_err() {
+                    return Err(first);
+                }
+                create().await.map_err(s3_error("start upload", key))?
+            }
+        };
+        let upload_id = created
+            .upload_id()
+            .ok_or_else(|| anyhow::anyhow!("start upload {key}: the store gave no upload id"))?
+            .to_owned();
+        Ok(MultipartUpload {
+            client: self.client.clone(),
+            bucket: self.bucket.clone(),
+            key: key.to_owned(),
+            upload_id,
+            parts: Vec::new(),
+        })
+    }
+
     /// A time-limited GET URL on the public endpoint, and when it expires.
     pub async fn presign(&self, key: &str) -> anyhow::Result<(String, DateTime<Utc>)> {
         let config = PresigningConfig::builder()
@@ -167,6 +204,91 @@ impl Storage {
             .iter()
             .filter_map(|o| o.key().map(str::to_owned))
             .collect())
+    }
+}
+
+/// An object being written part by part (S3 multipart upload). Every part but the last must
+/// hold at least [`MIN_PART_SIZE`] bytes.
+pub struct MultipartUpload {
+    client: Client,
+    bucket: String,
+    key: String,
+    upload_id: String,
+    parts: Vec<CompletedPart>,
+}
+
+/// The smallest part S3 accepts, except for the last one.
+pub const MIN_PART_SIZE: usize = 5 * 1024 * 1024;
+
+impl MultipartUpload {
+    /// Sends the next part.
+    pub async fn upload_part(&mut self, bytes: Vec<u8>) -> anyhow::Result<()> {
+        let number = i32::try_from(self.parts.len() + 1)?;
+        let sent = self
+            .client
+            .upload_part()
+            .bucket(&self.bucket)
+            .key(&self.key)
+            .upload_id(&self.upload_id)
+            .part_number(number)
+            .body(ByteStream::from(bytes))
+            .send()
+            .await
+            .map_err(s3_error("upload part", &self.key))?;
+        self.parts.push(
+            CompletedPart::builder()
+                .part_number(number)
+                .set_e_tag(sent.e_tag().map(str::to_owned))
+                .build(),
+        );
+        Ok(())
+    }
+
+    /// Parts sent so far.
+    pub fn parts(&self) -> usize {
+        self.parts.len()
+    }
+
+    /// Joins the parts into the object; on failure the upload is aborted.
+    pub async fn complete(self) -> anyhow::Result<()> {
+        let completed = self
+            .client
+            .complete_multipart_upload()
+            .bucket(&self.bucket)
+            .key(&self.key)
+            .upload_id(&self.upload_id)
+            .multipart_upload(
+                CompletedMultipartUpload::builder()
+                    .set_parts(Some(self.parts.clone()))
+                    .build(),
+            )
+            .send()
+            .await
+            .map_err(s3_error("complete upload", &self.key));
+        if completed.is_err() {
+            self.abort().await;
+        }
+        completed.map(|_| ())
+    }
+
+    /// Drops the parts sent so far. A store out of reach keeps them until its own clean-up
+    /// (an `AbortIncompleteMultipartUpload` lifecycle rule); the object itself never appears.
+    pub async fn abort(self) {
+        let aborted = self
+            .client
+            .abort_multipart_upload()
+            .bucket(&self.bucket)
+            .key(&self.key)
+            .upload_id(&self.upload_id)
+            .send()
+            .await;
+        if let Err(error) = aborted {
+            tracing::warn!(
+                key = %self.key,
+                error = %aws_sdk_s3::error::DisplayErrorContext(error),
+                "cannot abort a multipart upload; the store's lifecycle rule will drop its parts"
+            );
+        }
     }
 }
 

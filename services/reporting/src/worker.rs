@@ -1,6 +1,7 @@
 //! The report worker: consumes job messages, and for each claims the job (fenced by the attempt
-//! number, under a lease it keeps alive), gathers the data, typesets the PDF, uploads it,
-//! commits the result, and only then acks the message.
+//! number, under a lease it keeps alive), gathers the data, typesets the PDF, uploads it (or
+//! streams an export into the object store part by part), commits the result, and only then
+//! acks the message.
 //!
 //! Whatever happens, the job ends in a recorded state or its lease lapses and the sweeper takes
 //! it over: a crash never leaves a job `running` for good, and a duplicate delivery claims
@@ -34,15 +35,19 @@ use uuid::Uuid;
 
 use crate::{
     broker::{self, JobMessage, Topology},
-    domain::{Backoff, FailureKind, JobState, ReportParams},
-    fetch::{FetchError, Sources},
+    domain::{Backoff, FailureKind, IssueFilter, JobState, ReportParams},
+    export::{Encoder, Format, PartWriter},
+    fetch::{FetchError, Sources, classify},
     metrics, outcome, render,
-    storage::{Storage, artifact_key},
+    rpc::convert::filter_to_pb,
+    storage::Storage,
     store::{self, ArtifactRecord, Heartbeat, JobRow, Lease},
 };
 
-/// The content type of every artifact.
-pub const PDF: &str = "application/pdf";
+/// Issues an export writes between two checkpoints (progress, lease, cancellation).
+const EXPORT_CHECKPOINT_ROWS: u64 = 5000;
+/// Issues an export reads from the issues service per query.
+const EXPORT_BATCH: i32 = 1000;
 
 /// What a worker needs.
 #[derive(Clone)]
@@ -408,6 +413,16 @@ impl Worker {
         attempt.checkpoint(10, shutdown).await?;
         let fetch = metrics::Timer::start();
         let pdf = match &job.params.0 {
+            ReportParams::IssuesCsv(filter) => {
+                return self
+                    .export(job, filter, Format::Csv, attempt, shutdown)
+                    .await;
+            }
+            ReportParams::IssuesJson(filter) => {
+                return self
+                    .export(job, filter, Format::Json, attempt, shutdown)
+                    .await;
+            }
             ReportParams::Project {
                 project_key,
                 from,
@@ -441,17 +456,77 @@ impl Worker {
         attempt.checkpoint(75, shutdown).await?;
         let sha256 = hex::encode(Sha256::digest(&pdf));
         let size = pdf.len() as i64;
-        let key = artifact_key(job.id);
+        let key = job.kind.artifact_key(job.id);
         let upload = metrics::Timer::start();
         let stored = self
             .storage
-            .put(&key, pdf, PDF, &sha256)
+            .put(&key, pdf, job.kind.content_type(), &sha256)
             .instrument(tracing::info_span!("report.upload", size))
             .await;
         upload.uploaded();
-        stored.map_err(|e| Stop::Transient(format!("object store: {e:#}")))?;
+        stored.map_err(object_store)?;
         // No checkpoint after the upload: the PDF exists, so a late cancel or a shutdown should
         // not throw it away; the fenced commit still refuses a lost lease.
+        Ok(ArtifactInfo { key, size, sha256 })
+    }
+
+    /// An export: the issues stream in from the issues service (as the owner) and go out to the
+    /// object store part by part as they are encoded. Whatever stops it before the end, the
+    /// upload is aborted: no partial object is left.
+    async fn export(
+        &self,
+        job: &JobRow,
+        filter: &IssueFilter,
+        format: Format,
+        attempt: &Attempt,
+        shutdown: &watch::Receiver<bool>,
+    ) -> Result<ArtifactInfo, Stop> {
+        let key = job.kind.artifact_key(job.id);
+        let request = swatter_proto::issues::v1::ListIssuesRequest {
+            page_size: EXPORT_BATCH,
+            ..filter_to_pb(filter)
+        };
+        let mut issues = self
+            .sources
+            .export_issues(job.owner_id, request)
+            .instrument(tracing::info_span!("report.fetch"))
+            .await?;
+        let upload = self
+            .storage
+            .start_multipart(&key, job.kind.content_type())
+            .await
+            .map_err(object_store)?;
+        let mut writer = PartWriter::new(upload);
+        let mut encoder = Encoder::new(format);
+        let timer = metrics::Timer::start();
+        let written = async {
+            encoder.start(&mut writer.buffer);
+            while let Some(issue) = issues.next().await {
+                let issue = issue.map_err(|s| Stop::from(classify(&s, "the exported issues")))?;
+                encoder.issue(&issue, &mut writer.buffer);
+                writer.flush_full().await.map_err(object_store)?;
+                if encoder.rows() % EXPORT_CHECKPOINT_ROWS == 0 {
+                    attempt
+                        .checkpoint(export_progress(encoder.rows()), shutdown)
+                        .await?;
+                }
+            }
+            encoder.finish(&mut writer.buffer);
+            Ok::<(), Stop>(())
+        }
+        .instrument(tracing::info_span!("report.export"))
+        .await;
+        timer.fetched(job.kind.as_str());
+        if let Err(stop) = written {
+            writer.abort().await;
+            return Err(stop);
+        }
+        let (size, sha256, parts) = writer
+            .finish()
+            .instrument(tracing::info_span!("report.upload"))
+            .await
+            .map_err(object_store)?;
+        tracing::info!(job_id = %job.id, rows = encoder.rows(), size, parts, "export written");
         Ok(ArtifactInfo { key, size, sha256 })
     }
 
@@ -468,7 +543,7 @@ impl Worker {
                     key: &artifact.key,
                     size: artifact.size,
                     sha256: &artifact.sha256,
-                    content_type: PDF,
+                    content_type: job.kind.content_type(),
                 };
                 let ours = store::complete_job(&self.db, job.id, attempt, &record).await?;
                 if ours {
@@ -542,6 +617,17 @@ struct ArtifactInfo {
     key: String,
     size: i64,
     sha256: String,
+}
+
+/// The object store failed: worth another attempt.
+fn object_store(error: anyhow::Error) -> Stop {
+    Stop::Transient(format!("object store: {error:#}"))
+}
+
+/// An export's progress after `rows` issues: its total is not known in advance, so it grows
+/// towards 90 % (10 % at the start, 50 % at 20,000 issues) and jumps to 100 % at the end.
+fn export_progress(rows: u64) -> i32 {
+    10 + (80 * rows / (rows + 20_000)) as i32
 }
 
 /// Typesets off the async threads. A render error is permanent: the same data renders the same.

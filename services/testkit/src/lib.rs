@@ -37,7 +37,7 @@ pub use stack::Webhooks;
 #[cfg(feature = "identity")]
 pub use stack::{Identity, Running, Stack};
 #[cfg(feature = "issues")]
-pub use stack::{Issues, create_issue, create_project};
+pub use stack::{Issues, create_issue, create_project, listed_keys};
 #[cfg(feature = "reporting")]
 pub use stack::{Reporting, Worker};
 

@@ -71,6 +71,23 @@ impl S3Server {
         panic!("s3s-fs did not start on port {}", self.port);
     }
 
+    /// Multipart uploads started and neither completed nor aborted (s3s-fs keeps one
+    /// `.upload-{id}.json` per upload in its folder, and answers no `ListMultipartUploads`).
+    pub fn pending_uploads(&self) -> usize {
+        std::fs::read_dir(&self.dir)
+            .map(|entries| {
+                entries
+                    .filter_map(Result::ok)
+                    .filter(|entry| {
+                        let name = entry.file_name();
+                        let name = name.to_string_lossy();
+                        name.starts_with(".upload-") && name.ends_with(".json")
+                    })
+                    .count()
+            })
+            .unwrap_or(0)
+    }
+
     /// Stops the server (the object store is "down").
     pub fn stop(&mut self) {
         if let Some(mut child) = self.child.take() {

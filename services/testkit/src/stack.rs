@@ -667,3 +667,28 @@ pub async fn create_issue(
         .await
         .map(|r| r.into_inner())
 }
+
+/// The keys of every issue `list` shows to `user`, page after page (100 a page), as a client
+/// pages through it.
+#[cfg(feature = "issues")]
+pub async fn listed_keys(
+    issues: &IssuesServiceClient<Channel>,
+    user: &User,
+    mut list: swatter_proto::issues::v1::ListIssuesRequest,
+) -> Vec<String> {
+    list.page_size = 100;
+    let mut keys = Vec::new();
+    loop {
+        let page = issues
+            .clone()
+            .list_issues(crate::req(list.clone(), user))
+            .await
+            .expect("a list page")
+            .into_inner();
+        keys.extend(page.issues.into_iter().map(|issue| issue.key));
+        if page.next_page_token.is_empty() {
+            return keys;
+        }
+        list.page_token = page.next_page_token;
+    }
+}

@@ -549,6 +549,7 @@ pub(super) async fn delete_issue(
 fn filter_of(
     req: &pb::ListIssuesRequest,
     me: &UserPrincipal,
+    page_size: fn(i32) -> std::result::Result<i64, Violation>,
 ) -> Result<(IssueFilter, Query, IssueSort, Option<IssueCursor>, i64)> {
     let mut v = Violations::default();
     let mut statuses = Vec::new();
@@ -581,7 +582,7 @@ fn filter_of(
     let label = v.check(label_filter(&req.label)).flatten();
     let query = v.check(search_query("q", &req.query)).unwrap_or_default();
     let sort = v.check(IssueSort::parse(&req.sort)).unwrap_or_default();
-    let limit = v.check(pagination::page_size(req.page_size)).unwrap_or(0);
+    let limit = v.check(page_size(req.page_size)).unwrap_or(0);
     let cursor: Option<IssueCursor> = v.check(pagination::decode_token(&req.page_token)).flatten();
     if let Some(cursor) = &cursor {
         v.check(cursor.check(sort));
@@ -600,31 +601,62 @@ fn filter_of(
     Ok((filter, query, sort, cursor, limit))
 }
 
-pub(super) async fn list_issues(
+/// What a list request reads once parsed and authorized: its projects, filters and order.
+struct IssueList {
+    scope: ListScope,
+    filter: IssueFilter,
+    sort: IssueSort,
+}
+
+/// Parses a list request and decides, once, which projects the caller may list with it (a
+/// token limited to some projects lists only those, even for an admin). `None` when the list is
+/// empty whatever the data. Bad filters are refused before the project is looked up.
+async fn issue_list(
     issues: &Issues,
-    request: Request<pb::ListIssuesRequest>,
-) -> Result<pb::ListIssuesResponse> {
-    let me = caller(&request)?;
-    let req = request.into_inner();
-    let (mut filter, query, sort, cursor, limit) = filter_of(&req, &me)?;
-    // The caller's right to see what is listed is checked here, once, not per row.
+    req: &pb::ListIssuesRequest,
+    me: &UserPrincipal,
+    page_size: fn(i32) -> std::result::Result<i64, Violation>,
+) -> Result<(Option<IssueList>, Option<IssueCursor>, i64)> {
+    let (mut filter, query, sort, cursor, limit) = filter_of(req, me, page_size)?;
     let scope = if !req.project_key.is_empty() {
-        let project = visible_project(issues, &req.project_key, &me).await?;
+        let project = visible_project(issues, &req.project_key, me).await?;
         ListScope::Project {
             id: project.id,
             key: project.key,
         }
     } else if let Some(keys) = me.project_limit() {
-        // A token limited to some projects lists only those, even for an admin.
         ListScope::Projects(store::project_ids_by_keys(&issues.db, me.id, !me.admin, keys).await?)
     } else if me.admin {
         ListScope::All
     } else {
         ListScope::Projects(store::member_project_ids(&issues.db, me.id).await?)
     };
-    if !store::apply_query(&issues.db, &scope, me.id, query, &mut filter).await? {
+    let list = store::apply_query(&issues.db, &scope, me.id, query, &mut filter)
+        .await?
+        .then_some(IssueList {
+            scope,
+            filter,
+            sort,
+        });
+    Ok((list, cursor, limit))
+}
+
+pub(super) async fn list_issues(
+    issues: &Issues,
+    request: Request<pb::ListIssuesRequest>,
+) -> Result<pb::ListIssuesResponse> {
+    let me = caller(&request)?;
+    let req = request.into_inner();
+    // The caller's right to see what is listed is checked here, once, not per row.
+    let (list, cursor, limit) = issue_list(issues, &req, &me, pagination::page_size).await?;
+    let Some(IssueList {
+        scope,
+        filter,
+        sort,
+    }) = list
+    else {
         return Ok(pb::ListIssuesResponse::default());
-    }
+    };
     let mut rows = store::list_issues(
         &issues.db,
         &scope,
@@ -662,40 +694,110 @@ pub(super) async fn list_issue_events(
     })
 }
 
-/// Rows fetched per query while exporting.
+/// Rows fetched per query while exporting a project.
 const EXPORT_BATCH: i64 = 500;
+/// Most rows `ExportIssues` reads per query (its `page_size`).
+const MAX_EXPORT_BATCH: i64 = 1000;
 
-pub(super) async fn export_project_issues(
-    issues: &Issues,
-    request: Request<pb::ExportProjectIssuesRequest>,
-) -> Result<IssueStream> {
-    let me = caller(&request)?;
-    let project = visible_project(issues, &request.get_ref().project_key, &me).await?;
-    let db = issues.db.clone();
-    let (tx, rx) = tokio::sync::mpsc::channel(EXPORT_BATCH as usize);
+/// `ExportIssues`' `page_size`: the rows read per query, 1–1000, default 500.
+fn export_batch(requested: i32) -> std::result::Result<i64, Violation> {
+    match i64::from(requested) {
+        0 => Ok(EXPORT_BATCH),
+        n @ 1..=MAX_EXPORT_BATCH => Ok(n),
+        _ => Err(Violation::new("page_size", "must be between 1 and 1000")),
+    }
+}
+
+/// Streams the rows that `next` yields, batch after batch, converted by `convert`, until a
+/// batch comes back short or the client goes. A failed query ends the stream with its error.
+fn stream_batches<S, F, C>(batch: i64, mut state: S, mut next: F) -> IssueStream
+where
+    S: Send + 'static,
+    F: FnMut(S) -> C + Send + 'static,
+    C: std::future::Future<Output = Result<(Vec<pb::Issue>, S)>> + Send + 'static,
+{
+    let (tx, rx) = tokio::sync::mpsc::channel(batch as usize);
     tokio::spawn(async move {
-        let mut after = 0;
         loop {
-            let batch = match store::export_issues(&db, project.id, after, EXPORT_BATCH).await {
-                Ok(batch) => batch,
+            let (issues, after) = match next(state).await {
+                Ok(found) => found,
                 Err(error) => {
-                    let _ = tx.send(Err(Status::from(IssuesError::from(error)))).await;
+                    let _ = tx.send(Err(Status::from(error))).await;
                     return;
                 }
             };
-            let done = (batch.len() as i64) < EXPORT_BATCH;
-            for row in batch {
-                after = row.number;
-                if tx.send(Ok(convert::issue(row))).await.is_err() {
+            let done = (issues.len() as i64) < batch;
+            for issue in issues {
+                if tx.send(Ok(issue)).await.is_err() {
                     return;
                 }
             }
             if done {
                 return;
             }
+            state = after;
         }
     });
-    Ok(Box::pin(ReceiverStream::new(rx)))
+    Box::pin(ReceiverStream::new(rx))
+}
+
+pub(super) async fn export_project_issues(
+    issues: &Issues,
+    request: Request<pb::ExportProjectIssuesRequest>,
+) -> Result<IssueStream> {
+    let me = caller(&request)?;
+    let project_id = visible_project(issues, &request.get_ref().project_key, &me)
+        .await?
+        .id;
+    let db = issues.db.clone();
+    Ok(stream_batches(EXPORT_BATCH, 0, move |after| {
+        let db = db.clone();
+        async move {
+            let rows = store::export_issues(&db, project_id, after, EXPORT_BATCH).await?;
+            let last = rows.last().map_or(after, |row| row.number);
+            Ok((rows.into_iter().map(convert::issue).collect(), last))
+        }
+    }))
+}
+
+/// Every issue `ListIssues` would list for this request, page after page in its order, read
+/// `page_size` rows at a time by the list's own keyset query (`page_token` is ignored). The
+/// request is checked, and the caller's right to the projects decided, before the stream starts.
+pub(super) async fn export_issues(
+    issues: &Issues,
+    request: Request<pb::ListIssuesRequest>,
+) -> Result<IssueStream> {
+    let me = caller(&request)?;
+    let mut req = request.into_inner();
+    req.page_token.clear();
+    let (list, _, batch) = issue_list(issues, &req, &me, export_batch).await?;
+    let Some(list) = list else {
+        return Ok(Box::pin(tokio_stream::empty::<
+            std::result::Result<pb::Issue, Status>,
+        >()));
+    };
+    let db = issues.db.clone();
+    let list = std::sync::Arc::new(list);
+    Ok(stream_batches(
+        batch,
+        None,
+        move |cursor: Option<IssueCursor>| {
+            let (db, list, me) = (db.clone(), list.clone(), me.clone());
+            async move {
+                let rows = store::list_issues(
+                    &db,
+                    &list.scope,
+                    &list.filter,
+                    list.sort,
+                    cursor.as_ref(),
+                    batch,
+                )
+                .await?;
+                let next = rows.last().map(|row| IssueCursor::after(row, list.sort));
+                Ok((relations::with_relations(&db, &me, rows).await?, next))
+            }
+        },
+    ))
 }
 
 #[cfg(test)]

@@ -43,6 +43,7 @@ pub const DELEGATED_METHODS: &[&str] = &[
     "/swatter.issues.v1.IssuesService/GetProject",
     "/swatter.issues.v1.IssuesService/ListProjects",
     "/swatter.issues.v1.IssuesService/ExportProjectIssues",
+    "/swatter.issues.v1.IssuesService/ExportIssues",
     "/swatter.issues.v1.IssuesService/ListMilestones",
 ];
 
@@ -57,6 +58,7 @@ pub const READ_METHODS: &[&str] = &[
     "/swatter.issues.v1.IssuesService/ListIssueEvents",
     "/swatter.issues.v1.IssuesService/ListComments",
     "/swatter.issues.v1.IssuesService/ExportProjectIssues",
+    "/swatter.issues.v1.IssuesService/ExportIssues",
     "/swatter.issues.v1.IssuesService/ListChanges",
     "/swatter.issues.v1.IssuesService/WatchChanges",
     "/swatter.issues.v1.IssuesService/ListRelations",
@@ -217,10 +219,9 @@ impl IssuesService for IssuesRpc {
 
     async fn export_issues(
         &self,
-        _r: Request<pb::ListIssuesRequest>,
+        r: Request<pb::ListIssuesRequest>,
     ) -> RpcResult<Self::ExportIssuesStream> {
-        // Issue 16 (exports) fills this in.
-        Err(Status::unimplemented("ExportIssues is not available yet"))
+        respond(issues::export_issues(&self.0, r).await)
     }
 
     async fn list_changes(

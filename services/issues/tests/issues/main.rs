@@ -3,6 +3,7 @@
 mod attachments;
 mod bulk;
 mod changes_feed;
+mod exports;
 mod issues;
 mod milestones;
 mod notifications;

@@ -82,12 +82,10 @@ pub const READ_METHODS: &[&str] = &[
 ];
 
 /// Whether the caller's token may see a report with these parameters: a token limited to some
-/// projects sees the reports of those projects only, never a user report (it spans them all).
+/// projects sees the reports and exports of those projects only, never a user report or an
+/// export across projects (they span them all).
 fn within_token(me: &UserPrincipal, params: &ReportParams) -> bool {
-    match params {
-        ReportParams::Project { project_key, .. } => within_project(me, Some(project_key)),
-        ReportParams::UserMonthly { .. } => within_project(me, None),
-    }
+    within_project(me, params.project_key())
 }
 
 /// Whether the caller's token may see something about `project_key`, or about no one project.

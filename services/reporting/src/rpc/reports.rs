@@ -1,4 +1,5 @@
-//! Asking for a report: the request is checked, the job added with the message that starts
+//! Asking for a report or an export: the request is checked (an export's filter by the issues
+//! service itself), the job added with the message that starts
 //! it (the outbox), and the first answer kept for its `Idempotency-Key`.
 
 use chrono::{DateTime, Utc};
@@ -11,15 +12,19 @@ use swatter_common::{
     status::Violation,
 };
 use swatter_proto::{
-    issues::v1::{GetProjectRequest, Role},
+    issues::v1::{GetProjectRequest, ListIssuesRequest, Role},
     reporting::v1::{self as pb, report_params::Params},
 };
 use tonic::Request;
 use uuid::Uuid;
 
-use super::{Reporting, convert::job_message, take_job_slot};
+use super::{
+    Reporting,
+    convert::{self, job_message},
+    take_job_slot,
+};
 use crate::{
-    domain::{self, ReportParams},
+    domain::{self, IssueFilter, ReportParams},
     error::{ReportingError, Result},
     store::{self, Destination},
 };
@@ -43,10 +48,40 @@ fn report_params(params: Option<&pb::ReportParams>, now: DateTime<Utc>) -> Resul
         Some(Params::UserMonthly(m)) => {
             domain::monthly_params(&m.month, now).map_err(ReportingError::invalid)
         }
-        Some(Params::IssuesCsv(_) | Params::IssuesJson(_)) | None => Err(ReportingError::invalid(
-            Violation::new("kind", "must be project or user_monthly"),
-        )),
+        Some(Params::IssuesCsv(e)) => export_params(e, true),
+        Some(Params::IssuesJson(e)) => export_params(e, false),
+        None => Err(ReportingError::invalid(Violation::new(
+            "kind",
+            "must be project, user_monthly, issues_csv or issues_json",
+        ))),
     }
+}
+
+fn export_params(params: &pb::IssueExportParams, csv: bool) -> Result<ReportParams> {
+    let filter = convert::filter_from_pb(&params.filter.clone().unwrap_or_default())
+        .map_err(ReportingError::Invalid)?;
+    domain::export_params(filter, csv).map_err(ReportingError::invalid)
+}
+
+/// An export's filter as the issues service reads it: its `ListIssues` is asked for one issue on
+/// the caller's behalf, so a filter or query it refuses is refused now with its violations
+/// (`q` for a query that does not parse), and a project the caller cannot see is not found.
+async fn check_export<T>(
+    reporting: &Reporting,
+    request: &Request<T>,
+    filter: &IssueFilter,
+) -> Result<()> {
+    let probe = ListIssuesRequest {
+        page_size: 1,
+        ..convert::filter_to_pb(filter)
+    };
+    reporting
+        .issues
+        .clone()
+        .list_issues(downstream::on_behalf_of(request, probe))
+        .await
+        .map_err(|status| ReportingError::downstream("issues", "project", status))?;
+    Ok(())
 }
 
 /// The caller must be a member of the project now (the worker reads it later with a token held
@@ -82,13 +117,21 @@ pub(super) async fn create_report(
     let me = caller(&request)?;
     let now = Utc::now();
     let params = report_params(request.get_ref().params.as_ref(), now)?;
-    match &params {
-        ReportParams::UserMonthly { .. } if me.project_limit().is_some() => {
+    match (&params, params.project_key()) {
+        (ReportParams::UserMonthly { .. }, _) if me.project_limit().is_some() => {
             return Err(ReportingError::Forbidden(
                 "a personal access token limited to some projects cannot request a user report",
             ));
         }
-        ReportParams::Project { project_key, .. } if !me.may_access_project(project_key) => {
+        (ReportParams::IssuesCsv(_) | ReportParams::IssuesJson(_), None)
+            if me.project_limit().is_some() =>
+        {
+            return Err(ReportingError::Forbidden(
+                "a personal access token limited to some projects exports one of them only: \
+                 give its project_key",
+            ));
+        }
+        (_, Some(project_key)) if !me.may_access_project(project_key) => {
             return Err(ReportingError::NotFound("project"));
         }
         _ => {}
@@ -102,7 +145,10 @@ pub(super) async fn create_report(
             Begin::Replay(job) => return Ok(job),
             Begin::Proceed(tx, claim) => (tx, claim),
         };
-    if let ReportParams::Project { project_key, .. } = &params {
+    if let ReportParams::IssuesCsv(filter) | ReportParams::IssuesJson(filter) = &params {
+        check_export(reporting, &request, filter).await?;
+    }
+    if let Some(project_key) = params.project_key() {
         check_project_visible(reporting, &request, project_key).await?;
     }
     take_job_slot(reporting, &mut tx, me.id).await?;

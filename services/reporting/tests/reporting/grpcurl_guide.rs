@@ -187,6 +187,9 @@ async fn every_command_of_the_grpcurl_guide_works_against_the_real_services() {
         "dashboard: 1 succeeded, 1 worker(s) alive, 0 dead letters\n",
         "dead letters listed: 0\n",
         "Message: dead letter not found\n",
+        // The export: streamed, then downloaded chunk by chunk.
+        "export ready: text/csv; charset=utf-8\n",
+        "export header: key,title,status,priority\n",
     ] {
         assert!(
             stdout.contains(expected),
@@ -266,7 +269,7 @@ async fn every_command_of_the_grpcurl_guide_works_against_the_real_services() {
         .fetch_one(&app.reporting_db.pool)
         .await
         .unwrap();
-    assert_eq!(succeeded, 1);
+    assert_eq!(succeeded, 2, "the report and the export");
     let pdf = std::fs::read(dir.join("swat-report.pdf")).unwrap();
     assert!(pdf.starts_with(b"%PDF-"));
     let text = pdf_text(&pdf);
@@ -283,6 +286,17 @@ async fn every_command_of_the_grpcurl_guide_works_against_the_real_services() {
             "the report lacks {expected:?}:\n{text}"
         );
     }
+
+    let csv = std::fs::read(dir.join("swat-issues.csv")).unwrap();
+    let mut rows = csv::Reader::from_reader(csv.strip_prefix(b"\xEF\xBB\xBF".as_slice()).unwrap());
+    let keys: Vec<String> = rows
+        .records()
+        .map(|row| row.unwrap()[0].to_owned())
+        .collect();
+    assert!(
+        !keys.is_empty() && keys.iter().all(|k| k.starts_with("SWAT-")),
+        "{keys:?}"
+    );
 
     let _ = std::fs::remove_dir_all(&dir);
     app.cleanup_broker().await;

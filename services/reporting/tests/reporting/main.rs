@@ -3,6 +3,7 @@
 //! sees them.
 
 mod dashboard;
+mod exports;
 mod grpcurl_guide;
 mod job_events;
 mod pipeline;
