@@ -7,7 +7,10 @@
 # (default .run/tools), once; the npm tools are pinned in tests/ecosystem/typescript (the
 # TypeScript client check), tests/ecosystem/buf (`buf curl`) and tests/ecosystem/browser
 # (playwright-core, driving Debian's chromium, which scripts/ensure-browser.sh installs), each
-# package-lock.json installed into $SWATTER_TOOLS_DIR/<folder>.
+# package-lock.json installed into $SWATTER_TOOLS_DIR/<folder>. The operator dashboard's test
+# drives the same chromium with selenium through Debian's chromium-driver (also installed by
+# ensure-browser.sh) and leaves its screenshots in $SWATTER_ARTIFACTS_DIR/admin (default
+# target/artifacts/admin).
 set -euo pipefail
 
 REPO="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"

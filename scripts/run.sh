@@ -206,6 +206,7 @@ cat <<EOF
 ================================================================================
  Gateway (REST)   $GATEWAY_URL
  Swagger UI       $GATEWAY_URL/docs
+ Dashboard        $GATEWAY_URL/admin/   (operators: log in as the dev admin below)
  OpenAPI          $GATEWAY_URL/openapi.json
  gRPC             identity $IDENTITY_ADDR, issues $ISSUES_ADDR, reporting $REPORTING_ADDR,
                   webhooks $WEBHOOKS_ADDR

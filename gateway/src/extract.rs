@@ -543,6 +543,22 @@ impl FromRequestParts<AppState> for Authenticated {
     }
 }
 
+impl Authenticated {
+    /// A caller authenticated by an access token that came some other way than the
+    /// `Authorization` header (the operator dashboard's session cookie); 401 if it is not good.
+    pub async fn from_token(
+        parts: &Parts,
+        state: &AppState,
+        token: &str,
+    ) -> Result<Self, ApiError> {
+        let (principal, authorization) = verify_token(state, token).await?;
+        Ok(Authenticated {
+            principal,
+            forwarded: Forwarded::new(parts, Some(authorization)),
+        })
+    }
+}
+
 /// A caller who may present a token (it must then be valid) or none.
 #[derive(Debug, Clone)]
 pub struct MaybeAuthenticated(pub Forwarded);
@@ -567,12 +583,21 @@ async fn verify_bearer(
     let Some(value) = parts.headers.get(header::AUTHORIZATION) else {
         return Ok(None);
     };
+    let token = value.to_str().ok().and_then(bearer_token).ok_or_else(|| {
+        ApiError::new(
+            ProblemKind::InvalidToken,
+            "the Authorization header must be `Bearer <access token>`",
+        )
+    })?;
+    verify_token(state, token).await.map(Some)
+}
+
+/// The principal of access token `token` and the `authorization` value to forward with it.
+async fn verify_token(
+    state: &AppState,
+    token: &str,
+) -> Result<(Principal, AsciiMetadataValue), ApiError> {
     let invalid = |detail: &str| ApiError::new(ProblemKind::InvalidToken, detail);
-    let token = value
-        .to_str()
-        .ok()
-        .and_then(bearer_token)
-        .ok_or_else(|| invalid("the Authorization header must be `Bearer <access token>`"))?;
     let principal = state
         .verifier
         .authenticate(token)
@@ -588,9 +613,9 @@ async fn verify_bearer(
             | VerifyError::TokenRevoked
             | VerifyError::AccountDisabled => ApiError::token_refused(error),
         })?;
-    let forwarded = AsciiMetadataValue::try_from(value.as_bytes())
+    let forwarded = AsciiMetadataValue::try_from(format!("Bearer {token}"))
         .map_err(|_| invalid("the access token is invalid"))?;
-    Ok(Some((principal, forwarded)))
+    Ok((principal, forwarded))
 }
 
 /// The address of the client: the TCP peer or, behind `trusted_proxy_hops` proxies, the

@@ -51,6 +51,7 @@ use crate::{
         (name = "changes", description = "A project's change feed: every change to the project, its members, issues and comments, as pages after a cursor and as a live stream"),
         (name = "reports", description = "Ask for PDF reports and exports of issues (CSV, JSON); they are made in the background as jobs"),
         (name = "jobs", description = "Report jobs: follow, cancel, retry, download. Other users' jobs are 404"),
+        (name = "schedules", description = "Scheduled reports: a report made at the due times of a cron expression in a time zone, exactly once per due time. Other users' schedules are 404"),
         (name = "webhooks", description = "Webhooks: project owners register endpoints that receive the project's events, signed in the Standard Webhooks format; delivery log, redeliver, test ping"),
         (name = "operations", description = "Liveness and readiness probes"),
     ),
@@ -388,6 +389,10 @@ mod tests {
             "/v1/jobs/{id}/artifact/content",
             "/v1/jobs/{id}/events",
             "/v1/admin/jobs/stats",
+            "/v1/schedules",
+            "/v1/schedules/{id}",
+            "/v1/schedules/{id}/pause",
+            "/v1/schedules/{id}/resume",
         ] {
             assert!(doc["paths"][path].is_object(), "{path} is missing");
         }

@@ -287,7 +287,8 @@ pub struct JobStats {
     pub jobs_by_state: BTreeMap<String, i64>,
     /// Messages waiting in the work queue.
     pub queue_depth: i64,
-    /// Messages in the dead-letter queue.
+    /// Dead letters: those moved into the database (listed by `GET /v1/admin/dead-letters`)
+    /// and those still waiting in the dead-letter queue.
     pub dead_lettered: i64,
     /// Seconds since the oldest queued job was accepted; 0 when none is queued.
     pub oldest_queued_age_seconds: i64,
@@ -597,10 +598,16 @@ pub async fn job_stats(
         .get_job_stats(caller.request(pb::GetJobStatsRequest {}))
         .await?
         .into_inner();
-    Ok(Json(JobStats {
-        jobs_by_state: stats.jobs_by_state.into_iter().collect(),
-        queue_depth: stats.queue_depth,
-        dead_lettered: stats.dead_lettered,
-        oldest_queued_age_seconds: stats.oldest_queued_age_seconds,
-    }))
+    Ok(Json(JobStats::from(stats)))
+}
+
+impl From<pb::JobStats> for JobStats {
+    fn from(stats: pb::JobStats) -> Self {
+        JobStats {
+            jobs_by_state: stats.jobs_by_state.into_iter().collect(),
+            queue_depth: stats.queue_depth,
+            dead_lettered: stats.dead_lettered,
+            oldest_queued_age_seconds: stats.oldest_queued_age_seconds,
+        }
+    }
 }

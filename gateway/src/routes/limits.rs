@@ -718,6 +718,46 @@ pub fn bulk_due_on() -> RefOr<Schema> {
     ))
 }
 
+/// A scheduled report's name: at most 100 characters, on one line; may be empty.
+pub fn schedule_name() -> RefOr<Schema> {
+    schema(
+        line(
+            0,
+            100,
+            false,
+            "At most 100 characters (trimmed), on one line",
+        )
+        .examples(["Weekly SWAT"]),
+    )
+}
+
+/// A five-field cron expression: fields of numbers, names, `*`, ranges, lists and steps,
+/// separated by spaces.
+pub fn cron() -> RefOr<Schema> {
+    schema(
+        string(false)
+            .min_length(Some(9))
+            .max_length(Some(100))
+            .pattern(Some("^ *[0-9A-Za-z*,/-]+( +[0-9A-Za-z*,/-]+){4} *$"))
+            .description(Some(
+                "minute hour day-of-month month day-of-week, separated by spaces (at most 100 \
+                 characters): numbers, month and weekday names, `*`, ranges, lists and steps",
+            ))
+            .examples(["0 8 * * 1"]),
+    )
+}
+
+/// An IANA time zone name; absent or empty: UTC.
+pub fn time_zone() -> RefOr<Schema> {
+    schema(
+        string(false)
+            .max_length(Some(64))
+            .pattern(Some("^[A-Za-z0-9/_+-]*$"))
+            .description(Some("An IANA time zone name; default UTC"))
+            .examples(["Europe/Berlin"]),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,10 +1,12 @@
 //! The REST routes, one module per area. Handlers are thin: extract, call one RPC, map the answer.
 
+pub mod admin;
 pub mod attachments;
 pub mod auth;
 pub mod bulk;
 pub mod changes;
 pub mod comments;
+pub mod dashboard;
 pub mod docs;
 pub mod fields;
 pub mod health;
@@ -18,6 +20,7 @@ pub mod paths;
 pub mod projects;
 pub mod relations;
 pub mod reports;
+pub mod schedules;
 pub mod tokens;
 pub mod users;
 pub mod views;
@@ -137,6 +140,16 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(jobs::download_artifact))
         .routes(routes!(jobs::job_events))
         .routes(routes!(jobs::job_stats))
+        .routes(routes!(
+            schedules::create_schedule,
+            schedules::list_schedules
+        ))
+        .routes(routes!(schedules::get_schedule, schedules::delete_schedule))
+        .routes(routes!(schedules::pause_schedule))
+        .routes(routes!(schedules::resume_schedule))
+        .routes(routes!(dashboard::get_dashboard))
+        .routes(routes!(dashboard::list_dead_letters))
+        .routes(routes!(dashboard::requeue_dead_letter))
         .routes(routes!(webhooks::create_webhook, webhooks::list_webhooks))
         .routes(routes!(
             webhooks::get_webhook,
@@ -159,6 +172,7 @@ pub fn api() -> OpenApiRouter<AppState> {
 pub fn router(state: AppState, request_timeout: Duration) -> Router {
     let (api, document) = api().split_for_parts();
     api.merge(docs::router(openapi::complete(document)))
+        .merge(admin::router())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

@@ -68,6 +68,14 @@ pub struct JobId {
     pub id: Uuid,
 }
 
+/// `{id}` of a scheduled report.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Path)]
+pub struct ScheduleId {
+    /// The schedule's id
+    pub id: Uuid,
+}
+
 /// `{id}` of a webhook endpoint.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Path)]

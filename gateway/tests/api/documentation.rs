@@ -10,14 +10,14 @@ use serde_json::{Value, json};
 
 use crate::helpers::TestApp;
 
-async fn description(app: &TestApp) -> Value {
+pub async fn description(app: &TestApp) -> Value {
     let response = app.get("/openapi.json").await;
     assert_eq!(response.status(), StatusCode::OK);
     response.json().await.unwrap()
 }
 
 /// The schema of a component's property.
-fn property<'a>(doc: &'a Value, component: &str, name: &str) -> &'a Value {
+pub fn property<'a>(doc: &'a Value, component: &str, name: &str) -> &'a Value {
     let schema = &doc["components"]["schemas"][component]["properties"][name];
     assert!(schema.is_object(), "{component}.{name} is not described");
     schema
@@ -34,7 +34,7 @@ fn parameter<'a>(doc: &'a Value, path: &str, method: &str, name: &str) -> &'a Va
 }
 
 /// Whether `value` is a string that `schema` (type, lengths, pattern) allows.
-fn allows(schema: &Value, value: &str) -> bool {
+pub fn allows(schema: &Value, value: &str) -> bool {
     let length = value.chars().count() as u64;
     let min = schema["minLength"].as_u64().unwrap_or(0);
     let max = schema["maxLength"].as_u64().unwrap_or(u64::MAX);

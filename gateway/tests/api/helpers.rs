@@ -94,6 +94,12 @@ impl TestApp {
         TestApp::start(Stack::new().reporting(Worker::from(mode)).gateway()).await
     }
 
+    /// The services with reporting (and its worker) and webhooks, and the gateway: reports and
+    /// their events reach the project's webhooks.
+    pub async fn spawn_with_reporting_and_webhooks() -> TestApp {
+        TestApp::start(Stack::new().reporting(Worker::Running).webhooks().gateway()).await
+    }
+
     /// The services and the gateway, with issues keeping attachments in an s3s-fs owned by the
     /// test.
     pub async fn spawn_with_attachments() -> TestApp {

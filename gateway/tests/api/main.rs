@@ -1,6 +1,7 @@
 //! End-to-end tests of the gateway against the real identity, issues and reporting services,
 //! PostgreSQL, RabbitMQ and s3s-fs.
 
+mod admin;
 mod attachments;
 mod bulk;
 mod changes;
@@ -21,6 +22,7 @@ mod projects;
 mod relations;
 mod reports;
 mod request_bodies;
+mod schedules;
 mod search;
 mod sessions;
 mod sign_up;

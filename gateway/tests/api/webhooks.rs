@@ -337,13 +337,13 @@ async fn spawn_without_webhooks() -> TestApp {
 }
 
 /// A webhook receiver on 127.0.0.1: answers 200 `ok` and hands each request to the test.
-struct Receiver {
-    url: String,
+pub struct Receiver {
+    pub url: String,
     requests: tokio::sync::mpsc::UnboundedReceiver<(http::HeaderMap, bytes::Bytes)>,
 }
 
 impl Receiver {
-    async fn start() -> Receiver {
+    pub async fn start() -> Receiver {
         let (sender, requests) = tokio::sync::mpsc::unbounded_channel();
         let app = axum::Router::new().route(
             "/hook",
@@ -359,7 +359,7 @@ impl Receiver {
     }
 
     /// The next request: its headers and the event it carried.
-    async fn next(&mut self) -> (http::HeaderMap, Value) {
+    pub async fn next(&mut self) -> (http::HeaderMap, Value) {
         let (headers, body) =
             tokio::time::timeout(std::time::Duration::from_secs(20), self.requests.recv())
                 .await

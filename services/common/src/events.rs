@@ -90,6 +90,16 @@ pub const EVENT_TYPES: &[(&str, &str)] = &[
         "a project report job changed state (queued, running, retrying, succeeded, failed, cancelled)",
     ),
     (
+        "schedule.report_ready",
+        "the report of a scheduled run (a schedule with deliver_event) succeeded; data: the \
+         schedule and the job",
+    ),
+    (
+        "schedule.report_failed",
+        "the report of a scheduled run (a schedule with deliver_event) failed; data: the \
+         schedule and the job",
+    ),
+    (
         "webhook.endpoint_disabled",
         "a webhook endpoint of the project was disabled after its deliveries kept failing",
     ),

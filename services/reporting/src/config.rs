@@ -151,6 +151,10 @@ pub struct ReportingConfig {
     /// Renders at once per worker, and the broker prefetch (≥ 1).
     #[arg(long, env = "SWATTER_WORKER_CONCURRENCY", default_value = "2", value_parser = config::at_least_one::<u16>)]
     pub worker_concurrency: u16,
+    /// Period, in milliseconds, of each worker's heartbeat in the operator dashboard's worker
+    /// list (silent for three periods: shown as not alive; for an hour: forgotten) (≥ 100).
+    #[arg(long = "worker-heartbeat-ms", env = "SWATTER_WORKER_HEARTBEAT_MS", default_value = "5000", value_parser = heartbeat)]
+    pub worker_heartbeat: Duration,
     /// Attempts before a job fails and its message is dead-lettered (≥ 1).
     #[arg(long = "job-max-attempts", env = "SWATTER_JOB_MAX_ATTEMPTS", default_value = "5", value_parser = config::at_least_one::<i32>)]
     pub max_attempts: i32,
@@ -171,6 +175,13 @@ pub struct ReportingConfig {
     /// per reporting process (more: 429) (≥ 1).
     #[arg(long, env = "SWATTER_MAX_STREAMS_PER_USER", default_value = "10", value_parser = config::at_least_one::<u32>)]
     pub max_streams_per_user: u32,
+    /// Period, in milliseconds, at which each API process looks for due scheduled reports
+    /// (≥ 10).
+    #[arg(long = "scheduler-tick-ms", env = "SWATTER_SCHEDULER_TICK_MS", default_value = "1000", value_parser = scheduler_tick)]
+    pub scheduler_tick: Duration,
+    /// Scheduled reports a user may have (creating more: 429) (≥ 1).
+    #[arg(long, env = "SWATTER_MAX_SCHEDULES_PER_USER", default_value = "50", value_parser = config::at_least_one::<u32>)]
+    pub max_schedules_per_user: u32,
     /// Where `GET /metrics` (Prometheus text format) listens; `off`: no endpoint.
     #[arg(long, env = "SWATTER_METRICS_ADDR", default_value = "127.0.0.1:9103", value_parser = metrics::metrics_addr)]
     pub metrics_addr: std::option::Option<SocketAddr>,
@@ -180,6 +191,20 @@ fn lease(raw: &str) -> Result<Duration, String> {
     match config::seconds(raw)? {
         lease if lease < Duration::from_secs(2) => Err("must be at least 2".to_owned()),
         lease => Ok(lease),
+    }
+}
+
+fn scheduler_tick(raw: &str) -> Result<Duration, String> {
+    match config::millis(raw)? {
+        tick if tick < Duration::from_millis(10) => Err("must be at least 10".to_owned()),
+        tick => Ok(tick),
+    }
+}
+
+fn heartbeat(raw: &str) -> Result<Duration, String> {
+    match config::millis(raw)? {
+        period if period < Duration::from_millis(100) => Err("must be at least 100".to_owned()),
+        period => Ok(period),
     }
 }
 
@@ -246,6 +271,9 @@ mod tests {
         assert_eq!(config.addr.port(), 50053);
         assert_eq!(config.max_active_jobs_per_user, 10);
         assert_eq!(config.max_streams_per_user, 10);
+        assert_eq!(config.scheduler_tick, Duration::from_secs(1));
+        assert_eq!(config.max_schedules_per_user, 50);
+        assert_eq!(config.worker_heartbeat, Duration::from_secs(5));
         assert_eq!(
             config.metrics_addr,
             Some(SocketAddr::from(([127, 0, 0, 1], 9103)))
@@ -267,9 +295,12 @@ mod tests {
             ("SWATTER_S3_ENDPOINT", "s3.example.com"),
             ("SWATTER_WORKER_CONCURRENCY", "0"),
             ("SWATTER_JOB_LEASE_SECS", "1"),
+            ("SWATTER_WORKER_HEARTBEAT_MS", "10"),
             ("SWATTER_JOB_MAX_ATTEMPTS", "many"),
             ("SWATTER_MAX_ACTIVE_JOBS_PER_USER", "0"),
             ("SWATTER_MAX_STREAMS_PER_USER", "none"),
+            ("SWATTER_SCHEDULER_TICK_MS", "5"),
+            ("SWATTER_MAX_SCHEDULES_PER_USER", "0"),
             ("SWATTER_METRICS_ADDR", "everywhere"),
         ] {
             let mut pairs = REQUIRED.to_vec();

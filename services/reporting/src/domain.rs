@@ -7,6 +7,8 @@ use chrono::{DateTime, Datelike, Months, NaiveDate, TimeZone, Utc};
 use serde::{Deserialize, Serialize};
 use swatter_common::status::Violation;
 
+pub mod schedule;
+
 /// Where a job stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, sqlx::Type)]
 #[sqlx(type_name = "text", rename_all = "snake_case")]
@@ -249,6 +251,15 @@ pub fn export_params(filter: IssueFilter, csv: bool) -> Result<ReportParams, Vio
 pub const MAX_PERIOD_DAYS: i64 = 366;
 /// Period of a project report when none is given.
 pub const DEFAULT_PERIOD_DAYS: i64 = 30;
+
+/// Whether `key` has the shape of a project key (`SWAT`: 2–10 capitals and digits).
+pub fn is_project_key(key: &str) -> bool {
+    (2..=10).contains(&key.len())
+        && key.starts_with(|c: char| c.is_ascii_uppercase())
+        && key
+            .chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+}
 
 /// A project report's parameters, with the defaults of docs/api.md (the last 30 days up to `now`).
 pub fn project_params(

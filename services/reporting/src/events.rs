@@ -4,6 +4,9 @@
 //! query the database themselves; after the listener (re)connects, when notifications may have
 //! been missed, every watched job is read again once.
 //!
+//! The operator dashboard subscribes to every change instead ([`JobEvents::any_change`]): a
+//! signal without the row, on each notification and after each reconnection.
+//!
 //! Also the per-user bound on open streams ([`StreamSlots`]), counted per process.
 
 use std::{
@@ -29,6 +32,7 @@ type Watched = Arc<Mutex<HashMap<Uuid, broadcast::Sender<Arc<JobRow>>>>>;
 #[derive(Clone)]
 pub struct JobEvents {
     watched: Watched,
+    any: broadcast::Sender<()>,
 }
 
 /// The changes of one job, as they are committed, until dropped.
@@ -43,11 +47,12 @@ impl JobEvents {
     pub fn start(db: PgPool) -> Self {
         let events = JobEvents {
             watched: Watched::default(),
+            any: broadcast::channel(BUFFER).0,
         };
-        let watched = events.watched.clone();
+        let (watched, any) = (events.watched.clone(), events.any.clone());
         tokio::spawn(async move {
             loop {
-                match listen(&db, &watched).await {
+                match listen(&db, &watched, &any).await {
                     Ok(()) => tracing::warn!("job notifications interrupted; reconnecting"),
                     Err(error) => {
                         tracing::warn!(error = %error, "job notifications interrupted; reconnecting")
@@ -57,6 +62,12 @@ impl JobEvents {
             }
         });
         events
+    }
+
+    /// A signal at every job change (of any job). A receiver that falls behind is told it
+    /// lagged, which means the same: something changed.
+    pub fn any_change(&self) -> broadcast::Receiver<()> {
+        self.any.subscribe()
     }
 
     /// Subscribes to job `id`'s changes. Subscribe before reading the job, so that no change
@@ -111,9 +122,11 @@ impl Drop for Subscription {
 }
 
 /// Listens until the connection is lost (`Ok`) or fails.
-async fn listen(db: &PgPool, watched: &Watched) -> sqlx::Result<()> {
+async fn listen(db: &PgPool, watched: &Watched, any: &broadcast::Sender<()>) -> sqlx::Result<()> {
     let mut listener = PgListener::connect_with(db).await?;
     listener.listen(CHANNEL).await?;
+    // Nobody listening is fine.
+    let _ = any.send(());
     // Changes made while there was no listener were not heard: read every watched job once.
     let ids: Vec<Uuid> = lock(watched).keys().copied().collect();
     for id in ids {
@@ -121,6 +134,7 @@ async fn listen(db: &PgPool, watched: &Watched) -> sqlx::Result<()> {
     }
     // `try_recv`, not `recv`: `recv` would reconnect silently, losing what was sent meanwhile.
     while let Some(notification) = listener.try_recv().await? {
+        let _ = any.send(());
         if let Ok(id) = notification.payload().parse() {
             publish(db, watched, id).await?;
         }

@@ -3,6 +3,10 @@
 //! exchange (swatter-common's `events`), with `data` = the job exactly as `GET /v1/jobs/{id}`
 //! shows it, and `project_key` for project reports and one-project exports (none for monthly
 //! user reports and exports across projects, which no project's webhooks receive).
+//!
+//! The same rows carry `schedule.report_ready` / `schedule.report_failed`, written by the
+//! `jobs_state_scheduled_*` triggers when the job of a schedule with `deliver_event` succeeds or
+//! fails: `data` = `{"schedule": ..., "job": ...}`, both as the REST API shows them.
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Value, json};
@@ -12,13 +16,17 @@ use swatter_proto::reporting::v1::{self as pb, report_params::Params};
 use uuid::Uuid;
 
 use crate::{
-    domain::{IssueFilter, ReportParams},
+    domain::{IssueFilter, ReportParams, schedule::ScheduledReport},
     rpc::convert,
-    store::JobRow,
+    store::{JobRow, schedules::ScheduleRow},
 };
 
-/// The event type.
+/// The event type of job state changes.
 pub const JOB_STATE_CHANGED: &str = "job.state_changed";
+/// The job of a schedule that delivers events succeeded.
+pub const SCHEDULE_REPORT_READY: &str = "schedule.report_ready";
+/// The job of a schedule that delivers events failed.
+pub const SCHEDULE_REPORT_FAILED: &str = "schedule.report_failed";
 /// Rows published per transaction.
 const BATCH: i64 = 200;
 
@@ -28,6 +36,9 @@ struct EventRow {
     seq: i64,
     event_id: Uuid,
     occurred_at: DateTime<Utc>,
+    event_type: String,
+    /// The schedule as it stood, for the schedule events.
+    schedule: Option<sqlx::types::Json<ScheduleRow>>,
     #[sqlx(flatten)]
     job: JobRow,
 }
@@ -35,7 +46,8 @@ struct EventRow {
 async fn lock_events(tx: &mut Transaction<'_, Postgres>) -> sqlx::Result<Vec<EventRow>> {
     // The stored JSON is read back as a `jobs` row, so it decodes as every job does.
     sqlx::query_as(
-        "SELECT e.seq, e.id AS event_id, e.occurred_at, (jsonb_populate_record(NULL::jobs, e.job)).*
+        "SELECT e.seq, e.id AS event_id, e.occurred_at, e.event_type, e.schedule,
+                (jsonb_populate_record(NULL::jobs, e.job)).*
          FROM job_event_outbox e ORDER BY e.seq LIMIT $1 FOR UPDATE OF e SKIP LOCKED",
     )
     .bind(BATCH)
@@ -109,15 +121,49 @@ pub fn job_json(row: &JobRow) -> Value {
     })
 }
 
+/// The schedule as the REST API shows it.
+pub fn schedule_json(row: &ScheduleRow) -> Value {
+    let at = |at: Option<DateTime<Utc>>| {
+        at.map_or(Value::Null, |at| {
+            Value::String(at.to_rfc3339_opts(SecondsFormat::AutoSi, true))
+        })
+    };
+    let report = match &row.report.0 {
+        ScheduledReport::Project {
+            project_key,
+            period_days,
+        } => json!({"kind": "project", "project_key": project_key, "period_days": period_days}),
+        ScheduledReport::UserMonthly => json!({"kind": "user_monthly"}),
+    };
+    json!({
+        "id": row.id,
+        "owner_id": row.owner_id,
+        "name": row.name,
+        "report": report,
+        "cron": row.cron,
+        "time_zone": row.time_zone,
+        "deliver_event": row.deliver_event,
+        "paused": row.paused,
+        "next_run_at": at(row.next_run_at),
+        "last_run_at": at(row.last_run_at),
+        "last_job_id": row.last_job_id,
+        "created_at": at(Some(row.created_at)),
+    })
+}
+
 fn envelope(row: EventRow) -> Envelope {
     let project_key = row.job.params.0.project_key().map(str::to_owned);
+    let data = match &row.schedule {
+        Some(schedule) => json!({"schedule": schedule_json(schedule), "job": job_json(&row.job)}),
+        None => job_json(&row.job),
+    };
     Envelope {
         id: format!("evt_{}", row.event_id),
-        event_type: JOB_STATE_CHANGED.to_owned(),
+        event_type: row.event_type,
         timestamp: row.occurred_at,
         project_key,
         cursor: None,
-        data: job_json(&row.job),
+        data,
     }
 }
 

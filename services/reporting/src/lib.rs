@@ -3,11 +3,13 @@
 //! in S3, or streams an export of issues (CSV or JSON) there.
 //!
 //! `domain` holds the rules, `store` the queries, `rpc` the gRPC handlers, `broker` RabbitMQ,
-//! `storage` the object store, `relay`/`sweeper`/`worker` the pipeline, `render` the typesetting,
-//! `export` the exports' encoding.
+//! `storage` the object store, `relay`/`sweeper`/`worker` the pipeline, `dead_letters` the
+//! dead-letter queue's consumer, `scheduler` the runs of scheduled reports, `render` the
+//! typesetting, `export` the exports' encoding.
 
 pub mod broker;
 pub mod config;
+pub mod dead_letters;
 pub mod domain;
 pub mod error;
 pub mod events;
@@ -19,6 +21,7 @@ pub mod outcome;
 pub mod relay;
 pub mod render;
 pub mod rpc;
+pub mod scheduler;
 pub mod startup;
 pub mod storage;
 pub mod store;

@@ -29,7 +29,7 @@ pub fn describe() {
     describe_gauge!(
         "swatter_queue_depth",
         Unit::Count,
-        "Messages waiting in the work queue and in the dead-letter queue"
+        "Messages waiting in the work queue; dead letters (stored, and still in the dead-letter queue)"
     );
     describe_gauge!(
         "swatter_jobs_oldest_queued_age_seconds",
@@ -122,9 +122,16 @@ pub fn collector(db: PgPool, publisher: Arc<Publisher>) -> Collector {
                 Err(error) => tracing::warn!(error = %error, "metrics: cannot read the outbox"),
             }
             match publisher.queue_depths().await {
-                Ok((work, dead)) => {
+                Ok((work, dead_waiting)) => {
                     gauge!("swatter_queue_depth", "queue" => "work").set(f64::from(work));
-                    gauge!("swatter_queue_depth", "queue" => "dead").set(f64::from(dead));
+                    // Dead letters are moved from the queue into the database: both count.
+                    match store::count_dead_letters(&db).await {
+                        Ok(stored) => gauge!("swatter_queue_depth", "queue" => "dead")
+                            .set(f64::from(dead_waiting) + stored as f64),
+                        Err(error) => {
+                            tracing::warn!(error = %error, "metrics: cannot count dead letters")
+                        }
+                    }
                 }
                 Err(error) => {
                     tracing::warn!(

@@ -1,6 +1,6 @@
-//! Building and running the reporting service: the gRPC API with the outbox relay and the lease
-//! sweeper, and the worker, in the combinations of [`Mode`]. Tests start it in-process through the
-//! same code.
+//! Building and running the reporting service: the gRPC API with the outbox relay, the lease
+//! sweeper, the dead-letter consumer and the scheduler of scheduled reports, and the worker, in
+//! the combinations of [`Mode`]. Tests start it in-process through the same code.
 
 use std::{future::Future, sync::Arc};
 
@@ -21,13 +21,15 @@ use crate::{
     MIGRATOR,
     broker::{Publisher, Topology},
     config::ReportingConfig,
+    dead_letters,
     events::{JobEvents, StreamSlots},
     fetch::Sources,
     relay,
     rpc::{READ_METHODS, Reporting, ReportingRpc},
+    scheduler,
     storage::Storage,
     sweeper,
-    worker::Worker,
+    worker::{Presence, Worker},
 };
 
 /// Which parts run in this process.
@@ -86,8 +88,9 @@ impl Application {
             backoff: config.backoff,
             lease: config.lease,
             amqp_url: config.amqp_url.clone(),
-            topology,
+            topology: topology.clone(),
             concurrency: config.worker_concurrency,
+            presence: Presence::new(config.worker_heartbeat),
         });
         let api = match mode {
             Mode::Worker => None,
@@ -102,6 +105,7 @@ impl Application {
                     max_attempts: config.max_attempts,
                     max_active_jobs_per_user: config.max_active_jobs_per_user,
                     streams: StreamSlots::new(config.max_streams_per_user as usize),
+                    max_schedules_per_user: config.max_schedules_per_user,
                 }));
                 Some((rpc, verifier))
             }
@@ -152,6 +156,21 @@ impl Application {
                 config.backoff,
                 config.sweep_interval,
                 sweeper::STALE_WAITING,
+                stopped.clone(),
+            )));
+            tasks.push(tokio::spawn(scheduler::run_until(
+                db.clone(),
+                scheduler::Settings {
+                    max_attempts: config.max_attempts,
+                    max_active_jobs_per_user: config.max_active_jobs_per_user,
+                    tick: config.scheduler_tick,
+                },
+                stopped.clone(),
+            )));
+            tasks.push(tokio::spawn(dead_letters::run(
+                db.clone(),
+                config.amqp_url.clone(),
+                publisher.topology().clone(),
                 stopped.clone(),
             )));
         }

@@ -11,6 +11,8 @@ use uuid::Uuid;
 
 use crate::domain::{FailureKind, JobState, ReportKind, ReportParams};
 
+pub mod schedules;
+
 /// A row of `jobs`.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct JobRow {
@@ -85,6 +87,53 @@ pub async fn insert_job(
     .bind(max_attempts)
     .fetch_one(db)
     .await
+}
+
+/// The job of `schedule`'s run due at `scheduled_for`, the schedule owner's: queued, or failed
+/// at once (`permanent`, with `refused` as its message) when the run may not take a job slot.
+/// `None` if that due time already has its job (a due time makes at most one job:
+/// `jobs_schedule_run_idx`).
+pub async fn insert_scheduled_job(
+    db: impl PgExecutor<'_>,
+    id: Uuid,
+    schedule: &schedules::ScheduleRow,
+    scheduled_for: DateTime<Utc>,
+    params: &ReportParams,
+    max_attempts: i32,
+    refused: Option<&str>,
+) -> sqlx::Result<Option<JobRow>> {
+    sqlx::query_as(
+        "INSERT INTO jobs (id, owner_id, owner_username, kind, params, max_attempts, schedule_id,
+                           scheduled_for, state, finished_at, error_kind, error_message)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8,
+                 CASE WHEN $9::text IS NULL THEN 'queued' ELSE 'failed' END,
+                 CASE WHEN $9::text IS NULL THEN NULL ELSE now() END,
+                 CASE WHEN $9::text IS NULL THEN NULL ELSE 'permanent' END, $9)
+         ON CONFLICT (schedule_id, scheduled_for) DO NOTHING RETURNING *",
+    )
+    .bind(id)
+    .bind(schedule.owner_id)
+    .bind(&schedule.owner_username)
+    .bind(params.kind())
+    .bind(Json(params))
+    .bind(max_attempts)
+    .bind(schedule.id)
+    .bind(scheduled_for)
+    .bind(refused)
+    .fetch_optional(db)
+    .await
+}
+
+/// Whether `owner_id` may add one more job in flight under `limit`. Call it inside the
+/// transaction that adds the job: from here until it ends, `owner_id`'s other transactions that
+/// add jobs wait, so two of them cannot both take the last slot.
+pub async fn take_job_slot(
+    tx: &mut Transaction<'_, Postgres>,
+    owner_id: Uuid,
+    limit: u32,
+) -> sqlx::Result<bool> {
+    lock_owner_jobs(tx, owner_id).await?;
+    Ok(count_active_jobs(&mut **tx, owner_id).await? < i64::from(limit))
 }
 
 /// Serialises, until `tx` ends, the transactions that may add to `owner_id`'s jobs in flight
@@ -481,3 +530,6 @@ pub async fn ping(db: &PgPool) -> sqlx::Result<()> {
     sqlx::query("SELECT 1").execute(db).await?;
     Ok(())
 }
+
+mod dashboard;
+pub use dashboard::*;

@@ -6,16 +6,20 @@
 //! Whatever happens, the job ends in a recorded state or its lease lapses and the sweeper takes
 //! it over: a crash never leaves a job `running` for good, and a duplicate delivery claims
 //! nothing.
+//!
+//! Each worker process also keeps a row in `workers` for the operator dashboard: a heartbeat
+//! every few seconds with the jobs it runs at that moment, deleted when it shuts down cleanly.
 
 use std::{
-    collections::HashMap,
+    collections::{BTreeSet, HashMap},
     sync::{
-        Arc,
+        Arc, Mutex,
         atomic::{AtomicBool, Ordering},
     },
     time::Duration,
 };
 
+use chrono::{DateTime, Utc};
 use futures::StreamExt;
 use lapin::{
     message::Delivery,
@@ -37,7 +41,7 @@ use crate::{
     metrics, outcome, render,
     rpc::convert::filter_to_pb,
     storage::Storage,
-    store::{self, ArtifactRecord, JobRow, Lease},
+    store::{self, ArtifactRecord, Heartbeat, JobRow, Lease},
 };
 
 /// Issues an export writes between two checkpoints (progress, lease, cancellation).
@@ -56,6 +60,103 @@ pub struct Worker {
     pub amqp_url: String,
     pub topology: Topology,
     pub concurrency: u16,
+    /// This process in `workers`: its id, start, heartbeat period and the jobs it runs now.
+    pub presence: Presence,
+}
+
+/// How long a worker not heard from stays in `workers` (shown as not alive) before it is
+/// forgotten.
+pub const FORGET_SILENT_WORKERS: Duration = Duration::from_secs(3600);
+
+/// A worker process as the dashboard sees it.
+#[derive(Clone, Debug)]
+pub struct Presence {
+    pub id: Uuid,
+    pub hostname: String,
+    pub started_at: DateTime<Utc>,
+    pub heartbeat: Duration,
+    running: Arc<Mutex<BTreeSet<Uuid>>>,
+}
+
+impl Presence {
+    /// A new worker process, sending a heartbeat every `heartbeat`.
+    pub fn new(heartbeat: Duration) -> Self {
+        Presence {
+            id: Uuid::now_v7(),
+            hostname: hostname(),
+            started_at: Utc::now(),
+            heartbeat,
+            running: Arc::default(),
+        }
+    }
+
+    fn running(&self) -> std::sync::MutexGuard<'_, BTreeSet<Uuid>> {
+        // A set stays consistent whatever a panicking holder did: every change is one call.
+        self.running.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Marks job `id` as running here until the guard is dropped.
+    fn runs(&self, id: Uuid) -> RunningJob {
+        self.running().insert(id);
+        RunningJob {
+            presence: self.clone(),
+            id,
+        }
+    }
+
+    /// Sends heartbeats until `done` turns true. Workers silent for [`FORGET_SILENT_WORKERS`] are
+    /// pruned at each heartbeat (by any worker).
+    async fn beat(self, db: PgPool, concurrency: u16, mut done: watch::Receiver<bool>) {
+        while !*done.borrow() {
+            let job_ids: Vec<Uuid> = self.running().iter().copied().collect();
+            let beat = Heartbeat {
+                id: self.id,
+                hostname: &self.hostname,
+                started_at: self.started_at,
+                interval: self.heartbeat,
+                concurrency: i32::from(concurrency),
+                job_ids: &job_ids,
+            };
+            if let Err(error) = store::record_heartbeat(&db, &beat).await {
+                tracing::warn!(error = %error, "worker heartbeat failed");
+            }
+            if let Err(error) = store::prune_workers(&db, FORGET_SILENT_WORKERS).await {
+                tracing::warn!(error = %error, "cannot prune silent workers");
+            }
+            tokio::select! {
+                _ = tokio::time::sleep(self.heartbeat) => {},
+                _ = done.changed() => {},
+            }
+        }
+    }
+
+    async fn leave(&self, db: &PgPool) {
+        if let Err(error) = store::delete_worker(db, self.id).await {
+            tracing::warn!(error = %error, "cannot remove this worker from the list; it will be pruned");
+        }
+    }
+}
+
+/// A job counted in its worker's heartbeats while this lives.
+struct RunningJob {
+    presence: Presence,
+    id: Uuid,
+}
+
+impl Drop for RunningJob {
+    fn drop(&mut self) {
+        self.presence.running().remove(&self.id);
+    }
+}
+
+/// The host's name, as the dashboard shows it (`HOSTNAME`, or the kernel's).
+fn hostname() -> String {
+    std::env::var("HOSTNAME")
+        .ok()
+        .or_else(|| std::fs::read_to_string("/proc/sys/kernel/hostname").ok())
+        .map(|name| name.trim().to_owned())
+        .filter(|name| !name.is_empty())
+        .unwrap_or_else(|| "unknown".to_owned())
 }
 
 /// How one attempt ended before its outcome is recorded.
@@ -144,6 +245,13 @@ impl Worker {
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
         let mut delay = Duration::from_millis(200);
         let mut in_flight = JoinSet::new();
+        // Heartbeats go on while in-flight jobs finish after a shutdown request.
+        let (done, beating) = watch::channel(false);
+        let heartbeats = tokio::spawn(self.presence.clone().beat(
+            self.db.clone(),
+            self.concurrency,
+            beating,
+        ));
         while !*shutdown.borrow() {
             match self.consume(&mut shutdown, &mut in_flight).await {
                 Ok(()) => delay = Duration::from_millis(200),
@@ -161,6 +269,9 @@ impl Worker {
             delay = (delay * 2).min(Duration::from_secs(5));
         }
         while in_flight.join_next().await.is_some() {}
+        let _ = done.send(true);
+        let _ = heartbeats.await;
+        self.presence.leave(&self.db).await;
         tracing::info!("worker stopped");
     }
 
@@ -284,6 +395,7 @@ impl Worker {
             fenced: Arc::new(AtomicBool::new(false)),
         };
         tracing::info!(job_id = %job.id, attempt = message.attempt, kind = %job.kind, "job started");
+        let _running = self.presence.runs(job.id);
         let keep_alive = attempt.keep_alive();
         let result = self.execute(&job, &attempt, &shutdown).await;
         keep_alive.abort();

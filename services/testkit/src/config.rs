@@ -143,6 +143,7 @@ pub fn reporting_for_tests(
             presign_ttl: Duration::from_secs(300),
         },
         worker_concurrency: 2,
+        worker_heartbeat: Duration::from_millis(500),
         max_attempts: 5,
         backoff: Backoff {
             base: Duration::from_millis(200),
@@ -153,6 +154,8 @@ pub fn reporting_for_tests(
         sweep_interval: Duration::from_millis(200),
         max_active_jobs_per_user: 10,
         max_streams_per_user: 10,
+        scheduler_tick: Duration::from_millis(50),
+        max_schedules_per_user: 50,
         metrics_addr: Some(any_port()),
     }
 }
@@ -181,6 +184,10 @@ pub fn reporting_env(config: &swatter_reporting::config::ReportingConfig) -> Vec
         ("SWATTER_S3_BUCKET", c.s3.bucket.clone()),
         ("SWATTER_JOB_LEASE_SECS", c.lease.as_secs().to_string()),
         (
+            "SWATTER_WORKER_HEARTBEAT_MS",
+            c.worker_heartbeat.as_millis().to_string(),
+        ),
+        (
             "SWATTER_RETRY_BASE_MS",
             c.backoff.base.as_millis().to_string(),
         ),
@@ -191,6 +198,14 @@ pub fn reporting_env(config: &swatter_reporting::config::ReportingConfig) -> Vec
         (
             "SWATTER_OUTBOX_SWEEP_MS",
             c.sweep_interval.as_millis().to_string(),
+        ),
+        (
+            "SWATTER_MAX_ACTIVE_JOBS_PER_USER",
+            c.max_active_jobs_per_user.to_string(),
+        ),
+        (
+            "SWATTER_SCHEDULER_TICK_MS",
+            c.scheduler_tick.as_millis().to_string(),
         ),
         ("SWATTER_METRICS_ADDR", "127.0.0.1:0".to_owned()),
         ("RUST_LOG", "warn".to_owned()),

@@ -7,8 +7,8 @@ use swatter_proto::{
 };
 
 use crate::{
-    domain::{IssueFilter, JobState, ReportKind, ReportParams},
-    store::JobRow,
+    domain::{IssueFilter, JobState, ReportKind, ReportParams, schedule::ScheduledReport},
+    store::{JobRow, schedules::ScheduleRow},
 };
 
 pub fn state_to_pb(state: JobState) -> pb::JobState {
@@ -190,6 +190,37 @@ pub fn job_message(row: &JobRow) -> pb::Job {
         next_attempt_at: row.next_attempt_at.map(timestamp),
         error,
         artifact,
+    }
+}
+
+/// The schedule as clients see it.
+pub fn schedule_message(row: &ScheduleRow) -> pb::Schedule {
+    use pb::scheduled_report::Report;
+    let report = match &row.report.0 {
+        ScheduledReport::Project {
+            project_key,
+            period_days,
+        } => Report::Project(pb::ScheduledProjectReport {
+            project_key: project_key.clone(),
+            period_days: *period_days,
+        }),
+        ScheduledReport::UserMonthly => Report::UserMonthly(pb::ScheduledUserMonthlyReport {}),
+    };
+    pb::Schedule {
+        id: row.id.to_string(),
+        owner_id: row.owner_id.to_string(),
+        report: Some(pb::ScheduledReport {
+            report: Some(report),
+        }),
+        cron: row.cron.clone(),
+        time_zone: row.time_zone.clone(),
+        deliver_event: row.deliver_event,
+        paused: row.paused,
+        next_run_at: row.next_run_at.map(timestamp),
+        last_run_at: row.last_run_at.map(timestamp),
+        last_job_id: row.last_job_id.map(|id| id.to_string()).unwrap_or_default(),
+        created_at: Some(timestamp(row.created_at)),
+        name: row.name.clone(),
     }
 }
 

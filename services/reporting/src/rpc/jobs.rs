@@ -4,7 +4,10 @@
 use std::{collections::HashMap, time::Duration};
 
 use chrono::Utc;
-use swatter_common::{pagination, propagation, rpc::caller, status::Violation};
+use sqlx::{Postgres, Transaction};
+use swatter_common::{
+    auth::UserPrincipal, pagination, propagation, rpc::caller, status::Violation,
+};
 use swatter_proto::reporting::v1 as pb;
 use tokio_stream::wrappers::ReceiverStream;
 use tonic::Request;
@@ -18,7 +21,7 @@ use super::{
 use crate::{
     domain::{CancelOutcome, JobState},
     error::{ReportingError, Result},
-    store::{self, Destination},
+    store::{self, Destination, JobRow},
 };
 
 /// When a user at their limit of open streams is told to try again.
@@ -103,6 +106,20 @@ pub(super) async fn retry_job(
 ) -> Result<pb::Job> {
     let me = caller(&request)?;
     let job = visible_job(reporting, &request.get_ref().id, &me).await?;
+    let mut tx = reporting.db.begin().await?;
+    let row = queue_again(reporting, &mut tx, &job).await?;
+    tx.commit().await?;
+    Ok(job_message(&row))
+}
+
+/// failed/cancelled → queued, in `tx`, with a fresh budget of attempts and its message in the
+/// outbox (`RetryJob`, and `RequeueDeadLetter` with the dead letter's removal in the same
+/// transaction). FAILED_PRECONDITION in any other state.
+pub(super) async fn queue_again(
+    reporting: &Reporting,
+    tx: &mut Transaction<'_, Postgres>,
+    job: &JobRow,
+) -> Result<JobRow> {
     if !job.state.can_retry() {
         return Err(ReportingError::FailedPrecondition(
             format!(
@@ -112,15 +129,14 @@ pub(super) async fn retry_job(
             .into(),
         ));
     }
-    let mut tx = reporting.db.begin().await?;
-    take_job_slot(reporting, &mut tx, job.owner_id).await?;
-    let row = store::requeue_job(&mut *tx, job.id, reporting.max_attempts)
+    take_job_slot(reporting, tx, job.owner_id).await?;
+    let row = store::requeue_job(&mut **tx, job.id, reporting.max_attempts)
         .await?
         .ok_or(ReportingError::FailedPrecondition(
             "the job changed meanwhile; try again".into(),
         ))?;
     store::insert_outbox(
-        &mut *tx,
+        &mut **tx,
         row.id,
         row.attempts + 1,
         Destination::Work,
@@ -128,8 +144,7 @@ pub(super) async fn retry_job(
         &propagation::current_trace_headers(),
     )
     .await?;
-    tx.commit().await?;
-    Ok(job_message(&row))
+    Ok(row)
 }
 
 pub(super) async fn watch_job(
@@ -196,14 +211,33 @@ pub(super) async fn job_stats(
     request: Request<pb::GetJobStatsRequest>,
 ) -> Result<pb::JobStats> {
     let me = caller(&request)?;
+    admin_only(
+        &me,
+        "only admins see job statistics",
+        "job statistics span every project; a token limited to some projects cannot see them",
+    )?;
+    stats(reporting).await
+}
+
+/// Refuses anyone but an admin whose token spans every project (`not_admin`, `limited`: what
+/// each is told).
+pub(super) fn admin_only(
+    me: &UserPrincipal,
+    not_admin: &'static str,
+    limited: &'static str,
+) -> Result<()> {
     if !me.admin {
-        return Err(ReportingError::Forbidden("only admins see job statistics"));
+        return Err(ReportingError::Forbidden(not_admin));
     }
     if me.project_limit().is_some() {
-        return Err(ReportingError::Forbidden(
-            "job statistics span every project; a token limited to some projects cannot see them",
-        ));
+        return Err(ReportingError::Forbidden(limited));
     }
+    Ok(())
+}
+
+/// Jobs per state, the work queue's depth, the dead letters (those stored and those still in the
+/// dead-letter queue) and the oldest queued job's age.
+pub(super) async fn stats(reporting: &Reporting) -> Result<pb::JobStats> {
     let mut jobs_by_state: HashMap<String, i64> = JobState::ALL
         .iter()
         .map(|s| (s.as_str().to_owned(), 0))
@@ -211,11 +245,12 @@ pub(super) async fn job_stats(
     for (state, count) in store::count_by_state(&reporting.db).await? {
         jobs_by_state.insert(state.to_string(), count);
     }
-    let (queue_depth, dead_lettered) = reporting
+    let (queue_depth, dead_waiting) = reporting
         .publisher
         .queue_depths()
         .await
         .map_err(ReportingError::Unavailable)?;
+    let dead_stored = store::count_dead_letters(&reporting.db).await?;
     let oldest_queued_age_seconds = store::oldest_queued(&reporting.db)
         .await?
         .map(|at| (Utc::now() - at).num_seconds().max(0))
@@ -223,7 +258,7 @@ pub(super) async fn job_stats(
     Ok(pb::JobStats {
         jobs_by_state,
         queue_depth: i64::from(queue_depth),
-        dead_lettered: i64::from(dead_lettered),
+        dead_lettered: dead_stored + i64::from(dead_waiting),
         oldest_queued_age_seconds,
     })
 }

@@ -1,12 +1,15 @@
 //! The gRPC layer: one handler per RPC, in `reports` (asking for one), `jobs` (following,
-//! cancelling, retrying) and `artifacts` (the finished report). Only a job's owner (and admins)
+//! cancelling, retrying), `artifacts` (the finished report) and `dashboard` (the operator
+//! dashboard and dead letters, admins only). Only a job's owner (and admins)
 //! see it; others get NOT_FOUND, as for jobs that do not exist. The trait impl below only
 //! forwards.
 
 mod artifacts;
 pub(crate) mod convert;
+mod dashboard;
 mod jobs;
 mod reports;
+mod schedules;
 
 use std::{pin::Pin, sync::Arc, time::Duration};
 
@@ -45,14 +48,12 @@ pub struct Reporting {
     pub max_active_jobs_per_user: u32,
     /// Open `WatchJob` streams per user in this process.
     pub streams: StreamSlots,
+    /// Schedules a user may have.
+    pub max_schedules_per_user: u32,
 }
 
 /// When a user at their limit of jobs in flight is told to try again: reports take seconds.
 const JOB_SLOT_RETRY: Duration = Duration::from_secs(10);
-
-fn not_yet() -> Status {
-    Status::unimplemented("not available yet")
-}
 
 /// The tonic service.
 #[derive(Clone)]
@@ -73,14 +74,24 @@ pub const READ_METHODS: &[&str] = &[
     "/swatter.reporting.v1.ReportingService/DownloadArtifact",
     "/swatter.reporting.v1.ReportingService/WatchJob",
     "/swatter.reporting.v1.ReportingService/GetJobStats",
+    "/swatter.reporting.v1.ReportingService/GetSchedule",
+    "/swatter.reporting.v1.ReportingService/ListSchedules",
+    "/swatter.reporting.v1.ReportingService/GetDashboard",
+    "/swatter.reporting.v1.ReportingService/WatchDashboard",
+    "/swatter.reporting.v1.ReportingService/ListDeadLetters",
 ];
 
 /// Whether the caller's token may see a report with these parameters: a token limited to some
 /// projects sees the reports and exports of those projects only, never a user report or an
 /// export across projects (they span them all).
 fn within_token(me: &UserPrincipal, params: &ReportParams) -> bool {
-    match params.project_key() {
-        Some(project_key) => me.may_access_project(project_key),
+    within_project(me, params.project_key())
+}
+
+/// Whether the caller's token may see something about `project_key`, or about no one project.
+fn within_project(me: &UserPrincipal, project_key: Option<&str>) -> bool {
+    match project_key {
+        Some(key) => me.may_access_project(key),
         None => me.project_limit().is_none(),
     }
 }
@@ -100,17 +111,15 @@ async fn visible_job(reporting: &Reporting, raw_id: &str, me: &UserPrincipal) ->
     }
 }
 
-/// Refuses to add one more job in flight for `owner` beyond the limit. Call it inside the
-/// transaction that adds the job: from here until it ends, `owner`'s other requests that add
-/// jobs wait, so two of them cannot both take the last slot.
+/// Refuses to add one more job in flight for `owner` beyond the limit (see
+/// [`store::take_job_slot`]).
 async fn take_job_slot(
     reporting: &Reporting,
     tx: &mut Transaction<'_, Postgres>,
     owner: Uuid,
 ) -> Result<()> {
-    store::lock_owner_jobs(tx, owner).await?;
     let limit = reporting.max_active_jobs_per_user;
-    if store::count_active_jobs(&mut **tx, owner).await? >= i64::from(limit) {
+    if !store::take_job_slot(tx, owner, limit).await? {
         return Err(ReportingError::ResourceExhausted {
             message: format!(
                 "at most {limit} report jobs may be queued, running or retrying at once; \
@@ -162,62 +171,58 @@ impl ReportingService for ReportingRpc {
         respond(jobs::job_stats(&self.0, r).await)
     }
 
-    // Issue 16: schedules, the dashboard and dead letters are filled in by their parts.
     async fn create_schedule(
         &self,
-        _r: Request<pb::CreateScheduleRequest>,
+        r: Request<pb::CreateScheduleRequest>,
     ) -> RpcResult<pb::Schedule> {
-        Err(not_yet())
+        respond(schedules::create_schedule(&self.0, r).await)
     }
-    async fn get_schedule(&self, _r: Request<pb::GetScheduleRequest>) -> RpcResult<pb::Schedule> {
-        Err(not_yet())
+    async fn get_schedule(&self, r: Request<pb::GetScheduleRequest>) -> RpcResult<pb::Schedule> {
+        respond(schedules::get_schedule(&self.0, r).await)
     }
     async fn list_schedules(
         &self,
-        _r: Request<pb::ListSchedulesRequest>,
+        r: Request<pb::ListSchedulesRequest>,
     ) -> RpcResult<pb::ListSchedulesResponse> {
-        Err(not_yet())
+        respond(schedules::list_schedules(&self.0, r).await)
     }
     async fn pause_schedule(
         &self,
-        _r: Request<pb::PauseScheduleRequest>,
+        r: Request<pb::PauseScheduleRequest>,
     ) -> RpcResult<pb::Schedule> {
-        Err(not_yet())
+        respond(schedules::pause_schedule(&self.0, r).await)
     }
     async fn resume_schedule(
         &self,
-        _r: Request<pb::ResumeScheduleRequest>,
+        r: Request<pb::ResumeScheduleRequest>,
     ) -> RpcResult<pb::Schedule> {
-        Err(not_yet())
+        respond(schedules::resume_schedule(&self.0, r).await)
     }
-    async fn delete_schedule(&self, _r: Request<pb::DeleteScheduleRequest>) -> RpcResult<()> {
-        Err(not_yet())
+    async fn delete_schedule(&self, r: Request<pb::DeleteScheduleRequest>) -> RpcResult<()> {
+        respond(schedules::delete_schedule(&self.0, r).await)
     }
-    async fn get_dashboard(
-        &self,
-        _r: Request<pb::GetDashboardRequest>,
-    ) -> RpcResult<pb::Dashboard> {
-        Err(not_yet())
+    async fn get_dashboard(&self, r: Request<pb::GetDashboardRequest>) -> RpcResult<pb::Dashboard> {
+        respond(dashboard::get_dashboard(&self.0, r).await)
     }
 
     type WatchDashboardStream = DashboardStream;
 
     async fn watch_dashboard(
         &self,
-        _r: Request<pb::WatchDashboardRequest>,
+        r: Request<pb::WatchDashboardRequest>,
     ) -> RpcResult<DashboardStream> {
-        Err(not_yet())
+        respond(dashboard::watch_dashboard(&self.0, r).await)
     }
     async fn list_dead_letters(
         &self,
-        _r: Request<pb::ListDeadLettersRequest>,
+        r: Request<pb::ListDeadLettersRequest>,
     ) -> RpcResult<pb::ListDeadLettersResponse> {
-        Err(not_yet())
+        respond(dashboard::list_dead_letters(&self.0, r).await)
     }
     async fn requeue_dead_letter(
         &self,
-        _r: Request<pb::RequeueDeadLetterRequest>,
+        r: Request<pb::RequeueDeadLetterRequest>,
     ) -> RpcResult<pb::Job> {
-        Err(not_yet())
+        respond(dashboard::requeue_dead_letter(&self.0, r).await)
     }
 }

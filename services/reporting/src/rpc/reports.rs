@@ -87,7 +87,7 @@ async fn check_export<T>(
 /// The caller must be a member of the project now (the worker reads it later with a token held
 /// on the caller's behalf, which carries no admin power: an admin who is not a member would get
 /// a job bound to fail).
-async fn check_project_visible<T>(
+pub(super) async fn check_project_visible<T>(
     reporting: &Reporting,
     request: &Request<T>,
     key: &str,

@@ -110,6 +110,8 @@ async fn every_command_of_the_grpcurl_guide_works_against_the_real_services() {
         .env("IDENTITY", address(&app.identity_url))
         .env("ISSUES", address(&app.issues_url))
         .env("REPORTING", app.reporting_addr.to_string())
+        .env("ADMIN_USERNAME", swatter_testkit::ADMIN.0)
+        .env("ADMIN_PASSWORD", swatter_testkit::ADMIN.1)
         .stdin(Stdio::null())
         .stdout(std::fs::File::create(dir.join("stdout")).unwrap())
         .stderr(std::fs::File::create(dir.join("stderr")).unwrap())
@@ -174,6 +176,17 @@ async fn every_command_of_the_grpcurl_guide_works_against_the_real_services() {
         "SWAT-3 → SWAT-1 → SWAT-3",
         r#"{"key":"SWAT-1","total":1,"done":0}"#,
         r#"{"key":"SWAT-2","parent":"SWAT-1"}"#,
+        // Scheduled reports: made, listed, refused naming both fields, paused, resumed, deleted.
+        "schedule Weekly SWAT: 0 8 * * 1 Europe/Berlin, next run true\n",
+        "listed Weekly SWAT\n",
+        "\"field\":\"cron\"\n\"field\":\"time_zone\"\n",
+        "paused true, next run none\n",
+        "paused false, next run true\n",
+        "schedule deleted\n",
+        // The dashboard, as the admin sees it.
+        "dashboard: 1 succeeded, 1 worker(s) alive, 0 dead letters\n",
+        "dead letters listed: 0\n",
+        "Message: dead letter not found\n",
         // The export: streamed, then downloaded chunk by chunk.
         "export ready: text/csv; charset=utf-8\n",
         "export header: key,title,status,priority\n",

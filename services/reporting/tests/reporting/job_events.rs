@@ -2,44 +2,22 @@
 
 use std::time::Duration;
 
-use lapin::{
-    Connection, ConnectionProperties,
-    options::{BasicGetOptions, QueueDeleteOptions},
-};
-use swatter_common::events::Envelope;
 use swatter_proto::reporting::v1::JobState;
-use swatter_testkit::{amqp_url, bind_events_queue};
+use swatter_testkit::bind_events_queue;
 
-use crate::support::{Options, TestApp};
+use crate::support::{Options, TestApp, read_events};
 
 const LIMIT: Duration = Duration::from_secs(60);
 
-/// Events read from `queue` until one has `state` (or the limit passes), in arrival order.
-async fn events_until(queue: &str, state: &str) -> Vec<Envelope> {
-    let connection = Connection::connect(&amqp_url(), ConnectionProperties::default())
-        .await
-        .unwrap();
-    let channel = connection.create_channel().await.unwrap();
-    let mut events: Vec<Envelope> = Vec::new();
-    let deadline = tokio::time::Instant::now() + LIMIT;
-    while tokio::time::Instant::now() < deadline && !events.iter().any(|e| e.data["state"] == state)
-    {
-        match channel
-            .basic_get(queue.into(), BasicGetOptions { no_ack: true })
-            .await
-            .unwrap()
-        {
-            // The stack's issues publishes the project's own events to the same exchange.
-            Some(message) if message.delivery.routing_key.as_str() != "job.state_changed" => {}
-            Some(message) => events.push(serde_json::from_slice(&message.delivery.data).unwrap()),
-            None => tokio::time::sleep(Duration::from_millis(100)).await,
-        }
-    }
-    let _ = channel
-        .queue_delete(queue.into(), QueueDeleteOptions::default())
-        .await;
-    let _ = connection.close(200, "read".into()).await;
-    events
+/// Job events read from `queue` until one has `state` (or the limit passes), in arrival order.
+async fn events_until(queue: &str, state: &str) -> Vec<swatter_common::events::Envelope> {
+    read_events(
+        queue,
+        |key| key == "job.state_changed",
+        LIMIT,
+        |events| events.iter().any(|e| e.data["state"] == state),
+    )
+    .await
 }
 
 #[tokio::test]

@@ -2,6 +2,7 @@
 //! RabbitMQ and s3s-fs, the docs/grpc.md guide run as written, and the rendered PDFs as a reader
 //! sees them.
 
+mod dashboard;
 mod exports;
 mod grpcurl_guide;
 mod job_events;
@@ -9,5 +10,6 @@ mod pipeline;
 mod render;
 #[path = "../render_fixtures/mod.rs"]
 mod render_fixtures;
+mod schedules;
 mod support;
 mod topology;

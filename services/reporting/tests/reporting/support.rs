@@ -22,6 +22,7 @@ pub struct Options {
     pub lease: Duration,
     pub max_active_jobs_per_user: u32,
     pub max_streams_per_user: u32,
+    pub max_schedules_per_user: u32,
 }
 
 impl Default for Options {
@@ -32,6 +33,7 @@ impl Default for Options {
             lease: Duration::from_secs(3),
             max_active_jobs_per_user: 10,
             max_streams_per_user: 10,
+            max_schedules_per_user: 50,
         }
     }
 }
@@ -81,6 +83,7 @@ impl TestApp {
                 config.lease = options.lease;
                 config.max_active_jobs_per_user = options.max_active_jobs_per_user;
                 config.max_streams_per_user = options.max_streams_per_user;
+                config.max_schedules_per_user = options.max_schedules_per_user;
             })
             .start()
             .await;
@@ -122,11 +125,22 @@ impl TestApp {
         self.service.start_another(Worker::from(mode)).await
     }
 
+    /// A `swatter-reporting <subcommand>` process joining this stack, ready to spawn.
+    fn command(&self, subcommand: &str) -> std::process::Command {
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_swatter-reporting"));
+        command.arg(subcommand).envs(self.reporting_env());
+        command
+    }
+
     /// A `swatter-reporting worker` process joining this stack, ready to spawn.
     pub fn worker_command(&self) -> std::process::Command {
-        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_swatter-reporting"));
-        command.arg("worker").envs(self.reporting_env());
-        command
+        self.command("worker")
+    }
+
+    /// A `swatter-reporting api` process (API, relay, sweeper and scheduler) joining this
+    /// stack, started.
+    pub fn spawn_api(&self) -> std::process::Child {
+        self.command("api").spawn().expect("start an api process")
     }
 
     /// A `swatter-reporting worker` process joining this stack, started.
@@ -349,4 +363,40 @@ impl TestApp {
     pub async fn cleanup_broker(&self) {
         self.broker.cleanup().await;
     }
+}
+
+/// Events read from the events queue `queue` (those whose routing key `keep` accepts), in
+/// arrival order, until `done` says so or `limit` passes; the queue is deleted then.
+pub async fn read_events(
+    queue: &str,
+    keep: impl Fn(&str) -> bool,
+    limit: Duration,
+    mut done: impl FnMut(&[swatter_common::events::Envelope]) -> bool,
+) -> Vec<swatter_common::events::Envelope> {
+    use lapin::options::{BasicGetOptions, QueueDeleteOptions};
+    let connection = lapin::Connection::connect(&swatter_testkit::amqp_url(), Default::default())
+        .await
+        .unwrap();
+    let channel = connection.create_channel().await.unwrap();
+    let mut events = Vec::new();
+    let deadline = tokio::time::Instant::now() + limit;
+    while tokio::time::Instant::now() < deadline && !done(&events) {
+        match channel
+            .basic_get(queue.into(), BasicGetOptions { no_ack: true })
+            .await
+            .unwrap()
+        {
+            Some(message) if keep(message.delivery.routing_key.as_str()) => {
+                events.push(serde_json::from_slice(&message.delivery.data).unwrap())
+            }
+            // The stack's issues publishes the project's own events to the same exchange.
+            Some(_) => {}
+            None => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    }
+    let _ = channel
+        .queue_delete(queue.into(), QueueDeleteOptions::default())
+        .await;
+    let _ = connection.close(200, "read".into()).await;
+    events
 }
