@@ -225,15 +225,6 @@ impl fmt::Display for ReportKind {
     }
 }
 
-/// 2–10 characters: an upper-case letter, then upper-case letters or digits.
-fn is_project_key(key: &str) -> bool {
-    (2..=10).contains(&key.len())
-        && key.starts_with(|c: char| c.is_ascii_uppercase())
-        && key
-            .chars()
-            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
-}
-
 /// An export's filter: its project, when it names one, must be a project key (the rest is the
 /// issues service's to check, as its lists do).
 pub fn export_params(filter: IssueFilter, csv: bool) -> Result<ReportParams, Violation> {
