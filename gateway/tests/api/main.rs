@@ -7,6 +7,7 @@ mod bulk;
 mod changes;
 mod comments;
 mod documentation;
+mod exports;
 mod helpers;
 mod hostile_input;
 mod issues;

@@ -314,11 +314,11 @@ impl PartWriter {
     /// Sends what is left and completes the object: its size and hex SHA-256, and the parts it
     /// took. On failure nothing is left behind (the upload is aborted).
     pub async fn finish(mut self) -> anyhow::Result<(i64, String, usize)> {
-        if !self.buffer.is_empty() || self.upload.parts() == 0 {
-            if let Err(error) = self.send().await {
-                self.upload.abort().await;
-                return Err(error);
-            }
+        if (!self.buffer.is_empty() || self.upload.parts() == 0)
+            && let Err(error) = self.send().await
+        {
+            self.upload.abort().await;
+            return Err(error);
         }
         let parts = self.upload.parts();
         let sha256 = hex::encode(self.sha256.finalize());

@@ -505,7 +505,7 @@ impl Worker {
                 let issue = issue.map_err(|s| Stop::from(classify(&s, "the exported issues")))?;
                 encoder.issue(&issue, &mut writer.buffer);
                 writer.flush_full().await.map_err(object_store)?;
-                if encoder.rows() % EXPORT_CHECKPOINT_ROWS == 0 {
+                if encoder.rows().is_multiple_of(EXPORT_CHECKPOINT_ROWS) {
                     attempt
                         .checkpoint(export_progress(encoder.rows()), shutdown)
                         .await?;
