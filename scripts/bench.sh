@@ -529,8 +529,8 @@ mem=$(awk '/MemTotal/ {printf "%.0f GiB", $2/1024/1024}' /proc/meminfo)
         echo "## Exports"
         echo
         echo "Identity, issues, the reporting API and the gateway (release); each export of a whole project"
-        echo "by a fresh \\`swatter-reporting worker\\` process into s3s-fs, timed from the job's \\`started_at\\` to"
-        echo "its \\`finished_at\\`; peak RSS is the worker's VmHWM (\\`scripts/bench/exports.sh\\`):"
+        echo "by a fresh \`swatter-reporting worker\` process into s3s-fs, timed from the job's \`started_at\` to"
+        echo "its \`finished_at\`; peak RSS is the worker's VmHWM (\`scripts/bench/exports.sh\`):"
         echo
         echo "| export | running → succeeded | file | worker peak RSS | target | met |"
         echo "|---|---|---|---|---|---|"

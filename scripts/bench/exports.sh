@@ -20,7 +20,7 @@ REPORTING=127.0.0.1:15253
 PREFIX=swatter.benchexp
 DBS=(swatter_benchexp_identity swatter_benchexp_issues swatter_benchexp_reporting)
 PSQL=(env PGOPTIONS=--client-min-messages=warning psql -qtAX -w -h 127.0.0.1 -U postgres)
-SIZES=(${SWATTER_BENCH_EXPORT_SIZES:-10000 100000})
+read -r -a SIZES <<<"${SWATTER_BENCH_EXPORT_SIZES:-10000 100000}"
 TARGET_SECONDS=5
 
 log() { echo "[bench:exports] $*" >&2; }
