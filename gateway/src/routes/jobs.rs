@@ -451,7 +451,8 @@ pub async fn get_artifact(
             content(
                 (inline(Pdf) = "application/pdf"),
                 (inline(Pdf) = "text/csv; charset=utf-8"),
-                (inline(Pdf) = "application/json"),
+                // An `issues_json` export: the issues as `GET /v1/issues/{key}` shows them.
+                (Vec<super::issues::Issue> = "application/json"),
             ),
             headers(
                 ("Content-Length" = u64, description = "The file's size"),
