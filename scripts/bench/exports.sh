@@ -36,7 +36,7 @@ for db in "${DBS[@]}"; do
 done
 rm -f "$RUN_DIR/jwt.pem"
 "$BIN_DIR/swatter-identity" keygen "$RUN_DIR/jwt.pem" >/dev/null
-random() { od -An -vtx1 -N8 /dev/urandom | tr -d ' \n'; }
+random() { od -An -vtx1 -N16 /dev/urandom | tr -d ' \n'; }
 admin_password="bench-$(random)"
 service_secret="bench-$(random)"
 
