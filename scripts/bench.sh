@@ -7,8 +7,8 @@
 # times, end-to-end pipeline latency, throughput and worker memory), and the webhooks ones
 # (scripts/bench/webhooks.sh: change → webhook received latency, sustained deliveries per second),
 # and the attachments one (scripts/bench/attachments.py: presign + confirm latency, 25 MiB end to end),
-# and the exports one (scripts/bench/exports.sh: 10,000 and 100,000 issues as CSV and JSON, time
-# and the worker's peak memory).
+# and the exports one (scripts/bench/exports.sh: 10,000, 100,000 and 300,000 issues as CSV and
+# JSON, time and the worker's peak memory).
 # All of it goes to BENCHMARKS.md.
 set -euo pipefail
 
@@ -427,7 +427,7 @@ fi
 
 # --- issue 16: exports (begin) ---
 if [[ "${SWATTER_BENCH_EXPORTS:-1}" == 1 ]] && { [[ -z "${SWATTER_BENCH_ONLY:-}" ]] || grep -qE "$SWATTER_BENCH_ONLY" <<<"exports"; }; then
-    log "exports: 10,000 and 100,000 issues as CSV and JSON (scripts/bench/exports.sh)"
+    log "exports: 10,000, 100,000 and 300,000 issues as CSV and JSON (scripts/bench/exports.sh)"
     exports_out=$(BIN_DIR="$BIN_DIR" "$REPO/scripts/bench/exports.sh")
     echo "$exports_out"
 fi

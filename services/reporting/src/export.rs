@@ -7,6 +7,9 @@
 //! formula (starting with `=`, `+`, `-`, `@`, a tab or a carriage return) prefixed with `'`.
 //! JSON is one array of issues shaped as the REST API shows them ([`IssueJson`]).
 
+use std::sync::{Arc, Mutex, PoisonError};
+
+use bytes::Bytes;
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -272,6 +275,65 @@ impl Encoder {
     }
 }
 
+/// Bytes per part sent (above S3's 5 MiB minimum, so every part but the last qualifies).
+pub const PART_SIZE: usize = MIN_PART_SIZE + MIN_PART_SIZE / 5;
+
+/// A part buffer's capacity: a part, and the issue that takes it past [`PART_SIZE`].
+const BUFFER_CAPACITY: usize = PART_SIZE + 64 * 1024;
+
+/// An export's part buffers, which come back when the object store client drops a part it sent,
+/// so an export fills the same two allocations from its first part to its last. A new 6 MiB
+/// buffer per part made the worker's memory creep with the file's size: glibc raises its mmap
+/// threshold when such a block is freed, so the next ones came from its heap and stayed there
+/// (docs/performance.md, "Exports").
+#[derive(Clone, Default)]
+pub struct Buffers(Arc<Mutex<Vec<Vec<u8>>>>);
+
+/// Buffers kept for reuse: the one being filled and the one being sent.
+const KEPT_BUFFERS: usize = 2;
+
+impl Buffers {
+    /// An empty buffer: one that came back, else a new one.
+    pub fn take(&self) -> Vec<u8> {
+        self.0
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .pop()
+            .unwrap_or_else(|| Vec::with_capacity(BUFFER_CAPACITY))
+    }
+
+    /// `part` as bytes for the client, the buffer coming back here once the last copy is dropped.
+    pub fn lend(&self, part: Vec<u8>) -> Bytes {
+        Bytes::from_owner(Lent {
+            part,
+            home: self.clone(),
+        })
+    }
+}
+
+/// A buffer lent out as [`Bytes`].
+struct Lent {
+    part: Vec<u8>,
+    home: Buffers,
+}
+
+impl AsRef<[u8]> for Lent {
+    fn as_ref(&self) -> &[u8] {
+        &self.part
+    }
+}
+
+impl Drop for Lent {
+    fn drop(&mut self) {
+        let mut part = std::mem::take(&mut self.part);
+        part.clear();
+        let mut kept = self.home.0.lock().unwrap_or_else(PoisonError::into_inner);
+        if kept.len() < KEPT_BUFFERS {
+            kept.push(part);
+        }
+    }
+}
+
 /// The bytes of an export on their way to the object store: gathered into parts of
 /// [`PART_SIZE`], each sent as it fills, with the size and SHA-256 of the whole worked out as
 /// the parts go.
@@ -279,18 +341,18 @@ pub struct PartWriter {
     upload: MultipartUpload,
     /// The part being filled.
     pub buffer: Vec<u8>,
+    buffers: Buffers,
     sha256: Sha256,
     size: u64,
 }
 
-/// Bytes per part sent (above S3's 5 MiB minimum, so every part but the last qualifies).
-pub const PART_SIZE: usize = MIN_PART_SIZE + MIN_PART_SIZE / 5;
-
 impl PartWriter {
     pub fn new(upload: MultipartUpload) -> Self {
+        let buffers = Buffers::default();
         PartWriter {
             upload,
-            buffer: Vec::with_capacity(PART_SIZE + 64 * 1024),
+            buffer: buffers.take(),
+            buffers,
             sha256: Sha256::new(),
             size: 0,
         }
@@ -305,10 +367,10 @@ impl PartWriter {
     }
 
     async fn send(&mut self) -> anyhow::Result<()> {
-        let part = std::mem::replace(&mut self.buffer, Vec::with_capacity(PART_SIZE + 64 * 1024));
+        let part = std::mem::replace(&mut self.buffer, self.buffers.take());
         self.sha256.update(&part);
         self.size += part.len() as u64;
-        self.upload.upload_part(part).await
+        self.upload.upload_part(self.buffers.lend(part)).await
     }
 
     /// Sends what is left and completes the object: its size and hex SHA-256, and the parts it
@@ -419,6 +481,30 @@ mod tests {
         );
         assert_eq!(lines.next(), Some(""));
         assert_eq!(encoder.rows(), 1);
+    }
+
+    #[test]
+    fn part_buffers_come_back_when_the_client_drops_them_and_two_are_kept() {
+        let buffers = Buffers::default();
+        let mut first = buffers.take();
+        assert!(first.capacity() >= BUFFER_CAPACITY);
+        first.extend_from_slice(b"part one");
+        let at = first.as_ptr();
+        let lent = buffers.lend(first);
+        let copy = lent.clone();
+        assert_eq!(&copy[..], b"part one");
+        drop(lent);
+        let second = buffers.take();
+        assert_ne!(second.as_ptr(), at, "still lent: a copy is alive");
+        drop(copy);
+        let again = buffers.take();
+        assert_eq!(again.as_ptr(), at, "the same allocation back");
+        assert!(again.is_empty());
+        // No more than two are kept.
+        for part in [again, second, buffers.take()] {
+            drop(buffers.lend(part));
+        }
+        assert_eq!(buffers.0.lock().unwrap().len(), KEPT_BUFFERS);
     }
 
     #[test]

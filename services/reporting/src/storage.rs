@@ -222,7 +222,7 @@ pub const MIN_PART_SIZE: usize = 5 * 1024 * 1024;
 
 impl MultipartUpload {
     /// Sends the next part.
-    pub async fn upload_part(&mut self, bytes: Vec<u8>) -> anyhow::Result<()> {
+    pub async fn upload_part(&mut self, bytes: bytes::Bytes) -> anyhow::Result<()> {
         let number = i32::try_from(self.parts.len() + 1)?;
         let sent = self
             .client
