@@ -61,6 +61,23 @@ pub fn describe() {
         Unit::Seconds,
         "Time to store one PDF in the object store"
     );
+    describe_gauge!(
+        "swatter_schedule_lag_seconds",
+        Unit::Seconds,
+        "How long the most overdue running schedule has been due (0 when none): the scheduler's lag"
+    );
+    describe_counter!(
+        "swatter_scheduled_runs_total",
+        Unit::Count,
+        "Due times of scheduled reports handled by this process's scheduler, by outcome: queued, \
+         refused (a failed job: the owner had no job slot), already_made (another replica's), failed \
+         (an error: the schedule stays due)"
+    );
+    describe_histogram!(
+        "swatter_scheduled_run_delay_seconds",
+        Unit::Seconds,
+        "From a scheduled report's due time to its job being made"
+    );
     describe_counter!(
         "swatter_job_retries_total",
         Unit::Count,
@@ -77,6 +94,9 @@ pub fn describe() {
         "Jobs that reached a terminal state, by kind and state"
     );
     counter!("swatter_jobs_dead_lettered_total").increment(0);
+    for outcome in SCHEDULED_RUN_OUTCOMES {
+        counter!("swatter_scheduled_runs_total", "outcome" => outcome).increment(0);
+    }
     for kind in ReportKind::ALL {
         counter!("swatter_job_retries_total", "kind" => kind.as_str()).increment(0);
         for state in JobState::ALL
@@ -113,6 +133,12 @@ pub fn collector(db: PgPool, publisher: Arc<Publisher>) -> Collector {
                     }))
                 }
                 Err(error) => tracing::warn!(error = %error, "metrics: cannot read the queue age"),
+            }
+            match store::schedules::schedule_lag(&db).await {
+                Ok(lag) => gauge!("swatter_schedule_lag_seconds").set(lag),
+                Err(error) => {
+                    tracing::warn!(error = %error, "metrics: cannot read the schedules' lag")
+                }
             }
             match store::outbox_backlog(&db).await {
                 Ok((pending, lag)) => {
@@ -185,6 +211,18 @@ pub fn transient_failure(kind: &str, attempt: i32, max_attempts: i32) {
     } else {
         dead_lettered();
         finished(kind, JobState::Failed);
+    }
+}
+
+/// The outcomes of `swatter_scheduled_runs_total`.
+pub const SCHEDULED_RUN_OUTCOMES: [&str; 4] = ["queued", "refused", "already_made", "failed"];
+
+/// The scheduler handled a due time: `outcome` is one of [`SCHEDULED_RUN_OUTCOMES`]; `delay`,
+/// from the due time to the job, when it made one.
+pub fn scheduled_run(outcome: &'static str, delay: Option<f64>) {
+    counter!("swatter_scheduled_runs_total", "outcome" => outcome).increment(1);
+    if let Some(delay) = delay {
+        histogram!("swatter_scheduled_run_delay_seconds").record(delay.max(0.0));
     }
 }
 

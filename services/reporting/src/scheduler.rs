@@ -16,6 +16,7 @@ use uuid::Uuid;
 
 use crate::{
     domain::schedule::{CronExpr, parse_zone},
+    metrics,
     store::{
         self, Destination,
         schedules::{self, ScheduleRow},
@@ -56,6 +57,7 @@ pub async fn tick(db: &PgPool, settings: &Settings) -> anyhow::Result<usize> {
     // locks of concurrent ticks (other replicas) cannot deadlock.
     due.sort_by_key(|schedule| schedule.owner_id);
     let now = schedules::transaction_now(&mut *tx).await?;
+    let mut outcomes = Vec::with_capacity(due.len());
     for schedule in &due {
         // A savepoint per schedule: one that cannot run (a broken row) does not hold up the rest.
         let mut one = Acquire::begin(&mut tx).await?;
@@ -63,15 +65,28 @@ pub async fn tick(db: &PgPool, settings: &Settings) -> anyhow::Result<usize> {
             Ok(made) => {
                 one.commit().await?;
                 tracing::info!(schedule_id = %schedule.id, ?made, "scheduled run");
+                let delay = schedule
+                    .next_run_at
+                    .map(|due| (now - due).num_milliseconds() as f64 / 1000.0);
+                outcomes.push(match made {
+                    Run::Queued(_) => ("queued", delay),
+                    Run::Refused(_) => ("refused", delay),
+                    Run::AlreadyMade => ("already_made", None),
+                });
             }
             Err(error) => {
                 one.rollback().await?;
                 tracing::warn!(schedule_id = %schedule.id, error = format!("{error:#}"),
                     "a scheduled run failed; it stays due");
+                outcomes.push(("failed", None));
             }
         }
     }
     tx.commit().await?;
+    // Counted once committed: a tick that rolls back made nothing.
+    for (outcome, delay) in outcomes {
+        metrics::scheduled_run(outcome, delay);
+    }
     Ok(due.len())
 }
 

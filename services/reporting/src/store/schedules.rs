@@ -132,6 +132,17 @@ pub async fn lock_due_schedules(
     .await
 }
 
+/// How long the most overdue running schedule has been due, in seconds (0 when none is): a
+/// scheduler that runs keeps it near its tick.
+pub async fn schedule_lag(db: impl PgExecutor<'_>) -> sqlx::Result<f64> {
+    sqlx::query_scalar(
+        "SELECT COALESCE(EXTRACT(EPOCH FROM now() - min(next_run_at)), 0)::float8
+         FROM schedules WHERE NOT paused AND next_run_at <= now()",
+    )
+    .fetch_one(db)
+    .await
+}
+
 /// The database's clock: the start of the current transaction.
 pub async fn transaction_now(db: impl PgExecutor<'_>) -> sqlx::Result<DateTime<Utc>> {
     sqlx::query_scalar("SELECT now()").fetch_one(db).await

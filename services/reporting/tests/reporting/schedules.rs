@@ -12,7 +12,7 @@ use sqlx::PgPool;
 use swatter_common::events::Envelope;
 use swatter_proto::reporting::v1::{self as pb, JobState, scheduled_report::Report};
 use swatter_reporting::domain::schedule::CronExpr;
-use swatter_testkit::bind_events_queue;
+use swatter_testkit::{bind_events_queue, metrics as scrape};
 use uuid::Uuid;
 
 use crate::support::{Options, TestApp, User, read_events, req};
@@ -199,6 +199,24 @@ async fn due_times_missed_for_hours_are_caught_up_with_one_job() {
     let db = &app.reporting_db.pool;
     let schedule = create(&app, &owner, monthly_report(), "*/10 * * * *", false).await;
 
+    // The lag gauge's query: nothing overdue, then (seen inside a transaction the scheduler
+    // cannot see yet) five hours.
+    let lag = swatter_reporting::store::schedules::schedule_lag(db)
+        .await
+        .unwrap();
+    assert_eq!(lag, 0.0);
+    let mut tx = db.begin().await.unwrap();
+    sqlx::query("UPDATE schedules SET next_run_at = now() - interval '5 hours' WHERE id = $1")
+        .bind(Uuid::parse_str(&schedule.id).unwrap())
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    let lag = swatter_reporting::store::schedules::schedule_lag(&mut *tx)
+        .await
+        .unwrap();
+    assert!((lag - 5.0 * 3600.0).abs() < 1.0, "{lag}");
+    tx.rollback().await.unwrap();
+
     // Down for five hours: thirty due times passed.
     let due = make_due(db, &schedule.id, "5 hours").await;
     let ran = wait_for_run(&app, &owner, &schedule.id, due).await;
@@ -212,6 +230,28 @@ async fn due_times_missed_for_hours_are_caught_up_with_one_job() {
     assert!(
         next > now && next <= now + chrono::Duration::minutes(10),
         "{next}"
+    );
+    // Counted, with its delay from the due time (other tests' runs share the process's
+    // recorder: theirs are late by milliseconds, this one by five hours).
+    let text = scrape::text(app.metrics_addr).await;
+    let value = |name: &str, labels: &[(&str, &str)]| scrape::value(&text, name, labels);
+    assert!(
+        value("swatter_scheduled_runs_total", &[("outcome", "queued")]).unwrap_or(0.0) >= 1.0,
+        "{text}"
+    );
+    assert!(
+        value("swatter_scheduled_run_delay_seconds_sum", &[]).unwrap_or(0.0) >= 5.0 * 3600.0,
+        "{text}"
+    );
+    for outcome in ["refused", "already_made", "failed"] {
+        assert!(
+            value("swatter_scheduled_runs_total", &[("outcome", outcome)]).is_some(),
+            "{outcome} is registered at 0 from the start: {text}"
+        );
+    }
+    assert!(
+        value("swatter_schedule_lag_seconds", &[]).is_some(),
+        "{text}"
     );
     app.cleanup_broker().await;
 }
