@@ -144,8 +144,25 @@ ensure_databases() {
 # ---------------------------------------------------------------------------------------------
 rabbit_open() { port_open 127.0.0.1 5672; }
 
+# RabbitMQ 3.10 (Debian 12's) has a race: a quorum queue with at-least-once dead-lettering that
+# is deleted while its dead-letter worker is starting crashes that worker until its supervisor,
+# rabbit_fifo_dlx_sup, gives up; from then on no such queue starts (declares fail with
+# INTERNAL_ERROR) until the rabbit application restarts. Tests create and delete queues by the
+# hundred, so check for it and restart the application (a few seconds) when it happened.
+heal_rabbitmq() {
+    command -v rabbitmqctl >/dev/null 2>&1 || return 0
+    local dlx
+    dlx=$(timeout 30 rabbitmqctl eval 'whereis(rabbit_fifo_dlx_sup).' 2>/dev/null | tail -1) || return 0
+    if [[ "$dlx" == undefined ]]; then
+        log "RabbitMQ's dead-letter supervisor (rabbit_fifo_dlx_sup) is gone; restarting the rabbit application"
+        timeout 60 rabbitmqctl -q stop_app || true
+        timeout 60 rabbitmqctl -q start_app || die "RabbitMQ did not start again (rabbitmqctl start_app)"
+    fi
+}
+
 ensure_rabbitmq() {
     if rabbit_open; then
+        heal_rabbitmq
         log "RabbitMQ is up on 127.0.0.1:5672"
         return
     fi

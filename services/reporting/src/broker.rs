@@ -46,12 +46,21 @@ impl Topology {
 
     /// Deletes this topology's queues and exchanges, messages included (retiring a prefix; tests
     /// use it to leave the shared broker clean). Best effort: what is already gone is skipped.
+    ///
+    /// The queues are first declared and given [`SETTLE`] to start: RabbitMQ 3.10 crashes the
+    /// dead-letter worker of a work queue deleted while that worker starts (a process may still
+    /// be declaring the topology: a test that ends at once), and after a few such crashes no
+    /// at-least-once queue starts on the node until it restarts (scripts/ensure-deps.sh).
     pub async fn delete(&self, amqp_url: &str) {
+        const SETTLE: std::time::Duration = std::time::Duration::from_millis(300);
         let Ok(connection) =
             lapin::Connection::connect(amqp_url, lapin::ConnectionProperties::default()).await
         else {
             return;
         };
+        if declare(&connection, self).await.is_ok() {
+            tokio::time::sleep(SETTLE).await;
+        }
         if let Ok(channel) = connection.create_channel().await {
             for queue in [&self.work_queue, &self.dead_queue] {
                 let _ = channel
