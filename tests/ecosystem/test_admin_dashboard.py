@@ -217,3 +217,29 @@ def test_an_admin_follows_jobs_live_and_retries_a_failed_one_with_the_keyboard(s
     # All of it live: the page was never loaded again.
     assert browser.execute_script("return window.__loaded === performance.getEntriesByType('navigation').length && Array.isArray(window.__seen)")
     shot(browser, "dashboard")
+
+
+def test_an_expired_session_is_renewed_in_place_and_logging_out_ends_it(stack, browser):
+    browser.get(f"{stack.url}/admin/")
+    log_in_page(browser, stack.admin_username, stack.admin_password)
+    until(browser, "the dashboard", lambda d: d.find_element(By.ID, "main").is_displayed())
+    first = browser.get_cookie("swatter_admin")["value"]
+    # The access token's cookie goes when the token expires; the page then gets 401s and renews
+    # the session from the refresh cookie instead of asking for the password again.
+    browser.delete_cookie("swatter_admin")
+    browser.refresh()
+    until(browser, "the renewed dashboard", lambda d: d.find_element(By.ID, "main").is_displayed())
+    until(browser, "a live stream again", lambda d: "Live" in d.find_element(By.ID, "status").text)
+    assert not browser.find_element(By.ID, "login").is_displayed()
+    renewed = browser.get_cookie("swatter_admin")
+    assert renewed is not None and renewed["value"] != first
+    assert renewed["httpOnly"] and renewed["sameSite"] == "Strict"
+    assert stack.admin_username in browser.find_element(By.ID, "who").text
+    shot(browser, "renewed-session")
+    # Logging out ends the login: no renewal brings it back.
+    browser.find_element(By.ID, "logout").click()
+    until(browser, "the login form", lambda d: d.find_element(By.ID, "login").is_displayed())
+    assert browser.get_cookie("swatter_admin") is None
+    browser.refresh()
+    until(browser, "the login form after a reload", lambda d: d.find_element(By.ID, "login").is_displayed())
+    assert not browser.find_element(By.ID, "main").is_displayed()

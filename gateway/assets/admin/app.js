@@ -19,8 +19,17 @@ function tell(text) {
   $("action-status").textContent = text;
 }
 
-// A POST (or GET) to the dashboard's API: same origin, the cookie, the CSRF header.
+// A POST (or GET) to the dashboard's API: same origin, the cookie, the CSRF header. A 401
+// outside /admin/session (the access token expired) renews the session once and asks again.
 async function call(method, path, body) {
+  let answer = await send(method, path, body);
+  if (answer.response.status === 401 && !path.startsWith("/admin/session") && (await renew())) {
+    answer = await send(method, path, body);
+  }
+  return answer;
+}
+
+async function send(method, path, body) {
   const headers = { "X-Swatter-Admin": "1", Accept: "application/json" };
   if (body !== undefined) headers["Content-Type"] = "application/json";
   const response = await fetch(path, {
@@ -36,6 +45,32 @@ async function call(method, path, body) {
     data = null;
   }
   return { response, data };
+}
+
+// Renews the session from the refresh cookie (the refresh token rotates, and a token used twice
+// ends the login), so one renewal at a time: one per page, and one per browser where Web Locks
+// exist; a tab that waited finds the cookie renewed by another and does not renew again.
+let renewing = null;
+function renew() {
+  if (!renewing) {
+    const once = async () => {
+      const { response, data } = await send("POST", "/admin/session/refresh");
+      if (response.ok) {
+        $("who").textContent = "Logged in as " + data.username;
+        $("who").hidden = false;
+      }
+      return response.ok;
+    };
+    const shared = async () => {
+      const { response } = await send("GET", "/admin/api/dashboard");
+      return response.ok || once();
+    };
+    const run = navigator.locks ? navigator.locks.request("swatter-admin-session", shared) : once();
+    renewing = run.catch(() => false).finally(() => {
+      renewing = null;
+    });
+  }
+  return renewing;
 }
 
 function showLogin(message) {
@@ -243,7 +278,10 @@ function render(d) {
     idCell(row, 1, l.job_id);
     setText(cell(row, 2), l.reason);
     setText(cell(row, 3), l.job ? l.job.state : "gone");
-    actionsCell(row, 4, [["requeue", "Requeue"]], l.id);
+    // Requeue while the job can run again (failed or cancelled); discard always.
+    const again = l.job && (l.job.state === "failed" || l.job.state === "cancelled");
+    const actions = again ? [["requeue", "Requeue"], ["discard", "Discard"]] : [["discard", "Discard"]];
+    actionsCell(row, 4, actions, l.id);
   });
   setText($("dead-title"), "Dead letters (" + d.dead_letter_count + ")");
   syncRows("schedules", d.schedules, (s) => s.id, (row, s) => {
@@ -430,15 +468,22 @@ const ACTIONS = {
   retry: (id) => ["/admin/api/jobs/" + id + "/retry", "Job " + shortId(id) + " is queued again."],
   cancel: (id) => ["/admin/api/jobs/" + id + "/cancel", "Job " + shortId(id) + " is cancelled."],
   requeue: (id) => ["/admin/api/dead-letters/" + id + "/requeue", "The dead letter's job is queued again."],
+  discard: (id) => ["/admin/api/dead-letters/" + id + "/discard", "The dead letter is discarded."],
 };
 
 async function act(button) {
-  const [path, done] = ACTIONS[button.dataset.action](button.dataset.target);
+  const action = button.dataset.action;
+  const [path, done] = ACTIONS[action](button.dataset.target);
+  if (action === "discard" && !window.confirm("Discard this dead letter? Nothing is queued, and it cannot be undone.")) {
+    return;
+  }
   button.disabled = true;
   try {
     const { response, data } = await call("POST", path);
     if (response.status === 401) return showLogin("Your session has ended; log in again.");
     tell(response.ok ? done : "Refused: " + ((data && data.detail) || response.status));
+    // The next snapshot drops the row too; a discard changes no job, so it may be a few seconds.
+    if (response.ok && action === "discard") button.closest("tr").remove();
   } finally {
     button.disabled = false;
   }

@@ -83,6 +83,7 @@ pub fn router() -> Router<AppState> {
             get(|| async { asset("text/css; charset=utf-8", APP_CSS) }),
         )
         .route("/admin/session", post(log_in))
+        .route("/admin/session/refresh", post(renew))
         .route("/admin/session/logout", post(log_out))
         .route("/admin/api/dashboard", get(dashboard))
         .route("/admin/api/events", get(events))
@@ -91,6 +92,10 @@ pub fn router() -> Router<AppState> {
         .route(
             "/admin/api/dead-letters/{id}/requeue",
             post(requeue_dead_letter),
+        )
+        .route(
+            "/admin/api/dead-letters/{id}/discard",
+            post(discard_dead_letter),
         )
         .layer(from_fn(guard))
 }
@@ -229,6 +234,81 @@ async fn log_in(
         }))
         .await?
         .into_inner();
+    open_session(&state, &forwarded, &headers, tokens).await
+}
+
+/// `POST /admin/session/refresh`: a new session for the one whose access token expired, from
+/// the refresh cookie (as `/v1/auth/token` with `grant_type=refresh_token`: the refresh token
+/// rotates). The page asks for it when an answer is 401, one tab at a time. Without a refresh
+/// cookie, or with one identity no longer takes, 401 and the cookies are deleted; an account
+/// that is no longer an admin gets 403 and its login is ended.
+async fn renew(
+    State(state): State<AppState>,
+    Anonymous(forwarded): Anonymous,
+    client: ClientAddress,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let secure = came_over_https(&headers, &state);
+    let Some(refresh_token) = cookie(&headers, REFRESH_COOKIE) else {
+        return Ok(ended(
+            ApiError::new(
+                ProblemKind::Unauthenticated,
+                "no dashboard login to renew: log in (POST /admin/session)",
+            ),
+            secure,
+        ));
+    };
+    let forwarded = forwarded.with_client(client);
+    let tokens = match state
+        .identity()
+        .create_token(forwarded.request(identity::CreateTokenRequest {
+            grant: Some(Grant::RefreshToken(identity::RefreshTokenGrant {
+                refresh_token,
+            })),
+        }))
+        .await
+    {
+        Ok(tokens) => tokens.into_inner(),
+        Err(status) if status.code() == tonic::Code::Unauthenticated => {
+            return Ok(ended(
+                ApiError::new(
+                    ProblemKind::Unauthenticated,
+                    "the dashboard login has ended (logged out, expired or revoked): log in again",
+                ),
+                secure,
+            ));
+        }
+        Err(status) => return Err(status.into()),
+    };
+    open_session(&state, &forwarded, &headers, tokens).await
+}
+
+/// `error` with the dashboard's cookies deleted.
+fn ended(error: ApiError, secure: bool) -> Response {
+    let mut response = error.into_response();
+    delete_cookies(&mut response, secure);
+    response
+}
+
+fn delete_cookies(response: &mut Response, secure: bool) {
+    for (name, path) in [
+        (SESSION_COOKIE, "/admin"),
+        (REFRESH_COOKIE, "/admin/session"),
+    ] {
+        if let Ok(value) = HeaderValue::from_str(&set_cookie(name, "", path, 0, secure)) {
+            response.headers_mut().append(header::SET_COOKIE, value);
+        }
+    }
+}
+
+/// The answer to a login or a renewal that gave `tokens`: the cookies and who is logged in, if
+/// the account is an admin; else 403, and the login is ended at once.
+async fn open_session(
+    state: &AppState,
+    forwarded: &crate::extract::Forwarded,
+    headers: &HeaderMap,
+    tokens: identity::TokenResponse,
+) -> Result<Response, ApiError> {
     let user = match state.verifier.authenticate(&tokens.access_token).await {
         Ok(Principal::User(user)) => user,
         Ok(Principal::Service { .. }) | Err(_) => return Err(ApiError::unavailable()),
@@ -248,7 +328,7 @@ async fn log_in(
             ),
         ));
     }
-    let secure = came_over_https(&headers, &state);
+    let secure = came_over_https(headers, state);
     let session = set_cookie(
         SESSION_COOKIE,
         &tokens.access_token,
@@ -257,7 +337,7 @@ async fn log_in(
         secure,
     );
     // The refresh token lives as long as identity keeps it; the cookie until the browser closes
-    // at the latest (a day at most), only for logging out.
+    // at the latest (a day at most), for renewing the session and logging out.
     let refresh = set_cookie(
         REFRESH_COOKIE,
         &tokens.refresh_token,
@@ -292,16 +372,8 @@ async fn log_out(
             tracing::warn!(grpc_code = ?status.code(), "could not revoke a dashboard login");
         }
     }
-    let secure = came_over_https(&headers, &state);
     let mut response = StatusCode::NO_CONTENT.into_response();
-    for (name, path) in [
-        (SESSION_COOKIE, "/admin"),
-        (REFRESH_COOKIE, "/admin/session"),
-    ] {
-        if let Ok(value) = HeaderValue::from_str(&set_cookie(name, "", path, 0, secure)) {
-            response.headers_mut().append(header::SET_COOKIE, value);
-        }
-    }
+    delete_cookies(&mut response, came_over_https(&headers, &state));
     response
 }
 
@@ -374,6 +446,15 @@ async fn requeue_dead_letter(
 ) -> Result<Json<Job>, ApiError> {
     let request = caller.request(pb::RequeueDeadLetterRequest { id: id.to_string() });
     json(state.reporting().requeue_dead_letter(request).await)
+}
+
+async fn discard_dead_letter(
+    State(state): State<AppState>,
+    Session(caller): Session,
+    ApiPath(DeadLetterId { id }): ApiPath<DeadLetterId>,
+) -> Result<StatusCode, ApiError> {
+    let request = caller.request(pb::DiscardDeadLetterRequest { id: id.to_string() });
+    super::no_content(state.reporting().discard_dead_letter(request).await)
 }
 
 #[cfg(test)]

@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 
 use axum::{Json, extract::State};
+use http::StatusCode;
 use serde::{Deserialize, Serialize};
 use swatter_proto::reporting::v1 as pb;
 use utoipa::{IntoParams, ToSchema};
@@ -13,7 +14,7 @@ use uuid::Uuid;
 use super::{
     Page, PageQuery, broken_answer,
     jobs::{Job, JobStats},
-    json, required_rfc3339,
+    json, no_content, required_rfc3339,
     schedules::Schedule,
 };
 use crate::{
@@ -264,4 +265,27 @@ pub async fn requeue_dead_letter(
 ) -> Result<Json<Job>, ApiError> {
     let request = caller.request(pb::RequeueDeadLetterRequest { id: id.to_string() });
     json(state.reporting().requeue_dead_letter(request).await)
+}
+
+/// Admins only: remove a dead letter without queueing anything (one that names no job, whose
+/// job is gone, or whose job succeeded or was retried since); its job is left as it is.
+#[utoipa::path(
+    delete,
+    path = "/v1/admin/dead-letters/{id}",
+    tag = "jobs",
+    security(("bearer" = [])),
+    params(DeadLetterId),
+    responses(
+        (status = 204, description = "Discarded"),
+        (status = 403, description = "The caller is not an admin"),
+        (status = 404, description = "No such dead letter"),
+    ),
+)]
+pub async fn discard_dead_letter(
+    State(state): State<AppState>,
+    caller: Authenticated,
+    ApiPath(DeadLetterId { id }): ApiPath<DeadLetterId>,
+) -> Result<StatusCode, ApiError> {
+    let request = caller.request(pb::DiscardDeadLetterRequest { id: id.to_string() });
+    no_content(state.reporting().discard_dead_letter(request).await)
 }

@@ -149,6 +149,7 @@ pub fn api() -> OpenApiRouter<AppState> {
         .routes(routes!(schedules::resume_schedule))
         .routes(routes!(dashboard::get_dashboard))
         .routes(routes!(dashboard::list_dead_letters))
+        .routes(routes!(dashboard::discard_dead_letter))
         .routes(routes!(dashboard::requeue_dead_letter))
         .routes(routes!(webhooks::create_webhook, webhooks::list_webhooks))
         .routes(routes!(

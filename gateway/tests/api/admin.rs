@@ -31,13 +31,7 @@ impl TestApp {
     async fn admin_cookie(&self) -> String {
         let response = self.admin_login(ADMIN_USERNAME, ADMIN_PASSWORD).await;
         assert_eq!(response.status(), StatusCode::OK);
-        response
-            .headers()
-            .get_all(header::SET_COOKIE)
-            .iter()
-            .map(|c| c.to_str().unwrap().split(';').next().unwrap().to_owned())
-            .collect::<Vec<_>>()
-            .join("; ")
+        cookies_of(&response)
     }
 
     fn with_cookie(&self, method: Method, path: &str, cookie: &str) -> reqwest::RequestBuilder {
@@ -225,7 +219,9 @@ async fn the_api_under_admin_reads_only_the_cookie_and_posts_need_the_csrf_heade
         format!("/admin/api/jobs/{id}/retry"),
         format!("/admin/api/jobs/{id}/cancel"),
         format!("/admin/api/dead-letters/{id}/requeue"),
+        format!("/admin/api/dead-letters/{id}/discard"),
         "/admin/session/logout".to_owned(),
+        "/admin/session/refresh".to_owned(),
     ] {
         let forged = app
             .with_cookie(Method::POST, &path, &cookie)
@@ -245,6 +241,7 @@ async fn the_api_under_admin_reads_only_the_cookie_and_posts_need_the_csrf_heade
     for path in [
         format!("/admin/api/jobs/{id}/retry"),
         format!("/admin/api/dead-letters/{id}/requeue"),
+        format!("/admin/api/dead-letters/{id}/discard"),
     ] {
         let missing = app
             .with_cookie(Method::POST, &path, &cookie)
@@ -276,6 +273,119 @@ async fn the_api_under_admin_reads_only_the_cookie_and_posts_need_the_csrf_heade
             .iter()
             .all(|c| c.to_str().unwrap().contains("Max-Age=0"))
     );
+    app.cleanup_broker().await;
+}
+
+/// The `Cookie` header made of a response's `Set-Cookie` values.
+fn cookies_of(response: &reqwest::Response) -> String {
+    response
+        .headers()
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .map(|c| c.to_str().unwrap().split(';').next().unwrap().to_owned())
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+fn deletes_the_cookies(response: &reqwest::Response) -> bool {
+    let set: Vec<_> = response
+        .headers()
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .collect();
+    set.len() == 2
+        && set
+            .iter()
+            .all(|c| c.to_str().unwrap().contains("Max-Age=0"))
+}
+
+#[tokio::test]
+async fn a_session_is_renewed_from_the_refresh_cookie_and_a_refresh_token_works_once() {
+    let app = TestApp::spawn_with_reporting(ReportingMode::Api).await;
+    let renew = |cookie: &str| {
+        app.with_cookie(Method::POST, "/admin/session/refresh", cookie)
+            .header(CSRF.0, CSRF.1)
+    };
+    let cookie = app.admin_cookie().await;
+    assert!(cookie.contains("swatter_admin_refresh="), "{cookie}");
+
+    // Without the CSRF header: 403, as every POST under /admin.
+    let forged = app
+        .with_cookie(Method::POST, "/admin/session/refresh", &cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_problem(forged, 403, "forbidden").await;
+    // Without a refresh cookie: 401, and the cookies are deleted.
+    let access_only = cookie
+        .split("; ")
+        .find(|c| c.starts_with("swatter_admin="))
+        .unwrap()
+        .to_owned();
+    let none = renew(&access_only).send().await.unwrap();
+    assert!(deletes_the_cookies(&none));
+    assert_problem(none, 401, "unauthenticated").await;
+
+    // Renewed: new cookies, and the new access token reads the dashboard.
+    let renewed = renew(&cookie).send().await.unwrap();
+    assert_eq!(renewed.status(), StatusCode::OK);
+    assert_dashboard_csp(&renewed);
+    let new_cookie = cookies_of(&renewed);
+    assert_ne!(new_cookie, cookie, "the refresh token rotates");
+    let session = renewed
+        .headers()
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .map(|c| c.to_str().unwrap().to_owned())
+        .find(|c| c.starts_with("swatter_admin="))
+        .unwrap();
+    for attribute in ["HttpOnly", "SameSite=Strict", "Path=/admin;"] {
+        assert!(session.contains(attribute), "{session}");
+    }
+    let body: Value = renewed.json().await.unwrap();
+    assert_eq!(body["username"], ADMIN_USERNAME);
+    assert!(body["expires_in"].as_i64().unwrap() > 0);
+    let dashboard = app
+        .with_cookie(Method::GET, "/admin/api/dashboard", &new_cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(dashboard.status(), StatusCode::OK);
+
+    // The old refresh token again: reuse ends the login, the renewed one included.
+    let reused = renew(&cookie).send().await.unwrap();
+    assert!(deletes_the_cookies(&reused));
+    let problem = assert_problem(reused, 401, "unauthenticated").await;
+    assert!(
+        problem["detail"].as_str().unwrap().contains("log in again"),
+        "{problem}"
+    );
+    let after_reuse = renew(&new_cookie).send().await.unwrap();
+    assert_problem(after_reuse, 401, "unauthenticated").await;
+
+    // An admin demoted since logging in cannot renew.
+    let admin = app.admin_token().await;
+    let bob = app.user("bob").await;
+    let promote = app
+        .update_user(&admin, &bob.id, &json!({"admin": true}))
+        .await;
+    assert_eq!(promote.status(), StatusCode::OK);
+    let login = app.admin_login("bob", &bob.password).await;
+    assert_eq!(login.status(), StatusCode::OK);
+    let bobs = cookies_of(&login);
+    let demote = app
+        .update_user(&admin, &bob.id, &json!({"admin": false}))
+        .await;
+    assert_eq!(demote.status(), StatusCode::OK);
+    let refused = renew(&bobs).send().await.unwrap();
+    let problem = assert_problem(refused, 403, "forbidden").await;
+    assert!(
+        problem["detail"].as_str().unwrap().contains("not an admin"),
+        "{problem}"
+    );
+    // ... and that login has ended.
+    let ended = renew(&bobs).send().await.unwrap();
+    assert_problem(ended, 401, "unauthenticated").await;
     app.cleanup_broker().await;
 }
 
@@ -348,6 +458,7 @@ async fn the_v1_admin_routes_take_a_bearer_token_and_are_for_admins_only() {
         (Method::GET, "/v1/admin/dashboard".to_owned()),
         (Method::GET, "/v1/admin/dead-letters".to_owned()),
         (Method::POST, format!("/v1/admin/dead-letters/{id}/requeue")),
+        (Method::DELETE, format!("/v1/admin/dead-letters/{id}")),
     ] {
         let anonymous = app
             .client
@@ -378,21 +489,19 @@ async fn the_v1_admin_routes_take_a_bearer_token_and_are_for_admins_only() {
         .get_as(&admin, "/v1/admin/dead-letters?page_token=garbage")
         .await;
     assert_invalid(bad_token, &["page_token"]).await;
-    let missing = app
-        .authed(
-            Method::POST,
-            &format!("/v1/admin/dead-letters/{id}/requeue"),
-            &admin,
-        )
-        .send()
-        .await
-        .unwrap();
-    assert_problem(missing, 404, "not-found").await;
-    let not_an_id = app
-        .authed(Method::POST, "/v1/admin/dead-letters/nope/requeue", &admin)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(not_an_id.status(), StatusCode::NOT_FOUND);
+    for (method, path) in [
+        (Method::POST, format!("/v1/admin/dead-letters/{id}/requeue")),
+        (Method::DELETE, format!("/v1/admin/dead-letters/{id}")),
+    ] {
+        let missing = app.authed(method, &path, &admin).send().await.unwrap();
+        assert_problem(missing, 404, "not-found").await;
+    }
+    for (method, path) in [
+        (Method::POST, "/v1/admin/dead-letters/nope/requeue"),
+        (Method::DELETE, "/v1/admin/dead-letters/nope"),
+    ] {
+        let not_an_id = app.authed(method, path, &admin).send().await.unwrap();
+        assert_eq!(not_an_id.status(), StatusCode::NOT_FOUND, "{path}");
+    }
     app.cleanup_broker().await;
 }

@@ -221,13 +221,9 @@ pub(super) async fn requeue_dead_letter(
     request: Request<pb::RequeueDeadLetterRequest>,
 ) -> Result<pb::Job> {
     admins_only(&caller(&request)?)?;
-    let id: Uuid = request
-        .get_ref()
-        .id
-        .parse()
-        .map_err(|_| ReportingError::NotFound("dead letter"))?;
+    let id = dead_letter_id(&request.get_ref().id)?;
     let mut tx = reporting.db.begin().await?;
-    let letter = store::take_dead_letter(&mut tx, id)
+    let letter = store::take_dead_letter(&mut *tx, id)
         .await?
         .ok_or(ReportingError::NotFound("dead letter"))?;
     let job_id = letter.job_id.ok_or(ReportingError::FailedPrecondition(
@@ -242,4 +238,24 @@ pub(super) async fn requeue_dead_letter(
     let row = queue_again(reporting, &mut tx, &job).await?;
     tx.commit().await?;
     Ok(job_message(&row))
+}
+
+/// A dead letter's id: text that is no UUID names none (404).
+fn dead_letter_id(raw: &str) -> Result<Uuid> {
+    raw.parse()
+        .map_err(|_| ReportingError::NotFound("dead letter"))
+}
+
+/// Removes a dead letter and queues nothing; its job, if any, is left as it is.
+pub(super) async fn discard_dead_letter(
+    reporting: &Reporting,
+    request: Request<pb::DiscardDeadLetterRequest>,
+) -> Result<()> {
+    admins_only(&caller(&request)?)?;
+    let id = dead_letter_id(&request.get_ref().id)?;
+    let letter = store::take_dead_letter(&reporting.db, id)
+        .await?
+        .ok_or(ReportingError::NotFound("dead letter"))?;
+    tracing::info!(dead_letter_id = %letter.id, job_id = ?letter.job_id, reason = %letter.reason, "dead letter discarded");
+    Ok(())
 }

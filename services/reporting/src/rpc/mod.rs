@@ -225,4 +225,8 @@ impl ReportingService for ReportingRpc {
     ) -> RpcResult<pb::Job> {
         respond(dashboard::requeue_dead_letter(&self.0, r).await)
     }
+
+    async fn discard_dead_letter(&self, r: Request<pb::DiscardDeadLetterRequest>) -> RpcResult<()> {
+        respond(dashboard::discard_dead_letter(&self.0, r).await)
+    }
 }

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use sqlx::{PgExecutor, Postgres, Transaction};
+use sqlx::PgExecutor;
 use uuid::Uuid;
 
 use super::JobRow;
@@ -150,14 +150,14 @@ pub async fn count_dead_letters(db: impl PgExecutor<'_>) -> sqlx::Result<i64> {
         .await
 }
 
-/// Removes a dead letter in `tx` (kept if `tx` rolls back); `None` if there is none.
+/// Removes a dead letter (in a transaction: kept if it rolls back); `None` if there is none.
 pub async fn take_dead_letter(
-    tx: &mut Transaction<'_, Postgres>,
+    db: impl PgExecutor<'_>,
     id: Uuid,
 ) -> sqlx::Result<Option<DeadLetterRow>> {
     sqlx::query_as("DELETE FROM dead_letters WHERE id = $1 RETURNING *")
         .bind(id)
-        .fetch_optional(&mut **tx)
+        .fetch_optional(db)
         .await
 }
 

@@ -83,6 +83,13 @@ impl TestApp {
             .map(|r| r.into_inner())
     }
 
+    async fn discard(&self, user: &User, id: &str) -> Result<(), tonic::Status> {
+        self.api()
+            .discard_dead_letter(req(pb::DiscardDeadLetterRequest { id: id.into() }, user))
+            .await
+            .map(|_| ())
+    }
+
     fn topology(&self) -> Topology {
         Topology::new(&self.config.queue_prefix)
     }
@@ -213,6 +220,16 @@ async fn a_poison_message_becomes_a_dead_letter_that_names_no_job_and_cannot_be_
     assert_eq!(app.dead_letters(&admin).await.len(), 1, "still there");
     let bad_id = app.requeue(&admin, "not-an-id").await.unwrap_err();
     assert_eq!(bad_id.code(), Code::NotFound);
+    // It can only be discarded: by an admin, once.
+    let user = app.user("someone").await;
+    let refused = app.discard(&user, &letters[0].id).await.unwrap_err();
+    assert_eq!(refused.code(), Code::PermissionDenied, "{refused:?}");
+    app.discard(&admin, &letters[0].id).await.unwrap();
+    assert!(app.dead_letters(&admin).await.is_empty());
+    for id in [letters[0].id.as_str(), "not-an-id"] {
+        let gone = app.discard(&admin, id).await.unwrap_err();
+        assert_eq!(gone.code(), Code::NotFound, "{id}: {gone:?}");
+    }
     let _ = connection.close(200, "done".into()).await;
     app.cleanup_broker().await;
 }
@@ -242,6 +259,11 @@ async fn requeueing_the_dead_letter_of_a_job_already_queued_again_is_a_failed_pr
         1,
         "the dead letter stays when its job cannot be queued"
     );
+    // Discarding it leaves the job as it is.
+    app.discard(&admin, &letters[0].id).await.unwrap();
+    assert!(app.dead_letters(&admin).await.is_empty());
+    let still = app.job(&owner, &job.id).await;
+    assert_eq!(still.state, JobState::Queued as i32);
     app.cleanup_broker().await;
 }
 
