@@ -255,7 +255,18 @@ mod tests {
             .filter(|metric| metric.name != "swatter_grpc_requests_total")
             .map(|metric| metric.name)
             .collect();
-        assert_eq!(counters.len(), 3, "{counters:?}");
+        assert_eq!(counters.len(), 4, "{counters:?}");
+        for outcome in SCHEDULED_RUN_OUTCOMES {
+            assert_eq!(
+                scrape::value(
+                    &text,
+                    "swatter_scheduled_runs_total",
+                    &[("outcome", outcome)]
+                ),
+                Some(0.0),
+                "{outcome}:\n{text}"
+            );
+        }
         for name in &counters {
             assert_eq!(
                 scrape::value(&text, name, &[]),
