@@ -17,6 +17,7 @@ use swatter_common::{
     objects::{GetOverrides, ObjectError, PresignedRequest},
     pagination,
     rpc::{Violations, timestamp},
+    status::Violation,
 };
 use swatter_proto::issues::v1 as pb;
 use tonic::Request;
@@ -53,6 +54,39 @@ struct Asked {
     declared_type: DeclaredType,
     size: u64,
     sha256: Option<String>,
+}
+
+impl Asked {
+    /// An upload as asked for, from its parts: the size and type come checked by the caller
+    /// (the two ways to upload take them differently); every violation is reported at once.
+    fn parse(
+        issue_key: String,
+        comment_id: String,
+        file_name: &str,
+        size: std::result::Result<u64, Violation>,
+        declared_type: std::result::Result<DeclaredType, Violation>,
+        sha256: &str,
+    ) -> Result<Asked> {
+        let mut v = Violations::default();
+        let file_name = v.check(FileName::parse("file_name", file_name));
+        let size = v.check(size);
+        let declared_type = v.check(declared_type);
+        let sha256 = v.check(attachments::parse_sha256("sha256", sha256));
+        v.finish()?;
+        let (Some(file_name), Some(size), Some(declared_type), Some(sha256)) =
+            (file_name, size, declared_type, sha256)
+        else {
+            unreachable!("violations were reported above");
+        };
+        Ok(Asked {
+            issue_key,
+            comment_id,
+            file_name,
+            declared_type,
+            size,
+            sha256,
+        })
+    }
 }
 
 fn store_error(error: ObjectError) -> IssuesError {
@@ -192,29 +226,14 @@ pub(super) async fn create_upload(
     let me = caller(&request)?;
     let req = request.into_inner();
     let settings = &issues.attachments.settings;
-    let mut v = Violations::default();
-    let file_name = v.check(FileName::parse("file_name", &req.file_name));
-    let size = v.check(attachments::parse_size(
-        "size",
-        req.size,
-        settings.max_file_bytes,
-    ));
-    let declared_type = v.check(DeclaredType::parse("content_type", &req.content_type));
-    let sha256 = v.check(attachments::parse_sha256("sha256", &req.sha256));
-    v.finish()?;
-    let (Some(file_name), Some(size), Some(declared_type), Some(sha256)) =
-        (file_name, size, declared_type, sha256)
-    else {
-        unreachable!("violations were reported above");
-    };
-    let asked = Asked {
-        issue_key: req.issue_key,
-        comment_id: req.comment_id,
-        file_name,
-        declared_type,
-        size,
-        sha256,
-    };
+    let asked = Asked::parse(
+        req.issue_key,
+        req.comment_id,
+        &req.file_name,
+        attachments::parse_size("size", req.size, settings.max_file_bytes),
+        DeclaredType::parse("content_type", &req.content_type),
+        &req.sha256,
+    )?;
     let row = admit(issues, &me, &asked).await?;
     let PresignedRequest {
         method,
@@ -275,35 +294,25 @@ pub(super) async fn upload_attachment(
     let settings = &issues.attachments.settings;
     let max = settings.max_file_bytes.min(attachments::MAX_ONE_STEP_BYTES);
     let content = Bytes::from(req.content);
-    let mut v = Violations::default();
-    let file_name = v.check(FileName::parse("file_name", &req.file_name));
-    let size = v.check(attachments::parse_size(
-        "content",
-        i64::try_from(content.len()).unwrap_or(i64::MAX),
-        max,
-    ));
     let declared_type = if req.content_type.is_empty() {
-        Some(DeclaredType::of(attachments::sniff(
+        Ok(DeclaredType::of(attachments::sniff(
             &content[..content.len().min(SNIFF_LEN)],
         )))
     } else {
-        v.check(DeclaredType::parse("content_type", &req.content_type))
+        DeclaredType::parse("content_type", &req.content_type)
     };
-    let sha256 = v.check(attachments::parse_sha256("sha256", &req.sha256));
-    v.finish()?;
-    let (Some(file_name), Some(size), Some(declared_type), Some(sha256)) =
-        (file_name, size, declared_type, sha256)
-    else {
-        unreachable!("violations were reported above");
-    };
-    let asked = Asked {
-        issue_key: req.issue_key,
-        comment_id: req.comment_id,
-        file_name,
+    let asked = Asked::parse(
+        req.issue_key,
+        req.comment_id,
+        &req.file_name,
+        attachments::parse_size(
+            "content",
+            i64::try_from(content.len()).unwrap_or(i64::MAX),
+            max,
+        ),
         declared_type,
-        size,
-        sha256,
-    };
+        &req.sha256,
+    )?;
     let row = admit(issues, &me, &asked).await?;
     // A store that is down leaves the row pending: it is swept with whatever was written.
     issues
