@@ -49,7 +49,7 @@ async function send(method, path, body) {
 
 // Renews the session from the refresh cookie (the refresh token rotates, and a token used twice
 // ends the login), so one renewal at a time: one per page, and one per browser where Web Locks
-// exist; a tab that waited finds the cookie renewed by another and does not renew again.
+// exist. Renewals in turn are safe: each sends the cookie the one before it set.
 let renewing = null;
 function renew() {
   if (!renewing) {
@@ -61,11 +61,7 @@ function renew() {
       }
       return response.ok;
     };
-    const shared = async () => {
-      const { response } = await send("GET", "/admin/api/dashboard");
-      return response.ok || once();
-    };
-    const run = navigator.locks ? navigator.locks.request("swatter-admin-session", shared) : once();
+    const run = navigator.locks ? navigator.locks.request("swatter-admin-session", once) : once();
     renewing = run.catch(() => false).finally(() => {
       renewing = null;
     });
