@@ -311,13 +311,19 @@ async fn workers_send_heartbeats_and_leave_the_list_on_a_clean_stop_but_not_when
 async fn a_worker_lists_the_job_it_runs_in_its_heartbeat() {
     let (app, owner) = TestApp::spawn_with_project(Options::default(), "BEAT", &["one"]).await;
     let admin = app.admin().await;
-    // Seeded big enough that the render takes a few heartbeats.
-    app.seed_issues(&owner, "BEAT", 3000).await;
+    // The job's fetch waits on this lock of the issues table, so the job runs for as long as the
+    // test needs to see it in a heartbeat (a report of a small project takes less than one).
+    let mut hold = app.issues_db.pool.begin().await.unwrap();
+    sqlx::query("LOCK TABLE issues IN ACCESS EXCLUSIVE MODE")
+        .execute(&mut *hold)
+        .await
+        .unwrap();
     let job = app.request_project_report(&owner, "BEAT").await;
     let workers = app
         .wait_for_workers(&admin, |w| w.iter().any(|w| w.job_ids.contains(&job.id)))
         .await;
     assert!(workers.iter().all(|w| w.alive));
+    hold.rollback().await.unwrap();
     app.wait_for_state(&owner, &job.id, JobState::Succeeded, LIMIT)
         .await;
     app.wait_for_workers(&admin, |w| w.iter().all(|w| w.job_ids.is_empty()))
